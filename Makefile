@@ -1,0 +1,54 @@
+# Two entry points (see README):
+#   make demo   set everything up in .venv and run the demo course end to end
+#   make test   set everything up in .venv and run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(abspath $(VENV))/bin
+# nbgrader shells out to alembic, so the venv's bin must be on PATH.
+export PATH := $(BIN):$(PATH)
+# Offline Matbench data: use ../shared/matbench-data when it is there (CI, computer rooms with a
+# pre-filled cache); otherwise matminer downloads the data sets itself on first use.
+SHARED_DATA := $(abspath ../shared/matbench-data)
+ifeq ($(origin MATMINER_DATA), undefined)
+ifneq ($(wildcard $(SHARED_DATA)/matbench_expt_gap.json.gz),)
+export MATMINER_DATA := $(SHARED_DATA)
+endif
+endif
+PYTEST_ARGS ?=
+
+.PHONY: setup system-packages demo test test-all benchmarks clean
+
+$(VENV)/.installed: pyproject.toml source/research_challenge/requirements.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# The course environment (what submissions may import), then matbench without its stale pins.
+	$(BIN)/python -m pip install --quiet -r source/research_challenge/requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps matbench==0.6
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# bubblewrap sandboxes the graded notebooks; chromium renders the feedback pages in the tests.
+# Installed with apt when we are root and they are missing; otherwise we say what is missing.
+system-packages:
+	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "Note: not installed:$$missing (sudo apt-get install$$missing). Grading without bubblewrap needs --allow-unsandboxed."; fi; \
+	fi
+
+setup: $(VENV)/.installed system-packages
+
+demo: setup
+	$(BIN)/autograder demo --course demo-course
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+benchmarks: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-course

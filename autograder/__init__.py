@@ -1,0 +1,14 @@
+"""Autograder for the "Machine Learning for Materials" Matbench research challenge.
+
+Students: `import autograder; autograder.self_check()` inside the notebook checks it with the
+graders' own checks. Everything else is the `autograder` command (see `autograder --help`).
+"""
+
+__version__ = "0.1.0"
+
+
+def self_check(notebook=None, results=None):
+    """Check the notebook that is open (or the one given) with the graders' own checks."""
+    from autograder.selfcheck import self_check as _self_check
+
+    return _self_check(notebook=notebook, results=results)

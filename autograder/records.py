@@ -1,0 +1,130 @@
+"""The records that flow between the stages, as written to disk.
+
+    intake  -> Submission          submitted/{student}/{assignment}/ (+ submission.json)
+    execute -> ExecutionRecord      autograded/{student}/{assignment}/result.json
+    check   -> [Finding]            stored in result.json ("findings")
+    grade   -> marks                autograded/{student}/{assignment}/grade.json
+    report  -> feedback/{student}/{assignment}/, gradebook rows, exports
+
+Every record is plain JSON so any stage can be re-run alone and a person can read it.
+This module is imported by the student self-check: keep it free of heavy imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+# --- findings (what a check says) ----------------------------------------------------------------
+
+PASS, WARN, FAIL, NOT_APPLICABLE, COULD_NOT_RUN, INFO = (
+    "pass", "warn", "fail", "not-applicable", "could-not-run", "info")
+FINDING_STATUSES = (PASS, WARN, FAIL, NOT_APPLICABLE, COULD_NOT_RUN, INFO)
+
+# Rubric criteria a finding may inform ("general" = execution, intake: informs no single criterion).
+CRITERIA = ("data_preparation", "model_choice", "training_testing", "code", "presentation", "general")
+
+STUDENT, MARKER = "student", "marker"  # who may see a finding: the student (and markers), or markers only
+
+
+@dataclass
+class Finding:
+    """One piece of evidence from one check.
+
+    check_id: dotted id, family first (`protocol.folds_complete`, `declaration.answered`) so that
+    tools can select families. A check that could not run says COULD_NOT_RUN, never PASS."""
+
+    check_id: str
+    criterion: str
+    status: str
+    message: str  # plain words a student understands
+    advice: str = ""  # what to do next (empty when nothing to do)
+    visibility: str = STUDENT
+    details: dict = field(default_factory=dict)  # JSON-able figures for reports
+
+    def __post_init__(self):
+        if self.status not in FINDING_STATUSES:
+            raise ValueError(f"{self.check_id}: unknown status {self.status!r}")
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"{self.check_id}: unknown criterion {self.criterion!r}")
+        if self.visibility not in (STUDENT, MARKER):
+            raise ValueError(f"{self.check_id}: unknown visibility {self.visibility!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Finding":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# --- execution (what running a submission produced) ---------------------------------------------
+
+# ExecutionRecord.status values
+PENDING, RUNNING, EXECUTED, GRADED, FAILED, INTAKE_ERROR = (
+    "pending", "running", "executed", "graded", "failed", "intake-error")
+
+
+@dataclass
+class CellRun:
+    """How one code cell of the executed notebook ran (from papermill's cell metadata)."""
+
+    index: int
+    status: str  # completed | failed | pending (never ran) | timeout | killed
+    cell_id: str | None = None
+    grade_id: str | None = None  # nbgrader grade_id, if the cell is an nbgrader cell
+    duration: float | None = None
+    error: dict | None = None  # {"ename": ..., "evalue": ...}
+
+
+@dataclass
+class ExecutionRecord:
+    """autograded/{student}/{assignment}/result.json"""
+
+    student_id: str
+    assignment: str
+    status: str = PENDING
+    reason: str = ""  # plain words when status is failed / intake-error
+    challenge: str | None = None  # letter from the allocation
+    task: str | None = None  # matbench task name
+    submitted_at: str | None = None  # ISO time, from nbgrader timestamp.txt or the VLE receipt
+    notebook: str | None = None  # executed notebook, file name inside the folder
+    results_file: str | None = None  # results.json.gz written by the run, if any
+    trace_file: str | None = None  # protocol trace written by the run, if any
+    sandbox: str = "none"  # "bubblewrap" | "none"
+    cells: list[CellRun] = field(default_factory=list)
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    peak_memory_mb: float | None = None
+    sanitise: list[dict] = field(default_factory=list)  # what was changed before execution
+    parameters: dict = field(default_factory=dict)  # papermill parameters injected
+    cache_key: str = ""  # hash of notebook content + parameters + environment
+    environment: dict = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExecutionRecord":
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["cells"] = [CellRun(**c) for c in kwargs.get("cells", [])]
+        kwargs["findings"] = [Finding.from_dict(f) for f in kwargs.get("findings", [])]
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, path: Path) -> "ExecutionRecord":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: Path) -> None:
+        write_json_atomic(path, self.to_dict())
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write JSON so that a reader (or a killed batch) never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)
