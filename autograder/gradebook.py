@@ -1,0 +1,296 @@
+"""The bridge to nbgrader's gradebook (nbgrader.api.Gradebook: SQLite by default, any database URL
+nbgrader accepts), so that formgrader shows our results and manual grading there feeds back into
+our marks.
+
+What goes in, per submission (updated in place on re-grading, never duplicated):
+  * the student and the submission (with its submission time);
+  * the autograded test cells' scores, determined from the executed notebook as nbgrader's
+    autograde does (`nbgrader.utils.determine_grade`), except that a test cell that did not run
+    to completion scores 0 (nbgrader would give an output-less cell full marks);
+  * for each manually graded cell the rubric names (`formgrader_cell`): our suggested mark as the
+    cell's `auto_score` (scaled to the cell's points), which formgrader shows as the placeholder
+    of the score box, and the evidence as `auto_comment`. The marker's `manual_score` and
+    `manual_comment` are never touched; `needs_manual_grade` stays set until a marker grades.
+
+What comes out: the markers' manual scores (scaled to 0-100) and comments, and any extension
+granted in nbgrader (`nbgrader db`/formgrader), which moves the student's deadline.
+
+The assignment and its cells are recorded by `autograder release` (nbgrader generate_assignment).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from autograder.errors import UserError
+from autograder.marks import FORMGRADER, ManualMark
+from autograder.rubric import Rubric
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _quiet():
+    """nbgrader 0.9's add_submission triggers SQLAlchemy 2 "not in session" warnings that are
+    harmless (nbgrader adds the objects itself right after); keep them out of the user's terminal."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        yield
+
+
+class GradebookError(UserError):
+    """The gradebook cannot be used for this assignment; the message says what to do."""
+
+
+def nbgrader_settings(course) -> tuple[str, str]:
+    """(db_url, course_id) as nbgrader sees them: from the course's nbgrader_config.py, with a
+    relative SQLite path taken relative to the course root; defaults otherwise."""
+    url, course_id = course.gradebook_url, course.config.course_id
+    config_file = Path(course.root) / "nbgrader_config.py"
+    if config_file.exists():
+        from traitlets.config.loader import PyFileConfigLoader
+
+        try:
+            config = PyFileConfigLoader(config_file.name, path=str(course.root)).load_config()
+        except Exception as error:  # a broken config is nbgrader's error to report; say where
+            raise GradebookError(f"{config_file} could not be read ({error}).") from error
+        directory = config.get("CourseDirectory", {})
+        if directory.get("db_url"):
+            url = str(directory["db_url"])
+        if directory.get("course_id"):
+            course_id = str(directory["course_id"])
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        url = prefix + str((Path(course.root) / url[len(prefix):]).resolve())
+    return url, course_id
+
+
+@dataclass
+class ManualGrades:
+    marks: dict[str, ManualMark]  # criterion -> mark from formgrader
+    declaration_comment: str = ""
+    extension: timedelta | None = None
+
+
+class GradebookBridge:
+    """One open gradebook for a grading batch (single writer). Use as a context manager."""
+
+    def __init__(self, db_url: str, course_id: str):
+        from nbgrader.api import Gradebook
+
+        self.db_url = db_url
+        self.gradebook = Gradebook(db_url, course_id=course_id)
+
+    @classmethod
+    def for_course(cls, course) -> "GradebookBridge":
+        return cls(*nbgrader_settings(course))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.gradebook.close()
+
+    # --- lookup -----------------------------------------------------------------------------
+
+    def notebooks(self, assignment: str) -> list:
+        from nbgrader.api import MissingEntry
+
+        try:
+            found = self.gradebook.find_assignment(assignment)
+        except MissingEntry as error:
+            raise GradebookError(
+                f"The gradebook has no assignment '{assignment}'. Run `autograder release` first: "
+                "nbgrader records the assignment's cells in the gradebook then.") from error
+        if not found.notebooks:
+            raise GradebookError(f"The gradebook's assignment '{assignment}' has no notebooks. "
+                                 "Run `autograder release` again.")
+        return list(found.notebooks)
+
+    def _cells(self, notebook) -> dict[str, object]:
+        """grade_id -> GradeCell/TaskCell of a master notebook."""
+        return {cell.name: cell for cell in list(notebook.grade_cells) + list(notebook.task_cells)}
+
+    def _find_grade(self, cell, notebook, assignment: str, student: str):
+        from nbgrader.api import MissingEntry
+
+        try:
+            return self.gradebook.find_grade(cell, notebook, assignment, student)
+        except MissingEntry:
+            return None
+
+    def _find_comment(self, cell, notebook, assignment: str, student: str):
+        from nbgrader.api import MissingEntry
+
+        try:
+            return self.gradebook.find_comment(cell, notebook, assignment, student)
+        except MissingEntry:
+            return None
+
+    # --- reading the markers' grades -------------------------------------------------------------
+
+    def manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
+        with _quiet():
+            return self._manual_grades(student, assignment, rubric)
+
+    def _manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
+        from nbgrader.api import MissingEntry
+
+        result = ManualGrades({})
+        try:
+            submission = self.gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            return result
+        result.extension = submission.extension
+        cells = rubric.formgrader_cells
+        for notebook in self.notebooks(assignment):
+            masters = self._cells(notebook)
+            for grade_id, criterion in cells.items():
+                master = masters.get(grade_id)
+                if master is None:
+                    continue
+                grade = self._find_grade(grade_id, notebook.name, assignment, student)
+                comment = self._find_comment(grade_id, notebook.name, assignment, student)
+                text = (comment.manual_comment or "").strip() if comment is not None else ""
+                mark = None
+                if grade is not None and grade.manual_score is not None and master.max_score:
+                    points = grade.manual_score + (grade.extra_credit or 0.0)
+                    mark = round(min(100.0, max(0.0, 100.0 * points / master.max_score)), 2)
+                if mark is not None or text:
+                    result.marks[criterion] = ManualMark(criterion, mark, text, FORMGRADER,
+                                                         f"formgrader cell {grade_id}")
+            if rubric.declaration_cell and rubric.declaration_cell in masters:
+                comment = self._find_comment(rubric.declaration_cell, notebook.name, assignment, student)
+                if comment is not None and comment.manual_comment:
+                    result.declaration_comment = comment.manual_comment.strip()
+        return result
+
+    # --- writing our results -------------------------------------------------------------------------
+
+    def record(self, student: str, assignment: str, grade: dict, rubric: Rubric, record=None,
+               executed_notebook: Path | None = None, submitted_at=None) -> dict:
+        """Store one submission's results; returns what was written (for logs and tests)."""
+        with _quiet():
+            return self._record(student, assignment, grade, rubric, record, executed_notebook, submitted_at)
+
+    def _record(self, student, assignment, grade, rubric, record, executed_notebook, submitted_at) -> dict:
+        self.notebooks(assignment)  # raises GradebookError with advice when not released
+        self.gradebook.update_or_create_student(student)
+        kwargs = {}
+        from autograder.marks import parse_time
+
+        moment = parse_time(submitted_at)
+        if moment is not None:
+            from datetime import timezone
+
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+            kwargs["timestamp"] = moment
+        self.gradebook.update_or_create_submission(assignment, student, **kwargs)
+        executed = self._read_notebook(executed_notebook)
+        run_status = {c.grade_id: c.status for c in (record.cells if record else []) if c.grade_id}
+        by_criterion = {c["key"]: c for c in grade.get("criteria", [])}
+        written = {"tests": {}, "criteria": {}}
+        for notebook in self.notebooks(assignment):
+            masters = self._cells(notebook)
+            for grade_id, master in masters.items():
+                grade_row = self._find_grade(grade_id, notebook.name, assignment, student)
+                if grade_row is None:
+                    continue
+                criterion = rubric.formgrader_cells.get(grade_id)
+                if criterion is not None:
+                    entry = by_criterion.get(criterion, {})
+                    suggested = entry.get("suggested")
+                    if entry.get("caps") and suggested is not None:
+                        suggested = min(suggested, min(c["cap"] for c in entry["caps"]))
+                    grade_row.auto_score = (round(suggested * master.max_score / 100.0, 2)
+                                            if suggested is not None and master.max_score else None)
+                    grade_row.needs_manual_grade = grade_row.manual_score is None
+                    comment = self._find_comment(grade_id, notebook.name, assignment, student)
+                    if comment is not None:
+                        comment.auto_comment = self._criterion_comment(entry, executed, grade_id)
+                    written["criteria"][grade_id] = grade_row.auto_score
+                elif grade_id == rubric.declaration_cell:
+                    comment = self._find_comment(grade_id, notebook.name, assignment, student)
+                    if comment is not None:
+                        comment.auto_comment = self._declaration_comment(grade)
+                elif executed is not None and grade_id in executed and executed[grade_id].cell_type == "code":
+                    score = self._test_score(executed[grade_id], run_status.get(grade_id))
+                    grade_row.auto_score = score
+                    grade_row.needs_manual_grade = grade_row.manual_score is not None or score is None
+                    written["tests"][grade_id] = score
+                elif executed is None and master.cell_type == "code" and record is not None:
+                    grade_row.auto_score = 0.0  # nothing ran (intake error or no notebook)
+                    grade_row.needs_manual_grade = grade_row.manual_score is not None
+                    written["tests"][grade_id] = 0.0
+        self.gradebook.db.commit()
+        return written
+
+    @staticmethod
+    def _read_notebook(path: Path | None) -> dict | None:
+        if path is None or not Path(path).is_file():
+            return None
+        import nbformat
+
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+        except Exception as error:  # an unreadable notebook: the tests score 0, recorded by the caller
+            log.warning("could not read %s for the gradebook: %s", Path(path).name, error)
+            return None
+        cells = {}
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id:
+                cells[grade_id] = cell  # nbgrader's DeduplicateIds keeps the last copy too
+        return cells
+
+    @staticmethod
+    def _test_score(cell, status: str | None) -> float | None:
+        from nbgrader.utils import determine_grade, is_grade
+
+        if not is_grade(cell):
+            return None
+        if status is not None and status != "completed":
+            return 0.0
+        if status is None and cell.get("execution_count") is None and not cell.get("outputs"):
+            return 0.0  # never ran
+        score, _ = determine_grade(cell, log)
+        return score
+
+    @staticmethod
+    def _criterion_comment(entry: dict, executed: dict | None, grade_id: str) -> str:
+        lines = []
+        if entry.get("suggested") is not None:
+            lines.append(f"Autograder suggestion: {entry['suggested']:g}/100 (provisional until you grade).")
+        else:
+            lines.append("Autograder: no suggested mark for this criterion; please grade it.")
+        for cap in entry.get("caps", []):
+            lines.append(f"Capped at {cap['cap']:g} by rubric rule {cap['rule']} ({cap['check_id']}): {cap['note']}")
+        if entry.get("evidence"):
+            shown = ", ".join(f"{e['check_id']} {e['status']}" for e in entry["evidence"][:12])
+            lines.append(f"Evidence: {shown}.")
+        if executed is not None and grade_id in executed:
+            from nbgrader.utils import compute_checksum
+
+            cell = executed[grade_id]
+            checksum = cell.get("metadata", {}).get("nbgrader", {}).get("checksum")
+            if checksum and checksum == compute_checksum(cell):
+                lines.append("No response: the cell is as released.")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _declaration_comment(grade: dict) -> str:
+        items = [f for f in grade.get("findings", []) if str(f.get("check_id", "")).startswith("declaration.")]
+        if not items:
+            return "Autograder: no declaration check result."
+        return "Autograder: " + "; ".join(f"{f['check_id']} {f['status']}: {f['message']}" for f in items[:8])

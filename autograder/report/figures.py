@@ -1,0 +1,233 @@
+"""Figures for the feedback page and the cohort summary, as self-contained `data:` URIs (PNG), so a
+page opens offline with no external assets. matplotlib's object API is used (no pyplot), so no
+GUI backend and no global state is involved."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from autograder.challenges import Challenge
+
+INK = "#1f2933"
+MUTED = "#7b8794"
+GRID = "#e4e7eb"
+ACCENT = "#c2410c"  # the student's model
+SEEN = "#2563eb"
+UNSEEN = "#d97706"
+REFERENCE = "#52606d"
+DPI = 144
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(figure)
+    figure.patch.set_facecolor("white")
+    return figure
+
+
+def _style(ax):
+    ax.set_facecolor("white")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(MUTED)
+    ax.tick_params(colors=INK, labelsize=8)
+    ax.grid(True, color=GRID, linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def to_data_uri(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white",
+                   metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _use_log(values: list[float]) -> bool:
+    positive = [v for v in values if v and v > 0]
+    return bool(positive) and max(positive) / min(positive) > 6
+
+
+def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "") -> str:
+    """The leaderboard entries (mean ± std) with the given models placed among them.
+    models: [{"label", "mean", "std", "folds": [fold scores] (optional), "highlight": bool}]."""
+    entries = [{"label": e.algorithm, "mean": e.mean, "std": e.std or 0.0, "kind": "dummy" if e.algorithm == "Dummy" else "entry"}
+               for e in challenge.leaderboard]
+    for model in models:
+        if model.get("mean") is not None:
+            entries.append({"label": model["label"], "mean": model["mean"], "std": model.get("std") or 0.0,
+                            "kind": "model", "folds": model.get("folds") or [],
+                            "highlight": model.get("highlight", True)})
+    entries.sort(key=lambda e: e["mean"], reverse=challenge.higher_is_better)  # best first, drawn at the top
+    height = 0.9 + 0.22 * len(entries)
+    figure = _figure(8.0, height)
+    ax = figure.add_subplot()
+    _style(ax)
+    ax.grid(True, axis="x", color=GRID)
+    ax.grid(False, axis="y")
+    ys = np.arange(len(entries))[::-1]
+    for y, entry in zip(ys, entries):
+        if entry["kind"] == "model":
+            color = ACCENT if entry.get("highlight", True) else "#f59e0b"
+            ax.errorbar(entry["mean"], y, xerr=entry["std"], fmt="D", color=color, markersize=7,
+                        capsize=3, linewidth=1.5, zorder=4)
+            folds = [f for f in entry.get("folds", []) if f is not None]
+            if folds:
+                jitter = np.linspace(-0.18, 0.18, len(folds))
+                ax.scatter(folds, y + jitter, s=10, color=color, alpha=0.55, zorder=3, linewidths=0)
+        else:
+            color = MUTED if entry["kind"] == "dummy" else REFERENCE
+            ax.errorbar(entry["mean"], y, xerr=entry["std"], fmt="o", color=color, markersize=4.5,
+                        capsize=2, linewidth=1, zorder=2)
+    ax.set_yticks(ys)
+    labels = ax.set_yticklabels([e["label"] for e in entries], fontsize=8)
+    for label, entry in zip(labels, entries):
+        if entry["kind"] == "model":
+            label.set_color(ACCENT)
+            label.set_fontweight("bold")
+    arrow = "higher is better" if challenge.higher_is_better else "lower is better"
+    unit = f" ({challenge.unit})" if challenge.unit and not challenge.is_classification else ""
+    ax.set_xlabel(f"{challenge.metric_label}{unit}, mean ± std over 5 folds — {arrow}", fontsize=8.5, color=INK)
+    if not challenge.higher_is_better and _use_log([e["mean"] for e in entries]):
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(ax.get_xlabel() + " (log scale)", fontsize=8.5, color=INK)
+    if title:
+        ax.set_title(title, fontsize=10, color=INK, loc="left")
+    ax.set_ylim(-0.7, len(entries) - 0.3)
+    return to_data_uri(figure)
+
+
+def parity_plot(challenge: Challenge, y_true: np.ndarray, y_pred: np.ndarray, seen: np.ndarray) -> str:
+    figure = _figure(4.6, 4.4)
+    ax = figure.add_subplot()
+    _style(ax)
+    low = float(min(y_true.min(), y_pred.min()))
+    high = float(max(y_true.max(), y_pred.max()))
+    pad = 0.03 * (high - low or 1.0)
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color=MUTED, linewidth=1, linestyle="--", zorder=1)
+    size = 6 if len(y_true) > 3000 else 9
+    ax.scatter(y_true[seen], y_pred[seen], s=size, alpha=0.45, color=SEEN, linewidths=0,
+               label=f"chemical system seen in training ({int(seen.sum())})", zorder=2)
+    ax.scatter(y_true[~seen], y_pred[~seen], s=size, alpha=0.45, color=UNSEEN, linewidths=0,
+               label=f"unseen system ({int((~seen).sum())})", zorder=3)
+    ax.set_xlim(low - pad, high + pad)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_aspect("equal")
+    unit = f" ({challenge.unit})" if challenge.unit else ""
+    ax.set_xlabel(f"true {challenge.target}{unit}", fontsize=8.5, color=INK)
+    ax.set_ylabel(f"predicted{unit}", fontsize=8.5, color=INK)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", markerscale=2)
+    ax.set_title("Parity plot, all five test folds", fontsize=10, color=INK, loc="left")
+    return to_data_uri(figure)
+
+
+def roc_curve_plot(y_true: np.ndarray, y_pred: np.ndarray, is_probability: bool) -> str:
+    from sklearn.metrics import auc, roc_curve
+
+    figure = _figure(4.4, 4.2)
+    ax = figure.add_subplot()
+    _style(ax)
+    truth = y_true.astype(bool)
+    ax.plot([0, 1], [0, 1], color=MUTED, linestyle="--", linewidth=1, label="random guess (0.50)")
+    labels = y_pred >= 0.5
+    fpr, tpr, _ = roc_curve(truth, labels.astype(float))
+    ax.plot(fpr, tpr, color=ACCENT, linewidth=2, marker="o", markersize=4,
+            label=f"labels at 0.5 (leaderboard metric): {auc(fpr, tpr):.3f}")
+    if is_probability:
+        fpr_p, tpr_p, _ = roc_curve(truth, y_pred)
+        ax.plot(fpr_p, tpr_p, color=SEEN, linewidth=1.6, label=f"probabilities: {auc(fpr_p, tpr_p):.3f}")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_aspect("equal")
+    ax.set_xlabel("false positive rate", fontsize=8.5, color=INK)
+    ax.set_ylabel("true positive rate", fontsize=8.5, color=INK)
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.set_title("ROC curve, all five test folds", fontsize=10, color=INK, loc="left")
+    return to_data_uri(figure)
+
+
+def confusion_matrix_plot(y_true: np.ndarray, y_pred: np.ndarray, positive: str = "True",
+                          negative: str = "False") -> str:
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(y_true.astype(bool), y_pred >= 0.5, labels=[False, True])
+    figure = _figure(3.8, 3.4)
+    ax = figure.add_subplot()
+    ax.imshow(matrix, cmap="Blues")
+    total = matrix.sum() or 1
+    for (i, j), value in np.ndenumerate(matrix):
+        dark = value > matrix.max() * 0.55
+        ax.text(j, i, f"{value}\n{100 * value / total:.1f} %", ha="center", va="center", fontsize=9,
+                color="white" if dark else INK)
+    ax.set_xticks([0, 1], [f"predicted {negative}", f"predicted {positive}"], fontsize=8)
+    ax.set_yticks([0, 1], [f"true {negative}", f"true {positive}"], fontsize=8)
+    ax.set_title("Confusion matrix (threshold 0.5)", fontsize=10, color=INK, loc="left")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return to_data_uri(figure)
+
+
+def seen_unseen_chart(seen_unseen: dict, metric_label: str, unit: str = "") -> str:
+    names = [n for n in ("seen", "unseen") if seen_unseen.get(n, {}).get("value") is not None]
+    figure = _figure(4.0, 2.2)
+    ax = figure.add_subplot()
+    _style(ax)
+    ax.grid(False, axis="y")
+    values = [seen_unseen[n]["value"] for n in names]
+    colors = [SEEN if n == "seen" else UNSEEN for n in names]
+    ys = np.arange(len(names))[::-1]
+    ax.barh(ys, values, color=colors, height=0.55)
+    for y, value, name in zip(ys, values, names):
+        ax.text(value, y, f"  {value:.3g}  (n = {seen_unseen[name]['n']})", va="center", fontsize=8, color=INK)
+    ax.set_yticks(ys, [f"{n} chemical system" for n in names], fontsize=8)
+    ax.set_xlim(0, max(values or [1]) * 1.45)
+    label = seen_unseen.get("measure", metric_label)
+    ax.set_xlabel(label + (f" ({unit})" if unit and label == "MAE" else ""), fontsize=8.5, color=INK)
+    return to_data_uri(figure)
+
+
+def histogram(values_by_kind: dict[str, list[float]], bands: list, title: str, xlabel: str) -> str:
+    """Marks histogram with band boundaries (cohort summary)."""
+    figure = _figure(4.6, 2.4)
+    ax = figure.add_subplot()
+    _style(ax)
+    bins = np.arange(0, 105, 5)
+    colors = {"final": "#2563eb", "provisional": "#93c5fd"}
+    stacked = [values_by_kind.get(k, []) for k in colors]
+    ax.hist(stacked, bins=bins, stacked=True, color=list(colors.values()), label=list(colors), edgecolor="white")
+    for band in bands:
+        if band.min > 0:
+            ax.axvline(band.min - 0.5, color=MUTED, linewidth=0.8, linestyle=":")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(xlabel, fontsize=8.5, color=INK)
+    ax.set_ylabel("students", fontsize=8.5, color=INK)
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title, fontsize=10, color=INK, loc="left")
+    return to_data_uri(figure)
+
+
+def criterion_marks_chart(rows: list[tuple[str, list[float]]]) -> str:
+    """One box per criterion (cohort summary)."""
+    figure = _figure(4.6, 0.6 + 0.36 * max(1, len(rows)))
+    ax = figure.add_subplot()
+    _style(ax)
+    ax.grid(False, axis="y")
+    data = [values if values else [np.nan] for _, values in rows]
+    ys = np.arange(len(rows))[::-1] + 1
+    ax.boxplot(data, positions=ys, vert=False, widths=0.5, patch_artist=True,
+               boxprops={"facecolor": "#dbeafe", "color": SEEN}, medianprops={"color": ACCENT},
+               whiskerprops={"color": SEEN}, capprops={"color": SEEN}, flierprops={"markersize": 3})
+    ax.set_yticks(ys, [f"{name} (n = {len(values)})" for name, values in rows], fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("mark", fontsize=8.5, color=INK)
+    return to_data_uri(figure)

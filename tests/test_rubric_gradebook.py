@@ -1,0 +1,113 @@
+"""nbgrader gradebook round trip: our results go in (formgrader shows them), a marker grades in
+formgrader (the same writes formgrader's API handlers make), re-grading reads those marks back
+into grade.json and the feedback page, and nothing is duplicated."""
+
+import json
+
+import pytest
+from rubric_fixtures import ASSIGNMENT, add_submission, executed_notebook, good_findings, make_course
+from sqlalchemy import text
+
+from autograder.gradebook import GradebookBridge, nbgrader_settings
+from autograder.grading import grade_cohort
+
+STUDENT = "ab1234"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gradebook")
+    course = make_course(root / "course", release=True)  # nbgrader generate_assignment records the cells
+    nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": False},
+                           {"data_preparation": "**Your data preparation.**\n\nMagpie features, scaled in each fold."})
+    add_submission(course, STUDENT, "B", "RF-SCM/Magpie",
+                   good_findings("Recomputed MAE: 0.4461 ± 0.0177 eV over 5 folds."), root, notebook=nb,
+                   submitted_at="2026-03-12T09:00:00+00:00")  # 18 h late (deadline 15:00 local)
+    (course.root / "marks").mkdir()
+    (course.root / "marks" / f"{ASSIGNMENT}.csv").write_text(
+        "student_id,criterion,mark,comment\nab1234,presentation,68,Clear and well paced.\n", encoding="utf-8")
+    return course
+
+
+def counts(bridge):
+    db = bridge.gradebook.db
+    return {table: db.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+            for table in ("student", "submitted_assignment", "submitted_notebook", "grade", "comment")}
+
+
+def test_gradebook_round_trip(course):
+    url, course_id = nbgrader_settings(course)
+    assert url == f"sqlite:///{course.root / 'gradebook.db'}" and course_id == "MATE70026"
+
+    result = grade_cohort(course, ASSIGNMENT)
+    assert result.errors == {} and result.warnings == []
+    first = json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())
+    assert first["status"] == "incomplete"  # data preparation and model choice have no mark yet
+    suggested_tt = {c["key"]: c for c in first["criteria"]}["training_testing"]["suggested"]
+    assert suggested_tt == 65.0  # all protocol findings pass (65 each)
+
+    with GradebookBridge(url, course_id) as bridge:
+        gb = bridge.gradebook
+        submission = gb.find_submission(ASSIGNMENT, STUDENT)
+        assert submission.timestamp.isoformat() == "2026-03-12T09:00:00"  # stored in UTC, as nbgrader does
+        tests = {name: gb.find_grade(name, ASSIGNMENT, ASSIGNMENT, STUDENT)
+                 for name in ("test_results_saved", "test_all_folds_recorded")}
+        assert tests["test_results_saved"].auto_score == 1.0  # passed: its point
+        assert tests["test_all_folds_recorded"].auto_score == 0.0  # error output: no credit
+        tt = gb.find_grade("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT)
+        assert tt.auto_score == pytest.approx(65.0 * 20 / 100)  # our suggestion, in the cell's points
+        assert tt.needs_manual_grade and tt.manual_score is None
+        code = gb.find_grade("code_quality", ASSIGNMENT, ASSIGNMENT, STUDENT)
+        assert code.auto_score is not None and code.needs_manual_grade
+        comment = gb.find_comment("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT)
+        assert comment.auto_comment.startswith("Autograder suggestion: 65/100")
+        declaration = gb.find_comment("llm_declaration", ASSIGNMENT, ASSIGNMENT, STUDENT)
+        assert "declaration.complete pass" in declaration.auto_comment
+        before = counts(bridge)
+
+        # A marker grades in formgrader: what its GradeHandler/CommentHandler PUTs write.
+        for cell, score in (("data_preparation", 14.0), ("model_choice", 13.0), ("training_testing", 15.0),
+                            ("code_quality", 7.5)):
+            grade = gb.find_grade(cell, ASSIGNMENT, ASSIGNMENT, STUDENT)
+            grade.manual_score = score
+            grade.extra_credit = None
+            grade.needs_manual_grade = False
+        gb.find_comment("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT).manual_comment = \
+            "Good use of the official folds; discuss the unseen-chemistry error."
+        gb.find_comment("llm_declaration", ASSIGNMENT, ASSIGNMENT, STUDENT).manual_comment = "Honest and complete."
+        gb.db.commit()
+        # ...and grants a 24 h extension (nbgrader db / formgrader)
+        gb.grant_extension(ASSIGNMENT, STUDENT, hours=24)
+
+    result = grade_cohort(course, ASSIGNMENT)  # re-grade: updates, never duplicates
+    assert result.errors == {}
+    second = json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())
+    marks = {c["key"]: c for c in second["criteria"]}
+    assert marks["data_preparation"]["mark"] == 70 and marks["data_preparation"]["source"] == "formgrader"
+    assert marks["model_choice"]["mark"] == 65
+    assert marks["training_testing"]["mark"] == 75 and marks["training_testing"]["suggested"] == 65
+    assert marks["code"]["mark"] == 75 and marks["presentation"]["mark"] == 68
+    assert second["lateness"]["state"] == "on-time"  # the extension moved the deadline
+    # (20*70 + 20*65 + 20*75 + 10*75 + 30*68) / 100 = 69.9 -> 70, First
+    assert second["status"] == "final"
+    assert second["overall"]["exact"] == pytest.approx(69.9) and second["overall"]["mark"] == 70
+    assert second["comments"]["declaration"] == "Honest and complete."
+    page = (course.feedback_dir(STUDENT) / "index.html").read_text(encoding="utf-8")
+    assert "discuss the unseen-chemistry error" in page and "Honest and complete." in page
+
+    with GradebookBridge(url, course_id) as bridge:
+        assert counts(bridge) == before  # same rows, updated in place
+        gb = bridge.gradebook
+        tt = gb.find_grade("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT)
+        assert tt.manual_score == 15.0 and not tt.needs_manual_grade  # the marker's grade is untouched
+        assert gb.find_submission(ASSIGNMENT, STUDENT).score == pytest.approx(14 + 13 + 15 + 7.5 + 1 + 0)
+
+
+def test_grading_without_a_released_assignment_still_writes_marks(tmp_path):
+    course = make_course(tmp_path / "course", release=False)
+    add_submission(course, "zz0001", "B", "Dummy", good_findings("MAE 1.1435"), tmp_path, recording=None)
+    result = grade_cohort(course, ASSIGNMENT)
+    assert result.errors == {}
+    assert result.warnings and "Run `autograder release` first" in result.warnings[0]
+    assert (course.autograded_dir("zz0001") / "grade.json").is_file()
+    assert (course.feedback_dir("zz0001") / "index.html").is_file()
