@@ -1,0 +1,262 @@
+"""The notebook as the checks see it: cells, who wrote them, their code with IPython magics
+stripped, and its syntax tree.
+
+Notebooks are read as nbformat-v4 JSON with the standard `json` module: importing nbformat costs
+about 1.1 s (it pulls in jsonschema), more than all the checks together, and the checks only read.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+ANSWER_STUB = "YOUR ANSWER HERE"
+CODE_STUB = "YOUR CODE HERE"
+
+# Cell magics whose body is Python (only the magic line is dropped); any other cell magic
+# (%%bash, %%writefile, %%html, ...) makes the whole cell non-Python.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit", "skip"}
+_ASSIGN_SHELL = re.compile(r"^(\s*)([A-Za-z_][\w.,\s]*?)\s*=\s*[!%]")
+
+
+class NotebookError(Exception):
+    """The file is not a readable Jupyter notebook."""
+
+
+def read_notebook(path: Path | str) -> dict:
+    path = Path(path)
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NotebookError(f"{path.name} is not a readable Jupyter notebook ({error}).") from error
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookError(f"{path.name} is not a Jupyter notebook in format 4 (no list of cells).")
+    return nb
+
+
+def cell_source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source or "")
+
+
+def strip_magics(source: str) -> tuple[str, list[str]]:
+    """Python code of a cell with IPython syntax neutralised, line numbers kept.
+
+    `!cmd`, `%magic` and `x?` lines become `pass` (same indentation, so blocks stay valid);
+    `x = !cmd` / `x = %magic` become `x = None`; a Python-bodied cell magic (%%time...) loses its
+    first line, any other cell magic (%%bash...) blanks the cell. Returns (code, magics found)."""
+    lines = source.split("\n")
+    magics = []
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        name = lines[first].strip()[2:].split(maxsplit=1)[0] if lines[first].strip()[2:] else ""
+        magics.append(lines[first].strip())
+        if name not in PYTHON_CELL_MAGICS:
+            return "\n".join("" for _ in lines), magics
+        lines[first] = ""
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if stripped.startswith(("!", "%")):
+            magics.append(stripped)
+            out.append(indent + "pass")
+            continue
+        match = _ASSIGN_SHELL.match(line)
+        if match and not stripped.startswith(("#",)) and "==" not in line.split("=", 1)[0]:
+            magics.append(stripped)
+            out.append(f"{match.group(1)}{match.group(2).strip()} = None")
+            continue
+        if stripped.endswith("?") and not stripped.startswith("#") and re.match(r"^[\w.]+\?{1,2}$", stripped):
+            magics.append(stripped)
+            out.append(indent + "pass")
+            continue
+        out.append(line)
+    return "\n".join(out), magics
+
+
+def normalise_text(text: str) -> str:
+    """Text for comparing prose: markdown marks, punctuation runs and case removed."""
+    text = re.sub(r"<[^>]+>", " ", text)  # html tags
+    text = re.sub(r"[#*_`>|~\[\]]+", " ", text)
+    text = re.sub(r"\s+", " ", text)
+    return text.strip().lower()
+
+
+def normalise_code(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().split("\n") if line.strip())
+
+
+@dataclass
+class Cell:
+    index: int
+    cell_type: str  # code | markdown | raw
+    source: str
+    metadata: dict
+    outputs: list = field(default_factory=list)
+    execution_count: int | None = None
+    origin: str = "student"  # student | locked | template | injected
+
+    @property
+    def nbgrader(self) -> dict:
+        return self.metadata.get("nbgrader") or {}
+
+    @property
+    def grade_id(self) -> str | None:
+        return self.nbgrader.get("grade_id")
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.metadata.get("tags") or [])
+
+    @property
+    def is_code(self) -> bool:
+        return self.cell_type == "code"
+
+    @property
+    def is_markdown(self) -> bool:
+        return self.cell_type == "markdown"
+
+    @cached_property
+    def stripped(self) -> tuple[str, list[str]]:
+        return strip_magics(self.source) if self.is_code else ("", [])
+
+    @property
+    def code(self) -> str:
+        return self.stripped[0]
+
+    @property
+    def magics(self) -> list[str]:
+        return self.stripped[1]
+
+    @cached_property
+    def tree(self) -> ast.Module | None:
+        if not self.is_code:
+            return None
+        try:
+            return ast.parse(self.code)
+        except (SyntaxError, ValueError):
+            return None
+
+    @cached_property
+    def syntax_error(self) -> str | None:
+        if not self.is_code:
+            return None
+        try:
+            ast.parse(self.code)
+        except SyntaxError as error:
+            return f"line {error.lineno}: {error.msg}"
+        except ValueError as error:
+            return str(error)
+        return None
+
+    def output_text(self) -> str:
+        """Text of stream outputs and text/plain results (what a reader sees printed)."""
+        parts = []
+        for output in self.outputs:
+            kind = output.get("output_type")
+            if kind == "stream":
+                parts.append(cell_source({"source": output.get("text", "")}))
+            elif kind in ("execute_result", "display_data"):
+                data = output.get("data", {})
+                if "text/plain" in data:
+                    parts.append(cell_source({"source": data["text/plain"]}))
+        return "".join(parts)
+
+    def errors(self) -> list[dict]:
+        return [o for o in self.outputs if o.get("output_type") == "error"]
+
+
+class Notebook:
+    """A notebook's cells, each labelled with who wrote it (compared with the released notebook)."""
+
+    def __init__(self, raw: dict, path: Path | None = None, released: Notebook | None = None):
+        self.raw = raw
+        self.path = path
+        self.released = released
+        self.cells = [Cell(index=i, cell_type=c.get("cell_type", "code"), source=cell_source(c),
+                           metadata=c.get("metadata") or {}, outputs=c.get("outputs") or [],
+                           execution_count=c.get("execution_count"))
+                      for i, c in enumerate(raw.get("cells", []))]
+        self._label_origins()
+
+    @classmethod
+    def read(cls, path: Path | str, released: Notebook | None = None) -> Notebook:
+        return cls(read_notebook(path), Path(path), released)
+
+    def _label_origins(self):
+        released_sources = set()
+        if self.released is not None:
+            released_sources = {normalise_code(c.source) for c in self.released.cells if c.source.strip()}
+        for cell in self.cells:
+            nbg = cell.nbgrader
+            if "injected-parameters" in cell.tags:
+                cell.origin = "injected"
+            elif nbg.get("locked") and not nbg.get("solution"):
+                cell.origin = "locked"
+            elif cell.source.strip() and normalise_code(cell.source) in released_sources:
+                cell.origin = "template"
+            else:
+                cell.origin = "student"
+
+    # --- views ------------------------------------------------------------------------------------
+    @property
+    def code_cells(self) -> list[Cell]:
+        return [c for c in self.cells if c.is_code]
+
+    @property
+    def markdown_cells(self) -> list[Cell]:
+        return [c for c in self.cells if c.is_markdown]
+
+    @property
+    def student_code_cells(self) -> list[Cell]:
+        """Code cells the student wrote or changed (not locked, not injected, not the untouched
+        template, not the parameters cell)."""
+        return [c for c in self.code_cells if c.origin == "student" and "parameters" not in c.tags]
+
+    def cell_by_grade_id(self, grade_id: str) -> Cell | None:
+        return next((c for c in self.cells if c.grade_id == grade_id), None)
+
+    def parameters(self) -> dict:
+        """Literal values assigned in the injected-parameters cell (if any), else in the cell tagged
+        `parameters`."""
+        values = {}
+        for tag in ("parameters", "injected-parameters"):
+            for cell in self.code_cells:
+                if tag in cell.tags and cell.tree is not None:
+                    for node in cell.tree.body:
+                        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                                and isinstance(node.targets[0], ast.Name):
+                            try:
+                                values[node.targets[0].id] = ast.literal_eval(node.value)
+                            except ValueError:
+                                pass
+        return values
+
+    def released_lines(self) -> set[str]:
+        """Every normalised non-empty line of the released notebook's markdown (template prose)."""
+        if self.released is None:
+            return set()
+        lines = set()
+        for cell in self.released.markdown_cells:
+            for line in cell.source.split("\n"):
+                norm = normalise_text(line)
+                if norm:
+                    lines.add(norm)
+        return lines
+
+    def student_text(self, cell: Cell) -> str:
+        """A markdown cell's text without the lines that come from the released notebook or the
+        "YOUR ANSWER HERE" stub: what the student wrote there."""
+        template = self.released_lines()
+        keep = []
+        for line in cell.source.split("\n"):
+            norm = normalise_text(line)
+            if not norm or norm in template or norm == ANSWER_STUB.lower():
+                continue
+            keep.append(line)
+        return "\n".join(keep).strip()

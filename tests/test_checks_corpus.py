@@ -1,0 +1,103 @@
+"""The labelled corpus (tests/corpus/<case>/): every submission is executed by the real pipeline
+(`autograder.batch.grade`: intake, sanitise, sandboxed papermill run with the protocol trace, then
+`check_submission`), and every expected verdict in its expected.json must hold. Without the
+engine (or without papermill's kernel) this module cannot run and says so.
+
+Slow (executes 21 small notebooks; about 2-3 minutes on 2 cores): `pytest -m slow`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograder.records import FAIL
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "corpus"
+REPO = HERE.parent
+CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").is_file())
+ASSIGNMENT = "research_challenge"
+
+
+def expected_of(case: str) -> dict:
+    return json.loads((CORPUS / case / "expected.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def graded_corpus(tmp_path_factory, shared_data):
+    """A course holding every corpus case as a submission, graded once by the real batch."""
+    from autograder.batch import GradeOptions, grade
+    from autograder.config import Course
+
+    root = tmp_path_factory.mktemp("corpus") / "course"
+    root.mkdir()
+    for name in ("nbgrader_config.py", "autograder.toml"):
+        shutil.copy2(REPO / name, root / name)
+    for name in ("source", "release", "rubric"):
+        shutil.copytree(REPO / name, root / name)
+    rows = []
+    for case in CASES:
+        folder = root / "submitted" / case / ASSIGNMENT
+        folder.mkdir(parents=True)
+        for path in (CORPUS / case).iterdir():
+            if path.name != "expected.json":
+                shutil.copy2(path, folder / path.name)
+        rows.append((case, expected_of(case)["challenge"]))
+    with open(root / "allocation.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([("student_id", "challenge"), *rows])
+    course = Course.open(root)
+    summary = grade(course, GradeOptions(workers=2, run_grading=False, progress=False, allow_unsandboxed=True))
+    return course, summary
+
+
+def _statuses(findings) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for finding in findings:
+        out.setdefault(finding.check_id, []).append(finding.status)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_corpus_verdicts(case, graded_corpus):
+    from autograder.checks import check_submission
+    from autograder.records import ExecutionRecord
+
+    course, summary = graded_corpus
+    record = ExecutionRecord.load(course.autograded_dir(case, ASSIGNMENT) / "result.json")
+    assert record.status in ("graded", "failed"), (case, record.status, record.reason)
+    stored = _statuses(record.findings)
+    fresh = _statuses(check_submission(course, case, ASSIGNMENT))
+    meta = expected_of(case)
+    has_trace = (course.autograded_dir(case, ASSIGNMENT) / "protocol_trace.jsonl").is_file()
+    problems = []
+    for check_id, want in meta["expected"].items():
+        if isinstance(want, dict):
+            want = want["with_trace" if has_trace else "without_trace"]
+        got = fresh.get(check_id)
+        if got is None or want not in got or len(set(got)) != 1:
+            problems.append(f"{check_id}: expected {want}, got {got}")
+        if stored.get(check_id) != got:
+            problems.append(f"{check_id}: result.json has {stored.get(check_id)}, a fresh check gives {got}")
+    assert not problems, f"{case}: " + "; ".join(problems)
+    if meta["compliant"]:
+        failed = [f"{k}: {v}" for k, v in fresh.items() if k.startswith("protocol.") and FAIL in v]
+        assert not failed, f"compliant {case} got protocol failures: {failed}"
+    # nothing a check could not do silently passes: every could-not-run names why
+    for finding in record.findings:
+        assert finding.message
+
+
+def test_corpus_ran_with_the_trace(graded_corpus):
+    """The pipeline's instrumented kernel wrote a genuine trace for every submission that ran."""
+    course, summary = graded_corpus
+    for case in CASES:
+        folder = course.autograded_dir(case, ASSIGNMENT)
+        assert (folder / "protocol_trace.jsonl").is_file(), case
+    assert summary.count("graded") + summary.count("failed") == len(CASES)

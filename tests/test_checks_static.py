@@ -1,0 +1,282 @@
+"""Static signals in the code (Python's ast, magics stripped): own splits, subsampling, pre-processing
+fitted before the split, tuning / early stopping on test data, the whole data set inside the fold
+loop, reordered predictions, own `record` calls; and the code checks (ruff, annotation,
+organisation, execution order, errors left)."""
+
+from __future__ import annotations
+
+import pytest
+from checks_support import RELEASED, add_cell, corpus_notebook, source_of, with_cells, without, write_notebook
+
+from autograder.checks import REGISTRY, registry, run_checks
+from autograder.checks.context import CheckContext
+from autograder.checks.notebook import strip_magics
+from autograder.records import COULD_NOT_RUN, MARKER
+
+BASE = corpus_notebook("compliant_B_expt_gap")
+MODEL = source_of(BASE, "model")
+FEATURISE = source_of(BASE, "featurise")
+
+
+def run(tmp_path, nb, only=("protocol", "code")):
+    path = write_notebook(tmp_path / "nb.ipynb", nb)
+    ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
+    return {f.check_id: f for f in run_checks(ctx, only=list(only))}
+
+
+def status(tmp_path, nb, check_id):
+    return run(tmp_path, nb, only=(check_id,))[check_id]
+
+
+def extra(code: str, after: str = "model") -> dict:
+    return add_cell(BASE, after, code)
+
+
+def test_compliant_code_has_no_static_signal(tmp_path):
+    found = run(tmp_path, BASE)
+    for check_id in ("protocol.api_used", "protocol.own_split", "protocol.subsample", "protocol.preprocessing_leak",
+                     "protocol.test_tuning", "protocol.test_targets", "protocol.full_data_in_loop",
+                     "protocol.record_twice", "protocol.alignment"):
+        assert found[check_id].status == "pass", (check_id, found[check_id].message)
+
+
+# --- splits ---------------------------------------------------------------------------------------
+
+def test_own_split_next_to_the_protocol_is_a_warning(tmp_path):
+    nb = extra("from sklearn.model_selection import train_test_split\n"
+               "X_tr, X_te, y_tr, y_te = train_test_split(all_features, task.df[target_column], test_size=0.2)\n",
+               after="test_predictions_valid")
+    assert status(tmp_path, nb, "protocol.own_split").status == "warn"
+
+
+def test_own_split_instead_of_the_protocol_fails(tmp_path):
+    nb = without(BASE, "protocol")
+    nb = add_cell(nb, "model", "from sklearn.model_selection import KFold, cross_val_score\n"
+                               "scores = cross_val_score(train_model, featurise(task.df[input_column]), "
+                               "task.df[target_column], cv=KFold(5, shuffle=True, random_state=0))\n")
+    found = run(tmp_path, nb)
+    assert found["protocol.own_split"].status == "fail"
+    assert found["protocol.api_used"].status == "fail"
+    assert "not followed" in found["protocol.api_used"].message
+
+
+def test_inner_split_inside_train_model_is_fine(tmp_path):
+    model = MODEL.replace("    return model.fit(features, targets)\n",
+                          "    from sklearn.model_selection import GridSearchCV, KFold\n"
+                          "    search = GridSearchCV(model, {'max_iter': [50, 100]}, cv=KFold(3, shuffle=True))\n"
+                          "    return search.fit(features, targets).best_estimator_\n")
+    assert model != MODEL
+    found = run(tmp_path, with_cells(BASE, model=model), only=("protocol", "practice.inner_validation"))
+    assert found["protocol.own_split"].status == "pass"
+    assert found["protocol.test_tuning"].status == "pass"
+    assert "GridSearchCV" in found["practice.inner_validation"].message
+
+
+def test_official_folds_reproduced_without_the_api(tmp_path):
+    nb = without(BASE, "protocol")
+    nb = add_cell(nb, "model", "from sklearn.model_selection import KFold\n"
+                               "folds = KFold(n_splits=5, shuffle=True, random_state=18012019)\n"
+                               "for train, test in folds.split(task.df):\n    pass\n")
+    found = run(tmp_path, nb)
+    assert found["protocol.api_used"].status == "warn"
+    assert found["protocol.own_split"].status == "pass"
+
+
+# --- subsampling ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("code, expected", [
+    ("fast_mode = True\nif fast_mode:\n    small = task.df.sample(n=1500, random_state=41)\n", "fail"),
+    ("fast_mode = False\nif fast_mode:\n    task.df = task.df.sample(n=1500, random_state=41)\n", "pass"),
+    ("df = task.df.sample(n=1000)\n", "fail"),
+    ("task.df.sample(500).plot.scatter(x=0, y=1)\n", "warn"),
+    ("shuffled = task.df.sample(frac=1, random_state=0)\n", "pass"),
+])
+def test_subsampling(tmp_path, code, expected):
+    assert status(tmp_path, extra(code, after="explore_data"), "protocol.subsample").status == expected
+
+
+def test_subsample_inside_train_model(tmp_path):
+    model = MODEL.replace('    """Fit on one fold\'s training data; early stopping on an inner validation split of it."""\n',
+                          '    """Fit on a subsample."""\n    features = features.sample(n=300)\n'
+                          '    targets = targets.loc[features.index]\n')
+    assert model != MODEL
+    assert status(tmp_path, with_cells(BASE, model=model), "protocol.subsample").status == "fail"
+
+
+# --- leakage ----------------------------------------------------------------------------------------
+
+def test_scaler_fitted_in_featurise(tmp_path):
+    feat = FEATURISE.replace("    return pd.DataFrame(rows, index=inputs.index, columns=columns)\n",
+                             "    from sklearn.preprocessing import MinMaxScaler\n"
+                             "    return pd.DataFrame(MinMaxScaler().fit_transform(rows), index=inputs.index, "
+                             "columns=columns)\n")
+    assert feat != FEATURISE
+    finding = status(tmp_path, with_cells(BASE, featurise=feat), "protocol.preprocessing_leak")
+    assert finding.status == "fail" and "MinMaxScaler" in finding.message
+
+
+def test_top_level_selector_used_by_the_model_leaks(tmp_path):
+    nb = extra("from sklearn.feature_selection import SelectKBest, f_regression\n"
+               "selector = SelectKBest(f_regression, k=5)\n"
+               "selector.fit(featurise(task.df[input_column]), task.df[target_column])\n", after="featurise")
+    model = MODEL.replace("    return model.fit(features, targets)\n",
+                          "    return model.fit(selector.transform(features), targets)\n")
+    finding = status(tmp_path, with_cells(nb, model=model), "protocol.preprocessing_leak")
+    assert finding.status == "fail"
+
+
+def test_smote_before_the_folds_leaks(tmp_path):
+    nb = extra("from imblearn.over_sampling import SMOTE\n"
+               "X_res, y_res = SMOTE().fit_resample(all_features, task.df[target_column])\n", after="featurise")
+    assert status(tmp_path, nb, "protocol.preprocessing_leak").status == "fail"
+
+
+def test_scaler_inside_train_model_is_fine(tmp_path):
+    model = MODEL.replace("    return model.fit(features, targets)\n",
+                          "    from sklearn.pipeline import make_pipeline\n"
+                          "    from sklearn.preprocessing import StandardScaler\n"
+                          "    return make_pipeline(StandardScaler(), model).fit(features, targets)\n")
+    assert status(tmp_path, with_cells(BASE, model=model), "protocol.preprocessing_leak").status == "pass"
+
+
+def test_test_targets_requested(tmp_path):
+    nb = extra("X_test, y_test = task.get_test_data(0, include_target=True)\n")
+    assert status(tmp_path, nb, "protocol.test_targets").status == "fail"
+
+
+def test_early_stopping_on_the_test_fold(tmp_path):
+    nb = extra("test_x = task.get_test_data(0)\nfeatures_test = all_features.loc[test_x.index]\n"
+               "import xgboost\nxgboost.XGBRegressor().fit(all_features, task.df[target_column], "
+               "eval_set=[(features_test, None)])\n", after="test_predictions_valid")
+    assert status(tmp_path, nb, "protocol.test_tuning").status == "fail"
+
+
+def test_search_on_all_data_feeding_the_model(tmp_path):
+    nb = extra("from sklearn.model_selection import GridSearchCV\n"
+               "search = GridSearchCV(HistGradientBoostingRegressor(), {'max_iter': [50, 100]}, cv=5)\n"
+               "search.fit(featurise(task.df[input_column]), task.df[target_column])\n"
+               "best = search.best_params_\n")
+    assert status(tmp_path, nb, "protocol.test_tuning").status == "fail"
+
+
+def test_choosing_settings_by_own_test_split_score(tmp_path):
+    nb = without(BASE, "protocol")
+    nb = add_cell(nb, "model", "from sklearn.model_selection import train_test_split\n"
+                               "from sklearn.metrics import mean_absolute_error\n"
+                               "X = featurise(task.df[input_column])\n"
+                               "X_tr, X_te, y_tr, y_te = train_test_split(X, task.df[target_column])\n"
+                               "for depth in (3, 5, 8):\n"
+                               "    m = HistGradientBoostingRegressor(max_depth=depth).fit(X_tr, y_tr)\n"
+                               "    print(depth, mean_absolute_error(y_te, m.predict(X_te)))\n")
+    assert status(tmp_path, nb, "protocol.test_tuning").status == "fail"
+
+
+def test_whole_data_frame_inside_the_model(tmp_path):
+    model = MODEL.replace("    return model.fit(features, targets)\n",
+                          "    return model.fit(all_features, task.df[target_column])\n")
+    finding = status(tmp_path, with_cells(BASE, model=model), "protocol.full_data_in_loop")
+    assert finding.status == "fail"
+
+
+def test_reordering_in_predict_is_a_warning_without_scores(tmp_path):
+    model = MODEL.replace("    return model.predict(features)\n",
+                          "    return model.predict(features.dropna())\n")
+    assert status(tmp_path, with_cells(BASE, model=model), "protocol.alignment").status == "warn"
+
+
+def test_own_record_call(tmp_path):
+    nb = extra("task.record(0, [0.0] * 921)\n")
+    assert status(tmp_path, nb, "protocol.record_twice").status == "warn"
+
+
+def test_writing_the_results_file_yourself(tmp_path):
+    nb = extra("import shutil\nshutil.copy('old.json.gz', results_path)\n", after="analysis")
+    path = write_notebook(tmp_path / "nb.ipynb", nb)
+    from autograder.checks.results import build_results_dict, write_results
+
+    write_results(tmp_path / "results.json.gz", build_results_dict("matbench_expt_gap", {0: {}}))
+    ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
+    finding = {f.check_id: f for f in run_checks(ctx, only=["protocol.written_by_run"])}["protocol.written_by_run"]
+    assert finding.status == "warn" and "shutil.copy" in finding.message
+
+
+# --- magics, syntax, lint ---------------------------------------------------------------------------
+
+def test_strip_magics_keeps_lines_and_blocks():
+    code, magics = strip_magics("!pip install shap\n%matplotlib inline\nfiles = !ls\nif True:\n    %time x = 1\n"
+                                "model?\nprint(1)")
+    assert code.split("\n") == ["pass", "pass", "files = None", "if True:", "    pass", "pass", "print(1)"]
+    assert len(magics) == 5
+    body, magics = strip_magics("%%time\nx = 1\n")
+    assert body.split("\n")[1] == "x = 1"
+    body, magics = strip_magics("%%bash\nls -l\n")
+    assert body.strip() == "" and magics == ["%%bash"]
+
+
+def test_magics_do_not_count_as_syntax_errors(tmp_path):
+    nb = extra("!pip install lightgbm --quiet\n%matplotlib inline\nimport lightgbm\nprint(lightgbm.__version__)\n",
+               after="explore_data")
+    assert status(tmp_path, nb, "code.lint").status == "pass"
+
+
+def test_syntax_error_and_undefined_names(tmp_path):
+    assert status(tmp_path, extra("def broken(:\n    pass\n"), "code.lint").status == "fail"
+    (tmp_path / "u").mkdir()
+    finding = status(tmp_path / "u", extra("print(undefined_thing)\n"), "code.lint")
+    assert finding.status == "warn" and "undefined_thing" in finding.message
+
+
+def test_execution_order_and_errors_left(tmp_path):
+    nb = corpus_notebook("compliant_B_expt_gap")
+    counts = iter(range(1, 100))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = next(counts)
+    assert status(tmp_path, nb, "code.execution_order").status == "pass"
+    code_cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    code_cells[3]["execution_count"], code_cells[5]["execution_count"] = 40, 2
+    (tmp_path / "o").mkdir()
+    assert status(tmp_path / "o", nb, "code.execution_order").status == "warn"
+    code_cells[4]["outputs"] = [{"output_type": "error", "ename": "FileNotFoundError",
+                                 "evalue": "[Errno 2] /home/grader/secret/path/data.csv", "traceback": []}]
+    (tmp_path / "e").mkdir()
+    finding = status(tmp_path / "e", nb, "code.errors_left")
+    assert finding.status == "warn" and "/home/grader" not in finding.message
+
+
+def test_organisation_flags_repeated_blocks(tmp_path):
+    block = ("a = task.df[target_column].astype(float)\nb = a.describe()\nc = a.quantile([0.1, 0.9])\n"
+             "d = float(a.mean()) + float(a.std())\nprint(b, c, d)\n")
+    nb = extra(block, after="explore_data")
+    nb = add_cell(nb, "explore_data", block)
+    assert status(tmp_path, nb, "code.organisation").status == "warn"
+
+
+# --- robustness -------------------------------------------------------------------------------------
+
+def test_a_check_that_raises_could_not_run(tmp_path, monkeypatch):
+    registry()
+    spec = REGISTRY["protocol.subsample"]
+
+    def boom(ctx):
+        raise RuntimeError("synthetic failure")
+
+    monkeypatch.setitem(REGISTRY, "protocol.subsample", spec.__class__(spec.check_id, spec.criterion, boom, ""))
+    finding = status(tmp_path, BASE, "protocol.subsample")
+    assert finding.status == COULD_NOT_RUN and finding.visibility == MARKER
+    assert "synthetic failure" in finding.details["error"]
+
+
+def test_unreadable_notebook_gives_findings_not_a_crash(tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_text("{not json")
+    ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
+    findings = run_checks(ctx)
+    assert findings and all(f.status != "pass" for f in findings if f.check_id.startswith(("code", "declaration")))
+    assert {f.status for f in findings} <= {"could-not-run", "fail", "not-applicable", "info"}
+
+
+def test_every_check_id_is_in_a_known_family():
+    for check_id, spec in registry().items():
+        assert check_id.split(".")[0] in ("protocol", "declaration", "code", "practice", "leaderboard"), check_id
+        assert spec.criterion in ("data_preparation", "model_choice", "training_testing", "code", "general")
