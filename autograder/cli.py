@@ -118,6 +118,138 @@ def assign(roster: Path = typer.Argument(..., help="CSV with a student_id column
     typer.echo(f"{len(result)} students allocated in {the_course.allocation_path}: {summary}")
 
 
+@app.command()
+def demo(course: Path = typer.Option(Path("demo-course"), "--course", help="Where to build the demo course."),
+         workers: int = typer.Option(0, help="Submissions graded at once (0: number of cores).")):
+    """Build a demo course from scratch and run a term end to end (what `make demo` runs)."""
+    from autograder.demo import main as run_demo
+
+    run_demo(course, workers=workers)
+
+
+# --- marks: export and the cohort summary (autograder/report/) ----------------------------------------
+
+@app.command()
+def export(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
+           output: Path = typer.Option(..., "--output", "-o", help="CSV file to write."),
+           format: str = typer.Option("blackboard", "--format", help="blackboard (Grade Centre upload) or plain."),
+           include_provisional: bool = typer.Option(
+               False, help="Also export provisional marks (suggestions not confirmed by a marker)."),
+           column: Optional[str] = typer.Option(None, help="Blackboard column name (default: the rubric's [export])."),
+           column_id: Optional[str] = typer.Option(
+               None, help="Blackboard Grade Centre column id (Quick Column Information); empty = new column."),
+           course: Optional[Path] = CourseOption):
+    """Write the marks as a CSV the VLE imports (Blackboard Grade Centre layout, or plain)."""
+    from autograder.report.export import export_marks
+
+    the_course = _course(course)
+    result = export_marks(the_course, assignment or the_course.assignment, output, format,
+                          include_provisional=include_provisional, column=column, column_id=column_id)
+    typer.echo(f"{len(result.written)} student(s) written to {result.path} ({format}).")
+    if result.left_out:
+        typer.echo(f"{len(result.left_out)} left out (no final mark yet): "
+                   + ", ".join(f"{s} ({why})" for s, why in result.left_out), err=True)
+
+
+@app.command()
+def report(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
+           course: Optional[Path] = CourseOption):
+    """Write the cohort summary for the instructor (reports/ASSIGNMENT/summary.html) from the stored grades."""
+    from autograder.report.summary import write_summary
+
+    the_course = _course(course)
+    path = write_summary(the_course, assignment or the_course.assignment)
+    typer.echo(f"Cohort summary: {path}")
+
+
+# --- student self-check (autograder/selfcheck.py) ------------------------------------------------------
+
+@app.command()
+def check(notebook: Path = typer.Argument(..., help="The notebook to check (.ipynb)."),
+          results: Optional[Path] = typer.Option(
+              None, "--results", help="Its results file (default: the one the notebook wrote beside it)."),
+          challenge: Optional[str] = typer.Option(
+              None, "--challenge", help="Your challenge letter (default: the notebook's Settings cell)."),
+          as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON (stable keys) for tools."),
+          execute: bool = typer.Option(
+              False, "--execute", help="First run the notebook headlessly, as the grader runs it."),
+          download: bool = typer.Option(
+              True, "--download/--no-download", help="Download the data set if it is missing (needs a network).")):
+    """Check a notebook with the graders' own checks before you submit. Exit status: 0 nothing fails,
+    1 something fails, 2 the check could not be done (wrong path, not a notebook, data missing)."""
+    from autograder.selfcheck import run_cli
+
+    raise typer.Exit(run_cli(notebook, results=results, challenge=challenge, as_json=as_json, execute=execute,
+                             download=download))
+
+
+# --- intake and grading engine (autograder/intake.py, autograder/execute/, autograder/batch.py) -------
+
+@app.command()
+def collect(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
+            zip_file: Optional[Path] = typer.Option(
+                None, "--zip", help="A Blackboard 'Download assignment' zip to unpack into submitted/."),
+            force: bool = typer.Option(False, "--force", help="Replace submissions already collected, even if newer."),
+            course: Optional[Path] = CourseOption):
+    """Take in submissions (nbgrader's submitted/ folder, or a Blackboard zip) and check each can be graded."""
+    from autograder.intake import collect_submitted, collect_zip
+
+    the_course = _course(course)
+    ignored: list[str] = []
+    if zip_file is not None:
+        subs, ignored = collect_zip(the_course, zip_file, assignment, force=force)
+    else:
+        subs = collect_submitted(the_course, assignment)
+    good = [s for s in subs if s.ok]
+    for sub in subs:
+        extra = []
+        if sub.recordings:
+            extra.append(f"recording(s): {', '.join(sub.recordings)}")
+        extra += sub.notes
+        line = f"{sub.student_id:20s} {'ok' if sub.ok else 'INTAKE ERROR'}  {sub.submitted_at or 'no time'}"
+        typer.echo(line + (f"  {sub.problem}" if sub.problem else "") + (f"  ({'; '.join(extra)})" if extra else ""))
+    if ignored:
+        typer.echo(f"{len(ignored)} file(s) in the zip are not Blackboard submissions and were ignored: "
+                   + ", ".join(ignored[:10]) + (" ..." if len(ignored) > 10 else ""), err=True)
+    typer.echo(f"{len(good)} submission(s) ready to grade, {len(subs) - len(good)} intake error(s).")
+
+
+@app.command()
+def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
+          course: Optional[Path] = CourseOption,
+          workers: Optional[int] = typer.Option(None, "--workers", help="Submissions run at once (default: cores)."),
+          scheduler: Optional[str] = typer.Option(
+              None, "--scheduler", help="Dask scheduler address (tcp://host:8786): run on that cluster instead."),
+          cell_timeout: Optional[int] = typer.Option(None, "--cell-timeout", help="Seconds one cell may run."),
+          timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds the whole notebook may run."),
+          memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="Per submission, e.g. 8G."),
+          force: bool = typer.Option(False, "--force", help="Execute again even when nothing changed."),
+          no_execute: bool = typer.Option(
+              False, "--no-execute", help="Only re-check and re-grade stored executions (nothing runs)."),
+          allow_unsandboxed: bool = typer.Option(
+              False, "--allow-unsandboxed", help="Grade without bubblewrap (student code runs with your rights)."),
+          student: Optional[list[str]] = typer.Option(None, "--student", help="Only these students (repeatable)."),
+          quiet: bool = typer.Option(False, "--quiet", help="No progress display.")):
+    """Run every submission headlessly in a sandbox, check it and grade it. Resumable: a killed batch
+    picks up where it stopped, and executions of unchanged notebooks are reused (--force runs them again)."""
+    from rich.console import Console
+
+    from autograder.batch import GradeOptions, grade as run_grade, status_table
+
+    the_course = _course(course)
+    console = Console(stderr=True)
+    summary = run_grade(the_course, GradeOptions(
+        assignment=assignment, workers=workers, scheduler=scheduler, cell_timeout=cell_timeout, timeout=timeout,
+        memory_limit=memory_limit, force=force, no_execute=no_execute, allow_unsandboxed=allow_unsandboxed,
+        students=student or None, progress=not quiet), console=console)
+    Console(width=None if sys.stdout.isatty() else 160).print(status_table(summary))
+    typer.echo(f"{len(summary.executed)} executed, {len(summary.checked)} re-checked, {len(summary.skipped)} "
+               f"unchanged, {len(summary.stale)} stale; {summary.wall_seconds:.1f} s with {summary.workers} "
+               f"worker(s) x {summary.threads} thread(s), sandbox: {summary.sandbox}.")
+    typer.echo("time: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.phases.items()))
+    raise typer.Exit(1 if summary.grading_error else 0)
+
+
 def main():
     try:
         app()

@@ -1,0 +1,495 @@
+"""`autograder grade`: a cohort through intake -> execute -> check -> grade, in parallel, resumable.
+
+Each submission's state lives in its own status file, autograded/{student}/{assignment}/result.json
+(written atomically), so a batch killed at any moment (even SIGKILL) resumes where it stopped:
+
+    missing / "running" / other cache key   -> execute (again)
+    "executed" with the same cache key       -> only the checks run
+    "graded" / "failed" with the same key    -> nothing to do (unless --force or --no-execute)
+
+The cache key hashes the sanitised notebook, the parameters that change results (challenge, seed,
+results path) and the environment (Python, package versions, autograder version); --force
+executes everything again; --no-execute re-runs the checks (and the grading) on every stored
+execution whose key still matches and says which ones are stale.
+
+Executions run on a local pool of threads (each drives one sandboxed subprocess, so threads are
+enough; the GIL is not involved) or, given --scheduler, on a Dask distributed cluster that shares
+the course directory. The checks run here, in the main process, as each execution finishes, so
+they never run inside a sandbox and need nothing from the workers but the files. One bad
+submission never stops the batch.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# jsonschema (imported by nbformat) compiles an RFC 3987 grammar at import when rfc3987_syntax is
+# installed: 1.4 s here, for URI format checks notebook validation never makes (see run_one.py).
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import fcntl
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.errors import UserError
+from autograder.execute.engine import (
+    RESULT_FILE,
+    EngineSettings,
+    Job,
+    execute_job,
+    load_record,
+    prepare_job,
+    store_findings,
+)
+from autograder.records import (
+    COULD_NOT_RUN,
+    EXECUTED,
+    FAILED,
+    GRADED,
+    INTAKE_ERROR,
+    MARKER,
+    ExecutionRecord,
+    Finding,
+)
+
+
+class BatchError(UserError):
+    pass
+
+
+@dataclass
+class GradeOptions:
+    assignment: str | None = None
+    workers: int | None = None
+    scheduler: str | None = None
+    cell_timeout: int | None = None
+    timeout: int | None = None
+    memory_limit: str | None = None
+    force: bool = False
+    no_execute: bool = False
+    allow_unsandboxed: bool = False
+    students: list[str] | None = None
+    progress: bool = True
+    run_grading: bool = True
+
+
+@dataclass
+class BatchSummary:
+    assignment: str
+    records: dict[str, ExecutionRecord] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    not_executed: list[str] = field(default_factory=list)  # --no-execute, never executed
+    wall_seconds: float = 0.0
+    workers: int = 1
+    threads: int = 1
+    sandbox: str = "bubblewrap"
+    warnings: list[str] = field(default_factory=list)
+    grading_error: str = ""
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: plan, execute, checks, grading
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.records.values() if r.status == status)
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int, list[str]]:
+    """Settings for this batch (course configuration, overridden by the options) and the number
+    of workers; plus warnings to show once."""
+    from autograder.data import data_home
+    from autograder.execute.sandbox import bwrap_status, check_layout, parse_size
+
+    ex = course.config.execution
+    warnings = []
+    workers = options.workers if options.workers else (ex.workers or cores())
+    if workers < 1:
+        raise BatchError("--workers must be at least 1.")
+    threads = ex.threads_per_kernel or max(1, cores() // workers)
+    mode = ex.sandbox
+    if mode not in ("auto", "bubblewrap", "none"):
+        raise BatchError(f"[execution] sandbox = {mode!r} in autograder.toml: use auto, bubblewrap or none.")
+    use_bwrap = True
+    if not options.no_execute:
+        usable, reason = bwrap_status()
+        if mode == "none" or (not usable and options.allow_unsandboxed and mode == "auto"):
+            use_bwrap = False
+            if mode == "none" and not options.allow_unsandboxed:
+                raise BatchError("autograder.toml sets [execution] sandbox = \"none\": grading without a sandbox lets "
+                                 "student code read other submissions and the gradebook. Pass --allow-unsandboxed "
+                                 "to confirm.")
+            warnings.append("Grading WITHOUT a sandbox (--allow-unsandboxed): student code runs with your "
+                            "permissions, can use the network and read every file you can.")
+        elif not usable:
+            raise BatchError(f"Cannot sandbox the notebooks: {reason}. Install bubblewrap, or pass "
+                             "--allow-unsandboxed to grade without a sandbox (only for notebooks you trust).")
+        if use_bwrap:
+            check_layout(course.root)
+    memory = parse_size(options.memory_limit if options.memory_limit is not None else ex.memory_limit)
+    settings = EngineSettings(
+        cell_timeout=options.cell_timeout if options.cell_timeout is not None else ex.cell_timeout,
+        timeout=options.timeout if options.timeout is not None else ex.timeout,
+        memory_limit=memory, threads=threads, seed=ex.seed, use_bwrap=use_bwrap,
+        data_dir=str(data_home().resolve()))
+    return settings, workers, warnings
+
+
+def _lock(course, assignment: str):
+    """One batch per course and assignment at a time (released when the process dies)."""
+    path = course.root / "autograded" / f".grade-{assignment}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BatchError(f"Another `autograder grade {assignment}` is running on this course; wait for it to "
+                         "finish (or stop it) first.") from None
+    return handle
+
+
+def _reference(course, assignment: str):
+    from autograder.execute.sanitise import load_reference
+    from autograder.intake import released_notebook_name
+
+    path = course.source_dir(assignment) / released_notebook_name(course, assignment)
+    if not path.is_file():
+        notebooks = sorted(course.source_dir(assignment).glob("*.ipynb"))
+        path = notebooks[0] if len(notebooks) == 1 else None
+    return load_reference(path) if path else None
+
+
+def _check_data(settings: EngineSettings, tasks: set[str]) -> None:
+    from autograder.data import missing_message
+
+    for task in sorted(tasks):
+        if not (Path(settings.data_dir) / f"{task}.json.gz").is_file():
+            raise BatchError(missing_message(task))
+
+
+class _Checks:
+    """autograder.checks.check_submission, if that part of the autograder is installed."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        try:
+            from autograder.checks import check_submission
+        except ImportError as error:
+            self.function, self.missing = None, str(error)
+        else:
+            self.function, self.missing = check_submission, ""
+
+    def run(self, course, record: ExecutionRecord) -> None:
+        work = course.autograded_dir(record.student_id, record.assignment)
+        if self.function is None:
+            return
+        started = time.monotonic()
+        try:
+            self._run(course, record, work)
+        finally:
+            self.seconds += time.monotonic() - started
+
+    def _run(self, course, record: ExecutionRecord, work: Path) -> None:
+        try:
+            findings = list(self.function(course, record.student_id, record.assignment))
+        except Exception as error:  # noqa: BLE001 - one submission's check failure stays with it
+            findings = [Finding("checks.error", "general", COULD_NOT_RUN,
+                                "The automatic checks could not run on this notebook; a marker will look at it.",
+                                visibility=MARKER, details={"error": f"{type(error).__name__}: {error}"[:1000]})]
+        fresh = load_record(work / RESULT_FILE) or record
+        store_findings(work, fresh, findings, GRADED if fresh.status == EXECUTED else fresh.status)
+        record.__dict__.update(fresh.__dict__)
+
+
+def plan(course, options: GradeOptions, settings: EngineSettings):
+    """Decide per student: intake error, execute, check only, done, stale. Pure of side effects
+    except intake-error records."""
+    from autograder.allocation import read_allocation
+    from autograder.execute.environment import course_packages, fingerprint, requirements_path
+    from autograder.intake import inspect_submission, record_intake_error
+
+    assignment = options.assignment or course.assignment
+    students = course.submitted_students(assignment)
+    if options.students:
+        unknown = [s for s in options.students if s not in students]
+        if unknown:
+            raise BatchError(f"No submission of {assignment} for: {', '.join(unknown)} (looked in "
+                             f"{course.root / 'submitted'}).")
+        students = [s for s in students if s in options.students]
+    catalogue = course.config.catalogue
+    allocation = read_allocation(course.allocation_path, catalogue)
+    reference = _reference(course, assignment)
+    declared = course_packages(requirements_path(course, assignment))
+    environment = fingerprint(tuple(declared))
+    decisions: dict[str, tuple[str, object]] = {}
+    for student in students:
+        sub = inspect_submission(course, student, assignment)
+        if not sub.ok:
+            decisions[student] = ("intake", record_intake_error(course, sub))
+            continue
+        letter = allocation.get(student)
+        if letter is None:
+            record = ExecutionRecord(student_id=student, assignment=assignment, status=FAILED,
+                                     submitted_at=sub.submitted_at,
+                                     reason=f"{student} has no challenge in allocation.csv; run `autograder assign "
+                                            "roster.csv` (or add a line to allocation.csv) and grade again.")
+            record.environment["engine_error"] = True
+            record.save(course.autograded_dir(student, assignment) / RESULT_FILE)
+            decisions[student] = ("unallocated", record)
+            continue
+        task = catalogue.get(letter).task
+        try:
+            job = prepare_job(course, student, assignment, settings, letter, task, reference, environment,
+                              declared, sub)
+        except Exception as error:  # noqa: BLE001 - an unreadable notebook is this student's problem
+            from autograder.intake import Submission
+
+            bad = Submission(student, assignment, sub.folder, submitted_at=sub.submitted_at,
+                             problem=f"the notebook could not be prepared for running ({type(error).__name__}: "
+                                     f"{str(error)[:200]})")
+            decisions[student] = ("intake", record_intake_error(course, bad))
+            continue
+        existing = load_record(course.autograded_dir(student, assignment) / RESULT_FILE)
+        same = (existing is not None and existing.cache_key == job.cache_key
+                and not existing.environment.get("engine_error"))
+        if options.no_execute:
+            if same and existing.status in (EXECUTED, GRADED, FAILED):
+                decisions[student] = ("check", existing)
+            elif existing is not None and existing.status in (EXECUTED, GRADED, FAILED):
+                decisions[student] = ("stale", existing)
+            else:
+                decisions[student] = ("missing", existing)
+        elif options.force or not same or existing.status not in (EXECUTED, GRADED, FAILED):
+            decisions[student] = ("execute", job)
+        elif existing.status == EXECUTED:
+            decisions[student] = ("check", existing)
+        else:
+            decisions[student] = ("done", existing)
+    return assignment, decisions
+
+
+def grade(course, options: GradeOptions, console=None) -> BatchSummary:
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    settings, workers, warnings = engine_settings(course, options)
+    assignment = options.assignment or course.assignment
+    lock = _lock(course, assignment)
+    try:
+        return _grade(course, options, settings, workers, warnings, console)
+    finally:
+        lock.close()
+
+
+def _grade(course, options, settings, workers, warnings, console) -> BatchSummary:
+    start = time.monotonic()
+    for warning in warnings:
+        console.print(f"[bold red]Warning:[/] {warning}")
+    assignment, decisions = plan(course, options, settings)
+    planned = time.monotonic()
+    summary = BatchSummary(assignment, workers=workers, threads=settings.threads, warnings=warnings,
+                           sandbox="bubblewrap" if settings.use_bwrap else "none")
+    jobs = [d[1] for d in decisions.values() if d[0] == "execute"]
+    if jobs:
+        _check_data(settings, {job.task for job in jobs})
+    checks = _Checks()
+    if checks.function is None:
+        message = (f"The checks (autograder.checks) are not available ({checks.missing}); executions are "
+                   "recorded with status 'executed' and will be checked by the next `autograder grade`.")
+        console.print(f"[yellow]Note:[/] {message}")
+        summary.warnings.append(message)
+    for student, (kind, item) in decisions.items():
+        if kind in ("intake", "unallocated", "done", "stale", "missing"):
+            if item is not None:
+                summary.records[student] = item
+            {"done": summary.skipped, "stale": summary.stale, "missing": summary.not_executed}.get(
+                kind, []).append(student)
+    for label, names, advice in (
+            ("Stale", summary.stale, "changed since they were executed (or the environment did)"),
+            ("Not executed yet", summary.not_executed, "have no stored execution")):
+        if names:
+            console.print(f"[yellow]{label}:[/] {len(names)} notebook(s) {advice}: {', '.join(names[:10])}"
+                          f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them.")
+
+    def check_stored() -> None:  # runs while the executions are under way
+        for student, (kind, item) in decisions.items():
+            if kind == "check":
+                checks.run(course, item)
+                summary.records[student] = item
+                summary.checked.append(student)
+
+    if jobs:
+        _execute_all(course, jobs, workers, options, checks, summary, console, check_stored)
+    else:
+        check_stored()
+    executed = time.monotonic()
+    if options.run_grading:
+        _grade_cohort(course, assignment, sorted(summary.records), summary, console)
+    summary.wall_seconds = time.monotonic() - start
+    summary.phases = {"plan": planned - start, "execute": executed - planned,
+                      "checks (within execute)": checks.seconds, "grading": time.monotonic() - executed}
+    return summary
+
+
+def _execute_all(course, jobs: list[Job], workers: int, options: GradeOptions, checks: _Checks,
+                 summary: BatchSummary, console, meanwhile) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    state = {"running": 0, "done": 0, "failed": 0}
+    lock = threading.Lock()
+
+    def describe() -> str:
+        return (f"grading  [green]done {state['done']}[/]  [cyan]running {state['running']}[/]  "
+                f"[red]failed {state['failed']}[/]")
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                        console=console, disable=not options.progress, transient=False)
+
+    def finished(record_dict: dict) -> None:
+        record = ExecutionRecord.from_dict(record_dict)
+        checks.run(course, record)
+        summary.records[record.student_id] = record
+        summary.executed.append(record.student_id)
+        with lock:
+            state["running"] = max(0, state["running"] - 1)
+            state["done"] += 1
+            if record.status == FAILED:
+                state["failed"] += 1
+
+    with progress:
+        task = progress.add_task(describe(), total=len(jobs))
+        if options.scheduler:
+            _run_dask(options.scheduler, jobs, state, lock, finished, progress, task, describe, summary, meanwhile)
+        else:
+            def run(job: Job) -> dict:
+                with lock:
+                    state["running"] += 1
+                progress.update(task, description=describe())
+                return execute_job(job)
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
+                futures = {pool.submit(run, job): job for job in jobs}
+                meanwhile()
+                for future in as_completed(futures):
+                    job = futures[future]
+                    try:
+                        result = future.result()
+                    except Exception as error:  # noqa: BLE001 - execute_job records its own failures
+                        result = _crashed(job, error)
+                    finished(result)
+                    progress.update(task, advance=1, description=describe())
+
+
+def _run_dask(address: str, jobs: list[Job], state: dict, lock, finished, progress, task, describe,
+              summary: BatchSummary, meanwhile) -> None:
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError as error:
+        raise BatchError("Dask distributed is not installed (pip install distributed).") from error
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as error:
+        raise BatchError(f"Cannot reach the Dask scheduler at {address} ({error}). Start one with "
+                         "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1` on machines "
+                         "that see the course directory at the same path.") from None
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except (TimeoutError, OSError):
+            raise BatchError(f"The Dask scheduler at {address} has no workers: start some with "
+                             f"`dask worker {address} --nthreads 1` on machines that see the course directory "
+                             "at the same path.") from None
+        slots = sum(client.nthreads().values()) or 1
+        summary.workers, summary.sandbox = slots, summary.sandbox + f" on Dask ({len(client.nthreads())} workers)"
+        futures = [client.submit(execute_job, job, pure=False, key=f"grade-{job.student_id}-{os.urandom(4).hex()}")
+                   for job in jobs]
+        by_key = {f.key: job for f, job in zip(futures, jobs)}
+        with lock:
+            state["running"] = min(slots, len(futures))
+        progress.update(task, description=describe())
+        meanwhile()
+        for future in dask_completed(futures):
+            try:
+                result = future.result()
+            except Exception as error:  # noqa: BLE001 - a lost worker etc.
+                result = _crashed(by_key[future.key], error)
+            finished(result)
+            with lock:
+                state["running"] = min(slots, len(futures) - state["done"])
+            progress.update(task, advance=1, description=describe())
+
+
+def _crashed(job: Job, error: BaseException) -> dict:
+    record = ExecutionRecord(student_id=job.student_id, assignment=job.assignment, status=FAILED,
+                             challenge=job.challenge, task=job.task, cache_key=job.cache_key,
+                             reason=f"The grader could not run this notebook: {type(error).__name__}: {error}")
+    record.environment = {"engine_error": True}
+    record.save(job.work_dir / RESULT_FILE)
+    return record.to_dict()
+
+
+def _grade_cohort(course, assignment: str, students: list[str], summary: BatchSummary, console) -> None:
+    try:
+        from autograder.grading import grade_cohort
+    except ImportError as error:
+        message = f"The grading step (autograder.grading) is not available ({error}); marks were not computed."
+        console.print(f"[yellow]Note:[/] {message}")
+        summary.warnings.append(message)
+        return
+    try:
+        grade_cohort(course, assignment, students)
+    except UserError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the executions are safe on disk; say what failed
+        summary.grading_error = f"{type(error).__name__}: {error}"
+        console.print(f"[bold red]The grading step failed:[/] {summary.grading_error}. The executions and "
+                      "checks are stored; fix the problem and run `autograder grade --no-execute`.")
+
+
+def status_table(summary: BatchSummary):
+    from rich.table import Table
+
+    table = Table(title=f"{summary.assignment}: {len(summary.records)} submission(s)", show_lines=False)
+    for column, justify in (("student", "left"), ("status", "left"), ("cells", "right"), ("wall s", "right"),
+                            ("CPU s", "right"), ("peak MB", "right"), ("findings", "left"), ("reason", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    colours = {GRADED: "green", EXECUTED: "cyan", FAILED: "red", INTAKE_ERROR: "magenta"}
+    for student in sorted(summary.records):
+        r = summary.records[student]
+        ran = sum(1 for c in r.cells if c.status in ("completed", "failed"))
+        counts = {}
+        for f in r.findings:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        findings = " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        note = r.reason
+        if student in summary.skipped:
+            note = (note + " " if note else "") + "(stored: unchanged since it was executed)"
+        table.add_row(student, f"[{colours.get(r.status, 'white')}]{r.status}[/]",
+                      f"{ran}/{len(r.cells)}" if r.cells else "", _fmt(r.wall_seconds), _fmt(r.cpu_seconds),
+                      _fmt(r.peak_memory_mb, 0), findings, note[:160])
+    return table
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}f}"

@@ -1,0 +1,13 @@
+"""The grading engine: run one submission headlessly, in a sandbox, and record what happened.
+
+    sanitise.py      restore instructor-owned cells, strip stale papermill artefacts, neutralise `!pip`
+    sandbox.py       bubblewrap (no network, read-only system, private home and /tmp), memory limit,
+                     wall/CPU/peak-memory measurement, kill on budget
+    run_one.py       the program that runs INSIDE the sandbox: papermill client + kernel
+    kernel_startup/  the IPython start-up file that traces the matbench API inside the kernel
+    trace.py         reading and validating protocol_trace.jsonl (light: also used by the checks)
+    environment.py   the course environment (requirements.txt): package versions, missing-package advice
+    engine.py        execute_submission(): all of the above for one student, writes autograded/...
+
+This package's __init__ stays import-free so that `autograder.execute.trace` is cheap to import.
+"""

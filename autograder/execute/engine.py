@@ -1,0 +1,555 @@
+"""Execute one submission: sanitise, run in the sandbox, record. Writes
+autograded/{student}/{assignment}/: the executed notebook (the submitted name), results.json.gz (if
+the run wrote it), protocol_trace.jsonl, execution.log and result.json (ExecutionRecord).
+
+Split in two so that a batch can decide cheaply what to run and ship the rest anywhere:
+`prepare_job` (main process: intake check, allocation, sanitising, cache key) and `execute_job`
+(a thread of the local pool or a Dask worker: the sandboxed run and the files it leaves). Both are
+plain functions of plain data.
+
+result.json is the status file: "running" while a run is under way (so a batch killed at that moment
+runs it again), "executed" once the run is recorded, then "graded" or "failed" after the checks.
+Inside the sandbox result.json is bind-mounted read-only, so a notebook cannot forge it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.execute import sandbox as sb
+from autograder.execute.trace import TRACE_FILE, read_trace
+from autograder.records import (
+    COULD_NOT_RUN,
+    EXECUTED,
+    FAIL,
+    FAILED,
+    INFO,
+    MARKER,
+    RUNNING,
+    WARN,
+    CellRun,
+    ExecutionRecord,
+    Finding,
+    write_json_atomic,
+)
+
+RESULT_FILE = "result.json"
+LOG_FILE = "execution.log"
+RESULTS_NAME = "results.json.gz"
+# Findings made here (the checks own the rest of the execution.* family: run, run_time, order, ...).
+ENGINE_FINDINGS = ("execution.memory", "execution.notebook_timeout", "execution.cell_timeout",
+                   "execution.kernel_died", "execution.not_run", "execution.network", "execution.filesystem",
+                   "execution.links_removed", "execution.engine_error", "environment.", "sanitise.", "intake.")
+PROTECTED = {RESULT_FILE, LOG_FILE, TRACE_FILE}
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "LOKY_MAX_CPU_COUNT", "NUMBA_NUM_THREADS")
+_NETWORK_HINTS = ("Network is unreachable", "Temporary failure in name resolution", "Name or service not known",
+                  "No address associated", "Failed to establish a new connection", "getaddrinfo failed",
+                  "nodename nor servname")
+_FS_HINTS = ("Read-only file system", "Permission denied", "No such file or directory: '/")
+
+
+@dataclass
+class EngineSettings:
+    cell_timeout: int = 1200
+    timeout: int = 2700
+    memory_limit: int | None = 8 * 1024 ** 3
+    threads: int = 1
+    seed: int = 2026
+    use_bwrap: bool = True
+    data_dir: str = ""  # host path of the matbench data cache
+    kernel_name: str = "python3"
+    results_path: str = RESULTS_NAME
+    grace_seconds: float = 60.0  # beyond `timeout`, before the sandbox is killed from outside
+
+
+@dataclass
+class Job:
+    course_root: str
+    student_id: str
+    assignment: str
+    notebook_name: str
+    submitted_at: str | None
+    challenge: str
+    task: str
+    sanitised: str  # notebook JSON
+    changes: list[dict]
+    parameters: dict
+    cache_key: str
+    environment: dict
+    declared_packages: list[str]
+    settings: EngineSettings
+    support_files: list[str] = field(default_factory=list)
+
+    @property
+    def work_dir(self) -> Path:
+        return Path(self.course_root) / "autograded" / self.student_id / self.assignment
+
+
+# --- preparing -------------------------------------------------------------------------------------
+
+def key_parameters(parameters: dict) -> dict:
+    """The parameters that change what a notebook computes (n_jobs and the data path do not)."""
+    return {k: v for k, v in parameters.items() if k not in ("n_jobs", "data_dir")}
+
+
+def notebook_fingerprint(nb) -> list:
+    """What of a notebook can change its execution: cell types, sources, nbgrader ids and tags
+    (cell ids and metadata noise excluded, so re-saving a notebook does not invalidate the cache)."""
+    return [[c.cell_type, c.source, c.metadata.get("nbgrader", {}).get("grade_id"),
+             sorted(c.metadata.get("tags", []))] for c in nb.cells] + [
+        nb.metadata.get("kernelspec", {}).get("name")]
+
+
+def cache_key(nb, parameters: dict, environment: dict) -> str:
+    blob = json.dumps({"notebook": notebook_fingerprint(nb), "parameters": key_parameters(parameters),
+                       "environment": environment}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def sandbox_parameters(settings: EngineSettings, challenge: str) -> dict:
+    return {"challenge": challenge,
+            "data_dir": sb.SANDBOX_DATA if settings.use_bwrap else settings.data_dir,
+            "seed": settings.seed, "n_jobs": settings.threads, "results_path": settings.results_path}
+
+
+def prepare_job(course, student_id: str, assignment: str, settings: EngineSettings, challenge: str,
+                task: str, reference, environment: dict, declared: list[str], submission) -> Job:
+    """Sanitise the submission (an ok intake.Submission) and compute its cache key."""
+    import nbformat
+
+    from autograder.execute.sanitise import sanitise, shift_for_injection
+    from autograder.intake import IGNORED_NAMES, RECORDING_EXTENSIONS
+
+    with warnings.catch_warnings():  # nbformat repairs ids duplicated by copied cells, noisily
+        warnings.simplefilter("ignore")
+        nb = nbformat.read(submission.folder / submission.notebook, as_version=4)
+    clean, changes = sanitise(nb, reference)
+    changes = shift_for_injection(clean, changes)
+    parameters = sandbox_parameters(settings, challenge)
+    support = [name for name in submission.other_files
+               if name not in IGNORED_NAMES and name not in PROTECTED and name != settings.results_path
+               and Path(name).suffix.lower() not in RECORDING_EXTENSIONS]
+    from autograder.intake import released_notebook_name
+
+    return Job(course_root=str(course.root), student_id=student_id, assignment=assignment,
+               notebook_name=released_notebook_name(course, assignment), submitted_at=submission.submitted_at,
+               challenge=challenge, task=task, sanitised=nbformat.writes(clean), changes=changes,
+               parameters=parameters, cache_key=cache_key(clean, parameters, environment),
+               environment=environment, declared_packages=declared, settings=settings,
+               support_files=support)
+
+
+# --- executing -------------------------------------------------------------------------------------
+
+def _sandbox_env(settings: EngineSettings, home: str, tmp: str) -> dict:
+    threads = str(max(1, settings.threads))
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": home, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "TMPDIR": tmp, "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": f"{home}/.config/matplotlib", "NUMBA_CACHE_DIR": f"{home}/.cache/numba",
+        "XDG_CACHE_HOME": f"{home}/.cache", "XDG_CONFIG_HOME": f"{home}/.config",
+        "XDG_DATA_HOME": f"{home}/.local/share", "IPYTHONDIR": f"{home}/.ipython",
+        "JUPYTER_CONFIG_DIR": f"{home}/.jupyter", "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
+        "MATMINER_DATA": sb.SANDBOX_DATA if settings.use_bwrap else settings.data_dir,
+        "PYTHONHASHSEED": str(settings.seed % 4294967296), "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde", "AUTOGRADER": "1",
+    }
+    env.update({name: threads for name in THREAD_VARIABLES})
+    return env
+
+
+def _data_binds(data_dir: str) -> dict[str, Path]:
+    """The data sets only (matminer's <name>.json.gz files), not whatever else sits in the cache folder."""
+    if not data_dir or not Path(data_dir).is_dir():
+        return {}
+    return {f"{sb.SANDBOX_DATA}/{p.name}": p.resolve() for p in sorted(Path(data_dir).glob("*.json.gz"))
+            if p.is_file()}
+
+
+def _clear(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def _copy_support(job: Job) -> None:
+    source = Path(job.course_root) / "submitted" / job.student_id / job.assignment
+    for name in job.support_files:
+        path = source / name
+        if path.is_file() and not path.is_symlink():
+            shutil.copyfile(path, job.work_dir / name)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file the sandbox may have tampered with: never through a link it planted."""
+    try:
+        if path.is_symlink() or path.exists():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    except OSError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _read_private(path: Path, inside: Path) -> bytes | None:
+    """Read a file the sandbox could have replaced, only if it really is inside `inside`."""
+    if not os.path.realpath(path).startswith(os.path.realpath(inside) + os.sep):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def _remove_links(folder: Path) -> list[str]:
+    """Symbolic links a run left could make us (or the checks) read or write outside the folder."""
+    removed = []
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = Path(root) / name
+            if path.is_symlink():
+                path.unlink()
+                removed.append(str(path.relative_to(folder)))
+    return removed
+
+
+def execute_job(job: Job) -> dict:
+    """Run the job's notebook in the sandbox and record it. Returns ExecutionRecord.to_dict()."""
+    settings = job.settings
+    work = job.work_dir
+    record = ExecutionRecord(student_id=job.student_id, assignment=job.assignment, status=RUNNING,
+                             challenge=job.challenge, task=job.task, submitted_at=job.submitted_at,
+                             notebook=job.notebook_name, sandbox="bubblewrap" if settings.use_bwrap else "none",
+                             sanitise=job.changes, parameters=job.parameters, cache_key=job.cache_key)
+    nonce = secrets.token_hex(16)
+    record.environment = {**job.environment, "trace_nonce": nonce, "threads": settings.threads,
+                          "host": socket.gethostname(), "worker_pid": os.getpid(),
+                          "memory_limit": settings.memory_limit}
+    private = Path(tempfile.mkdtemp(prefix=f"autograder-{job.student_id}-"))
+    try:
+        _clear(work)
+        _copy_support(job)
+        record.save(work / RESULT_FILE)
+        return _execute(job, record, work, private, nonce).to_dict()
+    except Exception as error:  # noqa: BLE001 - an engine failure is recorded, never raised into the batch
+        record.status, record.reason = FAILED, f"The grader could not run this notebook: {type(error).__name__}: {error}"
+        record.environment["engine_error"] = True
+        record.findings = [Finding("execution.engine_error", "general", COULD_NOT_RUN,
+                                   "The grader could not run this notebook because of a problem on the "
+                                   "grading machine, not in the notebook.", visibility=MARKER,
+                                   details={"error": f"{type(error).__name__}: {error}"[:1000]})]
+        record.save(work / RESULT_FILE)
+        return record.to_dict()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce: str) -> ExecutionRecord:
+    import nbformat
+
+    settings = job.settings
+    home = private / "home"
+    for sub in (".cache/numba", ".config/matplotlib", ".local/share/jupyter", ".ipython", ".jupyter"):
+        (home / sub).mkdir(parents=True)  # writable caches for numba, matplotlib, fontconfig, IPython
+    log_path = private / LOG_FILE
+    if settings.use_bwrap:
+        inner_home, inner_work, tmp = sb.SANDBOX_HOME, f"{sb.SANDBOX_HOME}/{job.assignment}", "/tmp"
+    else:
+        (home / "tmp").mkdir()
+        inner_home, inner_work, tmp = str(home), str(work), str(home / "tmp")
+    trace_inner = f"{inner_home}/.autograder/trace/{TRACE_FILE}"
+    spec = sb.SandboxSpec(
+        work_dir=work, home_dir=home, inner_work_dir=inner_work,
+        env=_sandbox_env(settings, inner_home, tmp),
+        readonly=_data_binds(settings.data_dir),
+        readonly_files={RESULT_FILE: work / RESULT_FILE},
+        memory_limit=settings.memory_limit,
+        hard_timeout=(settings.timeout + settings.grace_seconds) if settings.timeout else None,
+        use_bwrap=settings.use_bwrap)
+    payload = {"notebook": job.sanitised, "parameters": job.parameters, "kernel_name": settings.kernel_name,
+               "cell_timeout": settings.cell_timeout or None, "timeout": settings.timeout or None,
+               "memory_limit": settings.memory_limit, "nonce": nonce, "trace_path": trace_inner}
+    with open(log_path, "w", encoding="utf-8") as log:
+        log.write(f"# {job.student_id}/{job.assignment}: started {time.strftime('%Y-%m-%d %H:%M:%S')}, "
+                  f"sandbox={record.sandbox}, cell budget {settings.cell_timeout} s, notebook budget "
+                  f"{settings.timeout} s, memory {sb.format_size(settings.memory_limit)}\n")
+    inner = [sys.executable, "-I", "-m", "autograder.execute.run_one", "{frame_fd}"]
+    result = sb.run_sandboxed(spec, inner, json.dumps(payload).encode(), log_path)
+
+    record.wall_seconds = round(result.wall_seconds, 3)
+    record.cpu_seconds = round(result.cpu_seconds, 3)
+    record.peak_memory_mb = round(result.peak_memory_bytes / 1024 ** 2, 1)
+    record.environment["memory_method"] = result.memory_method
+    removed_links = _remove_links(work)
+
+    outcome = result.outcome or {}
+    nb = None
+    if result.notebook:
+        try:
+            nb = nbformat.reads(result.notebook.decode("utf-8"), as_version=4)
+        except Exception:  # noqa: BLE001 - a torn snapshot
+            nb = None
+    findings: list[Finding] = []
+    if nb is not None:
+        from autograder.execute.sanitise import PAPERMILL_ERROR_TAG
+
+        nb.cells = [c for c in nb.cells if PAPERMILL_ERROR_TAG not in c.metadata.get("tags", [])]
+        record.cells = _cell_runs(nb, outcome, result)
+        _write_private(work / job.notebook_name, nbformat.writes(nb).encode("utf-8"))
+    trace_bytes = _read_private(home / ".autograder" / "trace" / TRACE_FILE, home)
+    if trace_bytes is not None:
+        _write_private(work / TRACE_FILE, trace_bytes)
+        record.trace_file = TRACE_FILE
+    results = work / settings.results_path
+    if results.is_file() and not results.is_symlink():
+        record.results_file = settings.results_path
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n# finished: exit {result.returncode}, killed={result.killed}, wall {record.wall_seconds} s, "
+                  f"cpu {record.cpu_seconds} s, peak {record.peak_memory_mb} MB, memory limit by "
+                  f"{result.memory_method}; outcome {json.dumps({k: v for k, v in outcome.items() if k != 'started'})}\n")
+    _write_private(work / LOG_FILE, log_path.read_bytes())
+
+    record.status, record.reason = _status(job, record, outcome, result, nb)
+    if record.reason and nb is None:
+        record.environment["engine_error"] = outcome.get("exception") is not None or not result.outcome
+    findings += _findings(job, record, outcome, result, nb)
+    if removed_links:
+        findings.append(Finding("execution.links_removed", "general", WARN,
+                                f"The notebook created links to files outside its folder ({', '.join(removed_links[:5])}); "
+                                "they were removed before grading.", details={"links": removed_links}))
+    if record.trace_file:
+        trace = read_trace(work / TRACE_FILE, nonce)
+        if not trace.valid:
+            record.environment["trace_problem"] = trace.problem
+    record.findings = findings
+    record.save(work / RESULT_FILE)
+    return record
+
+
+def _describe_exit(code) -> str:
+    if code is None:
+        return "it stopped for an unknown reason"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if -code == signal.SIGSEGV:
+            return f"it crashed ({name}, a segmentation fault, usually a bug in compiled code or a library)"
+        if -code == signal.SIGKILL:
+            return f"it was killed ({name}; often the system running out of memory)"
+        return f"it was stopped by {name}"
+    return f"it exited with status {code} (for example sys.exit() in a library, or os._exit({code}))"
+
+
+def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
+    exception = (outcome.get("exception") or {}).get("type")
+    stopped_at = outcome.get("current_cell") if exception in ("DeadKernelError", "CellTimeoutError") else None
+    budget = outcome.get("deadline_hit") or result.killed == "timeout"
+    runs = []
+    reached = True
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        ours = cell.metadata.get("autograder") or {}
+        pm = cell.metadata.get("papermill") or {}
+        error = ours.get("error")
+        if ours.get("status"):
+            status = ours["status"]
+        elif index == stopped_at or pm.get("status") == "running":
+            status = "timeout" if (budget or exception == "CellTimeoutError") else "killed"
+            reached = False
+            if status == "killed":
+                error = {"ename": "DeadKernelError", "evalue": "the kernel stopped: "
+                         + ("out of memory" if result.killed == "memory" else _describe_exit(outcome.get("kernel_exit")))}
+            else:
+                error = {"ename": "Timeout", "evalue": "the time budget ran out while this cell was running"}
+        elif not cell.source.strip() and reached:
+            status = "completed"
+        else:
+            status = "pending"
+            reached = False
+        if status == "failed" and not error:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    error = {"ename": output.get("ename"), "evalue": str(output.get("evalue"))[:500]}
+                    break
+        pm_status = {"completed": "completed", "pending": "pending"}.get(status, "failed")
+        if pm:
+            pm["status"] = pm_status  # papermill marks never-run cells "completed" after a kernel death
+        runs.append(CellRun(index=index, status=status, cell_id=cell.get("id"),
+                            grade_id=cell.metadata.get("nbgrader", {}).get("grade_id"),
+                            duration=pm.get("duration"), error=error))
+    return runs
+
+
+def _minutes(seconds) -> str:
+    return f"{seconds / 60:.0f} min" if seconds and seconds >= 120 else f"{seconds} s"
+
+
+def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb) -> tuple[str, str]:
+    settings = job.settings
+    stopped = next((c for c in record.cells if c.status in ("killed", "timeout")), None)
+    where = f" in cell {stopped.index + 1}" if stopped else ""
+    exception = outcome.get("exception") or {}
+    if result.killed == "memory":
+        return FAILED, (f"The notebook used more memory than the limit for one submission "
+                        f"({sb.format_size(settings.memory_limit)}) and was stopped{where}; the cells after it "
+                        "did not run.")
+    if outcome.get("deadline_hit") or result.killed == "timeout":
+        return FAILED, (f"The notebook did not finish within {_minutes(settings.timeout)}, the time budget for the "
+                        f"whole notebook; it was stopped{where} and the cells after it did not run.")
+    if exception.get("type") == "CellTimeoutError":
+        which = f"Cell {stopped.index + 1}" if stopped else "A cell"
+        return FAILED, (f"{which} ran longer than {settings.cell_timeout} s (the time budget for one cell) and "
+                        "could not be interrupted; the notebook was stopped there and the cells after it did not run.")
+    if exception.get("type") == "DeadKernelError":
+        return FAILED, (f"The Python kernel stopped{where}: {_describe_exit(outcome.get('kernel_exit'))}. "
+                        "The cells after it did not run.")
+    if nb is None or not result.outcome:
+        detail = exception.get("message") or f"the sandbox exited with status {result.returncode}"
+        return FAILED, f"The grader could not run this notebook ({detail}). See execution.log."
+    if exception:
+        return FAILED, f"The grader could not finish running this notebook ({exception.get('type')}: " \
+                       f"{exception.get('message', '')[:300]}). See execution.log."
+    return EXECUTED, ""
+
+
+def _error_cells(nb) -> list[tuple[int, str, str]]:
+    found = []
+    if nb is None:
+        return found
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") == "error":
+                found.append((index, output.get("ename", ""), str(output.get("evalue", ""))))
+    return found
+
+
+def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb) -> list[Finding]:
+    from autograder.execute.environment import install_findings, missing_module_findings
+
+    settings = job.settings
+    findings: list[Finding] = []
+    errors = _error_cells(nb)
+    if record.status == FAILED:
+        cell = next((c for c in record.cells if c.status in ("killed", "timeout")), None)
+        check = ("execution.memory" if result.killed == "memory" else
+                 "execution.notebook_timeout" if (outcome.get("deadline_hit") or result.killed == "timeout") else
+                 "execution.cell_timeout" if (outcome.get("exception") or {}).get("type") == "CellTimeoutError" else
+                 "execution.kernel_died" if (outcome.get("exception") or {}).get("type") == "DeadKernelError" else
+                 "execution.not_run")
+        advice = {
+            "execution.memory": "Use less memory: smaller feature sets, fewer models kept at once, float32, "
+                                "or process the data in batches. Check your notebook's peak memory before submitting.",
+            "execution.notebook_timeout": "Make the notebook faster: fewer hyper-parameter combinations, smaller "
+                                          "models, or fewer epochs; run it top to bottom and time it before submitting.",
+            "execution.cell_timeout": "A cell should not run for longer than the budget; look for a loop that never "
+                                      "ends or that waits for input.",
+            "execution.kernel_died": "Run the notebook from top to bottom in a fresh kernel and find the cell that "
+                                     "stops the kernel; remove calls such as os._exit or exit().",
+        }.get(check, "")
+        findings.append(Finding(check, "general", FAIL if check != "execution.not_run" else COULD_NOT_RUN,
+                                record.reason, advice=advice,
+                                visibility=MARKER if check == "execution.not_run" else "student",
+                                details={"cell": cell.index if cell else None,
+                                         "wall_seconds": record.wall_seconds,
+                                         "peak_memory_mb": record.peak_memory_mb}))
+    timeouts = [c for c in record.cells if c.status == "timeout" and record.status != FAILED]
+    for cell in timeouts:
+        findings.append(Finding("execution.cell_timeout", "general", FAIL,
+                                f"Cell {cell.index + 1} ran longer than {settings.cell_timeout} s (the time budget for one "
+                                "cell) and was interrupted; the cells after it still ran.",
+                                advice="Make that cell faster, or look for a loop that never ends.",
+                                details={"cell": cell.index}))
+    memory = [(i, e, v) for i, e, v in errors if e == "MemoryError"]
+    if result.oom_kills and record.status != FAILED:
+        findings.append(Finding("execution.memory", "general", WARN,
+                                f"A process the notebook started used more memory than the limit for one submission "
+                                f"({sb.format_size(settings.memory_limit)}) and was stopped; the notebook went on.",
+                                advice="Use fewer parallel workers (n_jobs) or less memory per worker.",
+                                details={"processes_stopped": result.oom_kills}))
+    if memory:
+        findings.append(Finding("execution.memory", "general", FAIL,
+                                f"Cell {memory[0][0] + 1} ran out of memory (the limit for one submission is "
+                                f"{sb.format_size(settings.memory_limit)}).",
+                                advice="Use less memory: smaller feature sets, float32, or batches.",
+                                details={"cells": [i for i, _, _ in memory]}))
+    network = [(i, e, v) for i, e, v in errors if any(h in v for h in _NETWORK_HINTS)
+               or e in ("URLError", "ConnectionError", "gaierror", "MaxRetryError", "NewConnectionError")]
+    if network:
+        findings.append(Finding("execution.network", "general", WARN,
+                                f"Cell {network[0][0] + 1} tried to use the internet, which is not available when "
+                                "notebooks are graded.",
+                                advice="Load data from the course's data (the data_dir parameter / MATMINER_DATA) "
+                                       "and do not download anything while the notebook runs.",
+                                details={"cells": [i for i, _, _ in network]}))
+    filesystem = [(i, e, v) for i, e, v in errors if any(h in v for h in _FS_HINTS)]
+    if filesystem:
+        findings.append(Finding("execution.filesystem", "general", WARN,
+                                f"Cell {filesystem[0][0] + 1} tried to use a file outside the notebook's own folder; "
+                                "when notebooks are graded only that folder (and the course data) can be used.",
+                                advice="Use relative paths to files in the notebook's folder, and the data_dir "
+                                       "parameter for the Matbench data; do not use absolute paths of your computer.",
+                                details={"cells": [i for i, _, _ in filesystem]}))
+    findings += missing_module_findings(errors, job.declared_packages)
+    findings += install_findings(job.changes, job.declared_packages)
+    for change in job.changes:
+        kind = change.get("kind")
+        if kind in ("restored_locked_cell", "restored_deleted_cell"):
+            findings.append(Finding("sanitise.restored_cell", "general", WARN,
+                                    f"{change['message']} (cell {change['cell'] + 1})",
+                                    advice="Do not edit or delete the locked cells: the grader always runs "
+                                           "the instructor's version.",
+                                    details={k: v for k, v in change.items() if k != "message"}))
+        elif kind == "duplicate_grade_id":
+            copies = ", ".join(str(c + 1) for c in change.get("copies", []))
+            findings.append(Finding("sanitise.duplicate_cell", "general", INFO,
+                                    f"{change['message']} (cells {copies})",
+                                    advice="Copying a locked cell is fine; change the copy, not the original.",
+                                    details={k: v for k, v in change.items() if k != "message"}))
+    return findings
+
+
+def load_record(path: Path) -> ExecutionRecord | None:
+    try:
+        return ExecutionRecord.load(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def is_engine_finding(finding: Finding) -> bool:
+    return any(finding.check_id == e or (e.endswith(".") and finding.check_id.startswith(e))
+               for e in ENGINE_FINDINGS)
+
+
+def store_findings(work: Path, record: ExecutionRecord, check_findings: list[Finding], status: str) -> None:
+    """Replace the checks' findings (keep the engine's) and set the final status."""
+    engine = [f for f in record.findings if is_engine_finding(f)]
+    record.findings = engine + list(check_findings)
+    record.status = status
+    write_json_atomic(work / RESULT_FILE, record.to_dict())
+

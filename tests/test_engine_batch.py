@@ -1,0 +1,112 @@
+"""Batch decisions (autograder.batch): the sandbox requirement, the cache, stale executions,
+students missing from the allocation, one batch at a time."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from engine_support import ASSIGNMENT, make_course, quick_notebook
+from rich.console import Console
+
+from autograder import batch
+from autograder.config import Course
+from autograder.execute import sandbox as sb
+from autograder.records import ExecutionRecord
+
+
+def _console():
+    return Console(file=io.StringIO(), width=200)
+
+
+def _record(course, student):
+    return ExecutionRecord.load(course.autograded_dir(student, ASSIGNMENT) / "result.json")
+
+
+@pytest.fixture
+def course(course_dir) -> Course:
+    make_course(course_dir, {"alice": quick_notebook("good", marker="alice")},
+                execution={"cell_timeout": 60, "timeout": 120})
+    return Course.open(course_dir)
+
+
+def test_without_bubblewrap_grading_refuses_unless_allowed(course, monkeypatch):
+    monkeypatch.setattr(sb, "bwrap_status", lambda: (False, "bubblewrap is not installed (test)"))
+    with pytest.raises(batch.BatchError, match="--allow-unsandboxed"):
+        batch.grade(course, batch.GradeOptions(progress=False, run_grading=False), console=_console())
+    console = _console()
+    summary = batch.grade(course, batch.GradeOptions(allow_unsandboxed=True, progress=False, run_grading=False),
+                          console=console)
+    assert summary.sandbox == "none" and _record(course, "alice").sandbox == "none"
+    assert _record(course, "alice").status in ("graded", "executed")
+    assert console.file.getvalue().count("WITHOUT a sandbox") == 1  # warned once per batch
+    # --no-execute needs no sandbox at all
+    again = batch.grade(course, batch.GradeOptions(no_execute=True, progress=False, run_grading=False),
+                        console=_console())
+    assert again.checked == ["alice"] and again.executed == []
+
+
+def test_config_sandbox_none_still_needs_the_flag(course, monkeypatch):
+    course.config.execution.sandbox = "none"
+    with pytest.raises(batch.BatchError, match="Pass --allow-unsandboxed"):
+        batch.engine_settings(course, batch.GradeOptions())
+    settings, _, warnings = batch.engine_settings(course, batch.GradeOptions(allow_unsandboxed=True))
+    assert not settings.use_bwrap and warnings
+
+
+@pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")
+def test_cache_stale_and_force(course):
+    options = batch.GradeOptions(progress=False, run_grading=False)
+    first = batch.grade(course, options, console=_console())
+    assert first.executed == ["alice"]
+    key = _record(course, "alice").cache_key
+    second = batch.grade(course, options, console=_console())
+    assert second.executed == [] and second.skipped == ["alice"]
+    # the student's notebook changes: --no-execute says it is stale and does not pretend otherwise
+    notebook = course.submitted_dir("alice", ASSIGNMENT) / "research_challenge.ipynb"
+    import nbformat
+
+    nbformat.write(quick_notebook("good", marker="alice, resubmitted"), notebook)
+    stale = batch.grade(course, batch.GradeOptions(no_execute=True, progress=False, run_grading=False),
+                        console=_console())
+    assert stale.stale == ["alice"] and stale.checked == []
+    third = batch.grade(course, options, console=_console())
+    assert third.executed == ["alice"] and _record(course, "alice").cache_key != key
+    forced = batch.grade(course, batch.GradeOptions(force=True, progress=False, run_grading=False),
+                         console=_console())
+    assert forced.executed == ["alice"]
+    assert set(forced.phases) >= {"plan", "execute", "grading"}
+
+
+def test_student_missing_from_the_allocation(course):
+    (course.root / "allocation.csv").write_text("student_id,challenge\n")
+    summary = batch.grade(course, batch.GradeOptions(progress=False, run_grading=False), console=_console())
+    record = _record(course, "alice")
+    assert record.status == "failed" and "allocation.csv" in record.reason and "autograder assign" in record.reason
+    assert summary.executed == []
+
+
+def test_unknown_student_option_and_the_batch_lock(course):
+    with pytest.raises(batch.BatchError, match="No submission"):
+        batch.grade(course, batch.GradeOptions(students=["nobody"], progress=False), console=_console())
+    handle = batch._lock(course, ASSIGNMENT)
+    try:
+        with pytest.raises(batch.BatchError, match="Another"):
+            batch.grade(course, batch.GradeOptions(progress=False), console=_console())
+    finally:
+        handle.close()
+
+
+def test_missing_data_set_stops_before_running(course, tmp_path, monkeypatch):
+    monkeypatch.setenv("MATMINER_DATA", str(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(batch.BatchError, match="matbench_expt_gap"):
+        batch.grade(course, batch.GradeOptions(progress=False, run_grading=False, allow_unsandboxed=True),
+                    console=_console())
+
+
+def test_memory_limit_parsing():
+    assert sb.parse_size("8G") == 8 * 1024 ** 3 and sb.parse_size("512M") == 512 * 1024 ** 2
+    assert sb.parse_size("1.5GiB") == int(1.5 * 1024 ** 3) and sb.parse_size("0") is None
+    with pytest.raises(sb.SandboxError, match="8G"):
+        sb.parse_size("lots")
