@@ -53,58 +53,14 @@ class RubricError(UserError, ValueError):
 
 # --- known finding ids -----------------------------------------------------------------------------
 
-def _ids_from_registry(module) -> set[str]:
-    """Finding ids declared by autograder.checks, whatever shape its registry takes."""
-    ids: set[str] = set()
-    for name in ("known_check_ids", "known_finding_ids", "finding_ids", "check_ids"):
-        function = getattr(module, name, None)
-        if callable(function):
-            try:
-                ids |= {str(i) for i in function()}
-            except Exception:  # a broken registry must not hide the rubric's own errors
-                pass
-    for name in ("CHECK_IDS", "FINDING_IDS", "KNOWN_CHECK_IDS", "KNOWN_FINDING_IDS"):
-        value = getattr(module, name, None)
-        if isinstance(value, (list, tuple, set, frozenset, dict)):
-            ids |= {str(i) for i in value}
-    for name in ("REGISTRY", "CHECKS"):
-        value = getattr(module, name, None)
-        if isinstance(value, dict):
-            for key, entry in value.items():
-                ids.add(str(key))
-                for attr in ("ids", "finding_ids", "check_ids", "emits"):
-                    more = getattr(entry, attr, None) or (entry.get(attr) if isinstance(entry, dict) else None)
-                    if isinstance(more, (list, tuple, set, frozenset)):
-                        ids |= {str(i) for i in more}
-        elif isinstance(value, (list, tuple)):
-            for entry in value:
-                for attr in ("id", "check_id"):
-                    if isinstance(getattr(entry, attr, None), str):
-                        ids.add(getattr(entry, attr))
-                for attr in ("ids", "finding_ids", "check_ids", "emits"):
-                    more = getattr(entry, attr, None)
-                    if isinstance(more, (list, tuple, set, frozenset)):
-                        ids |= {str(i) for i in more}
-    return {i for i in ids if "." in i}
-
-
 def known_finding_ids() -> frozenset[str]:
-    """Every finding id a rubric rule may name: the checks' registry plus the rubric's own."""
-    import importlib
+    """Every finding id a rubric rule may name: the checks' registry, the grading engine's own
+    findings (execution.*), and the rubric's (presentation.*)."""
+    from autograder.checks import registry
+    from autograder.execute.engine import ENGINE_FINDINGS
 
-    ids = set(RUBRIC_FINDING_IDS)
-    try:
-        checks = importlib.import_module("autograder.checks")
-    except ImportError:
-        return frozenset(ids)
-    # Importing a family's module registers its checks; a family not written yet is skipped.
-    for family in CHECK_FAMILIES:
-        try:
-            importlib.import_module(f"autograder.checks.{family}")
-        except ImportError:
-            pass
-    ids |= _ids_from_registry(checks)
-    return frozenset(ids)
+    engine_ids = {i for i in ENGINE_FINDINGS if not i.endswith(".")}  # "intake." etc. are prefixes
+    return frozenset(set(registry()) | engine_ids | set(RUBRIC_FINDING_IDS))
 
 
 # --- the rubric ------------------------------------------------------------------------------------

@@ -72,6 +72,50 @@ def test_inner_split_inside_train_model_is_fine(tmp_path):
     assert "GridSearchCV" in found["practice.inner_validation"].message
 
 
+MODEL_CLASS = '''from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.model_selection import KFold, cross_val_predict
+
+
+class TunedModel:
+    """Chooses the number of iterations by an inner cross-validation of the training data."""
+
+    def fit(self, features, targets):
+        inner = KFold(3, shuffle=True, random_state=0)
+        scores = {n: abs(cross_val_predict(HistGradientBoostingRegressor(max_iter=n), features, targets,
+                                           cv=inner) - targets).mean() for n in (50, 100)}
+        self.model = HistGradientBoostingRegressor(max_iter=min(scores, key=scores.get)).fit(features, targets)
+        return self
+
+    def predict(self, features):
+        return self.model.predict(features)
+
+
+def train_model(features, targets):
+    return TunedModel().fit(features, targets)
+
+
+def predict(model, features):
+    return model.predict(features)
+'''
+
+
+def test_inner_split_inside_a_model_class_is_fine(tmp_path):
+    """A split in the `fit` of the student's own model class, used by train_model, is inner validation
+    (and a method called `predict` is not mistaken for the notebook's `predict`)."""
+    found = run(tmp_path, with_cells(BASE, model=MODEL_CLASS), only=("protocol", "practice.inner_validation"))
+    assert found["protocol.own_split"].status == "pass", found["protocol.own_split"].message
+    assert "inner validation" in found["protocol.own_split"].message
+    assert "KFold" in found["practice.inner_validation"].message
+
+
+def test_grouped_split_next_to_the_protocol_is_an_extrapolation_test(tmp_path):
+    nb = extra("from sklearn.model_selection import GroupKFold\n"
+               "groups = task.df[input_column].astype(str)\n"
+               "for train, test in GroupKFold(3).split(all_features, groups=groups):\n    pass\n",
+               after="test_predictions_valid")
+    found = status(tmp_path, nb, "protocol.own_split")
+    assert found.status == "pass" and "extrapolation" in found.message
+
 def test_official_folds_reproduced_without_the_api(tmp_path):
     nb = without(BASE, "protocol")
     nb = add_cell(nb, "model", "from sklearn.model_selection import KFold\n"

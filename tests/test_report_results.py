@@ -8,7 +8,7 @@ import pytest
 from rubric_fixtures import write_results_file
 
 from autograder.challenges import Catalogue
-from autograder.report.results import ResultsFileError, analyse, fold_predictions, read_results_file
+from autograder.report.results import ResultsFileError, analyse, fold_predictions
 
 CATALOGUE = Catalogue()
 
@@ -47,10 +47,10 @@ def test_real_gzip_and_stored_scores_agree(tmp_path):
 def test_unreadable_or_wrong_results_files(tmp_path):
     bad = tmp_path / "results.json.gz"
     bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
-    with pytest.raises(ResultsFileError, match="not matbench's JSON"):
-        read_results_file(bad)
+    with pytest.raises(ResultsFileError):
+        fold_predictions(bad, "matbench_expt_gap")
     bad.write_text(json.dumps({"tasks": {"matbench_glass": {"results": {}}}}))
     with pytest.raises(ResultsFileError, match="no predictions for matbench_expt_gap"):
-        fold_predictions(read_results_file(bad), "matbench_expt_gap")
+        fold_predictions(bad, "matbench_expt_gap")
     with pytest.raises(ResultsFileError, match="no recorded folds"):
-        fold_predictions(read_results_file(bad), "matbench_glass")
+        fold_predictions(bad, "matbench_glass")

@@ -21,6 +21,8 @@ SPLITTERS = {"train_test_split", "KFold", "StratifiedKFold", "ShuffleSplit", "St
              "RepeatedKFold", "RepeatedStratifiedKFold", "GroupKFold", "StratifiedGroupKFold",
              "LeaveOneGroupOut", "LeavePGroupsOut", "GroupShuffleSplit", "LeaveOneOut", "TimeSeriesSplit",
              "PredefinedSplit"}
+# Splits by group (e.g. chemical system) are how an extrapolation test is done, next to the official folds.
+GROUP_SPLITTERS = {"GroupKFold", "StratifiedGroupKFold", "LeaveOneGroupOut", "LeavePGroupsOut", "GroupShuffleSplit"}
 CV_FUNCTIONS = {"cross_val_score", "cross_validate", "cross_val_predict", "learning_curve",
                 "validation_curve", "permutation_test_score"}
 SEARCHES = {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
@@ -145,7 +147,10 @@ class CodeFacts:
     calls: list[CallSite] = field(default_factory=list)
     assignments: list[Assignment] = field(default_factory=list)
     attributes: list[AttributeRead] = field(default_factory=list)
+    # top-level functions by name, and methods as "Class.method" (a method named `predict` is not the
+    # notebook's `predict`)
     functions: dict[str, tuple[Cell, ast.FunctionDef]] = field(default_factory=dict)
+    classes: set[str] = field(default_factory=set)
     imports: dict[str, str] = field(default_factory=dict)  # local name -> module.path
     modules: set[str] = field(default_factory=set)
     syntax_errors: list[tuple[Cell, str]] = field(default_factory=list)
@@ -184,6 +189,7 @@ class _Visitor(ast.NodeVisitor):
         self.facts = facts
         self.cell = cell
         self.function: str | None = None
+        self.class_name: str | None = None  # set while visiting a top-level class body
         self.loops: list[str] = []
         self.guards: list[str] = []
 
@@ -195,11 +201,20 @@ class _Visitor(ast.NodeVisitor):
             self.visit(child)
         del self.guards[len(self.guards) - len(names):]
 
+    def visit_ClassDef(self, node):
+        if self.function is not None or self.class_name is not None:
+            self.generic_visit(node)
+            return
+        self.facts.classes.add(node.name)
+        self.class_name = node.name
+        self.generic_visit(node)
+        self.class_name = None
+
     def visit_FunctionDef(self, node):
         outer = self.function
-        if outer is None:
-            self.facts.functions[node.name] = (self.cell, node)
-        self.function = outer or node.name
+        if outer is None:  # a top-level function or a method: what nested code is attributed to
+            self.function = f"{self.class_name}.{node.name}" if self.class_name else node.name
+            self.facts.functions[self.function] = (self.cell, node)
         saved, self.loops = self.loops, []
         saved_guards, self.guards = self.guards, []
         self.generic_visit(node)
@@ -341,15 +356,24 @@ class NotebookAnalysis:
         return self._closure((FEATURISE,))
 
     def _closure(self, roots) -> set[str]:
+        """The functions `roots` call, transitively; using a class of the notebook's own (constructing it
+        or calling it) brings in all its methods, so inner validation inside a model class's `fit` counts as
+        inside the model."""
         defined = self.all.functions
+        methods = {cls: {m for m in defined if m.startswith(f"{cls}.")} for cls in self.all.classes}
         todo = [r for r in roots if r in defined]
         seen = set(todo)
         while todo:
             name = todo.pop()
             for call in self.all.calls:
-                if call.function == name and call.name in defined and call.name not in seen:
-                    seen.add(call.name)
-                    todo.append(call.name)
+                if call.function != name:
+                    continue
+                reached = methods.get(call.name) or ({call.name} if call.name in defined else set())
+                if name.partition(".")[0] in methods:  # self.helper() inside a method
+                    reached = reached | methods[name.partition(".")[0]]
+                for target in reached - seen:
+                    seen.add(target)
+                    todo.append(target)
         return seen
 
     # --- data flow helpers -----------------------------------------------------------------------

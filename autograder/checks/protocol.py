@@ -18,6 +18,7 @@ from autograder.checks.analysis import (
     CV_FUNCTIONS,
     EARLY_STOPPING_KEYWORDS,
     FIT_METHODS,
+    GROUP_SPLITTERS,
     METRIC_FUNCTIONS,
     OFFICIAL_SEED,
     PREPROCESSORS,
@@ -720,7 +721,7 @@ def own_split(ctx) -> list[Finding]:
     a = ctx.analysis
     if a is None:
         return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
-    own, official, inner = [], [], []
+    own, official, inner, extrapolation = [], [], [], []
     official_names = {t for x in a.student.assignments if isinstance(x.value, ast.Call)
                       and dotted(x.value.func).rsplit(".", 1)[-1] in ("KFold", "StratifiedKFold")
                       and _is_official_splitter(_call_site_of(a, x.value)) for t in x.targets}
@@ -733,13 +734,16 @@ def own_split(ctx) -> list[Finding]:
         elif _outside_model(call, a):
             if call.attr in CV_FUNCTIONS and not _mentions_full_data(call, a) and call.function:
                 inner.append(call)
-                continue
-            own.append(call)
+            elif call.attr in GROUP_SPLITTERS and a.uses_api:
+                extrapolation.append(call)
+            else:
+                own.append(call)
         else:
             inner.append(call)
     details = {"own": [f"{c.text()} ({c.where()})" for c in own],
                "official_folds_reproduced": [f"{c.text()} ({c.where()})" for c in official],
-               "inside_model": [f"{c.text()} ({c.where()})" for c in inner]}
+               "inside_model": [f"{c.text()} ({c.where()})" for c in inner],
+               "extrapolation_tests": [f"{c.text()} ({c.where()})" for c in extrapolation]}
     if own:
         first = own[0]
         if a.uses_api:
@@ -756,9 +760,10 @@ def own_split(ctx) -> list[Finding]:
     if official:
         return [_f(cid, PASS, "The notebook reproduces the official folds (KFold/StratifiedKFold with n_splits=5, "
                               f"shuffle=True, random_state={OFFICIAL_SEED}).", details=details)]
+    notes = (["splits inside `train_model` are inner validation"] if inner else []) + (
+        ["grouped splits are an extrapolation test"] if extrapolation else [])
     return [_f(cid, PASS, "No split of the notebook's own replaces the official folds"
-                          + (" (splits inside `train_model` are inner validation)." if inner else "."),
-               details=details)]
+                          + (f" ({'; '.join(notes)})." if notes else "."), details=details)]
 
 
 def _call_site_of(a, node):

@@ -49,7 +49,7 @@ RESULT_FILE = "result.json"
 LOG_FILE = "execution.log"
 RESULTS_NAME = "results.json.gz"
 # Findings made here (the checks own the rest of the execution.* family: run, run_time, order, ...).
-ENGINE_FINDINGS = ("execution.memory", "execution.notebook_timeout", "execution.cell_timeout",
+ENGINE_FINDINGS = ("execution.memory", "execution.notebook_timeout", "execution.cell_timeout", "execution.cell_errors",
                    "execution.kernel_died", "execution.not_run", "execution.network", "execution.filesystem",
                    "execution.links_removed", "execution.engine_error", "environment.", "sanitise.", "intake.")
 PROTECTED = {RESULT_FILE, LOG_FILE, TRACE_FILE}
@@ -515,6 +515,18 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
                                 advice="Use relative paths to files in the notebook's folder, and the data_dir "
                                        "parameter for the Matbench data; do not use absolute paths of your computer.",
                                 details={"cells": [i for i, _, _ in filesystem]}))
+    # Any other error: the notebook does not run from top to bottom as the grader runs it.
+    explained = {i for i, _, _ in memory + network + filesystem}
+    other = [(i, e, v) for i, e, v in errors if i not in explained and e != "ModuleNotFoundError"]
+    if other:
+        index, ename, evalue = other[0]
+        findings.append(Finding("execution.cell_errors", "code", FAIL,
+                                f"{len(other)} cell(s) raised an error when the grader ran the notebook from top to "
+                                f"bottom; the first, cell {index + 1}, raised {ename}: {evalue[:200]}",
+                                advice="Restart the kernel and run all cells, then fix the first error (later ones "
+                                       "often follow from it); `autograder check --execute` runs it as the grader does.",
+                                details={"cells": [{"cell": i, "ename": e, "evalue": v[:300]}
+                                                   for i, e, v in other[:10]]}))
     findings += missing_module_findings(errors, job.declared_packages)
     findings += install_findings(job.changes, job.declared_packages)
     for change in job.changes:

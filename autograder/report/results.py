@@ -11,8 +11,6 @@ ROC-AUC of the probabilities when the predictions are probabilities.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,43 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from autograder.challenges import Challenge
-
-GZIP_MAGIC = b"\x1f\x8b"
-CLASSIFICATION_THRESHOLD = 0.5  # matbench's CLF_THRESH
-
-
-class ResultsFileError(ValueError):
-    """The results file is missing, unreadable, or holds no predictions for the task."""
+# One reader and one set of metrics for the checks and the reports (matbench's definitions).
+from autograder.checks.results import ResultsFileError, load_results
+from autograder.checks.scoring import labels_of, roc_auc
 
 
-def read_results_file(path: Path) -> dict:
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ResultsFileError(f"the results file {path.name} could not be read ({error.strerror})") from error
-    try:
-        if raw[:2] == GZIP_MAGIC:
-            raw = gzip.decompress(raw)
-        return json.loads(raw.decode("utf-8"))
-    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ResultsFileError(f"the results file {path.name} is not matbench's JSON ({error})") from error
-
-
-def fold_predictions(results: dict, task: str) -> dict[int, dict[str, object]]:
-    """fold number -> {mbid: prediction} for one task, from a MatbenchBenchmark dict."""
-    tasks = results.get("tasks")
-    if not isinstance(tasks, dict) or task not in tasks:
-        present = ", ".join(tasks) if isinstance(tasks, dict) else "none"
+def fold_predictions(results_path: Path, task: str) -> dict[int, dict[str, object]]:
+    """fold number -> {mbid: prediction} for one task, from a results file."""
+    results = load_results(results_path)
+    if task not in results.tasks:
+        present = ", ".join(results.tasks) or "none"
         raise ResultsFileError(f"the results file holds no predictions for {task} (tasks: {present})")
-    folds = tasks[task].get("results", {}) if isinstance(tasks[task], dict) else {}
-    out = {}
-    for key, fold in (folds or {}).items():
-        if not str(key).startswith("fold_") or not isinstance(fold, dict):
-            continue
-        data = fold.get("data")
-        if isinstance(data, dict) and data:
-            out[int(str(key).split("_", 1)[1])] = data
+    out = {fold: result.data for fold, result in results.tasks[task].folds.items()
+           if isinstance(result.data, dict) and result.data}
     if not out:
         raise ResultsFileError(f"the results file has no recorded folds for {task}")
     return out
@@ -112,20 +86,14 @@ def _as_float(value) -> float:
 
 
 def label_rocauc(truth: np.ndarray, predictions: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    labels = predictions >= CLASSIFICATION_THRESHOLD
-    if len(set(truth.tolist())) < 2:
-        return None
-    return float(roc_auc_score(truth, labels))
+    """matbench's (the leaderboard's) ROC-AUC: computed from labels, probabilities > 0.5."""
+    value = roc_auc(truth, labels_of(predictions))
+    return None if math.isnan(value) else value
 
 
 def prob_rocauc(truth: np.ndarray, predictions: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    if len(set(truth.tolist())) < 2:
-        return None
-    return float(roc_auc_score(truth, predictions))
+    value = roc_auc(truth, predictions)
+    return None if math.isnan(value) else value
 
 
 def analyse(challenge: Challenge, results_path: Path, truth=None) -> Analysis:
@@ -134,7 +102,7 @@ def analyse(challenge: Challenge, results_path: Path, truth=None) -> Analysis:
         from autograder.data import load_ground_truth
 
         truth = load_ground_truth(challenge.task)
-    predictions = fold_predictions(read_results_file(results_path), challenge.task)
+    predictions = fold_predictions(results_path, challenge.task)
     index = truth.index_of()
     folds, all_true, all_pred, all_seen = [], [], [], []
     complete = True
@@ -191,7 +159,7 @@ def seen_unseen_errors(challenge: Challenge, y_true, y_pred, seen) -> dict:
         entry = {"n": n, "value": None}
         if n:
             if challenge.is_classification:
-                labels = y_pred[mask] >= CLASSIFICATION_THRESHOLD
+                labels = labels_of(y_pred[mask])
                 entry["value"] = float(np.mean(labels == y_true[mask].astype(bool)))
             else:
                 entry["value"] = float(np.mean(np.abs(y_pred[mask] - y_true[mask])))
