@@ -149,7 +149,9 @@ def blackboard_zip(course: Course, submissions: dict[str, tuple[Profile, str]], 
     deadline = course.config.deadline or datetime(2026, 3, 11, 15, 0)
     with zipfile.ZipFile(path, "w") as archive:
         for n, (student, (profile, full_name)) in enumerate(sorted(submissions.items())):
-            when = deadline - timedelta(hours=2, minutes=7 * n) + timedelta(minutes=profile.minutes_late)
+            # on time: staggered in the two hours before the deadline; late: that long after it
+            when = (deadline + timedelta(minutes=profile.minutes_late) if profile.minutes_late
+                    else deadline - timedelta(hours=2, minutes=7 * n))
             stamp = when.strftime("%Y-%m-%d-%H-%M-%S")
             prefix = f"{ASSIGNMENT}_{student}_attempt_{stamp}"
             notebook = make_notebook(profile, student, full_name, course)

@@ -1,0 +1,101 @@
+"""`make demo` end to end (`autograder demo`): the demo course is built from scratch, its cohort of eight
+example students is graded through the real pipeline (sandboxed papermill runs on the offline data), and
+what it writes is what the README says it writes, with the verdicts each example student was made for.
+
+Slow: about two minutes on 2 cores."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.demo import PROFILES, ROSTER
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "research_challenge"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, shared_data) -> tuple[Path, str]:
+    course = tmp_path_factory.mktemp("demo") / "demo-course"
+    done = subprocess.run([sys.executable, "-m", "autograder", "demo", "--course", str(course)],
+                          capture_output=True, text=True, timeout=1500,
+                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return course, done.stdout
+
+
+def _rows(path: Path) -> dict[str, dict]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    key = "student_id" if rows and "student_id" in rows[0] else "Username"
+    return {row[key]: row for row in rows}
+
+
+def _profile_of(student: str, stdout: str) -> str:
+    """The profile description the demo printed for this student."""
+    line = next(line for line in stdout.splitlines() if line.strip().startswith(f"{student} (challenge"))
+    return line.split(":", 1)[1].strip()
+
+
+def test_the_demo_writes_what_the_readme_describes(demo):
+    course, stdout = demo
+    readme = (REPO / "README.md").read_text()
+    for described in ("feedback/<student>/research_challenge/index.html", "reports/research_challenge/summary.html",
+                      "export/blackboard.csv", "export/marks.csv", "gradebook.db"):
+        assert described in readme, described
+    students = [student for student, _ in ROSTER]
+    for student in students:
+        assert (course / "feedback" / student / ASSIGNMENT / "index.html").is_file()
+        result = json.loads((course / "autograded" / student / ASSIGNMENT / "result.json").read_text())
+        assert result["status"] == "graded" and result["sandbox"] in ("bubblewrap", "none"), result["status"]
+    assert (course / "reports" / ASSIGNMENT / "summary.html").is_file()
+    assert (course / "gradebook.db").is_file()
+    plain = _rows(course / "export" / "marks.csv")
+    assert sorted(plain) == students
+
+
+def test_each_example_student_gets_the_verdict_it_was_made_for(demo):
+    course, stdout = demo
+    plain = _rows(course / "export" / "marks.csv")
+    blackboard = _rows(course / "export" / "blackboard.csv")
+    by_profile = {}
+    for student, _ in ROSTER:
+        by_profile.setdefault(_profile_of(student, stdout), []).append(student)
+    descriptions = {p.name: p.description for p in PROFILES}
+
+    for student in by_profile[descriptions["reference"]]:
+        assert plain[student]["status"] == "final" and float(plain[student]["overall_mark"]) >= 60
+        assert student in blackboard
+    late = by_profile[descriptions["reference-late"]][0]
+    assert plain[late]["overall_mark"] == "40" and "late by 3.0 h" in plain[late]["late_penalty"]
+    crashed = by_profile[descriptions["crashes"]][0]
+    assert plain[crashed]["status"] == "incomplete" and crashed not in blackboard  # presentation not marked
+    assert float(plain[crashed]["training_testing"]) < 40  # no results: the protocol was not completed
+
+    summary = (course / "reports" / ASSIGNMENT / "summary.html").read_text()
+    attention = summary[summary.index("needing attention"):summary.index("Marks by criterion")]
+    template = by_profile[descriptions["template-declaration"]][0]
+    leaky = by_profile[descriptions["leaky-scaler"]][0]
+    for student, why in ((template, "Missing or incomplete LLM declaration"), (template, "Long recording"),
+                         (leaky, "Protocol failure"), (crashed, "Failed run"), (late, "Late submission")):
+        assert f'data-flag="{why}"><td>{student}</td>' in attention, (student, why)
+
+
+def test_a_feedback_page_shows_nothing_of_the_other_students(demo):
+    course, _ = demo
+    for student, name in ROSTER:
+        page = (course / "feedback" / student / ASSIGNMENT / "index.html").read_text()
+        assert student in page
+        for other, other_name in ROSTER:
+            if other != student:
+                assert other not in page and other_name not in page, (student, other)
+        assert str(course) not in page  # no paths of the grading machine
