@@ -322,27 +322,36 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
             console.print(f"[yellow]{label}:[/] {len(names)} notebook(s) {advice}: {', '.join(names[:10])}"
                           f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them.")
 
+    grading = _Grading(course, assignment, summary, console) if options.run_grading else None
+
+    def checked(record: ExecutionRecord) -> None:  # each execution, once checked, is graded at once
+        checks.run(course, record)
+        if grading is not None:
+            grading.grade(record.student_id)
+
     def check_stored() -> None:  # runs while the executions are under way
         for student, (kind, item) in decisions.items():
             if kind == "check":
-                checks.run(course, item)
+                checked(item)
                 summary.records[student] = item
                 summary.checked.append(student)
 
     if jobs:
-        _execute_all(course, jobs, workers, options, checks, summary, console, check_stored)
+        _execute_all(jobs, workers, options, checked, summary, console, check_stored)
     else:
         check_stored()
     executed = time.monotonic()
-    if options.run_grading:
-        _grade_cohort(course, assignment, sorted(summary.records), summary, console)
+    graded_meanwhile = grading.seconds if grading else 0.0
+    if grading is not None:
+        grading.finish(sorted(summary.records))
     summary.wall_seconds = time.monotonic() - start
     summary.phases = {"plan": planned - start, "execute": executed - planned,
-                      "checks (within execute)": checks.seconds, "grading": time.monotonic() - executed}
+                      "checks (within execute)": checks.seconds, "grading (within execute)": graded_meanwhile,
+                      "grading after": time.monotonic() - executed}
     return summary
 
 
-def _execute_all(course, jobs: list[Job], workers: int, options: GradeOptions, checks: _Checks,
+def _execute_all(jobs: list[Job], workers: int, options: GradeOptions, checked,
                  summary: BatchSummary, console, meanwhile) -> None:
     from rich.progress import (
         BarColumn,
@@ -367,7 +376,7 @@ def _execute_all(course, jobs: list[Job], workers: int, options: GradeOptions, c
 
     def finished(record_dict: dict) -> None:
         record = ExecutionRecord.from_dict(record_dict)
-        checks.run(course, record)
+        checked(record)
         summary.records[record.student_id] = record
         summary.executed.append(record.student_id)
         with lock:
@@ -449,22 +458,58 @@ def _crashed(job: Job, error: BaseException) -> dict:
     return record.to_dict()
 
 
-def _grade_cohort(course, assignment: str, students: list[str], summary: BatchSummary, console) -> None:
-    try:
-        from autograder.grading import grade_cohort
-    except ImportError as error:
-        message = f"The grading step (autograder.grading) is not available ({error}); marks were not computed."
-        console.print(f"[yellow]Note:[/] {message}")
-        summary.warnings.append(message)
-        return
-    try:
-        grade_cohort(course, assignment, students)
-    except UserError:
-        raise
-    except Exception as error:  # noqa: BLE001 - the executions are safe on disk; say what failed
-        summary.grading_error = f"{type(error).__name__}: {error}"
-        console.print(f"[bold red]The grading step failed:[/] {summary.grading_error}. The executions and "
-                      "checks are stored; fix the problem and run `autograder grade --no-execute`.")
+class _Grading:
+    """Marks, feedback pages and gradebook entries, given submission by submission as the batch checks them
+    (while other executions still run), then the cohort summary. A failure here never loses the executions:
+    they are on disk, and `autograder grade --no-execute` grades them again."""
+
+    def __init__(self, course, assignment: str, summary: BatchSummary, console):
+        self.summary, self.console = summary, console
+        self.seconds, self.graded = 0.0, set()
+        started = time.monotonic()
+        self.cohort = None
+        try:
+            from autograder.grading import CohortGrading
+        except ImportError as error:
+            self._note(f"The grading step (autograder.grading) is not available ({error}); marks were not computed.")
+            return
+        try:  # a broken rubric or marks file stops the batch here, before hours of executions
+            self.cohort = CohortGrading(course, assignment)
+        except UserError:
+            raise
+        except Exception as error:  # noqa: BLE001 - say what failed; the executions still run and are kept
+            self._failed(error)
+        self.seconds += time.monotonic() - started
+
+    def _note(self, message: str) -> None:
+        self.console.print(f"[yellow]Note:[/] {message}")
+        self.summary.warnings.append(message)
+
+    def _failed(self, error: BaseException) -> None:
+        self.cohort = None
+        self.summary.grading_error = f"{type(error).__name__}: {error}"
+        self.console.print(f"[bold red]The grading step failed:[/] {self.summary.grading_error}. The executions "
+                           "and checks are stored; fix the problem and run `autograder grade --no-execute`.")
+
+    def grade(self, student: str) -> None:
+        if self.cohort is None or student in self.graded:
+            return
+        started = time.monotonic()
+        self.cohort.grade(student)  # records its own per-student errors
+        self.graded.add(student)
+        self.seconds += time.monotonic() - started
+
+    def finish(self, students: list[str]) -> None:
+        for student in students:
+            self.grade(student)
+        if self.cohort is None:
+            return
+        try:
+            self.cohort.finish()
+        except UserError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            self._failed(error)
 
 
 def status_table(summary: BatchSummary):

@@ -1,7 +1,8 @@
 """Grade a cohort from stored executions: marks, feedback pages, gradebook, cohort summary.
 
-`grade_cohort(course, assignment, student_ids=None)` is called by `autograder grade` after a
-batch (and again by `autograder grade --no-execute` after marks change). For each student it
+`CohortGrading` is used by `autograder grade` during a batch, grading each submission as its
+execution is checked (and again by `autograder grade --no-execute` after marks change);
+`grade_cohort(course, assignment, student_ids=None)` grades stored executions in one go. For each student it
 reads `autograded/{student}/{assignment}/result.json` (the ExecutionRecord with its findings),
 the presentation recording kept with the submission, the markers' marks (formgrader via the
 gradebook, and `marks/<assignment>.csv` or `marks.csv` at the course root), and writes:
@@ -70,54 +71,74 @@ def load_grades(course, assignment: str) -> dict[str, dict]:
 
 def grade_cohort(course, assignment: str | None = None, student_ids: list[str] | None = None,
                  *, update_gradebook: bool = True, write_summary: bool = True) -> CohortResult:
-    from autograder.allocation import read_allocation
-    from autograder.marks import read_course_marks
-    from autograder.rubric import load_rubric
-
     assignment = assignment or course.assignment
-    rubric = load_rubric(course.rubric_path)
-    csv_marks = read_course_marks(course, rubric, assignment)
-    allocation = read_allocation(course.allocation_path, course.config.catalogue)
-    students = list(student_ids) if student_ids else graded_students(course, assignment)
-    result = CohortResult(assignment)
+    grading = CohortGrading(course, assignment, update_gradebook=update_gradebook)
+    try:
+        for student in (list(student_ids) if student_ids else graded_students(course, assignment)):
+            grading.grade(student)
+    finally:
+        result = grading.finish(write_summary=write_summary)
+    return result
 
-    bridge = None
-    if update_gradebook:
+
+class CohortGrading:
+    """Grades the submissions of one assignment one at a time, then writes the cohort summary.
+
+    `autograder grade` grades each submission as soon as its execution is checked, while the other
+    executions are still running, so that the marks and feedback pages cost no extra wall time."""
+
+    def __init__(self, course, assignment: str, *, update_gradebook: bool = True):
+        from autograder.allocation import read_allocation
+        from autograder.marks import read_course_marks
+        from autograder.rubric import load_rubric
+
+        self.course, self.assignment = course, assignment
+        self.rubric = load_rubric(course.rubric_path)
+        self.csv_marks = read_course_marks(course, self.rubric, assignment)
+        self.allocation = read_allocation(course.allocation_path, course.config.catalogue)
+        self.result = CohortResult(assignment)
+        self.bridge = self._open_gradebook() if update_gradebook else None
+
+    def _open_gradebook(self):
         from autograder.gradebook import GradebookBridge, GradebookError
 
+        bridge = None
         try:
-            bridge = GradebookBridge.for_course(course)
-            bridge.notebooks(assignment)
+            bridge = GradebookBridge.for_course(self.course)
+            bridge.notebooks(self.assignment)
+            return bridge
         except GradebookError as error:
-            result.warnings.append(f"Gradebook not updated: {error}")
+            self.result.warnings.append(f"Gradebook not updated: {error}")
             if bridge is not None:
                 bridge.close()
-            bridge = None
         except Exception as error:  # a database that cannot be opened must not stop the marks
-            result.warnings.append(f"Gradebook not updated: {type(error).__name__}: {error}")
-            bridge = None
-    try:
-        for student in students:
-            try:
-                grade = grade_submission(course, assignment, student, rubric, csv_marks.get(student, {}),
-                                         allocation.get(student), bridge)
-                result.graded.append(student)
-                result.statuses[student] = grade["status"]
-            except Exception as error:  # one broken submission never stops the batch
-                log.exception("grading %s failed", student)
-                result.errors[student] = f"{type(error).__name__}: {error}"
-                write_json_atomic(course.autograded_dir(student, assignment) / GRADE_FILE, {
-                    "student_id": student, "assignment": assignment, "status": "error",
-                    "error": f"{type(error).__name__}: {error}",
-                    "traceback": traceback.format_exc(limit=6), "generated_at": _now()})
-    finally:
-        if bridge is not None:
-            bridge.close()
-    if write_summary:
-        from autograder.report.summary import write_summary as write_cohort_summary
+            self.result.warnings.append(f"Gradebook not updated: {type(error).__name__}: {error}")
+        return None
 
-        result.summary_path = write_cohort_summary(course, assignment, rubric)
-    return result
+    def grade(self, student: str) -> None:
+        """Mark one submission; a broken one records its error in grade.json and never stops the cohort."""
+        try:
+            grade = grade_submission(self.course, self.assignment, student, self.rubric,
+                                     self.csv_marks.get(student, {}), self.allocation.get(student), self.bridge)
+            self.result.graded.append(student)
+            self.result.statuses[student] = grade["status"]
+        except Exception as error:
+            log.exception("grading %s failed", student)
+            self.result.errors[student] = f"{type(error).__name__}: {error}"
+            write_json_atomic(self.course.autograded_dir(student, self.assignment) / GRADE_FILE, {
+                "student_id": student, "assignment": self.assignment, "status": "error",
+                "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc(limit=6), "generated_at": _now()})
+
+    def finish(self, write_summary: bool = True) -> CohortResult:
+        if self.bridge is not None:
+            self.bridge.close()
+            self.bridge = None
+        if write_summary:
+            from autograder.report.summary import write_summary as write_cohort_summary
+
+            self.result.summary_path = write_cohort_summary(self.course, self.assignment, self.rubric)
+        return self.result
 
 
 def _now() -> str:

@@ -10,11 +10,13 @@ figures.py   the charts
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+@lru_cache(maxsize=1)  # one environment per process: its templates are compiled once, not per student
 def environment():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
