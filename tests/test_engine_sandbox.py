@@ -152,6 +152,10 @@ def test_errors_do_not_stop_the_run_and_statuses_are_per_cell(tmp_path):
     assert [c.metadata.papermill.status for c in executed.cells[2:5]] == ["failed", "completed", "failed"]
     assert any(f.check_id == "environment.missing_package" and "this_package_does_not_exist" in f.message
                for f in record.findings)
+    # messages number the cells as the student's notebook does (papermill's injected cell not counted)
+    found = {f.check_id: f.message for f in record.findings}
+    assert "the first, cell 2, raised ZeroDivisionError" in found["execution.cell_errors"]
+    assert found["environment.missing_package"].startswith("Cell 4 imports")
 
 
 def test_cell_budget_interrupts_and_the_rest_still_runs(tmp_path):
@@ -161,7 +165,8 @@ def test_cell_budget_interrupts_and_the_rest_still_runs(tmp_path):
     assert [c.status for c in record.cells][2:] == ["timeout", "completed"]
     assert "next cell ran" in outputs(work, 3)
     assert "stopped after 3 s" in outputs(work, 2)
-    assert any(f.check_id == "execution.cell_timeout" for f in record.findings)
+    assert any(f.check_id == "execution.cell_timeout" and f.message.startswith("Cell 2 ran longer")
+               for f in record.findings)
 
 
 def test_notebook_budget_keeps_the_partial_notebook(tmp_path):

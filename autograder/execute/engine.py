@@ -413,7 +413,7 @@ def _minutes(seconds) -> str:
 def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb) -> tuple[str, str]:
     settings = job.settings
     stopped = next((c for c in record.cells if c.status in ("killed", "timeout")), None)
-    where = f" in cell {stopped.index + 1}" if stopped else ""
+    where = f" in cell {_student_index(nb, stopped.index) + 1}" if stopped else ""
     exception = outcome.get("exception") or {}
     if result.killed == "memory":
         return FAILED, (f"The notebook used more memory than the limit for one submission "
@@ -423,7 +423,7 @@ def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandbox
         return FAILED, (f"The notebook did not finish within {_minutes(settings.timeout)}, the time budget for the "
                         f"whole notebook; it was stopped{where} and the cells after it did not run.")
     if exception.get("type") == "CellTimeoutError":
-        which = f"Cell {stopped.index + 1}" if stopped else "A cell"
+        which = f"Cell {_student_index(nb, stopped.index) + 1}" if stopped else "A cell"
         return FAILED, (f"{which} ran longer than {settings.cell_timeout} s (the time budget for one cell) and "
                         "could not be interrupted; the notebook was stopped there and the cells after it did not run.")
     if exception.get("type") == "DeadKernelError":
@@ -438,15 +438,36 @@ def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandbox
     return EXECUTED, ""
 
 
+def _student_index(nb, index: int) -> int:
+    """A cell's 0-based position as the student numbers it: papermill's injected-parameters cell, which the
+    grader adds after the parameters cell, is not counted (messages say "cell N" of the student's notebook)."""
+    if nb is None:
+        return index
+    from autograder.execute.sanitise import INJECTED_TAG
+
+    return index - sum(1 for cell in nb.cells[:index] if INJECTED_TAG in cell.metadata.get("tags", []))
+
+
 def _error_cells(nb) -> list[tuple[int, str, str]]:
+    """(student's cell index, error name, error value) of every cell whose output is an error."""
     found = []
     if nb is None:
         return found
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.get("output_type") == "error":
-                found.append((index, output.get("ename", ""), str(output.get("evalue", ""))))
+                found.append((_student_index(nb, index), output.get("ename", ""), str(output.get("evalue", ""))))
     return found
+
+
+def _renumbered(change: dict, nb) -> dict:
+    """A sanitising change with its cell numbers as the student numbers them."""
+    change = dict(change)
+    if change.get("cell") is not None:
+        change["cell"] = _student_index(nb, change["cell"])
+    if change.get("copies"):
+        change["copies"] = [_student_index(nb, c) for c in change["copies"]]
+    return change
 
 
 def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb) -> list[Finding]:
@@ -475,16 +496,16 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
         findings.append(Finding(check, "general", FAIL if check != "execution.not_run" else COULD_NOT_RUN,
                                 record.reason, advice=advice,
                                 visibility=MARKER if check == "execution.not_run" else "student",
-                                details={"cell": cell.index if cell else None,
+                                details={"cell": _student_index(nb, cell.index) if cell else None,
                                          "wall_seconds": record.wall_seconds,
                                          "peak_memory_mb": record.peak_memory_mb}))
     timeouts = [c for c in record.cells if c.status == "timeout" and record.status != FAILED]
     for cell in timeouts:
         findings.append(Finding("execution.cell_timeout", "general", FAIL,
-                                f"Cell {cell.index + 1} ran longer than {settings.cell_timeout} s (the time budget for one "
-                                "cell) and was interrupted; the cells after it still ran.",
+                                f"Cell {_student_index(nb, cell.index) + 1} ran longer than {settings.cell_timeout} s (the "
+                                "time budget for one cell) and was interrupted; the cells after it still ran.",
                                 advice="Make that cell faster, or look for a loop that never ends.",
-                                details={"cell": cell.index}))
+                                details={"cell": _student_index(nb, cell.index)}))
     memory = [(i, e, v) for i, e, v in errors if e == "MemoryError"]
     if result.oom_kills and record.status != FAILED:
         findings.append(Finding("execution.memory", "general", WARN,
@@ -528,8 +549,9 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
                                 details={"cells": [{"cell": i, "ename": e, "evalue": v[:300]}
                                                    for i, e, v in other[:10]]}))
     findings += missing_module_findings(errors, job.declared_packages)
-    findings += install_findings(job.changes, job.declared_packages)
-    for change in job.changes:
+    changes = [_renumbered(change, nb) for change in job.changes]
+    findings += install_findings(changes, job.declared_packages)
+    for change in changes:
         kind = change.get("kind")
         if kind in ("restored_locked_cell", "restored_deleted_cell"):
             findings.append(Finding("sanitise.restored_cell", "general", WARN,
