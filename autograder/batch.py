@@ -347,8 +347,17 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
     summary.wall_seconds = time.monotonic() - start
     summary.phases = {"plan": planned - start, "execute": executed - planned,
                       "checks (within execute)": checks.seconds, "grading (within execute)": graded_meanwhile,
-                      "grading after": time.monotonic() - executed}
+                      "grading after": time.monotonic() - executed,
+                      # plan, checks, grading and imports; the executions' own CPU is in each result.json
+                      "CPU of this process": _own_cpu_seconds()}
     return summary
+
+
+def _own_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _execute_all(jobs: list[Job], workers: int, options: GradeOptions, checked,
