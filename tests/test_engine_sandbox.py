@@ -315,3 +315,27 @@ def test_symlinks_planted_by_the_notebook_are_removed(tmp_path):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-x", "-q"]))
+
+
+@needs_bwrap
+def test_a_python_installation_under_tmp_stays_visible(tmp_path, monkeypatch):
+    """A virtual environment under /tmp (CI checks out there) is bound on top of the sandbox's private /tmp,
+    and nothing else of the host's /tmp shows."""
+    import subprocess
+
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / "marker").write_text("here")
+    (tmp_path / "secret").write_text("host /tmp")
+    real_roots = sb._python_roots
+    monkeypatch.setattr(sb, "_python_roots", lambda: [*real_roots(), venv])
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    spec = sb.SandboxSpec(work_dir=work, home_dir=home, inner_work_dir=f"{sb.SANDBOX_HOME}/work", env={})
+    seen = subprocess.run(sb.bwrap_command(spec, ["/bin/cat", str(venv / "marker")]), capture_output=True,
+                          text=True, check=False)
+    assert seen.stdout == "here", seen.stderr
+    hidden = subprocess.run(sb.bwrap_command(spec, ["/bin/cat", str(tmp_path / "secret")]), capture_output=True,
+                            text=True, check=False)
+    assert hidden.returncode != 0 and "host /tmp" not in hidden.stdout

@@ -161,6 +161,11 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
             args += ["--symlink", os.readlink(host), str(host)]
         elif host.is_dir():
             args += ["--ro-bind", str(host), str(host)]
+    # The private /tmp, /var/tmp and /run come before the Python installation is bound: bubblewrap mounts in
+    # order, and a virtual environment under /tmp (a CI checkout) must stay visible on top of the new /tmp.
+    tmp_size = str(spec.memory_limit or 4 * 1024 ** 3)  # tmpfs lives in memory: bound it
+    args += ["--dev", "/dev", "--proc", "/proc", "--size", tmp_size, "--tmpfs", "/tmp",
+             "--size", tmp_size, "--tmpfs", "/var/tmp", "--size", str(64 * 1024 ** 2), "--tmpfs", "/run"]
     work = Path(spec.work_dir).resolve()
     system = [Path("/usr"), Path("/etc"), Path("/sys")]
     for path in _minimal([p for p in system if p.is_dir()] + _python_roots()):
@@ -175,9 +180,6 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
     for secret in _ETC_SECRET_DIRS:
         if os.path.isdir(secret):
             args += ["--tmpfs", secret]
-    tmp_size = str(spec.memory_limit or 4 * 1024 ** 3)  # tmpfs lives in memory: bound it
-    args += ["--dev", "/dev", "--proc", "/proc", "--size", tmp_size, "--tmpfs", "/tmp",
-             "--size", tmp_size, "--tmpfs", "/var/tmp", "--size", str(64 * 1024 ** 2), "--tmpfs", "/run"]
     data_files = any(k.startswith(SANDBOX_DATA + "/") for k in spec.readonly)
     if data_files:
         args += ["--tmpfs", SANDBOX_DATA]
