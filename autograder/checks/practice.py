@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from autograder.checks import register
-from autograder.checks.analysis import CV_FUNCTIONS, PREPROCESSORS, SEARCHES, SPLITTERS
+from autograder.checks.analysis import CV_FUNCTIONS, GROUP_SPLITTERS, PREPROCESSORS, SEARCHES, SPLITTERS
 from autograder.checks.notebook import normalise_code
 from autograder.records import COULD_NOT_RUN, INFO, WARN, Finding
 
@@ -303,65 +303,55 @@ def uncertainty(ctx) -> list[Finding]:
         + (["discussed in the text"] if spread else [])) + ".", details=details)]
 
 
-@register("practice.interpretability", "training_testing")
-def interpretability(ctx) -> list[Finding]:
-    """Interpretability: feature importance, permutation importance, SHAP, surrogates."""
-    cid, crit = "practice.interpretability", "training_testing"
+def _code_or_text(ctx, cid: str, crit: str, code_names: set[str], phrases: list[str], label: str,
+                  missing: str, advice: str) -> list[Finding]:
+    """Evidence of a practice in the student's code (names called or imported) or in their own words:
+    INFO listing what was found, or WARN with advice when neither shows it."""
     early = _guard(ctx, cid, crit)
     if early:
         return early
-    names = _code_names(ctx)
-    found = _found(names, {"feature_importances_", "permutation_importance", "shap", "TreeExplainer", "Explainer",
-                           "KernelExplainer", "summary_plot", "coef_", "partial_dependence",
-                           "PartialDependenceDisplay", "plot_tree", "export_text", "lime"})
-    prose = student_prose(ctx)
-    said = _words(prose, [r"feature importance", r"\bshap\b", r"surrogate", r"counterfactual", r"interpretab"])
+    found = _found(_code_names(ctx), code_names)
+    said = _words(student_prose(ctx), phrases)
     details = {"code": found, "text": said}
     if not found and not said:
-        return [_f(cid, crit, WARN, "No interpretability analysis (feature importance, SHAP, a surrogate model).",
-                   advice="Show which features drive the predictions and whether they make physical sense.",
-                   details=details)]
-    return [_f(cid, crit, INFO, "Interpretability: " + ", ".join(found + said) + ".", details=details)]
+        return [_f(cid, crit, WARN, missing, advice=advice, details=details)]
+    return [_f(cid, crit, INFO, f"{label}: " + ", ".join(found + said) + ".", details=details)]
+
+
+@register("practice.interpretability", "training_testing")
+def interpretability(ctx) -> list[Finding]:
+    """Interpretability: feature importance, permutation importance, SHAP, surrogates."""
+    return _code_or_text(
+        ctx, "practice.interpretability", "training_testing",
+        {"feature_importances_", "permutation_importance", "shap", "TreeExplainer", "Explainer", "KernelExplainer",
+         "summary_plot", "coef_", "partial_dependence", "PartialDependenceDisplay", "plot_tree", "export_text",
+         "lime"},
+        [r"feature importance", r"\bshap\b", r"surrogate", r"counterfactual", r"interpretab"],
+        "Interpretability", "No interpretability analysis (feature importance, SHAP, a surrogate model).",
+        "Show which features drive the predictions and whether they make physical sense.")
 
 
 @register("practice.error_analysis", "training_testing")
 def error_analysis(ctx) -> list[Finding]:
     """Errors are analysed: parity plot, residuals, confusion matrix."""
-    cid, crit = "practice.error_analysis", "training_testing"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
-    names = _code_names(ctx)
-    found = _found(names, {"scatter", "confusion_matrix", "ConfusionMatrixDisplay", "roc_curve", "RocCurveDisplay",
-                           "PredictionErrorDisplay", "classification_report", "residplot", "parity", "crosstab",
-                           "precision_recall_curve"})
-    prose = student_prose(ctx)
-    said = _words(prose, [r"parity", r"residual", r"largest errors?", r"confusion matrix", r"worst"])
-    details = {"code": found, "text": said}
-    if not found and not said:
-        return [_f(cid, crit, WARN, "No error analysis (parity plot, residuals, confusion matrix).",
-                   advice="Plot predictions against the truth (or a confusion matrix) and look at where the "
-                          "largest errors are.", details=details)]
-    return [_f(cid, crit, INFO, "Error analysis: " + ", ".join(found + said) + ".", details=details)]
+    return _code_or_text(
+        ctx, "practice.error_analysis", "training_testing",
+        {"scatter", "confusion_matrix", "ConfusionMatrixDisplay", "roc_curve", "RocCurveDisplay",
+         "PredictionErrorDisplay", "classification_report", "residplot", "parity", "crosstab",
+         "precision_recall_curve"},
+        [r"parity", r"residual", r"largest errors?", r"confusion matrix", r"worst"],
+        "Error analysis", "No error analysis (parity plot, residuals, confusion matrix).",
+        "Plot predictions against the truth (or a confusion matrix) and look at where the largest errors are.")
 
 
 @register("practice.extrapolation", "training_testing")
 def extrapolation(ctx) -> list[Finding]:
     """An extrapolation test: unseen chemical systems, leave-one-cluster-out, grouped splits."""
-    cid, crit = "practice.extrapolation", "training_testing"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
-    names = _code_names(ctx)
-    found = _found(names, {"GroupKFold", "LeaveOneGroupOut", "GroupShuffleSplit", "StratifiedGroupKFold",
-                           "chemical_system", "chemsys"})
-    prose = student_prose(ctx)
-    said = _words(prose, [r"extrapolat", r"unseen", r"leave[- ]one", r"chemical system", r"out[- ]of[- ]distribution",
-                          r"\bloco\b", r"never seen"])
-    details = {"code": found, "text": said}
-    if not found and not said:
-        return [_f(cid, crit, WARN, "No extrapolation test (how the model does on materials unlike its training "
-                                    "data).", advice="For example, compare errors on test materials whose chemical "
-                                                     "system is or is not in the training data, or use a "
-                                                     "leave-one-group-out split.", details=details)]
-    return [_f(cid, crit, INFO, "Extrapolation: " + ", ".join(found + said) + ".", details=details)]
+    return _code_or_text(
+        ctx, "practice.extrapolation", "training_testing",
+        GROUP_SPLITTERS | {"chemical_system", "chemsys"},  # the splitters protocol.own_split also accepts
+        [r"extrapolat", r"unseen", r"leave[- ]one", r"chemical system", r"out[- ]of[- ]distribution", r"\bloco\b",
+         r"never seen"],
+        "Extrapolation", "No extrapolation test (how the model does on materials unlike its training data).",
+        "For example, compare errors on test materials whose chemical system is or is not in the training data, "
+        "or use a leave-one-group-out split.")
