@@ -110,3 +110,14 @@ def test_memory_limit_parsing():
     assert sb.parse_size("1.5GiB") == int(1.5 * 1024 ** 3) and sb.parse_size("0") is None
     with pytest.raises(sb.SandboxError, match="8G"):
         sb.parse_size("lots")
+
+
+def test_a_broken_marks_file_stops_the_batch_before_anything_runs(course):
+    """The grading step opens the rubric and the markers' marks before the executions: a typo there is
+    reported with its line at once, not after hours of running notebooks, and nothing is executed."""
+    from autograder.marks import MarksError
+
+    (course.root / "marks.csv").write_text("student_id,criterion,mark,comment\nalice,presentaton,68,\n")
+    with pytest.raises(MarksError, match="line 2"):
+        batch.grade(course, batch.GradeOptions(progress=False, allow_unsandboxed=True), console=_console())
+    assert not (course.autograded_dir("alice", ASSIGNMENT) / "result.json").exists()
