@@ -169,12 +169,7 @@ def annotation(ctx) -> list[Finding]:
         return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     cells = nb.student_code_cells
     stats = _comment_stats(cells)
-    words = 0
-    for cell in nb.markdown_cells:
-        if cell.origin == "locked":
-            continue
-        text = cell.source if cell.origin == "student" else nb.student_text(cell)
-        words += len(re.findall(r"[A-Za-z]{2,}", text))
+    words = sum(len(re.findall(r"[A-Za-z]{2,}", text)) for _, text in nb.student_markdown())
     stats["markdown_words"] = words
     code = stats["code_lines"]
     ratio = (stats["comment_lines"] + 3 * stats["docstrings"]) / code if code else 0.0

@@ -249,6 +249,11 @@ class Notebook:
                     lines.add(norm)
         return lines
 
+    def student_markdown(self) -> list[tuple[Cell, str]]:
+        """(cell, what the student wrote in it) for every markdown cell that is not locked."""
+        return [(c, c.source if c.origin == "student" else self.student_text(c))
+                for c in self.markdown_cells if c.origin != "locked"]
+
     def student_text(self, cell: Cell) -> str:
         """A markdown cell's text without the lines that come from the released notebook or the
         "YOUR ANSWER HERE" stub: what the student wrote there."""

@@ -34,13 +34,7 @@ def _f(check_id, criterion, status, message, advice="", details=None):
 
 def student_prose(ctx) -> str:
     """All markdown the student wrote (template prompts removed), lower-cased."""
-    nb = ctx.notebook
-    parts = []
-    for cell in nb.markdown_cells:
-        if cell.origin == "locked":
-            continue
-        parts.append(cell.source if cell.origin == "student" else nb.student_text(cell))
-    return "\n".join(parts).lower()
+    return "\n".join(text for _, text in ctx.notebook.student_markdown()).lower()
 
 
 def _code_names(ctx) -> dict[str, list[str]]:

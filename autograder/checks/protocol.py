@@ -483,9 +483,8 @@ _REFERENCE_WORDS = ("leaderboard", "baseline", "dummy", "best", "literature", "s
 def _claims(ctx) -> list[dict]:
     nb = ctx.notebook
     found = []
-    for cell in nb.markdown_cells:
-        text = cell.source if cell.origin == "student" else nb.student_text(cell)
-        if cell.origin == "locked" or not text:
+    for cell, text in nb.student_markdown():
+        if not text:
             continue
         for line in text.split("\n"):
             lowered = line.lower()
