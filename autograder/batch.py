@@ -179,21 +179,15 @@ def _check_data(settings: EngineSettings, tasks: set[str]) -> None:
 
 
 class _Checks:
-    """autograder.checks.check_submission, if that part of the autograder is installed."""
+    """autograder.checks.check_submission on each finished execution, timed."""
 
     def __init__(self):
-        self.seconds = 0.0
-        try:
-            from autograder.checks import check_submission
-        except ImportError as error:
-            self.function, self.missing = None, str(error)
-        else:
-            self.function, self.missing = check_submission, ""
+        from autograder.checks import check_submission
+
+        self.function, self.seconds = check_submission, 0.0
 
     def run(self, course, record: ExecutionRecord) -> None:
         work = course.autograded_dir(record.student_id, record.assignment)
-        if self.function is None:
-            return
         started = time.monotonic()
         try:
             self._run(course, record, work)
@@ -304,11 +298,6 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
     if jobs:
         _check_data(settings, {job.task for job in jobs})
     checks = _Checks()
-    if checks.function is None:
-        message = (f"The checks (autograder.checks) are not available ({checks.missing}); executions are "
-                   "recorded with status 'executed' and will be checked by the next `autograder grade`.")
-        console.print(f"[yellow]Note:[/] {message}")
-        summary.warnings.append(message)
     for student, (kind, item) in decisions.items():
         if kind in ("intake", "unallocated", "done", "stale", "missing"):
             if item is not None:
@@ -473,15 +462,12 @@ class _Grading:
     they are on disk, and `autograder grade --no-execute` grades them again."""
 
     def __init__(self, course, assignment: str, summary: BatchSummary, console):
+        from autograder.grading import CohortGrading
+
         self.summary, self.console = summary, console
         self.seconds, self.graded = 0.0, set()
         started = time.monotonic()
         self.cohort = None
-        try:
-            from autograder.grading import CohortGrading
-        except ImportError as error:
-            self._note(f"The grading step (autograder.grading) is not available ({error}); marks were not computed.")
-            return
         try:  # a broken rubric or marks file stops the batch here, before hours of executions
             self.cohort = CohortGrading(course, assignment)
         except UserError:
@@ -489,10 +475,6 @@ class _Grading:
         except Exception as error:  # noqa: BLE001 - say what failed; the executions still run and are kept
             self._failed(error)
         self.seconds += time.monotonic() - started
-
-    def _note(self, message: str) -> None:
-        self.console.print(f"[yellow]Note:[/] {message}")
-        self.summary.warnings.append(message)
 
     def _failed(self, error: BaseException) -> None:
         self.cohort = None
