@@ -107,12 +107,11 @@ class CohortGrading:
             bridge = GradebookBridge.for_course(self.course)
             bridge.notebooks(self.assignment)
             return bridge
-        except GradebookError as error:
-            self.result.warnings.append(f"Gradebook not updated: {error}")
+        except Exception as error:  # a database that cannot be opened must not stop the marks
+            reason = str(error) if isinstance(error, GradebookError) else f"{type(error).__name__}: {error}"
+            self.result.warnings.append(f"Gradebook not updated: {reason}")
             if bridge is not None:
                 bridge.close()
-        except Exception as error:  # a database that cannot be opened must not stop the marks
-            self.result.warnings.append(f"Gradebook not updated: {type(error).__name__}: {error}")
         return None
 
     def grade(self, student: str) -> None:

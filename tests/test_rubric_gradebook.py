@@ -111,3 +111,16 @@ def test_grading_without_a_released_assignment_still_writes_marks(tmp_path):
     assert result.warnings and "Run `autograder release` first" in result.warnings[0]
     assert (course.autograded_dir("zz0001") / "grade.json").is_file()
     assert (course.feedback_dir("zz0001") / "index.html").is_file()
+
+
+def test_a_gradebook_that_cannot_be_opened_does_not_stop_the_marks(tmp_path):
+    """A gradebook database that cannot be opened (here: a folder where the SQLite file should be) is a
+    warning that says why; every mark and feedback page is still written."""
+    course = make_course(tmp_path / "course")
+    add_submission(course, STUDENT, "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path)
+    (course.root / "gradebook.db").mkdir()
+    result = grade_cohort(course, ASSIGNMENT)
+    assert result.graded == [STUDENT] and result.errors == {}
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("Gradebook not updated: ")
+    assert json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())["criteria"]
+    assert (course.root / "feedback" / STUDENT / ASSIGNMENT / "index.html").is_file()
