@@ -234,7 +234,8 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     picks up where it stopped, and executions of unchanged notebooks are reused (--force runs them again)."""
     from rich.console import Console
 
-    from autograder.batch import GradeOptions, grade as run_grade, status_table
+    from autograder.batch import GradeOptions, status_table
+    from autograder.batch import grade as run_grade
 
     the_course = _course(course)
     console = Console(stderr=True)

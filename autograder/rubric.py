@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.records import (COULD_NOT_RUN, CRITERIA, FAIL, FINDING_STATUSES, INFO, PASS, WARN, Finding)
+from autograder.records import COULD_NOT_RUN, CRITERIA, FAIL, FINDING_STATUSES, INFO, PASS, WARN, Finding
 
 # Findings written by the rubric side itself (presentation intake), not by autograder.checks.
 RUBRIC_FINDING_IDS = ("presentation.recording", "presentation.length")

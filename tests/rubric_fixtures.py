@@ -20,8 +20,18 @@ from pathlib import Path
 import nbformat
 
 from autograder.config import Course
-from autograder.records import (COULD_NOT_RUN, FAIL, INFO, MARKER, NOT_APPLICABLE, PASS, WARN, CellRun,
-                                ExecutionRecord, Finding)
+from autograder.records import (
+    COULD_NOT_RUN,
+    FAIL,
+    INFO,
+    MARKER,
+    NOT_APPLICABLE,
+    PASS,
+    WARN,
+    CellRun,
+    ExecutionRecord,
+    Finding,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "research_challenge"

@@ -8,8 +8,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rubric_fixtures import (ASSIGNMENT, add_submission, executed_notebook, failed_findings, faulty_findings,
-                             good_findings, make_course)
+from rubric_fixtures import (
+    ASSIGNMENT,
+    add_submission,
+    executed_notebook,
+    failed_findings,
+    faulty_findings,
+    good_findings,
+    make_course,
+)
 
 from autograder.grading import grade_cohort
 

@@ -8,8 +8,17 @@ import pytest
 from rubric_fixtures import f, make_recording
 
 from autograder.config import LatePolicy, PresentationSettings
-from autograder.marks import (CSV_SOURCE, FORMGRADER, ManualMark, MarksError, assess_lateness, combine,
-                              presentation_findings, read_marks_csv, recording_duration)
+from autograder.marks import (
+    CSV_SOURCE,
+    FORMGRADER,
+    ManualMark,
+    MarksError,
+    assess_lateness,
+    combine,
+    presentation_findings,
+    read_marks_csv,
+    recording_duration,
+)
 from autograder.records import COULD_NOT_RUN, FAIL, PASS, WARN
 from autograder.rubric import load_rubric
 

@@ -42,8 +42,9 @@ def _names(course) -> dict[str, tuple[str, str]]:
     """student -> (last name, first name) from nbgrader's gradebook, where an instructor put them
     (`nbgrader db student import`); empty otherwise. The roster's names are never copied."""
     try:
-        from autograder.gradebook import nbgrader_settings
         from nbgrader.api import Gradebook
+
+        from autograder.gradebook import nbgrader_settings
 
         url, course_id = nbgrader_settings(course)
         if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.challenges import Challenge
+
 # One reader and one set of metrics for the checks and the reports (matbench's definitions).
 from autograder.checks.results import ResultsFileError, load_results
 from autograder.checks.scoring import labels_of, roc_auc
