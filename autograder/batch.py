@@ -27,7 +27,12 @@ import sys
 # installed: 1.4 s here, for URI format checks notebook validation never makes (see run_one.py).
 sys.modules.setdefault("rfc3987_syntax", None)
 
+from autograder.nbgrader_import import skip_server_extensions
+
+skip_server_extensions()  # nbgrader's Jupyter server extensions: 0.6 s of imports a batch never uses
+
 import fcntl
+import itertools
 import os
 import threading
 import time
@@ -208,10 +213,15 @@ class _Checks:
 
 def plan(course, options: GradeOptions, settings: EngineSettings):
     """Decide per student: intake error, execute, check only, done, stale. Pure of side effects
-    except intake-error records."""
+    except intake-error records. Returns (assignment, {student: (kind, item)})."""
+    assignment, students, allocation = batch_students(course, options)
+    return assignment, {student: (kind, item) for student, kind, item
+                        in plan_each(course, options, settings, assignment, students, allocation)}
+
+
+def batch_students(course, options: GradeOptions) -> tuple[str, list[str], dict[str, str]]:
+    """The assignment, the students with a submission of it (those asked for), and the allocation."""
     from autograder.allocation import read_allocation
-    from autograder.execute.environment import course_packages, fingerprint, requirements_path
-    from autograder.intake import inspect_submission, record_intake_error
 
     assignment = options.assignment or course.assignment
     students = course.submitted_students(assignment)
@@ -221,16 +231,24 @@ def plan(course, options: GradeOptions, settings: EngineSettings):
             raise BatchError(f"No submission of {assignment} for: {', '.join(unknown)} (looked in "
                              f"{course.root / 'submitted'}).")
         students = [s for s in students if s in options.students]
+    return assignment, students, read_allocation(course.allocation_path, course.config.catalogue)
+
+
+def plan_each(course, options: GradeOptions, settings: EngineSettings, assignment: str, students: list[str],
+              allocation: dict[str, str]):
+    """plan(), one student at a time: yields (student, kind, item), so that a batch can start the first
+    executions while the later notebooks are still being read and sanitised."""
+    from autograder.execute.environment import course_packages, fingerprint, requirements_path
+    from autograder.intake import inspect_submission, record_intake_error
+
     catalogue = course.config.catalogue
-    allocation = read_allocation(course.allocation_path, catalogue)
     reference = _reference(course, assignment)
     declared = course_packages(requirements_path(course, assignment))
     environment = fingerprint(tuple(declared))
-    decisions: dict[str, tuple[str, object]] = {}
     for student in students:
         sub = inspect_submission(course, student, assignment)
         if not sub.ok:
-            decisions[student] = ("intake", record_intake_error(course, sub))
+            yield student, "intake", record_intake_error(course, sub)
             continue
         letter = allocation.get(student)
         if letter is None:
@@ -240,7 +258,7 @@ def plan(course, options: GradeOptions, settings: EngineSettings):
                                             "roster.csv` (or add a line to allocation.csv) and grade again.")
             record.environment["engine_error"] = True
             record.save(course.autograded_dir(student, assignment) / RESULT_FILE)
-            decisions[student] = ("unallocated", record)
+            yield student, "unallocated", record
             continue
         task = catalogue.get(letter).task
         try:
@@ -252,25 +270,24 @@ def plan(course, options: GradeOptions, settings: EngineSettings):
             bad = Submission(student, assignment, sub.folder, submitted_at=sub.submitted_at,
                              problem=f"the notebook could not be prepared for running ({type(error).__name__}: "
                                      f"{str(error)[:200]})")
-            decisions[student] = ("intake", record_intake_error(course, bad))
+            yield student, "intake", record_intake_error(course, bad)
             continue
         existing = load_record(course.autograded_dir(student, assignment) / RESULT_FILE)
         same = (existing is not None and existing.cache_key == job.cache_key
                 and not existing.environment.get("engine_error"))
         if options.no_execute:
             if same and existing.status in (EXECUTED, GRADED, FAILED):
-                decisions[student] = ("check", existing)
+                yield student, "check", existing
             elif existing is not None and existing.status in (EXECUTED, GRADED, FAILED):
-                decisions[student] = ("stale", existing)
+                yield student, "stale", existing
             else:
-                decisions[student] = ("missing", existing)
+                yield student, "missing", existing
         elif options.force or not same or existing.status not in (EXECUTED, GRADED, FAILED):
-            decisions[student] = ("execute", job)
+            yield student, "execute", job
         elif existing.status == EXECUTED:
-            decisions[student] = ("check", existing)
+            yield student, "check", existing
         else:
-            decisions[student] = ("done", existing)
-    return assignment, decisions
+            yield student, "done", existing
 
 
 def grade(course, options: GradeOptions, console=None) -> BatchSummary:
@@ -290,28 +307,37 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
     start = time.monotonic()
     for warning in warnings:
         console.print(f"[bold red]Warning:[/] {warning}")
-    assignment, decisions = plan(course, options, settings)
-    planned = time.monotonic()
+    assignment, students, allocation = batch_students(course, options)
     summary = BatchSummary(assignment, workers=workers, threads=settings.threads, warnings=warnings,
                            sandbox="bubblewrap" if settings.use_bwrap else "none")
-    jobs = [d[1] for d in decisions.values() if d[0] == "execute"]
-    if jobs:
-        _check_data(settings, {job.task for job in jobs})
-    checks = _Checks()
-    for student, (kind, item) in decisions.items():
-        if kind in ("intake", "unallocated", "done", "stale", "missing"):
-            if item is not None:
-                summary.records[student] = item
-            {"done": summary.skipped, "stale": summary.stale, "missing": summary.not_executed}.get(
-                kind, []).append(student)
-    for label, names, advice in (
-            ("Stale", summary.stale, "changed since they were executed (or the environment did)"),
-            ("Not executed yet", summary.not_executed, "have no stored execution")):
-        if names:
-            console.print(f"[yellow]{label}:[/] {len(names)} notebook(s) {advice}: {', '.join(names[:10])}"
-                          f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them.")
-
+    if not options.no_execute:  # before any execution: a missing data set is the instructor's to fetch
+        catalogue = course.config.catalogue
+        _check_data(settings, {catalogue.get(allocation[s]).task for s in students if s in allocation})
+    # a broken rubric or marks file stops the batch here, before hours of executions
     grading = _Grading(course, assignment, summary, console) if options.run_grading else None
+    checks = _Checks()
+    timer = {"planned": start}
+    decisions: dict[str, tuple[str, object]] = {}
+
+    def jobs_as_planned():
+        """The executions, handed to the pool one by one as each notebook is sanitised."""
+        for student, kind, item in plan_each(course, options, settings, assignment, students, allocation):
+            decisions[student] = (kind, item)
+            if kind == "execute":
+                yield item
+        timer["planned"] = time.monotonic()
+        for student, (kind, item) in decisions.items():
+            if kind in ("intake", "unallocated", "done", "stale", "missing"):
+                if item is not None:
+                    summary.records[student] = item
+                {"done": summary.skipped, "stale": summary.stale, "missing": summary.not_executed}.get(
+                    kind, []).append(student)
+        for label, names, advice in (
+                ("Stale", summary.stale, "changed since they were executed (or the environment did)"),
+                ("Not executed yet", summary.not_executed, "have no stored execution")):
+            if names:
+                console.print(f"[yellow]{label}:[/] {len(names)} notebook(s) {advice}: {', '.join(names[:10])}"
+                              f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them.")
 
     def checked(record: ExecutionRecord) -> None:  # each execution, once checked, is graded at once
         checks.run(course, record)
@@ -325,8 +351,10 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
                 summary.records[student] = item
                 summary.checked.append(student)
 
-    if jobs:
-        _execute_all(jobs, workers, options, checked, summary, console, check_stored)
+    jobs = jobs_as_planned()
+    first = next(jobs, None)
+    if first is not None:
+        _execute_all(itertools.chain([first], jobs), workers, options, checked, summary, console, check_stored)
     else:
         check_stored()
     executed = time.monotonic()
@@ -334,7 +362,8 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
     if grading is not None:
         grading.finish(sorted(summary.records))
     summary.wall_seconds = time.monotonic() - start
-    summary.phases = {"plan": planned - start, "execute": executed - planned,
+    # the executions start as soon as the first notebook is planned, so the first two are moments in the batch
+    summary.phases = {"all planned at": timer["planned"] - start, "all executed at": executed - start,
                       "checks (within execute)": checks.seconds, "grading (within execute)": graded_meanwhile,
                       "grading after": time.monotonic() - executed,
                       # plan, checks, grading and imports; the executions' own CPU is in each result.json
@@ -349,8 +378,10 @@ def _own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _execute_all(jobs: list[Job], workers: int, options: GradeOptions, checked,
+def _execute_all(jobs, workers: int, options: GradeOptions, checked,
                  summary: BatchSummary, console, meanwhile) -> None:
+    """Run the jobs (an iterable: each is submitted as soon as it is prepared) and check and grade each
+    as it finishes; `meanwhile` runs once every job is submitted (the stored executions' checks)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -384,7 +415,7 @@ def _execute_all(jobs: list[Job], workers: int, options: GradeOptions, checked,
                 state["failed"] += 1
 
     with progress:
-        task = progress.add_task(describe(), total=len(jobs))
+        task = progress.add_task(describe(), total=None)
         if options.scheduler:
             _run_dask(options.scheduler, jobs, state, lock, finished, progress, task, describe, summary, meanwhile)
         else:
@@ -395,7 +426,10 @@ def _execute_all(jobs: list[Job], workers: int, options: GradeOptions, checked,
                 return execute_job(job)
 
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
-                futures = {pool.submit(run, job): job for job in jobs}
+                futures = {}
+                for job in jobs:
+                    futures[pool.submit(run, job)] = job
+                    progress.update(task, total=len(futures))
                 meanwhile()
                 for future in as_completed(futures):
                     job = futures[future]
@@ -407,7 +441,7 @@ def _execute_all(jobs: list[Job], workers: int, options: GradeOptions, checked,
                     progress.update(task, advance=1, description=describe())
 
 
-def _run_dask(address: str, jobs: list[Job], state: dict, lock, finished, progress, task, describe,
+def _run_dask(address: str, jobs, state: dict, lock, finished, progress, task, describe,
               summary: BatchSummary, meanwhile) -> None:
     try:
         from distributed import Client
@@ -429,9 +463,12 @@ def _run_dask(address: str, jobs: list[Job], state: dict, lock, finished, progre
                              "at the same path.") from None
         slots = sum(client.nthreads().values()) or 1
         summary.workers, summary.sandbox = slots, summary.sandbox + f" on Dask ({len(client.nthreads())} workers)"
-        futures = [client.submit(execute_job, job, pure=False, key=f"grade-{job.student_id}-{os.urandom(4).hex()}")
-                   for job in jobs]
-        by_key = {f.key: job for f, job in zip(futures, jobs)}
+        futures, by_key = [], {}
+        for job in jobs:
+            future = client.submit(execute_job, job, pure=False, key=f"grade-{job.student_id}-{os.urandom(4).hex()}")
+            futures.append(future)
+            by_key[future.key] = job
+            progress.update(task, total=len(futures))
         with lock:
             state["running"] = min(slots, len(futures))
         progress.update(task, description=describe())

@@ -97,7 +97,17 @@ class CohortGrading:
         self.csv_marks = read_course_marks(course, self.rubric, assignment)
         self.allocation = read_allocation(course.allocation_path, course.config.catalogue)
         self.result = CohortResult(assignment)
-        self.bridge = self._open_gradebook() if update_gradebook else None
+        self.update_gradebook = update_gradebook
+        self._bridge, self._gradebook_tried = None, False
+
+    @property
+    def bridge(self):
+        """The gradebook, opened when the first submission is graded: its 0.4 s of imports and database
+        set-up then overlap the executions instead of delaying the first one."""
+        if self.update_gradebook and not self._gradebook_tried:
+            self._gradebook_tried = True
+            self._bridge = self._open_gradebook()
+        return self._bridge
 
     def _open_gradebook(self):
         from autograder.gradebook import GradebookBridge, GradebookError
@@ -130,9 +140,9 @@ class CohortGrading:
                 "traceback": traceback.format_exc(limit=6), "generated_at": _now()})
 
     def finish(self, write_summary: bool = True) -> CohortResult:
-        if self.bridge is not None:
-            self.bridge.close()
-            self.bridge = None
+        if self._bridge is not None:
+            self._bridge.close()
+            self._bridge = None
         if write_summary:
             from autograder.report.summary import write_summary as write_cohort_summary
 

@@ -75,7 +75,8 @@ def test_cache_stale_and_force(course):
     forced = batch.grade(course, batch.GradeOptions(force=True, progress=False, run_grading=False),
                          console=_console())
     assert forced.executed == ["alice"]
-    assert set(forced.phases) >= {"plan", "execute", "grading (within execute)", "grading after"}
+    assert set(forced.phases) >= {"all planned at", "all executed at", "grading (within execute)", "grading after"}
+    assert 0 < forced.phases["all planned at"] <= forced.phases["all executed at"]
 
 
 def test_student_missing_from_the_allocation(course):
@@ -121,3 +122,37 @@ def test_a_broken_marks_file_stops_the_batch_before_anything_runs(course):
     with pytest.raises(MarksError, match="line 2"):
         batch.grade(course, batch.GradeOptions(progress=False, allow_unsandboxed=True), console=_console())
     assert not (course.autograded_dir("alice", ASSIGNMENT) / "result.json").exists()
+
+
+def test_the_first_execution_starts_before_the_last_notebook_is_prepared(course_dir, monkeypatch):
+    """Planning streams into the pool: with the third notebook slow to prepare, the first two are
+    already running (in the real sandbox) when its preparation ends."""
+    import time
+
+    make_course(course_dir, {name: quick_notebook("good", marker=name) for name in ("ann", "bob", "cat")},
+                execution={"cell_timeout": 60, "timeout": 120})
+    course = Course.open(course_dir)
+    events = []
+    prepare, execute = batch.prepare_job, batch.execute_job
+
+    def slow_prepare(course, student, *args):
+        if student == "cat":
+            time.sleep(3)
+        job = prepare(course, student, *args)
+        events.append(("prepared", student, time.monotonic()))
+        return job
+
+    def recorded_execute(job):
+        events.append(("started", job.student_id, time.monotonic()))
+        return execute(job)
+
+    monkeypatch.setattr(batch, "prepare_job", slow_prepare)
+    monkeypatch.setattr(batch, "execute_job", recorded_execute)
+    summary = batch.grade(course, batch.GradeOptions(workers=2, progress=False, run_grading=False,
+                                                     allow_unsandboxed=not sb.bwrap_status()[0]),
+                          console=_console())
+    assert sorted(summary.executed) == ["ann", "bob", "cat"]
+    assert all(_record(course, s).status == "graded" for s in ("ann", "bob", "cat"))
+    at = {(kind, student): t for kind, student, t in events}
+    assert at[("started", "ann")] < at[("prepared", "cat")] and at[("started", "bob")] < at[("prepared", "cat")]
+    assert summary.phases["all planned at"] >= 3

@@ -1,10 +1,15 @@
 """Figures for the feedback page and the cohort summary, as self-contained `data:` URIs (PNG), so a
 page opens offline with no external assets. matplotlib's object API is used (no pyplot), so no
-GUI backend and no global state is involved."""
+GUI backend and no global state is involved.
+
+Margins are set in inches from the text each figure holds (`_margins`), not found by
+`bbox_inches="tight"`, which lays the whole figure out a second time: the feedback pages are
+written while the cohort's notebooks run, and that second pass was a quarter of their drawing time."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 import numpy as np
@@ -41,10 +46,34 @@ def _style(ax):
     ax.set_axisbelow(True)
 
 
+@functools.lru_cache(maxsize=1024)
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """Width in inches of one line of text in matplotlib's default font (from the font's metrics,
+    no drawing)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    font = FontProperties(size=size, weight="bold" if bold else "normal")
+    width, _, _ = TextToPath().get_text_width_height_descent(text, font, ismath=False)
+    return width / 72
+
+
+def _margins(figure: Figure, left: float, bottom: float, right: float = 0.15, top: float = 0.1) -> None:
+    """Place the axes with these margins, in inches (room for tick labels, axis labels and title)."""
+    width, height = figure.get_size_inches()
+    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height)
+
+
+# Room, in inches, for one row of 8 pt tick labels plus an 8.5 pt axis label below the axes, for a
+# 10 pt title above them, and for numeric y tick labels plus the y axis label on the left.
+BELOW = 0.52
+TITLE = 0.34
+NUMBERS_LEFT = 0.78
+
+
 def to_data_uri(figure: Figure) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white",
-                   metadata={"Software": None})
+    figure.savefig(buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -66,6 +95,8 @@ def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "")
     entries.sort(key=lambda e: e["mean"], reverse=challenge.higher_is_better)  # best first, drawn at the top
     height = 0.9 + 0.22 * len(entries)
     figure = _figure(8.0, height)
+    labels_width = max(text_width(e["label"], 8, bold=e["kind"] == "model") for e in entries)
+    _margins(figure, left=labels_width + 0.2, bottom=BELOW, right=0.25, top=TITLE if title else 0.1)
     ax = figure.add_subplot()
     _style(ax)
     ax.grid(True, axis="x", color=GRID)
@@ -111,6 +142,7 @@ def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "")
 
 def parity_plot(challenge: Challenge, y_true: np.ndarray, y_pred: np.ndarray, seen: np.ndarray) -> str:
     figure = _figure(4.6, 4.4)
+    _margins(figure, left=NUMBERS_LEFT, bottom=BELOW, top=TITLE)
     ax = figure.add_subplot()
     _style(ax)
     low = float(min(y_true.min(), y_pred.min()))
@@ -137,6 +169,7 @@ def roc_curve_plot(y_true: np.ndarray, y_pred: np.ndarray, is_probability: bool)
     from sklearn.metrics import auc, roc_curve
 
     figure = _figure(4.4, 4.2)
+    _margins(figure, left=NUMBERS_LEFT, bottom=BELOW, top=TITLE)
     ax = figure.add_subplot()
     _style(ax)
     truth = y_true.astype(bool)
@@ -164,6 +197,8 @@ def confusion_matrix_plot(y_true: np.ndarray, y_pred: np.ndarray, positive: str 
 
     matrix = confusion_matrix(y_true.astype(bool), y_pred >= 0.5, labels=[False, True])
     figure = _figure(3.8, 3.4)
+    _margins(figure, left=max(text_width(f"true {name}", 8) for name in (negative, positive)) + 0.2,
+             bottom=0.32, top=TITLE)
     ax = figure.add_subplot()
     ax.imshow(matrix, cmap="Blues")
     total = matrix.sum() or 1
@@ -181,18 +216,23 @@ def confusion_matrix_plot(y_true: np.ndarray, y_pred: np.ndarray, positive: str 
 
 def seen_unseen_chart(seen_unseen: dict, metric_label: str, unit: str = "") -> str:
     names = [n for n in ("seen", "unseen") if seen_unseen.get(n, {}).get("value") is not None]
+    values = [seen_unseen[n]["value"] for n in names]
+    labels = [f"{n} chemical system" for n in names]
+    notes = [f"  {value:.3g}  (n = {seen_unseen[name]['n']})" for value, name in zip(values, names)]
     figure = _figure(4.0, 2.2)
+    # the value notes sit at the end of each bar; the right margin holds the longest one
+    _margins(figure, left=max([text_width(label, 8) for label in labels] or [0.5]) + 0.2, bottom=BELOW,
+             right=max([text_width(note, 8) for note in notes] or [0.1]) + 0.1)
     ax = figure.add_subplot()
     _style(ax)
     ax.grid(False, axis="y")
-    values = [seen_unseen[n]["value"] for n in names]
     colors = [SEEN if n == "seen" else UNSEEN for n in names]
     ys = np.arange(len(names))[::-1]
     ax.barh(ys, values, color=colors, height=0.55)
-    for y, value, name in zip(ys, values, names):
-        ax.text(value, y, f"  {value:.3g}  (n = {seen_unseen[name]['n']})", va="center", fontsize=8, color=INK)
-    ax.set_yticks(ys, [f"{n} chemical system" for n in names], fontsize=8)
-    ax.set_xlim(0, max(values or [1]) * 1.45)
+    for y, value, note in zip(ys, values, notes):
+        ax.text(value, y, note, va="center", fontsize=8, color=INK)
+    ax.set_yticks(ys, labels, fontsize=8)
+    ax.set_xlim(0, max(values or [1]) * 1.02)
     label = seen_unseen.get("measure", metric_label)
     ax.set_xlabel(label + (f" ({unit})" if unit and label == "MAE" else ""), fontsize=8.5, color=INK)
     return to_data_uri(figure)
@@ -201,6 +241,7 @@ def seen_unseen_chart(seen_unseen: dict, metric_label: str, unit: str = "") -> s
 def histogram(values_by_kind: dict[str, list[float]], bands: list, title: str, xlabel: str) -> str:
     """Marks histogram with band boundaries (cohort summary)."""
     figure = _figure(4.6, 2.4)
+    _margins(figure, left=0.55, bottom=BELOW, top=TITLE)
     ax = figure.add_subplot()
     _style(ax)
     bins = np.arange(0, 105, 5)
@@ -221,6 +262,8 @@ def histogram(values_by_kind: dict[str, list[float]], bands: list, title: str, x
 def criterion_marks_chart(rows: list[tuple[str, list[float]]]) -> str:
     """One box per criterion (cohort summary)."""
     figure = _figure(4.6, 0.6 + 0.36 * max(1, len(rows)))
+    labels = [f"{name} (n = {len(values)})" for name, values in rows]
+    _margins(figure, left=max(text_width(label, 8) for label in labels or [""]) + 0.2, bottom=BELOW)
     ax = figure.add_subplot()
     _style(ax)
     ax.grid(False, axis="y")
@@ -229,7 +272,7 @@ def criterion_marks_chart(rows: list[tuple[str, list[float]]]) -> str:
     ax.boxplot(data, positions=ys, vert=False, widths=0.5, patch_artist=True,
                boxprops={"facecolor": "#dbeafe", "color": SEEN}, medianprops={"color": ACCENT},
                whiskerprops={"color": SEEN}, capprops={"color": SEEN}, flierprops={"markersize": 3})
-    ax.set_yticks(ys, [f"{name} (n = {len(values)})" for name, values in rows], fontsize=8)
+    ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("mark", fontsize=8.5, color=INK)
     return to_data_uri(figure)
