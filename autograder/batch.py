@@ -12,8 +12,9 @@ results path) and the environment (Python, package versions, autograder version)
 executes everything again; --no-execute re-runs the checks (and the grading) on every stored
 execution whose key still matches and says which ones are stale.
 
-Executions run on a local pool of threads (each drives one sandboxed subprocess, so threads are
-enough; the GIL is not involved) or, given --scheduler, on a Dask distributed cluster that shares
+Each notebook is handed to the pool as soon as it is sanitised, so the first executions run while
+the rest of the cohort is still being read. Executions run on a local pool of threads (each drives
+one sandboxed subprocess, so threads are enough; the GIL is not involved) or, given --scheduler, on a Dask distributed cluster that shares
 the course directory. The checks run here, in the main process, as each execution finishes, so
 they never run inside a sandbox and need nothing from the workers but the files. One bad
 submission never stops the batch.
@@ -97,7 +98,7 @@ class BatchSummary:
     sandbox: str = "bubblewrap"
     warnings: list[str] = field(default_factory=list)
     grading_error: str = ""
-    phases: dict[str, float] = field(default_factory=dict)  # seconds: plan, execute, checks, grading
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: when planning and executions ended, checks, grading
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records.values() if r.status == status)
