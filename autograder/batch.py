@@ -75,6 +75,7 @@ class GradeOptions:
     cell_timeout: int | None = None
     timeout: int | None = None
     memory_limit: str | None = None
+    disk_limit: str | None = None
     force: bool = False
     no_execute: bool = False
     allow_unsandboxed: bool = False
@@ -143,10 +144,11 @@ def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int,
         if use_bwrap:
             check_layout(course.root)
     memory = parse_size(options.memory_limit if options.memory_limit is not None else ex.memory_limit)
+    disk = parse_size(options.disk_limit if options.disk_limit is not None else ex.disk_limit)
     settings = EngineSettings(
         cell_timeout=options.cell_timeout if options.cell_timeout is not None else ex.cell_timeout,
         timeout=options.timeout if options.timeout is not None else ex.timeout,
-        memory_limit=memory, threads=threads, seed=ex.seed, use_bwrap=use_bwrap,
+        memory_limit=memory, disk_limit=disk, threads=threads, seed=ex.seed, use_bwrap=use_bwrap,
         data_dir=str(data_home().resolve()))
     return settings, workers, warnings
 

@@ -223,6 +223,8 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
           cell_timeout: Optional[int] = typer.Option(None, "--cell-timeout", help="Seconds one cell may run."),
           timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds the whole notebook may run."),
           memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="Per submission, e.g. 8G."),
+          disk_limit: Optional[str] = typer.Option(
+              None, "--disk-limit", help="Files one submission may write (its folder and home), e.g. 4G."),
           force: bool = typer.Option(False, "--force", help="Execute again even when nothing changed."),
           no_execute: bool = typer.Option(
               False, "--no-execute", help="Only re-check and re-grade stored executions (nothing runs)."),
@@ -241,7 +243,7 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     console = Console(stderr=True)
     summary = run_grade(the_course, GradeOptions(
         assignment=assignment, workers=workers, scheduler=scheduler, cell_timeout=cell_timeout, timeout=timeout,
-        memory_limit=memory_limit, force=force, no_execute=no_execute, allow_unsandboxed=allow_unsandboxed,
+        memory_limit=memory_limit, disk_limit=disk_limit, force=force, no_execute=no_execute, allow_unsandboxed=allow_unsandboxed,
         students=student or None, progress=not quiet), console=console)
     Console(width=None if sys.stdout.isatty() else 160).print(status_table(summary))
     typer.echo(f"{len(summary.executed)} executed, {len(summary.checked)} re-checked, {len(summary.skipped)} "

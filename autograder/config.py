@@ -31,6 +31,7 @@ class ExecutionSettings:
     cell_timeout: int = 1200  # seconds one cell may run
     timeout: int = 2700  # seconds the whole notebook may run
     memory_limit: str = "8G"  # per submission (kernel and everything it starts)
+    disk_limit: str = "4G"  # per submission: the files it writes (its folder and its home); "0" = no limit
     workers: int = 0  # submissions graded at once; 0 = number of cores
     threads_per_kernel: int = 0  # BLAS/OpenMP/n_jobs threads per kernel; 0 = cores // workers
     seed: int = 2026

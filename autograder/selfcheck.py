@@ -66,6 +66,7 @@ LABELS = {
     "execution.ran": "Runs from top to bottom as the grader runs it",
     "execution.cell_errors": "No errors when run from the top",
     "execution.memory": "Within the memory limit",
+    "execution.disk": "Within the disk limit",
     "execution.notebook_timeout": "Within the time limit",
     "execution.cell_timeout": "No cell over the time limit",
     "execution.kernel_died": "The kernel keeps running",
@@ -788,7 +789,7 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
     execution = config.execution
     settings = engine.EngineSettings(
         cell_timeout=execution.cell_timeout, timeout=execution.timeout,
-        memory_limit=sb.parse_size(execution.memory_limit),
+        memory_limit=sb.parse_size(execution.memory_limit), disk_limit=sb.parse_size(execution.disk_limit),
         threads=execution.threads_per_kernel or max(1, os.cpu_count() or 1), seed=execution.seed,
         use_bwrap=usable, data_dir=str(data.data_home()))
     reference_path = None

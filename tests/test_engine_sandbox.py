@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import textwrap
 import time
@@ -230,6 +231,46 @@ def test_single_allocation_over_the_limit_is_a_memory_error(tmp_path):
     assert record.cells[2].status == "failed" and record.cells[2].error["ename"] == "MemoryError"
     assert "still alive" in outputs(work, 3)
     assert any(f.check_id == "execution.memory" for f in record.findings)
+
+
+WRITER = '''
+    import os, time
+    # 1 GB in 5 MB files, half in the notebook's folder and half in its home, over about 5 s
+    for i in range(200):
+        folder = "." if i % 2 else os.path.expanduser("~")
+        with open(os.path.join(folder, f"junk{i:03d}.bin"), "wb") as handle:
+            handle.write(b"x" * 5 * 2**20)
+        time.sleep(0.02)
+    print("wrote everything")
+'''
+
+
+@pytest.mark.parametrize("use_bwrap", [True, False], ids=["sandboxed", "unsandboxed"])
+def test_disk_limit_stops_a_notebook_that_fills_the_disk(tmp_path, use_bwrap):
+    """A notebook writing without bound is stopped near the limit, and what it wrote is removed, so that
+    one submission cannot fill the grading machine's disk for the rest of the batch."""
+    nb = notebook("print('before')", WRITER, "print('after')")
+    (tmp_path / "course").mkdir()
+    free_before = shutil.disk_usage(tmp_path).free
+    record, work = run(tmp_path, nb, use_bwrap=use_bwrap, disk_limit=sb.parse_size("100M"))
+    assert record.status == "failed" and "wrote more than 100 MB of files" in record.reason
+    assert [c.status for c in record.cells][2:] == ["completed", "killed", "pending"]
+    assert "wrote everything" not in outputs(work, 3)
+    finding = next(f for f in record.findings if f.check_id == "execution.disk")
+    assert finding.status == "fail" and finding.advice
+    assert finding.details["written_mb"] >= 100
+    removed = finding.details["removed"]  # the half written to its folder (its home goes with the sandbox)
+    assert removed and all(name.startswith("junk") for name in removed)
+    assert len(removed) < 60  # stopped on the way (at most 300 MB), not after the whole gigabyte
+    assert not list(work.glob("junk*")) and (work / "research_challenge.ipynb").is_file()
+    assert shutil.disk_usage(tmp_path).free > free_before - 50 * 2**20  # the space is given back
+
+
+def test_a_run_within_the_disk_limit_keeps_its_files(tmp_path):
+    nb = notebook("open('table.csv', 'w').write('a,b\\n' * 1000)\nprint('saved')")
+    record, work = run(tmp_path, nb, disk_limit=sb.parse_size("100M"))
+    assert record.status == "executed" and (work / "table.csv").stat().st_size == 4000
+    assert not any(f.check_id == "execution.disk" for f in record.findings)
 
 
 TRACE_CELLS = [

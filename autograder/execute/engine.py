@@ -49,10 +49,11 @@ RESULT_FILE = "result.json"
 LOG_FILE = "execution.log"
 RESULTS_NAME = "results.json.gz"
 # Findings made here (the checks own the rest of the execution.* family: run, run_time, order, ...).
-ENGINE_FINDINGS = ("execution.memory", "execution.notebook_timeout", "execution.cell_timeout", "execution.cell_errors",
+ENGINE_FINDINGS = ("execution.memory", "execution.disk", "execution.notebook_timeout", "execution.cell_timeout", "execution.cell_errors",
                    "execution.kernel_died", "execution.not_run", "execution.network", "execution.filesystem",
                    "execution.links_removed", "execution.engine_error", "environment.", "sanitise.", "intake.")
 PROTECTED = {RESULT_FILE, LOG_FILE, TRACE_FILE}
+RESULTS_KEEP_BYTES = 64 * 1024 ** 2  # matbench results of the largest task are about 1 MB
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "LOKY_MAX_CPU_COUNT", "NUMBA_NUM_THREADS")
 _NETWORK_HINTS = ("Network is unreachable", "Temporary failure in name resolution", "Name or service not known",
@@ -66,6 +67,7 @@ class EngineSettings:
     cell_timeout: int = 1200
     timeout: int = 2700
     memory_limit: int | None = 8 * 1024 ** 3
+    disk_limit: int | None = 4 * 1024 ** 3  # what a run may write to its folder and its home
     threads: int = 1
     seed: int = 2026
     use_bwrap: bool = True
@@ -236,6 +238,28 @@ def _remove_links(folder: Path) -> list[str]:
     return removed
 
 
+def _clear_written(work: Path, job: Job, settings: EngineSettings) -> list[str]:
+    """After a run stopped for writing too much: remove what it wrote to its folder, so that one notebook
+    cannot fill the grading machine's disk for the rest of the batch. Kept: the files that came with the
+    submission, the grader's own files and a results file of plausible size."""
+    keep = set(job.support_files) | PROTECTED
+    removed = []
+    for root, dirs, files in os.walk(work, topdown=False):
+        for name in files:
+            path = Path(root) / name
+            relative = str(path.relative_to(work))
+            if relative in keep or (relative == settings.results_path and path.stat().st_size <= RESULTS_KEEP_BYTES):
+                continue
+            path.unlink()
+            removed.append(relative)
+        for name in dirs:
+            try:
+                (Path(root) / name).rmdir()
+            except OSError:
+                pass
+    return sorted(removed)
+
+
 def execute_job(job: Job) -> dict:
     """Run the job's notebook in the sandbox and record it. Returns ExecutionRecord.to_dict()."""
     settings = job.settings
@@ -286,7 +310,7 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
         env=_sandbox_env(settings, inner_home, tmp),
         readonly=_data_binds(settings.data_dir),
         readonly_files={RESULT_FILE: work / RESULT_FILE},
-        memory_limit=settings.memory_limit,
+        memory_limit=settings.memory_limit, disk_limit=settings.disk_limit,
         hard_timeout=(settings.timeout + settings.grace_seconds) if settings.timeout else None,
         use_bwrap=settings.use_bwrap)
     payload = {"notebook": job.sanitised, "parameters": job.parameters, "kernel_name": settings.kernel_name,
@@ -304,6 +328,7 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     record.peak_memory_mb = round(result.peak_memory_bytes / 1024 ** 2, 1)
     record.environment["memory_method"] = result.memory_method
     removed_links = _remove_links(work)
+    cleared = _clear_written(work, job, settings) if result.killed == "disk" else []
 
     outcome = result.outcome or {}
     nb = None
@@ -336,6 +361,9 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     if record.reason and nb is None:
         record.environment["engine_error"] = outcome.get("exception") is not None or not result.outcome
     findings += _findings(job, record, outcome, result, nb)
+    for finding in findings:
+        if finding.check_id == "execution.disk":
+            finding.details.update(written_mb=round(result.disk_bytes / 1024 ** 2, 1), removed=cleared[:50])
     if removed_links:
         findings.append(Finding("execution.links_removed", "general", WARN,
                                 f"The notebook created links to files outside its folder ({', '.join(removed_links[:5])}); "
@@ -384,7 +412,8 @@ def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
             reached = False
             if status == "killed":
                 error = {"ename": "DeadKernelError", "evalue": "the kernel stopped: "
-                         + ("out of memory" if result.killed == "memory" else _describe_exit(outcome.get("kernel_exit")))}
+                         + {"memory": "out of memory", "disk": "it wrote more files than the disk limit"}.get(
+                             result.killed, _describe_exit(outcome.get("kernel_exit")))}
             else:
                 error = {"ename": "Timeout", "evalue": "the time budget ran out while this cell was running"}
         elif not cell.source.strip() and reached:
@@ -419,6 +448,10 @@ def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandbox
         return FAILED, (f"The notebook used more memory than the limit for one submission "
                         f"({sb.format_size(settings.memory_limit)}) and was stopped{where}; the cells after it "
                         "did not run.")
+    if result.killed == "disk":
+        return FAILED, (f"The notebook wrote more than {sb.format_size(settings.disk_limit)} of files (the limit for "
+                        f"one submission, in its folder and home) and was stopped{where}; the cells after it did not "
+                        "run, and the files it wrote were removed.")
     if outcome.get("deadline_hit") or result.killed == "timeout":
         return FAILED, (f"The notebook did not finish within {_minutes(settings.timeout)}, the time budget for the "
                         f"whole notebook; it was stopped{where} and the cells after it did not run.")
@@ -479,6 +512,7 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
     if record.status == FAILED:
         cell = next((c for c in record.cells if c.status in ("killed", "timeout")), None)
         check = ("execution.memory" if result.killed == "memory" else
+                 "execution.disk" if result.killed == "disk" else
                  "execution.notebook_timeout" if (outcome.get("deadline_hit") or result.killed == "timeout") else
                  "execution.cell_timeout" if (outcome.get("exception") or {}).get("type") == "CellTimeoutError" else
                  "execution.kernel_died" if (outcome.get("exception") or {}).get("type") == "DeadKernelError" else
@@ -486,6 +520,8 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
         advice = {
             "execution.memory": "Use less memory: smaller feature sets, fewer models kept at once, float32, "
                                 "or process the data in batches. Check your notebook's peak memory before submitting.",
+            "execution.disk": "Write fewer and smaller files: keep results.json.gz and small figures, and do not "
+                              "save every model or copies of the data set.",
             "execution.notebook_timeout": "Make the notebook faster: fewer hyper-parameter combinations, smaller "
                                           "models, or fewer epochs; run it top to bottom and time it before submitting.",
             "execution.cell_timeout": "A cell should not run for longer than the budget; look for a loop that never "

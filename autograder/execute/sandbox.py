@@ -14,6 +14,9 @@ Otherwise `run_one` sets RLIMIT_DATA (per process; unlike RLIMIT_AS it does not 
 space numpy, torch or BLAS reserve without using) and a watchdog here sums the resident memory of
 the whole tree and kills the kernel side when the sum passes the limit.
 
+Disk: the files a run writes to its folder and its home are measured every second; past the disk
+limit the kernel side is stopped like for memory (the private /tmp is a tmpfs bounded in size).
+
 Timing: wall time around the sandbox; CPU time from wait4()'s rusage of the sandbox (the kernel and
 every process it started, once reaped) or from sampling, whichever is larger; peak memory from
 sampling the tree's resident set every 0.2 s (and the largest single process from rusage).
@@ -41,6 +44,7 @@ SANDBOX_HOME = "/home/student"  # the private home as the notebook sees it
 SANDBOX_DATA = "/data/matbench"  # the data cache as the notebook sees it
 SANDBOX_UID = 1000
 SAMPLE_SECONDS = 0.2
+DISK_EVERY = 5  # samples between two measures of what a run has written (once a second)
 # Frames on the result pipe: 1 byte type, 8 bytes big-endian length, payload.
 FRAME_NOTEBOOK, FRAME_OUTCOME = b"N", b"O"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)?\s*$", re.IGNORECASE)
@@ -144,6 +148,7 @@ class SandboxSpec:
     readonly: dict[str, Path] = field(default_factory=dict)  # inside path -> host path
     readonly_files: dict[str, Path] = field(default_factory=dict)  # files re-bound read-only inside work
     memory_limit: int | None = None
+    disk_limit: int | None = None  # bytes the run may write to work_dir and home_dir together
     hard_timeout: float | None = None  # seconds; everything is killed after this
     use_bwrap: bool = True
 
@@ -345,11 +350,12 @@ class SandboxResult:
     wall_seconds: float
     cpu_seconds: float
     peak_memory_bytes: int
-    killed: str | None = None  # "memory" | "timeout" when we (or the OOM killer) stopped it
+    killed: str | None = None  # "memory" | "disk" | "timeout" when we (or the OOM killer) stopped it
     notebook: bytes | None = None  # the last notebook snapshot the run sent
     outcome: dict | None = None  # the run's own account (None if it was killed before sending it)
     memory_method: str = "none"  # "cgroup-v1" | "cgroup-v2" | "rlimit+watchdog" | "none"
     oom_kills: int = 0  # processes the cgroup's out-of-memory killer stopped
+    disk_bytes: int = 0  # the most the run had written to its folder and home, when last measured
 
 
 class _FrameReader(threading.Thread):
@@ -446,6 +452,7 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
         exited = _ExitWatch(proc.pid)
         status, rusage = None, None
         kill_deadline = None
+        samples = written = 0
         last_procs: list = []
         try:
             while status is None:
@@ -465,6 +472,17 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
                         pass
                 peak, cpu_sampled = max(peak, rss), max(cpu_sampled, cpu)
                 elapsed = time.monotonic() - start
+                samples += 1
+                if spec.disk_limit and samples % DISK_EVERY == 0:
+                    written = max(written, written_bytes((spec.work_dir, spec.home_dir), spec.disk_limit))
+                    if written > spec.disk_limit and killed is None:
+                        killed = "disk"
+                        for p in _kernel_side(procs) or procs:
+                            try:
+                                p.kill()
+                            except psutil.Error:
+                                pass
+                        kill_deadline = time.monotonic() + 30
                 if spec.memory_limit and cgroup is None and rss > spec.memory_limit and killed is None:
                     killed = "memory"
                     for p in _kernel_side(procs) or procs:
@@ -498,7 +516,23 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
     return SandboxResult(returncode=proc.returncode, wall_seconds=wall,
                          cpu_seconds=max(cpu_rusage, cpu_sampled), peak_memory_bytes=int(max(peak, maxrss)),
                          killed=killed, notebook=reader.notebook, outcome=reader.outcome,
-                         memory_method=method, oom_kills=oom_kills)
+                         memory_method=method, oom_kills=oom_kills, disk_bytes=written)
+
+
+def written_bytes(folders, stop_above: int | None = None) -> int:
+    """Bytes in the files under these folders (links not followed); counting stops once past
+    `stop_above`, so a notebook that writes a million small files costs one walk, not many."""
+    total = 0
+    for folder in folders:
+        for root, _, files in os.walk(folder):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(root, name)).st_blocks * 512
+                except OSError:
+                    continue
+                if stop_above is not None and total > stop_above:
+                    return total
+    return total
 
 
 class _ExitWatch:
