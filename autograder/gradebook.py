@@ -10,7 +10,9 @@ What goes in, per submission (updated in place on re-grading, never duplicated):
   * for each manually graded cell the rubric names (`formgrader_cell`): our suggested mark as the
     cell's `auto_score` (scaled to the cell's points), which formgrader shows as the placeholder
     of the score box, and the evidence as `auto_comment`. The marker's `manual_score` and
-    `manual_comment` are never touched; `needs_manual_grade` stays set until a marker grades.
+    `manual_comment` are never touched; `needs_manual_grade` stays set until a marker grades;
+  * nbgrader's late penalty (`late_submission_penalty`): the same fraction of nbgrader's score as
+    the course's late policy took off our mark.
 
 What comes out: the markers' manual scores (scaled to 0-100) and comments, and any extension
 granted in nbgrader (`nbgrader db`/formgrader), which moves the student's deadline.
@@ -234,7 +236,30 @@ class GradebookBridge:
                     grade_row.needs_manual_grade = grade_row.manual_score is not None
                     written["tests"][grade_id] = 0.0
         self.gradebook.db.commit()
+        written["late_submission_penalty"] = self._record_late_penalty(assignment, student, grade)
         return written
+
+    def _record_late_penalty(self, assignment: str, student: str, grade: dict) -> float | None:
+        """nbgrader's own late penalty (points off the notebook's score, shown by formgrader and
+        `nbgrader export`): the same fraction of the nbgrader score as the course's late policy took off
+        our mark. None (nbgrader's "no penalty") when on time, or while the mark is incomplete; it is
+        set again at each re-grade, so grade again (`--no-execute`) after marking in formgrader."""
+        from nbgrader.api import MissingEntry
+
+        overall = grade.get("overall") or {}
+        before, after = overall.get("before_late"), overall.get("exact")
+        penalty = None
+        for notebook in self.notebooks(assignment):
+            try:
+                submitted = self.gradebook.find_submission_notebook(notebook.name, assignment, student)
+            except MissingEntry:
+                continue
+            penalty = None
+            if before and after is not None and after < before:
+                penalty = round((submitted.score or 0.0) * (1 - after / before), 2)
+            submitted.late_submission_penalty = penalty
+        self.gradebook.db.commit()
+        return penalty
 
     @staticmethod
     def _read_notebook(path: Path | None) -> dict | None:

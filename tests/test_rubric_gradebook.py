@@ -124,3 +124,35 @@ def test_a_gradebook_that_cannot_be_opened_does_not_stop_the_marks(tmp_path):
     assert len(result.warnings) == 1 and result.warnings[0].startswith("Gradebook not updated: ")
     assert json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())["criteria"]
     assert (course.root / "feedback" / STUDENT / ASSIGNMENT / "index.html").is_file()
+
+
+def test_the_late_penalty_reaches_nbgraders_gradebook(tmp_path):
+    """A complete mark for work 18 h late is capped at 40 (the course's policy); nbgrader's own
+    late_submission_penalty takes the same fraction off nbgrader's score, so formgrader and
+    `nbgrader export` agree with our mark. An extension granted in nbgrader clears it at the re-grade."""
+    course = make_course(tmp_path / "course", release=True)
+    nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
+    add_submission(course, STUDENT, "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path,
+                   notebook=nb, submitted_at="2026-03-12T09:00:00+00:00")  # 18 h late
+    (course.root / "marks").mkdir()
+    (course.root / "marks" / f"{ASSIGNMENT}.csv").write_text(
+        "student_id,criterion,mark,comment\n" + "".join(
+            f"{STUDENT},{criterion},70,\n" for criterion in
+            ("data_preparation", "model_choice", "training_testing", "code", "presentation")), encoding="utf-8")
+    grade_cohort(course, ASSIGNMENT)
+    grade = json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())
+    assert grade["lateness"]["state"] == "late"
+    assert grade["overall"]["before_late"] == pytest.approx(70) and grade["overall"]["mark"] == 40
+    url, course_id = nbgrader_settings(course)
+    with GradebookBridge(url, course_id) as bridge:
+        submission = bridge.gradebook.find_submission(ASSIGNMENT, STUDENT)
+        assert submission.score > 0
+        assert submission.late_submission_penalty == pytest.approx(submission.score * (1 - 40 / 70), abs=0.01)
+        assert (submission.score - submission.late_submission_penalty) / submission.score == pytest.approx(40 / 70,
+                                                                                                         abs=0.01)
+        bridge.gradebook.grant_extension(ASSIGNMENT, STUDENT, hours=24)
+    grade_cohort(course, ASSIGNMENT)
+    with GradebookBridge(url, course_id) as bridge:
+        assert bridge.gradebook.find_submission(ASSIGNMENT, STUDENT).late_submission_penalty == 0.0
+        notebook = bridge.gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, STUDENT)
+        assert notebook.late_submission_penalty is None  # nbgrader's "no penalty"
