@@ -407,6 +407,19 @@ def _kernel_side(procs) -> list:
     return []
 
 
+def _stop_kernel_side(procs) -> float:
+    """Kill the kernel and what it started, so that run_one survives to send the partial notebook;
+    returns the moment to kill everything if run_one then hangs."""
+    import psutil
+
+    for proc in _kernel_side(procs) or procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    return time.monotonic() + 30
+
+
 def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_path: Path,
                   on_start=None) -> SandboxResult:
     """Run `inner` (a command line for the sandbox's Python) with `stdin_data` on stdin; its stdout
@@ -476,21 +489,9 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
                 if spec.disk_limit and samples % DISK_EVERY == 0:
                     written = max(written, written_bytes((spec.work_dir, spec.home_dir), spec.disk_limit))
                     if written > spec.disk_limit and killed is None:
-                        killed = "disk"
-                        for p in _kernel_side(procs) or procs:
-                            try:
-                                p.kill()
-                            except psutil.Error:
-                                pass
-                        kill_deadline = time.monotonic() + 30
+                        killed, kill_deadline = "disk", _stop_kernel_side(procs)
                 if spec.memory_limit and cgroup is None and rss > spec.memory_limit and killed is None:
-                    killed = "memory"
-                    for p in _kernel_side(procs) or procs:
-                        try:
-                            p.kill()
-                        except psutil.Error:
-                            pass
-                    kill_deadline = time.monotonic() + 30  # run_one then saves; kill all if it hangs
+                    killed, kill_deadline = "memory", _stop_kernel_side(procs)
                 if spec.hard_timeout and elapsed > spec.hard_timeout and killed != "timeout":
                     killed = "timeout"
                     kill_deadline = time.monotonic()
