@@ -34,7 +34,8 @@ def notebook(*sources: str, parameters: str = 'challenge = "B"\ndata_dir = None\
     return nb
 
 
-def run(tmp_path: Path, nb, use_bwrap: bool = True, **settings) -> tuple[ExecutionRecord, Path]:
+def run(tmp_path: Path, nb, use_bwrap: bool = True, support_files: tuple[str, ...] = (),
+        **settings) -> tuple[ExecutionRecord, Path]:
     course = tmp_path / "course"
     defaults = dict(cell_timeout=30, timeout=120, memory_limit=sb.parse_size("2G"), threads=1, seed=0,
                     use_bwrap=use_bwrap, data_dir=os.environ["MATMINER_DATA"])
@@ -45,7 +46,8 @@ def run(tmp_path: Path, nb, use_bwrap: bool = True, **settings) -> tuple[Executi
               notebook_name="research_challenge.ipynb", submitted_at=None, challenge="B", task="matbench_expt_gap",
               sanitised=nbformat.writes(nb), changes=[], cache_key="test", environment={}, declared_packages=[],
               parameters={"challenge": "B", "data_dir": data_dir, "seed": 0, "n_jobs": 1,
-                          "results_path": "results.json.gz"}, settings=settings)
+                          "results_path": "results.json.gz"}, settings=settings,
+              support_files=list(support_files))
     record = ExecutionRecord.from_dict(execute_job(job))
     return record, job.work_dir
 
@@ -267,9 +269,15 @@ def test_disk_limit_stops_a_notebook_that_fills_the_disk(tmp_path, use_bwrap):
 
 
 def test_a_run_within_the_disk_limit_keeps_its_files(tmp_path):
+    """Only what the run writes counts: a data file handed in with the notebook, larger than the
+    limit itself, is not held against it."""
+    handed_in = tmp_path / "course" / "submitted" / "s1" / "research_challenge"
+    handed_in.mkdir(parents=True)
+    (handed_in / "features.npy").write_bytes(b"\1" * 120 * 2**20)
     nb = notebook("open('table.csv', 'w').write('a,b\\n' * 1000)\nprint('saved')")
-    record, work = run(tmp_path, nb, disk_limit=sb.parse_size("100M"))
+    record, work = run(tmp_path, nb, support_files=("features.npy",), disk_limit=sb.parse_size("100M"))
     assert record.status == "executed" and (work / "table.csv").stat().st_size == 4000
+    assert (work / "features.npy").stat().st_size == 120 * 2**20
     assert not any(f.check_id == "execution.disk" for f in record.findings)
 
 

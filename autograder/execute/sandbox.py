@@ -449,6 +449,8 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
     reader.start()
     killed: str | None = None
     peak = cpu_sampled = 0.0
+    # what the folders hold before the run (files that came with the submission) does not count
+    disk_before = written_bytes((spec.work_dir, spec.home_dir)) if spec.disk_limit else 0
     start = time.monotonic()
     with open(log_path, "ab") as log:
         try:
@@ -487,7 +489,8 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
                 elapsed = time.monotonic() - start
                 samples += 1
                 if spec.disk_limit and samples % DISK_EVERY == 0:
-                    written = max(written, written_bytes((spec.work_dir, spec.home_dir), spec.disk_limit))
+                    now = written_bytes((spec.work_dir, spec.home_dir), disk_before + spec.disk_limit)
+                    written = max(written, now - disk_before)
                     if written > spec.disk_limit and killed is None:
                         killed, kill_deadline = "disk", _stop_kernel_side(procs)
                 if spec.memory_limit and cgroup is None and rss > spec.memory_limit and killed is None:
