@@ -14,8 +14,8 @@ execution whose key still matches and says which ones are stale.
 
 Each notebook is handed to the pool as soon as it is sanitised, so the first executions run while
 the rest of the cohort is still being read. Executions run on a local pool of threads (each drives
-one sandboxed subprocess, so threads are enough; the GIL is not involved) or, given --scheduler, on a Dask distributed cluster that shares
-the course directory. The checks run here, in the main process, as each execution finishes, so
+one sandboxed subprocess, so threads are enough; the GIL is not involved) or, given --scheduler, on
+a Dask distributed cluster that shares the course directory. The checks run here, in the main process, as each execution finishes, so
 they never run inside a sandbox and need nothing from the workers but the files. One bad
 submission never stops the batch.
 """
@@ -99,7 +99,8 @@ class BatchSummary:
     sandbox: str = "bubblewrap"
     warnings: list[str] = field(default_factory=list)
     grading_error: str = ""
-    phases: dict[str, float] = field(default_factory=dict)  # seconds: when planning and executions ended, checks, grading
+    # seconds: when planning and the executions ended, then the checks' and the grading's durations
+    phases: dict[str, float] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.records.values() if r.status == status)
