@@ -183,6 +183,43 @@ def test_scaler_inside_train_model_is_fine(tmp_path):
     assert status(tmp_path, with_cells(BASE, model=model), "protocol.preprocessing_leak").status == "pass"
 
 
+SCALED_MODEL = MODEL.replace("def train_model(", '''from sklearn.preprocessing import StandardScaler
+
+
+class ScaledBoosting:
+    """Scales its inputs, then boosts."""
+
+    def fit(self, features, targets):
+        self.scaler = StandardScaler().fit(features)
+        self.model = HistGradientBoostingRegressor(random_state=seed).fit(self.scaler.transform(features), targets)
+        return self
+
+    def predict(self, features):
+        return self.model.predict(self.scaler.transform(features))
+
+
+def train_model(''', 1)
+
+
+def test_own_model_class_fitted_on_all_the_data_at_the_top_level_leaks(tmp_path):
+    """The scaler sits inside the student's class, but the class is fitted on every material (test folds
+    included) at the top level and that fitted model then predicts in the protocol."""
+    model = SCALED_MODEL.replace("    return model.fit(features, targets)\n", "    return whole_data_model\n")
+    nb = add_cell(with_cells(BASE, model=model), "model",
+                  "whole_data_model = ScaledBoosting().fit(all_features, task.df[target_column])\n")
+    finding = status(tmp_path, nb, "protocol.preprocessing_leak")
+    assert finding.status == "fail", finding.message
+    assert "ScaledBoosting.fit" in finding.message and "StandardScaler" in finding.message
+
+
+def test_own_model_class_used_inside_train_model_is_fine(tmp_path):
+    model = SCALED_MODEL.replace("    return model.fit(features, targets)\n",
+                                 "    return ScaledBoosting().fit(features, targets)\n")
+    assert model != SCALED_MODEL
+    finding = status(tmp_path, with_cells(BASE, model=model), "protocol.preprocessing_leak")
+    assert finding.status == "pass", finding.message
+
+
 def test_test_targets_requested(tmp_path):
     nb = extra("X_test, y_test = task.get_test_data(0, include_target=True)\n")
     assert status(tmp_path, nb, "protocol.test_targets").status == "fail"

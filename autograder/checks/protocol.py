@@ -25,6 +25,7 @@ from autograder.checks.analysis import (
     REORDERING_METHODS,
     SEARCHES,
     SPLITTERS,
+    CallSite,
     dotted,
     literal,
     names_in,
@@ -839,18 +840,15 @@ def preprocessing_leak(ctx) -> list[Finding]:
     constructed = a.student.constructed
     protocol_at = a.protocol_cell_index
     leaks, suspicious = [], []
+    fitting: dict[str, CallSite] = {}  # the student's functions and methods that fit pre-processing
     for call in a.student.calls:
         if call.attr not in FIT_METHODS:
             continue
-        receiver_class = ""
-        func = call.node.func
-        if isinstance(func, ast.Attribute):
-            if isinstance(func.value, ast.Call):
-                receiver_class = dotted(func.value.func).rsplit(".", 1)[-1]
-            else:
-                receiver_class = constructed.get(dotted(func.value), "")
+        receiver_class = _receiver_class(call, constructed)
         if receiver_class not in PREPROCESSORS and not _pipeline_with_preprocessor(receiver_class, call, a):
             continue
+        if call.function is not None:
+            fitting.setdefault(call.function, call)
         if call.function in a.featurise_functions:
             leaks.append((call, "inside `featurise`, which runs once on every material"))
         elif call.function is None and (protocol_at is None or call.cell.index < protocol_at):
@@ -860,6 +858,17 @@ def preprocessing_leak(ctx) -> list[Finding]:
                 leaks.append((call, "before the data are split"))
             else:
                 suspicious.append(call)
+    # One step further: the student's own function or model class that fits pre-processing inside, called
+    # at the top level on the whole data set (`MyModel().fit(all_features, y)`), leaks just the same.
+    for call in a.student.calls:
+        target = _student_callable(call, constructed, a.student)
+        if target not in fitting or target in a.featurise_functions or call.function is not None \
+                or (protocol_at is not None and call.cell.index >= protocol_at):
+            continue
+        if _mentions_full_data(call, a) or _result_used_in_model(call, a):
+            inner = fitting[target]
+            leaks.append((call, f"on the whole data set before the folds are split: `{target}` fits a "
+                                f"{_class_of(inner, constructed)} inside ({inner.where()})"))
     details = {"leaks": [f"{c.text()} ({c.where()}): {why}" for c, why in leaks],
                "top_level_fits": [f"{c.text()} ({c.where()})" for c in suspicious]}
     if leaks:
@@ -878,6 +887,24 @@ def preprocessing_leak(ctx) -> list[Finding]:
                    details=details, criterion="data_preparation")]
     return [_f(cid, PASS, "Pre-processing fitted to data (if any) is fitted inside the model code.",
                details=details, criterion="data_preparation")]
+
+
+def _receiver_class(call, constructed) -> str:
+    """The class of what `x.fit(...)` is called on: `StandardScaler().fit` or `sc = StandardScaler(); sc.fit`."""
+    func = call.node.func
+    if isinstance(func, ast.Attribute):
+        if isinstance(func.value, ast.Call):
+            return dotted(func.value.func).rsplit(".", 1)[-1]
+        return constructed.get(dotted(func.value), "")
+    return ""
+
+
+def _student_callable(call, constructed, code) -> str | None:
+    """The student's own function (`prepare(...)`) or method (`Class.method`) a call runs, if any."""
+    if call.name in code.functions:
+        return call.name
+    method = f"{_receiver_class(call, constructed)}.{call.attr}"
+    return method if method in code.functions else None
 
 
 def _class_of(call, constructed) -> str:
