@@ -212,6 +212,29 @@ def test_own_model_class_fitted_on_all_the_data_at_the_top_level_leaks(tmp_path)
     assert "ScaledBoosting.fit" in finding.message and "StandardScaler" in finding.message
 
 
+def test_train_model_on_all_the_data_for_a_first_look_is_not_a_leak(tmp_path):
+    """The fold loop's own train_model fits its scaler on whatever it is given; called once on every
+    material for a look at the data, with the result never reaching the protocol, nothing leaks."""
+    model = MODEL.replace("    return model.fit(features, targets)\n",
+                          "    from sklearn.preprocessing import StandardScaler\n"
+                          "    scaler = StandardScaler().fit(features)\n"
+                          "    return model.fit(scaler.transform(features), targets)\n")
+    assert model != MODEL
+    nb = add_cell(with_cells(BASE, model=model), "model",
+                  "first_look = train_model(all_features, task.df[target_column])\n")
+    finding = status(tmp_path, nb, "protocol.preprocessing_leak")
+    assert finding.status == "pass", finding.message
+
+
+def test_own_class_outside_the_model_fitted_on_all_the_data_is_a_warning(tmp_path):
+    """A class of the student's that the fold loop never uses, fitted on every material: fine for
+    exploring, a leak if its result feeds the model, which the code does not show: a warning."""
+    nb = add_cell(with_cells(BASE, model=SCALED_MODEL), "model",
+                  "explored = ScaledBoosting().fit(all_features, task.df[target_column])\n")
+    finding = status(tmp_path, nb, "protocol.preprocessing_leak")
+    assert finding.status == "warn" and "ScaledBoosting" in finding.message, finding.message
+
+
 def test_own_model_class_used_inside_train_model_is_fine(tmp_path):
     model = SCALED_MODEL.replace("    return model.fit(features, targets)\n",
                                  "    return ScaledBoosting().fit(features, targets)\n")

@@ -859,16 +859,19 @@ def preprocessing_leak(ctx) -> list[Finding]:
             else:
                 suspicious.append(call)
     # One step further: the student's own function or model class that fits pre-processing inside, called
-    # at the top level on the whole data set (`MyModel().fit(all_features, y)`), leaks just the same.
+    # at the top level on the whole data set (`MyModel().fit(all_features, y)`), leaks when what it fitted
+    # feeds the model. Calling the fold loop's own `train_model` on everything for a first look does not.
     for call in a.student.calls:
         target = _student_callable(call, constructed, a.student)
         if target not in fitting or target in a.featurise_functions or call.function is not None \
                 or (protocol_at is not None and call.cell.index >= protocol_at):
             continue
-        if _mentions_full_data(call, a) or _result_used_in_model(call, a):
+        if _result_used_in_model(call, a):
             inner = fitting[target]
             leaks.append((call, f"on the whole data set before the folds are split: `{target}` fits a "
                                 f"{_class_of(inner, constructed)} inside ({inner.where()})"))
+        elif _mentions_full_data(call, a) and target not in a.loop_called_functions:
+            suspicious.append(call)
     details = {"leaks": [f"{c.text()} ({c.where()}): {why}" for c, why in leaks],
                "top_level_fits": [f"{c.text()} ({c.where()})" for c in suspicious]}
     if leaks:
@@ -908,12 +911,7 @@ def _student_callable(call, constructed, code) -> str | None:
 
 
 def _class_of(call, constructed) -> str:
-    func = call.node.func
-    if isinstance(func, ast.Attribute):
-        if isinstance(func.value, ast.Call):
-            return dotted(func.value.func).rsplit(".", 1)[-1]
-        return constructed.get(dotted(func.value), "pre-processing step") or "pre-processing step"
-    return "pre-processing step"
+    return _receiver_class(call, constructed) or "pre-processing step"
 
 
 def _pipeline_with_preprocessor(receiver_class: str, call, a) -> bool:
