@@ -243,8 +243,8 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     console = Console(stderr=True)
     summary = run_grade(the_course, GradeOptions(
         assignment=assignment, workers=workers, scheduler=scheduler, cell_timeout=cell_timeout, timeout=timeout,
-        memory_limit=memory_limit, disk_limit=disk_limit, force=force, no_execute=no_execute, allow_unsandboxed=allow_unsandboxed,
-        students=student or None, progress=not quiet), console=console)
+        memory_limit=memory_limit, disk_limit=disk_limit, force=force, no_execute=no_execute,
+        allow_unsandboxed=allow_unsandboxed, students=student or None, progress=not quiet), console=console)
     Console(width=None if sys.stdout.isatty() else 160).print(status_table(summary))
     typer.echo(f"{len(summary.executed)} executed, {len(summary.checked)} re-checked, {len(summary.skipped)} "
                f"unchanged, {len(summary.stale)} stale; {summary.wall_seconds:.1f} s with {summary.workers} "

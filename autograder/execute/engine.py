@@ -49,8 +49,8 @@ RESULT_FILE = "result.json"
 LOG_FILE = "execution.log"
 RESULTS_NAME = "results.json.gz"
 # Findings made here (the checks own the rest of the execution.* family: run, run_time, order, ...).
-ENGINE_FINDINGS = ("execution.memory", "execution.disk", "execution.notebook_timeout", "execution.cell_timeout", "execution.cell_errors",
-                   "execution.kernel_died", "execution.not_run", "execution.network", "execution.filesystem",
+ENGINE_FINDINGS = ("execution.memory", "execution.disk", "execution.notebook_timeout", "execution.cell_timeout",
+                   "execution.cell_errors", "execution.kernel_died", "execution.not_run", "execution.network", "execution.filesystem",
                    "execution.links_removed", "execution.engine_error", "environment.", "sanitise.", "intake.")
 PROTECTED = {RESULT_FILE, LOG_FILE, TRACE_FILE}
 RESULTS_KEEP_BYTES = 64 * 1024 ** 2  # matbench results of the largest task are about 1 MB
