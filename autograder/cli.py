@@ -23,7 +23,7 @@ CourseOption = typer.Option(None, "--course", help="Course directory (default: t
 
 
 def _course(course_dir: Optional[Path]):
-    from autograder.config import Course
+    from autograder.course.config import Course
 
     return Course.open(course_dir)
 
@@ -32,7 +32,7 @@ def _tasks(course_dir: Optional[Path], tasks: Optional[list[str]]) -> list[str]:
     catalogue = _course(course_dir).config.catalogue
     if not tasks:
         return [c.task for c in catalogue]
-    from autograder.challenges import task_info
+    from autograder.course.challenges import task_info
 
     result = []
     for key in tasks:
@@ -50,7 +50,7 @@ def _tasks(course_dir: Optional[Path], tasks: Optional[list[str]]) -> list[str]:
 def data_status(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or challenge letters."),
                 course: Optional[Path] = CourseOption):
     """Which data sets are on this machine, and where."""
-    from autograder import data
+    from autograder.course import data
 
     missing = 0
     for row in data.status(_tasks(course, tasks)):
@@ -66,7 +66,7 @@ def data_status(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or
 def data_fetch(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or challenge letters."),
                course: Optional[Path] = CourseOption):
     """Download missing data sets through matminer (needs a network)."""
-    from autograder import data
+    from autograder.course import data
 
     for task in _tasks(course, tasks):
         typer.echo(f"{task}: {data.fetch(task)}")
@@ -76,7 +76,7 @@ def data_fetch(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or 
 def data_verify(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or challenge letters."),
                 course: Optional[Path] = CourseOption):
     """Check rows, columns, target type and ids/order against the official folds."""
-    from autograder import data
+    from autograder.course import data
 
     failed = 0
     for task in _tasks(course, tasks):
@@ -95,7 +95,7 @@ def data_verify(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or
 def release(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
             course: Optional[Path] = CourseOption):
     """Generate the student version (release/) from source/ with nbgrader."""
-    from autograder.release import release as do_release
+    from autograder.course.release import release as do_release
 
     for path in do_release(_course(course), assignment):
         typer.echo(f"released {path}")
@@ -108,7 +108,7 @@ def assign(roster: Path = typer.Argument(..., help="CSV with a student_id column
     """Give each student one challenge (balanced, reproducible) in allocation.csv."""
     from collections import Counter
 
-    from autograder.allocation import assign as do_assign
+    from autograder.course.allocation import assign as do_assign
 
     the_course = _course(course)
     result = do_assign(roster, the_course.allocation_path, the_course.config.catalogue,

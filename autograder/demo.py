@@ -24,9 +24,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.allocation import read_allocation
-from autograder.config import Course
-from autograder.release import solved_copy
+from autograder.course.allocation import read_allocation
+from autograder.course.config import Course
+from autograder.course.release import solved_copy
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "research_challenge"

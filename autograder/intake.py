@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autograder.allocation import STUDENT_ID
+from autograder.course.allocation import STUDENT_ID
 from autograder.errors import UserError
 from autograder.records import INTAKE_ERROR, ExecutionRecord, write_json_atomic
 

@@ -83,8 +83,8 @@ def predict(model, features: pd.DataFrame):
 def build(root: Path, n: int, trees: int = 0) -> Path:
     from engine_support import _cell, make_course, quick_notebook
 
-    from autograder.config import Course
-    from autograder.release import release
+    from autograder.course.config import Course
+    from autograder.course.release import release
 
     course = root / "course"
     course.mkdir(parents=True)
@@ -177,7 +177,7 @@ def paired_overhead(course: Path, pairs: int) -> list[tuple[float, float]]:
     import papermill
 
     from autograder.batch import GradeOptions, engine_settings, plan
-    from autograder.config import Course
+    from autograder.course.config import Course
     from autograder.execute.engine import execute_job
 
     the_course = Course.open(course)

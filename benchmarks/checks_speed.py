@@ -38,7 +38,7 @@ CASES = {"compliant_C_perovskites": "C", "compliant_B_expt_gap": "B"}
 
 def graded_course(workdir: Path) -> Path:
     from autograder.batch import GradeOptions, grade
-    from autograder.config import Course
+    from autograder.course.config import Course
 
     root = workdir / "course"
     root.mkdir()
@@ -63,7 +63,7 @@ def graded_course(workdir: Path) -> Path:
 def warm(course_root: Path, student: str, runs: int) -> tuple[list[float], dict, int]:
     from autograder.checks import run_checks
     from autograder.checks.context import CheckContext
-    from autograder.config import Course
+    from autograder.course.config import Course
 
     course = Course.open(course_root)
     run_checks(CheckContext.from_autograded(course, student, ASSIGNMENT))  # imports, on-disk caches
@@ -79,7 +79,7 @@ def warm(course_root: Path, student: str, runs: int) -> tuple[list[float], dict,
 
 
 def cold(course_root: Path, student: str, runs: int) -> list[float]:
-    code = ("import time, sys; t = time.perf_counter(); from autograder.config import Course; "
+    code = ("import time, sys; t = time.perf_counter(); from autograder.course.config import Course; "
             "from autograder.checks import check_submission; "
             f"check_submission(Course.open({str(course_root)!r}), {student!r}, {ASSIGNMENT!r}); "
             "print(time.perf_counter() - t)")

@@ -24,8 +24,8 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.challenges import Catalogue  # noqa: E402
-from autograder.release import solved_copy  # noqa: E402
+from autograder.course.challenges import Catalogue  # noqa: E402
+from autograder.course.release import solved_copy  # noqa: E402
 
 NOTEBOOK = "research_challenge.ipynb"
 BUDGET_SECONDS = 15 * 60

@@ -42,7 +42,7 @@ def executed_reference(folder: Path) -> Path:
     import nbformat
     import papermill
 
-    from autograder.release import solved_copy
+    from autograder.course.release import solved_copy
 
     nb = solved_copy(REPO / "release/research_challenge/research_challenge.ipynb",
                      REPO / "source/research_challenge/research_challenge.ipynb")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks.results import build_results_dict, write_results
+from autograder.results.file import build_results_dict, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASED = REPO / "release" / "research_challenge" / "research_challenge.ipynb"

@@ -6,7 +6,7 @@ data.
   AMMExpress; see PROVENANCE.md), so scores and plots come from real models, not invented numbers.
 * Findings use the real check ids and statuses of autograder.checks (messages in their style).
 * Recordings are real MP4/M4A files encoded with PyAV (FFmpeg's libraries in a wheel).
-* The assignment is released with nbgrader (autograder.release), so the gradebook holds its cells.
+* The assignment is released with nbgrader (autograder.course.release), so the gradebook holds its cells.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.config import Course
+from autograder.course.config import Course
 from autograder.records import (
     COULD_NOT_RUN,
     FAIL,
@@ -159,7 +159,7 @@ def make_course(root: Path, release: bool = False) -> Course:
     nbformat.write(source_notebook(), str(source / f"{ASSIGNMENT}.ipynb"))
     course = Course.open(root)
     if release:
-        from autograder.release import release as do_release
+        from autograder.course.release import release as do_release
 
         do_release(course)
     return course

@@ -22,7 +22,7 @@ HEAVY = ("matbench", "matminer", "pymatgen", "papermill", "nbgrader", "matplotli
 def solved(challenge: str = "B") -> nbformat.NotebookNode:
     """The released notebook with the reference solution written in and `challenge` set, as a student
     hands it in (not executed)."""
-    from autograder.release import solved_copy
+    from autograder.course.release import solved_copy
 
     nb = solved_copy(RELEASED, SOURCE)
     set_parameter(nb, "challenge", challenge)
@@ -51,8 +51,8 @@ def dummy_results(task: str = "matbench_expt_gap", folds=range(5)) -> dict:
     matbench would write (valid hash), for the official folds of the real data set."""
     import numpy as np
 
-    from autograder.checks.results import build_results_dict
-    from autograder.data import load_ground_truth
+    from autograder.results.file import build_results_dict
+    from autograder.course.data import load_ground_truth
 
     truth = load_ground_truth(task)
     targets = truth.target_of()
@@ -65,7 +65,7 @@ def dummy_results(task: str = "matbench_expt_gap", folds=range(5)) -> dict:
 
 def drop_fold(raw: dict, fold: int) -> dict:
     """A results object without one fold, re-hashed as matbench would have written it."""
-    from autograder.checks.results import matbench_hash
+    from autograder.results.file import matbench_hash
 
     raw = json.loads(json.dumps(raw))
     for entry in raw["tasks"].values():

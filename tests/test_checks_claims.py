@@ -48,7 +48,7 @@ def test_reference_figures_are_not_claims(tmp_path, shared_data):
 def test_probability_roc_auc_quoted_for_glass(tmp_path, shared_data):
     import numpy as np
 
-    from autograder.data import load_ground_truth
+    from autograder.course.data import load_ground_truth
 
     truth = load_ground_truth("matbench_glass")
     targets = truth.target_of()

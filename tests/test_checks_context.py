@@ -12,7 +12,7 @@ from checks_support import corpus_notebook, leaderboard_predictions, results_fil
 
 from autograder.checks import check_submission
 from autograder.checks.context import CheckContext
-from autograder.config import Course
+from autograder.course.config import Course
 from autograder.records import ExecutionRecord
 
 STUDENT = "s001"

@@ -34,7 +34,7 @@ def expected_of(case: str) -> dict:
 def graded_corpus(tmp_path_factory, shared_data):
     """A course holding every corpus case as a submission, graded once by the real batch."""
     from autograder.batch import GradeOptions, grade
-    from autograder.config import Course
+    from autograder.course.config import Course
 
     root = tmp_path_factory.mktemp("corpus") / "course"
     root.mkdir()

@@ -22,8 +22,8 @@ from checks_support import (
 
 from autograder.checks import run_checks
 from autograder.checks.context import CheckContext
-from autograder.checks.results import ResultsFileError, load_results, matbench_hash
-from autograder.data import load_ground_truth
+from autograder.results.file import ResultsFileError, load_results, matbench_hash
+from autograder.course.data import load_ground_truth
 
 CASE_OF = {"A": "compliant_A_phonons", "B": "compliant_B_expt_gap", "C": "compliant_C_perovskites",
            "D": "compliant_D_glass"}
@@ -248,7 +248,7 @@ def test_matbench_hash_is_order_independent():
 
 def test_gzip_results_from_the_github_matbench(tmp_path, shared_data):
     folds = leaderboard_predictions("dummy", "matbench_phonons")
-    raw = gzip.compress(json.dumps(__import__("autograder.checks.results", fromlist=["x"]).build_results_dict(
+    raw = gzip.compress(json.dumps(__import__("autograder.results.file", fromlist=["x"]).build_results_dict(
         "matbench_phonons", folds)).encode())
     ctx, s = check(tmp_path, "A", raw=raw)
     assert s["protocol.results_file"] == "pass" and ctx.results.compressed

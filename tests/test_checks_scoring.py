@@ -19,9 +19,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from autograder.challenges import Catalogue
-from autograder.checks.scoring import Summary, classification_scores, regression_scores, rescore, roc_auc
-from autograder.data import load_ground_truth
+from autograder.course.challenges import Catalogue
+from autograder.results.metrics import Summary, classification_scores, regression_scores, rescore, roc_auc
+from autograder.course.data import load_ground_truth
 
 LEADERBOARD = Path(__file__).resolve().parents[2] / "shared" / "matbench-data" / "leaderboard"
 

@@ -296,7 +296,7 @@ def test_own_record_call(tmp_path):
 def test_writing_the_results_file_yourself(tmp_path):
     nb = extra("import shutil\nshutil.copy('old.json.gz', results_path)\n", after="analysis")
     path = write_notebook(tmp_path / "nb.ipynb", nb)
-    from autograder.checks.results import build_results_dict, write_results
+    from autograder.results.file import build_results_dict, write_results
 
     write_results(tmp_path / "results.json.gz", build_results_dict("matbench_expt_gap", {0: {}}))
     ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)

@@ -10,7 +10,7 @@ from engine_support import ASSIGNMENT, make_course, quick_notebook
 from rich.console import Console
 
 from autograder import batch
-from autograder.config import Course
+from autograder.course.config import Course
 from autograder.execute import sandbox as sb
 from autograder.records import ExecutionRecord
 
@@ -116,7 +116,7 @@ def test_memory_limit_parsing():
 def test_a_broken_marks_file_stops_the_batch_before_anything_runs(course):
     """The grading step opens the rubric and the markers' marks before the executions: a typo there is
     reported with its line at once, not after hours of running notebooks, and nothing is executed."""
-    from autograder.marks import MarksError
+    from autograder.grade.marks import MarksError
 
     (course.root / "marks.csv").write_text("student_id,criterion,mark,comment\nalice,presentaton,68,\n")
     with pytest.raises(MarksError, match="line 2"):

@@ -12,7 +12,7 @@ from engine_support import quick_notebook
 from typer.testing import CliRunner
 
 from autograder.cli import app
-from autograder.config import Course
+from autograder.course.config import Course
 from autograder.intake import collect_submitted, collect_zip, inspect_submission, read_timestamp
 from autograder.records import ExecutionRecord
 

@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from autograder.allocation import RosterError, allocate, assign, read_allocation, read_roster
-from autograder.challenges import Catalogue
+from autograder.course.allocation import RosterError, allocate, assign, read_allocation, read_roster
+from autograder.course.challenges import Catalogue
 
 
 def _roster(path, ids, header="student_id,name"):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from autograder.challenges import Catalogue, UnknownTaskError
-from autograder.config import ConfigError, load_config
-from autograder.data import load_ground_truth
+from autograder.course.challenges import Catalogue, UnknownTaskError
+from autograder.course.config import ConfigError, load_config
+from autograder.course.data import load_ground_truth
 
 
 def test_the_lectures_four_challenges():
@@ -91,7 +91,7 @@ def test_config_errors_say_what_to_fix(tmp_path):
 def test_the_repository_course_config_loads():
     from pathlib import Path
 
-    from autograder.config import Course
+    from autograder.course.config import Course
 
     course = Course.open(Path(__file__).resolve().parents[1])
     assert course.config.deadline.isoformat() == "2026-03-11T15:00:00"

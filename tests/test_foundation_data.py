@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from autograder import data
+from autograder.course import data
 
 TASKS = ["matbench_phonons", "matbench_expt_gap", "matbench_perovskites", "matbench_glass"]
 

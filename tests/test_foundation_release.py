@@ -9,9 +9,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.config import Course
-from autograder.data import load_ground_truth
-from autograder.release import SOLUTION_MARKERS, release, solved_copy, strip_solution_markers
+from autograder.course.config import Course
+from autograder.course.data import load_ground_truth
+from autograder.course.release import SOLUTION_MARKERS, release, solved_copy, strip_solution_markers
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = "research_challenge.ipynb"

@@ -5,7 +5,7 @@ from rubric_fixtures import ASSIGNMENT, add_submission, failed_findings, good_fi
 from typer.testing import CliRunner
 
 from autograder.cli import app
-from autograder.grading import grade_cohort
+from autograder.grade.grading import grade_cohort
 from autograder.report.export import ExportError, export_marks
 
 MARKS = """student_id,criterion,mark,comment

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from rubric_fixtures import write_results_file
 
-from autograder.challenges import Catalogue
+from autograder.course.challenges import Catalogue
 from autograder.report import figures
 from autograder.report.results import analyse
 

@@ -18,7 +18,7 @@ from rubric_fixtures import (
     make_course,
 )
 
-from autograder.grading import grade_cohort
+from autograder.grade.grading import grade_cohort
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

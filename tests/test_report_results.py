@@ -7,7 +7,7 @@ import json
 import pytest
 from rubric_fixtures import write_results_file
 
-from autograder.challenges import Catalogue
+from autograder.course.challenges import Catalogue
 from autograder.report.results import ResultsFileError, analyse, fold_predictions
 
 CATALOGUE = Catalogue()

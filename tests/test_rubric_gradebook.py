@@ -8,8 +8,8 @@ import pytest
 from rubric_fixtures import ASSIGNMENT, add_submission, executed_notebook, good_findings, make_course
 from sqlalchemy import text
 
-from autograder.gradebook import GradebookBridge, nbgrader_settings
-from autograder.grading import grade_cohort
+from autograder.grade.gradebook import GradebookBridge, nbgrader_settings
+from autograder.grade.grading import grade_cohort
 
 STUDENT = "ab1234"
 

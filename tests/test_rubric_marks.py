@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from rubric_fixtures import f, make_recording
 
-from autograder.config import LatePolicy, PresentationSettings
-from autograder.marks import (
+from autograder.course.config import LatePolicy, PresentationSettings
+from autograder.grade.marks import (
     CSV_SOURCE,
     FORMGRADER,
     ManualMark,
@@ -20,7 +20,7 @@ from autograder.marks import (
     recording_duration,
 )
 from autograder.records import COULD_NOT_RUN, FAIL, PASS, WARN
-from autograder.rubric import load_rubric
+from autograder.grade.rubric import load_rubric
 
 REPO = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(REPO / "rubric" / "research_challenge.toml")
@@ -251,7 +251,7 @@ def test_missing_or_unreadable_recordings_are_flagged_for_the_marker(tmp_path):
 def test_course_marks_from_both_places_and_duplicates_across_files(tmp_path):
     from types import SimpleNamespace
 
-    from autograder.marks import read_course_marks
+    from autograder.grade.marks import read_course_marks
 
     course = SimpleNamespace(root=tmp_path, assignment="research_challenge")
     (tmp_path / "marks.csv").write_text("student_id,criterion,mark,comment\nab1234,presentation,64,\n")

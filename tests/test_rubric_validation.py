@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.rubric import RubricError, known_finding_ids, load_rubric, parse_rubric
+from autograder.grade.rubric import RubricError, known_finding_ids, load_rubric, parse_rubric
 
 REPO = Path(__file__).resolve().parents[1]
 RUBRIC = REPO / "rubric" / "research_challenge.toml"

@@ -51,7 +51,7 @@ def test_execute_runs_the_notebook_as_the_grader_and_checks_the_run(tmp_path, sh
 def test_execute_without_a_challenge_says_how_to_give_it(tmp_path):
     from selfcheck_helpers import RELEASED, SOURCE
 
-    from autograder.release import solved_copy
+    from autograder.course.release import solved_copy
 
     notebook = write(solved_copy(RELEASED, SOURCE), tmp_path / "research_challenge.ipynb")  # challenge = ""
     code, report = run_check_json("--execute", notebook)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from autograder.challenges import Catalogue, Challenge
+from autograder.course.challenges import Catalogue, Challenge
 from autograder.checks.notebook import Notebook, NotebookError, read_notebook
-from autograder.checks.results import ResultsFile, ResultsFileError, load_results
+from autograder.results.file import ResultsFile, ResultsFileError, load_results
 from autograder.records import ExecutionRecord
 
 RESULTS_FILE = "results.json.gz"
@@ -90,7 +90,7 @@ class CheckContext:
     trace_expected: bool = False  # an instrumented run happened, so a trace must exist
     expected_nonce: str | None = None
     student_id: str | None = None
-    course: object = None  # autograder.config.Course when there is one
+    course: object = None  # autograder.course.config.Course when there is one
     notes: list[str] = field(default_factory=list)
 
     # --- constructors ----------------------------------------------------------------------------
@@ -124,7 +124,7 @@ class CheckContext:
         catalogue = course.config.catalogue
         challenge, source = None, ""
         try:
-            from autograder.allocation import read_allocation
+            from autograder.course.allocation import read_allocation
 
             letter = read_allocation(course.allocation_path, catalogue).get(student_id)
             if letter:
@@ -294,7 +294,7 @@ class CheckContext:
     def _ground_truth(self):
         if self.challenge is None:
             return None, "the challenge is not known"
-        from autograder.data import load_ground_truth
+        from autograder.course.data import load_ground_truth
 
         try:
             return load_ground_truth(self.challenge.task), None
@@ -324,7 +324,7 @@ class CheckContext:
     @cached_property
     def rescore(self):
         """Scores recomputed from the results file's predictions for the allocated task."""
-        from autograder.checks.scoring import rescore
+        from autograder.results.metrics import rescore
 
         if self.task_result is None or self.targets_by_id is None:
             return None

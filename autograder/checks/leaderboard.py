@@ -12,7 +12,7 @@ import numpy as np
 
 from autograder.checks import register
 from autograder.checks.protocol import _fmt
-from autograder.checks.scoring import task_scores
+from autograder.results.metrics import task_scores
 from autograder.records import COULD_NOT_RUN, INFO, MARKER, STUDENT, Finding
 
 CRITERION = "training_testing"

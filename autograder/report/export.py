@@ -44,7 +44,7 @@ def _names(course) -> dict[str, tuple[str, str]]:
     try:
         from nbgrader.api import Gradebook
 
-        from autograder.gradebook import nbgrader_settings
+        from autograder.grade.gradebook import nbgrader_settings
 
         url, course_id = nbgrader_settings(course)
         if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
@@ -85,8 +85,8 @@ def grading_notes(grade: dict) -> str:
 def export_marks(course, assignment: str, output: Path, fmt: str = "blackboard", *,
                  include_provisional: bool = False, column: str | None = None,
                  column_id: str | None = None, rubric=None) -> ExportResult:
-    from autograder.grading import load_grades
-    from autograder.rubric import load_rubric
+    from autograder.grade.grading import load_grades
+    from autograder.grade.rubric import load_rubric
 
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format '{fmt}'. Formats: {', '.join(FORMATS)}.")

@@ -137,7 +137,7 @@ def build_context(course, assignment: str, student: str, grade: dict, challenge,
         "presentation": grade.get("presentation", {}), "run": run,
         "generated": datetime.now().strftime("%d %B %Y, %H:%M"),
     }
-    from autograder.data import data_home
+    from autograder.course.data import data_home
 
     scrub = Scrubber(course.root, data_home(), os.path.expanduser("~"), Path.cwd())
     return scrub(context)

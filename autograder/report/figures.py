@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from autograder.challenges import Challenge
+from autograder.course.challenges import Challenge
 
 INK = "#1f2933"
 MUTED = "#7b8794"

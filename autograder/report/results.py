@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.challenges import Challenge
+from autograder.course.challenges import Challenge
 
 # One reader and one set of metrics for the checks and the reports (matbench's definitions).
-from autograder.checks.results import ResultsFileError, load_results
-from autograder.checks.scoring import labels_of, roc_auc
+from autograder.results.file import ResultsFileError, load_results
+from autograder.results.metrics import labels_of, roc_auc
 
 
 def fold_predictions(results_path: Path, task: str) -> dict[int, dict[str, object]]:
@@ -98,9 +98,9 @@ def prob_rocauc(truth: np.ndarray, predictions: np.ndarray) -> float | None:
 
 
 def analyse(challenge: Challenge, results_path: Path, truth=None) -> Analysis:
-    """Rescore a results file against the ground truth (autograder.data.load_ground_truth)."""
+    """Rescore a results file against the ground truth (autograder.course.data.load_ground_truth)."""
     if truth is None:
-        from autograder.data import load_ground_truth
+        from autograder.course.data import load_ground_truth
 
         truth = load_ground_truth(challenge.task)
     predictions = fold_predictions(results_path, challenge.task)

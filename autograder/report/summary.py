@@ -24,7 +24,7 @@ def _stats(values: list[float]) -> dict:
 
 
 def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> dict:
-    from autograder.allocation import read_allocation
+    from autograder.course.allocation import read_allocation
     from autograder.report import figures
 
     catalogue = course.config.catalogue
@@ -130,8 +130,8 @@ def summary_dir(course, assignment: str) -> Path:
 
 
 def write_summary(course, assignment: str, rubric=None) -> Path:
-    from autograder.grading import load_grades
-    from autograder.rubric import load_rubric
+    from autograder.grade.grading import load_grades
+    from autograder.grade.rubric import load_rubric
 
     rubric = rubric or load_rubric(course.rubric_path)
     context = build_summary(course, assignment, rubric, load_grades(course, assignment))

@@ -543,7 +543,7 @@ COMPLIANT_CASES = {"compliant_A_phonons", "compliant_B_expt_gap", "compliant_C_p
 def rf_results_file() -> bytes:
     """RF-SCM/Magpie's official expt_gap predictions as a matbench results file (plain JSON, like 0.6)."""
     sys.path.insert(0, str(REPO))
-    from autograder.checks.results import build_results_dict
+    from autograder.results.file import build_results_dict
 
     with gzip.open(LEADERBOARD / "rf.json.gz", "rt") as handle:
         board = json.load(handle)

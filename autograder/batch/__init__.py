@@ -116,7 +116,7 @@ def cores() -> int:
 def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int, list[str]]:
     """Settings for this batch (course configuration, overridden by the options) and the number
     of workers; plus warnings to show once."""
-    from autograder.data import data_home
+    from autograder.course.data import data_home
     from autograder.execute.sandbox import bwrap_status, check_layout, parse_size
 
     ex = course.config.execution
@@ -180,7 +180,7 @@ def _reference(course, assignment: str):
 
 
 def _check_data(settings: EngineSettings, tasks: set[str]) -> None:
-    from autograder.data import missing_message
+    from autograder.course.data import missing_message
 
     for task in sorted(tasks):
         if not (Path(settings.data_dir) / f"{task}.json.gz").is_file():
@@ -225,7 +225,7 @@ def plan(course, options: GradeOptions, settings: EngineSettings):
 
 def batch_students(course, options: GradeOptions) -> tuple[str, list[str], dict[str, str]]:
     """The assignment, the students with a submission of it (those asked for), and the allocation."""
-    from autograder.allocation import read_allocation
+    from autograder.course.allocation import read_allocation
 
     assignment = options.assignment or course.assignment
     students = course.submitted_students(assignment)
@@ -503,7 +503,7 @@ class _Grading:
     they are on disk, and `autograder grade --no-execute` grades them again."""
 
     def __init__(self, course, assignment: str, summary: BatchSummary, console):
-        from autograder.grading import CohortGrading
+        from autograder.grade.grading import CohortGrading
 
         self.summary, self.console = summary, console
         self.seconds, self.graded = 0.0, set()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from autograder.challenges import Catalogue
+from autograder.course.challenges import Catalogue
 from autograder.errors import UserError
 
 CONFIG_FILE = "autograder.toml"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.challenges import FOLD_SETTINGS, task_info
+from autograder.course.challenges import FOLD_SETTINGS, task_info
 from autograder.errors import UserError
 
 CACHE_VERSION = 1

@@ -30,8 +30,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.marks import FORMGRADER, ManualMark
-from autograder.rubric import Rubric
+from autograder.grade.marks import FORMGRADER, ManualMark
+from autograder.grade.rubric import Rubric
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class GradebookBridge:
         self.notebooks(assignment)  # raises GradebookError with advice when not released
         self.gradebook.update_or_create_student(student)
         kwargs = {}
-        from autograder.marks import parse_time
+        from autograder.grade.marks import parse_time
 
         moment = parse_time(submitted_at)
         if moment is not None:

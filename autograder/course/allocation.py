@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from autograder.challenges import Catalogue
+from autograder.course.challenges import Catalogue
 from autograder.errors import UserError
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # used as a folder name, so no '/' or spaces

@@ -152,7 +152,7 @@ class Report:
     notebook: Path
     results: Path | None
     items: list[Finding]  # what the student may see, in the checks' order
-    challenge: object = None  # autograder.challenges.Challenge
+    challenge: object = None  # autograder.course.challenges.Challenge
     challenge_source: str = ""
     score: dict | None = None
     references: list[dict] = field(default_factory=list)
@@ -367,7 +367,7 @@ def _looks_like_python(head: str) -> bool:
 def find_course(*starts: Path):
     """The course directory (nbgrader_config.py + autograder.toml or release/) at or above the given
     places, else $AUTOGRADER_COURSE; None on a student's laptop."""
-    from autograder.config import ConfigError, Course
+    from autograder.course.config import ConfigError, Course
 
     candidates = []
     for start in starts:
@@ -408,7 +408,7 @@ def check(notebook: Path | str, results: Path | str | None = None, challenge: st
         course = find_course(path.parent, Path.cwd())
     catalogue = course.config.catalogue if course is not None else None
     if challenge is not None:
-        from autograder.challenges import Catalogue
+        from autograder.course.challenges import Catalogue
 
         challenge = (catalogue or Catalogue()).get(challenge)  # UnknownTaskError (exit 2) lists the valid ones
     if execute and results is not None:
@@ -493,7 +493,7 @@ def _readable_notebook(path: Path) -> None:
 
 
 def _explicit_results(results: Path | str) -> Path:
-    from autograder.checks.results import ResultsFileError, load_results
+    from autograder.results.file import ResultsFileError, load_results
 
     path = Path(os.path.expanduser(str(results)))
     if path.is_dir():
@@ -564,10 +564,10 @@ def _results_notes(ctx, notes: list[Note], where: str) -> None:
 
 def _ensure_data(ctx, notes: list[Note], download: bool, progress) -> None:
     """The ground truth is needed to recompute the score: fetch the data set when it is missing (needs a
-    network), else say exactly what to do (autograder.data's DataMissingError message)."""
+    network), else say exactly what to do (autograder.course.data's DataMissingError message)."""
     if ctx.challenge is None or ctx.results is None:
         return
-    from autograder import data
+    from autograder.course import data
 
     task = ctx.challenge.task
     if data.dataset_path(task).exists():
@@ -747,9 +747,9 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
     Only the notebook goes in: files beside it are not copied, as the grader only gets the notebook."""
     import tempfile
 
-    from autograder import data
+    from autograder.course import data
     from autograder.checks.notebook import Notebook, read_notebook
-    from autograder.config import CourseConfig
+    from autograder.course.config import CourseConfig
 
     config = course.config if course is not None else CourseConfig()
     catalogue = config.catalogue

@@ -88,9 +88,9 @@ class CohortGrading:
     executions are still running, so that the marks and feedback pages cost no extra wall time."""
 
     def __init__(self, course, assignment: str, *, update_gradebook: bool = True):
-        from autograder.allocation import read_allocation
-        from autograder.marks import read_course_marks
-        from autograder.rubric import load_rubric
+        from autograder.course.allocation import read_allocation
+        from autograder.grade.marks import read_course_marks
+        from autograder.grade.rubric import load_rubric
 
         self.course, self.assignment = course, assignment
         self.rubric = load_rubric(course.rubric_path)
@@ -110,7 +110,7 @@ class CohortGrading:
         return self._bridge
 
     def _open_gradebook(self):
-        from autograder.gradebook import GradebookBridge, GradebookError
+        from autograder.grade.gradebook import GradebookBridge, GradebookError
 
         bridge = None
         try:
@@ -167,7 +167,7 @@ def load_record(course, student: str, assignment: str) -> ExecutionRecord:
 def grade_submission(course, assignment: str, student: str, rubric, csv_marks: dict, letter: str | None,
                      bridge=None) -> dict:
     """Mark one submission, write grade.json and its feedback page, update the gradebook."""
-    from autograder.marks import assess_lateness, combine, find_recordings, presentation_findings
+    from autograder.grade.marks import assess_lateness, combine, find_recordings, presentation_findings
 
     record = load_record(course, student, assignment)
     folder = course.autograded_dir(student, assignment)

@@ -3,7 +3,7 @@ arithmetic that turns findings + manual marks into a criterion-by-criterion and 
 
 Sources of manual marks
   * nbgrader's formgrader: manual grades on the manually graded cells named in the rubric
-    (`formgrader_cell`), read from the gradebook by autograder.gradebook (scaled to 0-100);
+    (`formgrader_cell`), read from the gradebook by autograder.grade.gradebook (scaled to 0-100);
   * the marks CSV `marks/<assignment>.csv` (student_id, criterion, mark, comment) for what no
     notebook shows, above all the presentation. A mark of `accept` confirms the suggested mark.
     A CSV mark wins over a formgrader mark for the same criterion (it is the later, explicit
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from autograder.errors import UserError
 from autograder.records import COULD_NOT_RUN, FAIL, MARKER, PASS, STUDENT, WARN, Finding
-from autograder.rubric import Rubric, round_half_up
+from autograder.grade.rubric import Rubric, round_half_up
 
 FORMGRADER, CSV_SOURCE, SUGGESTED, CONFIRMED = "formgrader", "marks CSV", "suggested", "confirmed"
 FINAL, PROVISIONAL, INCOMPLETE = "final", "provisional", "incomplete"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.config import Course
+from autograder.course.config import Course
 from autograder.errors import UserError
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
