@@ -51,8 +51,8 @@ def dummy_results(task: str = "matbench_expt_gap", folds=range(5)) -> dict:
     matbench would write (valid hash), for the official folds of the real data set."""
     import numpy as np
 
-    from autograder.results.file import build_results_dict
     from autograder.course.data import load_ground_truth
+    from autograder.results.file import build_results_dict
 
     truth = load_ground_truth(task)
     targets = truth.target_of()
@@ -80,7 +80,7 @@ def run_check(*args, cwd: Path = REPO, env: dict | None = None, timeout: float =
     full_env.update(env or {})
     full_env.pop("COLUMNS", None)
     done = subprocess.run([sys.executable, "-m", "autograder", "check", *map(str, args)], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout)
+                          env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
     return done.returncode, done.stdout, done.stderr
 
 

@@ -15,12 +15,13 @@ import types
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from selfcheck_helpers import RELEASED
 
 from autograder import selfcheck
-from autograder.selfcheck import SelfCheckError, find_open_notebook
+from autograder.selfcheck import SelfCheckError, find_open_notebook, locate
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def notebook(tmp_path) -> Path:
 @pytest.fixture
 def no_kernel(monkeypatch):
     """As in a process that is not a Jupyter kernel, whatever the test runner imported."""
-    monkeypatch.setattr(selfcheck, "_kernel_id", lambda: None)
+    monkeypatch.setattr(locate, "_kernel_id", lambda: None)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
 
 
@@ -56,7 +57,7 @@ def test_nothing_tells_gives_a_plain_answer(no_kernel, tmp_path):
 
 
 class _Sessions(BaseHTTPRequestHandler):
-    sessions: list = []
+    sessions: ClassVar[list] = []
     token = "secret"
 
     def do_GET(self):
@@ -85,11 +86,11 @@ def test_jupyter_server_sessions_matched_by_kernel_id(notebook):
     try:
         info = {"url": f"http://127.0.0.1:{server.server_port}/", "token": "secret",
                 "root_dir": str(notebook.parent.parent)}
-        assert selfcheck._path_from_servers("k-mine", [info]) == notebook
-        assert selfcheck._path_from_servers("k-unknown", [info]) is None
-        assert selfcheck._path_from_servers("k-mine", [{**info, "token": "wrong"}]) is None  # 403: skipped
+        assert locate._path_from_servers("k-mine", [info]) == notebook
+        assert locate._path_from_servers("k-unknown", [info]) is None
+        assert locate._path_from_servers("k-mine", [{**info, "token": "wrong"}]) is None  # 403: skipped
         dead = {"url": "http://127.0.0.1:9/", "token": "", "root_dir": "/"}
-        assert selfcheck._path_from_servers("k-mine", [dead, info]) == notebook
+        assert locate._path_from_servers("k-mine", [dead, info]) == notebook
     finally:
         server.shutdown()
 
@@ -121,7 +122,7 @@ def test_real_jupyter_server_session(notebook, tmp_path):
                                                                 "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as response:
             kernel_id = json.loads(response.read())["kernel"]["id"]
-        assert selfcheck._path_from_servers(kernel_id, servers) == notebook
+        assert locate._path_from_servers(kernel_id, servers) == notebook
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -146,15 +147,15 @@ def test_colab_notebook_comes_from_the_front_end(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab._message", message)
-    monkeypatch.setattr(selfcheck, "_kernel_id", lambda: None)
+    monkeypatch.setattr(locate, "_kernel_id", lambda: None)
     path, how = find_open_notebook({}, environ={})
     assert how == "colab" and calls == ["get_ipynb"]
     assert json.loads(path.read_text(encoding="utf-8"))["cells"] == nb["cells"]
     # the results file is looked for in the working folder (/content on Colab)
     monkeypatch.chdir(tmp_path)
-    assert selfcheck._colab_results(path) is None
+    assert locate._colab_results(path) is None
     (tmp_path / "results.json.gz").write_text("{}", encoding="utf-8")
-    assert selfcheck._colab_results(path) == tmp_path / "results.json.gz"
+    assert locate._colab_results(path) == tmp_path / "results.json.gz"
 
 
 def test_self_check_outside_a_kernel_prints_and_returns_the_report(notebook, capsys, monkeypatch):

@@ -1,0 +1,138 @@
+"""`--execute`: run the notebook as the grader does, with the grading engine (execute_job) in a
+temporary folder, and give the check what that run left: the executed notebook, its results file,
+the protocol trace and the execution record (`_Run`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.errors import UserError
+from autograder.records import STUDENT, Finding
+from autograder.selfcheck.report import Note, SelfCheckError
+
+
+@dataclass
+class _Run:
+    notebook: Path  # the executed notebook, in the temporary work folder
+    results: Path
+    trace: Path | None
+    record: object  # ExecutionRecord
+    nonce: str | None
+    summary: dict
+    notes: list[Note]
+    root: Path  # the temporary folder to remove
+    engine_findings: list[Finding] = field(default_factory=list)
+
+
+def _execute(path: Path, challenge, course, progress) -> _Run:
+    """Run the notebook with the grading engine (autograder.execute.engine.execute_job), as a batch
+    would: the notebook sanitised against the instructor's (or released) notebook, the same papermill
+    parameters (challenge, data_dir, seed, n_jobs, results_path), the protocol trace, the course's
+    budgets, and the bubblewrap sandbox when it works here (else unsandboxed, and the report says so).
+    Only the notebook goes in: files beside it are not copied, as the grader only gets the notebook."""
+    import tempfile
+
+    from autograder.checks.notebook import Notebook, read_notebook
+    from autograder.course import data
+    from autograder.course.config import CourseConfig
+
+    config = course.config if course is not None else CourseConfig()
+    catalogue = config.catalogue
+    if challenge is None:
+        letter = Notebook(read_notebook(path)).parameters().get("challenge")
+        try:
+            challenge = catalogue.get(str(letter)) if isinstance(letter, str) and letter.strip() else None
+        except UserError:
+            challenge = None
+    if challenge is None:
+        raise SelfCheckError("To run the notebook the checker needs your challenge: set `challenge` in the "
+                             "notebook's Settings cell to your letter, or pass --challenge.", "challenge-unknown")
+    if not data.dataset_path(challenge.task).exists():
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                data.fetch(challenge.task)
+        except data.DataMissingError as error:
+            raise SelfCheckError(f"The notebook cannot run without its data set. {error}", "data-missing") from None
+
+    try:
+        import nbformat
+
+        from autograder.execute import engine
+        from autograder.execute import sandbox as sb
+        from autograder.execute.sanitise import load_reference, sanitise
+    except ImportError as error:
+        raise SelfCheckError(f"`--execute` needs the grading engine, which cannot be loaded here ({error}). Run the "
+                             "notebook top to bottom yourself, save it, and check it without --execute.",
+                             "execute-unavailable") from None
+
+    usable, why = sb.bwrap_status()
+    notes = []
+    if not usable:
+        notes.append(Note("unsandboxed", f"The notebook ran UNSANDBOXED on this machine ({why}): it could use the "
+                                         "network and files outside its folder, which the grader's sandbox "
+                                         "forbids. Errors of that kind show up only when the grader runs it."))
+    execution = config.execution
+    settings = engine.EngineSettings(
+        cell_timeout=execution.cell_timeout, timeout=execution.timeout,
+        memory_limit=sb.parse_size(execution.memory_limit), disk_limit=sb.parse_size(execution.disk_limit),
+        threads=execution.threads_per_kernel or max(1, os.cpu_count() or 1), seed=execution.seed,
+        use_bwrap=usable, data_dir=str(data.data_home()))
+    reference_path = None
+    if course is not None:
+        source = course.source_dir() / f"{course.assignment}.ipynb"
+        reference_path = source if source.is_file() else None
+    if reference_path is None:
+        from autograder.checks.context import find_released_notebook
+
+        reference_path = find_released_notebook(course)
+    nb = nbformat.read(path, as_version=4)
+    clean, changes = sanitise(nb, load_reference(reference_path) if reference_path else None)
+    parameters = engine.sandbox_parameters(settings, challenge.letter)
+    root = Path(tempfile.mkdtemp(prefix="autograder-check-"))
+    assignment = course.assignment if course is not None else "research_challenge"
+    job = engine.Job(course_root=str(root), student_id="self-check", assignment=assignment,
+                     notebook_name=path.name, submitted_at=None, challenge=challenge.letter, task=challenge.task,
+                     sanitised=nbformat.writes(clean), changes=changes, parameters=parameters, cache_key="",
+                     environment={}, declared_packages=_declared_packages(course), settings=settings)
+    if progress:
+        progress(f"Running {path.name} from top to bottom as the grader does "
+                 f"({'in the bubblewrap sandbox' if usable else 'UNSANDBOXED'}; challenge {challenge.letter}, "
+                 f"{settings.threads} core{'s' if settings.threads > 1 else ''})… this takes as long as the "
+                 "notebook takes.")
+    from autograder.records import ExecutionRecord
+
+    record = ExecutionRecord.from_dict(engine.execute_job(job))
+    work = job.work_dir
+    summary = {"status": record.status, "reason": record.reason, "sandbox": record.sandbox,
+               "wall_seconds": record.wall_seconds, "cpu_seconds": record.cpu_seconds,
+               "peak_memory_mb": record.peak_memory_mb, "parameters": {k: v for k, v in parameters.items()
+                                                                       if k != "data_dir"},
+               "sanitised": [c.get("message", "") for c in changes],
+               "failed_cells": [{"cell": c.index, "status": c.status,
+                                 "error": f"{(c.error or {}).get('ename', '')}: {(c.error or {}).get('evalue', '')}"
+                                          .strip(": ")[:300]}
+                                for c in record.cells if c.status not in ("completed", "pending")]}
+    if progress:
+        progress(f"Ran in {record.wall_seconds or 0:.0f} s: {record.status}.")
+    results = work / (record.results_file or settings.results_path)
+    trace = work / record.trace_file if record.trace_file else work / "protocol_trace.jsonl"
+    return _Run(notebook=work / path.name, results=results, trace=trace, record=record,
+                nonce=(record.environment or {}).get("trace_nonce"), summary=summary, notes=notes, root=root,
+                engine_findings=[f for f in record.findings if f.visibility == STUDENT])
+
+
+def _declared_packages(course) -> list[str]:
+    """The course environment's packages (requirements.txt released with the assignment), for the
+    engine's 'this package is not available to the grader' findings."""
+    try:
+        from autograder.execute.environment import course_packages, requirements_path
+
+        if course is not None:
+            return course_packages(requirements_path(course))
+    except Exception:  # noqa: BLE001, S110 - only sharpens a message
+        pass
+    return []
