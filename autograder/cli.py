@@ -154,15 +154,18 @@ def export(assignment: Optional[str] = typer.Argument(None, help="Assignment (de
 @app.command()
 def report(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
            course: Optional[Path] = CourseOption):
-    """Write the cohort summary for the instructor (reports/ASSIGNMENT/summary.html) from the stored grades."""
-    from autograder.report.summary import write_summary
+    """Write the feedback pages and the cohort summary (reports/ASSIGNMENT/summary.html) from the stored grades."""
+    from autograder.report.cohort import write_cohort_reports
 
     the_course = _course(course)
-    path = write_summary(the_course, assignment or the_course.assignment)
-    typer.echo(f"Cohort summary: {path}")
+    result = write_cohort_reports(the_course, assignment or the_course.assignment)
+    typer.echo(f"Feedback pages: {len(result.pages)} written.")
+    for student, error in sorted(result.errors.items()):
+        typer.echo(f"  {student}: page not written ({error})", err=True)
+    typer.echo(f"Cohort summary: {result.summary_path}")
 
 
-# --- student self-check (autograder/selfcheck.py) ------------------------------------------------------
+# --- student self-check (autograder/selfcheck/) ------------------------------------------------------
 
 @app.command()
 def check(notebook: Path = typer.Argument(..., help="The notebook to check (.ipynb)."),
@@ -183,7 +186,7 @@ def check(notebook: Path = typer.Argument(..., help="The notebook to check (.ipy
                              download=download))
 
 
-# --- intake and grading engine (autograder/intake.py, autograder/execute/, autograder/batch.py) -------
+# --- intake and the grading pipeline (autograder/intake.py, execute/, checks/, grade/, report/, batch/) --
 
 @app.command()
 def collect(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),

@@ -30,12 +30,9 @@ from pathlib import Path
 
 from autograder.course.allocation import STUDENT_ID
 from autograder.errors import UserError
+from autograder.layout import SUBMISSION_FILE, TIMESTAMP_FILE, is_recording
 from autograder.records import INTAKE_ERROR, ExecutionRecord, write_json_atomic
 
-TIMESTAMP_FILE = "timestamp.txt"
-SUBMISSION_FILE = "submission.json"
-RECORDING_EXTENSIONS = {".mp4", ".mov", ".m4a", ".m4v", ".webm", ".mkv", ".avi", ".mp3", ".wav", ".ogg",
-                        ".pptx", ".ppt", ".key", ".odp", ".pdf"}
 IGNORED_NAMES = {TIMESTAMP_FILE, SUBMISSION_FILE, ".DS_Store", "Thumbs.db"}
 _BB_FILE = re.compile(r"^(?P<prefix>.+?)_attempt_(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})"
                       r"(?:(?P<receipt>\.txt)|_(?P<name>.+))$")
@@ -137,7 +134,7 @@ def _classify(folder: Path) -> tuple[list[str], list[str], list[str]]:
         suffix = path.suffix.lower()
         if suffix == ".ipynb":
             notebooks.append(path.name)
-        elif suffix in RECORDING_EXTENSIONS:
+        elif is_recording(path):
             recordings.append(path.name)
         else:
             others.append(path.name)
@@ -201,7 +198,7 @@ def record_intake_error(course, sub: Submission) -> ExecutionRecord:
     record = ExecutionRecord(student_id=sub.student_id, assignment=sub.assignment, status=INTAKE_ERROR,
                              reason=f"The submission cannot be graded: {sub.problem}.",
                              submitted_at=sub.submitted_at)
-    record.save(course.autograded_dir(sub.student_id, sub.assignment) / "result.json")
+    record.save(course.result_path(sub.student_id, sub.assignment))
     return record
 
 
@@ -226,7 +223,7 @@ def _store(course, sub: Submission) -> None:
     if sub.problem:
         record_intake_error(course, sub)
     else:
-        stale = course.autograded_dir(sub.student_id, sub.assignment) / "result.json"
+        stale = course.result_path(sub.student_id, sub.assignment)
         if stale.is_file():
             try:
                 if json.loads(stale.read_text(encoding="utf-8")).get("status") == INTAKE_ERROR:
@@ -350,7 +347,7 @@ def _unpack_attempt(archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission
             notebooks.append((original, data))
             continue
         (folder / original).write_bytes(data)
-        (sub.recordings if Path(original).suffix.lower() in RECORDING_EXTENSIONS else sub.other_files).append(original)
+        (sub.recordings if is_recording(original) else sub.other_files).append(original)
     write_timestamp(folder, attempt.moment)
     damaged_notebooks = [name for name in damaged if name.lower().endswith(".ipynb")]
     if damaged and not damaged_notebooks:

@@ -1,10 +1,10 @@
-"""The records that flow between the stages, as written to disk.
+"""The records that flow between the stages (where each is stored: autograder.layout).
 
-    intake  -> Submission          submitted/{student}/{assignment}/ (+ submission.json)
-    execute -> ExecutionRecord      autograded/{student}/{assignment}/result.json
-    check   -> [Finding]            stored in result.json ("findings")
-    grade   -> marks                autograded/{student}/{assignment}/grade.json
-    report  -> feedback/{student}/{assignment}/, gradebook rows, exports
+    intake  -> Submission          the student's files, when they were handed in
+    execute -> ExecutionRecord      status, cells, budgets, the engine's own findings
+    check   -> [Finding]            the checks' findings (and the one Score, autograder.results.score)
+    grade   -> grade                marks, caps, lateness, attention flags
+    report  -> feedback pages, the cohort summary, exports (read the grade only)
 
 Every record is plain JSON so any stage can be re-run alone and a person can read it.
 This module is imported by the student self-check: keep it free of heavy imports.
@@ -60,9 +60,10 @@ class Finding:
 
 # --- execution (what running a submission produced) ---------------------------------------------
 
-# ExecutionRecord.status values
-PENDING, RUNNING, EXECUTED, GRADED, FAILED, INTAKE_ERROR = (
-    "pending", "running", "executed", "graded", "failed", "intake-error")
+# ExecutionRecord.status values (the execute stage's own)
+PENDING, RUNNING, EXECUTED, FAILED, INTAKE_ERROR = ("pending", "running", "executed", "failed", "intake-error")
+# What the later stages add, each in its own artefact: the checks ran, the grade was written.
+CHECKED, GRADED = "checked", "graded"
 
 
 @dataclass
@@ -79,7 +80,7 @@ class CellRun:
 
 @dataclass
 class ExecutionRecord:
-    """autograded/{student}/{assignment}/result.json"""
+    """What running one submission produced (the execute stage's artefact, result.json)."""
 
     student_id: str
     assignment: str

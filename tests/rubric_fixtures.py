@@ -32,6 +32,7 @@ from autograder.records import (
     ExecutionRecord,
     Finding,
 )
+from autograder.results.score import score_results_file
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "research_challenge"
@@ -248,7 +249,7 @@ def failed_findings() -> list[Finding]:
 
 
 def add_submission(course: Course, student: str, letter: str, algorithm: str | None, findings: list[Finding],
-                   tmp: Path, *, status: str = "graded", reason: str = "", submitted_at: str | None = "2026-03-11T14:02:00",
+                   tmp: Path, *, status: str = "executed", reason: str = "", submitted_at: str | None = "2026-03-11T14:02:00",
                    recording: tuple[str, float] | None = ("talk.mp4", 270), notebook=None, real_gzip: bool = False,
                    cells_ok: bool = True) -> Path:
     catalogue = course.config.catalogue
@@ -278,7 +279,10 @@ def add_submission(course: Course, student: str, letter: str, algorithm: str | N
         task=challenge.task, submitted_at=submitted_at, notebook=notebook_name, results_file=results_file,
         sandbox="bubblewrap", cells=cells, wall_seconds=412.5, cpu_seconds=780.2, peak_memory_mb=2310.0,
         parameters={"challenge": letter, "seed": 2026}, findings=findings)
-    record.save(folder / "result.json")
+    record.save(course.result_path(student))
+    if algorithm:  # what the check stage stores: the one Score of these predictions
+        score = score_results_file(challenge, folder / results_file)
+        course.save_score(student, ASSIGNMENT, score.to_dict(), score.arrays_to_save())
     with open(course.allocation_path, "a+", encoding="utf-8") as handle:
         handle.seek(0)
         if not handle.read():

@@ -59,7 +59,7 @@ def test_probability_roc_auc_quoted_for_glass(tmp_path, shared_data):
     results_file(tmp_path / "a" / "x.json.gz", "matbench_glass", folds)
     ctx = CheckContext.from_notebook(write_notebook(tmp_path / "a" / "nb.ipynb", corpus_notebook("compliant_D_glass")),
                                      tmp_path / "a" / "x.json.gz", "D", released_path=RELEASED)
-    proba = ctx.rescore.summary["rocauc_proba"].mean
+    proba = ctx.score.summary["rocauc_proba"].mean
     finding = claim(tmp_path, f"My ROC-AUC is {proba:.3f}.", challenge="D", folds=folds)
     assert finding.status == "warn" and "labels" in finding.message
 

@@ -22,8 +22,8 @@ from checks_support import (
 
 from autograder.checks import run_checks
 from autograder.checks.context import CheckContext
-from autograder.results.file import ResultsFileError, load_results, matbench_hash
 from autograder.course.data import load_ground_truth
+from autograder.results.file import ResultsFileError, load_results, matbench_hash
 
 CASE_OF = {"A": "compliant_A_phonons", "B": "compliant_B_expt_gap", "C": "compliant_C_perovskites",
            "D": "compliant_D_glass"}
@@ -104,7 +104,7 @@ def test_file_written_by_matbench_itself(tmp_path, shared_data):
         if check_id != "protocol.alignment":
             assert s[check_id] == "pass", (check_id, s[check_id])
     assert s["protocol.alignment"] == "warn"  # a mean predictor: MAE/MAD = 1
-    assert ctx.rescore.summary["mae"].mean == pytest.approx(1.1435, abs=5e-5)
+    assert ctx.score.summary["mae"].mean == pytest.approx(1.1435, abs=5e-5)
 
 
 # --- official predictions are compliant ----------------------------------------------------------
@@ -119,7 +119,7 @@ def test_leaderboard_rf_results_are_compliant(tmp_path, challenge, shared_data):
     assert not [k for k, v in s.items() if k.startswith("protocol.") and v == "fail"]
     assert s["leaderboard.rank"] == "info" and s["leaderboard.extrapolation"] == "info"
     entry = ctx.challenge.reference("RF-SCM/Magpie")
-    assert ctx.rescore.summary[ctx.challenge.metric].mean == pytest.approx(entry.mean, abs=5e-5)
+    assert ctx.score.summary[ctx.challenge.metric].mean == pytest.approx(entry.mean, abs=5e-5)
 
 
 def test_glass_both_roc_aucs_and_inverted_probabilities(tmp_path, shared_data):
@@ -132,7 +132,7 @@ def test_glass_both_roc_aucs_and_inverted_probabilities(tmp_path, shared_data):
              for f in range(5)}
     ctx, s = check(tmp_path, "D", proba)
     assert s["protocol.prediction_values"] == "pass" and s["protocol.scores"] == "pass"
-    summary = ctx.rescore.summary
+    summary = ctx.score.summary
     assert summary["rocauc"].mean == pytest.approx(summary["balanced_accuracy"].mean)  # matbench's figure
     assert summary["rocauc_proba"].mean > summary["rocauc"].mean + 0.05
     inverted = {f: {m: 1.0 - p for m, p in fold.items()} for f, fold in proba.items()}
@@ -142,7 +142,7 @@ def test_glass_both_roc_aucs_and_inverted_probabilities(tmp_path, shared_data):
     labels = {f: {m: bool(p > 0.5) for m, p in fold.items()} for f, fold in proba.items()}
     (tmp_path / "lab").mkdir()
     ctx, s = check(tmp_path / "lab", "D", labels)
-    assert s["protocol.prediction_values"] == "pass" and "rocauc_proba" not in ctx.rescore.summary
+    assert s["protocol.prediction_values"] == "pass" and "rocauc_proba" not in ctx.score.summary
 
 
 # --- what can be wrong in a results file ---------------------------------------------------------
@@ -252,4 +252,4 @@ def test_gzip_results_from_the_github_matbench(tmp_path, shared_data):
         "matbench_phonons", folds)).encode())
     ctx, s = check(tmp_path, "A", raw=raw)
     assert s["protocol.results_file"] == "pass" and ctx.results.compressed
-    assert ctx.rescore.summary["mae"].mean == pytest.approx(323.9822, abs=5e-5)
+    assert ctx.score.summary["mae"].mean == pytest.approx(323.9822, abs=5e-5)

@@ -20,8 +20,9 @@ from sklearn.metrics import (
 )
 
 from autograder.course.challenges import Catalogue
-from autograder.results.metrics import Summary, classification_scores, regression_scores, rescore, roc_auc
 from autograder.course.data import load_ground_truth
+from autograder.results.metrics import Summary, classification_scores, regression_scores, roc_auc
+from autograder.results.score import score_predictions
 
 LEADERBOARD = Path(__file__).resolve().parents[2] / "shared" / "matbench-data" / "leaderboard"
 
@@ -83,7 +84,7 @@ def test_dummy_reproduces_leaderboard(task, expected, shared_data):
     for fold in range(5):
         mean = float(np.mean([targets[m] for m in truth.train_ids(fold)]))
         folds[fold] = {m: mean for m in truth.test_ids(fold)}
-    result = rescore(task, "regression", folds, targets)
+    result = score_predictions(Catalogue().get(task), folds, truth)
     assert result.complete
     assert round(result.summary["mae"].mean, 4) == pytest.approx(expected, abs=1e-9)
     entry = Catalogue().get(task).reference("Dummy")
@@ -103,8 +104,8 @@ def test_leaderboard_predictions_rescore_to_stored_scores(name, shared_data):
     for task, folds in board["tasks"].items():
         challenge = catalogue.get(task)
         truth = load_ground_truth(task)
-        result = rescore(task, challenge.task_type, {int(k.split("_")[1]): v["predictions"] for k, v in folds.items()},
-                         truth.target_of())
+        result = score_predictions(challenge, {int(k.split("_")[1]): v["predictions"] for k, v in folds.items()},
+                                   truth)
         assert result.complete, (name, task)
         for key, fold in folds.items():
             mine = result.folds[int(key.split("_")[1])]

@@ -12,7 +12,6 @@ from rich.console import Console
 from autograder import batch
 from autograder.course.config import Course
 from autograder.execute import sandbox as sb
-from autograder.records import ExecutionRecord
 
 
 def _console():
@@ -20,7 +19,7 @@ def _console():
 
 
 def _record(course, student):
-    return ExecutionRecord.load(course.autograded_dir(student, ASSIGNMENT) / "result.json")
+    return course.load_record(student, ASSIGNMENT)
 
 
 @pytest.fixture
@@ -38,7 +37,8 @@ def test_without_bubblewrap_grading_refuses_unless_allowed(course, monkeypatch):
     summary = batch.grade(course, batch.GradeOptions(allow_unsandboxed=True, progress=False, run_grading=False),
                           console=console)
     assert summary.sandbox == "none" and _record(course, "alice").sandbox == "none"
-    assert _record(course, "alice").status in ("graded", "executed")
+    assert _record(course, "alice").status == "executed"
+    assert batch.stage_status(course, "alice", ASSIGNMENT) == "checked"  # run_grading=False: checked, not graded
     assert console.file.getvalue().count("WITHOUT a sandbox") == 1  # warned once per batch
     # --no-execute needs no sandbox at all
     again = batch.grade(course, batch.GradeOptions(no_execute=True, progress=False, run_grading=False),
@@ -152,7 +152,7 @@ def test_the_first_execution_starts_before_the_last_notebook_is_prepared(course_
                                                      allow_unsandboxed=not sb.bwrap_status()[0]),
                           console=_console())
     assert sorted(summary.executed) == ["ann", "bob", "cat"]
-    assert all(_record(course, s).status == "graded" for s in ("ann", "bob", "cat"))
+    assert all(batch.stage_status(course, s, ASSIGNMENT) == "checked" for s in ("ann", "bob", "cat"))
     at = {(kind, student): t for kind, student, t in events}
     assert at[("started", "ann")] < at[("prepared", "cat")] and at[("started", "bob")] < at[("prepared", "cat")]
     assert summary.phases["all planned at"] >= 3

@@ -9,7 +9,8 @@ from rubric_fixtures import write_results_file
 
 from autograder.course.challenges import Catalogue
 from autograder.report import figures
-from autograder.report.results import analyse
+from autograder.report.feedback import submission_figures
+from autograder.results.score import score_results_file
 
 
 @pytest.fixture
@@ -41,16 +42,9 @@ def _outside(figure) -> list[str]:
 def test_every_label_of_a_feedback_chart_is_inside_the_image(letter, drawn, tmp_path):
     challenge = Catalogue().get(letter)
     results = write_results_file(challenge.task, "RF-SCM/Magpie", tmp_path / "results.json.gz")
-    analysis = analyse(challenge, results)
-    figures.leaderboard_chart(challenge, [{"label": "Your model", "mean": analysis.mean, "std": analysis.std,
-                                           "folds": [f.score for f in analysis.folds]}])
-    if challenge.is_classification:
-        figures.roc_curve_plot(analysis.y_true, analysis.y_pred, analysis.is_probability)
-        figures.confusion_matrix_plot(analysis.y_true, analysis.y_pred)
-    else:
-        figures.parity_plot(challenge, analysis.y_true, analysis.y_pred, analysis.seen)
-    figures.seen_unseen_chart(analysis.seen_unseen, challenge.metric_label, challenge.unit)
-    assert len(drawn) == (4 if challenge.is_classification else 3)
+    score = score_results_file(challenge, results)
+    charts = submission_figures(challenge, score.to_dict(), score.arrays)
+    assert len(charts) == len(drawn) == (4 if challenge.is_classification else 3)
     for figure in drawn:
         assert _outside(figure) == []
 

@@ -19,6 +19,7 @@ from rubric_fixtures import (
 )
 
 from autograder.grade.grading import grade_cohort
+from autograder.report.cohort import write_cohort_reports
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -55,8 +56,9 @@ def cohort(tmp_path_factory):
     (course.root / "marks").mkdir()
     (course.root / "marks" / f"{ASSIGNMENT}.csv").write_text(MARKS, encoding="utf-8")
     result = grade_cohort(course, ASSIGNMENT)
-    assert result.errors == {} and result.warnings == []
-    return course, result
+    reports = write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
+    assert result.errors == {} and result.warnings == [] and reports.errors == {}
+    return course, result, reports
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,7 @@ def assert_clean(view, path):
 
 
 def test_feedback_pages_in_chromium(cohort, browser):
-    course, _ = cohort
+    course, _, _ = cohort
     expected = {"ab1234": {"chart-leaderboard", "chart-parity", "chart-seen-unseen"},
                 "cd5678": {"chart-leaderboard", "chart-roc", "chart-confusion", "chart-seen-unseen"},
                 "ef9012": {"chart-leaderboard", "chart-parity", "chart-seen-unseen"},
@@ -122,8 +124,8 @@ def test_feedback_pages_in_chromium(cohort, browser):
 
 
 def test_summary_in_chromium(cohort, browser):
-    course, result = cohort
-    path = result.summary_path
+    course, result, reports = cohort
+    path = reports.summary_path
     assert path == course.root / "reports" / ASSIGNMENT / "summary.html"
     view = open_page(browser, path, "summary.png")
     assert_clean(view, path)
@@ -139,7 +141,7 @@ def test_summary_in_chromium(cohort, browser):
 
 
 def test_a_students_page_holds_nothing_of_another(cohort):
-    course, result = cohort
+    course, result, reports = cohort
     pages = {s: (course.feedback_dir(s) / "index.html").read_text(encoding="utf-8") for s in result.graded}
     grades = {s: json.loads((course.autograded_dir(s) / "grade.json").read_text()) for s in result.graded}
     assert len(pages) == 4

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from autograder.grade.gradebook import GradebookBridge, nbgrader_settings
 from autograder.grade.grading import grade_cohort
+from autograder.report.cohort import write_cohort_reports
 
 STUDENT = "ab1234"
 
@@ -40,6 +41,7 @@ def test_gradebook_round_trip(course):
     assert url == f"sqlite:///{course.root / 'gradebook.db'}" and course_id == "MATE70026"
 
     result = grade_cohort(course, ASSIGNMENT)
+    write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
     assert result.errors == {} and result.warnings == []
     first = json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())
     assert first["status"] == "incomplete"  # data preparation and model choice have no mark yet
@@ -80,6 +82,7 @@ def test_gradebook_round_trip(course):
         gb.grant_extension(ASSIGNMENT, STUDENT, hours=24)
 
     result = grade_cohort(course, ASSIGNMENT)  # re-grade: updates, never duplicates
+    write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
     assert result.errors == {}
     second = json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())
     marks = {c["key"]: c for c in second["criteria"]}
@@ -107,6 +110,7 @@ def test_grading_without_a_released_assignment_still_writes_marks(tmp_path):
     course = make_course(tmp_path / "course", release=False)
     add_submission(course, "zz0001", "B", "Dummy", good_findings("MAE 1.1435"), tmp_path, recording=None)
     result = grade_cohort(course, ASSIGNMENT)
+    write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
     assert result.errors == {}
     assert result.warnings and "Run `autograder release` first" in result.warnings[0]
     assert (course.autograded_dir("zz0001") / "grade.json").is_file()
@@ -120,6 +124,7 @@ def test_a_gradebook_that_cannot_be_opened_does_not_stop_the_marks(tmp_path):
     add_submission(course, STUDENT, "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path)
     (course.root / "gradebook.db").mkdir()
     result = grade_cohort(course, ASSIGNMENT)
+    write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
     assert result.graded == [STUDENT] and result.errors == {}
     assert len(result.warnings) == 1 and result.warnings[0].startswith("Gradebook not updated: ")
     assert json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())["criteria"]
@@ -140,6 +145,7 @@ def test_the_late_penalty_reaches_nbgraders_gradebook(tmp_path):
             f"{STUDENT},{criterion},70,\n" for criterion in
             ("data_preparation", "model_choice", "training_testing", "code", "presentation")), encoding="utf-8")
     grade_cohort(course, ASSIGNMENT)
+    write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
     grade = json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())
     assert grade["lateness"]["state"] == "late"
     assert grade["overall"]["before_late"] == pytest.approx(70) and grade["overall"]["mark"] == 40
@@ -152,6 +158,7 @@ def test_the_late_penalty_reaches_nbgraders_gradebook(tmp_path):
                                                                                                          abs=0.01)
         bridge.gradebook.grant_extension(ASSIGNMENT, STUDENT, hours=24)
     grade_cohort(course, ASSIGNMENT)
+    write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
     with GradebookBridge(url, course_id) as bridge:
         assert bridge.gradebook.find_submission(ASSIGNMENT, STUDENT).late_submission_penalty == 0.0
         notebook = bridge.gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, STUDENT)

@@ -8,19 +8,13 @@ import pytest
 from rubric_fixtures import f, make_recording
 
 from autograder.course.config import LatePolicy, PresentationSettings
-from autograder.grade.marks import (
-    CSV_SOURCE,
-    FORMGRADER,
-    ManualMark,
-    MarksError,
-    assess_lateness,
-    combine,
-    presentation_findings,
-    read_marks_csv,
-    recording_duration,
-)
-from autograder.records import COULD_NOT_RUN, FAIL, PASS, WARN
+from autograder.grade.combine import combine
+from autograder.grade.lateness import assess_lateness
+from autograder.grade.marks import CSV_SOURCE, FORMGRADER, ManualMark, MarksError, read_marks_csv
+from autograder.grade.recordings import presentation_findings, recording_duration
 from autograder.grade.rubric import load_rubric
+from autograder.layout import CourseLayout
+from autograder.records import COULD_NOT_RUN, FAIL, PASS, WARN
 
 REPO = Path(__file__).resolve().parents[1]
 RUBRIC = load_rubric(REPO / "rubric" / "research_challenge.toml")
@@ -249,11 +243,9 @@ def test_missing_or_unreadable_recordings_are_flagged_for_the_marker(tmp_path):
 
 
 def test_course_marks_from_both_places_and_duplicates_across_files(tmp_path):
-    from types import SimpleNamespace
-
     from autograder.grade.marks import read_course_marks
 
-    course = SimpleNamespace(root=tmp_path, assignment="research_challenge")
+    course = CourseLayout(root=tmp_path)
     (tmp_path / "marks.csv").write_text("student_id,criterion,mark,comment\nab1234,presentation,64,\n")
     (tmp_path / "marks").mkdir()
     (tmp_path / "marks" / "research_challenge.csv").write_text("student_id,criterion,mark,comment\nab1234,code,70,\n")

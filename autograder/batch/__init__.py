@@ -1,11 +1,14 @@
-"""`autograder grade`: a cohort through intake -> execute -> check -> grade, in parallel, resumable.
+"""`autograder grade`: a cohort through intake -> execute -> check -> grade -> report, in parallel,
+resumable.
 
-Each submission's state lives in its own status file, autograded/{student}/{assignment}/result.json
-(written atomically), so a batch killed at any moment (even SIGKILL) resumes where it stopped:
+Each stage writes its own artefact per submission (autograder.layout), atomically, so a batch killed
+at any moment (even SIGKILL) resumes where it stopped. From the execution record and the checks':
 
-    missing / "running" / other cache key   -> execute (again)
-    "executed" with the same cache key       -> only the checks run
-    "graded" / "failed" with the same key    -> nothing to do (unless --force or --no-execute)
+    no record / "running" / other cache key                  -> execute (again), then check
+    "executed" / "failed", same key, no checks of that run   -> only the checks run
+    "executed" / "failed", same key, checked                 -> nothing to run (unless --force or --no-execute)
+
+and every submission is then graded (grade.json) and its feedback page written from that grade.
 
 The cache key hashes the sanitised notebook, the parameters that change results (challenge, seed,
 results path) and the environment (Python, package versions, autograder version); --force
@@ -42,25 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.execute.engine import (
-    RESULT_FILE,
-    EngineSettings,
-    Job,
-    execute_job,
-    load_record,
-    prepare_job,
-    store_findings,
-)
-from autograder.records import (
-    COULD_NOT_RUN,
-    EXECUTED,
-    FAILED,
-    GRADED,
-    INTAKE_ERROR,
-    MARKER,
-    ExecutionRecord,
-    Finding,
-)
+from autograder.execute.engine import EngineSettings, Job, execute_job, prepare_job
+from autograder.layout import RESULT_FILE
+from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, INTAKE_ERROR, ExecutionRecord
 
 
 class BatchError(UserError):
@@ -102,8 +89,15 @@ class BatchSummary:
     # seconds: when planning and the executions ended, then the checks' and the grading's durations
     phases: dict[str, float] = field(default_factory=dict)
 
+    statuses: dict[str, str] = field(default_factory=dict)  # student -> how far it came (stage_status)
+    finding_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # student -> status -> count
+    summary_path: Path | None = None
+
+    def status(self, student: str) -> str:
+        return self.statuses.get(student) or self.records[student].status
+
     def count(self, status: str) -> int:
-        return sum(1 for r in self.records.values() if r.status == status)
+        return sum(1 for student in self.records if self.status(student) == status)
 
 
 def cores() -> int:
@@ -156,7 +150,7 @@ def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int,
 
 def _lock(course, assignment: str):
     """One batch per course and assignment at a time (released when the process dies)."""
-    path = course.root / "autograded" / f".grade-{assignment}.lock"
+    path = course.lock_path(assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
     try:
@@ -188,31 +182,41 @@ def _check_data(settings: EngineSettings, tasks: set[str]) -> None:
 
 
 class _Checks:
-    """autograder.checks.check_submission on each finished execution, timed."""
+    """The check stage (autograder.checks.run_check_stage) on each finished execution, timed."""
 
     def __init__(self):
-        from autograder.checks import check_submission
+        from autograder.checks import run_check_stage
 
-        self.function, self.seconds = check_submission, 0.0
+        self.function, self.seconds = run_check_stage, 0.0
 
     def run(self, course, record: ExecutionRecord) -> None:
-        work = course.autograded_dir(record.student_id, record.assignment)
         started = time.monotonic()
         try:
-            self._run(course, record, work)
+            self.function(course, record.student_id, record.assignment)
         finally:
             self.seconds += time.monotonic() - started
 
-    def _run(self, course, record: ExecutionRecord, work: Path) -> None:
-        try:
-            findings = list(self.function(course, record.student_id, record.assignment))
-        except Exception as error:  # noqa: BLE001 - one submission's check failure stays with it
-            findings = [Finding("checks.error", "general", COULD_NOT_RUN,
-                                "The automatic checks could not run on this notebook; a marker will look at it.",
-                                visibility=MARKER, details={"error": f"{type(error).__name__}: {error}"[:1000]})]
-        fresh = load_record(work / RESULT_FILE) or record
-        store_findings(work, fresh, findings, GRADED if fresh.status == EXECUTED else fresh.status)
-        record.__dict__.update(fresh.__dict__)
+
+def checked_execution(course, student: str, assignment: str) -> str | None:
+    """The cache key of the execution the stored checks were made on (None: not checked)."""
+    stored = course.load_checks(student, assignment)
+    return stored.get("execution") if stored else None
+
+
+def stage_status(course, student: str, assignment: str, record: ExecutionRecord | None = None) -> str:
+    """How far one submission has come: the execution record's status (intake-error, running,
+    failed...), then checked, then graded, each only for the current execution."""
+    record = record or course.load_record(student, assignment)
+    if record is None:
+        return "pending"
+    if record.status not in (EXECUTED, FAILED) or record.status == FAILED and not record.cells:
+        return record.status
+    if checked_execution(course, student, assignment) != record.cache_key:
+        return record.status
+    grade = course.load_grade(student, assignment)
+    if grade is not None and grade.get("execution") == record.cache_key and grade.get("status") != "error":
+        return GRADED if record.status == EXECUTED else record.status
+    return CHECKED if record.status == EXECUTED else record.status
 
 
 def plan(course, options: GradeOptions, settings: EngineSettings):
@@ -261,7 +265,7 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
                                      reason=f"{student} has no challenge in allocation.csv; run `autograder assign "
                                             "roster.csv` (or add a line to allocation.csv) and grade again.")
             record.environment["engine_error"] = True
-            record.save(course.autograded_dir(student, assignment) / RESULT_FILE)
+            record.save(course.result_path(student, assignment))
             yield student, "unallocated", record
             continue
         task = catalogue.get(letter).task
@@ -276,19 +280,20 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
                                      f"{str(error)[:200]})")
             yield student, "intake", record_intake_error(course, bad)
             continue
-        existing = load_record(course.autograded_dir(student, assignment) / RESULT_FILE)
+        existing = course.load_record(student, assignment)
         same = (existing is not None and existing.cache_key == job.cache_key
                 and not existing.environment.get("engine_error"))
+        ran = existing is not None and existing.status in (EXECUTED, FAILED)
         if options.no_execute:
-            if same and existing.status in (EXECUTED, GRADED, FAILED):
+            if same and ran:
                 yield student, "check", existing
-            elif existing is not None and existing.status in (EXECUTED, GRADED, FAILED):
+            elif ran:
                 yield student, "stale", existing
             else:
                 yield student, "missing", existing
-        elif options.force or not same or existing.status not in (EXECUTED, GRADED, FAILED):
+        elif options.force or not same or not ran:
             yield student, "execute", job
-        elif existing.status == EXECUTED:
+        elif checked_execution(course, student, assignment) != existing.cache_key:
             yield student, "check", existing
         else:
             yield student, "done", existing
@@ -365,6 +370,14 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
     graded_meanwhile = grading.seconds if grading else 0.0
     if grading is not None:
         grading.finish(sorted(summary.records))
+        summary.summary_path = grading.reports.summary_path
+    from autograder.checks import load_check_findings
+
+    for student, record in summary.records.items():
+        summary.statuses[student] = stage_status(course, student, assignment, record)
+        counts = summary.finding_counts.setdefault(student, {})
+        for finding in list(record.findings) + load_check_findings(course, student, assignment):
+            counts[finding.status] = counts.get(finding.status, 0) + 1
     summary.wall_seconds = time.monotonic() - start
     # the executions start as soon as the first notebook is planned, so the first two are moments in the batch
     summary.phases = {"all planned at": timer["planned"] - start, "all executed at": executed - start,
@@ -498,15 +511,19 @@ def _crashed(job: Job, error: BaseException) -> dict:
 
 
 class _Grading:
-    """Marks, feedback pages and gradebook entries, given submission by submission as the batch checks them
-    (while other executions still run), then the cohort summary. A failure here never loses the executions:
-    they are on disk, and `autograder grade --no-execute` grades them again."""
+    """The grade and report stages, submission by submission as the batch checks them (while other
+    executions still run): grade.json and the gradebook entry, then the feedback page from that
+    grade; at the end the cohort summary. A failure here never loses the executions: they are on
+    disk, and `autograder grade --no-execute` grades them again."""
 
     def __init__(self, course, assignment: str, summary: BatchSummary, console):
         from autograder.grade.grading import CohortGrading
+        from autograder.report.cohort import ReportResult
 
+        self.course, self.assignment = course, assignment
         self.summary, self.console = summary, console
         self.seconds, self.graded = 0.0, set()
+        self.reports = ReportResult()
         started = time.monotonic()
         self.cohort = None
         try:  # a broken rubric or marks file stops the batch here, before hours of executions
@@ -524,20 +541,26 @@ class _Grading:
                            "and checks are stored; fix the problem and run `autograder grade --no-execute`.")
 
     def grade(self, student: str) -> None:
+        from autograder.report.cohort import write_page
+
         if self.cohort is None or student in self.graded:
             return
         started = time.monotonic()
-        self.cohort.grade(student)  # records its own per-student errors
+        grade = self.cohort.grade(student)  # records its own per-student errors
+        write_page(self.course, self.assignment, student, grade, self.reports)
         self.graded.add(student)
         self.seconds += time.monotonic() - started
 
     def finish(self, students: list[str]) -> None:
+        from autograder.report.summary import write_summary
+
         for student in students:
             self.grade(student)
         if self.cohort is None:
             return
         try:
             self.cohort.finish()
+            self.reports.summary_path = write_summary(self.course, self.assignment, self.cohort.rubric)
         except UserError:
             raise
         except Exception as error:  # noqa: BLE001
@@ -551,18 +574,16 @@ def status_table(summary: BatchSummary):
     for column, justify in (("student", "left"), ("status", "left"), ("cells", "right"), ("wall s", "right"),
                             ("CPU s", "right"), ("peak MB", "right"), ("findings", "left"), ("reason", "left")):
         table.add_column(column, justify=justify, overflow="fold")
-    colours = {GRADED: "green", EXECUTED: "cyan", FAILED: "red", INTAKE_ERROR: "magenta"}
+    colours = {GRADED: "green", CHECKED: "cyan", EXECUTED: "cyan", FAILED: "red", INTAKE_ERROR: "magenta"}
     for student in sorted(summary.records):
         r = summary.records[student]
         ran = sum(1 for c in r.cells if c.status in ("completed", "failed"))
-        counts = {}
-        for f in r.findings:
-            counts[f.status] = counts.get(f.status, 0) + 1
-        findings = " ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        findings = " ".join(f"{k} {v}" for k, v in sorted(summary.finding_counts.get(student, {}).items()))
         note = r.reason
         if student in summary.skipped:
             note = (note + " " if note else "") + "(stored: unchanged since it was executed)"
-        table.add_row(student, f"[{colours.get(r.status, 'white')}]{r.status}[/]",
+        status = summary.status(student)
+        table.add_row(student, f"[{colours.get(status, 'white')}]{status}[/]",
                       f"{ran}/{len(r.cells)}" if r.cells else "", _fmt(r.wall_seconds), _fmt(r.cpu_seconds),
                       _fmt(r.peak_memory_mb, 0), findings, note[:160])
     return table

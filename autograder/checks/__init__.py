@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 
-from autograder.records import COULD_NOT_RUN, MARKER, Finding
+from autograder.records import CHECKED, COULD_NOT_RUN, MARKER, Finding
 
 CheckFunction = Callable[["CheckContext"], list[Finding]]  # noqa: F821
 
@@ -84,6 +85,40 @@ def check_submission(course, student_id: str, assignment: str | None = None) -> 
     return run_checks(CheckContext.from_autograded(course, student_id, assignment))
 
 
+def run_check_stage(course, student_id: str, assignment: str | None = None) -> list[Finding]:
+    """The check stage of one executed submission: run every check, then write its own artefacts,
+    `checks.json` (the findings) and `score.json` (the one Score, which the checks built their
+    findings from). The execution record is never touched. A failure of the checks themselves is
+    recorded as a `checks.error` finding for the marker, never as a pass."""
+    from autograder.checks.context import CheckContext
+    from autograder.findings import make
+
+    assignment = assignment or course.assignment
+    score = None
+    try:
+        ctx = CheckContext.from_autograded(course, student_id, assignment)
+        findings = run_checks(ctx)
+        score = ctx.score
+    except Exception as error:  # noqa: BLE001 - one submission's check failure stays with it
+        findings = [make("checks.error", COULD_NOT_RUN,
+                         "The automatic checks could not run on this notebook; a marker will look at it.",
+                         visibility=MARKER, details={"error": f"{type(error).__name__}: {error}"[:1000]})]
+    record = course.load_record(student_id, assignment)
+    course.save_score(student_id, assignment, score.to_dict() if score else None,
+                      score.arrays_to_save() if score else None)
+    course.save_checks(student_id, assignment, {
+        "student_id": student_id, "assignment": assignment, "status": CHECKED,
+        "execution": record.cache_key if record else "", "findings": [asdict(f) for f in findings],
+        "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    return findings
+
+
+def load_check_findings(course, student_id: str, assignment: str | None = None) -> list[Finding]:
+    """The stored findings of the check stage (none when it has not run)."""
+    stored = course.load_checks(student_id, assignment) or {}
+    return [Finding.from_dict(f) for f in stored.get("findings", [])]
+
+
 def check_notebook(notebook_path, results_path=None, challenge=None, **kwargs) -> list[Finding]:
     """The findings for a bare notebook and its results file (the student self-check)."""
     from autograder.checks.context import CheckContext
@@ -96,7 +131,9 @@ __all__ = [
     "CheckSpec",
     "check_notebook",
     "check_submission",
+    "load_check_findings",
     "register",
     "registry",
+    "run_check_stage",
     "run_checks",
 ]

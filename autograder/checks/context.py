@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from autograder.course.challenges import Catalogue, Challenge
 from autograder.checks.notebook import Notebook, NotebookError, read_notebook
-from autograder.results.file import ResultsFile, ResultsFileError, load_results
+from autograder.course.challenges import Catalogue, Challenge
+from autograder.layout import RESULTS_FILE, TRACE_FILE
 from autograder.records import ExecutionRecord
+from autograder.results.file import ResultsFile, ResultsFileError, load_results
 
-RESULTS_FILE = "results.json.gz"
-TRACE_FILE = "protocol_trace.jsonl"
-RECORD_FILE = "result.json"
 PACKAGED_RELEASE = Path(__file__).resolve().parent / "released" / "research_challenge.ipynb"
 
 
@@ -98,13 +96,10 @@ class CheckContext:
     def from_autograded(cls, course, student_id: str, assignment: str | None = None) -> CheckContext:
         assignment = assignment or course.assignment
         folder = course.autograded_dir(student_id, assignment)
-        record = None
         notes = []
-        if (folder / RECORD_FILE).is_file():
-            try:
-                record = ExecutionRecord.load(folder / RECORD_FILE)
-            except (OSError, ValueError, TypeError, KeyError) as error:
-                notes.append(f"result.json could not be read ({type(error).__name__})")
+        record = course.load_record(student_id, assignment)
+        if record is None and course.result_path(student_id, assignment).is_file():
+            notes.append("the execution record could not be read")
         notebook_path = None
         if record and record.notebook and (folder / record.notebook).is_file():
             notebook_path = folder / record.notebook
@@ -322,14 +317,14 @@ class CheckContext:
         return self.results.tasks.get(self.challenge.task)
 
     @cached_property
-    def rescore(self):
-        """Scores recomputed from the results file's predictions for the allocated task."""
-        from autograder.results.metrics import rescore
+    def score(self):
+        """The one Score of this submission (autograder.results.score), from the results file's
+        predictions for the allocated task; None when there is nothing to score."""
+        from autograder.results.score import fold_predictions_of, score_predictions
 
-        if self.task_result is None or self.targets_by_id is None:
+        if self.task_result is None or self.ground_truth is None:
             return None
-        folds = {f: r.data for f, r in self.task_result.folds.items()}
-        return rescore(self.challenge.task, self.challenge.task_type, folds, self.targets_by_id)
+        return score_predictions(self.challenge, fold_predictions_of(self.task_result), self.ground_truth)
 
 
 def _nonce_of(record: ExecutionRecord | None) -> str | None:

@@ -8,11 +8,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from autograder.checks import register
 from autograder.checks.protocol import _fmt
-from autograder.results.metrics import task_scores
 from autograder.records import COULD_NOT_RUN, INFO, MARKER, STUDENT, Finding
 
 CRITERION = "training_testing"
@@ -29,8 +26,7 @@ def _ready(ctx, cid):
     if ctx.ground_truth is None:
         return [_f(cid, COULD_NOT_RUN, "Not compared with the leaderboard: the data set is not available to the "
                                        "checker.", {"error": ctx.ground_truth_error}, visibility=MARKER)]
-    rs = ctx.rescore
-    if rs is None or not rs.complete:
+    if ctx.score is None or not ctx.score.complete:
         return [_f(cid, COULD_NOT_RUN, "Not compared with the leaderboard: the five folds are not all scored.")]
     return None
 
@@ -42,22 +38,19 @@ def rank(ctx) -> list[Finding]:
     early = _ready(ctx, cid)
     if early:
         return early
-    ch = ctx.challenge
-    summary = ctx.rescore.summary[ch.metric]
-    place = ch.rank(summary.mean)
-    n = len(ch.leaderboard)
+    ch, score = ctx.challenge, ctx.score
+    n = score.n_entries
     points = {label: {"algorithm": e.algorithm, "mean": e.mean, "std": e.std} for label, e in ch.reference_points}
-    details = {"metric": ch.metric, "mean": summary.mean, "std": summary.std, "rank": place, "entries": n,
+    details = {"metric": score.metric, "mean": score.mean, "std": score.std, "rank": score.rank, "entries": n,
                "reference_points": points}
-    text = (f"Your {ch.metric_label} {_fmt(summary.mean)} ± {_fmt(summary.std)} would rank {place} of {n + 1} "
+    text = (f"Your {ch.metric_label} {_fmt(score.mean)} ± {_fmt(score.std)} would rank {score.rank} of {n + 1} "
             f"on the {ch.task} leaderboard")
     if ch.is_classification:
         text += " (matbench's label-based ROC-AUC, the leaderboard's own figure)"
     else:
-        ratio = summary.mean / ch.mad if ch.mad else None
-        details["mae_over_mad"] = ratio
-        if ratio is not None:
-            text += f"; MAE/MAD = {ratio:.3f} (1 = predicting the mean)"
+        details["mae_over_mad"] = score.mad_ratio
+        if score.mad_ratio is not None:
+            text += f"; MAE/MAD = {score.mad_ratio:.3f} (1 = predicting the mean)"
     comparisons = ", ".join(f"{label} ({e.algorithm}) {_fmt(e.mean)}" if label == "best" else f"{label} {_fmt(e.mean)}"
                             for label, e in ch.reference_points)
     return [_f(cid, INFO, f"{text}. Reference points: {comparisons}.", details)]
@@ -71,34 +64,12 @@ def interpolation_vs_extrapolation(ctx) -> list[Finding]:
     if early:
         return early
     ch = ctx.challenge
-    truth = ctx.ground_truth
-    index = truth.index_of()
-    groups = {"seen": ([], []), "unseen": ([], [])}
-    for fold, result in ctx.task_result.folds.items():
-        train_systems = {truth.chemsys[i] for i, f in enumerate(truth.test_fold) if f != fold}
-        for mbid, pred in result.data.items():
-            i = index.get(mbid)
-            if i is None:
-                continue
-            key = "seen" if truth.chemsys[i] in train_systems else "unseen"
-            groups[key][0].append(truth.targets[i])
-            groups[key][1].append(pred)
-    details = {}
+    split = ctx.score.seen_unseen
     parts = []
-    for key, (y, p) in groups.items():
-        if not y:
-            details[key] = {"n": 0}
+    for key in ("seen", "unseen"):
+        entry = split.get(key) or {}
+        if not entry.get("n"):
             continue
-        if ch.is_classification:
-            preds = np.asarray(p, dtype=bool) if all(isinstance(v, bool) for v in p) else np.asarray(p, dtype=float)
-        else:
-            preds = np.asarray(p, dtype=float)
-        s = task_scores(ch.task_type, np.asarray(y), preds)
-        metric = "rocauc" if ch.is_classification else "mae"
-        details[key] = {"n": len(y), metric: s[metric], **({"accuracy": s["accuracy"]} if ch.is_classification else {})}
         label = "in training" if key == "seen" else "not in training"
-        figure = _fmt(s[metric])
-        parts.append(f"chemical system {label}: {len(y)} test materials, {ch.metric_label} {figure}")
-    total = sum(d.get("n", 0) for d in details.values())
-    details["unseen_fraction"] = details["unseen"].get("n", 0) / total if total else None
-    return [_f(cid, INFO, "Interpolation vs extrapolation: " + "; ".join(parts) + ".", details)]
+        parts.append(f"chemical system {label}: {entry['n']} test materials, {ch.metric_label} {_fmt(entry['value'])}")
+    return [_f(cid, INFO, "Interpolation vs extrapolation: " + "; ".join(parts) + ".", dict(split))]

@@ -404,7 +404,7 @@ def prediction_values(ctx) -> list[Finding]:
     if clf and not problems:
         kind = "probabilities" if counts["float"] and not counts["bool"] else (
             "labels" if counts["bool"] and not counts["float"] else "a mix of labels and probabilities")
-        rs = ctx.rescore if ctx.ground_truth is not None else None
+        rs = ctx.score if ctx.ground_truth is not None else None
         inverted = False
         if rs is not None and rs.summary:
             metric = "rocauc_proba" if "rocauc_proba" in rs.summary else "rocauc"
@@ -430,7 +430,7 @@ def scores(ctx) -> list[Finding]:
     early = _no_results(ctx, cid) or _needs_truth(ctx, cid)
     if early:
         return early
-    rs = ctx.rescore
+    rs = ctx.score
     if rs is None or not rs.folds:
         return [_f(cid, COULD_NOT_RUN, "Not checked: no fold has predictions that can be scored.")]
     ch = ctx.challenge
@@ -438,8 +438,10 @@ def scores(ctx) -> list[Finding]:
     main = rs.summary[metric]
     per_fold = ", ".join(_fmt(rs.folds[f][metric]) for f in sorted(rs.folds))
     unit = f" {ch.unit}" if ch.unit and not ch.is_classification else ""
-    details = rs.as_dict()
-    details["metric"] = metric
+    details = {"metric": metric, "folds": {str(f): v for f, v in rs.folds.items()},
+               "n_predictions": {str(f): n for f, n in rs.n_predictions.items()},
+               "summary": {k: v.as_dict() for k, v in rs.summary.items()},
+               "complete": rs.complete, "n_invalid": rs.n_invalid}
     # Scores stored in the file vs recomputed (a hand-edited file, or predictions changed afterwards).
     mismatched = []
     for fold, result in ctx.task_result.folds.items():
@@ -466,7 +468,10 @@ def scores(ctx) -> list[Finding]:
                                      "the file was changed after the scores were computed.",
                    advice="Never edit results.json.gz; re-run the notebook.", details=details)]
     if not rs.complete:
-        return [_f(cid, WARN, text + " Not all five folds could be scored, so this is not the leaderboard's "
+        missing = sum(f.n_expected - f.n for f in rs.fold_scores)
+        why = (f"{missing} official test material(s) have no finite prediction"
+               + (f" ({rs.n_invalid} of them NaN, infinite or not a number)" if rs.n_invalid else ""))
+        return [_f(cid, WARN, text + f" Not every fold is complete: {why}, so this is not the leaderboard's "
                                      "figure.", advice=RUN_ALL, details=details)]
     return [_f(cid, PASS, text, details=details)]
 
@@ -509,7 +514,7 @@ def claimed_scores(ctx) -> list[Finding]:
     if ctx.notebook is None:
         return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     claims = _claims(ctx)
-    rs = ctx.rescore if ctx.results is not None and ctx.ground_truth is not None and ctx.challenge else None
+    rs = ctx.score if ctx.results is not None and ctx.ground_truth is not None and ctx.challenge else None
     if rs is None or not rs.summary:
         return [_f(cid, COULD_NOT_RUN, "Not checked: there are no recomputed scores to compare with.",
                    details={"claims": claims})]
@@ -1019,7 +1024,7 @@ def alignment(ctx) -> list[Finding]:
                 reorder.append(call)
     bad_score, ratio = False, None
     ch = ctx.challenge
-    rs = ctx.rescore if ctx.results is not None and ch is not None and ctx.ground_truth is not None else None
+    rs = ctx.score if ctx.results is not None and ch is not None and ctx.ground_truth is not None else None
     if rs is not None and rs.summary and not ch.is_classification and ch.mad:
         ratio = rs.summary["mae"].mean / ch.mad
         bad_score = ratio > 0.95
@@ -1052,7 +1057,7 @@ def plausibility(ctx) -> list[Finding]:
     early = _no_results(ctx, cid) or _needs_truth(ctx, cid)
     if early:
         return [f.__class__(**{**f.__dict__, "visibility": MARKER}) for f in early]
-    rs = ctx.rescore
+    rs = ctx.score
     ch = ctx.challenge
     if rs is None or not rs.summary:
         return [_f(cid, COULD_NOT_RUN, "Not checked: no scorable predictions.", visibility=MARKER)]

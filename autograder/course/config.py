@@ -16,10 +16,7 @@ from pathlib import Path
 
 from autograder.course.challenges import Catalogue
 from autograder.errors import UserError
-
-CONFIG_FILE = "autograder.toml"
-ALLOCATION_FILE = "allocation.csv"
-DEFAULT_ASSIGNMENT = "research_challenge"
+from autograder.layout import CONFIG_FILE, DEFAULT_ASSIGNMENT, CourseLayout
 
 
 class ConfigError(UserError, ValueError):
@@ -129,11 +126,10 @@ def load_config(course_dir: Path) -> CourseConfig:
 
 
 @dataclass
-class Course:
-    """A course directory and its configuration."""
+class Course(CourseLayout):
+    """A course directory (its layout: autograder.layout) and its configuration."""
 
-    root: Path
-    config: CourseConfig
+    config: CourseConfig = field(default_factory=CourseConfig)
 
     @classmethod
     def open(cls, root: Path | str | None = None) -> "Course":
@@ -146,35 +142,10 @@ class Course:
     def assignment(self) -> str:
         return self.config.assignment
 
-    def source_dir(self, assignment: str | None = None) -> Path:
-        return self.root / "source" / (assignment or self.assignment)
-
-    def release_dir(self, assignment: str | None = None) -> Path:
-        return self.root / "release" / (assignment or self.assignment)
-
-    def submitted_dir(self, student_id: str, assignment: str | None = None) -> Path:
-        return self.root / "submitted" / student_id / (assignment or self.assignment)
-
-    def autograded_dir(self, student_id: str, assignment: str | None = None) -> Path:
-        return self.root / "autograded" / student_id / (assignment or self.assignment)
-
-    def feedback_dir(self, student_id: str, assignment: str | None = None) -> Path:
-        return self.root / "feedback" / student_id / (assignment or self.assignment)
-
-    @property
-    def allocation_path(self) -> Path:
-        return self.root / ALLOCATION_FILE
-
     @property
     def rubric_path(self) -> Path:
-        return self.root / (self.config.rubric or f"rubric/{self.assignment}.toml")
+        return self.root / self.config.rubric if self.config.rubric else self.default_rubric_path()
 
     @property
     def gradebook_url(self) -> str:
-        return f"sqlite:///{self.root / 'gradebook.db'}"
-
-    def submitted_students(self, assignment: str | None = None) -> list[str]:
-        base = self.root / "submitted"
-        if not base.is_dir():
-            return []
-        return sorted(p.name for p in base.iterdir() if (p / (assignment or self.assignment)).is_dir())
+        return f"sqlite:///{self.gradebook_path}"

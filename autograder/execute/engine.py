@@ -1,15 +1,15 @@
-"""Execute one submission: sanitise, run in the sandbox, record. Writes
-autograded/{student}/{assignment}/: the executed notebook (the submitted name), results.json.gz (if
-the run wrote it), protocol_trace.jsonl, execution.log and result.json (ExecutionRecord).
+"""Execute one submission: sanitise, run in the sandbox, record. Writes the submission's execution
+folder (autograder.layout): the executed notebook (the submitted name), the results file (if the run
+wrote it), the protocol trace, the log and the ExecutionRecord.
 
 Split in two so that a batch can decide cheaply what to run and ship the rest anywhere:
 `prepare_job` (main process: intake check, allocation, sanitising, cache key) and `execute_job`
 (a thread of the local pool or a Dask worker: the sandboxed run and the files it leaves). Both are
 plain functions of plain data.
 
-result.json is the status file: "running" while a run is under way (so a batch killed at that moment
-runs it again), "executed" once the run is recorded, then "graded" or "failed" after the checks.
-Inside the sandbox result.json is bind-mounted read-only, so a notebook cannot forge it.
+The record is this stage's status file: "running" while a run is under way (so a batch killed at
+that moment runs it again), then "executed" or "failed". The later stages write their own files and
+never this one. Inside the sandbox the record is bind-mounted read-only, so a notebook cannot forge it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.execute import sandbox as sb
-from autograder.execute.trace import TRACE_FILE, read_trace
+from autograder.execute.trace import read_trace
+from autograder.layout import (
+    ENGINE_FILES,
+    LOG_FILE,
+    RESULT_FILE,
+    RESULTS_FILE,
+    TRACE_FILE,
+    autograded_dir,
+    is_recording,
+    submitted_dir,
+)
 from autograder.records import (
     COULD_NOT_RUN,
     EXECUTED,
@@ -42,17 +52,8 @@ from autograder.records import (
     CellRun,
     ExecutionRecord,
     Finding,
-    write_json_atomic,
 )
 
-RESULT_FILE = "result.json"
-LOG_FILE = "execution.log"
-RESULTS_NAME = "results.json.gz"
-# Findings made here (the checks own the rest of the execution.* family: run, run_time, order, ...).
-ENGINE_FINDINGS = ("execution.memory", "execution.disk", "execution.notebook_timeout", "execution.cell_timeout",
-                   "execution.cell_errors", "execution.kernel_died", "execution.not_run", "execution.network", "execution.filesystem",
-                   "execution.links_removed", "execution.engine_error", "environment.", "sanitise.", "intake.")
-PROTECTED = {RESULT_FILE, LOG_FILE, TRACE_FILE}
 RESULTS_KEEP_BYTES = 64 * 1024 ** 2  # matbench results of the largest task are about 1 MB
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "LOKY_MAX_CPU_COUNT", "NUMBA_NUM_THREADS")
@@ -73,7 +74,7 @@ class EngineSettings:
     use_bwrap: bool = True
     data_dir: str = ""  # host path of the matbench data cache
     kernel_name: str = "python3"
-    results_path: str = RESULTS_NAME
+    results_path: str = RESULTS_FILE
     grace_seconds: float = 60.0  # beyond `timeout`, before the sandbox is killed from outside
 
 
@@ -97,7 +98,7 @@ class Job:
 
     @property
     def work_dir(self) -> Path:
-        return Path(self.course_root) / "autograded" / self.student_id / self.assignment
+        return autograded_dir(self.course_root, self.student_id, self.assignment)
 
 
 # --- preparing -------------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ def prepare_job(course, student_id: str, assignment: str, settings: EngineSettin
     import nbformat
 
     from autograder.execute.sanitise import sanitise, shift_for_injection
-    from autograder.intake import IGNORED_NAMES, RECORDING_EXTENSIONS
+    from autograder.intake import IGNORED_NAMES
 
     with warnings.catch_warnings():  # nbformat repairs ids duplicated by copied cells, noisily
         warnings.simplefilter("ignore")
@@ -142,8 +143,8 @@ def prepare_job(course, student_id: str, assignment: str, settings: EngineSettin
     changes = shift_for_injection(clean, changes)
     parameters = sandbox_parameters(settings, challenge)
     support = [name for name in submission.other_files
-               if name not in IGNORED_NAMES and name not in PROTECTED and name != settings.results_path
-               and Path(name).suffix.lower() not in RECORDING_EXTENSIONS]
+               if name not in IGNORED_NAMES and name not in ENGINE_FILES and name != settings.results_path
+               and not is_recording(name)]
     from autograder.intake import released_notebook_name
 
     return Job(course_root=str(course.root), student_id=student_id, assignment=assignment,
@@ -192,7 +193,7 @@ def _clear(folder: Path) -> None:
 
 
 def _copy_support(job: Job) -> None:
-    source = Path(job.course_root) / "submitted" / job.student_id / job.assignment
+    source = submitted_dir(job.course_root, job.student_id, job.assignment)
     for name in job.support_files:
         path = source / name
         if path.is_file() and not path.is_symlink():
@@ -242,7 +243,7 @@ def _clear_written(work: Path, job: Job, settings: EngineSettings) -> list[str]:
     """After a run stopped for writing too much: remove what it wrote to its folder, so that one notebook
     cannot fill the grading machine's disk for the rest of the batch. Kept: the files that came with the
     submission, the grader's own files and a results file of plausible size."""
-    keep = set(job.support_files) | PROTECTED
+    keep = set(job.support_files) | ENGINE_FILES
     removed = []
     for root, dirs, files in os.walk(work, topdown=False):
         for name in files:
@@ -602,24 +603,3 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
                                     advice="Copying a locked cell is fine; change the copy, not the original.",
                                     details={k: v for k, v in change.items() if k != "message"}))
     return findings
-
-
-def load_record(path: Path) -> ExecutionRecord | None:
-    try:
-        return ExecutionRecord.load(path)
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-
-
-def is_engine_finding(finding: Finding) -> bool:
-    return any(finding.check_id == e or (e.endswith(".") and finding.check_id.startswith(e))
-               for e in ENGINE_FINDINGS)
-
-
-def store_findings(work: Path, record: ExecutionRecord, check_findings: list[Finding], status: str) -> None:
-    """Replace the checks' findings (keep the engine's) and set the final status."""
-    engine = [f for f in record.findings if is_engine_finding(f)]
-    record.findings = engine + list(check_findings)
-    record.status = status
-    write_json_atomic(work / RESULT_FILE, record.to_dict())
-

@@ -28,8 +28,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TRACE_FILE = "protocol_trace.jsonl"
-
 
 @dataclass
 class Trace:

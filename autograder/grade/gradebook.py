@@ -189,7 +189,7 @@ class GradebookBridge:
         self.notebooks(assignment)  # raises GradebookError with advice when not released
         self.gradebook.update_or_create_student(student)
         kwargs = {}
-        from autograder.grade.marks import parse_time
+        from autograder.grade.lateness import parse_time
 
         moment = parse_time(submitted_at)
         if moment is not None:

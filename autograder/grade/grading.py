@@ -1,17 +1,12 @@
-"""Grade a cohort from stored executions: marks, feedback pages, gradebook, cohort summary.
+"""Grade submissions from the stored artefacts of the earlier stages: one `grade.json` each.
 
-`CohortGrading` is used by `autograder grade` during a batch, grading each submission as its
-execution is checked (and again by `autograder grade --no-execute` after marks change);
-`grade_cohort(course, assignment, student_ids=None)` grades stored executions in one go. For each student it
-reads `autograded/{student}/{assignment}/result.json` (the ExecutionRecord with its findings),
-the presentation recording kept with the submission, the markers' marks (formgrader via the
-gradebook, and `marks/<assignment>.csv` or `marks.csv` at the course root), and writes:
-
-  autograded/{student}/{assignment}/grade.json   the marks, for markers and tools
-  feedback/{student}/{assignment}/index.html      the student's feedback page (self-contained)
-
-then updates nbgrader's gradebook and writes the cohort summary
-`reports/{assignment}/summary.html`. Nothing here executes student code, and one broken
+`CohortGrading` is used by `autograder grade` during a batch, grading each submission as soon as its
+checks are stored (and again by `autograder grade --no-execute` after marks change). For each student
+it reads the execution record and the checks' findings, the stored Score, the presentation
+recording kept with the submission and the markers' marks (formgrader via the gradebook, and the
+marks CSV), combines them with the rubric and the late policy, writes `grade.json` and updates
+nbgrader's gradebook. It renders nothing: the feedback pages and the cohort summary are
+`autograder.report`'s, built from grade.json. Nothing here executes student code, and one broken
 submission never stops the batch: its grade.json records the error.
 """
 
@@ -21,14 +16,10 @@ import logging
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
-from autograder.records import ExecutionRecord, Finding, write_json_atomic
+from autograder.records import PENDING, ExecutionRecord, Finding
 
 log = logging.getLogger(__name__)
-
-GRADE_FILE = "grade.json"
-FEEDBACK_FILE = "index.html"
 
 
 @dataclass
@@ -37,52 +28,24 @@ class CohortResult:
     graded: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # student -> what went wrong
     warnings: list[str] = field(default_factory=list)
-    summary_path: Path | None = None
     statuses: dict[str, str] = field(default_factory=dict)  # student -> final/provisional/incomplete
 
 
-def summary_path(course, assignment: str) -> Path:
-    return Path(course.root) / "reports" / assignment / "summary.html"
-
-
-def graded_students(course, assignment: str) -> list[str]:
-    base = Path(course.root) / "autograded"
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / assignment / "result.json").is_file())
-
-
-def load_grades(course, assignment: str) -> dict[str, dict]:
-    """Every grade.json of the assignment: student -> grade."""
-    import json
-
-    base = Path(course.root) / "autograded"
-    grades = {}
-    if base.is_dir():
-        for folder in sorted(base.iterdir()):
-            path = folder / assignment / GRADE_FILE
-            if path.is_file():
-                try:
-                    grades[folder.name] = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, ValueError) as error:
-                    log.warning("unreadable %s: %s", path, error)
-    return grades
-
-
 def grade_cohort(course, assignment: str | None = None, student_ids: list[str] | None = None,
-                 *, update_gradebook: bool = True, write_summary: bool = True) -> CohortResult:
+                 *, update_gradebook: bool = True) -> CohortResult:
+    """Grade stored executions in one go (every executed student, or those given)."""
     assignment = assignment or course.assignment
     grading = CohortGrading(course, assignment, update_gradebook=update_gradebook)
     try:
-        for student in (list(student_ids) if student_ids else graded_students(course, assignment)):
+        for student in (list(student_ids) if student_ids else course.executed_students(assignment)):
             grading.grade(student)
     finally:
-        result = grading.finish(write_summary=write_summary)
+        result = grading.finish()
     return result
 
 
 class CohortGrading:
-    """Grades the submissions of one assignment one at a time, then writes the cohort summary.
+    """Grades the submissions of one assignment one at a time.
 
     `autograder grade` grades each submission as soon as its execution is checked, while the other
     executions are still running, so that the marks and feedback pages cost no extra wall time."""
@@ -124,8 +87,9 @@ class CohortGrading:
                 bridge.close()
         return None
 
-    def grade(self, student: str) -> None:
-        """Mark one submission; a broken one records its error in grade.json and never stops the cohort."""
+    def grade(self, student: str) -> dict:
+        """Mark one submission and return its grade; a broken one records its error in grade.json
+        and never stops the cohort."""
         try:
             grade = grade_submission(self.course, self.assignment, student, self.rubric,
                                      self.csv_marks.get(student, {}), self.allocation.get(student), self.bridge)
@@ -134,19 +98,16 @@ class CohortGrading:
         except Exception as error:
             log.exception("grading %s failed", student)
             self.result.errors[student] = f"{type(error).__name__}: {error}"
-            write_json_atomic(self.course.autograded_dir(student, self.assignment) / GRADE_FILE, {
-                "student_id": student, "assignment": self.assignment, "status": "error",
-                "error": f"{type(error).__name__}: {error}",
-                "traceback": traceback.format_exc(limit=6), "generated_at": _now()})
+            grade = {"student_id": student, "assignment": self.assignment, "status": "error",
+                     "error": f"{type(error).__name__}: {error}",
+                     "traceback": traceback.format_exc(limit=6), "generated_at": _now()}
+            self.course.save_grade(student, self.assignment, grade)
+        return grade
 
-    def finish(self, write_summary: bool = True) -> CohortResult:
+    def finish(self) -> CohortResult:
         if self._bridge is not None:
             self._bridge.close()
             self._bridge = None
-        if write_summary:
-            from autograder.report.summary import write_summary as write_cohort_summary
-
-            self.result.summary_path = write_cohort_summary(self.course, self.assignment, self.rubric)
         return self.result
 
 
@@ -155,25 +116,33 @@ def _now() -> str:
 
 
 def load_record(course, student: str, assignment: str) -> ExecutionRecord:
-    path = course.autograded_dir(student, assignment) / "result.json"
-    if not path.is_file():
-        from autograder.records import PENDING
-
+    """The execution record, or a pending one when the submission has not been run."""
+    record = course.load_record(student, assignment)
+    if record is None:
         return ExecutionRecord(student_id=student, assignment=assignment, status=PENDING,
                                reason="This submission has not been run yet.")
-    return ExecutionRecord.load(path)
+    return record
+
+
+def submission_findings(course, student: str, assignment: str, record: ExecutionRecord) -> list[Finding]:
+    """The evidence of the earlier stages: the engine's findings and the checks' (stored apart)."""
+    from autograder.checks import load_check_findings
+
+    return list(record.findings) + load_check_findings(course, student, assignment)
 
 
 def grade_submission(course, assignment: str, student: str, rubric, csv_marks: dict, letter: str | None,
                      bridge=None) -> dict:
-    """Mark one submission, write grade.json and its feedback page, update the gradebook."""
-    from autograder.grade.marks import assess_lateness, combine, find_recordings, presentation_findings
+    """Mark one submission, write grade.json, update the gradebook; returns the grade."""
+    from autograder.grade.combine import combine
+    from autograder.grade.lateness import assess_lateness
+    from autograder.grade.recordings import find_recordings, presentation_findings
 
     record = load_record(course, student, assignment)
     folder = course.autograded_dir(student, assignment)
     recordings = find_recordings(course.submitted_dir(student, assignment), folder)
     talk_findings, talk_facts = presentation_findings(recordings, course.config.presentation)
-    findings: list[Finding] = list(record.findings) + talk_findings
+    findings = submission_findings(course, student, assignment, record) + talk_findings
 
     manual = None
     gradebook_note = ""
@@ -195,18 +164,13 @@ def grade_submission(course, assignment: str, student: str, rubric, csv_marks: d
             challenge = catalogue.get(key)
         except ValueError:
             challenge = None
-    analysis, analysis_error = None, ""
-    if challenge is not None and record.results_file and (folder / record.results_file).is_file():
-        from autograder.report.results import ResultsFileError, analyse
-
-        try:
-            analysis = analyse(challenge, folder / record.results_file)
-        except ResultsFileError as error:
-            analysis_error = str(error)
-        except Exception as error:  # data missing on this machine, a malformed file...
-            analysis_error = f"{type(error).__name__}: {error}"
-    elif challenge is not None:
-        analysis_error = "no results file was written by the run"
+    score = course.load_score(student, assignment) if challenge is not None else None
+    if score is not None and score.get("task") != challenge.task:
+        score = None  # a Score of another task (the allocation changed since the checks ran)
+    results_error = ""
+    if challenge is not None and score is None:
+        results_error = ("no results file was written by the run" if not record.results_file
+                         else "the results file holds no predictions that could be scored for " + challenge.task)
 
     comments = {k: m.comment for k, m in csv_marks.items() if k in ("general", "declaration") and m.comment}
     if manual and manual.declaration_comment:
@@ -216,12 +180,14 @@ def grade_submission(course, assignment: str, student: str, rubric, csv_marks: d
         "assignment": assignment,
         "challenge": challenge.letter if challenge else None,
         "task": challenge.task if challenge else record.task,
+        "execution": record.cache_key,
         "run": {"status": record.status, "reason": record.reason, "wall_seconds": record.wall_seconds,
                 "cpu_seconds": record.cpu_seconds, "peak_memory_mb": record.peak_memory_mb,
                 "sandbox": record.sandbox, "submitted_at": record.submitted_at,
+                "notebook": record.notebook,
                 "cells_failed": [c.index for c in record.cells if c.status not in ("completed",)]},
-        "results": analysis.to_dict() if analysis else None,
-        "results_error": analysis_error,
+        "results": score,
+        "results_error": results_error,
         "presentation": talk_facts,
         "comments": comments,
         "findings": [asdict(f) for f in findings],
@@ -230,15 +196,9 @@ def grade_submission(course, assignment: str, student: str, rubric, csv_marks: d
     })
     if gradebook_note:
         grade["attention"].append({"flag": "Gradebook", "check_id": "", "status": "warn", "message": gradebook_note})
-    write_json_atomic(folder / GRADE_FILE, grade)
-
-    from autograder.report.feedback import write_feedback
-
-    write_feedback(course, assignment, student, grade, challenge, analysis, record)
+    course.save_grade(student, assignment, grade)
 
     if bridge is not None:
         notebook = folder / record.notebook if record.notebook else None
         bridge.record(student, assignment, grade, rubric, record, notebook, record.submitted_at)
     return grade
-
-

@@ -6,8 +6,9 @@ band and criterion, and the rules that link findings (by check id or id pattern 
 rubric with weights that do not sum to 100, bands that overlap or leave gaps, unknown finding
 ids, or unknown keys (with the closest known key suggested), and every error names the line.
 
-Known finding ids come from one place, `known_finding_ids()`: the checks' registry
-(`autograder.checks`), plus the ids this package emits itself (`RUBRIC_FINDING_IDS`).
+Known finding ids come from one place, the registry of findings (`autograder.findings`): every id
+the engine, the sanitiser, the environment check, the checks, the presentation check and the
+self-check can write.
 """
 
 from __future__ import annotations
@@ -22,13 +23,6 @@ from pathlib import Path
 
 from autograder.errors import UserError
 from autograder.records import COULD_NOT_RUN, CRITERIA, FAIL, FINDING_STATUSES, INFO, PASS, WARN, Finding
-
-# Findings written by the rubric side itself (presentation intake), not by autograder.checks.
-RUBRIC_FINDING_IDS = ("presentation.recording", "presentation.length")
-
-# Check families of autograder.checks (see the team contract). Used to validate patterns like
-# "protocol.*" whatever ids the registry lists.
-CHECK_FAMILIES = ("protocol", "declaration", "code", "practice", "leaderboard", "execution", "presentation")
 
 EFFECTS = ("cap", "suggest", "info")
 DEFAULT_STATUSES = {
@@ -54,13 +48,10 @@ class RubricError(UserError, ValueError):
 # --- known finding ids -----------------------------------------------------------------------------
 
 def known_finding_ids() -> frozenset[str]:
-    """Every finding id a rubric rule may name: the checks' registry, the grading engine's own
-    findings (execution.*), and the rubric's (presentation.*)."""
-    from autograder.checks import registry
-    from autograder.execute.engine import ENGINE_FINDINGS
+    """Every finding id a rubric rule may name: the whole registry of findings."""
+    from autograder.findings import ids
 
-    engine_ids = {i for i in ENGINE_FINDINGS if not i.endswith(".")}  # "intake." etc. are prefixes
-    return frozenset(set(registry()) | engine_ids | set(RUBRIC_FINDING_IDS))
+    return ids()
 
 
 # --- the rubric ------------------------------------------------------------------------------------
@@ -456,10 +447,9 @@ def _check_finding_pattern(pattern: str, known_ids: frozenset[str], problems: _P
         family = pattern.split(".", 1)[0]
         if any(fnmatch.fnmatchcase(i, pattern) for i in known_ids):
             return
-        if pattern.endswith(".*") and family in CHECK_FAMILIES and "*" not in family:
-            return
-        close = difflib.get_close_matches(family, CHECK_FAMILIES, n=1, cutoff=0.6)
-        hint = f" Did you mean '{close[0]}.*'?" if close else f" Families: {', '.join(CHECK_FAMILIES)}."
+        families = sorted({i.split(".", 1)[0] for i in known_ids})
+        close = difflib.get_close_matches(family, families, n=1, cutoff=0.6)
+        hint = f" Did you mean '{close[0]}.*'?" if close else f" Families: {', '.join(families)}."
         problems.add(key_path, f"the pattern '{pattern}' matches no known finding id.{hint}")
         return
     if pattern in known_ids:
@@ -467,7 +457,7 @@ def _check_finding_pattern(pattern: str, known_ids: frozenset[str], problems: _P
     close = difflib.get_close_matches(pattern, sorted(known_ids), n=1, cutoff=0.6)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     family = pattern.split(".", 1)[0]
-    if not hint and family in CHECK_FAMILIES:
+    if not hint and family in {i.split(".", 1)[0] for i in known_ids}:
         hint = f" Use '{family}.*' for the whole family."
     problems.add(key_path, f"unknown finding id '{pattern}'.{hint}")
 

@@ -85,13 +85,12 @@ def grading_notes(grade: dict) -> str:
 def export_marks(course, assignment: str, output: Path, fmt: str = "blackboard", *,
                  include_provisional: bool = False, column: str | None = None,
                  column_id: str | None = None, rubric=None) -> ExportResult:
-    from autograder.grade.grading import load_grades
     from autograder.grade.rubric import load_rubric
 
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format '{fmt}'. Formats: {', '.join(FORMATS)}.")
     rubric = rubric or load_rubric(course.rubric_path)
-    grades = load_grades(course, assignment)
+    grades = course.load_grades(assignment)
     if not grades:
         raise ExportError(f"No graded submissions of '{assignment}' in {course.root / 'autograded'}: "
                           "run `autograder grade` first.")

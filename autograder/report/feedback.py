@@ -1,8 +1,9 @@
-"""The feedback page of one student: `feedback/{student}/{assignment}/index.html`.
+"""The feedback page of one student (autograder.layout: feedback/<student>/<assignment>/).
 
 Self-contained (CSS inline, figures as data: URIs) so it opens offline and can be released with
-`nbgrader release_feedback` or uploaded to the VLE. It is built only from this student's grade,
-findings visible to students and their own predictions; every string passes through a Scrubber
+`nbgrader release_feedback` or uploaded to the VLE. It is built only from what the grade stage
+wrote for this student (their grade.json) and the per-material arrays of their stored Score (for
+the figures), keeping the findings visible to students; every string passes through a Scrubber
 that removes file paths of the grading machine. Marker-only findings, check code and other
 students' data never reach the template.
 """
@@ -13,6 +14,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from autograder.layout import write_text_atomic
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, STUDENT, WARN
 from autograder.report import Scrubber, environment
 
@@ -27,10 +29,6 @@ DECLARATION_QUESTIONS = (
     "Were any limitations or biases noted?",
     "How did you ensure ethical use?",
 )
-
-
-def feedback_path(course, student: str, assignment: str) -> Path:
-    return course.feedback_dir(student, assignment) / "index.html"
 
 
 def student_findings(grade: dict) -> list[dict]:
@@ -83,24 +81,33 @@ def _question_title(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
-def build_context(course, assignment: str, student: str, grade: dict, challenge, analysis, record) -> dict:
+def submission_figures(challenge, results: dict | None, arrays: dict | None) -> dict[str, str]:
+    """The charts of one submission's page, from its Score (`results`, as stored) and the
+    per-material arrays of that Score."""
     from autograder.report import figures
 
-    figures_out = {}
+    out = {}
+    if challenge is None or not results or results.get("mean") is None:
+        return out
+    out["leaderboard"] = figures.leaderboard_chart(
+        challenge, [{"label": "Your model", "mean": results["mean"], "std": results["std"],
+                     "folds": [f["score"] for f in results.get("folds", [])]}])
+    if arrays and len(arrays.get("y_true", ())):
+        y_true, y_pred, seen = arrays["y_true"], arrays["y_pred"], arrays["seen"]
+        if challenge.is_classification:
+            out["roc"] = figures.roc_curve_plot(y_true, y_pred, results.get("is_probability", False))
+            out["confusion"] = figures.confusion_matrix_plot(y_true, y_pred)
+        else:
+            out["parity"] = figures.parity_plot(challenge, y_true, y_pred, seen)
+    split = results.get("seen_unseen") or {}
+    if any((split.get(k) or {}).get("value") is not None for k in ("seen", "unseen")):
+        out["seen_unseen"] = figures.seen_unseen_chart(split, challenge.metric_label, challenge.unit)
+    return out
+
+
+def build_context(course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None) -> dict:
     results = grade.get("results")
-    if challenge is not None and analysis is not None and analysis.mean is not None:
-        figures_out["leaderboard"] = figures.leaderboard_chart(
-            challenge, [{"label": "Your model", "mean": analysis.mean, "std": analysis.std,
-                         "folds": [f.score for f in analysis.folds]}])
-        if len(analysis.y_true):
-            if challenge.is_classification:
-                figures_out["roc"] = figures.roc_curve_plot(analysis.y_true, analysis.y_pred, analysis.is_probability)
-                figures_out["confusion"] = figures.confusion_matrix_plot(analysis.y_true, analysis.y_pred)
-            else:
-                figures_out["parity"] = figures.parity_plot(challenge, analysis.y_true, analysis.y_pred, analysis.seen)
-            if any(analysis.seen_unseen.get(k, {}).get("value") is not None for k in ("seen", "unseen")):
-                figures_out["seen_unseen"] = figures.seen_unseen_chart(analysis.seen_unseen, challenge.metric_label,
-                                                                       challenge.unit)
+    figures_out = submission_figures(challenge, results, arrays)
     reference = []
     if challenge is not None:
         for label, entry in challenge.reference_points:
@@ -143,16 +150,23 @@ def build_context(course, assignment: str, student: str, grade: dict, challenge,
     return scrub(context)
 
 
-def render_feedback(course, assignment: str, student: str, grade: dict, challenge, analysis, record) -> str:
-    context = build_context(course, assignment, student, grade, challenge, analysis, record)
+def render_feedback(course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None) -> str:
+    context = build_context(course, assignment, student, grade, challenge, arrays)
     return environment().get_template("feedback.html.j2").render(**context)
 
 
-def write_feedback(course, assignment: str, student: str, grade: dict, challenge, analysis, record) -> Path:
-    html = render_feedback(course, assignment, student, grade, challenge, analysis, record)
-    path = feedback_path(course, student, assignment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+def write_feedback(course, assignment: str, student: str, grade: dict | None = None) -> Path | None:
+    """Write one student's page from their stored grade (given, or read from grade.json); None
+    when there is no grade to show."""
+    grade = grade if grade is not None else course.load_grade(student, assignment)
+    if not grade or grade.get("status") == "error" or "overall" not in grade:
+        return None
+    challenge = None
+    if grade.get("challenge"):
+        try:
+            challenge = course.config.catalogue.get(grade["challenge"])
+        except ValueError:
+            challenge = None
+    arrays = course.load_score_arrays(student, assignment) if grade.get("results") else None
+    html = render_feedback(course, assignment, student, grade, challenge, arrays)
+    return write_text_atomic(course.feedback_page(student, assignment), html)

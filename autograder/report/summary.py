@@ -1,4 +1,4 @@
-"""The cohort summary for the instructor: `reports/{assignment}/summary.html`.
+"""The cohort summary for the instructor (autograder.layout: reports/<assignment>/).
 
 Built from the grade.json files only (no notebook is read or run): marks by criterion and by
 challenge, the submissions needing attention (failed runs, protocol failures, implausible
@@ -13,6 +13,7 @@ import statistics
 from datetime import datetime
 from pathlib import Path
 
+from autograder.layout import write_text_atomic
 from autograder.report import environment
 
 
@@ -74,8 +75,8 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
                      "score": results.get("mean"), "std": results.get("std"), "rank": results.get("rank"),
                      "metric": results.get("metric_label", ""), "flags": len(flags),
                      "late": (grade.get("lateness") or {}).get("state") == "late",
-                     "feedback": os.path.relpath(course.feedback_dir(student, assignment) / "index.html",
-                                                 summary_dir(course, assignment))})
+                     "feedback": os.path.relpath(course.feedback_page(student, assignment),
+                                                 course.reports_dir(assignment))})
     submitted = set(grades)
     for student in sorted(set(allocation) - submitted):
         attention.append({"student": student, "flag": "No submission graded",
@@ -125,20 +126,10 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
     }
 
 
-def summary_dir(course, assignment: str) -> Path:
-    return Path(course.root) / "reports" / assignment
-
-
 def write_summary(course, assignment: str, rubric=None) -> Path:
-    from autograder.grade.grading import load_grades
     from autograder.grade.rubric import load_rubric
 
     rubric = rubric or load_rubric(course.rubric_path)
-    context = build_summary(course, assignment, rubric, load_grades(course, assignment))
+    context = build_summary(course, assignment, rubric, course.load_grades(assignment))
     html = environment().get_template("summary.html.j2").render(**context)
-    path = summary_dir(course, assignment) / "summary.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(course.summary_page(assignment), html)

@@ -18,7 +18,7 @@ Across folds: mean and population standard deviation (`np.std`, ddof=0), as matb
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -117,57 +117,3 @@ class Summary:
 
     def as_dict(self) -> dict:
         return {"mean": self.mean, "std": self.std, "min": self.min, "max": self.max}
-
-
-@dataclass
-class Rescore:
-    """Per-fold scores recomputed from the predictions, and their mean ± std over the folds."""
-
-    task: str
-    task_type: str
-    folds: dict[int, dict[str, float]]  # fold -> metric -> value
-    n_predictions: dict[int, int]
-    summary: dict[str, Summary] = field(default_factory=dict)
-
-    @property
-    def complete(self) -> bool:
-        return sorted(self.folds) == [0, 1, 2, 3, 4]
-
-    def metric(self, name: str) -> Summary | None:
-        return self.summary.get(name)
-
-    def as_dict(self) -> dict:
-        return {"task": self.task, "folds": {str(k): v for k, v in self.folds.items()},
-                "n_predictions": {str(k): v for k, v in self.n_predictions.items()},
-                "summary": {k: s.as_dict() for k, s in self.summary.items()}}
-
-
-def rescore(task: str, task_type: str, fold_predictions: dict[int, dict[str, object]],
-            targets_by_id: dict[str, object]) -> Rescore:
-    """Score each fold's {mbid: prediction} against the ground truth. Ids not in the ground truth
-    are ignored here (the protocol checks report them); folds with no usable prediction are
-    skipped."""
-    folds, counts = {}, {}
-    for fold, preds in sorted(fold_predictions.items()):
-        ids = [m for m in preds if m in targets_by_id]
-        if not ids:
-            continue
-        y_true = [targets_by_id[m] for m in ids]
-        values = [preds[m] for m in ids]
-        try:
-            if task_type == "classification" and all(isinstance(v, bool) for v in values):
-                y_pred = np.asarray(values, dtype=bool)
-            else:
-                y_pred = np.asarray([float(v) for v in values], dtype=float)
-        except (TypeError, ValueError):
-            continue  # None or text among the predictions: protocol.prediction_values reports them
-        if not np.all(np.isfinite(np.asarray(y_pred, dtype=float))):
-            continue
-        folds[fold] = task_scores(task_type, y_true, y_pred)
-        counts[fold] = len(ids)
-    result = Rescore(task, task_type, folds, counts)
-    if folds:
-        metrics = set.intersection(*(set(s) for s in folds.values()))
-        for name in sorted(metrics):
-            result.summary[name] = Summary.of([folds[f][name] for f in sorted(folds)])
-    return result

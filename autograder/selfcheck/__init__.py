@@ -20,7 +20,7 @@ with the checks' scoring; rich, jinja2, IPython and the engine only on the paths
 Where things are (at import, each module imports only those above it in this list, and none imports
 this package itself):
 
-    labels.py     the checklist's words: LABELS (short names of the check ids), label_of, the
+    labels.py     the checklist's words: label_of (short names, from autograder.findings), the
                   statuses' order, words and marks
     report.py     Report, Note, SelfCheckError, the exit codes, the verdict, the --json layout (to_dict)
     locate.py     finding the files: the path a user gave, the course around it, the notebook open in
@@ -41,7 +41,6 @@ import sys
 from autograder.errors import UserError
 from autograder.selfcheck.checklist import check
 from autograder.selfcheck.labels import (
-    LABELS,
     PRINTED_SCORE_ID,
     STATUS_MARK,
     STATUS_ORDER,
@@ -69,7 +68,7 @@ from autograder.selfcheck.report import (
 )
 
 __all__ = [
-    "BLOCKING_NOTES", "EXIT_FAIL", "EXIT_OK", "EXIT_UNUSABLE", "LABELS", "PRINTED_SCORE_ID", "RESULTS_FILE",
+    "BLOCKING_NOTES", "EXIT_FAIL", "EXIT_OK", "EXIT_UNUSABLE", "PRINTED_SCORE_ID", "RESULTS_FILE",
     "SCHEMA", "STATUS_MARK", "STATUS_ORDER", "STATUS_WORD", "Note", "Report", "SelfCheckError", "check",
     "explain_unreadable", "find_course", "find_open_notebook", "label_of", "resolve_notebook", "run_cli",
     "self_check",

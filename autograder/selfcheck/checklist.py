@@ -235,19 +235,16 @@ def _printed_score(ctx, findings: list[Finding]) -> Finding | None:
     """The score the notebook printed in its saved outputs vs the one recomputed from its results
     file: different figures mean the outputs and the results come from different runs."""
     scores = next((f for f in findings if f.check_id == "protocol.scores" and f.status != COULD_NOT_RUN), None)
-    nb = ctx.notebook
-    if scores is None or nb is None or ctx.challenge is None:
+    nb, result = ctx.notebook, ctx.score
+    if scores is None or nb is None or ctx.challenge is None or result is None or result.mean is None:
         return None
-    metric = scores.details.get("metric") or ctx.challenge.metric
-    summary = (scores.details.get("summary") or {}).get(metric)
-    if not summary:
-        return None
+    metric = result.metric
     text = "\n".join(c.output_text() for c in nb.code_cells)
     lines = [m for m in _SUMMARY_LINE.finditer(text) if m.group(2) == metric]
     folds = {int(m.group(1)): _number(m.group(3)) for m in _FOLD_LINE.finditer(text) if m.group(2) == metric}
     label = ctx.challenge.metric_label
-    mean, std = summary["mean"], summary["std"]
-    per_fold = {int(k): v.get(metric) for k, v in (scores.details.get("folds") or {}).items()}
+    mean, std = result.mean, result.std
+    per_fold = {f: v.get(metric) for f, v in result.folds.items()}
     details = {"recomputed": {"mean": mean, "std": std}, "printed": None}
     if not lines:
         return Finding(PRINTED_SCORE_ID, "training_testing", INFO,
@@ -324,36 +321,24 @@ def _is_stub(node) -> bool:
 
 
 def _score(ctx, findings: list[Finding]) -> tuple[dict | None, list[dict]]:
-    """The recomputed score (from protocol.scores) and the leaderboard reference points."""
+    """The score block: the submission's one Score (autograder.results.score, as the grader stores
+    it) and the leaderboard reference points."""
     ch = ctx.challenge
     if ch is None:
         return None, []
-    rank = next((f for f in findings if f.check_id == "leaderboard.rank" and f.status != COULD_NOT_RUN), None)
-    if rank is not None and rank.details.get("reference_points"):
-        references = [{"label": label, "algorithm": e.get("algorithm"), "mean": e.get("mean"), "std": e.get("std")}
-                      for label, e in rank.details["reference_points"].items()]
-    else:
-        references = [{"label": label, "algorithm": e.algorithm, "mean": e.mean, "std": e.std}
-                      for label, e in ch.reference_points]
+    references = [{"label": label, "algorithm": e.algorithm, "mean": e.mean, "std": e.std}
+                  for label, e in ch.reference_points]
     scores = next((f for f in findings if f.check_id == "protocol.scores" and f.status != COULD_NOT_RUN), None)
-    if scores is None:
+    result = ctx.score
+    if scores is None or result is None or result.mean is None:
         return None, references
-    metric = scores.details.get("metric") or ch.metric
-    summary = (scores.details.get("summary") or {}).get(metric)
-    if not summary:
-        return None, references
-    folds = {k: v.get(metric) for k, v in (scores.details.get("folds") or {}).items()}
-    score = {"metric": metric, "label": ch.metric_label, "unit": "" if ch.is_classification else ch.unit,
-             "higher_is_better": ch.higher_is_better, "mean": summary["mean"], "std": summary["std"],
-             "folds": folds, "folds_scored": len(folds), "complete": len(folds) == 5,
-             "rank": None, "entries": len(ch.leaderboard) or None, "mae_over_mad": None, "proba_rocauc": None,
+    score = {"metric": result.metric, "label": ch.metric_label, "unit": "" if ch.is_classification else ch.unit,
+             "higher_is_better": ch.higher_is_better, "mean": result.mean, "std": result.std,
+             "folds": {str(f): v.get(result.metric) for f, v in result.folds.items()},
+             "folds_scored": len(result.folds), "complete": result.complete, "rank": result.rank,
+             "entries": result.n_entries or None, "mae_over_mad": result.mad_ratio, "proba_rocauc": None,
              "status": scores.status}
-    if rank is not None:
-        score["rank"] = rank.details.get("rank")
-        score["mae_over_mad"] = rank.details.get("mae_over_mad")
-    elif score["complete"] and ch.leaderboard:
-        score["rank"] = ch.rank(summary["mean"])
-    proba = (scores.details.get("summary") or {}).get("rocauc_proba")
+    proba = result.summary.get("rocauc_proba")
     if proba:
-        score["proba_rocauc"] = {"mean": proba["mean"], "std": proba["std"]}
+        score["proba_rocauc"] = {"mean": proba.mean, "std": proba.std}
     return score, references

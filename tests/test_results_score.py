@@ -1,5 +1,5 @@
-"""Rescoring for the reports: official leaderboard predictions, saved through matbench's own API,
-give back the leaderboard's figures; plain JSON and real gzip files both load."""
+"""The one Score: official leaderboard predictions, saved through matbench's own API, give back the
+leaderboard's figures; plain JSON and real gzip files both load."""
 
 import gzip
 import json
@@ -8,7 +8,8 @@ import pytest
 from rubric_fixtures import write_results_file
 
 from autograder.course.challenges import Catalogue
-from autograder.report.results import ResultsFileError, analyse, fold_predictions
+from autograder.results.file import ResultsFileError
+from autograder.results.score import score_results_file
 
 CATALOGUE = Catalogue()
 
@@ -23,11 +24,11 @@ def test_leaderboard_predictions_rescore_to_the_leaderboard(tmp_path, letter, al
     challenge = CATALOGUE.get(letter)
     path = write_results_file(challenge.task, algorithm, tmp_path / "results.json.gz")
     assert path.read_bytes()[:1] == b"{"  # matbench 0.6 writes plain JSON under a .gz name
-    analysis = analyse(challenge, path)
+    analysis = score_results_file(challenge, path)
     assert analysis.complete and len(analysis.folds) == 5
     assert analysis.mean == pytest.approx(mean, abs=5e-5) and analysis.std == pytest.approx(std, abs=5e-5)
     assert analysis.rank == rank
-    assert sum(f.n for f in analysis.folds) == challenge.n_samples
+    assert sum(f.n for f in analysis.fold_scores) == challenge.n_samples
     seen, unseen = analysis.seen_unseen["seen"], analysis.seen_unseen["unseen"]
     assert seen["n"] + unseen["n"] == challenge.n_samples
 
@@ -37,20 +38,20 @@ def test_real_gzip_and_stored_scores_agree(tmp_path):
     plain = write_results_file(challenge.task, "RF-SCM/Magpie", tmp_path / "a.json.gz")
     packed = write_results_file(challenge.task, "RF-SCM/Magpie", tmp_path / "b.json.gz", real_gzip=True)
     assert packed.read_bytes()[:2] == b"\x1f\x8b"
-    a, b = analyse(challenge, plain), analyse(challenge, packed)
-    assert [f.score for f in a.folds] == [f.score for f in b.folds]
+    a, b = score_results_file(challenge, plain), score_results_file(challenge, packed)
+    assert a.folds == b.folds
     stored = json.loads(gzip.decompress(packed.read_bytes()))["tasks"][challenge.task]["results"]
-    for fold in a.folds:  # matbench's own per-fold MAE equals ours
-        assert fold.score == pytest.approx(stored[f"fold_{fold.fold}"]["scores"]["mae"], rel=1e-12)
+    for fold, scores in a.folds.items():  # matbench's own per-fold MAE equals ours
+        assert scores["mae"] == pytest.approx(stored[f"fold_{fold}"]["scores"]["mae"], rel=1e-12)
 
 
 def test_unreadable_or_wrong_results_files(tmp_path):
     bad = tmp_path / "results.json.gz"
     bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(ResultsFileError):
-        fold_predictions(bad, "matbench_expt_gap")
+        score_results_file(CATALOGUE.get("B"), bad)
     bad.write_text(json.dumps({"tasks": {"matbench_glass": {"results": {}}}}))
     with pytest.raises(ResultsFileError, match="no predictions for matbench_expt_gap"):
-        fold_predictions(bad, "matbench_expt_gap")
+        score_results_file(CATALOGUE.get("B"), bad)
     with pytest.raises(ResultsFileError, match="no recorded folds"):
-        fold_predictions(bad, "matbench_glass")
+        score_results_file(CATALOGUE.get("D"), bad)

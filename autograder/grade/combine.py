@@ -1,0 +1,175 @@
+"""The arithmetic that turns findings and manual marks into a criterion-by-criterion and overall mark.
+
+The rules (see `combine`): a manual mark overrides the suggestion; a criterion with no manual
+mark shows the rubric's suggestion as provisional; a criterion with neither is missing, and then
+no overall mark is computed (status "incomplete", with the missing parts listed). Caps from the
+rubric apply to manual and suggested marks alike, visibly. The late penalty follows the course's
+[late] policy, the deadline (plus any nbgrader extension) and the submission time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from autograder.grade.lateness import Lateness, duration_text
+from autograder.grade.marks import CONFIRMED, SUGGESTED, ManualMark
+from autograder.grade.rubric import Rubric, round_half_up
+from autograder.records import WARN, Finding
+
+FINAL, PROVISIONAL, INCOMPLETE = "final", "provisional", "incomplete"
+
+
+@dataclass
+class CriterionMark:
+    key: str
+    title: str
+    weight: float
+    mark: float | None = None  # the mark that counts (after caps); None = missing
+    source: str = ""  # FORMGRADER | CSV_SOURCE | SUGGESTED | CONFIRMED | "" (missing)
+    provisional: bool = True
+    suggested: float | None = None
+    manual: float | None = None
+    uncapped: float | None = None
+    caps: list[dict] = field(default_factory=list)  # {"cap", "rule", "check_id", "note"}
+    comment: str = ""  # the marker's comment (student-visible)
+    band: str = ""
+    band_label: str = ""
+    descriptor: str = ""
+    evidence: list[dict] = field(default_factory=list)  # {"check_id", "status", "effect", "marks"}
+
+
+def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | None, list[dict]]]:
+    """criterion -> (suggested mark or None, the findings that informed it)."""
+    totals: dict[str, list[float]] = {c: [0.0, 0.0] for c in rubric.criteria}
+    evidence: dict[str, list[dict]] = {c: [] for c in rubric.criteria}
+    for rule in rubric.rules:
+        for finding in findings:
+            if not rule.matches(finding):
+                continue
+            criterion = rule.criterion_of(finding)
+            if criterion not in rubric.criteria:
+                continue
+            item = {"check_id": finding.check_id, "status": finding.status, "effect": rule.effect,
+                    "rule": rule.index + 1}
+            if rule.effect == "suggest" and finding.status in rule.marks:
+                totals[criterion][0] += rule.marks[finding.status] * rule.weight
+                totals[criterion][1] += rule.weight
+                item["marks"] = rule.marks[finding.status]
+            elif rule.effect == "cap":
+                item["cap"] = rule.cap
+            evidence[criterion].append(item)
+    return {c: ((round(t[0] / t[1], 1) if t[1] else None), evidence[c]) for c, t in totals.items()}
+
+
+def caps_for(rubric: Rubric, findings: list[Finding]) -> dict[str, list[dict]]:
+    caps: dict[str, list[dict]] = {}
+    for rule in rubric.rules:
+        if rule.effect != "cap":
+            continue
+        for finding in findings:
+            if rule.matches(finding) and rule.criterion in rubric.criteria:
+                caps.setdefault(rule.criterion, []).append(
+                    {"cap": rule.cap, "rule": rule.index + 1, "check_id": finding.check_id,
+                     "note": rule.note or finding.message})
+    return caps
+
+
+def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
+    """The instructor's "needs attention" items from rules with a flag (one per flag and check)."""
+    flags, seen = [], set()
+    for rule in rubric.rules:
+        if not rule.flag:
+            continue
+        for finding in findings:
+            if rule.matches(finding) and (rule.flag, finding.check_id) not in seen:
+                seen.add((rule.flag, finding.check_id))
+                flags.append({"flag": rule.flag, "check_id": finding.check_id, "status": finding.status,
+                              "message": finding.message})
+    return flags
+
+
+def combine(rubric: Rubric, findings: list[Finding], formgrader: dict[str, ManualMark],
+            csv_marks: dict[str, ManualMark], lateness: Lateness, late_policy) -> dict:
+    """The whole mark of one submission as a JSON-able dict (see grading.py for the file)."""
+    suggestions = suggest(rubric, findings)
+    caps = caps_for(rubric, findings)
+    flags = attention_flags(rubric, findings)
+    criteria: list[CriterionMark] = []
+    missing: list[str] = []
+    for criterion in rubric.criteria.values():
+        suggested, evidence = suggestions[criterion.key]
+        entry = CriterionMark(criterion.key, criterion.title, criterion.weight, suggested=suggested,
+                              evidence=evidence)
+        fg, cs = formgrader.get(criterion.key), csv_marks.get(criterion.key)
+        chosen = None
+        if cs is not None and (cs.mark is not None or cs.accept_suggestion):
+            chosen = cs
+            if fg is not None and fg.mark is not None and cs.mark is not None and abs(fg.mark - cs.mark) > 1e-9:
+                flags.append({"flag": "Conflicting manual marks", "check_id": "",
+                              "status": WARN, "message": f"{criterion.title}: marks CSV {cs.mark:g} "
+                                                         f"({cs.where}) differs from formgrader "
+                                                         f"{fg.mark:g}; the CSV mark counts."})
+        elif fg is not None and fg.mark is not None:
+            chosen = fg
+        comments = [m.comment for m in (fg, cs) if m is not None and m.comment]
+        entry.comment = "\n\n".join(dict.fromkeys(comments))
+        if chosen is not None and chosen.accept_suggestion:
+            if suggested is None:
+                flags.append({"flag": "Nothing to accept", "check_id": "", "status": WARN,
+                              "message": f"{criterion.title}: 'accept' in {chosen.where}, but there is no "
+                                         "suggested mark to accept."})
+            else:
+                entry.mark, entry.manual, entry.source, entry.provisional = suggested, suggested, CONFIRMED, False
+        elif chosen is not None:
+            entry.mark, entry.manual, entry.source, entry.provisional = chosen.mark, chosen.mark, chosen.source, False
+        if entry.mark is None and suggested is not None:
+            entry.mark, entry.source, entry.provisional = suggested, SUGGESTED, True
+        if entry.mark is None:
+            missing.append(f"{criterion.title}: no mark yet (awaiting the marker)")
+        elif criterion.key in caps:
+            lowest = min(caps[criterion.key], key=lambda c: c["cap"])
+            entry.caps = caps[criterion.key]
+            if entry.mark > lowest["cap"]:
+                entry.uncapped = entry.mark
+                entry.mark = lowest["cap"]
+        band = rubric.band_for(entry.mark)
+        if band:
+            entry.band, entry.band_label = band.key, band.label
+            entry.descriptor = criterion.descriptors.get(band.key, "")
+        criteria.append(entry)
+
+    provisional_parts = [f"{c.title}: suggested by the autograder, not yet confirmed by a marker"
+                         for c in criteria if c.mark is not None and c.provisional]
+    if lateness.state == "unknown":
+        flags.append({"flag": "Submission time unknown", "check_id": "", "status": WARN,
+                      "message": lateness.rule})
+        provisional_parts.append("Lateness: the submission time is unknown")
+    elif lateness.state == "late":
+        flags.append({"flag": "Late submission", "check_id": "", "status": WARN,
+                      "message": f"Submitted {duration_text(lateness.hours_late)} after the deadline."})
+
+    marked = [c for c in criteria if c.mark is not None]
+    marked_weight = sum(c.weight for c in marked)
+    partial = (sum(c.weight * c.mark for c in marked) / marked_weight) if marked_weight else None
+    overall = {"mark": None, "exact": None, "before_late": None, "band": "", "band_label": "",
+               "late_penalty": "", "partial": round(partial, 2) if partial is not None else None,
+               "marked_weight": marked_weight, "total_weight": rubric.total_weight}
+    if missing:
+        status = INCOMPLETE
+    else:
+        exact = sum(c.weight * c.mark for c in criteria) / rubric.total_weight
+        after, penalty = lateness.apply(exact, late_policy)
+        mark = round_half_up(after)
+        band = rubric.band_for(mark)
+        overall.update(mark=mark, exact=round(after, 4), before_late=round(exact, 4), late_penalty=penalty,
+                       band=band.key if band else "", band_label=band.label if band else "")
+        status = PROVISIONAL if provisional_parts else FINAL
+    return {
+        "status": status,
+        "overall": overall,
+        "criteria": [asdict(c) for c in criteria],
+        "missing": missing,
+        "provisional_parts": provisional_parts,
+        "lateness": asdict(lateness),
+        "attention": flags,
+    }

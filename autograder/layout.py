@@ -1,0 +1,297 @@
+"""The course on disk: every folder and file name of a course, and the loaders of each stage's
+artefact. No other module spells a file name (a test greps for it).
+
+    autograder.toml  nbgrader_config.py  rubric/<assignment>.toml      what the course is
+    allocation.csv   marks.csv | marks/<assignment>.csv   gradebook.db
+    source/<assignment>/   release/<assignment>/                       the assignment
+    submitted/<student>/<assignment>/   (+ timestamp.txt, submission.json)   intake
+    autograded/<student>/<assignment>/
+        result.json          execute: the ExecutionRecord (status, cells, the engine's findings)
+        <notebook>.ipynb  results.json.gz  protocol_trace.jsonl  execution.log
+        checks.json          checks: the checks' findings
+        score.json score.npz results: the one Score (and the per-material arrays for the figures)
+        grade.json           grade: the marks
+    feedback/<student>/<assignment>/index.html                         report: the student's page
+    reports/<assignment>/summary.html                                  report: the cohort summary
+    autograded/.grade-<assignment>.lock                                one batch at a time
+
+Each stage writes its own artefact, so any stage re-runs alone and nothing reaches back.
+Kept light (the student self-check imports it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.records import ExecutionRecord, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ASSIGNMENT = "research_challenge"
+
+# --- the course's own files ------------------------------------------------------------------------
+CONFIG_FILE = "autograder.toml"
+NBGRADER_CONFIG_FILE = "nbgrader_config.py"
+ALLOCATION_FILE = "allocation.csv"
+MARKS_FILE = "marks.csv"
+MARKS_DIR = "marks"
+RUBRIC_DIR = "rubric"
+GRADEBOOK_FILE = "gradebook.db"
+REQUIREMENTS_FILE = "requirements.txt"
+
+# --- nbgrader's folders, and ours -------------------------------------------------------------------
+SOURCE, RELEASE, SUBMITTED, AUTOGRADED, FEEDBACK, REPORTS, EXPORT = (
+    "source", "release", "submitted", "autograded", "feedback", "reports", "export")
+
+# --- intake ------------------------------------------------------------------------------------------
+TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's submission time
+SUBMISSION_FILE = "submission.json"
+# Presentation recordings (and slides) handed in with a notebook: kept for the marker, never copied
+# into the sandbox; their length is checked when grading.
+RECORDING_EXTENSIONS = frozenset({
+    ".mp4", ".m4a", ".m4v", ".mov", ".mp3", ".wav", ".webm", ".mkv", ".ogg", ".opus", ".flac", ".aac",
+    ".wma", ".wmv", ".avi", ".pptx", ".ppt", ".key", ".odp", ".pdf"})
+
+# --- the stages' artefacts ---------------------------------------------------------------------------
+RESULT_FILE = "result.json"  # execute
+RESULTS_FILE = "results.json.gz"  # what MatbenchBenchmark.to_file writes in the notebook's folder
+TRACE_FILE = "protocol_trace.jsonl"
+LOG_FILE = "execution.log"
+CHECKS_FILE = "checks.json"  # checks
+SCORE_FILE = "score.json"  # results
+SCORE_ARRAYS_FILE = "score.npz"
+GRADE_FILE = "grade.json"  # grade
+FEEDBACK_PAGE = "index.html"  # report
+SUMMARY_PAGE = "summary.html"
+
+# Files of an execution folder that a notebook may never overwrite (bound read-only in the sandbox).
+ENGINE_FILES = frozenset({RESULT_FILE, LOG_FILE, TRACE_FILE})
+
+
+def is_recording(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in RECORDING_EXTENSIONS
+
+
+def autograded_dir(root: Path | str, student_id: str, assignment: str) -> Path:
+    return Path(root) / AUTOGRADED / student_id / assignment
+
+
+def submitted_dir(root: Path | str, student_id: str, assignment: str) -> Path:
+    return Path(root) / SUBMITTED / student_id / assignment
+
+
+@dataclass
+class CourseLayout:
+    """Where each thing of one course lives. `autograder.course.config.Course` is one."""
+
+    root: Path
+
+    @property
+    def assignment(self) -> str:  # Course gives the one its configuration names
+        return DEFAULT_ASSIGNMENT
+
+    def _a(self, assignment: str | None) -> str:
+        return assignment or self.assignment
+
+    # --- folders ---------------------------------------------------------------------------------
+    def source_dir(self, assignment: str | None = None) -> Path:
+        return self.root / SOURCE / self._a(assignment)
+
+    def release_dir(self, assignment: str | None = None) -> Path:
+        return self.root / RELEASE / self._a(assignment)
+
+    def submitted_dir(self, student_id: str, assignment: str | None = None) -> Path:
+        return submitted_dir(self.root, student_id, self._a(assignment))
+
+    def autograded_dir(self, student_id: str, assignment: str | None = None) -> Path:
+        return autograded_dir(self.root, student_id, self._a(assignment))
+
+    def feedback_dir(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.root / FEEDBACK / student_id / self._a(assignment)
+
+    def reports_dir(self, assignment: str | None = None) -> Path:
+        return self.root / REPORTS / self._a(assignment)
+
+    @property
+    def export_dir(self) -> Path:
+        return self.root / EXPORT
+
+    # --- course files ----------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def nbgrader_config_path(self) -> Path:
+        return self.root / NBGRADER_CONFIG_FILE
+
+    @property
+    def allocation_path(self) -> Path:
+        return self.root / ALLOCATION_FILE
+
+    def default_rubric_path(self, assignment: str | None = None) -> Path:
+        return self.root / RUBRIC_DIR / f"{self._a(assignment)}.toml"
+
+    def marks_csv_path(self, assignment: str | None = None) -> Path:
+        """Where an assignment's marks CSV goes: marks/<assignment>.csv."""
+        return self.root / MARKS_DIR / f"{self._a(assignment)}.csv"
+
+    def marks_csv_paths(self, assignment: str | None = None) -> list[Path]:
+        """The marks CSVs that exist: marks/<assignment>.csv and, for a one-assignment course,
+        marks.csv at the course root."""
+        return [p for p in (self.marks_csv_path(assignment), self.root / MARKS_FILE) if p.is_file()]
+
+    @property
+    def gradebook_path(self) -> Path:
+        return self.root / GRADEBOOK_FILE
+
+    def lock_path(self, assignment: str | None = None) -> Path:
+        return self.root / AUTOGRADED / f".grade-{self._a(assignment)}.lock"
+
+    # --- one submission's artefacts -------------------------------------------------------------
+    def timestamp_path(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.submitted_dir(student_id, assignment) / TIMESTAMP_FILE
+
+    def submission_path(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.submitted_dir(student_id, assignment) / SUBMISSION_FILE
+
+    def result_path(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.autograded_dir(student_id, assignment) / RESULT_FILE
+
+    def checks_path(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.autograded_dir(student_id, assignment) / CHECKS_FILE
+
+    def score_path(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.autograded_dir(student_id, assignment) / SCORE_FILE
+
+    def score_arrays_path(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.autograded_dir(student_id, assignment) / SCORE_ARRAYS_FILE
+
+    def grade_path(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.autograded_dir(student_id, assignment) / GRADE_FILE
+
+    def feedback_page(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.feedback_dir(student_id, assignment) / FEEDBACK_PAGE
+
+    def summary_page(self, assignment: str | None = None) -> Path:
+        return self.reports_dir(assignment) / SUMMARY_PAGE
+
+    # --- who is there ----------------------------------------------------------------------------
+    def submitted_students(self, assignment: str | None = None) -> list[str]:
+        base = self.root / SUBMITTED
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / self._a(assignment)).is_dir())
+
+    def executed_students(self, assignment: str | None = None) -> list[str]:
+        """Students with an execution record (result.json) of the assignment."""
+        base = self.root / AUTOGRADED
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / self._a(assignment) / RESULT_FILE).is_file())
+
+    # --- loaders ---------------------------------------------------------------------------------
+    def load_record(self, student_id: str, assignment: str | None = None) -> ExecutionRecord | None:
+        """The execution record, or None when there is none or it cannot be read."""
+        return load_record(self.result_path(student_id, assignment))
+
+    def load_checks(self, student_id: str, assignment: str | None = None) -> dict | None:
+        return _load_json(self.checks_path(student_id, assignment))
+
+    def load_score(self, student_id: str, assignment: str | None = None) -> dict | None:
+        return _load_json(self.score_path(student_id, assignment))
+
+    def load_score_arrays(self, student_id: str, assignment: str | None = None) -> dict | None:
+        """y_true, y_pred and seen (numpy arrays) of the stored Score, for the figures."""
+        path = self.score_arrays_path(student_id, assignment)
+        if not path.is_file():
+            return None
+        import numpy as np  # only the report draws figures
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        except (OSError, ValueError) as error:
+            log.warning("unreadable %s: %s", path, error)
+            return None
+
+    def load_grade(self, student_id: str, assignment: str | None = None) -> dict | None:
+        return _load_json(self.grade_path(student_id, assignment))
+
+    def load_grades(self, assignment: str | None = None) -> dict[str, dict]:
+        """Every grade.json of the assignment: student -> grade."""
+        base = self.root / AUTOGRADED
+        grades = {}
+        if base.is_dir():
+            for folder in sorted(base.iterdir()):
+                grade = _load_json(folder / self._a(assignment) / GRADE_FILE)
+                if grade is not None:
+                    grades[folder.name] = grade
+        return grades
+
+    # --- writers (atomic: a reader or a killed batch never sees half a file) ---------------------
+    def save_checks(self, student_id: str, assignment: str | None, data: dict) -> Path:
+        path = self.checks_path(student_id, assignment)
+        write_json_atomic(path, data)
+        return path
+
+    def save_score(self, student_id: str, assignment: str | None, data: dict | None, arrays: dict | None) -> None:
+        """The Score, or its absence (None removes a stale one)."""
+        path, arrays_path = self.score_path(student_id, assignment), self.score_arrays_path(student_id, assignment)
+        if data is None:
+            path.unlink(missing_ok=True)
+            arrays_path.unlink(missing_ok=True)
+            return
+        write_json_atomic(path, data)
+        if arrays:
+            write_arrays_atomic(arrays_path, arrays)
+        else:
+            arrays_path.unlink(missing_ok=True)
+
+    def save_grade(self, student_id: str, assignment: str | None, grade: dict) -> Path:
+        path = self.grade_path(student_id, assignment)
+        write_json_atomic(path, grade)
+        return path
+
+
+def load_record(path: Path) -> ExecutionRecord | None:
+    try:
+        return ExecutionRecord.load(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _load_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        log.warning("unreadable %s: %s", path, error)
+        return None
+
+
+def write_arrays_atomic(path: Path, arrays: dict) -> None:
+    import os
+
+    import numpy as np
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write a page so that a reader never sees half of it."""
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
