@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from autograder.errors import UserError
+from autograder.layout import ALLOCATION_FILE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Autograder for the Matbench research challenge (nbgrader + papermill).")
@@ -104,7 +105,7 @@ def release(assignment: Optional[str] = typer.Argument(None, help="Assignment (d
 @app.command()
 def assign(roster: Path = typer.Argument(..., help="CSV with a student_id column."),
            course: Optional[Path] = CourseOption,
-           fresh: bool = typer.Option(False, help="Ignore allocation.csv and allocate everyone anew.")):
+           fresh: bool = typer.Option(False, help=f"Ignore {ALLOCATION_FILE} and allocate everyone anew.")):
     """Give each student one challenge (balanced, reproducible) in allocation.csv."""
     from collections import Counter
 

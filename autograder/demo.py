@@ -27,11 +27,12 @@ import nbformat
 from autograder.course.allocation import read_allocation
 from autograder.course.config import Course
 from autograder.course.release import solved_copy
+from autograder.layout import CONFIG_FILE, MARKS_FILE, NBGRADER_CONFIG_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "research_challenge"
 NOTEBOOK = "research_challenge.ipynb"
-COURSE_FILES = ("nbgrader_config.py", "autograder.toml")
+COURSE_FILES = (NBGRADER_CONFIG_FILE, CONFIG_FILE)
 COURSE_DIRS = ("source", "rubric")
 
 
@@ -238,17 +239,18 @@ def main(root: Path, workers: int = 0) -> None:
               "fictional students without a sandbox. Real cohorts should be graded sandboxed.")
         grade.append("--allow-unsandboxed")
     run(*grade, course=root)
-    (root / "marks.csv").write_text(markers_marks(submissions))
-    run("grade", ASSIGNMENT, "--no-execute", *grade[2:], course=root)  # reads marks.csv at the course root
-    run("export", ASSIGNMENT, "--output", str(root / "export" / "blackboard.csv"), "--format", "blackboard",
-        course=root)
-    run("export", ASSIGNMENT, "--output", str(root / "export" / "marks.csv"), "--format", "plain", course=root)
+    course = Course.open(root)
+    (root / MARKS_FILE).write_text(markers_marks(submissions))
+    run("grade", ASSIGNMENT, "--no-execute", *grade[2:], course=root)  # reads the marks CSV at the course root
+    blackboard, plain = course.export_path("blackboard"), course.export_path("plain")
+    run("export", ASSIGNMENT, "--output", str(blackboard), "--format", "blackboard", course=root)
+    run("export", ASSIGNMENT, "--output", str(plain), "--format", "plain", course=root)
     print(f"""
 Demo course ready in {root}:
-  feedback pages   {root / 'feedback'}/<student>/{ASSIGNMENT}/index.html
-  cohort summary   {root / 'reports' / ASSIGNMENT / 'summary.html'}
-  executions       {root / 'autograded'}/<student>/{ASSIGNMENT}/ (result.json, executed notebook, trace)
-  VLE export       {root / 'export' / 'blackboard.csv'} (Blackboard) and {root / 'export' / 'marks.csv'}
-  gradebook        {root / 'gradebook.db'} (nbgrader formgrader shows it)""")
+  feedback pages   {course.feedback_page("<student>")}
+  cohort summary   {course.summary_page()}
+  executions       {course.autograded_dir("<student>")}/ (execution record, executed notebook, trace, grade)
+  VLE export       {blackboard} (Blackboard) and {plain}
+  gradebook        {course.gradebook_path} (nbgrader formgrader shows it)""")
 
 

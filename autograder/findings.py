@@ -42,7 +42,7 @@ class FindingKind:
     def family(self) -> str:
         return self.id.split(".", 1)[0]
 
-    def finding(self, status: str, message: str, *, advice: str = "", visibility: str = STUDENT,
+    def finding(self, status: str, message: str, advice: str = "", visibility: str = STUDENT,
                 details: dict | None = None) -> Finding:
         return Finding(check_id=self.id, criterion=self.criterion, status=status, message=message,
                        advice=advice, visibility=visibility, details=dict(details or {}))
@@ -157,9 +157,9 @@ def kind(finding_id: str) -> FindingKind:
         raise UnknownFindingError(f"finding id {finding_id!r} is not declared in autograder.findings{hint}") from None
 
 
-def make(finding_id: str, status: str, message: str, **kwargs) -> Finding:
-    """A finding of a declared id (criterion from the registry)."""
-    return kind(finding_id).finding(status, message, **kwargs)
+def make(finding_id: str, status: str, message: str, *args, **kwargs) -> Finding:
+    """A finding of a declared id (criterion from the registry); the rest as FindingKind.finding."""
+    return kind(finding_id).finding(status, message, *args, **kwargs)
 
 
 def ids(stage: str | None = None) -> frozenset[str]:

@@ -119,6 +119,10 @@ class CourseLayout:
     def export_dir(self) -> Path:
         return self.root / EXPORT
 
+    def export_path(self, fmt: str) -> Path:
+        """Where `autograder export --format FMT` writes by default: export/<fmt>.csv."""
+        return self.root / EXPORT / f"{fmt}.csv"
+
     # --- course files ----------------------------------------------------------------------------
     @property
     def config_path(self) -> Path:

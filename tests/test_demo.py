@@ -50,7 +50,7 @@ def test_the_demo_writes_what_the_readme_describes(demo):
     course, stdout = demo
     readme = (REPO / "README.md").read_text()
     for described in ("feedback/<student>/research_challenge/index.html", "reports/research_challenge/summary.html",
-                      "export/blackboard.csv", "export/marks.csv", "gradebook.db"):
+                      "export/blackboard.csv", "export/plain.csv", "gradebook.db"):
         assert described in readme, described
     students = [student for student, _ in ROSTER]
     for student in students:
@@ -59,13 +59,13 @@ def test_the_demo_writes_what_the_readme_describes(demo):
         assert result["status"] == "graded" and result["sandbox"] in ("bubblewrap", "none"), result["status"]
     assert (course / "reports" / ASSIGNMENT / "summary.html").is_file()
     assert (course / "gradebook.db").is_file()
-    plain = _rows(course / "export" / "marks.csv")
+    plain = _rows(course / "export" / "plain.csv")
     assert sorted(plain) == students
 
 
 def test_each_example_student_gets_the_verdict_it_was_made_for(demo):
     course, stdout = demo
-    plain = _rows(course / "export" / "marks.csv")
+    plain = _rows(course / "export" / "plain.csv")
     blackboard = _rows(course / "export" / "blackboard.csv")
     by_profile = {}
     for student, _ in ROSTER:

@@ -10,6 +10,7 @@ from engine_support import ASSIGNMENT, make_course, quick_notebook
 from rich.console import Console
 
 from autograder import batch
+from autograder.batch import planning
 from autograder.course.config import Course
 from autograder.execute import sandbox as sb
 
@@ -90,7 +91,7 @@ def test_student_missing_from_the_allocation(course):
 def test_unknown_student_option_and_the_batch_lock(course):
     with pytest.raises(batch.BatchError, match="No submission"):
         batch.grade(course, batch.GradeOptions(students=["nobody"], progress=False), console=_console())
-    handle = batch._lock(course, ASSIGNMENT)
+    handle = batch.lock_batch(course, ASSIGNMENT)
     try:
         with pytest.raises(batch.BatchError, match="Another"):
             batch.grade(course, batch.GradeOptions(progress=False), console=_console())
@@ -133,7 +134,7 @@ def test_the_first_execution_starts_before_the_last_notebook_is_prepared(course_
                 execution={"cell_timeout": 60, "timeout": 120})
     course = Course.open(course_dir)
     events = []
-    prepare, execute = batch.prepare_job, batch.execute_job
+    prepare, execute = planning.prepare_job, batch.runners.execute_job
 
     def slow_prepare(course, student, *args):
         if student == "cat":
@@ -146,8 +147,8 @@ def test_the_first_execution_starts_before_the_last_notebook_is_prepared(course_
         events.append(("started", job.student_id, time.monotonic()))
         return execute(job)
 
-    monkeypatch.setattr(batch, "prepare_job", slow_prepare)
-    monkeypatch.setattr(batch, "execute_job", recorded_execute)
+    monkeypatch.setattr(planning, "prepare_job", slow_prepare)  # where the planning calls it
+    monkeypatch.setattr(batch.runners, "execute_job", recorded_execute)  # where the local runner calls it
     summary = batch.grade(course, batch.GradeOptions(workers=2, progress=False, run_grading=False,
                                                      allow_unsandboxed=not sb.bwrap_status()[0]),
                           console=_console())

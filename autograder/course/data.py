@@ -51,8 +51,13 @@ def data_home() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "datasets"
 
 
+def dataset_file(task: str) -> str:
+    """The file name matminer gives a data set."""
+    return f"{task}.json.gz"
+
+
 def dataset_path(task: str) -> Path:
-    return data_home() / f"{task}.json.gz"
+    return data_home() / dataset_file(task)
 
 
 def missing_message(task: str) -> str:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from autograder.execute import sandbox as sb
 from autograder.execute.trace import read_trace
+from autograder.findings import make
 from autograder.layout import (
     ENGINE_FILES,
     LOG_FILE,
@@ -282,7 +283,7 @@ def execute_job(job: Job) -> dict:
     except Exception as error:  # noqa: BLE001 - an engine failure is recorded, never raised into the batch
         record.status, record.reason = FAILED, f"The grader could not run this notebook: {type(error).__name__}: {error}"
         record.environment["engine_error"] = True
-        record.findings = [Finding("execution.engine_error", "general", COULD_NOT_RUN,
+        record.findings = [make("execution.engine_error", COULD_NOT_RUN,
                                    "The grader could not run this notebook because of a problem on the "
                                    "grading machine, not in the notebook.", visibility=MARKER,
                                    details={"error": f"{type(error).__name__}: {error}"[:1000]})]
@@ -366,7 +367,7 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
         if finding.check_id == "execution.disk":
             finding.details.update(written_mb=round(result.disk_bytes / 1024 ** 2, 1), removed=cleared[:50])
     if removed_links:
-        findings.append(Finding("execution.links_removed", "general", WARN,
+        findings.append(make("execution.links_removed", WARN,
                                 f"The notebook created links to files outside its folder ({', '.join(removed_links[:5])}); "
                                 "they were removed before grading.", details={"links": removed_links}))
     if record.trace_file:
@@ -465,10 +466,10 @@ def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandbox
                         "The cells after it did not run.")
     if nb is None or not result.outcome:
         detail = exception.get("message") or f"the sandbox exited with status {result.returncode}"
-        return FAILED, f"The grader could not run this notebook ({detail}). See execution.log."
+        return FAILED, f"The grader could not run this notebook ({detail}). See {LOG_FILE}."
     if exception:
         return FAILED, f"The grader could not finish running this notebook ({exception.get('type')}: " \
-                       f"{exception.get('message', '')[:300]}). See execution.log."
+                       f"{exception.get('message', '')[:300]}). See {LOG_FILE}."
     return EXECUTED, ""
 
 
@@ -521,7 +522,7 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
         advice = {
             "execution.memory": "Use less memory: smaller feature sets, fewer models kept at once, float32, "
                                 "or process the data in batches. Check your notebook's peak memory before submitting.",
-            "execution.disk": "Write fewer and smaller files: keep results.json.gz and small figures, and do not "
+            "execution.disk": f"Write fewer and smaller files: keep {RESULTS_FILE} and small figures, and do not "
                               "save every model or copies of the data set.",
             "execution.notebook_timeout": "Make the notebook faster: fewer hyper-parameter combinations, smaller "
                                           "models, or fewer epochs; run it top to bottom and time it before submitting.",
@@ -530,7 +531,7 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
             "execution.kernel_died": "Run the notebook from top to bottom in a fresh kernel and find the cell that "
                                      "stops the kernel; remove calls such as os._exit or exit().",
         }.get(check, "")
-        findings.append(Finding(check, "general", FAIL if check != "execution.not_run" else COULD_NOT_RUN,
+        findings.append(make(check, FAIL if check != "execution.not_run" else COULD_NOT_RUN,
                                 record.reason, advice=advice,
                                 visibility=MARKER if check == "execution.not_run" else "student",
                                 details={"cell": _student_index(nb, cell.index) if cell else None,
@@ -538,20 +539,20 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
                                          "peak_memory_mb": record.peak_memory_mb}))
     timeouts = [c for c in record.cells if c.status == "timeout" and record.status != FAILED]
     for cell in timeouts:
-        findings.append(Finding("execution.cell_timeout", "general", FAIL,
+        findings.append(make("execution.cell_timeout", FAIL,
                                 f"Cell {_student_index(nb, cell.index) + 1} ran longer than {settings.cell_timeout} s (the "
                                 "time budget for one cell) and was interrupted; the cells after it still ran.",
                                 advice="Make that cell faster, or look for a loop that never ends.",
                                 details={"cell": _student_index(nb, cell.index)}))
     memory = [(i, e, v) for i, e, v in errors if e == "MemoryError"]
     if result.oom_kills and record.status != FAILED:
-        findings.append(Finding("execution.memory", "general", WARN,
+        findings.append(make("execution.memory", WARN,
                                 f"A process the notebook started used more memory than the limit for one submission "
                                 f"({sb.format_size(settings.memory_limit)}) and was stopped; the notebook went on.",
                                 advice="Use fewer parallel workers (n_jobs) or less memory per worker.",
                                 details={"processes_stopped": result.oom_kills}))
     if memory:
-        findings.append(Finding("execution.memory", "general", FAIL,
+        findings.append(make("execution.memory", FAIL,
                                 f"Cell {memory[0][0] + 1} ran out of memory (the limit for one submission is "
                                 f"{sb.format_size(settings.memory_limit)}).",
                                 advice="Use less memory: smaller feature sets, float32, or batches.",
@@ -559,7 +560,7 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
     network = [(i, e, v) for i, e, v in errors if any(h in v for h in _NETWORK_HINTS)
                or e in ("URLError", "ConnectionError", "gaierror", "MaxRetryError", "NewConnectionError")]
     if network:
-        findings.append(Finding("execution.network", "general", WARN,
+        findings.append(make("execution.network", WARN,
                                 f"Cell {network[0][0] + 1} tried to use the internet, which is not available when "
                                 "notebooks are graded.",
                                 advice="Load data from the course's data (the data_dir parameter / MATMINER_DATA) "
@@ -567,7 +568,7 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
                                 details={"cells": [i for i, _, _ in network]}))
     filesystem = [(i, e, v) for i, e, v in errors if any(h in v for h in _FS_HINTS)]
     if filesystem:
-        findings.append(Finding("execution.filesystem", "general", WARN,
+        findings.append(make("execution.filesystem", WARN,
                                 f"Cell {filesystem[0][0] + 1} tried to use a file outside the notebook's own folder; "
                                 "when notebooks are graded only that folder (and the course data) can be used.",
                                 advice="Use relative paths to files in the notebook's folder, and the data_dir "
@@ -578,7 +579,7 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
     other = [(i, e, v) for i, e, v in errors if i not in explained and e != "ModuleNotFoundError"]
     if other:
         index, ename, evalue = other[0]
-        findings.append(Finding("execution.cell_errors", "code", FAIL,
+        findings.append(make("execution.cell_errors", FAIL,
                                 f"{len(other)} cell(s) raised an error when the grader ran the notebook from top to "
                                 f"bottom; the first, cell {index + 1}, raised {ename}: {evalue[:200]}",
                                 advice="Restart the kernel and run all cells, then fix the first error (later ones "
@@ -591,14 +592,14 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
     for change in changes:
         kind = change.get("kind")
         if kind in ("restored_locked_cell", "restored_deleted_cell"):
-            findings.append(Finding("sanitise.restored_cell", "general", WARN,
+            findings.append(make("sanitise.restored_cell", WARN,
                                     f"{change['message']} (cell {change['cell'] + 1})",
                                     advice="Do not edit or delete the locked cells: the grader always runs "
                                            "the instructor's version.",
                                     details={k: v for k, v in change.items() if k != "message"}))
         elif kind == "duplicate_grade_id":
             copies = ", ".join(str(c + 1) for c in change.get("copies", []))
-            findings.append(Finding("sanitise.duplicate_cell", "general", INFO,
+            findings.append(make("sanitise.duplicate_cell", INFO,
                                     f"{change['message']} (cells {copies})",
                                     advice="Copying a locked cell is fine; change the copy, not the original.",
                                     details={k: v for k, v in change.items() if k != "message"}))

@@ -16,6 +16,7 @@ from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 
+from autograder.findings import make
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, MARKER, WARN, Finding
 
 REQUIREMENTS = "requirements.txt"
@@ -116,8 +117,7 @@ def missing_module_findings(cells: list[tuple[int, str, str]], declared: list[st
         seen.add(top)
         if find_spec_safe(top):
             # the package exists; a submodule does not (wrong version or a typo)
-            findings.append(Finding(
-                "environment.missing_module", "general", FAIL,
+            findings.append(make("environment.missing_module", FAIL,
                 f"Cell {index + 1} imports `{module}`, which does not exist in the installed version of "
                 f"{top} ({_version(distribution_for(top))}).",
                 advice="Check the name, or write the import for the version in the course environment "
@@ -126,16 +126,14 @@ def missing_module_findings(cells: list[tuple[int, str, str]], declared: list[st
             continue
         dist = distribution_for(module)
         if _normal(dist) in declared_norm:
-            findings.append(Finding(
-                "environment.declared_but_missing", "general", COULD_NOT_RUN,
+            findings.append(make("environment.declared_but_missing", COULD_NOT_RUN,
                 f"Cell {index + 1} imports `{top}` (package {dist}): requirements.txt lists it but the grading "
                 "environment does not have it, so the notebook could not be graded fairly.",
                 advice="Install the course environment on the grading machine (make setup, or pip install "
                        "-r requirements.txt) and grade again with --force.",
                 visibility=MARKER, details={"cell": index, "module": module, "package": dist}))
             continue
-        findings.append(Finding(
-            "environment.missing_package", "general", FAIL,
+        findings.append(make("environment.missing_package", FAIL,
             f"Cell {index + 1} imports `{top}` (package {dist}), which is not in the course environment, "
             "so it failed when your notebook was graded.",
             advice=f"Use packages from the assignment's requirements.txt, or ask the instructor to add "
@@ -154,8 +152,7 @@ def install_findings(changes: list[dict], declared: list[str]) -> list[Finding]:
         packages = change.get("packages") or []
         absent = [p for p in packages if _normal(p) not in declared_norm and not is_installed(p)]
         if absent:
-            findings.append(Finding(
-                "environment.pip_install", "general", WARN,
+            findings.append(make("environment.pip_install", WARN,
                 f"Cell {change['cell'] + 1} runs `{change['command']}`. Installing packages is not possible when "
                 f"notebooks are graded, and {', '.join(absent)} "
                 f"{'is' if len(absent) == 1 else 'are'} not in the course environment.",
@@ -163,8 +160,7 @@ def install_findings(changes: list[dict], declared: list[str]) -> list[Finding]:
                        "the package before the deadline. Remove the install line from your notebook.",
                 details={"cell": change["cell"], "packages": packages, "absent": absent}))
         else:
-            findings.append(Finding(
-                "environment.pip_install", "general", INFO,
+            findings.append(make("environment.pip_install", INFO,
                 f"Cell {change['cell'] + 1} runs `{change['command']}`; it was skipped when grading (packages cannot "
                 "be installed then), and the course environment already has "
                 f"{', '.join(packages) if packages else 'what it needs'}.",

@@ -8,6 +8,7 @@ import math
 import struct
 from pathlib import Path
 
+from autograder.findings import make
 from autograder.layout import is_recording
 from autograder.records import COULD_NOT_RUN, FAIL, MARKER, PASS, STUDENT, WARN, Finding
 
@@ -41,7 +42,7 @@ def presentation_findings(recordings: list[Path], settings) -> tuple[list[Findin
     allowed = limit + settings.tolerance_seconds
     facts = {"limit_seconds": limit, "tolerance_seconds": settings.tolerance_seconds, "recordings": []}
     if not recordings:
-        return [Finding("presentation.recording", "presentation", FAIL,
+        return [make("presentation.recording", FAIL,
                         "No presentation recording was found with your submission.",
                         "Submit your recorded presentation (at most 5 minutes) on Blackboard with the notebook; "
                         "if you did, tell the course team.", STUDENT, {"found": 0})], facts
@@ -54,35 +55,34 @@ def presentation_findings(recordings: list[Path], settings) -> tuple[list[Findin
             durations.append(seconds)
     if not durations:
         names = ", ".join(p.name for p in recordings)
-        findings.append(Finding(
-            "presentation.recording", "presentation", COULD_NOT_RUN,
+        findings.append(make("presentation.recording", COULD_NOT_RUN,
             f"The length of your recording ({names}) could not be read automatically; a marker will check it.",
             "", STUDENT, {"files": [p.name for p in recordings]}))
         return findings, facts
-    findings.append(Finding("presentation.recording", "presentation", PASS,
+    findings.append(make("presentation.recording", PASS,
                             "Your presentation recording was received.", "", STUDENT,
                             {"files": [p.name for p in recordings]}))
     longest = max(durations)
     facts["seconds"] = longest
     minutes = _mmss(longest)
     if longest <= limit:
-        findings.append(Finding("presentation.length", "presentation", PASS,
+        findings.append(make("presentation.length", PASS,
                                 f"Your recording lasts {minutes}, within the {settings.max_minutes:g}-minute limit.",
                                 "", STUDENT, {"seconds": longest, "limit_seconds": limit}))
     elif longest <= allowed:
-        findings.append(Finding("presentation.length", "presentation", WARN,
+        findings.append(make("presentation.length", WARN,
                                 f"Your recording lasts {minutes}, slightly over the {settings.max_minutes:g}-minute "
                                 "limit (within the tolerance).",
                                 "Practise keeping to time: conciseness is part of the presentation mark.",
                                 STUDENT, {"seconds": longest, "limit_seconds": limit}))
     else:
-        findings.append(Finding("presentation.length", "presentation", FAIL,
+        findings.append(make("presentation.length", FAIL,
                                 f"Your recording lasts {minutes}, over the {settings.max_minutes:g}-minute limit.",
                                 "Keep to the time limit: plan about a minute per part (data, model, training "
                                 "and testing) and rehearse.", STUDENT,
                                 {"seconds": longest, "limit_seconds": limit}))
     if len(recordings) > 1:
-        findings.append(Finding("presentation.recording", "presentation", WARN,
+        findings.append(make("presentation.recording", WARN,
                                 f"{len(recordings)} recordings were found; the marker will decide which one counts.",
                                 "", MARKER, {"files": [p.name for p in recordings]}))
     return findings, facts

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.layout import CONFIG_FILE
 from autograder.records import COULD_NOT_RUN, CRITERIA, FAIL, FINDING_STATUSES, INFO, PASS, WARN, Finding
 
 EFFECTS = ("cap", "suggest", "info")
@@ -466,7 +467,7 @@ def load_rubric(path: Path, known_ids: frozenset[str] | None = None) -> Rubric:
     path = Path(path)
     if not path.is_file():
         raise RubricError(f"No rubric at {path}. Copy rubric/research_challenge.toml from the autograder "
-                          "repository there, or set [course] rubric in autograder.toml.")
+                          f"repository there, or set [course] rubric in {CONFIG_FILE}.")
     return parse_rubric(path.read_text(encoding="utf-8"), path=path, known_ids=known_ids)
 
 

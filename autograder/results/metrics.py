@@ -117,3 +117,12 @@ class Summary:
 
     def as_dict(self) -> dict:
         return {"mean": self.mean, "std": self.std, "min": self.min, "max": self.max}
+
+
+def format_score(value, digits: int = 4) -> str:
+    """A score as the checks and the self-check write it: 4 decimals (2 from 100 up), "n/a" for none."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:.2f}"
+    return f"{value:.{digits}f}"

@@ -48,7 +48,6 @@ from autograder.selfcheck.labels import (
     label_of,
 )
 from autograder.selfcheck.locate import (
-    RESULTS_FILE,
     _colab_results,
     _user_namespace,
     explain_unreadable,
@@ -68,7 +67,7 @@ from autograder.selfcheck.report import (
 )
 
 __all__ = [
-    "BLOCKING_NOTES", "EXIT_FAIL", "EXIT_OK", "EXIT_UNUSABLE", "PRINTED_SCORE_ID", "RESULTS_FILE",
+    "BLOCKING_NOTES", "EXIT_FAIL", "EXIT_OK", "EXIT_UNUSABLE", "PRINTED_SCORE_ID",
     "SCHEMA", "STATUS_MARK", "STATUS_ORDER", "STATUS_WORD", "Note", "Report", "SelfCheckError", "check",
     "explain_unreadable", "find_course", "find_open_notebook", "label_of", "resolve_notebook", "run_cli",
     "self_check",

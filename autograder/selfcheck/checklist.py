@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.findings import make
+from autograder.layout import RESULTS_FILE
 from autograder.records import COULD_NOT_RUN, INFO, PASS, STUDENT, WARN, Finding
 from autograder.selfcheck.labels import PRINTED_SCORE_ID
-from autograder.selfcheck.locate import RESULTS_FILE, explain_unreadable, find_course, resolve_notebook
+from autograder.selfcheck.locate import explain_unreadable, find_course, resolve_notebook
 from autograder.selfcheck.report import Note, Report, SelfCheckError
 from autograder.selfcheck.run import _execute
 
@@ -138,12 +140,12 @@ def _explicit_results(results: Path | str) -> Path:
         found = sorted(p.name for p in (folder.glob("*.json*") if folder.is_dir() else []))
         raise SelfCheckError(f"There is no results file {path}."
                              + (f" JSON files in {folder}: {', '.join(found[:10])}." if found else "")
-                             + " The notebook's protocol cell writes results.json.gz into the notebook's folder "
+                             + f" The notebook's protocol cell writes {RESULTS_FILE} into the notebook's folder "
                                "when it runs; leave out --results to use that one.", "results-not-found")
     try:
         load_results(path)
     except ResultsFileError as error:
-        raise SelfCheckError(f"{path.name} is not a matbench results file: {error} Give the results.json.gz the "
+        raise SelfCheckError(f"{path.name} is not a matbench results file: {error} Give the {RESULTS_FILE} the "
                              "notebook's protocol cell wrote (or leave out --results).",
                              "results-unreadable") from None
     return path
@@ -247,7 +249,7 @@ def _printed_score(ctx, findings: list[Finding]) -> Finding | None:
     per_fold = {f: v.get(metric) for f, v in result.folds.items()}
     details = {"recomputed": {"mean": mean, "std": std}, "printed": None}
     if not lines:
-        return Finding(PRINTED_SCORE_ID, "training_testing", INFO,
+        return make(PRINTED_SCORE_ID, INFO,
                        "The notebook's saved outputs show no score from the protocol cell, so what a reader of "
                        "your notebook sees cannot be compared with your results file.",
                        advice="Restart the kernel, run all cells and save the notebook with its outputs.",
@@ -271,14 +273,14 @@ def _printed_score(ctx, findings: list[Finding]) -> Finding | None:
         differences.append(f"the per-fold scores printed for fold{'s' if len(bad_folds) > 1 else ''} "
                            f"{', '.join(map(str, sorted(bad_folds)))} differ from the results file")
     if differences:
-        return Finding(PRINTED_SCORE_ID, "training_testing", WARN,
+        return make(PRINTED_SCORE_ID, WARN,
                        "The score your notebook shows is not the one its results file gives: "
-                       + "; ".join(differences) + ". The outputs and results.json.gz come from different runs "
+                       + "; ".join(differences) + f". The outputs and {RESULTS_FILE} come from different runs "
                        "(cells run out of order, a run stopped half-way, or the results file was replaced). "
                        "The grader re-runs the notebook and uses what that run records.",
                        advice="Restart the kernel, run all cells from the top, and save the notebook.",
                        details=details)
-    return Finding(PRINTED_SCORE_ID, "training_testing", PASS,
+    return make(PRINTED_SCORE_ID, PASS,
                    f"The score your notebook printed ({label} {last.group(3)} ± {last.group(4)}) is the one "
                    "recomputed from its results file.", details=details)
 

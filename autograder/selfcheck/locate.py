@@ -13,10 +13,8 @@ import sys
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.layout import CONFIG_FILE, NBGRADER_CONFIG_FILE, RELEASE, RESULTS_FILE
 from autograder.selfcheck.report import SelfCheckError
-
-RESULTS_FILE = "results.json.gz"
-
 
 # --- finding the files ---------------------------------------------------------------------------
 
@@ -137,8 +135,8 @@ def find_course(*starts: Path):
         if folder in seen:
             continue
         seen.add(folder)
-        if (folder / "nbgrader_config.py").is_file() and \
-                ((folder / "autograder.toml").is_file() or (folder / "release").is_dir()):
+        if (folder / NBGRADER_CONFIG_FILE).is_file() and \
+                ((folder / CONFIG_FILE).is_file() or (folder / RELEASE).is_dir()):
             try:
                 return Course.open(folder)
             except (ConfigError, UserError, OSError):

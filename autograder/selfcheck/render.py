@@ -4,24 +4,16 @@ the renderer that uses them."""
 
 from __future__ import annotations
 
-import math
 import re
 import time
 
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, WARN, Finding
+from autograder.results.metrics import format_score
 from autograder.selfcheck.labels import STATUS_MARK, STATUS_ORDER, STATUS_WORD, label_of
 from autograder.selfcheck.report import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, Report
 
 # Shown in the score block rather than as checklist rows (unless they fail or warn).
 SCORE_ITEMS = ("protocol.scores", "leaderboard.rank")
-
-
-def _fmt(value, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if abs(value) >= 100:
-        return f"{value:.2f}"
-    return f"{value:.{digits}f}"
 
 
 def _header(report: Report) -> str:
@@ -37,7 +29,7 @@ def _score_lines(report: Report) -> list[str]:
     lines = []
     if s is not None:
         unit = f" {s['unit']}" if s.get("unit") else ""
-        line = f"Your {s['label']}: {_fmt(s['mean'])} ± {_fmt(s['std'])}{unit}"
+        line = f"Your {s['label']}: {format_score(s['mean'])} ± {format_score(s['std'])}{unit}"
         if s["complete"]:
             line += " over the 5 official folds"
             if s.get("rank"):
@@ -49,7 +41,7 @@ def _score_lines(report: Report) -> list[str]:
         lines.append(line + ".")
         if s.get("proba_rocauc"):
             p = s["proba_rocauc"]
-            lines.append(f"ROC-AUC of your probabilities: {_fmt(p['mean'])} ± {_fmt(p['std'])} (not the "
+            lines.append(f"ROC-AUC of your probabilities: {format_score(p['mean'])} ± {format_score(p['std'])} (not the "
                          "leaderboard's figure, which matbench computes from True/False labels).")
     if report.references:
         direction = "higher is better" if (report.challenge and report.challenge.higher_is_better) \
@@ -61,7 +53,7 @@ def _score_lines(report: Report) -> list[str]:
 
 def _reference_text(r: dict) -> str:
     name = f"best ({r['algorithm']})" if r["label"] == "best" else r["label"]
-    return f"{name} {_fmt(r['mean'])}" + (f" ± {_fmt(r['std'])}" if r.get("std") is not None else "")
+    return f"{name} {format_score(r['mean'])}" + (f" ± {format_score(r['std'])}" if r.get("std") is not None else "")
 
 
 def _grouped(report: Report):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.layout import TRACE_FILE
 from autograder.records import STUDENT, Finding
 from autograder.selfcheck.report import Note, SelfCheckError
 
@@ -119,7 +120,7 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
     if progress:
         progress(f"Ran in {record.wall_seconds or 0:.0f} s: {record.status}.")
     results = work / (record.results_file or settings.results_path)
-    trace = work / record.trace_file if record.trace_file else work / "protocol_trace.jsonl"
+    trace = work / (record.trace_file or TRACE_FILE)
     return _Run(notebook=work / path.name, results=results, trace=trace, record=record,
                 nonce=(record.environment or {}).get("trace_nonce"), summary=summary, notes=notes, root=root,
                 engine_findings=[f for f in record.findings if f.visibility == STUDENT])

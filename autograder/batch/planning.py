@@ -1,0 +1,132 @@
+"""What each submission needs in this batch: an intake error, an execution, only the checks, or
+nothing (its stored stages are current). Decided from each stage's own artefact (autograder.layout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder.batch.options import BatchError, GradeOptions
+from autograder.execute.engine import EngineSettings, prepare_job
+from autograder.layout import ALLOCATION_FILE
+from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, ExecutionRecord
+
+
+def reference_notebook(course, assignment: str):
+    from autograder.execute.sanitise import load_reference
+    from autograder.intake import released_notebook_name
+
+    path = course.source_dir(assignment) / released_notebook_name(course, assignment)
+    if not path.is_file():
+        notebooks = sorted(course.source_dir(assignment).glob("*.ipynb"))
+        path = notebooks[0] if len(notebooks) == 1 else None
+    return load_reference(path) if path else None
+
+
+def check_data(settings: EngineSettings, tasks: set[str]) -> None:
+    from autograder.course.data import dataset_file, missing_message
+
+    for task in sorted(tasks):
+        if not (Path(settings.data_dir) / dataset_file(task)).is_file():
+            raise BatchError(missing_message(task))
+
+
+def checked_execution(course, student: str, assignment: str) -> str | None:
+    """The cache key of the execution the stored checks were made on (None: not checked)."""
+    stored = course.load_checks(student, assignment)
+    return stored.get("execution") if stored else None
+
+
+def stage_status(course, student: str, assignment: str, record: ExecutionRecord | None = None) -> str:
+    """How far one submission has come: the execution record's status (intake-error, running,
+    failed...), then checked, then graded, each only for the current execution."""
+    record = record or course.load_record(student, assignment)
+    if record is None:
+        return "pending"
+    if record.status not in (EXECUTED, FAILED) or record.status == FAILED and not record.cells:
+        return record.status
+    if checked_execution(course, student, assignment) != record.cache_key:
+        return record.status
+    grade = course.load_grade(student, assignment)
+    if grade is not None and grade.get("execution") == record.cache_key and grade.get("status") != "error":
+        return GRADED if record.status == EXECUTED else record.status
+    return CHECKED if record.status == EXECUTED else record.status
+
+
+def plan(course, options: GradeOptions, settings: EngineSettings):
+    """Decide per student: intake error, execute, check only, done, stale. Pure of side effects
+    except intake-error records. Returns (assignment, {student: (kind, item)})."""
+    assignment, students, allocation = batch_students(course, options)
+    return assignment, {student: (kind, item) for student, kind, item
+                        in plan_each(course, options, settings, assignment, students, allocation)}
+
+
+def batch_students(course, options: GradeOptions) -> tuple[str, list[str], dict[str, str]]:
+    """The assignment, the students with a submission of it (those asked for), and the allocation."""
+    from autograder.course.allocation import read_allocation
+
+    assignment = options.assignment or course.assignment
+    students = course.submitted_students(assignment)
+    if options.students:
+        unknown = [s for s in options.students if s not in students]
+        if unknown:
+            raise BatchError(f"No submission of {assignment} for: {', '.join(unknown)} (looked in "
+                             f"{course.root / 'submitted'}).")
+        students = [s for s in students if s in options.students]
+    return assignment, students, read_allocation(course.allocation_path, course.config.catalogue)
+
+
+def plan_each(course, options: GradeOptions, settings: EngineSettings, assignment: str, students: list[str],
+              allocation: dict[str, str]):
+    """plan(), one student at a time: yields (student, kind, item), so that a batch can start the first
+    executions while the later notebooks are still being read and sanitised."""
+    from autograder.execute.environment import course_packages, fingerprint, requirements_path
+    from autograder.intake import inspect_submission, record_intake_error
+
+    catalogue = course.config.catalogue
+    reference = reference_notebook(course, assignment)
+    declared = course_packages(requirements_path(course, assignment))
+    environment = fingerprint(tuple(declared))
+    for student in students:
+        sub = inspect_submission(course, student, assignment)
+        if not sub.ok:
+            yield student, "intake", record_intake_error(course, sub)
+            continue
+        letter = allocation.get(student)
+        if letter is None:
+            record = ExecutionRecord(student_id=student, assignment=assignment, status=FAILED,
+                                     submitted_at=sub.submitted_at,
+                                     reason=f"{student} has no challenge in {ALLOCATION_FILE}; run `autograder assign "
+                                            f"roster.csv` (or add a line to {ALLOCATION_FILE}) and grade again.")
+            record.environment["engine_error"] = True
+            record.save(course.result_path(student, assignment))
+            yield student, "unallocated", record
+            continue
+        task = catalogue.get(letter).task
+        try:
+            job = prepare_job(course, student, assignment, settings, letter, task, reference, environment,
+                              declared, sub)
+        except Exception as error:  # noqa: BLE001 - an unreadable notebook is this student's problem
+            from autograder.intake import Submission
+
+            bad = Submission(student, assignment, sub.folder, submitted_at=sub.submitted_at,
+                             problem=f"the notebook could not be prepared for running ({type(error).__name__}: "
+                                     f"{str(error)[:200]})")
+            yield student, "intake", record_intake_error(course, bad)
+            continue
+        existing = course.load_record(student, assignment)
+        same = (existing is not None and existing.cache_key == job.cache_key
+                and not existing.environment.get("engine_error"))
+        ran = existing is not None and existing.status in (EXECUTED, FAILED)
+        if options.no_execute:
+            if same and ran:
+                yield student, "check", existing
+            elif ran:
+                yield student, "stale", existing
+            else:
+                yield student, "missing", existing
+        elif options.force or not same or not ran:
+            yield student, "execute", job
+        elif checked_execution(course, student, assignment) != existing.cache_key:
+            yield student, "check", existing
+        else:
+            yield student, "done", existing

@@ -1,0 +1,32 @@
+"""The status table `autograder grade` prints at the end."""
+
+from __future__ import annotations
+
+from autograder.batch.options import BatchSummary
+from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, INTAKE_ERROR
+
+
+def status_table(summary: BatchSummary):
+    from rich.table import Table
+
+    table = Table(title=f"{summary.assignment}: {len(summary.records)} submission(s)", show_lines=False)
+    for column, justify in (("student", "left"), ("status", "left"), ("cells", "right"), ("wall s", "right"),
+                            ("CPU s", "right"), ("peak MB", "right"), ("findings", "left"), ("reason", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    colours = {GRADED: "green", CHECKED: "cyan", EXECUTED: "cyan", FAILED: "red", INTAKE_ERROR: "magenta"}
+    for student in sorted(summary.records):
+        r = summary.records[student]
+        ran = sum(1 for c in r.cells if c.status in ("completed", "failed"))
+        findings = " ".join(f"{k} {v}" for k, v in sorted(summary.finding_counts.get(student, {}).items()))
+        note = r.reason
+        if student in summary.skipped:
+            note = (note + " " if note else "") + "(stored: unchanged since it was executed)"
+        status = summary.status(student)
+        table.add_row(student, f"[{colours.get(status, 'white')}]{status}[/]",
+                      f"{ran}/{len(r.cells)}" if r.cells else "", _fmt(r.wall_seconds), _fmt(r.cpu_seconds),
+                      _fmt(r.peak_memory_mb, 0), findings, note[:160])
+    return table
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}f}"

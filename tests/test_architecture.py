@@ -1,0 +1,224 @@
+"""The package reads as the pipeline: no import cycles, no stage importing a later one, one module
+that spells the course's file names, one registry of finding ids. Read from the code itself (its
+imports and its string constants), so a change that breaks the layout fails here."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import autograder
+from autograder import findings
+
+PACKAGE = Path(autograder.__file__).resolve().parent
+# Runs inside the student's kernel, where the package cannot be imported: it gets its paths from
+# the environment the engine sets, and is not part of the import graph.
+OUTSIDE = ("execute/kernel_startup/",)
+
+# The stages, lowest first. A module may import its own layer and those below it, never above.
+LAYERS = [
+    # `autograder` itself holds the version and the students' `autograder.self_check()` (a lazy
+    # import of the self-check: the one import allowed to go up, see ENTRY_POINT)
+    ("foundation", ("autograder", "autograder.errors", "autograder.records", "autograder.findings",
+                    "autograder.layout", "autograder.nbgrader_import")),
+    ("course", ("autograder.course",)),
+    ("intake and results", ("autograder.intake", "autograder.results")),
+    ("execute", ("autograder.execute",)),
+    ("checks", ("autograder.checks",)),
+    ("grade", ("autograder.grade",)),
+    ("report", ("autograder.report",)),
+    ("self-check and batch", ("autograder.selfcheck", "autograder.batch")),
+    ("commands", ("autograder.demo", "autograder.cli", "autograder.__main__")),
+]
+ENTRY_POINT = ("autograder", "autograder.selfcheck")
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.startswith(OUTSIDE):
+            continue
+        parts = ["autograder", *relative[:-3].split("/")]
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _layer(module: str) -> int:
+    best = None
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if module == prefix or module.startswith(prefix + "."):
+                if best is None or len(prefix) > best[1]:
+                    best = (index, len(prefix))
+    assert best is not None, f"{module} belongs to no layer: add it to LAYERS"
+    return best[0]
+
+
+def _imports(module: str, path: Path) -> list[tuple[str, int, bool]]:
+    """(imported module, line, at module level) for every import of the package in a module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top_level = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            if name == "autograder" or name.startswith("autograder."):
+                target = name
+                while target not in MODULES and "." in target:
+                    target = target.rsplit(".", 1)[0]
+                if target in MODULES and target != module:
+                    found.append((target, node.lineno, id(node) in top_level))
+    return found
+
+
+def test_every_module_sits_in_a_layer():
+    for module in MODULES:
+        _layer(module)
+
+
+def test_no_stage_imports_a_later_stage():
+    upward = []
+    for module, path in MODULES.items():
+        for target, line, _ in _imports(module, path):
+            if _layer(target) > _layer(module) and (module, target) != ENTRY_POINT:
+                upward.append(f"{path.relative_to(PACKAGE.parent)}:{line} {module} ({LAYERS[_layer(module)][0]}) "
+                              f"imports {target} ({LAYERS[_layer(target)][0]})")
+    assert upward == []
+
+
+def test_no_import_cycle_at_module_level():
+    graph = {m: sorted({t for t, _, top in _imports(m, p) if top}) for m, p in MODULES.items()}
+    # a package's __init__ is imported before its submodules anyway: an edge to it is no cycle
+    for module, targets in graph.items():
+        graph[module] = [t for t in targets if not module.startswith(t + ".")]
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node, trail):
+        state[node] = 1
+        for target in graph[node]:
+            if state.get(target) == 1:
+                cycles.append(trail[trail.index(target):] + [target])
+            elif target not in state:
+                visit(target, trail + [target])
+        state[node] = 2
+
+    for module in graph:
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_every_module_imports_on_its_own():
+    """Each module in a fresh interpreter: an import-order cycle would raise here."""
+    code = ("import importlib, subprocess, sys\n"
+            "bad = []\n"
+            "for name in sys.argv[1:]:\n"
+            "    done = subprocess.run([sys.executable, '-c', f'import {name}'], capture_output=True, text=True)\n"
+            "    if done.returncode:\n"
+            "        bad.append(name + ': ' + done.stderr.strip().splitlines()[-1])\n"
+            "print('\\n'.join(bad))\n")
+    names = [m for m in MODULES if m != "autograder.__main__"]
+    done = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
+
+
+# --- one module spells the file names -----------------------------------------------------------------
+
+ARTEFACT_NAMES = ("result.json", "checks.json", "score.json", "score.npz", "grade.json", "results.json.gz",
+                  "protocol_trace.jsonl", "execution.log", "index.html", "summary.html", "allocation.csv",
+                  "marks.csv", "gradebook.db", "submission.json", "timestamp.txt", "autograder.toml",
+                  ".lock")
+
+
+# a name as a whole (not "summary.html" inside a template's name, "summary.html.j2")
+NAME_PATTERNS = {name: re.compile(r"(?<![\w-])" + re.escape(name) + r"(?!\.?\w)") for name in ARTEFACT_NAMES}
+
+
+def _docstrings(tree) -> set[int]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = getattr(node, "body", [])
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                out.add(id(body[0].value))
+    return out
+
+
+def test_only_the_layout_module_spells_an_artefact_file_name():
+    """File names in code (strings, f-string parts) live in autograder/layout.py; docstrings and
+    comments may describe them."""
+    spelled = []
+    for module, path in MODULES.items():
+        if module == "autograder.layout":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+                for name, pattern in NAME_PATTERNS.items():
+                    if pattern.search(node.value):
+                        spelled.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {name!r}")
+    assert spelled == []
+
+
+# --- one registry of finding ids ------------------------------------------------------------------------
+
+def test_no_module_builds_a_finding_by_hand():
+    """Every finding is made through the registry (autograder.findings), so no undeclared id can
+    reach a record."""
+    by_hand = []
+    for module, path in MODULES.items():
+        if module in ("autograder.records", "autograder.findings"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Finding":
+                by_hand.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert by_hand == []
+
+
+def test_every_finding_id_spelled_in_the_package_is_declared():
+    families = findings.families()
+    undeclared = []
+    extensions = ("py", "csv", "json", "gz", "toml", "log", "txt", "db", "html", "npz", "jsonl", "lock", "ipynb")
+    for module, path in MODULES.items():
+        if module in ("autograder.findings", "autograder.layout"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                family, _, name = text.partition(".")
+                if (family in families and name and name.replace("_", "").isalpha() and name.islower()
+                        and text not in findings.KINDS and name not in extensions):
+                    undeclared.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {text!r}")
+    assert undeclared == []
+
+
+def test_registry_ids_are_unique_and_complete():
+    assert len(findings.KINDS) == len(set(findings.KINDS))
+    with pytest.raises(findings.UnknownFindingError, match="did you mean protocol.scores"):
+        findings.kind("protocol.score")
+    from autograder.checks import registry
+
+    assert set(registry()) <= findings.ids(findings.CHECKS)
+    from autograder.grade.rubric import known_finding_ids
+
+    assert known_finding_ids() == findings.ids()
