@@ -5,12 +5,15 @@ organisation, execution order, errors left)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from checks_support import RELEASED, add_cell, corpus_notebook, source_of, with_cells, without, write_notebook
 
-from autograder.checks import REGISTRY, registry, run_checks
+from autograder.checks import NOTEBOOK, REGISTRY, RESULTS, TRUTH, Need, check, registry, run_checks
 from autograder.checks.context import CheckContext
 from autograder.checks.notebook import strip_magics
+from autograder.findings import UnknownFindingError, kind
 from autograder.records import COULD_NOT_RUN, MARKER
 
 BASE = corpus_notebook("compliant_B_expt_gap")
@@ -362,13 +365,80 @@ def test_a_check_that_raises_could_not_run(tmp_path, monkeypatch):
     registry()
     spec = REGISTRY["protocol.subsample"]
 
-    def boom(ctx):
+    def boom(ctx, spec):
         raise RuntimeError("synthetic failure")
 
-    monkeypatch.setitem(REGISTRY, "protocol.subsample", spec.__class__(spec.check_id, spec.criterion, boom, ""))
+    monkeypatch.setitem(REGISTRY, "protocol.subsample", dataclasses.replace(spec, function=boom))
     finding = status(tmp_path, BASE, "protocol.subsample")
     assert finding.status == COULD_NOT_RUN and finding.visibility == MARKER
     assert "synthetic failure" in finding.details["error"]
+    assert "protocol.subsample" in finding.message and finding.criterion == "training_testing"
+
+
+def test_a_check_that_returns_no_list_of_findings_could_not_run(tmp_path, monkeypatch):
+    registry()
+    spec = REGISTRY["code.annotation"]
+    monkeypatch.setitem(REGISTRY, "code.annotation", dataclasses.replace(spec, function=lambda ctx, spec: None))
+    finding = status(tmp_path, BASE, "code.annotation")
+    assert finding.status == COULD_NOT_RUN and finding.visibility == MARKER
+    assert "not a list of findings" in finding.details["error"]
+
+
+def test_a_check_is_declared_with_an_id_from_the_registry_of_findings():
+    registry()
+    with pytest.raises(UnknownFindingError, match="protocol.scores"):
+        check("protocol.scorez")
+    with pytest.raises(ValueError, match="engine"):
+        check("execution.memory")  # declared, but not a check's id
+    with pytest.raises(ValueError, match="twice"):
+        check("protocol.scores")(lambda ctx, spec: [])
+    for check_id, spec in registry().items():
+        declared = kind(check_id)
+        assert (spec.id, spec.criterion, spec.label) == (declared.id, declared.criterion, declared.label)
+        assert all(isinstance(n, Need) for n in spec.needs) and spec.description, check_id
+
+
+def test_the_first_unmet_need_is_the_one_could_not_run_finding(tmp_path, monkeypatch):
+    import autograder.checks as checks
+
+    registry()
+    monkeypatch.setattr(checks, "REGISTRY", {})
+    called = []
+
+    @check("protocol.scores", needs=(NOTEBOOK, RESULTS, TRUTH))
+    def scores(ctx, spec):
+        called.append(spec.id)
+        return [spec.finding("pass", "fine", details={"n": 1})]
+
+    @check("protocol.plausibility", needs=(RESULTS, TRUTH), visibility=MARKER)
+    def plausibility(ctx, spec):
+        called.append(spec.id)
+        return [spec.finding("pass", "fine"), spec.finding("info", "for all", visibility="student")]
+
+    path = tmp_path / "nb.ipynb"
+    path.write_text("{not json")
+    ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
+    found = run_checks(ctx)
+    assert [f.check_id for f in found] == ["protocol.scores", "protocol.plausibility"] and not called
+    assert found[0].status == COULD_NOT_RUN and found[0].message == f"Not checked: {ctx.notebook_error}."
+    assert found[0].visibility == "student" and found[0].criterion == "training_testing"
+    assert found[1].message == "Not checked: there is no results file (see protocol.results_file)."
+    assert found[1].visibility == MARKER  # the check's own visibility, even when it cannot run
+
+    nb = write_notebook(tmp_path / "ok" / "nb.ipynb", BASE)
+    ctx = CheckContext.from_notebook(nb, challenge="B", released_path=RELEASED)
+    monkeypatch.setattr(CheckContext, "results", property(lambda self: object()))
+    monkeypatch.setattr(CheckContext, "task_result", property(lambda self: object()))
+    monkeypatch.setattr(CheckContext, "_ground_truth", (None, "no data here"))
+    found = run_checks(ctx)
+    assert not called and all(f.visibility == MARKER and f.details == {"error": "no data here"} for f in found)
+    assert found[0].message.startswith("Not checked: the Matbench data set is not available to the checker")
+
+    monkeypatch.setattr(CheckContext, "_ground_truth", (object(), None))
+    found = run_checks(ctx)
+    assert called == ["protocol.scores", "protocol.plausibility"]
+    assert [(f.status, f.visibility, f.details) for f in found] == [
+        ("pass", "student", {"n": 1}), ("pass", MARKER, {}), ("info", "student", {})]
 
 
 def test_unreadable_notebook_gives_findings_not_a_crash(tmp_path):

@@ -1,13 +1,29 @@
 """The checks: small functions of one execution that return findings (evidence for the rubric).
 
-Each check is registered under a dotted id whose family says what it is about:
+Each check is declared under a dotted id whose family says what it is about:
 `protocol.*` (the Matbench protocol and the results file), `declaration.*` (the LLM usage
 declaration), `code.*` (the Code criterion, incl. execution order and run time), `practice.*`
 (evidence of good practice for the marker), `leaderboard.*` (where the score stands). The
 `execution.*`, `environment.*`, `sanitise.*` and `intake.*` families are the grading engine's.
-`run_checks(ctx)` runs them all; a check that raises becomes a COULD_NOT_RUN finding naming it,
-never a pass. `check_submission(course, student_id,
-assignment)` is what the grading engine calls after executing a submission.
+
+One interface every check honours (as every nbgrader preprocessor or scikit-learn estimator does)::
+
+    @check("protocol.scores", needs=(RESULTS, TRUTH, SCORE))
+    def scores(ctx, spec) -> list[Finding]:
+        ...
+        return [spec.finding(PASS, text, details=details)]
+
+The id must be declared in the registry of findings (`autograder.findings`), which gives the
+criterion and the label; an undeclared id is an error at import. The needs (autograder.checks.needs)
+are evaluated by `run_checks` in order before the check is called: the first unmet one becomes the
+check's one COULD_NOT_RUN finding, with that need's standard message, so no check writes its own
+guard. `spec` (the CheckSpec) builds the check's findings: `spec.finding(status, message, *,
+advice="", visibility=..., details=None)`; a check declared `visibility=MARKER` makes marker-only
+findings (could-not-run ones included) unless it says otherwise.
+
+`run_checks(ctx)` runs them all, in the order of the report; a check that raises becomes a
+COULD_NOT_RUN finding naming it, never a pass. `check_submission(course, student_id, assignment)`
+is what the grading engine calls after executing a submission.
 """
 
 from __future__ import annotations
@@ -17,35 +33,104 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from autograder.records import CHECKED, COULD_NOT_RUN, MARKER, Finding
+from autograder.checks.needs import (
+    ANALYSIS,
+    CHALLENGE,
+    CODE_OR_SCORE,
+    CODE_OR_TRACE,
+    NOTEBOOK,
+    RANKABLE,
+    RESULTS,
+    RESULTS_FILE,
+    SCORE,
+    SUBMITTED,
+    TRUTH,
+    Need,
+)
+from autograder.findings import CHECKS, FindingKind, kind
+from autograder.records import CHECKED, COULD_NOT_RUN, MARKER, STUDENT, Finding
 
-CheckFunction = Callable[["CheckContext"], list[Finding]]  # noqa: F821
+CheckFunction = Callable[["CheckContext", "CheckSpec"], list[Finding]]  # noqa: F821
 
 
 @dataclass(frozen=True)
 class CheckSpec:
-    check_id: str
-    criterion: str
+    """One declared check: its finding kind (id, criterion, label), what it needs, and its function."""
+
+    kind: FindingKind
     function: CheckFunction
-    description: str
+    needs: tuple[Need, ...] = ()
+    visibility: str = STUDENT  # the default visibility of the check's findings
+    description: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.kind.id
+
+    @property
+    def criterion(self) -> str:
+        return self.kind.criterion
+
+    @property
+    def label(self) -> str:
+        return self.kind.label
+
+    def finding(self, status: str, message: str, *, advice: str = "", visibility: str | None = None,
+                details: dict | None = None) -> Finding:
+        """A finding of this check (visibility: the check's own unless given)."""
+        return self.kind.finding(status, message, advice=advice, visibility=visibility or self.visibility,
+                                 details=details)
+
+    def unmet(self, ctx) -> Finding | None:
+        """The could-not-run finding of the first need `ctx` does not meet, or None."""
+        for need in self.needs:
+            why = need.unmet(ctx)
+            if why is not None:
+                visibility = MARKER if MARKER in (why.visibility, self.visibility) else STUDENT
+                return self.finding(COULD_NOT_RUN, why.message, visibility=visibility, details=why.details)
+        return None
+
+    def run(self, ctx) -> list[Finding]:
+        """The check's findings on `ctx`: one could-not-run finding for an unmet need, else its own."""
+        missing = self.unmet(ctx)
+        if missing is not None:
+            return [missing]
+        result = self.function(ctx, self)
+        if not isinstance(result, list) or not all(isinstance(f, Finding) for f in result):
+            raise TypeError(f"returned {type(result).__name__}, not a list of findings")
+        return result
+
+    def could_not_run(self, error: BaseException) -> Finding:
+        """The safety net: the check raised, so it says nothing (for the marker)."""
+        return self.finding(
+            COULD_NOT_RUN, f"The check '{self.id}' could not run, so it says nothing about this submission; a "
+                           "marker will look at this point by hand.",
+            visibility=MARKER, details={"error": f"{type(error).__name__}: {error}"[:500]})
 
 
 REGISTRY: dict[str, CheckSpec] = {}
 
 
-def register(check_id: str, criterion: str):
-    """Decorator: register `function(ctx) -> list[Finding]` under `check_id`."""
+def check(check_id: str, needs: tuple[Need, ...] = (), visibility: str = STUDENT):
+    """Decorator: declare `function(ctx, spec) -> list[Finding]` as the check `check_id` (declared in
+    autograder.findings, stage "checks"), run only when `ctx` meets every one of `needs`."""
+    declared = kind(check_id)  # UnknownFindingError for an id not in the registry of findings
+    if declared.stage != CHECKS:
+        raise ValueError(f"{check_id} is declared for the {declared.stage} stage, not for the checks")
+    if not all(isinstance(n, Need) for n in needs):
+        raise TypeError(f"{check_id}: needs must be autograder.checks.needs.Need values, not {needs!r}")
+
     def wrap(function):
         if check_id in REGISTRY:
             raise ValueError(f"check {check_id} registered twice")
         doc = (function.__doc__ or "").strip().split("\n")[0]
-        REGISTRY[check_id] = CheckSpec(check_id, criterion, function, doc)
+        REGISTRY[check_id] = CheckSpec(declared, function, tuple(needs), visibility, doc)
         return function
     return wrap
 
 
 def _load_all():
-    # Importing the modules registers their checks (in this order, which is the report order).
+    # Importing the modules declares their checks (in this order, which is the report order).
     from autograder.checks import code, declaration, leaderboard, practice, protocol  # noqa: F401
 
 
@@ -54,27 +139,23 @@ def registry() -> dict[str, CheckSpec]:
     return REGISTRY
 
 
+def _selected(check_id: str, only: list[str] | None) -> bool:
+    return not only or any(check_id == p or check_id.startswith(p.rstrip(".") + ".") for p in only)
+
+
 def run_checks(ctx, only: list[str] | None = None, timings: dict | None = None) -> list[Finding]:
-    """Run every registered check (or those whose id starts with one of `only`) on a context."""
+    """Run every declared check (or those whose id starts with one of `only`) on a context."""
     findings = []
     for spec in registry().values():
-        if only and not any(spec.check_id == p or spec.check_id.startswith(p.rstrip(".") + ".")
-                            for p in only):
+        if not _selected(spec.id, only):
             continue
         started = time.perf_counter()
         try:
-            result = spec.function(ctx)
-            if not isinstance(result, list) or not all(isinstance(f, Finding) for f in result):
-                raise TypeError(f"returned {type(result).__name__}, not a list of findings")
-            findings.extend(result)
+            findings.extend(spec.run(ctx))
         except Exception as error:  # noqa: BLE001 - one broken check must not stop the others
-            findings.append(Finding(
-                check_id=spec.check_id, criterion=spec.criterion, status=COULD_NOT_RUN,
-                message=f"The check '{spec.check_id}' could not run, so it says nothing about this "
-                        "submission; a marker will look at this point by hand.",
-                visibility=MARKER, details={"error": f"{type(error).__name__}: {error}"[:500]}))
+            findings.append(spec.could_not_run(error))
         if timings is not None:
-            timings[spec.check_id] = time.perf_counter() - started
+            timings[spec.id] = time.perf_counter() - started
     return findings
 
 
@@ -127,12 +208,24 @@ def check_notebook(notebook_path, results_path=None, challenge=None, **kwargs) -
 
 
 __all__ = [
+    "ANALYSIS",
+    "CHALLENGE",
+    "CODE_OR_SCORE",
+    "CODE_OR_TRACE",
+    "NOTEBOOK",
+    "RANKABLE",
     "REGISTRY",
+    "RESULTS",
+    "RESULTS_FILE",
+    "SCORE",
+    "SUBMITTED",
+    "TRUTH",
     "CheckSpec",
+    "Need",
+    "check",
     "check_notebook",
     "check_submission",
     "load_check_findings",
-    "register",
     "registry",
     "run_check_stage",
     "run_checks",

@@ -22,17 +22,12 @@ import tempfile
 from itertools import pairwise
 from pathlib import Path
 
-from autograder.checks import register
+from autograder.checks import NOTEBOOK, SUBMITTED, check
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, MARKER, NOT_APPLICABLE, PASS, WARN, Finding
 
 RUFF_SELECT = "E9,F,E711,E712,E721,E722"
 NOTEBOOK_BUILTINS = ["display", "get_ipython"]
 _PATH = re.compile(r"(?:/[\w.@+-]+){2,}")
-
-
-def _f(check_id, status, message, advice="", details=None, criterion="code", visibility="student"):
-    return Finding(check_id=check_id, criterion=criterion, status=status, message=message, advice=advice,
-                   visibility=visibility, details=details or {})
 
 
 def scrub_paths(text: str) -> str:
@@ -94,19 +89,16 @@ def run_ruff(cells) -> list[dict]:
     return out
 
 
-@register("code.lint", "code")
-def lint(ctx) -> list[Finding]:
+@check("code.lint", needs=(NOTEBOOK,))
+def lint(ctx, spec) -> list[Finding]:
     """ruff finds no syntax errors, undefined names or other pyflakes problems in the student's code."""
-    cid = "code.lint"
     nb = ctx.notebook
-    if nb is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     cells = [c for c in nb.code_cells if c.origin != "injected"]
     try:
         issues = run_ruff(cells)
     except (RuntimeError, OSError, subprocess.SubprocessError, json.JSONDecodeError) as error:
-        return [_f(cid, COULD_NOT_RUN, "The code could not be linted here; a marker will read it.",
-                   details={"error": str(error)[:300]}, visibility=MARKER)]
+        return [spec.finding(COULD_NOT_RUN, "The code could not be linted here; a marker will read it.",
+                             details={"error": str(error)[:300]}, visibility=MARKER)]
     mine = [i for i in issues if i["origin"] == "student"]  # not the template's or the locked cells' code
     by_code = {}
     for issue in mine:
@@ -119,25 +111,25 @@ def lint(ctx) -> list[Finding]:
     undefined = [i for i in mine if i["code"] == "F821"]
     if syntax:
         first = syntax[0]
-        return [_f(cid, FAIL, f"Your code has {len(syntax)} syntax error(s) (first: cell {first['cell']}, line "
-                              f"{first['line']}: {first['message']}).",
-                   advice="Fix them: a cell with a syntax error cannot run.", details=details)]
+        return [spec.finding(FAIL, f"Your code has {len(syntax)} syntax error(s) (first: cell {first['cell']}, line "
+                                   f"{first['line']}: {first['message']}).",
+                             advice="Fix them: a cell with a syntax error cannot run.", details=details)]
     if undefined:
         names = sorted({re.sub(r"^Undefined name `?(.*?)`?$", r"\1", i["message"]) for i in undefined})
-        return [_f(cid, WARN, f"ruff finds undefined names in your code: {', '.join(names[:6])} "
-                              f"(first in cell {undefined[0]['cell']}). They fail when the notebook runs from the top.",
-                   advice="Define or import every name before you use it, then restart and run all cells.",
-                   details=details)]
+        return [spec.finding(WARN, f"ruff finds undefined names in your code: {', '.join(names[:6])} "
+                                   f"(first in cell {undefined[0]['cell']}). They fail when the notebook runs from the top.",
+                             advice="Define or import every name before you use it, then restart and run all cells.",
+                             details=details)]
     if len(mine) > 10:
         top = ", ".join(f"{k} ×{v}" for k, v in sorted(by_code.items(), key=lambda kv: -kv[1])[:4])
-        return [_f(cid, WARN, f"ruff reports {len(mine)} problems in your code ({top}), e.g. unused imports or "
-                              "variables.", advice="Remove unused imports and variables; keep the code tidy.",
-                   details=details)]
+        return [spec.finding(WARN, f"ruff reports {len(mine)} problems in your code ({top}), e.g. unused imports or "
+                                   "variables.", advice="Remove unused imports and variables; keep the code tidy.",
+                             details=details)]
     if mine:
         top = ", ".join(f"{k} ×{v}" for k, v in sorted(by_code.items(), key=lambda kv: -kv[1])[:4])
-        return [_f(cid, PASS, f"ruff reports {len(mine)} minor problem{'s' if len(mine) != 1 else ''} in your code "
-                              f"({top}; first in cell {mine[0]['cell']}: {mine[0]['message']}).", details=details)]
-    return [_f(cid, PASS, "ruff reports no problems in your code.", details=details)]
+        return [spec.finding(PASS, f"ruff reports {len(mine)} minor problem{'s' if len(mine) != 1 else ''} in your code "
+                                   f"({top}; first in cell {mine[0]['cell']}: {mine[0]['message']}).", details=details)]
+    return [spec.finding(PASS, "ruff reports no problems in your code.", details=details)]
 
 
 def _comment_stats(cells) -> dict:
@@ -160,13 +152,10 @@ def _comment_stats(cells) -> dict:
     return {"code_lines": code_lines, "comment_lines": comment_lines, "docstrings": docstrings}
 
 
-@register("code.annotation", "code")
-def annotation(ctx) -> list[Finding]:
+@check("code.annotation", needs=(NOTEBOOK,))
+def annotation(ctx, spec) -> list[Finding]:
     """Code is annotated: comments and explanations relative to the amount of code."""
-    cid = "code.annotation"
     nb = ctx.notebook
-    if nb is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     cells = nb.student_code_cells
     stats = _comment_stats(cells)
     words = sum(len(re.findall(r"[A-Za-z]{2,}", text)) for _, text in nb.student_markdown())
@@ -175,16 +164,16 @@ def annotation(ctx) -> list[Finding]:
     ratio = (stats["comment_lines"] + 3 * stats["docstrings"]) / code if code else 0.0
     stats["comment_ratio"] = round(ratio, 3)
     if code == 0:
-        return [_f(cid, WARN, "There is no code of your own in the notebook.", details=stats)]
+        return [spec.finding(WARN, "There is no code of your own in the notebook.", details=stats)]
     if ratio < 0.05 and code > 20:
-        return [_f(cid, WARN, f"Your {code} lines of code carry almost no comments ({stats['comment_lines']} comment "
-                              f"lines, {stats['docstrings']} docstrings).",
-                   advice="Comment why you do things (not what the line says), and give functions a docstring.",
-                   details=stats)]
-    return [_f(cid, INFO, f"{code} lines of your own code with {stats['comment_lines']} comment lines and "
-                          f"{stats['docstrings']} docstrings (one comment line per {1 / ratio:.0f} lines of code); "
-                          f"{words} words of your own explanation in markdown." if ratio else
-               f"{code} lines of your own code; {words} words of explanation in markdown.", details=stats)]
+        return [spec.finding(WARN, f"Your {code} lines of code carry almost no comments ({stats['comment_lines']} comment "
+                                   f"lines, {stats['docstrings']} docstrings).",
+                             advice="Comment why you do things (not what the line says), and give functions a docstring.",
+                             details=stats)]
+    return [spec.finding(INFO, f"{code} lines of your own code with {stats['comment_lines']} comment lines and "
+                               f"{stats['docstrings']} docstrings (one comment line per {1 / ratio:.0f} lines of code); "
+                               f"{words} words of your own explanation in markdown." if ratio else
+                         f"{code} lines of your own code; {words} words of explanation in markdown.", details=stats)]
 
 
 def _repeated_blocks(cells, size: int = 4) -> list[tuple[str, int]]:
@@ -199,13 +188,10 @@ def _repeated_blocks(cells, size: int = 4) -> list[tuple[str, int]]:
     return [(block, len(where)) for block, where in seen.items() if len(where) > 1]
 
 
-@register("code.organisation", "code")
-def organisation(ctx) -> list[Finding]:
+@check("code.organisation", needs=(NOTEBOOK,))
+def organisation(ctx, spec) -> list[Finding]:
     """Code is organised: functions rather than repeated blocks, no giant cells, reasonable length."""
-    cid = "code.organisation"
     nb = ctx.notebook
-    if nb is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     cells = nb.student_code_cells
     lengths = {c.index + 1: len([x for x in c.code.split("\n") if x.strip()]) for c in cells}
     functions = sorted(ctx.analysis.student.functions) if ctx.analysis else []
@@ -223,29 +209,26 @@ def organisation(ctx) -> list[Finding]:
     if sum(lengths.values()) > 60 and len(functions) < 2:
         problems.append("almost all of the code runs at the top level, with few functions")
     if problems:
-        return [_f(cid, WARN, "Organisation: " + "; ".join(problems) + ".",
-                   advice="Put repeated steps in functions and split long cells into steps with a short "
-                          "markdown explanation before each.", details=details)]
-    return [_f(cid, INFO, f"{len(cells)} code cells of your own, {len(functions)} functions "
-                          f"({', '.join(functions[:6])}{'…' if len(functions) > 6 else ''}), longest cell "
-                          f"{details['longest_cell_lines']} lines, no repeated blocks.", details=details)]
+        return [spec.finding(WARN, "Organisation: " + "; ".join(problems) + ".",
+                             advice="Put repeated steps in functions and split long cells into steps with a short "
+                                    "markdown explanation before each.", details=details)]
+    return [spec.finding(INFO, f"{len(cells)} code cells of your own, {len(functions)} functions "
+                               f"({', '.join(functions[:6])}{'…' if len(functions) > 6 else ''}), longest cell "
+                               f"{details['longest_cell_lines']} lines, no repeated blocks.", details=details)]
 
 
-@register("code.execution_order", "code")
-def order(ctx) -> list[Finding]:
+@check("code.execution_order", needs=(SUBMITTED,))
+def order(ctx, spec) -> list[Finding]:
     """The submitted notebook was run from top to bottom (execution counts in order)."""
-    cid = "code.execution_order"
     nb = ctx.submitted
-    if nb is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: the notebook as submitted is not available.")]
     counts = [(c.index + 1, c.execution_count) for c in nb.code_cells if c.source.strip()]
     ran = [(i, n) for i, n in counts if isinstance(n, int)]
     details = {"execution_counts": counts}
     if not ran:
-        return [_f(cid, INFO, "The notebook was saved without running it (no execution counts), so it shows no "
-                              "results to the reader.",
-                   advice="Restart the kernel, run all cells, and save the notebook with its outputs.",
-                   details=details)]
+        return [spec.finding(INFO, "The notebook was saved without running it (no execution counts), so it shows no "
+                                   "results to the reader.",
+                             advice="Restart the kernel, run all cells, and save the notebook with its outputs.",
+                             details=details)]
     out_of_order = [(a, b) for a, b in pairwise(ran) if b[1] <= a[1]]
     skipped = [i for i, n in counts if n is None and any(j > i for j, _ in ran)]
     starts_at = ran[0][1]
@@ -257,42 +240,37 @@ def order(ctx) -> list[Finding]:
             what.append(f"cell {out_of_order[0][1][0]} ran before cell {out_of_order[0][0][0]} above it")
         if skipped:
             what.append(f"cell{'s' if len(skipped) > 1 else ''} {', '.join(map(str, skipped[:5]))} never ran")
-        return [_f(cid, WARN, "The notebook was not run from top to bottom: " + "; ".join(what) + ".",
-                   advice="Restart the kernel and run all cells before saving: a reader (and the grader) runs "
-                          "it in order.", details=details)]
+        return [spec.finding(WARN, "The notebook was not run from top to bottom: " + "; ".join(what) + ".",
+                             advice="Restart the kernel and run all cells before saving: a reader (and the grader) runs "
+                                    "it in order.", details=details)]
     if starts_at != 1 or gaps:
-        return [_f(cid, INFO, "The cells ran in order, but not in one fresh run (counts start at "
-                              f"{starts_at}, {gaps} gap{'s' if gaps != 1 else ''}: some cells were re-run).",
-                   advice="Restart the kernel and run all cells once before you submit.", details=details)]
-    return [_f(cid, PASS, "The notebook was run once from top to bottom.", details=details)]
+        return [spec.finding(INFO, "The cells ran in order, but not in one fresh run (counts start at "
+                                   f"{starts_at}, {gaps} gap{'s' if gaps != 1 else ''}: some cells were re-run).",
+                             advice="Restart the kernel and run all cells once before you submit.", details=details)]
+    return [spec.finding(PASS, "The notebook was run once from top to bottom.", details=details)]
 
 
-@register("code.errors_left", "code")
-def errors_left(ctx) -> list[Finding]:
+@check("code.errors_left", needs=(SUBMITTED,))
+def errors_left(ctx, spec) -> list[Finding]:
     """The submitted notebook has no error outputs left in it."""
-    cid = "code.errors_left"
     nb = ctx.submitted
-    if nb is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: the notebook as submitted is not available.")]
     errors = [{"cell": c.index + 1, "error": scrub_paths(f"{e.get('ename', '')}: {e.get('evalue', '')}")[:200]}
               for c in nb.code_cells for e in c.errors()]
     if errors:
-        return [_f(cid, WARN, f"The notebook was saved with {len(errors)} error output"
-                              f"{'s' if len(errors) > 1 else ''} (first in cell {errors[0]['cell']}: "
-                              f"{errors[0]['error']}).",
-                   advice="Fix or remove failing cells, restart and run all, then save.",
-                   details={"errors": errors})]
-    return [_f(cid, PASS, "No error outputs are left in the notebook.")]
+        return [spec.finding(WARN, f"The notebook was saved with {len(errors)} error output"
+                                   f"{'s' if len(errors) > 1 else ''} (first in cell {errors[0]['cell']}: "
+                                   f"{errors[0]['error']}).",
+                             advice="Fix or remove failing cells, restart and run all, then save.",
+                             details={"errors": errors})]
+    return [spec.finding(PASS, "No error outputs are left in the notebook.")]
 
 
-@register("code.run_time", "code")
-def run_time(ctx) -> list[Finding]:
+@check("code.run_time")
+def run_time(ctx, spec) -> list[Finding]:
     """How long the grader's run took and how much memory it used."""
-    cid = "code.run_time"
     record = ctx.record
     if record is None or record.wall_seconds is None:
-        return [_f(cid, NOT_APPLICABLE, "No run time: the notebook was not run by the grader here.",
-                   criterion="code")]
+        return [spec.finding(NOT_APPLICABLE, "No run time: the notebook was not run by the grader here.")]
     budget = None
     course = getattr(ctx, "course", None)
     if course is not None:
@@ -303,7 +281,7 @@ def run_time(ctx) -> list[Finding]:
     if record.peak_memory_mb:
         text += f" and at most {record.peak_memory_mb:.0f} MB of memory"
     if budget and record.wall_seconds > 0.8 * budget:
-        return [_f(cid, WARN, text + f", close to the limit of {budget} s.",
-                   advice="Make the notebook quicker (fewer features or a smaller search) so it stays well "
-                          "within the time limit.", details=details, criterion="code")]
-    return [_f(cid, INFO, text + ".", details=details, criterion="code")]
+        return [spec.finding(WARN, text + f", close to the limit of {budget} s.",
+                             advice="Make the notebook quicker (fewer features or a smaller search) so it stays well "
+                                    "within the time limit.", details=details)]
+    return [spec.finding(INFO, text + ".", details=details)]

@@ -15,11 +15,10 @@ from __future__ import annotations
 import difflib
 import re
 
-from autograder.checks import register
+from autograder.checks import NOTEBOOK, check
 from autograder.checks.notebook import ANSWER_STUB, normalise_text
-from autograder.records import COULD_NOT_RUN, FAIL, NOT_APPLICABLE, PASS, WARN, Finding
+from autograder.records import FAIL, NOT_APPLICABLE, PASS, WARN, Finding
 
-CRITERION = "general"
 QUESTIONS = ("used", "tasks", "limitations", "ethics")
 QUESTION_LABELS = {
     "used": "Did you use an LLM (which one)?",
@@ -63,11 +62,6 @@ _QUESTION_KEYS = (
 _NEGATIVE = re.compile(r"(^\s*no\b|\bno[,.]|\bdid not\b|\bdidn'?t\b|\bhave not\b|\bhaven'?t\b|\bnot use|"
                        r"\bnever\b|\bnone\b|\bno llms?\b|\bno ai\b|\bwithout (any )?(llm|ai))", re.IGNORECASE)
 _AFFIRMATIVE = re.compile(r"(\byes\b|\bi used\b|\bwe used\b|\bi have used\b|\bi did use\b)", re.IGNORECASE)
-
-
-def _f(check_id, status, message, advice="", details=None):
-    return Finding(check_id=check_id, criterion=CRITERION, status=status, message=message, advice=advice,
-                   details=details or {})
 
 
 def _template_lines(ctx) -> list[str]:
@@ -262,31 +256,25 @@ def _answered(text: str) -> bool:
     return bool(re.search(r"[A-Za-z]{2,}", text or ""))
 
 
-@register("declaration.present", CRITERION)
-def present(ctx) -> list[Finding]:
+@check("declaration.present", needs=(NOTEBOOK,))
+def present(ctx, spec) -> list[Finding]:
     """The notebook has an LLM usage declaration section."""
-    cid = "declaration.present"
-    if ctx.notebook is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     found = find_section(ctx.notebook)
     if found is None:
-        return [_f(cid, FAIL, "The notebook has no Large Language Model (LLM) usage declaration.",
-                   advice="Add the section 'Large Language Model (LLM) usage declaration' from the template and "
-                          "answer its four questions (\"No, I did not use an LLM\" is a complete answer).")]
+        return [spec.finding(FAIL, "The notebook has no Large Language Model (LLM) usage declaration.",
+                             advice="Add the section 'Large Language Model (LLM) usage declaration' from the template and "
+                                    "answer its four questions (\"No, I did not use an LLM\" is a complete answer).")]
     _, cells = found
-    return [_f(cid, PASS, "The LLM usage declaration section is there.",
-               details={"cells": [c + 1 for c in cells]})]
+    return [spec.finding(PASS, "The LLM usage declaration section is there.",
+                         details={"cells": [c + 1 for c in cells]})]
 
 
-@register("declaration.complete", CRITERION)
-def complete(ctx) -> list[Finding]:
+@check("declaration.complete", needs=(NOTEBOOK,))
+def complete(ctx, spec) -> list[Finding]:
     """Each of the declaration's four questions is answered in the student's own words."""
-    cid = "declaration.complete"
-    if ctx.notebook is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     found = find_section(ctx.notebook)
     if found is None:
-        return [_f(cid, NOT_APPLICABLE, "There is no declaration to check (see declaration.present).")]
+        return [spec.finding(NOT_APPLICABLE, "There is no declaration to check (see declaration.present).")]
     lines, cells = found
     answers = parse_declaration(lines, _template_lines(ctx))
     answered = {q: _answered(answers[q]) for q in QUESTIONS}
@@ -297,14 +285,14 @@ def complete(ctx) -> list[Finding]:
     no_llm = answered["used"] and _NEGATIVE.search(used_text) and not _AFFIRMATIVE.search(used_text)
     if no_llm:
         details["no_llm"] = True
-        return [_f(cid, PASS, f"Complete: you declare that you did not use an LLM (\"{used_text[:120]}\").",
-                   details=details)]
+        return [spec.finding(PASS, f"Complete: you declare that you did not use an LLM (\"{used_text[:120]}\").",
+                             details=details)]
     if not any(answered.values()):
-        return [_f(cid, FAIL, "The declaration holds only the template's questions: none of them is answered.",
-                   advice="Answer the four questions in your own words; if you did not use an LLM, write "
-                          "\"No, I did not use an LLM\".", details=details)]
+        return [spec.finding(FAIL, "The declaration holds only the template's questions: none of them is answered.",
+                             advice="Answer the four questions in your own words; if you did not use an LLM, write "
+                                    "\"No, I did not use an LLM\".", details=details)]
     missing = [q for q in QUESTIONS if not answered[q]]
     if missing:
-        return [_f(cid, WARN, "The declaration does not answer: " + "; ".join(QUESTION_LABELS[q] for q in missing),
-                   advice="Answer every question (a short sentence each is enough).", details=details)]
-    return [_f(cid, PASS, "All four questions of the declaration are answered.", details=details)]
+        return [spec.finding(WARN, "The declaration does not answer: " + "; ".join(QUESTION_LABELS[q] for q in missing),
+                             advice="Answer every question (a short sentence each is enough).", details=details)]
+    return [spec.finding(PASS, "All four questions of the declaration are answered.", details=details)]

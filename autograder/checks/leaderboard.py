@@ -8,36 +8,14 @@
 
 from __future__ import annotations
 
-from autograder.checks import register
+from autograder.checks import RANKABLE, check
 from autograder.checks.protocol import _fmt
-from autograder.records import COULD_NOT_RUN, INFO, MARKER, STUDENT, Finding
-
-CRITERION = "training_testing"
+from autograder.records import INFO, Finding
 
 
-def _f(check_id, status, message, details=None, visibility=STUDENT):
-    return Finding(check_id=check_id, criterion=CRITERION, status=status, message=message, details=details or {},
-                   visibility=visibility)
-
-
-def _ready(ctx, cid):
-    if ctx.results is None or ctx.challenge is None or ctx.task_result is None:
-        return [_f(cid, COULD_NOT_RUN, "Not compared with the leaderboard: there are no results for your task.")]
-    if ctx.ground_truth is None:
-        return [_f(cid, COULD_NOT_RUN, "Not compared with the leaderboard: the data set is not available to the "
-                                       "checker.", {"error": ctx.ground_truth_error}, visibility=MARKER)]
-    if ctx.score is None or not ctx.score.complete:
-        return [_f(cid, COULD_NOT_RUN, "Not compared with the leaderboard: the five folds are not all scored.")]
-    return None
-
-
-@register("leaderboard.rank", CRITERION)
-def rank(ctx) -> list[Finding]:
+@check("leaderboard.rank", needs=(RANKABLE,))
+def rank(ctx, spec) -> list[Finding]:
     """Where the recomputed score would rank on the task's leaderboard."""
-    cid = "leaderboard.rank"
-    early = _ready(ctx, cid)
-    if early:
-        return early
     ch, score = ctx.challenge, ctx.score
     n = score.n_entries
     points = {label: {"algorithm": e.algorithm, "mean": e.mean, "std": e.std} for label, e in ch.reference_points}
@@ -53,16 +31,12 @@ def rank(ctx) -> list[Finding]:
             text += f"; MAE/MAD = {score.mad_ratio:.3f} (1 = predicting the mean)"
     comparisons = ", ".join(f"{label} ({e.algorithm}) {_fmt(e.mean)}" if label == "best" else f"{label} {_fmt(e.mean)}"
                             for label, e in ch.reference_points)
-    return [_f(cid, INFO, f"{text}. Reference points: {comparisons}.", details)]
+    return [spec.finding(INFO, f"{text}. Reference points: {comparisons}.", details=details)]
 
 
-@register("leaderboard.extrapolation", CRITERION)
-def interpolation_vs_extrapolation(ctx) -> list[Finding]:
+@check("leaderboard.extrapolation", needs=(RANKABLE,))
+def interpolation_vs_extrapolation(ctx, spec) -> list[Finding]:
     """Errors on test materials whose chemical system is / is not in the training data."""
-    cid = "leaderboard.extrapolation"
-    early = _ready(ctx, cid)
-    if early:
-        return early
     ch = ctx.challenge
     split = ctx.score.seen_unseen
     parts = []
@@ -72,4 +46,4 @@ def interpolation_vs_extrapolation(ctx) -> list[Finding]:
             continue
         label = "in training" if key == "seen" else "not in training"
         parts.append(f"chemical system {label}: {entry['n']} test materials, {ch.metric_label} {_fmt(entry['value'])}")
-    return [_f(cid, INFO, "Interpolation vs extrapolation: " + "; ".join(parts) + ".", dict(split))]
+    return [spec.finding(INFO, "Interpolation vs extrapolation: " + "; ".join(parts) + ".", details=dict(split))]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from autograder.checks import register
+from autograder.checks import ANALYSIS, NOTEBOOK, check
 from autograder.checks.analysis import CV_FUNCTIONS, GROUP_SPLITTERS, PREPROCESSORS, SEARCHES, SPLITTERS
 from autograder.checks.notebook import normalise_code
-from autograder.records import COULD_NOT_RUN, INFO, WARN, Finding
+from autograder.records import INFO, WARN, Finding
 
 ANSWER_CELLS = {
     "problem_statement": ("general", "problem statement"),
@@ -25,11 +25,6 @@ ANSWER_CELLS = {
 ESTIMATOR_SUFFIXES = ("Regressor", "Classifier", "Regression", "SVR", "SVC", "Ridge", "Lasso", "ElasticNet",
                       "KernelRidge", "GaussianProcessRegressor", "MLPRegressor", "MLPClassifier", "LGBMRegressor",
                       "LGBMClassifier", "XGBRegressor", "XGBClassifier", "CatBoostRegressor", "CatBoostClassifier")
-
-
-def _f(check_id, criterion, status, message, advice="", details=None):
-    return Finding(check_id=check_id, criterion=criterion, status=status, message=message, advice=advice,
-                   details=details or {})
 
 
 def student_prose(ctx) -> str:
@@ -63,19 +58,9 @@ def _words(prose: str, patterns) -> list[str]:
     return [p for p in patterns if re.search(p, prose)]
 
 
-def _guard(ctx, cid, criterion):
-    if ctx.notebook is None or ctx.analysis is None:
-        return [_f(cid, criterion, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
-    return None
-
-
-@register("practice.features", "data_preparation")
-def features(ctx) -> list[Finding]:
+@check("practice.features", needs=(NOTEBOOK, ANALYSIS))
+def features(ctx, spec) -> list[Finding]:
     """Which featurisers build the features."""
-    cid, crit = "practice.features", "data_preparation"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     facts = ctx.analysis.student
     matminer = sorted({full.rsplit(".", 1)[-1] for full in facts.imports.values() if full.startswith("matminer.featurizers")})
     presets = sorted({str(c.node.args[0].value) for c in facts.calls_named("from_preset")
@@ -95,25 +80,21 @@ def features(ctx) -> list[Finding]:
     details = {"matminer_featurizers": matminer, "presets": presets, "other_libraries": other,
                "featurise_written": written}
     if not written:
-        return [_f(cid, crit, WARN, "`featurise` is not written (it is missing or still the template's stub).",
-                   advice="Write `featurise` in section 2: turn each material into a row of numbers.",
-                   details=details)]
+        return [spec.finding(WARN, "`featurise` is not written (it is missing or still the template's stub).",
+                             advice="Write `featurise` in section 2: turn each material into a row of numbers.",
+                             details=details)]
     if matminer:
         text = "matminer " + ", ".join(matminer) + (f" (presets: {', '.join(presets)})" if presets else "")
         if other:
             text += "; also " + ", ".join(other)
     else:
         text = "written by hand, without a matminer featuriser" + (f" (using {', '.join(other)})" if other else "")
-    return [_f(cid, crit, INFO, f"Features: {text}.", details=details)]
+    return [spec.finding(INFO, f"Features: {text}.", details=details)]
 
 
-@register("practice.preprocessing", "data_preparation")
-def preprocessing(ctx) -> list[Finding]:
+@check("practice.preprocessing", needs=(NOTEBOOK, ANALYSIS))
+def preprocessing(ctx, spec) -> list[Finding]:
     """Pre-processing steps used (scaling, imputation, selection, resampling, target transforms)."""
-    cid, crit = "practice.preprocessing", "data_preparation"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     names = _code_names(ctx)
     steps = _found(names, PREPROCESSORS | {"fillna", "clip", "log1p", "log", "Pipeline", "make_pipeline",
                                            "ColumnTransformer", "TransformedTargetRegressor", "interpolate",
@@ -122,20 +103,16 @@ def preprocessing(ctx) -> list[Finding]:
                      if c.function in ctx.analysis.loop_called_functions and c.attr in PREPROCESSORS})
     details = {"steps": steps, "fitted_inside_model": inside}
     if not steps:
-        return [_f(cid, crit, INFO, "No pre-processing step found in the code (scaling, imputation, feature "
-                                    "selection, resampling, target transform). Tree models need little; say why "
-                                    "you did or did not pre-process.", details=details)]
-    return [_f(cid, crit, INFO, "Pre-processing: " + ", ".join(steps)
-               + (f"; fitted inside the model code: {', '.join(inside)}" if inside else "") + ".", details=details)]
+        return [spec.finding(INFO, "No pre-processing step found in the code (scaling, imputation, feature "
+                                   "selection, resampling, target transform). Tree models need little; say why "
+                                   "you did or did not pre-process.", details=details)]
+    return [spec.finding(INFO, "Pre-processing: " + ", ".join(steps)
+                         + (f"; fitted inside the model code: {', '.join(inside)}" if inside else "") + ".", details=details)]
 
 
-@register("practice.data_checks", "data_preparation")
-def data_checks(ctx) -> list[Finding]:
+@check("practice.data_checks", needs=(NOTEBOOK, ANALYSIS))
+def data_checks(ctx, spec) -> list[Finding]:
     """The data were checked: distribution, duplicates, zeros, missing values."""
-    cid, crit = "practice.data_checks", "data_preparation"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     names = _code_names(ctx)
     prose = student_prose(ctx)
     checks = {
@@ -154,22 +131,18 @@ def data_checks(ctx) -> list[Finding]:
     found = {k: sorted(set(v)) for k, v in checks.items() if v}
     details = {"found": found}
     if not found:
-        return [_f(cid, crit, WARN, "No sign that the data were examined (distribution, duplicates, zeros, missing "
-                                    "values, outliers).",
-                   advice="Look at the target's distribution and check for duplicates and missing values; say "
-                          "what you found and what you did about it.", details=details)]
+        return [spec.finding(WARN, "No sign that the data were examined (distribution, duplicates, zeros, missing "
+                                   "values, outliers).",
+                             advice="Look at the target's distribution and check for duplicates and missing values; say "
+                                    "what you found and what you did about it.", details=details)]
     missing = [k.replace("_", " ") for k in checks if k not in found]
-    return [_f(cid, crit, INFO, "Data checks found: " + ", ".join(k.replace("_", " ") for k in found)
-               + (f"; not found: {', '.join(missing)}." if missing else "."), details=details)]
+    return [spec.finding(INFO, "Data checks found: " + ", ".join(k.replace("_", " ") for k in found)
+                         + (f"; not found: {', '.join(missing)}." if missing else "."), details=details)]
 
 
-@register("practice.baseline", "model_choice")
-def baseline(ctx) -> list[Finding]:
+@check("practice.baseline", needs=(NOTEBOOK, ANALYSIS))
+def baseline(ctx, spec) -> list[Finding]:
     """A baseline (dummy / simple model) or other models are compared."""
-    cid, crit = "practice.baseline", "model_choice"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     names = _code_names(ctx)
     prose = student_prose(ctx)
     dummies = _found(names, {"DummyRegressor", "DummyClassifier"})
@@ -177,9 +150,9 @@ def baseline(ctx) -> list[Finding]:
     said = _words(prose, [r"baseline", r"dummy", r"mean predictor", r"predicting the mean", r"rf-scm", r"compared"])
     details = {"dummy": dummies, "estimators": estimators, "text": said}
     if not dummies and len(estimators) < 2 and not said:
-        return [_f(cid, crit, WARN, "No baseline or second model is compared with your model.",
-                   advice="Compare with a trivial baseline (DummyRegressor/DummyClassifier, or the leaderboard's "
-                          "Dummy) and, ideally, a simple model.", details=details)]
+        return [spec.finding(WARN, "No baseline or second model is compared with your model.",
+                             advice="Compare with a trivial baseline (DummyRegressor/DummyClassifier, or the leaderboard's "
+                                    "Dummy) and, ideally, a simple model.", details=details)]
     parts = []
     if dummies:
         parts.append("dummy baseline in the code")
@@ -187,7 +160,7 @@ def baseline(ctx) -> list[Finding]:
         parts.append(f"{len(estimators)} model classes in the code ({', '.join(estimators[:5])})")
     if said:
         parts.append("baseline discussed in the text")
-    return [_f(cid, crit, INFO, "Comparison: " + "; ".join(parts) + ".", details=details)]
+    return [spec.finding(INFO, "Comparison: " + "; ".join(parts) + ".", details=details)]
 
 
 def _answer_text(ctx, grade_id: str) -> str | None:
@@ -197,35 +170,27 @@ def _answer_text(ctx, grade_id: str) -> str | None:
     return ctx.notebook.student_text(cell)
 
 
-@register("practice.model_justification", "model_choice")
-def model_justification(ctx) -> list[Finding]:
+@check("practice.model_justification", needs=(NOTEBOOK, ANALYSIS))
+def model_justification(ctx, spec) -> list[Finding]:
     """The model choice is justified in the student's own words."""
-    cid, crit = "practice.model_justification", "model_choice"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     text = _answer_text(ctx, "model_choice")
     if text is None:
-        return [_f(cid, crit, WARN, "The 'Your model choice' answer cell is missing.",
-                   advice="Explain which models you considered and why yours suits this problem and this data.")]
+        return [spec.finding(WARN, "The 'Your model choice' answer cell is missing.",
+                             advice="Explain which models you considered and why yours suits this problem and this data.")]
     words = len(re.findall(r"[A-Za-z]{2,}", text))
     reasons = _words(text.lower(), [r"because", r"since", r"suit", r"non-?linear", r"interpret", r"data set|dataset",
                                     r"small|few|size|samples", r"overfit", r"tabular", r"features?", r"compared?"])
     details = {"words": words, "reasoning_words": reasons, "quote": text[:400]}
     if words < 20:
-        return [_f(cid, crit, WARN, f"The model choice is hardly justified ({words} words of your own).",
-                   advice="Say which models you considered and why your choice suits the problem and the amount "
-                          "of data.", details=details)]
-    return [_f(cid, crit, INFO, f"Model choice explained in {words} words of your own.", details=details)]
+        return [spec.finding(WARN, f"The model choice is hardly justified ({words} words of your own).",
+                             advice="Say which models you considered and why your choice suits the problem and the amount "
+                                    "of data.", details=details)]
+    return [spec.finding(INFO, f"Model choice explained in {words} words of your own.", details=details)]
 
 
-@register("practice.answers", "general")
-def answers(ctx) -> list[Finding]:
+@check("practice.answers", needs=(NOTEBOOK, ANALYSIS))
+def answers(ctx, spec) -> list[Finding]:
     """Every written answer of the template is filled in."""
-    cid, crit = "practice.answers", "general"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     counts, missing = {}, []
     for grade_id, (_, label) in ANSWER_CELLS.items():
         text = _answer_text(ctx, grade_id)
@@ -238,19 +203,15 @@ def answers(ctx) -> list[Finding]:
             missing.append(label)
     details = {"words": counts}
     if missing:
-        return [_f(cid, crit, WARN, "Not answered: " + ", ".join(missing) + ".",
-                   advice="Write each answer in its cell, replacing YOUR ANSWER HERE.", details=details)]
-    return [_f(cid, crit, INFO, "Every written answer is filled in ("
-               + ", ".join(f"{ANSWER_CELLS[k][1]} {v} words" for k, v in counts.items()) + ").", details=details)]
+        return [spec.finding(WARN, "Not answered: " + ", ".join(missing) + ".",
+                             advice="Write each answer in its cell, replacing YOUR ANSWER HERE.", details=details)]
+    return [spec.finding(INFO, "Every written answer is filled in ("
+                         + ", ".join(f"{ANSWER_CELLS[k][1]} {v} words" for k, v in counts.items()) + ").", details=details)]
 
 
-@register("practice.inner_validation", "training_testing")
-def inner_validation(ctx) -> list[Finding]:
+@check("practice.inner_validation", needs=(NOTEBOOK, ANALYSIS))
+def inner_validation(ctx, spec) -> list[Finding]:
     """Validation / tuning happens inside the training folds (in train_model)."""
-    cid, crit = "practice.inner_validation", "training_testing"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     a = ctx.analysis
     inside = sorted({c.attr for c in a.student.calls if c.function in a.loop_called_functions
                      and c.attr in SPLITTERS | CV_FUNCTIONS | SEARCHES})
@@ -260,21 +221,17 @@ def inner_validation(ctx) -> list[Finding]:
                                                                  "eval_set", "callbacks")})
     details = {"inside_train_model": inside, "early_stopping": early_stop}
     if not inside and not early_stop:
-        return [_f(cid, crit, WARN, "No validation or tuning inside the training folds (no inner split, "
-                                    "cross-validation, search or early stopping in `train_model`).",
-                   advice="Choose hyper-parameters inside `train_model` with an inner cross-validation of the "
-                          "training data (e.g. GridSearchCV), or justify fixed settings.", details=details)]
-    return [_f(cid, crit, INFO, "Inside the training folds: " + ", ".join(inside + early_stop) + ".",
-               details=details)]
+        return [spec.finding(WARN, "No validation or tuning inside the training folds (no inner split, "
+                                   "cross-validation, search or early stopping in `train_model`).",
+                             advice="Choose hyper-parameters inside `train_model` with an inner cross-validation of the "
+                                    "training data (e.g. GridSearchCV), or justify fixed settings.", details=details)]
+    return [spec.finding(INFO, "Inside the training folds: " + ", ".join(inside + early_stop) + ".",
+                         details=details)]
 
 
-@register("practice.uncertainty", "training_testing")
-def uncertainty(ctx) -> list[Finding]:
+@check("practice.uncertainty", needs=(NOTEBOOK, ANALYSIS))
+def uncertainty(ctx, spec) -> list[Finding]:
     """Uncertainty is reported: spread over folds, per-prediction uncertainty."""
-    cid, crit = "practice.uncertainty", "training_testing"
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     names = _code_names(ctx)
     prose = student_prose(ctx)
     per_prediction = _found(names, {"GaussianProcessRegressor", "GaussianProcessClassifier", "predict_interval",
@@ -287,36 +244,33 @@ def uncertainty(ctx) -> list[Finding]:
                             r"confidence interval", r"error bars?"])
     details = {"per_prediction": sorted(set(per_prediction)), "text": spread}
     if not per_prediction and not spread:
-        return [_f(cid, crit, WARN, "No uncertainty is discussed (neither the spread over the folds nor "
-                                    "per-prediction uncertainty).",
-                   advice="Report mean ± standard deviation over the folds; if you can, estimate per-prediction "
-                          "uncertainty (an ensemble's spread, quantile regression, a Gaussian process).",
-                   details=details)]
-    return [_f(cid, crit, INFO, "Uncertainty: " + ", ".join(
+        return [spec.finding(WARN, "No uncertainty is discussed (neither the spread over the folds nor "
+                                   "per-prediction uncertainty).",
+                             advice="Report mean ± standard deviation over the folds; if you can, estimate per-prediction "
+                                    "uncertainty (an ensemble's spread, quantile regression, a Gaussian process).",
+                             details=details)]
+    return [spec.finding(INFO, "Uncertainty: " + ", ".join(
         (["per-prediction (" + ", ".join(sorted(set(per_prediction))) + ")"] if per_prediction else [])
         + (["discussed in the text"] if spread else [])) + ".", details=details)]
 
 
-def _code_or_text(ctx, cid: str, crit: str, code_names: set[str], phrases: list[str], label: str,
+def _code_or_text(ctx, spec, code_names: set[str], phrases: list[str], label: str,
                   missing: str, advice: str) -> list[Finding]:
     """Evidence of a practice in the student's code (names called or imported) or in their own words:
     INFO listing what was found, or WARN with advice when neither shows it."""
-    early = _guard(ctx, cid, crit)
-    if early:
-        return early
     found = _found(_code_names(ctx), code_names)
     said = _words(student_prose(ctx), phrases)
     details = {"code": found, "text": said}
     if not found and not said:
-        return [_f(cid, crit, WARN, missing, advice=advice, details=details)]
-    return [_f(cid, crit, INFO, f"{label}: " + ", ".join(found + said) + ".", details=details)]
+        return [spec.finding(WARN, missing, advice=advice, details=details)]
+    return [spec.finding(INFO, f"{label}: " + ", ".join(found + said) + ".", details=details)]
 
 
-@register("practice.interpretability", "training_testing")
-def interpretability(ctx) -> list[Finding]:
+@check("practice.interpretability", needs=(NOTEBOOK, ANALYSIS))
+def interpretability(ctx, spec) -> list[Finding]:
     """Interpretability: feature importance, permutation importance, SHAP, surrogates."""
     return _code_or_text(
-        ctx, "practice.interpretability", "training_testing",
+        ctx, spec,
         {"feature_importances_", "permutation_importance", "shap", "TreeExplainer", "Explainer", "KernelExplainer",
          "summary_plot", "coef_", "partial_dependence", "PartialDependenceDisplay", "plot_tree", "export_text",
          "lime"},
@@ -325,11 +279,11 @@ def interpretability(ctx) -> list[Finding]:
         "Show which features drive the predictions and whether they make physical sense.")
 
 
-@register("practice.error_analysis", "training_testing")
-def error_analysis(ctx) -> list[Finding]:
+@check("practice.error_analysis", needs=(NOTEBOOK, ANALYSIS))
+def error_analysis(ctx, spec) -> list[Finding]:
     """Errors are analysed: parity plot, residuals, confusion matrix."""
     return _code_or_text(
-        ctx, "practice.error_analysis", "training_testing",
+        ctx, spec,
         {"scatter", "confusion_matrix", "ConfusionMatrixDisplay", "roc_curve", "RocCurveDisplay",
          "PredictionErrorDisplay", "classification_report", "residplot", "parity", "crosstab",
          "precision_recall_curve"},
@@ -338,11 +292,11 @@ def error_analysis(ctx) -> list[Finding]:
         "Plot predictions against the truth (or a confusion matrix) and look at where the largest errors are.")
 
 
-@register("practice.extrapolation", "training_testing")
-def extrapolation(ctx) -> list[Finding]:
+@check("practice.extrapolation", needs=(NOTEBOOK, ANALYSIS))
+def extrapolation(ctx, spec) -> list[Finding]:
     """An extrapolation test: unseen chemical systems, leave-one-cluster-out, grouped splits."""
     return _code_or_text(
-        ctx, "practice.extrapolation", "training_testing",
+        ctx, spec,
         GROUP_SPLITTERS | {"chemical_system", "chemsys"},  # the splitters protocol.own_split also accepts
         [r"extrapolat", r"unseen", r"leave[- ]one", r"chemical system", r"out[- ]of[- ]distribution", r"\bloco\b",
          r"never seen"],

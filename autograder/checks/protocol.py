@@ -13,7 +13,18 @@ import math
 import re
 from pathlib import Path
 
-from autograder.checks import register
+from autograder.checks import (
+    ANALYSIS,
+    CHALLENGE,
+    CODE_OR_SCORE,
+    CODE_OR_TRACE,
+    NOTEBOOK,
+    RESULTS,
+    RESULTS_FILE,
+    SCORE,
+    TRUTH,
+    check,
+)
 from autograder.checks.analysis import (
     CV_FUNCTIONS,
     EARLY_STOPPING_KEYWORDS,
@@ -37,21 +48,14 @@ from autograder.records import (
     MARKER,
     NOT_APPLICABLE,
     PASS,
-    STUDENT,
     WARN,
     Finding,
 )
 
-CRITERION = "training_testing"
 RUN_ALL = ("Restart the kernel and run the whole notebook from the top, so that the locked protocol "
            "cell records all five folds and saves results.json.gz.")
 RECORDED_FOLD = re.compile(r"Recorded fold (matbench_\w+)-(\d) successfully")
 ALREADY_RECORDED = re.compile(r"Fold number (\d) already recorded! Aborting record")
-
-
-def _f(check_id, status, message, advice="", details=None, visibility=STUDENT, criterion=CRITERION):
-    return Finding(check_id=check_id, criterion=criterion, status=status, message=message, advice=advice,
-                   visibility=visibility, details=details or {})
 
 
 def _fmt(value: float) -> str:
@@ -62,27 +66,6 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
-def _no_results(ctx, check_id: str) -> list[Finding] | None:
-    """The common early exit of checks that need the results file and the ground truth."""
-    if ctx.results is None:
-        why = "there is no results file" if ctx.results_error == "missing" else "the results file cannot be read"
-        return [_f(check_id, COULD_NOT_RUN, f"Not checked: {why} (see protocol.results_file).")]
-    if ctx.challenge is None:
-        return [_f(check_id, COULD_NOT_RUN, "Not checked: the challenge of this submission is not known.")]
-    if ctx.task_result is None:
-        return [_f(check_id, COULD_NOT_RUN, f"Not checked: the results file holds no results for "
-                                            f"{ctx.challenge.task} (see protocol.task).")]
-    return None
-
-
-def _needs_truth(ctx, check_id: str) -> list[Finding] | None:
-    if ctx.ground_truth is None:
-        return [_f(check_id, COULD_NOT_RUN, "Not checked: the Matbench data set is not available to the "
-                                            "checker, so the predictions cannot be compared with the truth.",
-                   details={"error": ctx.ground_truth_error}, visibility=MARKER)]
-    return None
-
-
 def _output_text(ctx) -> str:
     nb = ctx.notebook
     return "" if nb is None else "\n".join(c.output_text() for c in nb.code_cells)
@@ -90,45 +73,42 @@ def _output_text(ctx) -> str:
 
 # --- the protocol as a whole --------------------------------------------------------------------
 
-@register("protocol.api_used", CRITERION)
-def api_used(ctx) -> list[Finding]:
+@check("protocol.api_used", needs=(ANALYSIS,))
+def api_used(ctx, spec) -> list[Finding]:
     """The notebook evaluates with the Matbench API (or reproduces the official folds)."""
-    cid = "protocol.api_used"
-    if ctx.analysis is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     a = ctx.analysis
     if a.uses_api:
-        return [_f(cid, PASS, "The notebook evaluates with the Matbench API: each official fold's training "
-                              "data, its test inputs, and `record` of the predictions.",
-                   details={"protocol_cell": a.protocol_cell_index})]
+        return [spec.finding(PASS, "The notebook evaluates with the Matbench API: each official fold's training "
+                                   "data, its test inputs, and `record` of the predictions.",
+                             details={"protocol_cell": a.protocol_cell_index})]
     official = [c for c in a.all.calls_named("KFold", "StratifiedKFold") if _is_official_splitter(c)]
     if official:
         shuffled = [c for c in a.student.calls_named("sample", "shuffle")
                     if c.attr == "shuffle" or c.keyword_value("frac") == 1]
         note = (" but the rows are shuffled first, which changes the folds" if shuffled else "")
-        return [_f(cid, WARN if not shuffled else FAIL,
-                   "The notebook does not use the Matbench API, but builds the official folds itself "
-                   f"({official[0].text()}){note}. The grader cannot recompute your scores without the "
-                   "results file that the API writes.",
-                   advice="Use the template's locked protocol cell: it records your predictions on the "
-                          "official folds and saves them in results.json.gz.",
-                   details={"where": official[0].where(), "shuffled_first": bool(shuffled)})]
+        return [spec.finding(WARN if not shuffled else FAIL,
+                             "The notebook does not use the Matbench API, but builds the official folds itself "
+                             f"({official[0].text()}){note}. The grader cannot recompute your scores without the "
+                             "results file that the API writes.",
+                             advice="Use the template's locked protocol cell: it records your predictions on the "
+                                    "official folds and saves them in results.json.gz.",
+                             details={"where": official[0].where(), "shuffled_first": bool(shuffled)})]
     splits = [c.text() for c in a.all.calls_named(*SPLITTERS)][:3]
     restored = [c.get("grade_id") for c in ctx.restored_cells if c.get("kind") == "restored_deleted_cell"]
     rerun = (" The grader put the locked protocol cell back before running your notebook, so official scores "
              "were still computed from your `featurise`, `train_model` and `predict`."
              if "protocol" in restored and ctx.results is not None else "")
-    return [_f(cid, FAIL,
-               "Matbench protocol not followed: the notebook never records predictions with the Matbench "
-               "API (`task.get_train_and_val_data`, `task.get_test_data`, `task.record`), so its scores "
-               "are not on the official folds and cannot be compared with the leaderboard."
-               + (f" It evaluates on its own split instead ({splits[0]})." if splits else "") + rerun,
-               advice="Start from the released template: put your featurisation, model and prediction in "
-                      "`featurise`, `train_model` and `predict`, and let the locked protocol cell train and "
-                      "test them on the five official folds.",
-               details={"own_splits": splits, "uses_load_dataset": bool(a.all.calls_named("load_dataset")),
-                        "grader_restored_cells": [c.get("grade_id") for c in ctx.restored_cells
-                                                  if c.get("kind") == "restored_deleted_cell"]})]
+    return [spec.finding(FAIL,
+                         "Matbench protocol not followed: the notebook never records predictions with the Matbench "
+                         "API (`task.get_train_and_val_data`, `task.get_test_data`, `task.record`), so its scores "
+                         "are not on the official folds and cannot be compared with the leaderboard."
+                         + (f" It evaluates on its own split instead ({splits[0]})." if splits else "") + rerun,
+                         advice="Start from the released template: put your featurisation, model and prediction in "
+                                "`featurise`, `train_model` and `predict`, and let the locked protocol cell train and "
+                                "test them on the five official folds.",
+                         details={"own_splits": splits, "uses_load_dataset": bool(a.all.calls_named("load_dataset")),
+                                  "grader_restored_cells": [c.get("grade_id") for c in ctx.restored_cells
+                                                            if c.get("kind") == "restored_deleted_cell"]})]
 
 
 def _is_official_splitter(call) -> bool:
@@ -141,19 +121,18 @@ def _is_official_splitter(call) -> bool:
 
 # --- the results file ---------------------------------------------------------------------------
 
-@register("protocol.results_file", CRITERION)
-def results_file(ctx) -> list[Finding]:
+@check("protocol.results_file")
+def results_file(ctx, spec) -> list[Finding]:
     """The results file exists, is matbench's format (plain JSON or gzip) and was not edited."""
-    cid = "protocol.results_file"
     name = Path(ctx.results_path).name if ctx.results_path else "results.json.gz"
     if ctx.results_error == "missing":
         ran = ""
         if ctx.record is not None and ctx.record.status == "failed":
             ran = " The grader's run stopped before the protocol cell could save it."
-        return [_f(cid, FAIL, f"No results file ({name}): the notebook did not save its predictions.{ran}",
-                   advice=RUN_ALL)]
+        return [spec.finding(FAIL, f"No results file ({name}): the notebook did not save its predictions.{ran}",
+                             advice=RUN_ALL)]
     if ctx.results is None:
-        return [_f(cid, FAIL, f"The results file cannot be used: {ctx.results_error}", advice=RUN_ALL)]
+        return [spec.finding(FAIL, f"The results file cannot be used: {ctx.results_error}", advice=RUN_ALL)]
     r = ctx.results
     details = {"gzip": r.compressed, "bytes": r.size, "tasks": sorted(r.tasks), "sha256": r.sha256}
     problems = list(r.problems)
@@ -161,25 +140,22 @@ def results_file(ctx) -> list[Finding]:
         problems.extend(task.problems)
     hash_ok = r.hash_matches()
     if hash_ok is False:
-        return [_f(cid, FAIL, "The results file was modified after matbench wrote it: its contents do not "
-                              "match the hash matbench stored in it.",
-                   advice="Never edit results.json.gz by hand; re-run the notebook to write it again.",
-                   details={**details, "problems": problems})]
+        return [spec.finding(FAIL, "The results file was modified after matbench wrote it: its contents do not "
+                                   "match the hash matbench stored in it.",
+                             advice="Never edit results.json.gz by hand; re-run the notebook to write it again.",
+                             details={**details, "problems": problems})]
     if problems:
-        return [_f(cid, FAIL, "The results file is not a complete matbench results file: "
-                              + "; ".join(problems[:5]) + ".", advice=RUN_ALL,
-                   details={**details, "problems": problems})]
+        return [spec.finding(FAIL, "The results file is not a complete matbench results file: "
+                                   + "; ".join(problems[:5]) + ".", advice=RUN_ALL,
+                             details={**details, "problems": problems})]
     kind = "gzip-compressed JSON" if r.compressed else "plain JSON (as matbench 0.6 writes it, despite the .gz name)"
-    return [_f(cid, PASS, f"The results file loads ({kind}) and its matbench hash matches its contents.",
-               details=details)]
+    return [spec.finding(PASS, f"The results file loads ({kind}) and its matbench hash matches its contents.",
+                         details=details)]
 
 
-@register("protocol.written_by_run", CRITERION)
-def written_by_run(ctx) -> list[Finding]:
+@check("protocol.written_by_run", needs=(RESULTS_FILE,))
+def written_by_run(ctx, spec) -> list[Finding]:
     """The results file was written by this run of the notebook, not copied in."""
-    cid = "protocol.written_by_run"
-    if ctx.results is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: there is no readable results file.")]
     details = {"results_sha256": ctx.results.sha256, "results_mtime": ctx.results.mtime}
     static = _writes_results_itself(ctx)
     if static:
@@ -190,37 +166,37 @@ def written_by_run(ctx) -> list[Finding]:
         saves_here = [e for e in saves if Path(str(e.get("path", ""))).name == name] or saves
         details["trace_to_file"] = [{k: e.get(k) for k in ("path", "sha256", "t")} for e in saves]
         if not saves_here:
-            return [_f(cid, FAIL, "The notebook never saved results during the grader's run, yet a results "
-                                  "file is there: it was not written by this run (copied in or left from "
-                                  "elsewhere), so it does not show what this notebook predicts.",
-                       advice=RUN_ALL, details=details)]
+            return [spec.finding(FAIL, "The notebook never saved results during the grader's run, yet a results "
+                                       "file is there: it was not written by this run (copied in or left from "
+                                       "elsewhere), so it does not show what this notebook predicts.",
+                                 advice=RUN_ALL, details=details)]
         last = saves_here[-1]
         if last.get("sha256") != ctx.results.sha256:
-            return [_f(cid, FAIL, "The results file is not the one the notebook saved during the grader's "
-                                  "run: it was replaced or changed afterwards"
-                                  + (f" (by your code: {static[0]})" if static else "") + ".",
-                       advice="Let the locked protocol cell write results.json.gz and do not copy, edit or "
-                              "overwrite it afterwards.", details=details)]
-        return [_f(cid, PASS, "The results file is exactly the one the notebook saved during the grader's run.",
-                   details=details)]
+            return [spec.finding(FAIL, "The results file is not the one the notebook saved during the grader's "
+                                       "run: it was replaced or changed afterwards"
+                                       + (f" (by your code: {static[0]})" if static else "") + ".",
+                                 advice="Let the locked protocol cell write results.json.gz and do not copy, edit or "
+                                        "overwrite it afterwards.", details=details)]
+        return [spec.finding(PASS, "The results file is exactly the one the notebook saved during the grader's run.",
+                             details=details)]
     if ctx.trace_expected:
         # An instrumented run without a usable trace: fall back to the record and the file time.
         started = _run_started(ctx)
         if started is not None and ctx.results.mtime < started - 2:
-            return [_f(cid, FAIL, "The results file is older than the grader's run of the notebook, so the "
-                                  "run did not write it.", advice=RUN_ALL,
-                       details={**details, "run_started": started})]
-        return [_f(cid, WARN, "Could not confirm that the results file was written by the grader's run "
-                              "(the protocol trace is missing); a marker will check.",
-                   details=details, visibility=MARKER)]
+            return [spec.finding(FAIL, "The results file is older than the grader's run of the notebook, so the "
+                                       "run did not write it.", advice=RUN_ALL,
+                                 details={**details, "run_started": started})]
+        return [spec.finding(WARN, "Could not confirm that the results file was written by the grader's run "
+                                   "(the protocol trace is missing); a marker will check.",
+                             details=details, visibility=MARKER)]
     if static:
-        return [_f(cid, WARN, f"Your own code writes or copies the results file ({static[0]}): the file may "
-                              "not hold the predictions of the locked protocol cell.",
-                   advice="Remove that code: only the locked protocol cell should write results.json.gz.",
-                   details=details)]
-    return [_f(cid, INFO, "Whether the results file comes from the notebook's last run cannot be confirmed "
-                          "without running it (the grader will). Run `autograder check --execute` to check it.",
-               details=details)]
+        return [spec.finding(WARN, f"Your own code writes or copies the results file ({static[0]}): the file may "
+                                   "not hold the predictions of the locked protocol cell.",
+                             advice="Remove that code: only the locked protocol cell should write results.json.gz.",
+                             details=details)]
+    return [spec.finding(INFO, "Whether the results file comes from the notebook's last run cannot be confirmed "
+                               "without running it (the grader will). Run `autograder check --execute` to check it.",
+                         details=details)]
 
 
 def _run_started(ctx) -> float | None:
@@ -251,53 +227,46 @@ def _writes_results_itself(ctx) -> list[str]:
     return found
 
 
-@register("protocol.task", CRITERION)
-def right_task(ctx) -> list[Finding]:
+@check("protocol.task", needs=(RESULTS_FILE, CHALLENGE))
+def right_task(ctx, spec) -> list[Finding]:
     """The results are for the student's allocated task."""
-    cid = "protocol.task"
-    if ctx.results is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: there is no readable results file.")]
-    if ctx.challenge is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: the challenge of this submission is not known "
-                                       "(no allocation, and `challenge` is not set in the notebook).")]
     tasks = sorted(ctx.results.tasks)
     want = ctx.challenge.task
     details = {"allocated": f"{ctx.challenge.letter} ({want})", "in_file": tasks, "source": ctx.challenge_source}
     if want not in tasks:
-        return [_f(cid, FAIL, f"The results are for {', '.join(tasks) or 'no task'}, but your challenge is "
-                              f"{ctx.challenge.letter} ({want}).",
-                   advice="Work on your allocated challenge: keep the task set up by the locked setup cell "
-                          "(do not create another MatbenchBenchmark or task in your own code).",
-                   details=details)]
+        return [spec.finding(FAIL, f"The results are for {', '.join(tasks) or 'no task'}, but your challenge is "
+                                   f"{ctx.challenge.letter} ({want}).",
+                             advice="Work on your allocated challenge: keep the task set up by the locked setup cell "
+                                    "(do not create another MatbenchBenchmark or task in your own code).",
+                             details=details)]
     if len(tasks) > 1:
-        return [_f(cid, WARN, f"The results file holds {len(tasks)} tasks ({', '.join(tasks)}); only {want} "
-                              "is graded.", details=details)]
+        return [spec.finding(WARN, f"The results file holds {len(tasks)} tasks ({', '.join(tasks)}); only {want} "
+                                   "is graded.", details=details)]
     source = " (taken from the results file itself: no allocation was given)" \
         if ctx.challenge_source == "results file" else ""
-    return [_f(cid, PASS, f"The results are for {want}, challenge {ctx.challenge.letter}{source}.",
-               details=details)]
+    return [spec.finding(PASS, f"The results are for {want}, challenge {ctx.challenge.letter}{source}.",
+                         details=details)]
 
 
-@register("protocol.folds_complete", CRITERION)
-def folds_complete(ctx) -> list[Finding]:
+@check("protocol.folds_complete")
+def folds_complete(ctx, spec) -> list[Finding]:
     """All five official folds were recorded."""
-    cid = "protocol.folds_complete"
     if ctx.task_result is not None:
         tr = ctx.task_result
         present = sorted(f for f, r in tr.folds.items() if r.data)
         missing = [f for f in range(5) if f not in present]
         details = {"recorded": present, "missing": missing, "unexpected_keys": tr.bad_fold_keys}
         if tr.bad_fold_keys:
-            return [_f(cid, FAIL, f"The results have unexpected folds {tr.bad_fold_keys}; Matbench has folds "
-                                  "0 to 4 only.", advice=RUN_ALL, details=details)]
+            return [spec.finding(FAIL, f"The results have unexpected folds {tr.bad_fold_keys}; Matbench has folds "
+                                       "0 to 4 only.", advice=RUN_ALL, details=details)]
         if missing:
-            return [_f(cid, FAIL, f"Only {len(present)} of the 5 folds were recorded (missing: "
-                                  f"{', '.join(map(str, missing))}). The leaderboard score is the mean over all "
-                                  "five.", advice=RUN_ALL, details=details)]
-        return [_f(cid, PASS, "All five official folds were recorded.", details=details)]
+            return [spec.finding(FAIL, f"Only {len(present)} of the 5 folds were recorded (missing: "
+                                       f"{', '.join(map(str, missing))}). The leaderboard score is the mean over all "
+                                       "five.", advice=RUN_ALL, details=details)]
+        return [spec.finding(PASS, "All five official folds were recorded.", details=details)]
     if ctx.results is not None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: the results file holds no results for your task "
-                                       "(see protocol.task).")]
+        return [spec.finding(COULD_NOT_RUN, "Not checked: the results file holds no results for your task "
+                                            "(see protocol.task).")]
     # No results file: what did the run record?
     recorded, source = None, ""
     if ctx.trace is not None and ctx.trace_valid:
@@ -311,25 +280,21 @@ def folds_complete(ctx) -> list[Finding]:
         if hits:
             recorded, source = hits, "outputs"
     if recorded is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: no results for the task and no record of which folds "
-                                       "the notebook recorded.")]
+        return [spec.finding(COULD_NOT_RUN, "Not checked: no results for the task and no record of which folds "
+                                            "the notebook recorded.")]
     missing = [f for f in range(5) if f not in recorded]
     details = {"recorded": recorded, "missing": missing, "source": source}
     if missing:
         done = (f"Only {len(recorded)} of the 5 folds were recorded (folds {', '.join(map(str, recorded))})"
                 if recorded else "No fold was recorded")
-        return [_f(cid, FAIL, done + ", and no complete results were saved.", advice=RUN_ALL, details=details)]
-    return [_f(cid, WARN, "All five folds were recorded, but the results were not saved to the results file.",
-               advice=RUN_ALL, details=details)]
+        return [spec.finding(FAIL, done + ", and no complete results were saved.", advice=RUN_ALL, details=details)]
+    return [spec.finding(WARN, "All five folds were recorded, but the results were not saved to the results file.",
+                         advice=RUN_ALL, details=details)]
 
 
-@register("protocol.test_ids", CRITERION)
-def test_ids(ctx) -> list[Finding]:
+@check("protocol.test_ids", needs=(RESULTS, TRUTH))
+def test_ids(ctx, spec) -> list[Finding]:
     """Each fold's predictions are for exactly the official test materials of that fold."""
-    cid = "protocol.test_ids"
-    early = _no_results(ctx, cid) or _needs_truth(ctx, cid)
-    if early:
-        return early
     truth = ctx.ground_truth
     fold_of = dict(zip(truth.mbids, truth.test_fold.tolist()))
     problems, details = [], {}
@@ -352,20 +317,16 @@ def test_ids(ctx) -> list[Finding]:
                 parts.append(f"{len(unknown)} ids that are not in {ctx.challenge.task}")
             problems.append(f"fold {fold}: " + ", ".join(parts))
     if problems:
-        return [_f(cid, FAIL, "The predictions are not for the official test materials: " + "; ".join(problems)
-                              + ".", advice="Predict exactly the materials `task.get_test_data(fold)` returns, "
-                                            "in the same order, and record them with `task.record`.",
-                   details=details)]
-    return [_f(cid, PASS, "Every fold has one prediction for each of its official test materials, and no other.")]
+        return [spec.finding(FAIL, "The predictions are not for the official test materials: " + "; ".join(problems)
+                                   + ".", advice="Predict exactly the materials `task.get_test_data(fold)` returns, "
+                                                 "in the same order, and record them with `task.record`.",
+                             details=details)]
+    return [spec.finding(PASS, "Every fold has one prediction for each of its official test materials, and no other.")]
 
 
-@register("protocol.prediction_values", CRITERION)
-def prediction_values(ctx) -> list[Finding]:
+@check("protocol.prediction_values", needs=(RESULTS,))
+def prediction_values(ctx, spec) -> list[Finding]:
     """Predictions have the right type and range (floats; glass: True/False or a probability)."""
-    cid = "protocol.prediction_values"
-    early = _no_results(ctx, cid)
-    if early:
-        return early
     clf = ctx.challenge.is_classification
     counts = {"nan_or_missing": 0, "not_a_number": 0, "int": 0, "out_of_range": 0, "bool": 0, "float": 0}
     for result in ctx.task_result.folds.values():
@@ -396,11 +357,11 @@ def prediction_values(ctx) -> list[Finding]:
         problems.append(f"{counts['int']} predictions are integers (matbench only accepts "
                         + ("True/False or floats in [0, 1])" if clf else "floats)"))
     if problems:
-        findings.append(_f(cid, FAIL, "Some predictions are not valid: " + "; ".join(problems) + ".",
-                           advice=("Return True/False labels or the probability of True (predict_proba[:, 1])."
-                                   if clf else "Return one finite float per material (impute missing "
-                                               "features instead of producing NaN)."),
-                           details=counts))
+        findings.append(spec.finding(FAIL, "Some predictions are not valid: " + "; ".join(problems) + ".",
+                                     advice=("Return True/False labels or the probability of True (predict_proba[:, 1])."
+                                             if clf else "Return one finite float per material (impute missing "
+                                                         "features instead of producing NaN)."),
+                                     details=counts))
     if clf and not problems:
         kind = "probabilities" if counts["float"] and not counts["bool"] else (
             "labels" if counts["bool"] and not counts["float"] else "a mix of labels and probabilities")
@@ -411,28 +372,22 @@ def prediction_values(ctx) -> list[Finding]:
             inverted = rs.summary[metric].mean < 0.5
             counts["mean_" + metric] = rs.summary[metric].mean
         if inverted:
-            findings.append(_f(cid, FAIL, "The predictions rank glass formers below non-formers (ROC-AUC "
-                                          f"{_fmt(counts['mean_' + metric])} < 0.5): they look inverted, e.g. the "
-                                          "probability of False (predict_proba[:, 0]) instead of True.",
-                               advice="Record the probability of True: `model.predict_proba(X)[:, 1]` (check "
-                                      "`model.classes_`).", details={**counts, "kind": kind}))
+            findings.append(spec.finding(FAIL, "The predictions rank glass formers below non-formers (ROC-AUC "
+                                               f"{_fmt(counts['mean_' + metric])} < 0.5): they look inverted, e.g. the "
+                                               "probability of False (predict_proba[:, 0]) instead of True.",
+                                         advice="Record the probability of True: `model.predict_proba(X)[:, 1]` (check "
+                                                "`model.classes_`).", details={**counts, "kind": kind}))
         else:
-            findings.append(_f(cid, PASS, f"The predictions are valid {kind}.", details={**counts, "kind": kind}))
+            findings.append(spec.finding(PASS, f"The predictions are valid {kind}.", details={**counts, "kind": kind}))
     elif not problems:
-        findings.append(_f(cid, PASS, "Every prediction is a finite float.", details=counts))
+        findings.append(spec.finding(PASS, "Every prediction is a finite float.", details=counts))
     return findings
 
 
-@register("protocol.scores", CRITERION)
-def scores(ctx) -> list[Finding]:
+@check("protocol.scores", needs=(RESULTS, TRUTH, SCORE))
+def scores(ctx, spec) -> list[Finding]:
     """Scores recomputed by the grader from the predictions, per fold and mean ± std."""
-    cid = "protocol.scores"
-    early = _no_results(ctx, cid) or _needs_truth(ctx, cid)
-    if early:
-        return early
     rs = ctx.score
-    if rs is None or not rs.folds:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: no fold has predictions that can be scored.")]
     ch = ctx.challenge
     metric = ch.metric
     main = rs.summary[metric]
@@ -464,16 +419,16 @@ def scores(ctx) -> list[Finding]:
         text = (f"Recomputed MAE: {_fmt(main.mean)} ± {_fmt(main.std)}{unit} over {len(rs.folds)} folds "
                 f"(per fold {per_fold}).")
     if mismatched:
-        return [_f(cid, FAIL, text + " The scores stored in the results file do not match its predictions: "
-                                     "the file was changed after the scores were computed.",
-                   advice="Never edit results.json.gz; re-run the notebook.", details=details)]
+        return [spec.finding(FAIL, text + " The scores stored in the results file do not match its predictions: "
+                                          "the file was changed after the scores were computed.",
+                             advice="Never edit results.json.gz; re-run the notebook.", details=details)]
     if not rs.complete:
         missing = sum(f.n_expected - f.n for f in rs.fold_scores)
         why = (f"{missing} official test material(s) have no finite prediction"
                + (f" ({rs.n_invalid} of them NaN, infinite or not a number)" if rs.n_invalid else ""))
-        return [_f(cid, WARN, text + f" Not every fold is complete: {why}, so this is not the leaderboard's "
-                                     "figure.", advice=RUN_ALL, details=details)]
-    return [_f(cid, PASS, text, details=details)]
+        return [spec.finding(WARN, text + f" Not every fold is complete: {why}, so this is not the leaderboard's "
+                                          "figure.", advice=RUN_ALL, details=details)]
+    return [spec.finding(PASS, text, details=details)]
 
 
 # --- what the notebook claims -----------------------------------------------------------------------
@@ -507,17 +462,14 @@ def _claims(ctx) -> list[dict]:
     return found
 
 
-@register("protocol.claimed_scores", CRITERION)
-def claimed_scores(ctx) -> list[Finding]:
+@check("protocol.claimed_scores", needs=(NOTEBOOK,))
+def claimed_scores(ctx, spec) -> list[Finding]:
     """Scores the student quotes in the text agree with the recomputed ones."""
-    cid = "protocol.claimed_scores"
-    if ctx.notebook is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     claims = _claims(ctx)
     rs = ctx.score if ctx.results is not None and ctx.ground_truth is not None and ctx.challenge else None
     if rs is None or not rs.summary:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: there are no recomputed scores to compare with.",
-                   details={"claims": claims})]
+        return [spec.finding(COULD_NOT_RUN, "Not checked: there are no recomputed scores to compare with.",
+                             details={"claims": claims})]
     ch = ctx.challenge
     metric = ch.metric
     figures = []  # every number a claim may legitimately quote
@@ -548,50 +500,49 @@ def claimed_scores(ctx) -> list[Finding]:
     details = {"claims": claims, "recomputed_mean": rs.summary[metric].mean}
     if mismatched:
         quoted = "; ".join(f"\"{c['text']}\" (cell {c['cell']})" for c in mismatched[:3])
-        return [_f(cid, WARN, f"Your text quotes {ch.metric_label} values that your recorded predictions do not "
-                              f"give (recomputed mean {_fmt(rs.summary[metric].mean)}): {quoted}.",
-                   advice="Quote the mean ± standard deviation over the five official folds printed by the "
-                          "protocol cell; say clearly when a figure comes from something else (a baseline, "
-                          "an inner validation).", details=details)]
+        return [spec.finding(WARN, f"Your text quotes {ch.metric_label} values that your recorded predictions do not "
+                                   f"give (recomputed mean {_fmt(rs.summary[metric].mean)}): {quoted}.",
+                             advice="Quote the mean ± standard deviation over the five official folds printed by the "
+                                    "protocol cell; say clearly when a figure comes from something else (a baseline, "
+                                    "an inner validation).", details=details)]
     if proba_quoted:
-        return [_f(cid, WARN, "You quote the ROC-AUC of your probabilities; the leaderboard's ROC-AUC is "
-                              "computed by matbench from True/False labels (threshold 0.5), so compare "
-                              f"{_fmt(rs.summary[metric].mean)} with the leaderboard, not "
-                              f"{_fmt(proba.mean)}.", details=details)]
+        return [spec.finding(WARN, "You quote the ROC-AUC of your probabilities; the leaderboard's ROC-AUC is "
+                                   "computed by matbench from True/False labels (threshold 0.5), so compare "
+                                   f"{_fmt(rs.summary[metric].mean)} with the leaderboard, not "
+                                   f"{_fmt(proba.mean)}.", details=details)]
     if not own:
-        return [_f(cid, INFO, f"Your text quotes no {ch.metric_label} of your own model; state the mean ± "
-                              "standard deviation over the five folds when you discuss it.", details=details)]
-    return [_f(cid, PASS, f"The {ch.metric_label} values quoted in your text agree with the recomputed "
-                          "scores.", details=details)]
+        return [spec.finding(INFO, f"Your text quotes no {ch.metric_label} of your own model; state the mean ± "
+                                   "standard deviation over the five folds when you discuss it.", details=details)]
+    return [spec.finding(PASS, f"The {ch.metric_label} values quoted in your text agree with the recomputed "
+                               "scores.", details=details)]
 
 
 # --- the trace -------------------------------------------------------------------------------------
 
-@register("protocol.trace", CRITERION)
-def trace(ctx) -> list[Finding]:
+@check("protocol.trace")
+def trace(ctx, spec) -> list[Finding]:
     """The grader's protocol trace of the run is present and genuine."""
-    cid = "protocol.trace"
     if not ctx.trace_expected:
-        return [_f(cid, NOT_APPLICABLE, "No protocol trace: the notebook was not run by the grader's "
-                                        "instrumented kernel. `autograder check --execute` runs it that way.")]
+        return [spec.finding(NOT_APPLICABLE, "No protocol trace: the notebook was not run by the grader's "
+                                             "instrumented kernel. `autograder check --execute` runs it that way.")]
     if ctx.trace is None:
-        return [_f(cid, FAIL, "The record of what the notebook did with the Matbench API (the protocol trace) "
-                              "is missing, so the protocol could not be verified from the run; a marker will "
-                              "check it by hand.",
-                   advice="Do not restart the kernel, re-import matbench from another place or delete files "
-                          "in the working folder from inside the notebook.",
-                   details={"error": ctx.trace_error})]
+        return [spec.finding(FAIL, "The record of what the notebook did with the Matbench API (the protocol trace) "
+                                   "is missing, so the protocol could not be verified from the run; a marker will "
+                                   "check it by hand.",
+                             advice="Do not restart the kernel, re-import matbench from another place or delete files "
+                                    "in the working folder from inside the notebook.",
+                             details={"error": ctx.trace_error})]
     if not ctx.trace_valid:
-        return [_f(cid, FAIL, "The protocol trace of the run is not the grader's (its start marker is missing, "
-                              "repeated or does not match), so it cannot be trusted; a marker will check the "
-                              "protocol by hand.",
-                   details={"problem": ctx.trace.problem, "starts_found": len(ctx.trace.nonces),
-                            "bad_lines": ctx.trace.bad_lines})]
+        return [spec.finding(FAIL, "The protocol trace of the run is not the grader's (its start marker is missing, "
+                                   "repeated or does not match), so it cannot be trusted; a marker will check the "
+                                   "protocol by hand.",
+                             details={"problem": ctx.trace.problem, "starts_found": len(ctx.trace.nonces),
+                                      "bad_lines": ctx.trace.bad_lines})]
     counts = {}
     for event in ctx.trace.events:
         counts[event.get("event")] = counts.get(event.get("event"), 0) + 1
-    return [_f(cid, PASS, "The grader's protocol trace of the run is present.",
-               details={"events": counts, "bad_lines": ctx.trace.bad_lines})]
+    return [spec.finding(PASS, "The grader's protocol trace of the run is present.",
+                         details={"events": counts, "bad_lines": ctx.trace.bad_lines})]
 
 
 def _trace_events(ctx, kind: str) -> list[dict] | None:
@@ -600,32 +551,28 @@ def _trace_events(ctx, kind: str) -> list[dict] | None:
     return None
 
 
-@register("protocol.test_targets", CRITERION)
-def test_targets(ctx) -> list[Finding]:
+@check("protocol.test_targets", needs=(CODE_OR_TRACE,))
+def test_targets(ctx, spec) -> list[Finding]:
     """The test targets were never requested (get_test_data(include_target=True))."""
-    cid = "protocol.test_targets"
     events = _trace_events(ctx, "get_test_data")
     asked = [e for e in events or [] if e.get("include_target")]
     static = ctx.analysis.test_target_calls if ctx.analysis is not None else []
     details = {"trace_calls": len(asked), "code": [f"{c.text()} ({c.where()})" for c in static]}
     if asked or static:
         where = f" ({static[0].text()}, {static[0].where()})" if static else ""
-        return [_f(cid, FAIL, "The notebook asks for the test folds' targets with "
-                              f"`get_test_data(..., include_target=True)`{where}. The test targets must not be "
-                              "seen before the predictions are recorded: using them for tuning or selection "
-                              "makes the scores optimistic.",
-                   advice="Tune and select only on the training part of each fold (inside `train_model`); "
-                          "look at test errors only after recording, from the results.", details=details)]
-    if ctx.analysis is None and events is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: neither the code nor a trace could be read.")]
+        return [spec.finding(FAIL, "The notebook asks for the test folds' targets with "
+                                   f"`get_test_data(..., include_target=True)`{where}. The test targets must not be "
+                                   "seen before the predictions are recorded: using them for tuning or selection "
+                                   "makes the scores optimistic.",
+                             advice="Tune and select only on the training part of each fold (inside `train_model`); "
+                                    "look at test errors only after recording, from the results.", details=details)]
     source = "the run's trace and the code" if events is not None else "the code"
-    return [_f(cid, PASS, f"The test targets are never requested ({source}).", details=details)]
+    return [spec.finding(PASS, f"The test targets are never requested ({source}).", details=details)]
 
 
-@register("protocol.full_data_in_loop", CRITERION)
-def full_data_in_loop(ctx) -> list[Finding]:
+@check("protocol.full_data_in_loop", needs=(CODE_OR_TRACE,))
+def full_data_in_loop(ctx, spec) -> list[Finding]:
     """The model code inside the fold loop does not read the whole data set (test targets included)."""
-    cid = "protocol.full_data_in_loop"
     a = ctx.analysis
     events = _trace_events(ctx, "df_access")
     inside = _df_reads_in_loop(ctx) if events is not None else []
@@ -648,18 +595,16 @@ def full_data_in_loop(ctx) -> list[Finding]:
     details = {"trace_df_access_in_loop": len(inside), "code": sorted(set(hard)), "code_soft": sorted(set(soft))}
     if inside or hard:
         what = f" ({sorted(set(hard))[0]})" if hard else ""
-        return [_f(cid, FAIL, "Inside the fold loop your model code reads the whole data set, test materials and "
-                              f"their targets included{what}. A model that sees the test fold while training is "
-                              "not tested on unseen data, and its score is meaningless.",
-                   advice="`train_model` and `predict` must use only their arguments: the fold's training "
-                          "features and targets, and the test features.", details=details)]
+        return [spec.finding(FAIL, "Inside the fold loop your model code reads the whole data set, test materials and "
+                                   f"their targets included{what}. A model that sees the test fold while training is "
+                                   "not tested on unseen data, and its score is meaningless.",
+                             advice="`train_model` and `predict` must use only their arguments: the fold's training "
+                                    "features and targets, and the test features.", details=details)]
     if soft:
-        return [_f(cid, WARN, f"Your model code reads `all_features` ({soft[0]}), the features of every material "
-                              "including the test fold. Fitting anything on them leaks the test set.",
-                   advice="Use only the `features` passed to `train_model`/`predict`.", details=details)]
-    if a is None and events is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: neither the code nor a trace could be read.")]
-    return [_f(cid, PASS, "The model code in the fold loop only uses the data it is given.", details=details)]
+        return [spec.finding(WARN, f"Your model code reads `all_features` ({soft[0]}), the features of every material "
+                                   "including the test fold. Fitting anything on them leaks the test set.",
+                             advice="Use only the `features` passed to `train_model`/`predict`.", details=details)]
+    return [spec.finding(PASS, "The model code in the fold loop only uses the data it is given.", details=details)]
 
 
 def _df_reads_in_loop(ctx) -> list[dict]:
@@ -676,10 +621,9 @@ def _df_reads_in_loop(ctx) -> list[dict]:
     return found
 
 
-@register("protocol.record_twice", CRITERION)
-def record_twice(ctx) -> list[Finding]:
+@check("protocol.record_twice", needs=(CODE_OR_TRACE,))
+def record_twice(ctx, spec) -> list[Finding]:
     """No fold was recorded twice (matbench keeps the first predictions and ignores later ones)."""
-    cid = "protocol.record_twice"
     events = _trace_events(ctx, "record")
     repeats = sorted({int(e["fold"]) for e in events or [] if e.get("already_recorded")
                       and isinstance(e.get("fold"), int)})
@@ -697,20 +641,18 @@ def record_twice(ctx) -> list[Finding]:
     details = {"trace_repeats": repeats, "output_repeats": text_repeats, "own_record_calls": own_records}
     folds = sorted(set(repeats) | set(text_repeats))
     if folds:
-        return [_f(cid, FAIL, f"Fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))} "
-                              f"{'were' if len(folds) > 1 else 'was'} recorded more than once. Matbench keeps the "
-                              "first predictions and silently ignores later ones, so the results hold stale "
-                              "predictions, not those of your final model."
-                              + (f" Your own code records too: {own_records[0]}." if own_records else ""),
-                   advice="Do not call `task.record` yourself; restart the kernel and run all cells once.",
-                   details=details)]
+        return [spec.finding(FAIL, f"Fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))} "
+                                   f"{'were' if len(folds) > 1 else 'was'} recorded more than once. Matbench keeps the "
+                                   "first predictions and silently ignores later ones, so the results hold stale "
+                                   "predictions, not those of your final model."
+                                   + (f" Your own code records too: {own_records[0]}." if own_records else ""),
+                             advice="Do not call `task.record` yourself; restart the kernel and run all cells once.",
+                             details=details)]
     if own_records:
-        return [_f(cid, WARN, f"Your own code calls `record` ({own_records[0]}). Only the locked protocol cell "
-                              "should record: a fold recorded earlier keeps its first predictions.",
-                   advice="Remove your own `record` calls.", details=details)]
-    if ctx.analysis is None and events is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: neither the code nor a trace could be read.")]
-    return [_f(cid, PASS, "Each fold was recorded once.", details=details)]
+        return [spec.finding(WARN, f"Your own code calls `record` ({own_records[0]}). Only the locked protocol cell "
+                                   "should record: a fold recorded earlier keeps its first predictions.",
+                             advice="Remove your own `record` calls.", details=details)]
+    return [spec.finding(PASS, "Each fold was recorded once.", details=details)]
 
 
 # --- static signals ---------------------------------------------------------------------------------
@@ -719,13 +661,10 @@ def _outside_model(call, a) -> bool:
     return call.function not in a.loop_called_functions and call.function not in a.featurise_functions
 
 
-@register("protocol.own_split", CRITERION)
-def own_split(ctx) -> list[Finding]:
+@check("protocol.own_split", needs=(ANALYSIS,))
+def own_split(ctx, spec) -> list[Finding]:
     """No evaluation on a split of the student's own instead of the official folds."""
-    cid = "protocol.own_split"
     a = ctx.analysis
-    if a is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     own, official, inner, extrapolation = [], [], [], []
     official_names = {t for x in a.student.assignments if isinstance(x.value, ast.Call)
                       and dotted(x.value.func).rsplit(".", 1)[-1] in ("KFold", "StratifiedKFold")
@@ -752,23 +691,23 @@ def own_split(ctx) -> list[Finding]:
     if own:
         first = own[0]
         if a.uses_api:
-            return [_f(cid, WARN, f"Besides the official folds, the notebook evaluates on a split of its own "
-                                  f"({first.text()}, {first.where()}). Those figures are not comparable with "
-                                  "the leaderboard; what counts is the protocol's mean ± std.",
-                       advice="Report the official scores; keep your own splits inside `train_model` "
-                              "(inner validation) or label them clearly as extra analysis.", details=details)]
-        return [_f(cid, FAIL, f"The model is evaluated on a split of its own ({first.text()}, {first.where()}) "
-                              "instead of the five official Matbench folds, so its scores cannot be compared "
-                              "with the leaderboard.",
-                   advice="Use the locked protocol cell: it trains and tests on the official folds.",
-                   details=details)]
+            return [spec.finding(WARN, f"Besides the official folds, the notebook evaluates on a split of its own "
+                                       f"({first.text()}, {first.where()}). Those figures are not comparable with "
+                                       "the leaderboard; what counts is the protocol's mean ± std.",
+                                 advice="Report the official scores; keep your own splits inside `train_model` "
+                                        "(inner validation) or label them clearly as extra analysis.", details=details)]
+        return [spec.finding(FAIL, f"The model is evaluated on a split of its own ({first.text()}, {first.where()}) "
+                                   "instead of the five official Matbench folds, so its scores cannot be compared "
+                                   "with the leaderboard.",
+                             advice="Use the locked protocol cell: it trains and tests on the official folds.",
+                             details=details)]
     if official:
-        return [_f(cid, PASS, "The notebook reproduces the official folds (KFold/StratifiedKFold with n_splits=5, "
-                              f"shuffle=True, random_state={OFFICIAL_SEED}).", details=details)]
+        return [spec.finding(PASS, "The notebook reproduces the official folds (KFold/StratifiedKFold with n_splits=5, "
+                                   f"shuffle=True, random_state={OFFICIAL_SEED}).", details=details)]
     notes = (["splits inside `train_model` are inner validation"] if inner else []) + (
         ["grouped splits are an extrapolation test"] if extrapolation else [])
-    return [_f(cid, PASS, "No split of the notebook's own replaces the official folds"
-                          + (f" ({'; '.join(notes)})." if notes else "."), details=details)]
+    return [spec.finding(PASS, "No split of the notebook's own replaces the official folds"
+                               + (f" ({'; '.join(notes)})." if notes else "."), details=details)]
 
 
 def _call_site_of(a, node):
@@ -781,13 +720,10 @@ def _mentions_full_data(call, a) -> bool:
     return bool(names & a.full_data_names) or a.uses_task_df(call.node)
 
 
-@register("protocol.subsample", CRITERION)
-def subsample(ctx) -> list[Finding]:
+@check("protocol.subsample", needs=(ANALYSIS,))
+def subsample(ctx, spec) -> list[Finding]:
     """The model is trained and tested on all the data, not a subsample."""
-    cid = "protocol.subsample"
     a = ctx.analysis
-    if a is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     fast_on = [x for x in a.student.assignments
                if any(t in ("fast_mode", "teaching_mode", "FAST_MODE") for t in x.targets)
                and literal(x.value) is True]
@@ -820,28 +756,25 @@ def subsample(ctx) -> list[Finding]:
                "data_replaced_by_subsample": [ast.unparse(x.value)[:120] for x in reassigned]}
     if (fast_on and (samples or heads)) or reassigned:
         where = (samples + heads)[0] if samples or heads else None
-        return [_f(cid, FAIL, "The model is trained on a subsample of the data"
-                              + (f" ({where.text()}, {where.where()})" if where else "")
-                              + (" with `fast_mode` switched on" if fast_on else "")
-                              + ". The official protocol trains on every training material of each fold, so "
-                                "these scores are not comparable with the leaderboard.",
-                   advice="Switch fast mode off (or remove the subsampling) and run the whole notebook again "
-                          "before you submit.", details=details)]
+        return [spec.finding(FAIL, "The model is trained on a subsample of the data"
+                                   + (f" ({where.text()}, {where.where()})" if where else "")
+                                   + (" with `fast_mode` switched on" if fast_on else "")
+                                   + ". The official protocol trains on every training material of each fold, so "
+                                     "these scores are not comparable with the leaderboard.",
+                             advice="Switch fast mode off (or remove the subsampling) and run the whole notebook again "
+                                    "before you submit.", details=details)]
     if samples or heads:
         first = (samples + heads)[0]
-        return [_f(cid, WARN, f"The notebook subsamples data ({first.text()}, {first.where()}). That is fine for "
-                              "exploring or for a quicker inner search, but the final model must be trained on "
-                              "all of each fold's training data.", details=details)]
-    return [_f(cid, PASS, "No subsampling of the data.", details=details)]
+        return [spec.finding(WARN, f"The notebook subsamples data ({first.text()}, {first.where()}). That is fine for "
+                                   "exploring or for a quicker inner search, but the final model must be trained on "
+                                   "all of each fold's training data.", details=details)]
+    return [spec.finding(PASS, "No subsampling of the data.", details=details)]
 
 
-@register("protocol.preprocessing_leak", "data_preparation")
-def preprocessing_leak(ctx) -> list[Finding]:
+@check("protocol.preprocessing_leak", needs=(ANALYSIS,))
+def preprocessing_leak(ctx, spec) -> list[Finding]:
     """Scalers, imputers, feature selection and resampling are fitted inside the training folds."""
-    cid = "protocol.preprocessing_leak"
     a = ctx.analysis
-    if a is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.", criterion="data_preparation")]
     constructed = a.student.constructed
     protocol_at = a.protocol_cell_index
     leaks, suspicious = [], []
@@ -881,20 +814,20 @@ def preprocessing_leak(ctx) -> list[Finding]:
                "top_level_fits": [f"{c.text()} ({c.where()})" for c in suspicious]}
     if leaks:
         call, why = leaks[0]
-        return [_f(cid, FAIL, f"A {_class_of(call, constructed)} is fitted {why} ({call.text()}, {call.where()}). "
-                              "Fitting pre-processing on all the data lets the test folds leak into training "
-                              "and makes the scores optimistic.",
-                   advice="Fit scalers, imputers, feature selection and resampling inside `train_model`, on "
-                          "the fold's training data only (a scikit-learn Pipeline does this for you).",
-                   details=details, criterion="data_preparation")]
+        return [spec.finding(FAIL, f"A {_class_of(call, constructed)} is fitted {why} ({call.text()}, {call.where()}). "
+                                   "Fitting pre-processing on all the data lets the test folds leak into training "
+                                   "and makes the scores optimistic.",
+                             advice="Fit scalers, imputers, feature selection and resampling inside `train_model`, on "
+                                    "the fold's training data only (a scikit-learn Pipeline does this for you).",
+                             details=details)]
     if suspicious:
         call = suspicious[0]
-        return [_f(cid, WARN, f"A {_class_of(call, constructed)} is fitted outside the model code "
-                              f"({call.text()}, {call.where()}). If its result feeds the model, it leaks the test "
-                              "folds; if it is only for exploring, fine.",
-                   details=details, criterion="data_preparation")]
-    return [_f(cid, PASS, "Pre-processing fitted to data (if any) is fitted inside the model code.",
-               details=details, criterion="data_preparation")]
+        return [spec.finding(WARN, f"A {_class_of(call, constructed)} is fitted outside the model code "
+                                   f"({call.text()}, {call.where()}). If its result feeds the model, it leaks the test "
+                                   "folds; if it is only for exploring, fine.",
+                             details=details)]
+    return [spec.finding(PASS, "Pre-processing fitted to data (if any) is fitted inside the model code.",
+                         details=details)]
 
 
 def _receiver_class(call, constructed) -> str:
@@ -944,13 +877,10 @@ def _result_used_in_model(call, a) -> bool:
     return any(fn in model_fns for n in names for _, fn in a.student.names_read.get(n, []))
 
 
-@register("protocol.test_tuning", CRITERION)
-def test_tuning(ctx) -> list[Finding]:
+@check("protocol.test_tuning", needs=(ANALYSIS,))
+def test_tuning(ctx, spec) -> list[Finding]:
     """Hyper-parameters, model selection and early stopping never use the test folds."""
-    cid = "protocol.test_tuning"
     a = ctx.analysis
-    if a is None:
-        return [_f(cid, COULD_NOT_RUN, f"Not checked: {ctx.notebook_error}.")]
     hard, soft = [], []
     test_names = a.test_data_names
     # (1) early stopping / validation on the test fold
@@ -985,15 +915,15 @@ def test_tuning(ctx) -> list[Finding]:
             (hard if used_best else soft).append(text)
     details = {"signals": hard, "weak_signals": soft}
     if hard:
-        return [_f(cid, FAIL, "Test data is used to tune or select the model: " + hard[0] + ". A score obtained "
-                              "on data used for tuning is optimistic and not comparable with the leaderboard.",
-                   advice="Tune inside `train_model` with an inner split or cross-validation of the training "
-                          "data it receives (e.g. GridSearchCV(...).fit(features, targets)).", details=details)]
+        return [spec.finding(FAIL, "Test data is used to tune or select the model: " + hard[0] + ". A score obtained "
+                                   "on data used for tuning is optimistic and not comparable with the leaderboard.",
+                             advice="Tune inside `train_model` with an inner split or cross-validation of the training "
+                                    "data it receives (e.g. GridSearchCV(...).fit(features, targets)).", details=details)]
     if soft:
-        return [_f(cid, WARN, "A search or cross-validation runs on the whole data set outside the folds ("
-                              + soft[0] + "). If its result chose your final settings, the test folds took part "
-                                          "in tuning.", details=details)]
-    return [_f(cid, PASS, "No sign of tuning, model selection or early stopping on test data.", details=details)]
+        return [spec.finding(WARN, "A search or cross-validation runs on the whole data set outside the folds ("
+                                   + soft[0] + "). If its result chose your final settings, the test folds took part "
+                                               "in tuning.", details=details)]
+    return [spec.finding(PASS, "No sign of tuning, model selection or early stopping on test data.", details=details)]
 
 
 def _own_split_test_names(a) -> set[str]:
@@ -1010,10 +940,9 @@ def _loops_over_settings(call) -> bool:
     return any(not it.endswith(("folds", ".split()", "split()")) for it in call.loop_iters)
 
 
-@register("protocol.alignment", CRITERION)
-def alignment(ctx) -> list[Finding]:
+@check("protocol.alignment", needs=(CODE_OR_SCORE,))
+def alignment(ctx, spec) -> list[Finding]:
     """Predictions come back in the order of the test materials they are recorded for."""
-    cid = "protocol.alignment"
     a = ctx.analysis
     reorder = []
     if a is not None and "predict" in a.all.functions:
@@ -1031,36 +960,30 @@ def alignment(ctx) -> list[Finding]:
     details = {"reordering_in_model_code": [f"{c.text()} ({c.where()})" for c in reorder], "mae_over_mad": ratio}
     if reorder and bad_score:
         call = reorder[0]
-        return [_f(cid, FAIL, f"Your predictions look misaligned with the test materials: `{call.function}` "
-                              f"reorders rows ({call.text()}, {call.where()}) and the recorded predictions are "
-                              f"no better than predicting the mean (MAE/MAD = {ratio:.2f}). Matbench pairs the "
-                              "i-th prediction with the i-th test material.",
-                   advice="Return predictions in the same order as the rows of `features` given to `predict`.",
-                   details=details)]
+        return [spec.finding(FAIL, f"Your predictions look misaligned with the test materials: `{call.function}` "
+                                   f"reorders rows ({call.text()}, {call.where()}) and the recorded predictions are "
+                                   f"no better than predicting the mean (MAE/MAD = {ratio:.2f}). Matbench pairs the "
+                                   "i-th prediction with the i-th test material.",
+                             advice="Return predictions in the same order as the rows of `features` given to `predict`.",
+                             details=details)]
     if bad_score:
-        return [_f(cid, WARN, f"The recorded predictions are no better than predicting the mean (MAE/MAD = "
-                              f"{ratio:.2f}). If your model does better in your own tests, the predictions may be "
-                              "out of order with the test materials.", details=details)]
+        return [spec.finding(WARN, f"The recorded predictions are no better than predicting the mean (MAE/MAD = "
+                                   f"{ratio:.2f}). If your model does better in your own tests, the predictions may be "
+                                   "out of order with the test materials.", details=details)]
     if reorder:
         call = reorder[0]
-        return [_f(cid, WARN, f"`{call.function}` reorders or drops rows ({call.text()}, {call.where()}); "
-                              "predictions must come back in the order of the rows given.", details=details)]
-    if a is None and rs is None:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: neither the code nor the results could be read.")]
-    return [_f(cid, PASS, "No sign of predictions out of order with the test materials.", details=details)]
+        return [spec.finding(WARN, f"`{call.function}` reorders or drops rows ({call.text()}, {call.where()}); "
+                                   "predictions must come back in the order of the rows given.", details=details)]
+    return [spec.finding(PASS, "No sign of predictions out of order with the test materials.", details=details)]
 
 
-@register("protocol.plausibility", CRITERION)
-def plausibility(ctx) -> list[Finding]:
+@check("protocol.plausibility", needs=(RESULTS, TRUTH), visibility=MARKER)
+def plausibility(ctx, spec) -> list[Finding]:
     """The score is plausible: not far better than the leaderboard's best, no memorised targets."""
-    cid = "protocol.plausibility"
-    early = _no_results(ctx, cid) or _needs_truth(ctx, cid)
-    if early:
-        return [f.__class__(**{**f.__dict__, "visibility": MARKER}) for f in early]
     rs = ctx.score
     ch = ctx.challenge
     if rs is None or not rs.summary:
-        return [_f(cid, COULD_NOT_RUN, "Not checked: no scorable predictions.", visibility=MARKER)]
+        return [spec.finding(COULD_NOT_RUN, "Not checked: no scorable predictions.")]
     score = rs.summary[ch.metric].mean
     best = ch.best
     exact = nonzero = 0
@@ -1086,11 +1009,11 @@ def plausibility(ctx) -> list[Finding]:
         reasons.append(f"the {ch.metric_label} {_fmt(score)} beats the leaderboard's best ({best.algorithm}, "
                        f"{_fmt(best.mean)})")
     if far_better or exact_frac >= 0.25 or (better and exact_frac >= 0.10):
-        return [_f(cid, FAIL, "The score is implausible: " + "; ".join(reasons) + ". This happens when the model "
-                              "has seen the test targets (memorised or looked up); a marker will review it.",
-                   details=details, visibility=MARKER)]
+        return [spec.finding(FAIL, "The score is implausible: " + "; ".join(reasons) + ". This happens when the model "
+                                   "has seen the test targets (memorised or looked up); a marker will review it.",
+                             details=details)]
     if reasons:
-        return [_f(cid, WARN, "Check this result: " + "; ".join(reasons) + ". A marker will look at how it was "
-                              "obtained.", details=details, visibility=MARKER)]
-    return [_f(cid, PASS, "The score is in the plausible range (not better than the leaderboard's best, no "
-                          "memorised targets).", details=details, visibility=MARKER)]
+        return [spec.finding(WARN, "Check this result: " + "; ".join(reasons) + ". A marker will look at how it was "
+                                   "obtained.", details=details)]
+    return [spec.finding(PASS, "The score is in the plausible range (not better than the leaderboard's best, no "
+                               "memorised targets).", details=details)]
