@@ -21,7 +21,7 @@ from pathlib import Path
 
 from autograder.checks.notebook import Notebook, NotebookError, read_notebook
 from autograder.course.challenges import Catalogue, Challenge
-from autograder.layout import RESULTS_FILE, TRACE_FILE
+from autograder.layout import ALLOCATION_FILE, RESULTS_FILE, TRACE_FILE
 from autograder.records import ExecutionRecord
 from autograder.results.file import ResultsFile, ResultsFileError, load_results
 
@@ -125,7 +125,7 @@ class CheckContext:
             if letter:
                 challenge, source = catalogue.get(letter), "allocation"
         except Exception as error:  # noqa: BLE001 - a broken allocation file is reported, not fatal
-            notes.append(f"allocation.csv could not be read ({type(error).__name__})")
+            notes.append(f"{ALLOCATION_FILE} could not be read ({type(error).__name__})")
         if challenge is None and record is not None:
             for key in (record.challenge, (record.parameters or {}).get("challenge"), record.task):
                 if key:

@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 from autograder.checks import RANKABLE, check
-from autograder.checks.protocol import _fmt
 from autograder.records import INFO, Finding
+from autograder.results.metrics import format_score
 
 
 @check("leaderboard.rank", needs=(RANKABLE,))
@@ -21,7 +21,7 @@ def rank(ctx, spec) -> list[Finding]:
     points = {label: {"algorithm": e.algorithm, "mean": e.mean, "std": e.std} for label, e in ch.reference_points}
     details = {"metric": score.metric, "mean": score.mean, "std": score.std, "rank": score.rank, "entries": n,
                "reference_points": points}
-    text = (f"Your {ch.metric_label} {_fmt(score.mean)} ± {_fmt(score.std)} would rank {score.rank} of {n + 1} "
+    text = (f"Your {ch.metric_label} {format_score(score.mean)} ± {format_score(score.std)} would rank {score.rank} of {n + 1} "
             f"on the {ch.task} leaderboard")
     if ch.is_classification:
         text += " (matbench's label-based ROC-AUC, the leaderboard's own figure)"
@@ -29,7 +29,7 @@ def rank(ctx, spec) -> list[Finding]:
         details["mae_over_mad"] = score.mad_ratio
         if score.mad_ratio is not None:
             text += f"; MAE/MAD = {score.mad_ratio:.3f} (1 = predicting the mean)"
-    comparisons = ", ".join(f"{label} ({e.algorithm}) {_fmt(e.mean)}" if label == "best" else f"{label} {_fmt(e.mean)}"
+    comparisons = ", ".join(f"{label} ({e.algorithm}) {format_score(e.mean)}" if label == "best" else f"{label} {format_score(e.mean)}"
                             for label, e in ch.reference_points)
     return [spec.finding(INFO, f"{text}. Reference points: {comparisons}.", details=details)]
 
@@ -45,5 +45,5 @@ def interpolation_vs_extrapolation(ctx, spec) -> list[Finding]:
         if not entry.get("n"):
             continue
         label = "in training" if key == "seen" else "not in training"
-        parts.append(f"chemical system {label}: {entry['n']} test materials, {ch.metric_label} {_fmt(entry['value'])}")
+        parts.append(f"chemical system {label}: {entry['n']} test materials, {ch.metric_label} {format_score(entry['value'])}")
     return [spec.finding(INFO, "Interpolation vs extrapolation: " + "; ".join(parts) + ".", details=dict(split))]

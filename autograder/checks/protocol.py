@@ -41,6 +41,7 @@ from autograder.checks.analysis import (
     literal,
     names_in,
 )
+from autograder.layout import RESULTS_FILE as RESULTS_NAME  # the file name (RESULTS_FILE is a need)
 from autograder.records import (
     COULD_NOT_RUN,
     FAIL,
@@ -51,19 +52,12 @@ from autograder.records import (
     WARN,
     Finding,
 )
+from autograder.results.metrics import format_score
 
 RUN_ALL = ("Restart the kernel and run the whole notebook from the top, so that the locked protocol "
-           "cell records all five folds and saves results.json.gz.")
+           f"cell records all five folds and saves {RESULTS_NAME}.")
 RECORDED_FOLD = re.compile(r"Recorded fold (matbench_\w+)-(\d) successfully")
 ALREADY_RECORDED = re.compile(r"Fold number (\d) already recorded! Aborting record")
-
-
-def _fmt(value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if abs(value) >= 100:
-        return f"{value:.2f}"
-    return f"{value:.4f}"
 
 
 def _output_text(ctx) -> str:
@@ -91,7 +85,7 @@ def api_used(ctx, spec) -> list[Finding]:
                              f"({official[0].text()}){note}. The grader cannot recompute your scores without the "
                              "results file that the API writes.",
                              advice="Use the template's locked protocol cell: it records your predictions on the "
-                                    "official folds and saves them in results.json.gz.",
+                                    f"official folds and saves them in {RESULTS_NAME}.",
                              details={"where": official[0].where(), "shuffled_first": bool(shuffled)})]
     splits = [c.text() for c in a.all.calls_named(*SPLITTERS)][:3]
     restored = [c.get("grade_id") for c in ctx.restored_cells if c.get("kind") == "restored_deleted_cell"]
@@ -124,7 +118,7 @@ def _is_official_splitter(call) -> bool:
 @check("protocol.results_file")
 def results_file(ctx, spec) -> list[Finding]:
     """The results file exists, is matbench's format (plain JSON or gzip) and was not edited."""
-    name = Path(ctx.results_path).name if ctx.results_path else "results.json.gz"
+    name = Path(ctx.results_path).name if ctx.results_path else RESULTS_NAME
     if ctx.results_error == "missing":
         ran = ""
         if ctx.record is not None and ctx.record.status == "failed":
@@ -142,7 +136,7 @@ def results_file(ctx, spec) -> list[Finding]:
     if hash_ok is False:
         return [spec.finding(FAIL, "The results file was modified after matbench wrote it: its contents do not "
                                    "match the hash matbench stored in it.",
-                             advice="Never edit results.json.gz by hand; re-run the notebook to write it again.",
+                             advice=f"Never edit {RESULTS_NAME} by hand; re-run the notebook to write it again.",
                              details={**details, "problems": problems})]
     if problems:
         return [spec.finding(FAIL, "The results file is not a complete matbench results file: "
@@ -175,7 +169,7 @@ def written_by_run(ctx, spec) -> list[Finding]:
             return [spec.finding(FAIL, "The results file is not the one the notebook saved during the grader's "
                                        "run: it was replaced or changed afterwards"
                                        + (f" (by your code: {static[0]})" if static else "") + ".",
-                                 advice="Let the locked protocol cell write results.json.gz and do not copy, edit or "
+                                 advice=f"Let the locked protocol cell write {RESULTS_NAME} and do not copy, edit or "
                                         "overwrite it afterwards.", details=details)]
         return [spec.finding(PASS, "The results file is exactly the one the notebook saved during the grader's run.",
                              details=details)]
@@ -192,7 +186,7 @@ def written_by_run(ctx, spec) -> list[Finding]:
     if static:
         return [spec.finding(WARN, f"Your own code writes or copies the results file ({static[0]}): the file may "
                                    "not hold the predictions of the locked protocol cell.",
-                             advice="Remove that code: only the locked protocol cell should write results.json.gz.",
+                             advice=f"Remove that code: only the locked protocol cell should write {RESULTS_NAME}.",
                              details=details)]
     return [spec.finding(INFO, "Whether the results file comes from the notebook's last run cannot be confirmed "
                                "without running it (the grader will). Run `autograder check --execute` to check it.",
@@ -373,7 +367,7 @@ def prediction_values(ctx, spec) -> list[Finding]:
             counts["mean_" + metric] = rs.summary[metric].mean
         if inverted:
             findings.append(spec.finding(FAIL, "The predictions rank glass formers below non-formers (ROC-AUC "
-                                               f"{_fmt(counts['mean_' + metric])} < 0.5): they look inverted, e.g. the "
+                                               f"{format_score(counts['mean_' + metric])} < 0.5): they look inverted, e.g. the "
                                                "probability of False (predict_proba[:, 0]) instead of True.",
                                          advice="Record the probability of True: `model.predict_proba(X)[:, 1]` (check "
                                                 "`model.classes_`).", details={**counts, "kind": kind}))
@@ -391,7 +385,7 @@ def scores(ctx, spec) -> list[Finding]:
     ch = ctx.challenge
     metric = ch.metric
     main = rs.summary[metric]
-    per_fold = ", ".join(_fmt(rs.folds[f][metric]) for f in sorted(rs.folds))
+    per_fold = ", ".join(format_score(rs.folds[f][metric]) for f in sorted(rs.folds))
     unit = f" {ch.unit}" if ch.unit and not ch.is_classification else ""
     details = {"metric": metric, "folds": {str(f): v for f, v in rs.folds.items()},
                "n_predictions": {str(f): n for f, n in rs.n_predictions.items()},
@@ -408,20 +402,20 @@ def scores(ctx, spec) -> list[Finding]:
     details["stored_vs_recomputed_mismatch"] = mismatched
     if ch.is_classification:
         text = (f"Recomputed matbench-compatible ROC-AUC (labels at 0.5, the leaderboard's figure): "
-                f"{_fmt(main.mean)} ± {_fmt(main.std)} over {len(rs.folds)} folds (per fold {per_fold}).")
+                f"{format_score(main.mean)} ± {format_score(main.std)} over {len(rs.folds)} folds (per fold {per_fold}).")
         if "rocauc_proba" in rs.summary:
             proba = rs.summary["rocauc_proba"]
-            text += (f" ROC-AUC of your probabilities: {_fmt(proba.mean)} ± {_fmt(proba.std)}; this one is "
+            text += (f" ROC-AUC of your probabilities: {format_score(proba.mean)} ± {format_score(proba.std)}; this one is "
                      "not comparable with the leaderboard.")
         else:
             text += " You recorded labels, so there is no probability ROC-AUC."
     else:
-        text = (f"Recomputed MAE: {_fmt(main.mean)} ± {_fmt(main.std)}{unit} over {len(rs.folds)} folds "
+        text = (f"Recomputed MAE: {format_score(main.mean)} ± {format_score(main.std)}{unit} over {len(rs.folds)} folds "
                 f"(per fold {per_fold}).")
     if mismatched:
         return [spec.finding(FAIL, text + " The scores stored in the results file do not match its predictions: "
                                           "the file was changed after the scores were computed.",
-                             advice="Never edit results.json.gz; re-run the notebook.", details=details)]
+                             advice=f"Never edit {RESULTS_NAME}; re-run the notebook.", details=details)]
     if not rs.complete:
         missing = sum(f.n_expected - f.n for f in rs.fold_scores)
         why = (f"{missing} official test material(s) have no finite prediction"
@@ -501,15 +495,15 @@ def claimed_scores(ctx, spec) -> list[Finding]:
     if mismatched:
         quoted = "; ".join(f"\"{c['text']}\" (cell {c['cell']})" for c in mismatched[:3])
         return [spec.finding(WARN, f"Your text quotes {ch.metric_label} values that your recorded predictions do not "
-                                   f"give (recomputed mean {_fmt(rs.summary[metric].mean)}): {quoted}.",
+                                   f"give (recomputed mean {format_score(rs.summary[metric].mean)}): {quoted}.",
                              advice="Quote the mean ± standard deviation over the five official folds printed by the "
                                     "protocol cell; say clearly when a figure comes from something else (a baseline, "
                                     "an inner validation).", details=details)]
     if proba_quoted:
         return [spec.finding(WARN, "You quote the ROC-AUC of your probabilities; the leaderboard's ROC-AUC is "
                                    "computed by matbench from True/False labels (threshold 0.5), so compare "
-                                   f"{_fmt(rs.summary[metric].mean)} with the leaderboard, not "
-                                   f"{_fmt(proba.mean)}.", details=details)]
+                                   f"{format_score(rs.summary[metric].mean)} with the leaderboard, not "
+                                   f"{format_score(proba.mean)}.", details=details)]
     if not own:
         return [spec.finding(INFO, f"Your text quotes no {ch.metric_label} of your own model; state the mean ± "
                                    "standard deviation over the five folds when you discuss it.", details=details)]
@@ -1006,8 +1000,8 @@ def plausibility(ctx, spec) -> list[Finding]:
     if exact_frac >= 0.10:
         reasons.append(f"{exact} of {nonzero} predictions ({exact_frac:.0%}) equal their target exactly")
     if better:
-        reasons.append(f"the {ch.metric_label} {_fmt(score)} beats the leaderboard's best ({best.algorithm}, "
-                       f"{_fmt(best.mean)})")
+        reasons.append(f"the {ch.metric_label} {format_score(score)} beats the leaderboard's best ({best.algorithm}, "
+                       f"{format_score(best.mean)})")
     if far_better or exact_frac >= 0.25 or (better and exact_frac >= 0.10):
         return [spec.finding(FAIL, "The score is implausible: " + "; ".join(reasons) + ". This happens when the model "
                                    "has seen the test targets (memorised or looked up); a marker will review it.",
