@@ -131,7 +131,11 @@ def ours(course: Path, workers: int) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"autograder grade failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     recs = records(course)
-    bad = [r["student_id"] for r in recs if r["status"] != "graded"]
+    from autograder.batch import stage_status
+    from autograder.course.config import Course
+
+    opened = Course.open(course)
+    bad = [r["student_id"] for r in recs if stage_status(opened, r["student_id"], ASSIGNMENT) != "graded"]
     if bad:
         raise SystemExit(f"not graded: {bad}")
     phases = next((line for line in done.stdout.splitlines() if line.startswith("time:")), "")

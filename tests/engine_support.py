@@ -153,3 +153,19 @@ def snapshot(root: Path, exclude: list[Path]) -> dict[str, tuple[int, int]]:
 def copy_course(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+def stored_submission(course_root: Path, student: str):
+    """One submission as the stages left it: its execution record with the checks' findings added
+    (they are stored apart, checks.json), and how far it came (batch.stage_status)."""
+    from autograder.batch import stage_status
+    from autograder.checks import load_check_findings
+    from autograder.course.config import Course
+
+    course = Course.open(course_root)
+    record = course.load_record(student, ASSIGNMENT)
+    if record is None:
+        return None, "-"
+    status = stage_status(course, student, ASSIGNMENT, record)
+    record.findings = record.findings + load_check_findings(course, student, ASSIGNMENT)
+    return record, status

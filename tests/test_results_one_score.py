@@ -15,7 +15,6 @@ from rubric_fixtures import (
     executed_notebook,
     good_findings,
     make_course,
-    write_results_file,
 )
 
 from autograder import selfcheck

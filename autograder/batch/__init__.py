@@ -57,6 +57,7 @@ from autograder.batch.planning import (
 from autograder.batch.runners import RUNNERS, run_executions
 from autograder.batch.stages import CheckStage, GradeStage
 from autograder.batch.table import status_table
+from autograder.checks import load_check_findings
 from autograder.records import ExecutionRecord
 
 __all__ = ["RUNNERS", "BatchError", "BatchSummary", "GradeOptions", "batch_students", "checked_execution", "cores",
@@ -135,7 +136,6 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
     if grading is not None:
         grading.finish(sorted(summary.records))
         summary.summary_path = grading.reports.summary_path
-    from autograder.checks import load_check_findings
 
     for student, record in summary.records.items():
         summary.statuses[student] = stage_status(course, student, assignment, record)

@@ -8,7 +8,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.course.data import data_home
 from autograder.errors import UserError
+from autograder.execute import sandbox as sb
 from autograder.execute.engine import EngineSettings
 from autograder.layout import CONFIG_FILE
 from autograder.records import ExecutionRecord
@@ -74,9 +76,6 @@ def cores() -> int:
 def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int, list[str]]:
     """Settings for this batch (course configuration, overridden by the options) and the number
     of workers; plus warnings to show once."""
-    from autograder.course.data import data_home
-    from autograder.execute.sandbox import bwrap_status, check_layout, parse_size
-
     ex = course.config.execution
     warnings = []
     workers = options.workers if options.workers else (ex.workers or cores())
@@ -88,7 +87,7 @@ def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int,
         raise BatchError(f"[execution] sandbox = {mode!r} in {CONFIG_FILE}: use auto, bubblewrap or none.")
     use_bwrap = True
     if not options.no_execute:
-        usable, reason = bwrap_status()
+        usable, reason = sb.bwrap_status()
         if mode == "none" or (not usable and options.allow_unsandboxed and mode == "auto"):
             use_bwrap = False
             if mode == "none" and not options.allow_unsandboxed:
@@ -101,9 +100,9 @@ def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int,
             raise BatchError(f"Cannot sandbox the notebooks: {reason}. Install bubblewrap, or pass "
                              "--allow-unsandboxed to grade without a sandbox (only for notebooks you trust).")
         if use_bwrap:
-            check_layout(course.root)
-    memory = parse_size(options.memory_limit if options.memory_limit is not None else ex.memory_limit)
-    disk = parse_size(options.disk_limit if options.disk_limit is not None else ex.disk_limit)
+            sb.check_layout(course.root)
+    memory = sb.parse_size(options.memory_limit if options.memory_limit is not None else ex.memory_limit)
+    disk = sb.parse_size(options.disk_limit if options.disk_limit is not None else ex.disk_limit)
     settings = EngineSettings(
         cell_timeout=options.cell_timeout if options.cell_timeout is not None else ex.cell_timeout,
         timeout=options.timeout if options.timeout is not None else ex.timeout,

@@ -6,15 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from autograder.batch.options import BatchError, GradeOptions
+from autograder.course.allocation import read_allocation
+from autograder.course.data import dataset_file, missing_message
 from autograder.execute.engine import EngineSettings, prepare_job
+from autograder.execute.environment import course_packages, fingerprint, requirements_path
+from autograder.execute.sanitise import load_reference
+from autograder.intake import Submission, inspect_submission, record_intake_error, released_notebook_name
 from autograder.layout import ALLOCATION_FILE
 from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, ExecutionRecord
 
 
 def reference_notebook(course, assignment: str):
-    from autograder.execute.sanitise import load_reference
-    from autograder.intake import released_notebook_name
-
     path = course.source_dir(assignment) / released_notebook_name(course, assignment)
     if not path.is_file():
         notebooks = sorted(course.source_dir(assignment).glob("*.ipynb"))
@@ -23,8 +25,6 @@ def reference_notebook(course, assignment: str):
 
 
 def check_data(settings: EngineSettings, tasks: set[str]) -> None:
-    from autograder.course.data import dataset_file, missing_message
-
     for task in sorted(tasks):
         if not (Path(settings.data_dir) / dataset_file(task)).is_file():
             raise BatchError(missing_message(task))
@@ -62,7 +62,6 @@ def plan(course, options: GradeOptions, settings: EngineSettings):
 
 def batch_students(course, options: GradeOptions) -> tuple[str, list[str], dict[str, str]]:
     """The assignment, the students with a submission of it (those asked for), and the allocation."""
-    from autograder.course.allocation import read_allocation
 
     assignment = options.assignment or course.assignment
     students = course.submitted_students(assignment)
@@ -79,9 +78,6 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
               allocation: dict[str, str]):
     """plan(), one student at a time: yields (student, kind, item), so that a batch can start the first
     executions while the later notebooks are still being read and sanitised."""
-    from autograder.execute.environment import course_packages, fingerprint, requirements_path
-    from autograder.intake import inspect_submission, record_intake_error
-
     catalogue = course.config.catalogue
     reference = reference_notebook(course, assignment)
     declared = course_packages(requirements_path(course, assignment))
@@ -106,7 +102,6 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
             job = prepare_job(course, student, assignment, settings, letter, task, reference, environment,
                               declared, sub)
         except Exception as error:  # noqa: BLE001 - an unreadable notebook is this student's problem
-            from autograder.intake import Submission
 
             bad = Submission(student, assignment, sub.folder, submitted_at=sub.submitted_at,
                              problem=f"the notebook could not be prepared for running ({type(error).__name__}: "

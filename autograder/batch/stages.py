@@ -6,16 +6,18 @@ from __future__ import annotations
 import time
 
 from autograder.batch.options import BatchSummary
+from autograder.checks import run_check_stage
 from autograder.errors import UserError
+from autograder.grade.grading import CohortGrading
 from autograder.records import ExecutionRecord
+from autograder.report.cohort import ReportResult, write_page
+from autograder.report.summary import write_summary
 
 
 class CheckStage:
     """The check stage (autograder.checks.run_check_stage) on each finished execution, timed."""
 
     def __init__(self):
-        from autograder.checks import run_check_stage
-
         self.function, self.seconds = run_check_stage, 0.0
 
     def run(self, course, record: ExecutionRecord) -> None:
@@ -33,9 +35,6 @@ class GradeStage:
     disk, and `autograder grade --no-execute` grades them again."""
 
     def __init__(self, course, assignment: str, summary: BatchSummary, console):
-        from autograder.grade.grading import CohortGrading
-        from autograder.report.cohort import ReportResult
-
         self.course, self.assignment = course, assignment
         self.summary, self.console = summary, console
         self.seconds, self.graded = 0.0, set()
@@ -57,8 +56,6 @@ class GradeStage:
                            "and checks are stored; fix the problem and run `autograder grade --no-execute`.")
 
     def grade(self, student: str) -> None:
-        from autograder.report.cohort import write_page
-
         if self.cohort is None or student in self.graded:
             return
         started = time.monotonic()
@@ -68,8 +65,6 @@ class GradeStage:
         self.seconds += time.monotonic() - started
 
     def finish(self, students: list[str]) -> None:
-        from autograder.report.summary import write_summary
-
         for student in students:
             self.grade(student)
         if self.cohort is None:

@@ -17,6 +17,13 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from autograder.checks import load_check_findings
+from autograder.course.allocation import read_allocation
+from autograder.grade.combine import combine
+from autograder.grade.lateness import assess_lateness
+from autograder.grade.marks import read_course_marks
+from autograder.grade.recordings import find_recordings, presentation_findings
+from autograder.grade.rubric import load_rubric
 from autograder.records import PENDING, ExecutionRecord, Finding
 
 log = logging.getLogger(__name__)
@@ -51,10 +58,6 @@ class CohortGrading:
     executions are still running, so that the marks and feedback pages cost no extra wall time."""
 
     def __init__(self, course, assignment: str, *, update_gradebook: bool = True):
-        from autograder.course.allocation import read_allocation
-        from autograder.grade.marks import read_course_marks
-        from autograder.grade.rubric import load_rubric
-
         self.course, self.assignment = course, assignment
         self.rubric = load_rubric(course.rubric_path)
         self.csv_marks = read_course_marks(course, self.rubric, assignment)
@@ -126,7 +129,6 @@ def load_record(course, student: str, assignment: str) -> ExecutionRecord:
 
 def submission_findings(course, student: str, assignment: str, record: ExecutionRecord) -> list[Finding]:
     """The evidence of the earlier stages: the engine's findings and the checks' (stored apart)."""
-    from autograder.checks import load_check_findings
 
     return list(record.findings) + load_check_findings(course, student, assignment)
 
@@ -134,9 +136,6 @@ def submission_findings(course, student: str, assignment: str, record: Execution
 def grade_submission(course, assignment: str, student: str, rubric, csv_marks: dict, letter: str | None,
                      bridge=None) -> dict:
     """Mark one submission, write grade.json, update the gradebook; returns the grade."""
-    from autograder.grade.combine import combine
-    from autograder.grade.lateness import assess_lateness
-    from autograder.grade.recordings import find_recordings, presentation_findings
 
     record = load_record(course, student, assignment)
     folder = course.autograded_dir(student, assignment)

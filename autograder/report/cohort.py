@@ -7,6 +7,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.report.feedback import write_feedback
+from autograder.report.summary import write_summary
+
 log = logging.getLogger(__name__)
 
 
@@ -19,7 +22,6 @@ class ReportResult:
 
 def write_page(course, assignment: str, student: str, grade: dict | None, result: ReportResult) -> None:
     """One student's page; a page that cannot be drawn is recorded, never stops the cohort."""
-    from autograder.report.feedback import write_feedback
 
     try:
         path = write_feedback(course, assignment, student, grade)
@@ -34,7 +36,6 @@ def write_page(course, assignment: str, student: str, grade: dict | None, result
 def write_cohort_reports(course, assignment: str | None = None, rubric=None,
                          students: list[str] | None = None) -> ReportResult:
     """Every student's feedback page (or those given) and the cohort summary."""
-    from autograder.report.summary import write_summary
 
     assignment = assignment or course.assignment
     result = ReportResult()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.grade.rubric import load_rubric
 
 FORMATS = ("blackboard", "plain")
 
@@ -85,7 +86,6 @@ def grading_notes(grade: dict) -> str:
 def export_marks(course, assignment: str, output: Path, fmt: str = "blackboard", *,
                  include_provisional: bool = False, column: str | None = None,
                  column_id: str | None = None, rubric=None) -> ExportResult:
-    from autograder.grade.rubric import load_rubric
 
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format '{fmt}'. Formats: {', '.join(FORMATS)}.")

@@ -14,6 +14,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from autograder.course.data import data_home
 from autograder.layout import write_text_atomic
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, STUDENT, WARN
 from autograder.report import Scrubber, environment
@@ -144,7 +145,6 @@ def build_context(course, assignment: str, student: str, grade: dict, challenge,
         "presentation": grade.get("presentation", {}), "run": run,
         "generated": datetime.now().strftime("%d %B %Y, %H:%M"),
     }
-    from autograder.course.data import data_home
 
     scrub = Scrubber(course.root, data_home(), os.path.expanduser("~"), Path.cwd())
     return scrub(context)

@@ -13,6 +13,8 @@ import statistics
 from datetime import datetime
 from pathlib import Path
 
+from autograder.course.allocation import read_allocation
+from autograder.grade.rubric import load_rubric
 from autograder.layout import write_text_atomic
 from autograder.report import environment
 
@@ -25,7 +27,6 @@ def _stats(values: list[float]) -> dict:
 
 
 def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> dict:
-    from autograder.course.allocation import read_allocation
     from autograder.report import figures
 
     catalogue = course.config.catalogue
@@ -127,8 +128,6 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
 
 
 def write_summary(course, assignment: str, rubric=None) -> Path:
-    from autograder.grade.rubric import load_rubric
-
     rubric = rubric or load_rubric(course.rubric_path)
     context = build_summary(course, assignment, rubric, course.load_grades(assignment))
     html = environment().get_template("summary.html.j2").render(**context)
