@@ -125,34 +125,34 @@ def _as_float(value) -> float:
 def score_predictions(challenge, fold_predictions: dict[int, dict[str, object]], truth) -> Score:
     """Rescore `fold -> {mbid: prediction}` for `challenge` (autograder.course.challenges.Challenge)
     against `truth` (autograder.course.data.GroundTruth)."""
-    index = truth.index_of()
     clf = challenge.is_classification
+    mbids = np.asarray(truth.mbids, dtype=object)
+    seen_in_training = seen_chemistry(truth)
     fold_scores: list[FoldScore] = []
     all_true, all_pred, all_seen = [], [], []
     scored = []  # (FoldScore, y_true, finite predictions) of the folds with something to score
     is_probability = False
     for fold in range(truth.n_folds):
-        test_ids = truth.test_ids(fold)
+        rows_of_fold = np.flatnonzero(truth.test_fold == fold)
         given = fold_predictions.get(fold) or {}
-        test_set = set(test_ids)
-        ids = [m for m in test_ids if m in given]
-        raw = [given[m] for m in ids]
-        values = np.array([_as_float(v) for v in raw], dtype=float)
+        test_ids = mbids[rows_of_fold]
+        present = np.fromiter((m in given for m in test_ids), dtype=bool, count=len(test_ids))
+        rows = rows_of_fold[present]
+        values = np.array([_as_float(given[m]) for m in test_ids[present]], dtype=float)
         ok = np.isfinite(values)
-        entry = FoldScore(fold, n_expected=len(test_ids), n=int(ok.sum()), n_invalid=int((~ok).sum()),
-                          n_other=sum(1 for m in given if m not in test_set))
+        entry = FoldScore(fold, n_expected=len(rows_of_fold), n=int(ok.sum()), n_invalid=int((~ok).sum()),
+                          n_other=len(given) - int(present.sum()))
         fold_scores.append(entry)
         if not entry.n:
             continue
-        rows = [index[m] for m, good in zip(ids, ok) if good]
+        rows, finite = rows[ok], values[ok]
         y_true = truth.targets[rows]
-        if clf and not np.all(np.isin(values[ok], (0.0, 1.0))):
+        if clf and not np.all(np.isin(finite, (0.0, 1.0))):
             is_probability = True
-        train_systems = {truth.chemsys[i] for i, f in enumerate(truth.test_fold) if f != fold}
         all_true.append(y_true.astype(float))
-        all_pred.append(values[ok])
-        all_seen.append(np.array([truth.chemsys[r] in train_systems for r in rows], dtype=bool))
-        scored.append((entry, y_true, values[ok]))
+        all_pred.append(finite)
+        all_seen.append(seen_in_training[rows])
+        scored.append((entry, y_true, finite))
     for entry, y_true, finite in scored:
         # labels (True/False, or 0/1 as numbers) are scored as labels; probabilities also get rocauc_proba
         y_pred = labels_of(finite) if clf and not is_probability else finite
@@ -174,6 +174,16 @@ def score_predictions(challenge, fold_predictions: dict[int, dict[str, object]],
         score.arrays = {"y_true": y_true, "y_pred": y_pred, "seen": seen}
         score.seen_unseen = seen_unseen_errors(challenge, y_true, y_pred, seen)
     return score
+
+
+def seen_chemistry(truth) -> np.ndarray:
+    """For every row: is its chemical system among the training materials of its own test fold
+    (some material of another fold has it)? Counted once for all folds."""
+    systems, codes = np.unique(np.asarray(truth.chemsys, dtype=object).astype(str), return_inverse=True)
+    n_folds = truth.n_folds
+    total = np.bincount(codes, minlength=len(systems))
+    in_own_fold = np.bincount(codes * n_folds + truth.test_fold, minlength=len(systems) * n_folds)
+    return total[codes] > in_own_fold[codes * n_folds + truth.test_fold]
 
 
 def seen_unseen_errors(challenge, y_true, y_pred, seen) -> dict:
