@@ -70,6 +70,7 @@ _declare(ENGINE, "general",
          ("execution.not_run", "Runs as the grader runs it"),
          ("execution.network", "No internet needed"),
          ("execution.filesystem", "Files only in the notebook's folder"),
+         ("execution.missing_file", "Every file it reads is handed in"),
          ("execution.links_removed", "No links outside the folder"),
          ("execution.engine_error", "The grader could run the notebook"))
 _declare(ENGINE, "code",

@@ -3,7 +3,8 @@
 `check_submission`), and every expected verdict in its expected.json must hold. Without the
 engine (or without papermill's kernel) this module cannot run and says so.
 
-Slow (executes 21 small notebooks; about 2-3 minutes on 2 cores): `pytest -m slow`.
+Slow (executes 34 small notebooks, 13 of them written without the template; a few minutes on 2 cores):
+`pytest -m slow`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.records import FAIL
+from autograder import findings
+from autograder.records import FAIL, ExecutionRecord
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +29,7 @@ ASSIGNMENT = "research_challenge"
 
 
 def expected_of(case: str) -> dict:
+    """The case's expected.json; a status "absent" means the finding must not be there."""
     return json.loads((CORPUS / case / "expected.json").read_text())
 
 
@@ -77,12 +80,18 @@ def test_corpus_verdicts(case, graded_corpus):
     stored_findings = record.findings + load_check_findings(course, case, ASSIGNMENT)  # execute's + the checks'
     stored = _statuses(stored_findings)
     fresh = _statuses(check_submission(course, case, ASSIGNMENT))
+    engine = _statuses(record.findings)  # the execute stage's own findings (execution, environment, sanitise)
     meta = expected_of(case)
     has_trace = (course.autograded_dir(case, ASSIGNMENT) / "protocol_trace.jsonl").is_file()
     problems = []
     for check_id, want in meta["expected"].items():
         if isinstance(want, dict):
             want = want["with_trace" if has_trace else "without_trace"]
+        if findings.kind(check_id).stage != findings.CHECKS:
+            got = engine.get(check_id)
+            if (want == "absent" and got is not None) or (want != "absent" and (got is None or want not in got)):
+                problems.append(f"{check_id}: expected {want}, the run gave {got}")
+            continue
         got = fresh.get(check_id)
         if got is None or want not in got or len(set(got)) != 1:
             problems.append(f"{check_id}: expected {want}, got {got}")
@@ -95,6 +104,48 @@ def test_corpus_verdicts(case, graded_corpus):
     # nothing a check could not do silently passes: every could-not-run names why
     for finding in stored_findings:
         assert finding.message
+
+
+def test_template_free_notebooks_run_as_written(graded_corpus):
+    """A notebook written without the template runs with no error of the grader's making: nothing
+    restored, nothing inserted, and its first error (if any) is its own."""
+    course, summary = graded_corpus
+    free = [case for case in CASES if case.startswith("free_")]
+    assert len(free) >= 12
+    for case in free:
+        record = ExecutionRecord.load(course.autograded_dir(case, ASSIGNMENT) / "result.json")
+        kinds = {change["kind"] for change in record.sanitise}
+        assert "template_free" in kinds and not kinds & {"restored_deleted_cell", "restored_locked_cell",
+                                                          "restored_parameters_cell", "restored_parameters_tag"}
+        assert not any(f.check_id == "sanitise.restored_cell" for f in record.findings), case
+        errors = [c for c in record.cells if c.status == "failed"]
+        assert all((c.error or {}).get("ename") != "NameError" or "challenge" not in (c.error or {}).get("evalue", "")
+                   for c in errors), case
+
+
+def test_the_template_without_its_settings_cell_runs_cleanly(graded_corpus):
+    course, _ = graded_corpus
+    record = ExecutionRecord.load(course.autograded_dir("template_settings_deleted", ASSIGNMENT) / "result.json")
+    assert record.status == "executed" and all(c.status == "completed" for c in record.cells), record.cells
+    assert "restored_parameters_cell" in {change["kind"] for change in record.sanitise}
+
+
+def test_an_official_style_notebook_scores_what_it_prints(graded_corpus):
+    """The official Matbench notebook on one task (the Dummy): the score recomputed by the grader
+    is the one it printed, and the leaderboard's Dummy."""
+    import re
+
+    import nbformat
+
+    course, _ = graded_corpus
+    folder = course.autograded_dir("free_official_one_task", ASSIGNMENT)
+    nb = nbformat.read(folder / "research_challenge.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    match = re.search(r"matbench_expt_gap: mae = ([0-9.]+) ± ([0-9.]+) over the 5 folds", printed)
+    assert match, printed[-500:]
+    score = course.load_score("free_official_one_task", ASSIGNMENT)
+    assert score["complete"] and f"{score['mean']:.4f}" == match.group(1) and f"{score['std']:.4f}" == match.group(2)
+    assert match.group(1) == "1.1435" and score["rank"] == 13  # the leaderboard's Dummy
 
 
 def test_corpus_ran_with_the_trace(graded_corpus):

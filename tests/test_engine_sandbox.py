@@ -183,6 +183,35 @@ def test_notebook_budget_keeps_the_partial_notebook(tmp_path):
     assert any(f.check_id == "execution.notebook_timeout" for f in record.findings)
 
 
+def test_both_budgets_are_reported_where_each_ran_out(tmp_path):
+    """A cell over the per-cell limit is interrupted and the notebook goes on; later the whole-notebook
+    budget runs out in another cell: both are said, each with its cell, and the cells that did not run."""
+    nb = notebook("import time\nwhile True:\n    time.sleep(0.01)", "print('went on')",
+                  "import time\ntime.sleep(600)", "print('never')", "print('nor this')")
+    record, work = run(tmp_path, nb, cell_timeout=6, timeout=10)  # cell 4 meets the budget before its own limit
+    assert record.status == "failed"
+    assert [c.status for c in record.cells][2:] == ["timeout", "completed", "timeout", "pending", "pending"]
+    assert "the budget ran out in cell 4, and cells 5 to 6 (2 code cells) did not run" in record.reason
+    found = {(f.check_id, f.status): f for f in record.findings}
+    assert found[("execution.cell_timeout", "fail")].message.startswith("Cell 2 ran longer than 6 s")
+    assert found[("execution.notebook_timeout", "fail")].details["cell"] == 3
+
+
+def test_a_file_or_module_not_handed_in_is_named_as_the_cause(tmp_path):
+    nb = notebook("import pandas as pd\nteam = pd.read_csv('team-a.csv')", "print(team.shape)",
+                  "import train_crabnet")
+    record, work = run(tmp_path, nb)
+    found = {f.check_id: f for f in record.findings}
+    missing = found["execution.missing_file"]
+    assert missing.status == "fail" and missing.message.startswith("Cell 2 reads `team-a.csv`, a file that was not "
+                                                                   "handed in")
+    errors = found["execution.cell_errors"].message
+    assert "cell 3, raised NameError" in errors and "follow from the error in cell 2" in errors
+    module = found["environment.missing_package"]
+    assert "`train_crabnet`, which is neither a package of the course environment nor a file handed in" in \
+        module.message and "train_crabnet.py" in module.advice
+
+
 @pytest.mark.parametrize("code, words", [("import os\nos._exit(3)", "exited with status 3"),
                                          ("import ctypes\nctypes.string_at(0)", "segmentation fault")])
 def test_kernel_death_is_recorded_with_its_cause(tmp_path, code, words):

@@ -183,6 +183,40 @@ def test_parameters_tag_is_restored(reference):
     assert injection_index(clean) == params + 1
 
 
+def test_deleted_settings_cell_comes_back_and_no_instructor_cell_is_taken_for_it(reference):
+    """The template with its Settings cell deleted: the locked set-up cell assigns `challenge` too
+    (`challenge = str(challenge).strip().upper()`), but it is the instructor's, so the Settings cell
+    comes back from the source before it and the parameters are injected after that."""
+    nb = quick_notebook("good")
+    settings = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    del nb.cells[settings]
+    clean, changes = sanitise(nb, reference)
+    tagged = [i for i, c in enumerate(clean.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and not clean.cells[tagged[0]].metadata.get("nbgrader")
+    assert "restored_parameters_cell" in _kinds(changes) and "restored_parameters_tag" not in _kinds(changes)
+    first_instructor_code = next(i for i, c in enumerate(clean.cells) if c.cell_type == "code"
+                                 and c.metadata.get("nbgrader", {}).get("locked"))
+    assert tagged[0] < first_instructor_code  # the injected values exist before the set-up cell reads them
+    assert injection_index(clean) == tagged[0] + 1
+
+
+def test_a_notebook_written_without_the_template_runs_as_written(reference):
+    """An earlier year's notebook (no instructor cell of this assignment): nothing is restored or
+    inserted, no cell is tagged; papermill injects the parameters in a cell of their own at the top."""
+    cells = [nbformat.v4.new_markdown_cell("# Band gaps: my model\nName: Ada, CID 0123"),
+             nbformat.v4.new_code_cell("challenge = 'B'  # my own variable, not the grader's\n"
+                                       "from matminer.datasets import load_dataset\n"
+                                       "df = load_dataset('matbench_expt_gap')"),
+             nbformat.v4.new_code_cell("!pip install matminer\nprint(len(df))")]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    clean, changes = sanitise(nb, reference)
+    assert _kinds(changes) == ["template_free", "neutralised_install"]
+    assert [c.source.split("\n")[0] for c in clean.cells[:2]] == [c.source.split("\n")[0] for c in cells[:2]]
+    assert len(clean.cells) == len(cells)
+    assert not any("parameters" in c.metadata.get("tags", []) for c in clean.cells)
+    assert injection_index(clean) == 0
+
+
 def test_change_indices_follow_the_injected_parameters_cell(reference):
     nb = quick_notebook("tampered")
     clean, changes = sanitise(nb, reference)

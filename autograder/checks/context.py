@@ -174,7 +174,8 @@ class CheckContext:
         return ctx
 
     def _challenge_from_files(self):
-        """Without an allocation: the notebook's parameters, else the results file's task."""
+        """Without an allocation: the notebook's parameters, else the results file's task, else the
+        one course task the student's code names (`load_dataset("matbench_glass")`)."""
         if self.notebook is not None:
             letter = self.notebook.parameters().get("challenge")
             if isinstance(letter, str) and letter.strip():
@@ -189,6 +190,10 @@ class CheckContext:
                 self.challenge_source = "results file"
             except ValueError:
                 pass
+        if self.challenge is None and self.notebook is not None:
+            course_tasks = [t for t in self.notebook.matbench_tasks() if t in self.catalogue.tasks]
+            if len(course_tasks) == 1:
+                self.challenge, self.challenge_source = self.catalogue.get(course_tasks[0]), "named in the code"
 
     # --- lazily loaded parts ---------------------------------------------------------------------
     @cached_property

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 ANSWER_STUB = "YOUR ANSWER HERE"
+_TASK_NAME = re.compile(r"\bmatbench_[a-z0-9_]+\b")
 CODE_STUB = "YOUR CODE HERE"
 
 # Cell magics whose body is Python (only the magic line is dropped); any other cell magic
@@ -205,6 +206,12 @@ class Notebook:
 
     # --- views ------------------------------------------------------------------------------------
     @property
+    def on_template(self) -> bool:
+        """Written on the assignment's template: it carries the instructor's locked cells. A notebook
+        without them (an earlier year's, a student's own) gets no message about the template."""
+        return any(c.origin == "locked" for c in self.cells)
+
+    @property
     def code_cells(self) -> list[Cell]:
         return [c for c in self.cells if c.is_code]
 
@@ -217,6 +224,27 @@ class Notebook:
         """Code cells the student wrote or changed (not locked, not injected, not the untouched
         template, not the parameters cell)."""
         return [c for c in self.code_cells if c.origin == "student" and "parameters" not in c.tags]
+
+    def matbench_tasks(self) -> list[str]:
+        """The Matbench tasks the student's own code names (`load_dataset("matbench_glass")`,
+        `subset=["matbench_expt_gap"]`, `mb.matbench_phonons`), in the order they first appear;
+        comments and the template's cells do not count."""
+        from autograder.course.challenges import MATBENCH_V01_TASKS  # a dict of facts, no heavy import
+
+        found: list[str] = []
+        for cell in self.student_code_cells:
+            if cell.tree is None:
+                continue
+            for node in ast.walk(cell.tree):
+                names = []
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    names = _TASK_NAME.findall(node.value)
+                elif isinstance(node, ast.Attribute):
+                    names = [node.attr]
+                elif isinstance(node, ast.Name):
+                    names = [node.id]
+                found.extend(n for n in names if n in MATBENCH_V01_TASKS and n not in found)
+        return found
 
     def cell_by_grade_id(self, grade_id: str) -> Cell | None:
         return next((c for c in self.cells if c.grade_id == grade_id), None)

@@ -238,6 +238,10 @@ class Catalogue:
     def letters(self) -> list[str]:
         return list(self.challenges)
 
+    @property
+    def tasks(self) -> list[str]:
+        return [c.task for c in self.challenges.values()]
+
     def get(self, key: str) -> Challenge:
         """A challenge by letter ('B'), task name ('matbench_expt_gap') or short name ('expt_gap')."""
         key_clean = str(key).strip()

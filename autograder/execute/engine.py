@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -417,7 +418,7 @@ def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
                          + {"memory": "out of memory", "disk": "it wrote more files than the disk limit"}.get(
                              result.killed, _describe_exit(outcome.get("kernel_exit")))}
             else:
-                error = {"ename": "Timeout", "evalue": "the time budget ran out while this cell was running"}
+                error = {"ename": BUDGET_ENAME, "evalue": "the time budget ran out while this cell was running"}
         elif not cell.source.strip() and reached:
             status = "completed"
         else:
@@ -441,9 +442,31 @@ def _minutes(seconds) -> str:
     return f"{seconds / 60:.0f} min" if seconds and seconds >= 120 else f"{seconds} s"
 
 
+BUDGET_ENAME = "Timeout"  # the error _cell_runs gives the cell the whole-notebook budget stopped
+
+
+def _stopped_cell(record: ExecutionRecord) -> CellRun | None:
+    """The cell the run was stopped in: the kernel killed, or the whole-notebook budget ran out
+    (not a cell that only hit the per-cell limit: the notebook went on after that one)."""
+    return (next((c for c in record.cells if c.status == "killed"), None)
+            or next((c for c in record.cells if c.status == "timeout" and (c.error or {}).get("ename") == BUDGET_ENAME),
+                    None)
+            or next((c for c in record.cells if c.status in ("killed", "timeout")), None))
+
+
+def _not_run(nb, record: ExecutionRecord) -> str:
+    """Which cells did not run, as the student numbers them ("cells 84 to 97")."""
+    pending = [_student_index(nb, c.index) + 1 for c in record.cells if c.status == "pending"]
+    if not pending:
+        return "no cell after it was left"
+    if len(pending) == 1:
+        return f"cell {pending[0]} did not run"
+    return f"cells {pending[0]} to {pending[-1]} ({len(pending)} code cells) did not run"
+
+
 def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb) -> tuple[str, str]:
     settings = job.settings
-    stopped = next((c for c in record.cells if c.status in ("killed", "timeout")), None)
+    stopped = _stopped_cell(record)
     where = f" in cell {_student_index(nb, stopped.index) + 1}" if stopped else ""
     exception = outcome.get("exception") or {}
     if result.killed == "memory":
@@ -456,7 +479,7 @@ def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandbox
                         "run, and the files it wrote were removed.")
     if outcome.get("deadline_hit") or result.killed == "timeout":
         return FAILED, (f"The notebook did not finish within {_minutes(settings.timeout)}, the time budget for the "
-                        f"whole notebook; it was stopped{where} and the cells after it did not run.")
+                        f"whole notebook: the budget ran out{where}, and {_not_run(nb, record)}.")
     if exception.get("type") == "CellTimeoutError":
         which = f"Cell {_student_index(nb, stopped.index) + 1}" if stopped else "A cell"
         return FAILED, (f"{which} ran longer than {settings.cell_timeout} s (the time budget for one cell) and "
@@ -481,6 +504,17 @@ def _student_index(nb, index: int) -> int:
     from autograder.execute.sanitise import INJECTED_TAG
 
     return index - sum(1 for cell in nb.cells[:index] if INJECTED_TAG in cell.metadata.get("tags", []))
+
+
+_NO_FILE = re.compile(r"No such file or directory: '([^'/][^']*)'")
+
+
+def _missing_file(ename: str, evalue: str) -> str | None:
+    """The relative path a FileNotFoundError names (a file the notebook expected beside it)."""
+    if ename not in ("FileNotFoundError", "OSError", "IOError"):
+        return None
+    match = _NO_FILE.search(evalue or "")
+    return match.group(1) if match else None
 
 
 def _error_cells(nb) -> list[tuple[int, str, str]]:
@@ -511,8 +545,9 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
     settings = job.settings
     findings: list[Finding] = []
     errors = _error_cells(nb)
+    stopped = _stopped_cell(record) if record.status == FAILED else None
     if record.status == FAILED:
-        cell = next((c for c in record.cells if c.status in ("killed", "timeout")), None)
+        cell = stopped
         check = ("execution.memory" if result.killed == "memory" else
                  "execution.disk" if result.killed == "disk" else
                  "execution.notebook_timeout" if (outcome.get("deadline_hit") or result.killed == "timeout") else
@@ -537,7 +572,9 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
                                 details={"cell": _student_index(nb, cell.index) if cell else None,
                                          "wall_seconds": record.wall_seconds,
                                          "peak_memory_mb": record.peak_memory_mb}))
-    timeouts = [c for c in record.cells if c.status == "timeout" and record.status != FAILED]
+    # cells that hit the per-cell limit and were interrupted while the notebook went on (also when the
+    # whole-notebook budget ran out later: both are said, each where it happened)
+    timeouts = [c for c in record.cells if c.status == "timeout" and c is not stopped]
     for cell in timeouts:
         findings.append(make("execution.cell_timeout", FAIL,
                                 f"Cell {_student_index(nb, cell.index) + 1} ran longer than {settings.cell_timeout} s (the "
@@ -574,14 +611,28 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
                                 advice="Use relative paths to files in the notebook's folder, and the data_dir "
                                        "parameter for the Matbench data; do not use absolute paths of your computer.",
                                 details={"cells": [i for i, _, _ in filesystem]}))
+    missing = [(i, e, v, name) for i, e, v in errors if (name := _missing_file(e, v)) and i not in
+               {j for j, _, _ in filesystem}]
+    for index, ename, evalue, name in missing[:1]:
+        dataset = name.startswith("matbench_") or name.endswith((".json.gz", ".json.bz2"))
+        findings.append(make("execution.missing_file", FAIL,
+                             f"Cell {index + 1} reads `{name}`, a file that was not handed in with the notebook, so "
+                             "it failed when the grader ran it (the grader runs the notebook in a folder that holds "
+                             "only what you submitted).",
+                             advice=("Load the Matbench data with matminer's `load_dataset(...)` or the Matbench "
+                                     "task (`task.load()`): the grader provides every data set." if dataset else
+                                     "Submit the file with the notebook, or make it in the notebook itself."),
+                             details={"cells": [i for i, _, _, _ in missing], "files": sorted({n for *_, n in missing})}))
     # Any other error: the notebook does not run from top to bottom as the grader runs it.
-    explained = {i for i, _, _ in memory + network + filesystem}
+    explained = {i for i, _, _ in memory + network + filesystem} | {i for i, *_ in missing}
     other = [(i, e, v) for i, e, v in errors if i not in explained and e != "ModuleNotFoundError"]
     if other:
         index, ename, evalue = other[0]
+        earlier = [i for i in sorted(explained | {i for i, e, _ in errors if e == "ModuleNotFoundError"}) if i < index]
+        cause = (f" (it may follow from the error in cell {earlier[0] + 1}, explained above)" if earlier else "")
         findings.append(make("execution.cell_errors", FAIL,
                                 f"{len(other)} cell(s) raised an error when the grader ran the notebook from top to "
-                                f"bottom; the first, cell {index + 1}, raised {ename}: {evalue[:200]}",
+                                f"bottom; the first, cell {index + 1}, raised {ename}: {evalue[:200]}{cause}",
                                 advice="Restart the kernel and run all cells, then fix the first error (later ones "
                                        "often follow from it); `autograder check --execute` runs it as the grader does.",
                                 details={"cells": [{"cell": i, "ename": e, "evalue": v[:300]}

@@ -133,6 +133,16 @@ def missing_module_findings(cells: list[tuple[int, str, str]], declared: list[st
                        "-r requirements.txt) and grade again with --force.",
                 visibility=MARKER, details={"cell": index, "module": module, "package": dist}))
             continue
+        if top not in KNOWN_IMPORTS and dist == top:
+            # no package known by that name: it may as well be a module of the student's own
+            findings.append(make("environment.missing_package", FAIL,
+                f"Cell {index + 1} imports `{top}`, which is neither a package of the course environment nor a "
+                "file handed in with the notebook, so it failed when your notebook was graded.",
+                advice=f"If `{top}` is your own module, submit {top}.py with the notebook (or put its code in "
+                       "the notebook); if it is a package, use packages from the assignment's requirements.txt "
+                       "or ask the instructor to add it well before the deadline.",
+                details={"cell": index, "module": module, "package": None, "maybe_local": True}))
+            continue
         findings.append(make("environment.missing_package", FAIL,
             f"Cell {index + 1} imports `{top}` (package {dist}), which is not in the course environment, "
             "so it failed when your notebook was graded.",

@@ -16,7 +16,14 @@
 4. `!pip install` / `%pip install` / `!conda install` / `!apt-get install` lines are replaced by
    `pass  # [autograder] ...` (keeps an indented block valid) and reported with the package names.
 5. The papermill `parameters` tag is put back if the student removed it (else the injected values
-   would land at the top and the student's own assignments would override them).
+   would land at the top and the student's own assignments would override them); a Settings cell
+   the student deleted comes back from the source. Only an ordinary (student) cell can be taken for
+   the Settings cell, never an instructor's cell that happens to assign a parameter.
+
+Steps 1, 2 and 5 apply only to a notebook on the template (it carries an instructor cell of the
+assignment). A notebook written without the template (an earlier year's notebook, a student's own)
+runs as its author wrote it: papermill then injects the parameters in a cell of their own at the
+top, as it does for any notebook without a `parameters` cell.
 
 `sanitise` is a pure function of (submission, reference): the cache key hashes its result.
 """
@@ -182,8 +189,13 @@ def sanitise(nb, reference: Reference | None) -> tuple[object, list[dict]]:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
 
-    if reference is not None:
+    if reference is not None and on_template(nb, reference):
         _restore(nb, reference, changes)
+    elif reference is not None:
+        changes.append(_change("template_free", None,
+                               "The notebook does not use the assignment's template (it has none of the "
+                               "instructor's cells), so it ran as written; the grader's settings went into a "
+                               "cell of their own at the top."))
 
     # copied cells copy their cell id too: make ids unique, deterministically (nbformat would pick
     # random ones, and the cache key must not change from one run to the next)
@@ -211,6 +223,13 @@ def sanitise(nb, reference: Reference | None) -> tuple[object, list[dict]]:
                                        f"Did not run `{command}`: packages cannot be installed while grading.",
                                        command=command, packages=pip_packages(command)))
     return nb, changes
+
+
+def on_template(nb, reference: Reference) -> bool:
+    """Does the notebook come from the assignment's template: does it carry one of the source's
+    locked (instructor) cells, by its nbgrader grade id?"""
+    locked = {grade_id for grade_id, ref in reference.cells.items() if ref.locked}
+    return any(cell.metadata.get("nbgrader", {}).get("grade_id") in locked for cell in nb.cells)
 
 
 def _restore(nb, reference: Reference, changes: list[dict]) -> None:
@@ -303,6 +322,8 @@ def _restore(nb, reference: Reference, changes: list[dict]) -> None:
             PARAMETERS_TAG in c.metadata.get("tags", []) for c in nb.cells):
         names = re.findall(r"^([A-Za-z_]\w*)\s*=", reference.parameters_cell.source, flags=re.MULTILINE)
         for index, cell in enumerate(nb.cells):
+            if cell.metadata.get("nbgrader", {}).get("grade_id"):
+                continue  # an instructor's cell (e.g. `challenge = str(challenge).upper()`) is never the Settings cell
             if cell.cell_type == "code" and names and re.search(rf"^{re.escape(names[0])}\s*=", cell.source, re.MULTILINE):
                 cell.metadata.setdefault("tags", []).append(PARAMETERS_TAG)
                 changes.append(_change("restored_parameters_tag", index,

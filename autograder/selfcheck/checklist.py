@@ -83,12 +83,23 @@ def _check(path, results_path, challenge, course, run, notes, download, where, p
         _same_task_or_raise(ctx, results_path)
     elif run is None:
         _results_notes(ctx, notes, where)
+    if ctx.challenge is not None and ctx.challenge_source == "named in the code":
+        notes.append(Note("challenge-inferred",
+                          f"Checked as challenge {ctx.challenge.letter} ({ctx.challenge.task}), the task your code "
+                          "names; " + ("pass --challenge with your letter" if where == "cli" else
+                                       "set `challenge` to your letter") + " if that is not your challenge."))
     if ctx.challenge is None:
         given = ctx.notebook.parameters().get("challenge") if ctx.notebook is not None else None
         letters = ", ".join(ctx.catalogue.letters)
+        on_template = ctx.notebook is not None and ctx.notebook.on_template
+        named = ctx.notebook.matbench_tasks() if ctx.notebook is not None else []
         why = (f"`challenge = {given!r}` in its Settings cell is not one of this course's challenges ({letters})"
                if isinstance(given, str) and given.strip() else
-               "the notebook does not say which challenge it is for (`challenge` is empty in its Settings cell)")
+               f"the notebook names {' and '.join(named)}, so it is not clear which challenge it is for"
+               if len(named) > 1 else
+               "the notebook does not say which challenge it is for (`challenge` is empty in its Settings cell)"
+               if on_template else
+               "the notebook does not say which challenge it is for (its code names no Matbench task)")
         notes.append(Note("challenge-unknown",
                           why[:1].upper() + why[1:] + " and there is no results file to tell, so the score cannot be "
                           "checked. Set `challenge` to your letter"
@@ -177,7 +188,8 @@ def _letters_of(ctx, tasks: list[str]) -> str:
 
 def _source_words(source: str) -> str:
     return {"given": "--challenge", "parameters": "its Settings cell", "allocation": "the allocation",
-            "results file": "the results file"}.get(source, source or "its Settings cell")
+            "results file": "the results file", "named in the code": "the task its code names"}.get(
+        source, source or "its Settings cell")
 
 
 def _results_notes(ctx, notes: list[Note], where: str) -> None:
@@ -288,8 +300,8 @@ def _printed_score(ctx, findings: list[Finding]) -> Finding | None:
 def _missing_work(ctx) -> str | None:
     """A plain headline when the notebook is (still partly) the released template."""
     nb = ctx.notebook
-    if nb is None:
-        return None
+    if nb is None or not nb.on_template:
+        return None  # a notebook written without the template has no template functions to fill in
     defined = {}
     for cell in nb.code_cells:
         if cell.tree is None:

@@ -512,6 +512,261 @@ def case_declaration_partial():
     return nb, expected, "Declaration answers two of the four questions."
 
 
+# --- notebooks written without the template -------------------------------------------------------
+# In the styles of earlier years' submissions and of the official Matbench notebooks: their own
+# split, their own loop, matminer's load_dataset, `!pip install`, names and ids in the first cell,
+# `##**Title**` headings. Quick on purpose (three composition features, small models).
+
+FREE_HEAD = ("markdown", "##**Research challenge: band gaps**\n\nName: Corpus Student, CID 00000000")
+FREE_SETUP = ("code", """!pip install matminer --quiet
+import numpy as np
+import pandas as pd
+from pymatgen.core import Composition
+
+
+def composition_features(formulas: pd.Series) -> pd.DataFrame:
+    \"\"\"Mean electronegativity, number of elements and mass per atom of each composition.\"\"\"
+    rows = []
+    for formula in formulas:
+        comp = Composition(formula)
+        rows.append([comp.average_electroneg, len(comp), comp.weight / comp.num_atoms])
+    table = pd.DataFrame(rows, columns=["chi", "n_elements", "mass_per_atom"], index=formulas.index)
+    return table.fillna(table.mean())
+""")
+FREE_LOAD = ("code", """from matminer.datasets import load_dataset
+
+df = load_dataset("matbench_expt_gap")
+X = composition_features(df["composition"])
+y = df["gap expt"]
+print(df.shape)
+""")
+OLD_DECLARATION = """## Large Language Model (LLM) usage declaration
+
+Acknowledge use of a generative model during your assignment. Points to consider:
+
+* State which LLM (e.g. GPT-4, Gemini, Co-Pilot)
+
+* Specify tasks (e.g. summarising research or code snippets)
+
+* Were any limitations/biases noted?
+
+* How did you ensure ethical use?"""
+OLD_DECLARATION_FILLED = """## Large Language Model (LLM) usage declaration
+
+Acknowledge use of a generative model during your assignment. Points to consider:
+
+* State which LLM (e.g. GPT-4, Gemini, Co-Pilot): ChatGPT (GPT-4o).
+
+* Specify tasks (e.g. summarising research or code snippets): explaining matminer's featurisers and fixing a pandas error.
+
+* Were any limitations/biases noted? It suggested a featuriser argument that does not exist in this matminer version.
+
+* How did you ensure ethical use? I checked every suggestion against the documentation and wrote the analysis myself."""
+FREE_DECLARATION = ("markdown", OLD_DECLARATION_FILLED)
+MATBENCH_LOOP = """from matbench.bench import MatbenchBenchmark
+from sklearn.ensemble import RandomForestRegressor
+
+mb = MatbenchBenchmark(autoload=False, subset=["matbench_expt_gap"])
+for task in mb.tasks:
+    task.load()
+    for fold in task.folds:
+        train_inputs, train_outputs = task.get_train_and_val_data(fold)
+        model = RandomForestRegressor(n_estimators=30, max_depth=8, random_state=0, n_jobs=1)
+        model.fit(composition_features(train_inputs), train_outputs)
+        test_inputs = task.get_test_data(fold, include_target=False)
+        predictions = model.predict(composition_features(test_inputs))
+        task.record(fold, predictions)
+    print(task.scores)
+mb.to_file("results.json.gz")
+"""
+FREE_NOT_MATBENCH = {"protocol.api_used": "fail", "protocol.results_file": "fail"}
+FREE_MATBENCH = {
+    "protocol.api_used": "pass", "protocol.results_file": "pass", "protocol.task": "pass",
+    "protocol.folds_complete": "pass", "protocol.test_ids": "pass", "protocol.prediction_values": "pass",
+    "protocol.scores": "pass", "protocol.full_data_in_loop": "pass", "protocol.record_twice": "pass",
+    "protocol.own_split": "pass", "protocol.subsample": "pass", "protocol.preprocessing_leak": "pass",
+    "protocol.test_tuning": "pass", "protocol.alignment": "pass", "protocol.plausibility": "pass",
+    "protocol.written_by_run": {"with_trace": "pass", "without_trace": "info"},
+    "leaderboard.rank": "info", "declaration.present": "pass", "declaration.complete": "pass",
+}
+
+
+def free(*cells: tuple[str, str]) -> dict:
+    """A notebook of the given (kind, text) cells, with the released notebook's kernel metadata."""
+    return {"cells": [new_cell(kind, text, f"free-{i}-{text[:40]}") for i, (kind, text) in enumerate(cells)],
+            "metadata": load_release()["metadata"], "nbformat": 4, "nbformat_minor": 5}
+
+
+def case_free_own_split_scaled():
+    nb = free(FREE_HEAD, FREE_SETUP, FREE_LOAD, ("code", """from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_absolute_error
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+scaler = StandardScaler().fit(X_train)  # fitted on the training split only
+model = Ridge(alpha=1.0).fit(scaler.transform(X_train), y_train)
+print(f"test MAE: {mean_absolute_error(y_test, model.predict(scaler.transform(X_test))):.3f} eV")
+"""), FREE_DECLARATION)
+    expected = {**FREE_NOT_MATBENCH, "protocol.own_split": "fail", "protocol.preprocessing_leak": "pass",
+                "protocol.test_tuning": "pass", "declaration.complete": "pass"}
+    return nb, expected, "Own train_test_split, the scaler fitted on the training split after it (no leak)."
+
+
+def case_free_kfold_scaler():
+    nb = free(FREE_HEAD, FREE_SETUP, FREE_LOAD, ("code", """from sklearn.ensemble import RandomForestRegressor
+from sklearn.metrics import mean_absolute_error
+from sklearn.model_selection import KFold
+from sklearn.preprocessing import StandardScaler
+
+errors = []
+for train_idx, test_idx in KFold(n_splits=5, shuffle=True, random_state=42).split(X):
+    scaler = StandardScaler()
+    X_tr = scaler.fit_transform(X.iloc[train_idx])  # this fold's training part only
+    model = RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0).fit(X_tr, y.iloc[train_idx])
+    errors.append(mean_absolute_error(y.iloc[test_idx], model.predict(scaler.transform(X.iloc[test_idx]))))
+print(f"MAE {np.mean(errors):.3f} +/- {np.std(errors):.3f} eV")
+"""), FREE_DECLARATION)
+    expected = {**FREE_NOT_MATBENCH, "protocol.own_split": "fail", "protocol.preprocessing_leak": "pass",
+                "protocol.test_tuning": "pass"}
+    return nb, expected, "Own KFold loop with a StandardScaler fitted inside it on each fold's training part."
+
+
+def case_free_official_folds_fixed_model():
+    loop = MATBENCH_LOOP.replace("""        task.record(fold, predictions)
+""", """        task.record(fold, predictions)
+        print(f"fold {fold}: MAE {task.results[f'fold_{fold}']['scores']['mae']:.4f} eV")
+""")
+    nb = free(FREE_HEAD, FREE_SETUP, ("code", loop), ("code", """import matplotlib.pyplot as plt
+
+# Parity plots of the recorded test predictions, fold by fold (evaluation, nothing is chosen here).
+truth = mb.matbench_expt_gap.df["gap expt"]
+fig, axes = plt.subplots(1, 5, figsize=(15, 3))
+for ax, fold in zip(axes, mb.matbench_expt_gap.folds):
+    recorded = mb.matbench_expt_gap.results[f"fold_{fold}"]["data"]
+    ids = list(recorded)
+    ax.scatter(truth.loc[ids], [recorded[i] for i in ids], s=2)
+    ax.set_title(f"fold {fold}")
+plt.close(fig)
+"""), FREE_DECLARATION)
+    return nb, dict(FREE_MATBENCH), ("The official Matbench loop with a fixed random forest, the MAE printed per "
+                                     "fold and parity plots per fold: evaluation, not tuning.")
+
+
+def case_free_record_with_std():
+    loop = MATBENCH_LOOP.replace("""        predictions = model.predict(composition_features(test_inputs))
+        task.record(fold, predictions)""", """        features = composition_features(test_inputs)
+        per_tree = np.stack([tree.predict(features.to_numpy()) for tree in model.estimators_])
+        predictions, stds = per_tree.mean(axis=0), per_tree.std(axis=0)
+        task.record(fold, predictions, std=stds)""")
+    nb = free(FREE_HEAD, FREE_SETUP, ("code", loop), FREE_DECLARATION)
+    return nb, dict(FREE_MATBENCH), "The official Matbench loop recording an uncertainty: record(fold, p, std=...)."
+
+
+def case_free_official_one_task():
+    nb = free(("markdown", "# Matbench benchmark: a baseline on one task"), ("code", """import numpy as np
+from matbench.bench import MatbenchBenchmark
+
+mb = MatbenchBenchmark(autoload=False, subset=["matbench_expt_gap"])
+for task in mb.tasks:
+    task.load()
+    for fold in task.folds:
+        train_inputs, train_outputs = task.get_train_and_val_data(fold)
+        test_inputs = task.get_test_data(fold, include_target=False)
+        # the Dummy: the mean of the fold's training targets
+        task.record(fold, np.full(len(test_inputs), train_outputs.mean()))
+    mae = task.scores["mae"]
+    print(f"{task.dataset_name}: mae = {mae['mean']:.4f} ± {mae['std']:.4f} over the 5 folds")
+mb.to_file("results.json.gz")
+"""))
+    expected = {k: v for k, v in FREE_MATBENCH.items() if not k.startswith("declaration.")}
+    expected.update({"declaration.present": "fail"})
+    return nb, expected, ("An official-style Matbench notebook restricted to one task (the Dummy baseline); its "
+                          "printed score is the leaderboard's Dummy, MAE 1.1435 ± 0.0310.")
+
+
+def case_free_scaler_on_all_rows():
+    nb = free(FREE_HEAD, FREE_SETUP, FREE_LOAD, ("code", """from sklearn.preprocessing import StandardScaler
+
+scaler = StandardScaler()
+X_scaled = pd.DataFrame(scaler.fit_transform(X), index=X.index, columns=X.columns)  # every row of the data set
+"""), ("code", MATBENCH_LOOP.replace("model.fit(composition_features(train_inputs), train_outputs)",
+                                     "model.fit(X_scaled.loc[train_inputs.index], train_outputs)")
+        .replace("predictions = model.predict(composition_features(test_inputs))",
+                 "predictions = model.predict(X_scaled.loc[test_inputs.index])")), FREE_DECLARATION)
+    expected = {**FREE_MATBENCH, "protocol.preprocessing_leak": "fail"}
+    return nb, expected, ("A StandardScaler fitted on every row of the data set loaded with matminer's "
+                          "load_dataset, before the official fold loop: a leak.")
+
+
+def case_free_repeated_splits():
+    nb = free(FREE_HEAD, FREE_SETUP, FREE_LOAD, ("code", """from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_absolute_error
+from sklearn.model_selection import train_test_split
+
+# The same fixed model on five random splits: how much does the test error move?
+errors = []
+for seed in range(5):
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=seed)
+    model = Ridge(alpha=1.0).fit(X_train, y_train)
+    errors.append(mean_absolute_error(y_test, model.predict(X_test)))
+print(f"MAE {np.mean(errors):.3f} +/- {np.std(errors):.3f} eV over {len(errors)} splits")
+"""), FREE_DECLARATION)
+    expected = {**FREE_NOT_MATBENCH, "protocol.own_split": "fail", "protocol.test_tuning": "pass",
+                "protocol.preprocessing_leak": "pass"}
+    return nb, expected, "Repeated random splits with a fixed model: evaluation, not tuning."
+
+
+def case_free_data_file_not_handed_in():
+    nb = free(FREE_HEAD, FREE_SETUP, ("code", """# My cleaned copy of the data set (made on my laptop).
+team = pd.read_csv("team-a.csv")
+X = composition_features(team["composition"])
+"""), ("code", "print(X.describe())"), FREE_DECLARATION)
+    expected = {**FREE_NOT_MATBENCH, "execution.missing_file": "fail", "execution.cell_errors": "fail"}
+    return nb, expected, "Reads team-a.csv, a data file that was not handed in."
+
+
+def case_free_local_module():
+    nb = free(FREE_HEAD, FREE_SETUP, FREE_LOAD, ("code", """# My CrabNet training loop lives in train_crabnet.py.
+from train_crabnet import train
+
+model = train(X, y)
+"""), FREE_DECLARATION)
+    expected = {**FREE_NOT_MATBENCH, "environment.missing_package": "fail"}
+    return nb, expected, "Imports train_crabnet, a module of the student's own that was not handed in."
+
+
+def case_free_old_declaration_filled():
+    nb = free(FREE_HEAD, FREE_SETUP, FREE_LOAD, ("code", "print(X.describe())"),
+              ("markdown", OLD_DECLARATION_FILLED), ("code", "# Spare cell\n\n"))
+    return nb, {"declaration.present": "pass", "declaration.complete": "pass"}, \
+        "The earlier template's declaration (2024/25 wording), answered after each prompt."
+
+
+def case_free_old_declaration_untouched():
+    nb = free(FREE_HEAD, FREE_SETUP, FREE_LOAD, ("code", "print(X.describe())"),
+              ("markdown", OLD_DECLARATION), ("code", "# Spare cell\n\n"))
+    return nb, {"declaration.present": "pass", "declaration.complete": "fail"}, \
+        "The earlier template's declaration left as it was given (its prompts only)."
+
+
+def case_free_other_task():
+    nb = free(FREE_HEAD, FREE_SETUP, ("code", """from matminer.datasets import load_dataset
+
+df = load_dataset("matbench_dielectric")  # refractive index from the structure
+print(df.shape)
+"""), FREE_DECLARATION)
+    expected = {**FREE_NOT_MATBENCH, "protocol.task": "fail"}
+    return nb, expected, "Works on matbench_dielectric (an earlier year's task A) although allocated B."
+
+
+def case_template_settings_deleted():
+    nb = base("B")
+    del nb["cells"][next(i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", []))]
+    expected = {**COMPLIANT, "execution.cell_errors": "absent"}
+    return nb, expected, "The template with its Settings cell deleted: the grader puts it back and runs it."
+
+
 CASES = {
     "compliant_A_phonons": ("A", lambda: case_compliant("A")),
     "compliant_B_expt_gap": ("B", lambda: case_compliant("B")),
@@ -535,9 +790,27 @@ CASES = {
     "declaration_odd_markdown": ("A", case_declaration_odd_markdown),
     "declaration_partial": ("C", case_declaration_partial),
 }
+PENDING = {
+    "free_own_split_scaled": ("B", case_free_own_split_scaled),
+    "free_kfold_scaler": ("B", case_free_kfold_scaler),
+    "free_official_folds_fixed_model": ("B", case_free_official_folds_fixed_model),
+    "free_record_with_std": ("B", case_free_record_with_std),
+    "free_official_one_task": ("B", case_free_official_one_task),
+    "free_scaler_on_all_rows": ("B", case_free_scaler_on_all_rows),
+    "free_repeated_splits": ("B", case_free_repeated_splits),
+    "free_data_file_not_handed_in": ("B", case_free_data_file_not_handed_in),
+    "free_local_module": ("B", case_free_local_module),
+    "free_old_declaration_filled": ("B", case_free_old_declaration_filled),
+    "free_old_declaration_untouched": ("B", case_free_old_declaration_untouched),
+    "free_other_task": ("B", case_free_other_task),
+    "template_settings_deleted": ("B", case_template_settings_deleted),
+}
+# Written without the template (the styles of earlier years and of the official Matbench notebooks).
+TEMPLATE_FREE_CASES = {name for name in CASES if name.startswith("free_")}
 COMPLIANT_CASES = {"compliant_A_phonons", "compliant_B_expt_gap", "compliant_C_perovskites", "compliant_D_glass",
                    "no_declaration", "declaration_template_only", "declaration_no_llm", "declaration_odd_markdown",
-                   "declaration_partial"}
+                   "declaration_partial", "free_official_folds_fixed_model", "free_record_with_std",
+                   "free_official_one_task", "template_settings_deleted"}
 
 
 def rf_results_file() -> bytes:
