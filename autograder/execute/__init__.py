@@ -7,7 +7,8 @@
     kernel_startup/  the IPython start-up file that traces the matbench API inside the kernel
     trace.py         reading and validating protocol_trace.jsonl (light: also used by the checks)
     environment.py   the course environment (requirements.txt): package versions, missing-package advice
-    engine.py        execute_submission(): all of the above for one student, writes autograded/...
+    engine.py        prepare_job() and execute_job(): all of the above for one student; writes the
+                     execution folder and its ExecutionRecord (autograder.layout), nothing else
 
 This package's __init__ stays import-free so that `autograder.execute.trace` is cheap to import.
 """

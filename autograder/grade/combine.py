@@ -90,7 +90,7 @@ def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
 
 def combine(rubric: Rubric, findings: list[Finding], formgrader: dict[str, ManualMark],
             csv_marks: dict[str, ManualMark], lateness: Lateness, late_policy) -> dict:
-    """The whole mark of one submission as a JSON-able dict (see grading.py for the file)."""
+    """The whole mark of one submission as a JSON-able dict (autograder.grade.grading adds the rest and writes it)."""
     suggestions = suggest(rubric, findings)
     caps = caps_for(rubric, findings)
     flags = attention_flags(rubric, findings)

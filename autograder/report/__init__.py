@@ -1,9 +1,10 @@
-"""Reports: the student's feedback page, the instructor's cohort summary, and the VLE export.
+"""Reports: the student's feedback page, the instructor's cohort summary, and the VLE export. They
+read what the grade stage wrote (grade.json, with the stored Score in it) and compute no mark or score.
 
 feedback.py  one self-contained HTML page per student (Jinja2 + matplotlib figures as data: URIs)
 summary.py   the cohort summary for the instructor
+cohort.py    the report stage for a cohort: every page, then the summary
 export.py    the Blackboard Grade Centre upload CSV and a plain CSV
-results.py   predictions rescored for the reports (per fold, leaderboard place, seen/unseen systems)
 figures.py   the charts
 """
 
