@@ -4,11 +4,16 @@ by comparing with the released notebook's own prompt text (which names LLMs and 
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 from checks_support import RELEASED, add_cell, corpus_notebook, source_of, with_cells, without, write_notebook
 
 from autograder.checks import run_checks
 from autograder.checks.context import CheckContext
+from autograder.course.config import ConfigError, Course
 
 BASE = "compliant_B_expt_gap"
 TEMPLATE = source_of(__import__("checks_support").released(), "llm_declaration")
@@ -166,3 +171,218 @@ def test_other_text_mentioning_llms_is_not_a_declaration(tmp_path):
                                            "large language models are promising here.", kind="markdown")
     present, _ = declaration(tmp_path, nb)
     assert present.status == "fail"
+
+
+def test_heading_alone_in_its_cell_with_the_answers_in_the_next(tmp_path):
+    nb = with_cells(corpus_notebook(BASE), llm_declaration="## LLM usage declaration\n")
+    nb = add_cell(nb, "llm_declaration", "- LLM used: Claude\n- Tasks: explaining a traceback\n"
+                                         "- Limitations: it was wrong about pandas once\n- Ethics: I checked "
+                                         "everything myself", kind="markdown")
+    present, complete = declaration(tmp_path, nb)
+    assert present.status == "pass" and present.details["cells"] == [24, 25]
+    assert complete.status == "pass", complete.details
+
+
+# --- Declarations written on the earlier template (Lecture9.ipynb of 2024/2025) ------------------
+
+EARLIER = Path(__file__).resolve().parent / "declarations" / "lecture9_2025.ipynb"
+EARLIER_PROMPTS = """## Large Language Model (LLM) usage declaration
+
+Acknowledge use of a generative model during your assignment. Points to consider:
+
+* State which LLM (e.g. GPT-4, Gemini, Co-Pilot)
+
+* Specify tasks (e.g. summarising research or code snippets)
+
+* Were any limitations/biases noted?
+
+* How did you ensure ethical use?"""
+
+
+def earlier(declaration_text=None, after_declaration=(), after_spare=()) -> dict:
+    """A submission on the earlier template: its declaration cell replaced, markdown cells added
+    below it (before its "# Spare cell") or below the spare cell."""
+    nb = json.loads(EARLIER.read_text(encoding="utf-8"))
+    at = next(i for i, c in enumerate(nb["cells"]) if "usage declaration" in "".join(c["source"]))
+    if declaration_text is not None:
+        nb["cells"][at]["source"] = declaration_text
+    added = [{"cell_type": "markdown", "metadata": {}, "source": t} for t in after_declaration]
+    nb["cells"][at + 1:at + 1] = added
+    spare = at + 1 + len(added)
+    nb["cells"][spare + 1:spare + 1] = [{"cell_type": "markdown", "metadata": {}, "source": t} for t in after_spare]
+    return nb
+
+
+def earlier_declaration(tmp_path, nb, course=None, released=True):
+    path = write_notebook(tmp_path / "submission" / "nb.ipynb", nb)
+    ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED if released else None,
+                                     course=course)
+    if not released:
+        ctx.released_path = None
+    found = {f.check_id: f for f in run_checks(ctx, only=["declaration"])}
+    return found["declaration.present"], found["declaration.complete"]
+
+
+def missing(complete) -> set[str]:
+    return {k for k, v in complete.details["answered"].items() if not v}
+
+
+def test_the_earlier_template_file_holds_the_earlier_prompts():
+    assert "".join(earlier()["cells"][11]["source"]) == EARLIER_PROMPTS
+
+
+@pytest.mark.parametrize("edition", ["GPT-4", "GPT-3"])
+@pytest.mark.parametrize("released", [True, False], ids=["with-released", "built-in-only"])
+def test_earlier_template_untouched_fails(tmp_path, edition, released):
+    nb = earlier(EARLIER_PROMPTS.replace("GPT-4", edition))
+    present, complete = earlier_declaration(tmp_path, nb, released=released)
+    assert present.status == "pass"
+    assert complete.status == "fail", complete.details
+    assert "holds only the template's questions" in complete.message
+    assert complete.details["answers"] == {}
+
+
+def test_earlier_template_answers_after_the_bullets_on_the_same_line(tmp_path):
+    text = (EARLIER_PROMPTS
+            .replace("Co-Pilot)", "Co-Pilot): ChatGPT")
+            .replace("code snippets)", "code snippets) - debugging plots")
+            .replace("noted?", "noted? It invented a matminer featuriser.")
+            .replace("ethical use?", "ethical use? I checked every suggestion against the documentation."))
+    _, complete = earlier_declaration(tmp_path, earlier(text))
+    assert complete.status == "pass", complete.details
+    assert complete.details["answers"] == {
+        "used": "ChatGPT", "tasks": "debugging plots", "limitations": "It invented a matminer featuriser.",
+        "ethics": "I checked every suggestion against the documentation."}
+
+
+def test_earlier_template_answers_below_each_bullet(tmp_path):
+    text = (EARLIER_PROMPTS
+            .replace("Co-Pilot)", "Co-Pilot)\n    * ChatGPT 3.5")
+            .replace("code snippets)", "code snippets)\n    * code snippets for the parity plot")
+            .replace("noted?", "noted?\n    * it hallucinated references")
+            .replace("ethical use?", "ethical use?\n    * I tested all code it wrote"))
+    _, complete = earlier_declaration(tmp_path, earlier(text))
+    assert complete.status == "pass", complete.details
+    assert complete.details["answers"]["used"] == "ChatGPT 3.5"
+    assert complete.details["answers"]["tasks"] == "code snippets for the parity plot"
+
+
+INTRO = ("## Large Language Model (LLM) usage declaration\n\n"
+         "Acknowledge use of a generative model during your assignment. Points to consider:\n\n")
+
+
+@pytest.mark.parametrize("own", [
+    "I used ChatGPT (GPT-4o) to debug my plotting code. It sometimes suggested functions that do not exist, "
+    "so I checked everything against the documentation. All the analysis and the writing are my own.",
+    "* ChatGPT-4o\n\n* Summarising two papers and fixing code\n\n* It was sometimes confidently wrong\n\n"
+    "* I checked everything and the work is my own",
+    "* **LLM:** Gemini\n* **Tasks:** explaining error messages\n* **Limitations/biases:** outdated APIs\n"
+    "* **Ethics:** every line reviewed by me",
+], ids=["prose", "own-bullets", "own-labels"])
+def test_earlier_template_bullets_replaced_by_own_text(tmp_path, own):
+    _, complete = earlier_declaration(tmp_path, earlier(INTRO + own))
+    assert complete.status == "pass", complete.details
+    assert "Acknowledge" not in " ".join(complete.details["answers"].values())
+
+
+@pytest.mark.parametrize("answers", [
+    "1. ChatGPT-4o\n2. Debugging code and summarising research\n3. It invented an API\n4. I tested everything",
+    "I used GitHub Copilot to complete boilerplate code. It suggested deprecated arguments. "
+    "I reviewed and tested all the code myself.",
+], ids=["numbered", "prose"])
+@pytest.mark.parametrize("where", ["below-the-declaration", "below-the-spare-cell"])
+def test_earlier_template_answers_in_a_following_cell(tmp_path, answers, where):
+    nb = earlier(after_declaration=[answers]) if where == "below-the-declaration" else earlier(after_spare=[answers])
+    present, complete = earlier_declaration(tmp_path, nb)
+    assert len(present.details["cells"]) == 2
+    assert complete.status == "pass", complete.details
+    assert "Points to consider" not in " ".join(complete.details["answers"].values())
+
+
+def test_earlier_template_partly_filled_warns_naming_the_unanswered_questions(tmp_path):
+    text = EARLIER_PROMPTS.replace("Co-Pilot)", "Co-Pilot): ChatGPT").replace("code snippets)", "code snippets): debugging")
+    _, complete = earlier_declaration(tmp_path, earlier(text))
+    assert complete.status == "warn"
+    assert missing(complete) == {"limitations", "ethics"}
+    assert complete.message == ("The declaration does not answer: Were any limitations or biases noted?; "
+                                "How did you ensure ethical use?")
+    assert complete.details["answers"] == {"used": "ChatGPT", "tasks": "debugging"}
+
+
+@pytest.mark.parametrize("text", [
+    EARLIER_PROMPTS + "\n\nI did not use any LLM.",
+    INTRO + "I did not use any LLM.",
+    EARLIER_PROMPTS.replace("Co-Pilot)", "Co-Pilot): No, I did not use an LLM."),
+    "## Large Language Model (LLM) usage declaration\n\nNo, I did not use an LLM.",
+], ids=["after-the-bullets", "bullets-replaced", "first-bullet", "prompts-removed"])
+def test_earlier_template_no_llm_is_complete(tmp_path, text):
+    _, complete = earlier_declaration(tmp_path, earlier(text))
+    assert complete.status == "pass", complete.details
+    assert complete.details.get("no_llm")
+
+
+def test_earlier_template_no_llm_in_the_next_cell(tmp_path):
+    _, complete = earlier_declaration(tmp_path, earlier(after_declaration=["I did not use any LLM."]))
+    assert complete.status == "pass" and complete.details.get("no_llm")
+
+
+# --- [declaration] in autograder.toml ------------------------------------------------------------
+
+INVENTED = "Tell the markers which chatbot you consulted while working, and why it was worth it:"
+
+
+def course_with(tmp_path, toml: str) -> Course:
+    root = tmp_path / "course"
+    root.mkdir(exist_ok=True)
+    (root / "autograder.toml").write_text(toml, encoding="utf-8")
+    return Course.open(root)
+
+
+def test_a_prompt_given_in_the_course_config_is_stripped(tmp_path):
+    text = "## LLM usage declaration\n\n" + INVENTED + "\n\n**Were any limitations or biases noted?**\n"
+    _, unknown = earlier_declaration(tmp_path, earlier(text))
+    assert unknown.status != "fail"  # the invented prompt is read as the student's answer...
+    course = course_with(tmp_path, f"[declaration]\nprompts = [{json.dumps(INVENTED)}]\n")
+    assert course.config.declaration.prompts == [INVENTED]
+    _, complete = earlier_declaration(tmp_path, earlier(text), course=course)
+    assert complete.status == "fail", complete.details  # ...unless the course names it
+    filled = text.replace(INVENTED, INVENTED + " Claude, for a regex.")
+    _, complete = earlier_declaration(tmp_path, earlier(filled), course=course)
+    assert complete.details["answers"] == {"used": "Claude, for a regex."}
+
+
+def test_a_template_notebook_given_in_the_course_config_is_read(tmp_path):
+    template = earlier("## AI use statement\n\n" + INVENTED + "\n\n- What did you ask it to do?\n"
+                       "- Did anything it said turn out false?\n- What did you do to stay honest?")
+    write_notebook(tmp_path / "course" / "templates" / "earlier.ipynb", template)
+    course = course_with(tmp_path, '[declaration]\ntemplates = ["templates/earlier.ipynb"]\n')
+    _, complete = earlier_declaration(tmp_path, template, course=course)
+    assert complete.status == "fail", complete.details
+    assert "template_notes" not in complete.details
+    _, without_it = earlier_declaration(tmp_path, template)
+    assert without_it.status != "fail"
+
+
+def test_a_missing_template_notebook_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"templates/Lecture9-2024\.ipynb does not exist") as error:
+        course_with(tmp_path, '[declaration]\ntemplates = ["templates/Lecture9-2024.ipynb"]\n')
+    assert "relative to the course root" in str(error.value)
+
+
+def test_a_template_notebook_gone_since_is_a_note_for_the_marker(tmp_path):
+    course = course_with(tmp_path, "")
+    course.config.declaration.templates = ["templates/gone.ipynb"]
+    _, complete = earlier_declaration(tmp_path, earlier(), course=course)
+    assert complete.status == "fail"  # the built-in prompts still know the earlier template
+    assert "templates/gone.ipynb" in complete.details["template_notes"][0]
+
+
+@pytest.mark.parametrize("toml, problem", [
+    ('[declaration]\nprompt = ["x"]\n', "unknown setting 'prompt'"),
+    ('[declaration]\nprompts = "Points to consider:"\n', "prompts: expected list"),
+    ('[declaration]\nprompts = [3]\n', "prompts: expected a list of non-empty strings"),
+    ('[declaration]\ntemplates = [""]\n', "templates: expected a list of non-empty strings"),
+])
+def test_declaration_settings_are_checked(tmp_path, toml, problem):
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        course_with(tmp_path, toml)

@@ -4,19 +4,51 @@ The lecture asks four questions: did you use an LLM (which one)? for which tasks
 limitations or biases noted? how did you ensure ethical use? The template's own prompt text names
 LLMs ("e.g. GPT-4, Gemini, Co-Pilot") and even says "No, I did not use an LLM" in its
 instructions, so keyword search is wrong: we remove every line (or part of a line) that comes from
-the released notebook, and judge only what is left, the student's own words.
+a template, and judge only what is left, the student's own words.
+
+How the template's prompts are recognised (`_template_lines`), all of them together:
+
+* `BUILTIN_TEMPLATE_LINES` below: this course's prompts and those of the earlier, public versions of
+  the template (the lecture notebook `Lecture9.ipynb` of 2024 and 2025: "Acknowledge use of a
+  generative model during your assignment. Points to consider:", "State which LLM (e.g. GPT-4,
+  Gemini, Co-Pilot)", ...), so a course without any setting still reads earlier years right;
+* the declaration section of the released notebook (`ctx.released`, found with `find_section`);
+* the course's `autograder.toml`, for any other earlier version (students of earlier years,
+  resubmissions). The instructor adds, in a `[declaration]` section::
+
+      [declaration]
+      prompts = ["Acknowledge use of a generative model during your assignment. Points to consider:"]
+      templates = ["templates/Lecture9-2025.ipynb"]   # relative to the course root
+
+  `prompts` are prompt lines as the template has them (markdown marks and case do not matter);
+  `templates` are earlier template notebooks, whose declaration section is read with `find_section`
+  (every line of it becomes a prompt). A template path that does not exist is refused when the
+  configuration is loaded (ConfigError); one that cannot be read when the check runs is reported in
+  the finding's details (`template_notes`, for the marker), never a crash.
+
+A line that is a prompt on its own tells which question follows it; a line that holds a prompt and
+the student's answer ("State which LLM (e.g. GPT-4, Gemini, Co-Pilot): ChatGPT", "Specify tasks
+(e.g. ...) - debugging plots") answers that prompt's question with what is left once the prompt is
+cut out. A prompt that introduces the whole declaration ("... Points to consider:", "Answer each
+question; ...": several sentences, or such wording) answers no question, so the student's prose
+after it is sorted sentence by sentence (a sentence may answer several questions).
 
 The section is found however it is written: any heading level, `##**Title**` without a space, a
-bold line, a table (| question | answer |), a bullet list, the questions in another order.
+bold line, a table (| question | answer |), a bullet list, the questions in another order, a heading
+with the answers in the next markdown cell (code cells holding only comments, the template's
+"# Spare cell", are passed over).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+from pathlib import Path
 
 from autograder.checks import NOTEBOOK, check
-from autograder.checks.notebook import ANSWER_STUB, normalise_text
+from autograder.checks.notebook import ANSWER_STUB, Notebook, NotebookError, normalise_text
+from autograder.layout import CONFIG_FILE
 from autograder.records import FAIL, NOT_APPLICABLE, PASS, WARN, Finding
 
 QUESTIONS = ("used", "tasks", "limitations", "ethics")
@@ -26,8 +58,10 @@ QUESTION_LABELS = {
     "limitations": "Were any limitations or biases noted?",
     "ethics": "How did you ensure ethical use?",
 }
-# The prompts of this course's template and of the lecture's slide (used with the released
-# notebook's own text, and alone when the released notebook is not available).
+# The prompts of this course's template, of the lecture's slide and of the earlier versions of the
+# template (the lecture notebook Lecture9.ipynb, 2024 and 2025 editions; students of earlier years),
+# used with the released notebook's own text and the course's [declaration] setting, and alone when
+# neither is available (the student self-check).
 BUILTIN_TEMPLATE_LINES = (
     "Large Language Model (LLM) usage declaration",
     "Large Language Model (LLM) Usage Declaration",
@@ -40,6 +74,13 @@ BUILTIN_TEMPLATE_LINES = (
     "Were any limitations or biases noted?",
     "Were any limitations/biases noted?",
     "How did you ensure ethical use?",
+    # the earlier template (Lecture9.ipynb): one markdown cell, then a "# Spare cell" code cell
+    "Acknowledge use of a generative model during your assignment. Points to consider:",
+    "Acknowledge use of a generative model during your assignment.",
+    "Points to consider:",
+    "State which LLM (e.g. GPT-4, Gemini, Co-Pilot)",
+    "State which LLM (e.g. GPT-3, Gemini, Co-Pilot)",
+    "Specify tasks (e.g. summarising research or code snippets)",
     ANSWER_STUB,
 )
 
@@ -64,15 +105,66 @@ _NEGATIVE = re.compile(r"(^\s*no\b|\bno[,.]|\bdid not\b|\bdidn'?t\b|\bhave not\b
 _AFFIRMATIVE = re.compile(r"(\byes\b|\bi used\b|\bwe used\b|\bi have used\b|\bi did use\b)", re.IGNORECASE)
 
 
-def _template_lines(ctx) -> list[str]:
+def _template_lines(ctx, notes: list[str] | None = None) -> list[str]:
+    """Every prompt line known for this context, normalised, longest first: the built-in ones, the
+    released notebook's declaration section, and the course's [declaration] prompts and template
+    notebooks. A template notebook that cannot be read is named in `notes` (for the marker)."""
     lines = {normalise_text(x) for x in BUILTIN_TEMPLATE_LINES}
     released = ctx.released
     if released is not None:
-        for cell in released.markdown_cells:
-            if _find_heading(cell.source.split("\n")) is not None or cell.grade_id == "llm_declaration":
-                lines.update(normalise_text(x) for x in cell.source.split("\n") if normalise_text(x))
+        lines.update(_section_prompts(released))
+    settings = getattr(getattr(getattr(ctx, "course", None), "config", None), "declaration", None)
+    if settings is not None:
+        lines.update(normalise_text(x) for x in settings.prompts if isinstance(x, str))
+        for name in settings.templates:
+            path = Path(ctx.course.root) / name
+            try:
+                found = _template_notebook_prompts(path.resolve(), path.stat().st_mtime_ns)
+            except (OSError, NotebookError) as error:
+                found = None
+                problem = f"could not be read ({type(error).__name__}: {error})"
+            else:
+                problem = "has no LLM usage declaration section"
+            if found:
+                lines.update(found)
+            elif notes is not None:
+                notes.append(f"[declaration] template {name} {problem}; its prompts are not known to "
+                             f"the check (see {CONFIG_FILE}).")
     lines.discard("")
     return sorted(lines, key=len, reverse=True)
+
+
+def _section_prompts(notebook) -> set[str]:
+    """The prompt lines of a template notebook: its declaration section, heading included."""
+    lines = set()
+    for cell in notebook.markdown_cells:
+        if _find_heading(cell.source.split("\n")) is not None or cell.grade_id == "llm_declaration":
+            lines.update(normalise_text(x) for x in cell.source.split("\n"))
+    found = find_section(notebook)
+    if found is not None:
+        lines.update(normalise_text(x) for x in found[0] if x is not CELL_BREAK)
+    lines.discard("")
+    return lines
+
+
+@functools.lru_cache(maxsize=32)
+def _template_notebook_prompts(path: Path, mtime_ns: int) -> frozenset[str]:
+    return frozenset(_section_prompts(Notebook.read(path)))
+
+
+_INTRO_WORDS = re.compile(r"(points to consider|answer (each|every|all|the following)|acknowledge|"
+                          r"complete declaration|following questions|declare (any|your))", re.IGNORECASE)
+
+
+def _is_intro(norm: str) -> bool:
+    """A prompt that introduces the whole declaration, not one of its questions (several sentences,
+    "Points to consider:", "Answer each question; ...")."""
+    if _INTRO_WORDS.search(norm):
+        return True
+    if norm.rstrip(" *_").endswith("?"):
+        return False  # a question, however many sentences ("Did you use an LLM? Which one?")
+    plain = re.sub(r"\([^)]*\)|\b(e\.g|i\.e|etc)\.", " ", norm)
+    return bool(re.search(r"[.!?;]\s+\S", plain.strip()))
 
 
 def _find_heading(lines: list[str]) -> int | None:
@@ -119,6 +211,8 @@ def find_section(notebook) -> tuple[list[str], list[int]] | None:
             return section, used
         section.append(line)
     for cell in cells[start_cell + 1:]:
+        if cell.is_code and _no_code(cell.source):
+            continue  # the template's "# Spare cell" between the prompts and the answers
         if not cell.is_markdown:
             break
         lines = cell.source.split("\n")
@@ -134,6 +228,10 @@ def find_section(notebook) -> tuple[list[str], list[int]] | None:
     return section, used
 
 
+def _no_code(source: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in source.split("\n"))
+
+
 def _question_of(label: str) -> str | None:
     text = normalise_text(label)
     if not text:
@@ -145,24 +243,32 @@ def _question_of(label: str) -> str | None:
 
 
 def _prompt_pattern(prompt: str) -> re.Pattern:
+    """The prompt however its punctuation and markdown are written, with its closing marks
+    ("...Co-Pilot)?", "...snippets)") so that they do not stay in front of the answer."""
     words = re.findall(r"\w+", prompt)
-    return re.compile(r"[\W_]*".join(re.escape(w) for w in words), re.IGNORECASE)
+    tail = re.search(r"[^\w\s]*$", prompt).group()
+    closing = "".join(rf"(?:[\s*_]*{re.escape(c)})?" for c in tail)
+    return re.compile(r"[\W_]*".join(re.escape(w) for w in words) + closing, re.IGNORECASE)
 
 
-def _strip_template_raw(raw: str, template: list[str]) -> str:
-    """The student's own words in a line, as written, without the template's prompt text."""
-    text = raw
+def _strip_template_raw(raw: str, template: list[str]) -> tuple[str, list[str]]:
+    """The student's own words in a line, as written, without the template's prompt text; and the
+    prompts that were cut out of it."""
+    text, cut = raw, []
     for prompt in template:
         if len(prompt) >= 12 and prompt in normalise_text(text):
             text = _prompt_pattern(prompt).sub(" ", text)
+            cut.append(prompt)
     text = re.sub(re.escape(ANSWER_STUB), " ", text, flags=re.IGNORECASE)
     text = re.sub(r"^[\s*_#>|:\-–—.;,?]+|[\s*_#>|:\-–—;,]+$", "", text)
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+", " ", text).strip(), cut
 
 
 def _is_template(norm: str, template: list[str]) -> bool:
     if not norm or norm in template:
         return True
+    if any(len(t) >= 12 and t in norm and _answered(norm.replace(t, " ")) for t in template):
+        return False  # a prompt and, on the same line, the student's words ("...Co-Pilot) ChatGPT")
     return any(len(t) > 20 and difflib.SequenceMatcher(None, norm, t).quick_ratio() >= 0.92
                and difflib.SequenceMatcher(None, norm, t).ratio() >= 0.92 for t in template)
 
@@ -186,7 +292,7 @@ def _split_label(raw: str) -> tuple[str | None, str]:
     for sep in ("?", ":"):
         if sep in line:
             label, rest = line.split(sep, 1)
-            if len(normalise_text(label)) <= 90:
+            if len(normalise_text(label)) <= 90 and not _is_intro(normalise_text(label)):
                 key = _question_of(label)
                 if key:
                     return key, rest
@@ -207,15 +313,22 @@ def parse_declaration(lines: list[str], template: list[str]) -> dict:
         if not norm_full:
             continue
         if _is_template(norm_full, template):
-            # a template prompt line on its own: it tells which question follows
-            key = _question_of(raw) if norm_full != ANSWER_STUB.lower() else None
-            current = key or current
+            # a template prompt line on its own: it tells which question follows (an introduction
+            # to the whole declaration tells none)
+            if norm_full == ANSWER_STUB.lower():
+                continue
+            current = None if _is_intro(norm_full) else (_question_of(raw) or current)
             continue
         key, rest = _split_label(raw)
-        own = _strip_template_raw(rest, template)
-        if key is None and normalise_text(own) != normalise_text(rest):
-            # the line held a template prompt followed by the answer ("**Did you use...?** Yes, ...")
-            key = _question_of(raw) or current
+        own, cut = _strip_template_raw(rest, template)
+        if key is None and cut:
+            # the line held a template prompt followed by the answer ("**Did you use...?** Yes, ...",
+            # "State which LLM (e.g. GPT-4, Gemini, Co-Pilot): ChatGPT")
+            asked = [p for p in cut if not _is_intro(p)]
+            if asked:
+                key = next((q for q in map(_question_of, asked) if q), None) or _question_of(raw) or current
+            else:
+                current = None
         if key is not None:
             current = key
             if _answered(own):
@@ -226,30 +339,66 @@ def parse_declaration(lines: list[str], template: list[str]) -> dict:
         if current is not None:
             answers[current].append(own)
         else:
-            loose.append(own)
-    # Four numbered answers without the prompts ("1. Yes, ChatGPT" ... "4. ..."): by position.
-    numbered = [re.match(r"^\s*\(?([1-4])[.)]\s+(.*)$", text) for text in loose]
+            loose.append((own, _LIST_ITEM.match(raw)))
+    # Four numbered answers without the prompts ("1. Yes, ChatGPT" ... "4. ..."), or four bullets in
+    # place of the template's four: by position.
+    numbered = [re.match(r"^\s*\(?([1-4])[.)]\s+(.*)$", text) for text, _ in loose]
     if len(loose) == 4 and all(numbered) and [int(m.group(1)) for m in numbered] == [1, 2, 3, 4]:
         for key, match in zip(QUESTIONS, numbered):
             answers[key].append(match.group(2).strip())
         loose = []
+    elif len(loose) == 4 and all(item and item.group(1) in "-*+" for _, item in loose):
+        for key, (text, _) in zip(QUESTIONS, loose):
+            answers[key].append(text)
+        loose = []
     # Text written without any prompt: sort its sentences by what they talk about.
-    for text in loose:
+    for text, _ in loose:
         for sentence in re.split(r"(?<=[.!?])\s+", text):
             if _answered(sentence):
-                answers[_classify_sentence(sentence)].append(sentence.strip())
+                for key in _classify_sentence(sentence):
+                    answers[key].append(sentence.strip())
+    # "I did not use any LLM." written under another question (after the last prompt) says which.
+    if not answers["used"]:
+        said = next((a for q in QUESTIONS for a in answers[q] if _NO_LLM.search(a)), None)
+        if said:
+            answers["used"].append(said)
     return {q: " ".join(a for a in answers[q] if a).strip() for q in QUESTIONS}
 
 
-def _classify_sentence(sentence: str) -> str:
+_LIST_ITEM = re.compile(r"^\s*([-*+]|\(?\d+[.)])\s+")
+_TASK_START = re.compile(r"^\W*(summar|debug|writ|explain|fix|generat|draft|proofread|plot|cod|understand|"
+                         r"brainstorm|rephras|format|complet|autocomplet|translat|learn|research)")
+_LIMITS = re.compile(r"limitation|bias|wrong|incorrect|hallucinat|outdated|deprecated|error(?!s? messages?)|"
+                     r"mistake|inaccura|invent|made[- ]up|fabricat|not exist|n'?t exist|did not work|"
+                     r"didn'?t work|unreliable|misleading")
+_ETHICS = re.compile(r"ethic|verif|checked|own work|responsib|acknowledg|cite|understood|reviewed|tested|"
+                     r"my own|myself|double[- ]check|cross[- ]check|plagiar|transparen|critical|rewr[io]te")
+_LLM_NAMES = re.compile(r"\b(chat ?gpt|gpt[- ]?[345]\w*|gpt|claude|gemini|co-?pilot|llama|bard|"
+                        r"perplexity|deepseek|mistral|grok|openai|bing chat|phind|cursor)\b")
+_USAGE = re.compile(r"\b(used|use|using|asked|prompted|helped|relied|help)\b")
+_TASK_WORDS = re.compile(
+    r"\b(for|to|with|in)\b.{0,80}?\b(cod(e|es|ing)|debug\w*|summar\w*|plot\w*|writ\w*|explain\w*|"
+    r"snippets?|research|grammar|proofread\w*|literature|papers?|error messages?|tracebacks?|syntax|"
+    r"functions?|hyperparameters?|featuri[sz]\w*|draft\w*|rephras\w*|brainstorm\w*|visuali[sz]\w*|"
+    r"comment\w*|implement\w*|boilerplate|pandas|matplotlib|scikit-learn|sklearn)|\btasks?\b")
+_NO_LLM = re.compile(r"(\b(did not|didn'?t|do not|don'?t|have not|haven'?t|never)\s+(use|used|make use of)\b"
+                     r".{0,30}\b(llms?|ai|chat ?gpt|generative|language models?|gpt)\b|"
+                     r"\bno (llms?|ai|generative \w+|large language models?)\b.{0,30}\b(was|were)\s+used)",
+                     re.IGNORECASE)
+
+
+def _classify_sentence(sentence: str) -> list[str]:
+    """The questions one sentence of prose answers ("I used ChatGPT to debug my plots": which LLM
+    and which tasks); a sentence that matches none says which LLM."""
     low = sentence.lower()
-    if re.search(r"limitation|bias|wrong|incorrect|hallucinat|outdated|deprecated|error|mistake|inaccura", low):
-        return "limitations"
-    if re.search(r"ethic|verif|checked|own work|responsib|acknowledg|cite|understood|reviewed|tested", low):
-        return "ethics"
-    if re.search(r"\bfor\b.*(code|debug|summar|plot|writ|explain|snippet|research|grammar)|tasks?", low):
-        return "tasks"
-    return "used"
+    keys = [key for key, pattern in (("limitations", _LIMITS), ("ethics", _ETHICS)) if pattern.search(low)]
+    named = bool(_LLM_NAMES.search(low) or _AFFIRMATIVE.search(low) or _NO_LLM.search(low))
+    if (_TASK_WORDS.search(low) and (named or _USAGE.search(low) or not keys)) or \
+            (not keys and not named and _TASK_START.search(low)):
+        keys.append("tasks")
+    if named or not keys:
+        keys.append("used")
+    return keys
 
 
 def _answered(text: str) -> bool:
@@ -276,11 +425,14 @@ def complete(ctx, spec) -> list[Finding]:
     if found is None:
         return [spec.finding(NOT_APPLICABLE, "There is no declaration to check (see declaration.present).")]
     lines, cells = found
-    answers = parse_declaration(lines, _template_lines(ctx))
+    notes: list[str] = []
+    answers = parse_declaration(lines, _template_lines(ctx, notes))
     answered = {q: _answered(answers[q]) for q in QUESTIONS}
     quotes = {q: answers[q][:400] for q in QUESTIONS if answered[q]}
     details = {"answers": quotes, "answered": answered, "cells": [c + 1 for c in cells],
                "compared_with_released_notebook": ctx.released is not None}
+    if notes:
+        details["template_notes"] = notes  # for the marker: a [declaration] template that could not be read
     used_text = answers["used"]
     no_llm = answered["used"] and _NEGATIVE.search(used_text) and not _AFFIRMATIVE.search(used_text)
     if no_llm:

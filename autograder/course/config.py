@@ -57,6 +57,19 @@ class PresentationSettings:
 
 
 @dataclass
+class DeclarationSettings:
+    """The LLM usage declaration's earlier templates (autograder.checks.declaration): their prompts
+    are removed before the declaration is judged, so that they are not read as the student's answer.
+
+    prompts: prompt lines of earlier versions of the template (markdown marks and case do not matter);
+    templates: earlier template notebooks, paths relative to the course root, whose declaration
+    sections are read."""
+
+    prompts: list[str] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)
+
+
+@dataclass
 class CourseConfig:
     course_id: str = "MATE70026"
     course_name: str = "Machine Learning for Materials"
@@ -68,6 +81,7 @@ class CourseConfig:
     late: LatePolicy = field(default_factory=LatePolicy)
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     presentation: PresentationSettings = field(default_factory=PresentationSettings)
+    declaration: DeclarationSettings = field(default_factory=DeclarationSettings)
     rubric: str = ""  # path relative to the course root; default rubric/<assignment>.toml
 
     @property
@@ -87,6 +101,19 @@ def _fill(target, table: dict, where: str):
         if not isinstance(value, expected):
             raise ConfigError(f"{where}.{key}: expected {expected.__name__}, got {value!r}.")
         setattr(target, key, value)
+
+
+def _check_declaration(settings: DeclarationSettings, course_dir: Path, where: str):
+    """Every prompt a non-empty string; every template notebook a file under the course root."""
+    for key in ("prompts", "templates"):
+        for item in getattr(settings, key):
+            if not isinstance(item, str) or not item.strip():
+                raise ConfigError(f"{where}.{key}: expected a list of non-empty strings, got {item!r}.")
+    for name in settings.templates:
+        path = Path(course_dir) / name
+        if not path.is_file():
+            raise ConfigError(f"{where}.templates: the template notebook {name} does not exist "
+                              f"(looked for {path}; paths are relative to the course root).")
 
 
 def load_config(course_dir: Path) -> CourseConfig:
@@ -115,12 +142,13 @@ def load_config(course_dir: Path) -> CourseConfig:
     if "challenges" in data:
         config.challenges = {str(k).upper(): str(v) for k, v in data.pop("challenges").items()}
     for section, target in (("execution", config.execution), ("late", config.late),
-                            ("presentation", config.presentation)):
+                            ("presentation", config.presentation), ("declaration", config.declaration)):
         if section in data:
             _fill(target, data.pop(section), f"{path}: [{section}]")
+    _check_declaration(config.declaration, course_dir, f"{path}: [declaration]")
     if data:
         raise ConfigError(f"{path}: unknown sections: {', '.join(data)}. "
-                          "Known: course, challenges, execution, late, presentation.")
+                          "Known: course, challenges, execution, late, presentation, declaration.")
     config.catalogue  # validates the task names (UnknownTaskError lists the valid ones)
     return config
 
