@@ -172,10 +172,21 @@ def test_top_level_selector_used_by_the_model_leaks(tmp_path):
     assert finding.status == "fail"
 
 
-def test_smote_before_the_folds_leaks(tmp_path):
+def test_smote_before_the_folds_leaks_when_the_model_uses_it(tmp_path):
     nb = extra("from imblearn.over_sampling import SMOTE\n"
                "X_res, y_res = SMOTE().fit_resample(all_features, task.df[target_column])\n", after="featurise")
-    assert status(tmp_path, nb, "protocol.preprocessing_leak").status == "fail"
+    model = MODEL.replace("    return model.fit(features, targets)\n", "    return model.fit(X_res, y_res)\n")
+    assert model != MODEL
+    finding = status(tmp_path, with_cells(nb, model=model), "protocol.preprocessing_leak")
+    assert finding.status == "fail" and "SMOTE" in finding.message, finding.message
+
+
+def test_smote_on_all_the_data_that_nothing_uses_is_a_warning(tmp_path):
+    """Fitted on every material, but its result never reaches the model: a warning for the marker."""
+    nb = extra("from imblearn.over_sampling import SMOTE\n"
+               "X_res, y_res = SMOTE().fit_resample(all_features, task.df[target_column])\n", after="featurise")
+    finding = status(tmp_path, nb, "protocol.preprocessing_leak")
+    assert finding.status == "warn" and "SMOTE" in finding.message, finding.message
 
 
 def test_scaler_inside_train_model_is_fine(tmp_path):
@@ -266,16 +277,31 @@ def test_search_on_all_data_feeding_the_model(tmp_path):
     assert status(tmp_path, nb, "protocol.test_tuning").status == "fail"
 
 
+SWEEP = ("from sklearn.model_selection import train_test_split\n"
+         "from sklearn.metrics import mean_absolute_error\n"
+         "X = featurise(task.df[input_column])\n"
+         "X_tr, X_te, y_tr, y_te = train_test_split(X, task.df[target_column])\n"
+         "best = float('inf')\n"
+         "for depth in (3, 5, 8):\n"
+         "    m = HistGradientBoostingRegressor(max_depth=depth).fit(X_tr, y_tr)\n"
+         "    print(depth, mean_absolute_error(y_te, m.predict(X_te)))\n")
+
+
 def test_choosing_settings_by_own_test_split_score(tmp_path):
-    nb = without(BASE, "protocol")
-    nb = add_cell(nb, "model", "from sklearn.model_selection import train_test_split\n"
-                               "from sklearn.metrics import mean_absolute_error\n"
-                               "X = featurise(task.df[input_column])\n"
-                               "X_tr, X_te, y_tr, y_te = train_test_split(X, task.df[target_column])\n"
-                               "for depth in (3, 5, 8):\n"
-                               "    m = HistGradientBoostingRegressor(max_depth=depth).fit(X_tr, y_tr)\n"
-                               "    print(depth, mean_absolute_error(y_te, m.predict(X_te)))\n")
-    assert status(tmp_path, nb, "protocol.test_tuning").status == "fail"
+    nb = add_cell(without(BASE, "protocol"), "model",
+                  SWEEP.replace("    print(depth, mean_absolute_error(y_te, m.predict(X_te)))\n",
+                                "    error = mean_absolute_error(y_te, m.predict(X_te))\n"
+                                "    if error < best:\n        best, best_depth = error, depth\n"))
+    finding = status(tmp_path, nb, "protocol.test_tuning")
+    assert finding.status == "fail" and "max_depth" not in finding.message, finding.message
+    assert "`error < best`" in finding.message and "(3, 5, 8)" in finding.message
+
+
+def test_printing_the_test_score_of_each_setting_is_a_warning(tmp_path):
+    """Several settings scored on the test split with no choice in the code: the choice may have been made by
+    eye, which the analysis cannot tell."""
+    finding = status(tmp_path, add_cell(without(BASE, "protocol"), "model", SWEEP), "protocol.test_tuning")
+    assert finding.status == "warn" and "(3, 5, 8)" in finding.message, finding.message
 
 
 def test_whole_data_frame_inside_the_model(tmp_path):
