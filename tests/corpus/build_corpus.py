@@ -789,8 +789,6 @@ CASES = {
     "declaration_no_llm": ("D", case_declaration_no_llm),
     "declaration_odd_markdown": ("A", case_declaration_odd_markdown),
     "declaration_partial": ("C", case_declaration_partial),
-}
-PENDING = {
     "free_own_split_scaled": ("B", case_free_own_split_scaled),
     "free_kfold_scaler": ("B", case_free_kfold_scaler),
     "free_official_folds_fixed_model": ("B", case_free_official_folds_fixed_model),
