@@ -1,4 +1,4 @@
-"""Leak and tuning checks that follow the data (autograder.checks.analysis.DataFlow): a pre-processing fit
+"""Leak and tuning checks that follow the data (autograder.checks.dataflow.DataFlow): a pre-processing fit
 on data that hold test rows before they are separated is a leak, a fit on a training part is not; a choice
 made from test scores is tuning, scoring a fixed model on each test fold is evaluation; what the analysis
 cannot follow is a warning, never a failure.
@@ -66,7 +66,7 @@ def findings(tmp_path, *cells: str, only=(LEAK, TUNING)) -> dict:
     nbformat.write(notebook(*cells), path)
     ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
     found = {f.check_id: f for f in run_checks(ctx, only=list(only))}
-    assert ctx.analysis.flow.problems == [], ctx.analysis.flow.problems  # the analysis followed every statement
+    assert ctx.flow.problems == [], ctx.flow.problems  # the analysis followed every statement
     return found
 
 
@@ -584,7 +584,7 @@ print(mean_absolute_error(y_test, pipe.predict(X_test)))
 
 def test_code_the_analysis_gives_up_on_is_a_warning_not_a_pass(tmp_path, monkeypatch):
     """Past its budget the analysis stops; a scaler fitted in the code it did not reach is left to the marker."""
-    from autograder.checks.analysis import DataFlow
+    from autograder.checks.dataflow import DataFlow
 
     monkeypatch.setattr(DataFlow, "BUDGET", 40)  # the whole notebook takes about 60 steps
     path = tmp_path / "submission.ipynb"
@@ -594,7 +594,7 @@ X = StandardScaler().fit_transform(X)
 ''', SPLIT), path)
     ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
     found = {f.check_id: f for f in run_checks(ctx, only=[LEAK])}[LEAK]
-    assert not ctx.analysis.flow.complete
+    assert not ctx.flow.complete
     assert found.status == "warn" and "StandardScaler().fit_transform(X)" in found.message, found.message
 
 

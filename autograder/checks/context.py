@@ -284,6 +284,16 @@ class CheckContext:
         source = self.submitted if self.submitted is not None else self.notebook
         return NotebookAnalysis(source) if source is not None else None
 
+    @cached_property
+    def flow(self):
+        """Where the data go in the student's code (autograder.checks.dataflow.DataFlow); None when
+        the code cannot be read."""
+        from autograder.checks.dataflow import (
+            DataFlow,  # as `analysis`: loaded when a check first reads the code
+        )
+
+        return DataFlow(self.analysis) if self.analysis is not None else None
+
     @property
     def restored_cells(self) -> list[dict]:
         """What the grader changed before running (ExecutionRecord.sanitise), e.g. a deleted
