@@ -87,6 +87,41 @@ def test_challenge_option_gives_the_leaderboard_even_without_results(tmp_path):
         ("best", "MODNet (v0.1.12)"), ("RF-SCM/Magpie", "RF-SCM/Magpie"), ("Dummy", "Dummy")]
 
 
+def _template_free(path: Path, *code: str) -> Path:
+    """A notebook written without the template (an earlier year's style), cells of code given."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("##**My band-gap model**\nAda, CID 0123")]
+                                  + [nbformat.v4.new_code_cell(c) for c in code])
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_template_free_notebook_naming_one_task_is_checked_as_that_challenge(tmp_path):
+    notebook = _template_free(tmp_path / "my_model.ipynb", "from matminer.datasets import load_dataset\n"
+                                                          "df = load_dataset('matbench_glass')  # glass formers")
+    code, report = run_check_json(notebook)
+    assert report["challenge"] == {"letter": "D", "task": "matbench_glass", "source": "named in the code"}
+    assert "challenge-inferred" in note_kinds(report) and "challenge-unknown" not in note_kinds(report)
+    inferred = next(n for n in report["notes"] if n["kind"] == "challenge-inferred")["message"]
+    assert "matbench_glass" in inferred and "--challenge" in inferred
+    # no message about a template this notebook never used
+    assert "work-missing" not in note_kinds(report)
+    assert not any("Settings cell" in n["message"] for n in report["notes"])
+
+
+def test_a_template_free_notebook_naming_two_tasks_or_none_asks_for_the_challenge(tmp_path):
+    two = _template_free(tmp_path / "two.ipynb", "a = load_dataset('matbench_glass')\n"
+                                                 "b = load_dataset('matbench_expt_gap')")
+    code, report = run_check_json(two)  # exit 1 here: it has no declaration either (a failure beats "unusable")
+    assert code == 1 and report["challenge"] is None
+    unknown = next(n for n in report["notes"] if n["kind"] == "challenge-unknown")["message"]
+    assert "matbench_glass and matbench_expt_gap" in unknown and "--challenge" in unknown
+    none = _template_free(tmp_path / "none.ipynb", "import numpy as np\nprint(np.pi)")
+    code, report = run_check_json(none)
+    assert code == 1 and report["challenge"] is None
+    unknown = next(n for n in report["notes"] if n["kind"] == "challenge-unknown")["message"]
+    assert "names no Matbench task" in unknown and "Settings cell" not in unknown
+
+
 def test_unknown_challenge_letter_is_a_tool_error(student_folder):
     code, out, err = run_check(student_folder / "research_challenge.ipynb", "--challenge", "Z")
     assert code == 2 and out == ""
