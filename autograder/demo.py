@@ -114,11 +114,13 @@ def make_notebook(profile: Profile, student: str, full_name: str, course: Course
             "y_te.to_numpy(dtype=float)))\n"
             "print(f'My model: MAE = {my_score:.4f}')"))
     elif profile.name == "leaky-scaler":
+        # the scaler learns from every material, the test ones included, and the model uses it
         cells["model"].source = (
             "from sklearn.preprocessing import StandardScaler\n\n"
             "# Scale every feature once, on the whole data set\n"
             "scaler = StandardScaler().fit(featurise(task.df[input_column]).fillna(0))\n\n"
-            + cells["model"].source)
+            + QUICK_MODEL.replace(".fit(features, targets)", ".fit(scaler.transform(features.fillna(0)), targets)")
+            .replace("return model.predict(features)", "return model.predict(scaler.transform(features.fillna(0)))"))
     elif profile.name == "crashes":
         # a half-finished "improved" model left in the notebook: it replaces the working one
         nb.cells.insert(nb.cells.index(cells["model"]) + 1, nbformat.v4.new_code_cell(
