@@ -21,14 +21,14 @@ Where things are (at import, each module imports only those above it in this lis
 this package itself):
 
     labels.py     the checklist's words: label_of (short names, from autograder.findings), the
-                  statuses' order, words and marks
-    report.py     Report, Note, SelfCheckError, the exit codes, the verdict, the --json layout (to_dict)
+                  statuses' order, words and marks, the exit codes
+    report.py     Report, Note, SelfCheckError, the verdict, the --json layout (to_dict)
     locate.py     finding the files: the path a user gave, the course around it, the notebook open in
                   a kernel (JupyterLab, Jupyter Notebook, VS Code, Colab)
     run.py        --execute: running the notebook as the grader does (the grading engine)
     checklist.py  check(): building the Report: its notes, the self-check's own checks, the score
-    render.py     the text, rich and HTML renderers; it needs report.py, so Report.render_text /
-                  print / to_html import it when called (and --json never loads it)
+    render.py     the text, rich and HTML renderers of a Report; Report.render_text / print / to_html
+                  import it when called, so --json never loads it
     __init__.py   self_check() (in a notebook), run_cli() (`autograder check`), the public names
 """
 
@@ -41,6 +41,9 @@ import sys
 from autograder.errors import UserError
 from autograder.selfcheck.checklist import check
 from autograder.selfcheck.labels import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_UNUSABLE,
     PRINTED_SCORE_ID,
     STATUS_MARK,
     STATUS_ORDER,
@@ -57,9 +60,6 @@ from autograder.selfcheck.locate import (
 )
 from autograder.selfcheck.report import (
     BLOCKING_NOTES,
-    EXIT_FAIL,
-    EXIT_OK,
-    EXIT_UNUSABLE,
     SCHEMA,
     Note,
     Report,

@@ -1,6 +1,6 @@
 """The checklist's words: the short label of each finding id (label_of, from the registry of
-findings) and the statuses' order, words and marks. Used by the Report (its --json items) and by
-the renderers."""
+findings), the statuses' order, words and marks, and the exit codes. Used by the Report (its --json
+items) and by the renderers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from autograder.findings import label
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, WARN
 
 PRINTED_SCORE_ID = "selfcheck.printed_score"  # declared in autograder.findings, as every id
+EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2  # nothing fails; the work fails a check; the tool could not be used
 
 STATUS_ORDER = {FAIL: 0, WARN: 1, COULD_NOT_RUN: 2, INFO: 3, PASS: 4, NOT_APPLICABLE: 5}
 STATUS_WORD = {FAIL: "FAIL", WARN: "WARN", COULD_NOT_RUN: "NOT CHECKED", INFO: "NOTE", PASS: "PASS",

@@ -6,11 +6,22 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, WARN, Finding
 from autograder.results.metrics import format_score
-from autograder.selfcheck.labels import STATUS_MARK, STATUS_ORDER, STATUS_WORD, label_of
-from autograder.selfcheck.report import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, Report
+from autograder.selfcheck.labels import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_UNUSABLE,
+    STATUS_MARK,
+    STATUS_ORDER,
+    STATUS_WORD,
+    label_of,
+)
+
+if TYPE_CHECKING:  # the renderers draw a Report; report.py imports them when asked to render
+    from autograder.selfcheck.report import Report
 
 # Shown in the score block rather than as checklist rows (unless they fail or warn).
 SCORE_ITEMS = ("protocol.scores", "leaderboard.rank")

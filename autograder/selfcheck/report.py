@@ -13,10 +13,9 @@ from pathlib import Path
 
 from autograder.errors import UserError
 from autograder.records import FAIL, WARN, Finding
-from autograder.selfcheck.labels import STATUS_ORDER, label_of
+from autograder.selfcheck.labels import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, STATUS_ORDER, label_of
 
 SCHEMA = 1  # version of the --json layout; bump when a key changes meaning
-EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
 # Notes that mean the check is incomplete for a reason of the tool, not of the work: exit status 2
 # when nothing fails.
 BLOCKING_NOTES = ("data-missing", "challenge-unknown")
@@ -118,12 +117,12 @@ class Report:
         return json.dumps(self.to_dict(), indent=1, default=_json_default)
 
     def render_text(self, width: int = 100) -> str:
-        from autograder.selfcheck.render import _render_text  # render.py imports this module; on use
+        from autograder.selfcheck.render import _render_text  # on use: --json needs no renderer (rich, jinja2)
 
         return _render_text(self, width)
 
     def print(self, file=None, rich: bool | None = None) -> None:
-        # render.py imports this module (and --json needs no renderer): imported on use
+        # on use: --json needs no renderer (rich, jinja2)
         from autograder.selfcheck.render import _render_rich, _render_text, _terminal_width
 
         file = file or sys.stdout
@@ -135,7 +134,7 @@ class Report:
             file.write(_render_text(self, _terminal_width()) + "\n")
 
     def to_html(self) -> str:
-        from autograder.selfcheck.render import _render_html  # render.py imports this module; on use
+        from autograder.selfcheck.render import _render_html  # on use: --json needs no renderer (rich, jinja2)
 
         return _render_html(self)
 
