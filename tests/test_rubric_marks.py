@@ -63,6 +63,21 @@ def test_criterion_without_manual_mark_is_provisional_with_the_suggestion():
     assert any(part.startswith("Code: suggested") for part in grade["provisional_parts"])
 
 
+def test_cells_that_failed_when_run_bring_the_code_suggestion_to_a_band_that_says_so():
+    """Six passing code checks would suggest 72 ("Runs top to bottom without errors"); cells that raised
+    an error when the grader ran the notebook outweigh them: (6 x 72 + 12 x 38) / 18 = 49.3."""
+    passing = [f(f"code.{name}", "code", PASS, "fine") for name in
+               ("lint", "annotation", "organisation", "execution_order", "errors_left", "run_time")]
+    errors = f("execution.cell_errors", "code", FAIL, "6 cell(s) raised an error when the grader ran the notebook")
+    marks = dict(MANUAL)
+    del marks["code"]
+    clean = by_key(combine(RUBRIC, passing, {}, csv(**marks), on_time(), CAP))["code"]
+    failed = by_key(combine(RUBRIC, passing + [errors], {}, csv(**marks), on_time(), CAP))["code"]
+    assert clean["suggested"] == 72 and "Runs top to bottom without errors" in clean["descriptor"]
+    assert failed["suggested"] == pytest.approx(49.3) and failed["band"] == "third"
+    assert "Runs" not in failed["descriptor"] and "errors left" in failed["descriptor"]
+
+
 def test_a_part_with_no_mark_at_all_leaves_the_overall_mark_uncomputed():
     marks = dict(MANUAL)
     del marks["presentation"]
