@@ -281,13 +281,26 @@ def segment(cell: Cell | None, node: ast.AST, limit: int = 160) -> str:
     text = None
     if cell is not None:
         try:
-            text = ast.get_source_segment(cell.code, node)
+            text = _source_segment(cell.code_lines, node)
         except Exception:  # noqa: BLE001 - positions of odd nodes are best effort
             text = None
     if not text:
         return _unparse(node, limit)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _source_segment(lines: list[str], node: ast.AST) -> str | None:
+    """ast.get_source_segment on lines split once (it splits the whole source at every call);
+    the column offsets are UTF-8 byte offsets, as there."""
+    end_lineno, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    if end_lineno is None or end_col is None:
+        return None
+    first, last, col = node.lineno - 1, end_lineno - 1, node.col_offset
+    if first == last:
+        return lines[first].encode()[col:end_col].decode()
+    return (lines[first].encode()[col:].decode() + "".join(lines[first + 1:last])
+            + lines[last].encode()[:end_col].decode())
 
 
 def _unparse(node: ast.AST, limit: int = 160) -> str:

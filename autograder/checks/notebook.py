@@ -130,6 +130,11 @@ class Cell:
     def code(self) -> str:
         return self.stripped[0]
 
+    @cached_property
+    def code_lines(self) -> list[str]:
+        """The code's lines, ends kept (split once: the checks quote many segments of one cell)."""
+        return self.code.splitlines(keepends=True)
+
     @property
     def magics(self) -> list[str]:
         return self.stripped[1]

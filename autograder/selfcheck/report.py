@@ -117,7 +117,8 @@ class Report:
         return json.dumps(self.to_dict(), indent=1, default=_json_default)
 
     def render_text(self, width: int = 100) -> str:
-        from autograder.selfcheck.render import _render_text  # on use: --json needs no renderer (rich, jinja2)
+        # on use: --json needs no renderer (rich, jinja2)
+        from autograder.selfcheck.render import _render_text
 
         return _render_text(self, width)
 
@@ -134,7 +135,8 @@ class Report:
             file.write(_render_text(self, _terminal_width()) + "\n")
 
     def to_html(self) -> str:
-        from autograder.selfcheck.render import _render_html  # on use: --json needs no renderer (rich, jinja2)
+        # on use: --json needs no renderer (rich, jinja2)
+        from autograder.selfcheck.render import _render_html
 
         return _render_html(self)
 
