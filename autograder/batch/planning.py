@@ -42,14 +42,12 @@ def stage_status(course, student: str, assignment: str, record: ExecutionRecord 
     record = record or course.load_record(student, assignment)
     if record is None:
         return "pending"
-    if record.status not in (EXECUTED, FAILED) or record.status == FAILED and not record.cells:
-        return record.status
-    if checked_execution(course, student, assignment) != record.cache_key:
-        return record.status
+    if record.status != EXECUTED or checked_execution(course, student, assignment) != record.cache_key:
+        return record.status  # intake-error, running, failed (checked or not), or executed but not yet checked
     grade = course.load_grade(student, assignment)
     if grade is not None and grade.get("execution") == record.cache_key and grade.get("status") != "error":
-        return GRADED if record.status == EXECUTED else record.status
-    return CHECKED if record.status == EXECUTED else record.status
+        return GRADED
+    return CHECKED
 
 
 def plan(course, options: GradeOptions, settings: EngineSettings):

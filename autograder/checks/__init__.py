@@ -47,7 +47,7 @@ from autograder.checks.needs import (
     TRUTH,
     Need,
 )
-from autograder.findings import CHECKS, FindingKind, kind
+from autograder.findings import CHECKS, FindingKind, kind, make
 from autograder.records import CHECKED, COULD_NOT_RUN, MARKER, STUDENT, Finding
 
 CheckFunction = Callable[["CheckContext", "CheckSpec"], list[Finding]]  # noqa: F821
@@ -172,7 +172,6 @@ def run_check_stage(course, student_id: str, assignment: str | None = None) -> l
     findings from). The execution record is never touched. A failure of the checks themselves is
     recorded as a `checks.error` finding for the marker, never as a pass."""
     from autograder.checks.context import CheckContext
-    from autograder.findings import make
 
     assignment = assignment or course.assignment
     score = None

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from autograder.checks.analysis import NotebookAnalysis
+from autograder.checks.dataflow import DataFlow
 from autograder.checks.notebook import Notebook, NotebookError, read_notebook
 from autograder.course.challenges import Catalogue, Challenge
 from autograder.layout import ALLOCATION_FILE, RESULTS_FILE, TRACE_FILE
@@ -279,8 +281,6 @@ class CheckContext:
         """Static analysis of the code the student wrote: the notebook as submitted when we have it
         (the grader's executed copy has instructor cells restored or re-inserted), else the
         executed one."""
-        from autograder.checks.analysis import NotebookAnalysis
-
         source = self.submitted if self.submitted is not None else self.notebook
         return NotebookAnalysis(source) if source is not None else None
 
@@ -288,10 +288,6 @@ class CheckContext:
     def flow(self):
         """Where the data go in the student's code (autograder.checks.dataflow.DataFlow); None when
         the code cannot be read."""
-        from autograder.checks.dataflow import (
-            DataFlow,  # as `analysis`: loaded when a check first reads the code
-        )
-
         return DataFlow(self.analysis) if self.analysis is not None else None
 
     @property

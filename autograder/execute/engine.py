@@ -613,7 +613,8 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
                                 details={"cells": [i for i, _, _ in filesystem]}))
     missing = [(i, e, v, name) for i, e, v in errors if (name := _missing_file(e, v)) and i not in
                {j for j, _, _ in filesystem}]
-    for index, ename, evalue, name in missing[:1]:
+    if missing:  # the first file not handed in (later reads of it fail for the same reason)
+        index, _, _, name = missing[0]
         dataset = name.startswith("matbench_") or name.endswith((".json.gz", ".json.bz2"))
         findings.append(make("execution.missing_file", FAIL,
                              f"Cell {index + 1} reads `{name}`, a file that was not handed in with the notebook, so "

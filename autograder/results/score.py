@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from autograder.course.data import load_ground_truth
+from autograder.results.file import ResultsFileError, load_results
 from autograder.results.metrics import Summary, labels_of, roc_auc, task_scores
 
 SCHEMA = 1  # of score.json
@@ -213,8 +215,6 @@ def fold_predictions_of(task_result) -> dict[int, dict[str, object]]:
 def score_results_file(challenge, results_path, truth=None) -> Score:
     """The Score of a results file for `challenge` (raises ResultsFileError when it holds nothing to
     score for that task)."""
-    from autograder.results.file import ResultsFileError, load_results
-
     results = load_results(results_path)
     if challenge.task not in results.tasks:
         present = ", ".join(results.tasks) or "none"
@@ -223,7 +223,5 @@ def score_results_file(challenge, results_path, truth=None) -> Score:
     if not predictions:
         raise ResultsFileError(f"the results file has no recorded folds for {challenge.task}")
     if truth is None:
-        from autograder.course.data import load_ground_truth
-
         truth = load_ground_truth(challenge.task)
     return score_predictions(challenge, predictions, truth)
