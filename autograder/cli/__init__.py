@@ -12,8 +12,8 @@ import sys
 
 import typer
 
-# In the order of a term: set up, data, the students' self-check, grading, marks out.
-from autograder.cli import course, data, check, grading, marks  # noqa: F401,I001  (registers the commands)
+# In the order of a term: set up, data, the students' self-check, grading, reports and marks out.
+from autograder.cli import course, data, check, grading, reports  # noqa: F401,I001  (registers the commands)
 from autograder.cli.app import app
 from autograder.errors import UserError
 
