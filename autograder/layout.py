@@ -39,6 +39,10 @@ MARKS_DIR = "marks"
 RUBRIC_DIR = "rubric"
 GRADEBOOK_FILE = "gradebook.db"
 REQUIREMENTS_FILE = "requirements.txt"
+# The students' checker, released beside the notebook (`autograder release`): its wheel, and the name
+# the released requirements.txt installs it by.
+CHECKER_DISTRIBUTION = "mlmat-autograder"
+CHECKER_WHEELS = "mlmat_autograder-*.whl"
 
 # --- nbgrader's folders, and ours -------------------------------------------------------------------
 SOURCE, RELEASE, SUBMITTED, AUTOGRADED, FEEDBACK, REPORTS, EXPORT = (
