@@ -72,6 +72,7 @@ _declare(ENGINE, "general",
          ("execution.filesystem", "Files only in the notebook's folder"),
          ("execution.missing_file", "Every file it reads is handed in"),
          ("execution.links_removed", "No links outside the folder"),
+         ("execution.output_cut", "Outputs within the size limit"),
          ("execution.engine_error", "The grader could run the notebook"))
 _declare(ENGINE, "code",
          ("execution.cell_errors", "No errors when run from the top"))

@@ -8,6 +8,7 @@ challenges in `allocation.csv`, the rubric in `rubric/<assignment>.toml`.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -16,7 +17,16 @@ from pathlib import Path
 
 from autograder.course.challenges import Catalogue
 from autograder.errors import UserError
-from autograder.layout import CONFIG_FILE, DEFAULT_ASSIGNMENT, CourseLayout
+from autograder.layout import (
+    AUTOGRADED,
+    CONFIG_FILE,
+    DEFAULT_ASSIGNMENT,
+    NBGRADER_CONFIG_FILE,
+    RELEASE,
+    SOURCE,
+    SUBMITTED,
+    CourseLayout,
+)
 
 
 class ConfigError(UserError, ValueError):
@@ -29,6 +39,8 @@ class ExecutionSettings:
     timeout: int = 2700  # seconds the whole notebook may run
     memory_limit: str = "8G"  # per submission (kernel and everything it starts)
     disk_limit: str = "4G"  # per submission: the files it writes (its folder and its home); "0" = no limit
+    max_cell_output: str = "1M"  # outputs kept per cell in the executed notebook (the rest is cut, with a note)
+    max_notebook_output: str = "5M"  # outputs kept for the whole executed notebook; "0" = no limit
     workers: int = 0  # submissions graded at once; 0 = number of cores
     threads_per_kernel: int = 0  # BLAS/OpenMP/n_jobs threads per kernel; 0 = cores // workers
     seed: int = 2026
@@ -160,11 +172,45 @@ class Course(CourseLayout):
     config: CourseConfig = field(default_factory=CourseConfig)
 
     @classmethod
-    def open(cls, root: Path | str | None = None) -> "Course":
+    def open(cls, root: Path | str | None = None, *, require_course: bool = False) -> "Course":
+        """The course at `root` (default: $AUTOGRADER_COURSE, else the current folder). With
+        require_course (the instructor's commands), a folder without the course's configuration is an
+        error that names the closest course folder, so that nothing is written into a mistyped one."""
         root = Path(root or os.environ.get("AUTOGRADER_COURSE", ".")).resolve()
         if not root.is_dir():
-            raise ConfigError(f"Course directory {root} does not exist.")
+            what = "is a file, not a folder" if root.exists() else "does not exist"
+            raise ConfigError(f"Course directory {root} {what}.{_closest_course(root)}")
+        if require_course and not is_course_dir(root):
+            raise ConfigError(f"{root} is not a course directory (it has no {CONFIG_FILE} or "
+                              f"{NBGRADER_CONFIG_FILE}).{_closest_course(root)} To start a course there, run "
+                              f"`autograder init {root}`; otherwise pass --course with the course's folder.")
         return cls(root=root, config=load_config(root))
+
+    def known_assignments(self) -> list[str]:
+        """The assignments this course has: the configured one, and every folder of source/ and
+        release/ and of the students' submitted/ and autograded/ folders."""
+        names = {self.config.assignment}
+        for base in (self.root / SOURCE, self.root / RELEASE):
+            if base.is_dir():
+                names.update(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for base in (self.root / SUBMITTED, self.root / AUTOGRADED):
+            if base.is_dir():
+                for student in base.iterdir():
+                    if student.is_dir():
+                        names.update(p.name for p in student.iterdir() if p.is_dir())
+        return sorted(names)
+
+    def check_assignment(self, assignment: str | None) -> str:
+        """The assignment to work on (default: the configured one); an unknown name is an error with
+        the closest known one, before anything is written."""
+        if assignment is None:
+            return self.assignment
+        known = self.known_assignments()
+        if assignment not in known:
+            raise ConfigError(f"Unknown assignment '{assignment}' in {self.root}.{closest(assignment, known)} "
+                              f"The course's assignments: {', '.join(known)} (folders of {SOURCE}/, "
+                              f"[course] assignment in {CONFIG_FILE}).")
+        return assignment
 
     @property
     def assignment(self) -> str:
@@ -177,3 +223,27 @@ class Course(CourseLayout):
     @property
     def gradebook_url(self) -> str:
         return f"sqlite:///{self.gradebook_path}"
+
+
+def closest(name: str, known, cutoff: float = 0.6) -> str:
+    """' Did you mean X?' for the known name closest to a mistyped one ('' when none is close)."""
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=cutoff)
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def is_course_dir(root: Path) -> bool:
+    """A course directory has our configuration or nbgrader's (what `autograder init` writes)."""
+    return (Path(root) / CONFIG_FILE).is_file() or (Path(root) / NBGRADER_CONFIG_FILE).is_file()
+
+
+def _closest_course(root: Path) -> str:
+    """' Did you mean <sibling>?' for a course folder beside a mistyped one."""
+    parent = root.parent
+    if not parent.is_dir():
+        return ""
+    try:
+        siblings = [p.name for p in parent.iterdir() if p.is_dir() and p != root and is_course_dir(p)]
+    except OSError:
+        return ""
+    match = difflib.get_close_matches(root.name, siblings, n=1, cutoff=0.6)
+    return f" Did you mean {parent / match[0]}?" if match else ""
