@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,16 @@ def autograded_dir(root: Path | str, student_id: str, assignment: str) -> Path:
 
 def submitted_dir(root: Path | str, student_id: str, assignment: str) -> Path:
     return Path(root) / SUBMITTED / student_id / assignment
+
+
+# A batch executes each notebook in a folder beside the stored execution and swaps it in only when the
+# run is complete, so a stopped re-run leaves the previous execution, grade and page as they were.
+STAGING_SUFFIX, RETIRED_SUFFIX = ".new", ".old"
+
+
+def staging_dir(root: Path | str, student_id: str, assignment: str) -> Path:
+    """autograded/<student>/.<assignment>.new: where a batch's run of the notebook is under way."""
+    return Path(root) / AUTOGRADED / student_id / f".{assignment}{STAGING_SUFFIX}"
 
 
 @dataclass
@@ -163,6 +174,39 @@ class CourseLayout:
 
     def submission_path(self, student_id: str, assignment: str | None = None) -> Path:
         return self.submitted_dir(student_id, assignment) / SUBMISSION_FILE
+
+    def staging_dir(self, student_id: str, assignment: str | None = None) -> Path:
+        return staging_dir(self.root, student_id, self._a(assignment))
+
+    def load_staged_record(self, student_id: str, assignment: str | None = None) -> ExecutionRecord | None:
+        """The record of a run under way beside the stored execution (or left by a killed batch)."""
+        return load_record(self.staging_dir(student_id, assignment) / RESULT_FILE)
+
+    def install_execution(self, student_id: str, assignment: str | None = None) -> None:
+        """Put the staged run in place of the stored execution. What was made from the old one goes with
+        it (checks, score, grade) and so does the feedback page drawn from that grade (first: no page
+        ever shows a grade that is not stored). Two renames; recover_execution mends a death between."""
+        final, staged = self.autograded_dir(student_id, assignment), self.staging_dir(student_id, assignment)
+        retired = final.with_name(f".{self._a(assignment)}{RETIRED_SUFFIX}")
+        self.feedback_page(student_id, assignment).unlink(missing_ok=True)
+        shutil.rmtree(retired, ignore_errors=True)
+        if final.exists():
+            os.rename(final, retired)
+        os.rename(staged, final)
+        shutil.rmtree(retired, ignore_errors=True)
+
+    def discard_staging(self, student_id: str, assignment: str | None = None) -> None:
+        shutil.rmtree(self.staging_dir(student_id, assignment), ignore_errors=True)
+
+    def recover_execution(self, student_id: str, assignment: str | None = None) -> None:
+        """Before a batch plans a submission: a stored execution moved aside by a batch that died in
+        install_execution goes back in place, and runs a killed batch left half done are removed."""
+        final = self.autograded_dir(student_id, assignment)
+        retired = final.with_name(f".{self._a(assignment)}{RETIRED_SUFFIX}")
+        if retired.is_dir() and not final.exists():
+            os.rename(retired, final)
+        shutil.rmtree(retired, ignore_errors=True)
+        self.discard_staging(student_id, assignment)
 
     def result_path(self, student_id: str, assignment: str | None = None) -> Path:
         return self.autograded_dir(student_id, assignment) / RESULT_FILE
@@ -291,8 +335,11 @@ def write_arrays_atomic(path: Path, arrays: dict) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary behind
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
@@ -300,6 +347,9 @@ def write_text_atomic(path: Path, text: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary behind
     return path
