@@ -12,7 +12,9 @@ artefact. No other module spells a file name (a test greps for it).
         score.json score.npz results: the one Score (and the per-material arrays for the figures)
         grade.json           grade: the marks
     feedback/<student>/<assignment>/index.html                         report: the student's page
+    feedback/<student>/<assignment>/notebook.html                      report: their executed cells
     reports/<assignment>/summary.html                                  report: the cohort summary
+    reports/<assignment>/moderation.html moderation_sample.csv         report: markers only
     autograded/.grade-<assignment>.lock                                one batch at a time
 
 Each stage writes its own artefact, so any stage re-runs alone and nothing reaches back.
@@ -69,6 +71,9 @@ SCORE_ARRAYS_FILE = "score.npz"
 GRADE_FILE = "grade.json"  # grade
 FEEDBACK_PAGE = "index.html"  # report
 SUMMARY_PAGE = "summary.html"
+NOTEBOOK_PAGE = "notebook.html"  # report: the student's own cells as the grader ran them
+MODERATION_PAGE = "moderation.html"  # report: markers only
+MODERATION_SAMPLE_FILE = "moderation_sample.csv"  # the list a second marker works from
 
 # Files of an execution folder that a notebook may never overwrite (bound read-only in the sandbox).
 ENGINE_FILES = frozenset({RESULT_FILE, LOG_FILE, TRACE_FILE})
@@ -228,6 +233,22 @@ class CourseLayout:
 
     def summary_page(self, assignment: str | None = None) -> Path:
         return self.reports_dir(assignment) / SUMMARY_PAGE
+
+    def notebook_page(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.feedback_dir(student_id, assignment) / NOTEBOOK_PAGE
+
+    def moderation_page(self, assignment: str | None = None) -> Path:
+        return self.reports_dir(assignment) / MODERATION_PAGE
+
+    def moderation_sample_path(self, assignment: str | None = None) -> Path:
+        return self.reports_dir(assignment) / MODERATION_SAMPLE_FILE
+
+    def log_path(self, student_id: str, assignment: str | None = None) -> Path:
+        return self.autograded_dir(student_id, assignment) / LOG_FILE
+
+    def load_submission(self, student_id: str, assignment: str | None = None) -> dict | None:
+        """What intake stored about a submission (attempts, notes), or None."""
+        return _load_json(self.submission_path(student_id, assignment))
 
     # --- who is there ----------------------------------------------------------------------------
     def submitted_students(self, assignment: str | None = None) -> list[str]:

@@ -82,6 +82,33 @@ class DeclarationSettings:
 
 
 @dataclass
+class ModerationSettings:
+    """The moderation sample and the markers' comparisons (autograder.report.moderation).
+
+    seed: the sample's random part is drawn from it, so the same cohort gives the same sample;
+    random_share: share of the submissions no rule picks that are sampled at random;
+    boundary_margin: marks within this of a band boundary are sampled;
+    top_bottom: how many of the top and of the bottom of each challenge are sampled;
+    large_difference: two markers' marks further apart than this (a band's width) are listed;
+    alpha: the significance level of the fairness tests."""
+
+    seed: int = 2026
+    random_share: float = 0.10
+    boundary_margin: float = 2.0
+    top_bottom: int = 1
+    large_difference: float = 10.0
+    alpha: float = 0.05
+
+
+@dataclass
+class FeedbackSettings:
+    """What the student's feedback page says beyond the marks: how to query a mark."""
+
+    query: str = ("If you think a mark is wrong, write to the module leader within 10 working days of the "
+                  "feedback's release, naming the criterion and the reason; a second marker then reviews it.")
+
+
+@dataclass
 class CourseConfig:
     course_id: str = "MATE70026"
     course_name: str = "Machine Learning for Materials"
@@ -94,6 +121,8 @@ class CourseConfig:
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     presentation: PresentationSettings = field(default_factory=PresentationSettings)
     declaration: DeclarationSettings = field(default_factory=DeclarationSettings)
+    moderation: ModerationSettings = field(default_factory=ModerationSettings)
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     rubric: str = ""  # path relative to the course root; default rubric/<assignment>.toml
 
     @property
@@ -128,6 +157,17 @@ def _check_declaration(settings: DeclarationSettings, course_dir: Path, where: s
                               f"(looked for {path}; paths are relative to the course root).")
 
 
+def _check_moderation(settings: ModerationSettings, where: str):
+    if not 0 <= settings.random_share <= 1:
+        raise ConfigError(f"{where}.random_share: expected a share between 0 and 1 (0.1 = 10 %), "
+                          f"got {settings.random_share}.")
+    if not 0 < settings.alpha < 1:
+        raise ConfigError(f"{where}.alpha: expected a significance level between 0 and 1 (e.g. 0.05), got {settings.alpha}.")
+    for key in ("boundary_margin", "large_difference", "top_bottom"):
+        if getattr(settings, key) < 0:
+            raise ConfigError(f"{where}.{key}: expected a number of marks of 0 or more, got {getattr(settings, key)}.")
+
+
 def load_config(course_dir: Path) -> CourseConfig:
     """Read `autograder.toml` in the course directory (defaults if it is absent)."""
     config = CourseConfig()
@@ -154,13 +194,15 @@ def load_config(course_dir: Path) -> CourseConfig:
     if "challenges" in data:
         config.challenges = {str(k).upper(): str(v) for k, v in data.pop("challenges").items()}
     for section, target in (("execution", config.execution), ("late", config.late),
-                            ("presentation", config.presentation), ("declaration", config.declaration)):
+                            ("presentation", config.presentation), ("declaration", config.declaration),
+                            ("moderation", config.moderation), ("feedback", config.feedback)):
         if section in data:
             _fill(target, data.pop(section), f"{path}: [{section}]")
     _check_declaration(config.declaration, course_dir, f"{path}: [declaration]")
+    _check_moderation(config.moderation, f"{path}: [moderation]")
     if data:
         raise ConfigError(f"{path}: unknown sections: {', '.join(data)}. "
-                          "Known: course, challenges, execution, late, presentation, declaration.")
+                          "Known: course, challenges, execution, late, presentation, declaration, moderation, feedback.")
     config.catalogue  # validates the task names (UnknownTaskError lists the valid ones)
     return config
 
