@@ -42,6 +42,7 @@ MARKS_DIR = "marks"
 RUBRIC_DIR = "rubric"
 GRADEBOOK_FILE = "gradebook.db"
 REQUIREMENTS_FILE = "requirements.txt"
+EXAMPLE_ROSTER_FILE = "roster.csv"  # what `autograder init` puts at the course root
 # The students' checker, released beside the notebook (`autograder release`): its wheel, and the name
 # the released requirements.txt installs it by.
 CHECKER_DISTRIBUTION = "mlmat-autograder"
