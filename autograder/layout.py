@@ -14,6 +14,7 @@ artefact. No other module spells a file name (a test greps for it).
     feedback/<student>/<assignment>/index.html                         report: the student's page
     feedback/<student>/<assignment>/notebook.html                      report: their executed cells
     reports/<assignment>/summary.html                                  report: the cohort summary
+    reports/<assignment>/similarity.json similarity.html               similarity: markers only
     reports/<assignment>/moderation.html moderation_sample.csv         report: markers only
     autograded/.grade-<assignment>.lock                                one batch at a time
 
@@ -72,6 +73,8 @@ SCORE_ARRAYS_FILE = "score.npz"
 GRADE_FILE = "grade.json"  # grade
 FEEDBACK_PAGE = "index.html"  # report
 SUMMARY_PAGE = "summary.html"
+SIMILARITY_FILE = "similarity.json"  # similarity: the cohort's pairs (markers only)
+SIMILARITY_PAGE = "similarity.html"
 NOTEBOOK_PAGE = "notebook.html"  # report: the student's own cells as the grader ran them
 MODERATION_PAGE = "moderation.html"  # report: markers only
 MODERATION_SAMPLE_FILE = "moderation_sample.csv"  # the list a second marker works from
@@ -234,6 +237,21 @@ class CourseLayout:
 
     def summary_page(self, assignment: str | None = None) -> Path:
         return self.reports_dir(assignment) / SUMMARY_PAGE
+
+    def similarity_path(self, assignment: str | None = None) -> Path:
+        return self.reports_dir(assignment) / SIMILARITY_FILE
+
+    def similarity_page(self, assignment: str | None = None) -> Path:
+        return self.reports_dir(assignment) / SIMILARITY_PAGE
+
+    def load_similarity(self, assignment: str | None = None) -> dict | None:
+        """The similarity stage's pairs (reports/<assignment>/similarity.json), or None."""
+        return _load_json(self.similarity_path(assignment))
+
+    def save_similarity(self, assignment: str | None, data: dict) -> Path:
+        path = self.similarity_path(assignment)
+        write_json_atomic(path, data)
+        return path
 
     def notebook_page(self, student_id: str, assignment: str | None = None) -> Path:
         return self.feedback_dir(student_id, assignment) / NOTEBOOK_PAGE
