@@ -109,6 +109,20 @@ class FeedbackSettings:
 
 
 @dataclass
+class SimilaritySettings:
+    """Cohort similarity (autograder.similarity), for markers only.
+
+    enabled: `autograder grade` compares the cohort at its end (`autograder similarity` always can);
+    threshold: pairs whose score (the share of own code or text that matches) reaches it are flagged;
+    archive: folders of earlier cohorts' or public notebooks, relative to the course root, that every
+    submission is also compared with."""
+
+    enabled: bool = True
+    threshold: float = 0.5
+    archive: list[str] = field(default_factory=list)
+
+
+@dataclass
 class CourseConfig:
     course_id: str = "MATE70026"
     course_name: str = "Machine Learning for Materials"
@@ -123,6 +137,7 @@ class CourseConfig:
     declaration: DeclarationSettings = field(default_factory=DeclarationSettings)
     moderation: ModerationSettings = field(default_factory=ModerationSettings)
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
+    similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
     rubric: str = ""  # path relative to the course root; default rubric/<assignment>.toml
 
     @property
@@ -168,6 +183,18 @@ def _check_moderation(settings: ModerationSettings, where: str):
             raise ConfigError(f"{where}.{key}: expected a number of marks of 0 or more, got {getattr(settings, key)}.")
 
 
+def _check_similarity(settings: SimilaritySettings, course_dir: Path, where: str):
+    if not 0 < settings.threshold <= 1:
+        raise ConfigError(f"{where}.threshold: expected a share above 0 and at most 1 (0.5 = half of a "
+                          f"side's own code or text matches), got {settings.threshold}.")
+    for name in settings.archive:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"{where}.archive: expected a list of folder names, got {name!r}.")
+        if not (Path(course_dir) / name).is_dir():
+            raise ConfigError(f"{where}.archive: the folder {name} does not exist (looked for "
+                              f"{Path(course_dir) / name}; paths are relative to the course root).")
+
+
 def load_config(course_dir: Path) -> CourseConfig:
     """Read `autograder.toml` in the course directory (defaults if it is absent)."""
     config = CourseConfig()
@@ -195,14 +222,17 @@ def load_config(course_dir: Path) -> CourseConfig:
         config.challenges = {str(k).upper(): str(v) for k, v in data.pop("challenges").items()}
     for section, target in (("execution", config.execution), ("late", config.late),
                             ("presentation", config.presentation), ("declaration", config.declaration),
-                            ("moderation", config.moderation), ("feedback", config.feedback)):
+                            ("moderation", config.moderation), ("feedback", config.feedback),
+                            ("similarity", config.similarity)):
         if section in data:
             _fill(target, data.pop(section), f"{path}: [{section}]")
     _check_declaration(config.declaration, course_dir, f"{path}: [declaration]")
     _check_moderation(config.moderation, f"{path}: [moderation]")
+    _check_similarity(config.similarity, course_dir, f"{path}: [similarity]")
     if data:
         raise ConfigError(f"{path}: unknown sections: {', '.join(data)}. "
-                          "Known: course, challenges, execution, late, presentation, declaration, moderation, feedback.")
+                          "Known: course, challenges, execution, late, presentation, declaration, moderation, feedback, "
+                          "similarity.")
     config.catalogue  # validates the task names (UnknownTaskError lists the valid ones)
     return config
 
