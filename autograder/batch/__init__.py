@@ -69,7 +69,9 @@ def grade(course, options: GradeOptions, console=None) -> BatchSummary:
 
     console = console or Console(stderr=True)
     settings, workers, warnings = engine_settings(course, options)
-    assignment = options.assignment or course.assignment
+    assignment, students, allocation = batch_students(course, options)  # an unknown --student: before the lock
+    if not options.no_execute:  # a missing data set too: a failed start leaves no lock and no folder
+        check_data(settings, {course.config.catalogue.get(allocation[s]).task for s in students if s in allocation})
     lock = lock_batch(course, assignment)
     try:
         return _grade(course, options, settings, workers, warnings, console)
