@@ -37,7 +37,9 @@ def test_shipped_rubric_is_the_lectures():
         assert set(criterion.descriptors) == {b.key for b in rubric.bands}
         assert all(len(text) > 40 for text in criterion.descriptors.values())
     assert rubric.formgrader_cells == {"data_preparation": "data_preparation", "model_choice": "model_choice",
-                                       "training_testing": "training_testing", "code_quality": "code"}
+                                       "training_testing": "training_testing", "code_quality": "code",
+                                       "presentation": "presentation"}
+    assert rubric.declaration_cell == "llm_declaration" and rubric.general_cell == "markers_feedback"
     assert rubric.band_for(69.5).key == "first" and rubric.band_for(69.49).key == "upper_second"
     assert rubric.band_for(39.4).key == "fail"
 

@@ -33,11 +33,12 @@ DEFAULT_STATUSES = {
 }
 GRADED_CRITERIA = tuple(c for c in CRITERIA if c != "general")
 
-TOP_KEYS = ("rubric", "bands", "criteria", "declaration", "rules", "export")
+TOP_KEYS = ("rubric", "bands", "criteria", "declaration", "feedback", "rules", "export")
 RUBRIC_KEYS = ("title", "assignment")
 BAND_KEYS = ("label", "min", "max")
 CRITERION_KEYS = ("title", "weight", "guideline", "formgrader_cell", "descriptors")
 DECLARATION_KEYS = ("formgrader_cell",)
+FEEDBACK_KEYS = ("formgrader_cell",)  # the cell whose formgrader comment is the marker's general feedback
 RULE_KEYS = ("findings", "status", "criterion", "effect", "cap", "marks", "weight", "flag", "note")
 EXPORT_KEYS = ("blackboard_column", "blackboard_column_id")
 
@@ -112,6 +113,7 @@ class Rubric:
     criteria: dict[str, Criterion]  # in file order
     rules: list[Rule]
     declaration_cell: str | None = None
+    general_cell: str | None = None  # formgrader cell of the general feedback (a comment, no points)
     export: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
     sha256: str = ""
@@ -279,6 +281,8 @@ def parse_rubric(text: str, path: Path | None = None, known_ids: frozenset[str] 
 
     declaration = data.get("declaration", {})
     problems.unknown_keys(declaration, DECLARATION_KEYS, ("declaration",), "[declaration]")
+    feedback = data.get("feedback", {})
+    problems.unknown_keys(feedback, FEEDBACK_KEYS, ("feedback",), "[feedback]")
 
     rules = []
     raw_rules = data.get("rules", [])
@@ -295,6 +299,7 @@ def parse_rubric(text: str, path: Path | None = None, known_ids: frozenset[str] 
     problems.raise_if_any()
     return Rubric(title=title, assignment=assignment, bands=bands, criteria=criteria, rules=rules,
                   declaration_cell=declaration.get("formgrader_cell"),
+                  general_cell=feedback.get("formgrader_cell"),
                   export={k: str(v) for k, v in export.items()}, path=path,
                   sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
