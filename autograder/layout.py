@@ -17,6 +17,9 @@ artefact. No other module spells a file name (a test greps for it).
     reports/<assignment>/similarity.json similarity.html               similarity: markers only
     reports/<assignment>/moderation.html moderation_sample.csv         report: markers only
     autograded/.grade-<assignment>.lock                                one batch at a time
+    autograded/.cache/   figures/<sha256>.png   pages/ gradebook/<assignment>/<student>.sha256
+                         content-addressed: what a figure, a page or a gradebook entry was drawn
+                         from, so that a re-grade redraws only what changed (delete it to redo all)
 
 Each stage writes its own artefact, so any stage re-runs alone and nothing reaches back.
 Kept light (the student self-check imports it).
@@ -73,6 +76,9 @@ SCORE_ARRAYS_FILE = "score.npz"
 GRADE_FILE = "grade.json"  # grade
 FEEDBACK_PAGE = "index.html"  # report
 SUMMARY_PAGE = "summary.html"
+CACHE_DIR = ".cache"  # autograded/.cache: content-addressed figures, and the keys of the pages and gradebook entries
+FIGURE_CACHE, PAGE_KEYS, GRADEBOOK_KEYS = "figures", "pages", "gradebook"
+KEY_SUFFIX = ".sha256"
 SIMILARITY_FILE = "similarity.json"  # similarity: the cohort's pairs (markers only)
 SIMILARITY_PAGE = "similarity.html"
 NOTEBOOK_PAGE = "notebook.html"  # report: the student's own cells as the grader ran them
@@ -173,6 +179,22 @@ class CourseLayout:
     @property
     def gradebook_path(self) -> Path:
         return self.root / GRADEBOOK_FILE
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / AUTOGRADED / CACHE_DIR
+
+    @property
+    def figure_cache_dir(self) -> Path:
+        return self.cache_dir / FIGURE_CACHE
+
+    def page_key_path(self, student_id: str, assignment: str | None = None) -> Path:
+        """The hash of what the student's feedback page shows, as last written."""
+        return self.cache_dir / PAGE_KEYS / self._a(assignment) / f"{student_id}{KEY_SUFFIX}"
+
+    def gradebook_key_path(self, student_id: str, assignment: str | None = None) -> Path:
+        """The hash of what was last written to the gradebook for this submission."""
+        return self.cache_dir / GRADEBOOK_KEYS / self._a(assignment) / f"{student_id}{KEY_SUFFIX}"
 
     def lock_path(self, assignment: str | None = None) -> Path:
         return self.root / AUTOGRADED / f".grade-{self._a(assignment)}.lock"
