@@ -25,7 +25,8 @@ $(VENV)/.installed: pyproject.toml source/research_challenge/requirements.txt
 	# The course environment (what submissions may import), then matbench without its stale pins.
 	$(BIN)/python -m pip install --quiet -r source/research_challenge/requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps matbench==0.6
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# The toolkit with the instructor's stack (the `grader` extra; students install the checker alone).
+	$(BIN)/python -m pip install --quiet -e '.[grader,test]'
 	touch $@
 
 # bubblewrap sandboxes the graded notebooks; chromium renders the feedback pages in the tests.

@@ -22,8 +22,11 @@ def test_release_regenerates_the_committed_release_identically(course_dir):
     released = release(Course.open(course_dir))
     assert [p.name for p in released] == [NOTEBOOK]
     assert released[0].read_bytes() == committed
-    assert (course_dir / "release" / "research_challenge" / "requirements.txt").read_bytes() == \
-        (REPO / "source" / "research_challenge" / "requirements.txt").read_bytes()
+    # the course environment, then the students' checker: its wheel beside it (tests/test_selfcheck_install.py)
+    released_requirements = (course_dir / "release" / "research_challenge" / "requirements.txt").read_text()
+    assert released_requirements.startswith((REPO / "source" / "research_challenge" / "requirements.txt").read_text())
+    assert released_requirements.rstrip().endswith("--find-links .\nmlmat-autograder==0.1.0")
+    assert len(list((course_dir / "release" / "research_challenge").glob("mlmat_autograder-0.1.0-*.whl"))) == 1
     assert (course_dir / "gradebook.db").exists()  # nbgrader recorded the cells' checksums
 
 

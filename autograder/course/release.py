@@ -4,19 +4,27 @@ nbgrader strips the reference solution (between `### BEGIN SOLUTION` / `### END 
 tests and outputs, locks the instructor's cells and records checksums in the gradebook, which the
 grading engine later uses to restore tampered cells. We then normalise the released notebook's
 volatile metadata so that releasing the same source twice gives byte-identical files.
+
+The released folder also carries the students' checker (`release_checker`): the toolkit's wheel,
+built from this checkout without the `grader` extra, and the lines of the released requirements.txt
+that install it, so that `pip install -r requirements.txt` in that folder gives a student the course
+environment and `autograder check` in one command.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 from autograder.course.config import Course
 from autograder.errors import UserError
+from autograder.layout import CHECKER_DISTRIBUTION, CHECKER_WHEELS, REQUIREMENTS_FILE
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
 
@@ -48,7 +56,74 @@ def release(course: Course, assignment: str | None = None) -> list[Path]:
         leftover = [m for m in SOLUTION_MARKERS if m in path.read_text(encoding="utf-8")]
         if leftover:
             raise ReleaseError(f"{path} still contains {leftover}: the solution was not stripped.")
+    release_checker(course.release_dir(assignment))
     return released
+
+
+# Marks the lines release_checker adds, so that a second release replaces them.
+_CHECKER_MARK = "# The students' checker"
+# Zip timestamps of the wheel (setuptools honours SOURCE_DATE_EPOCH): the same code, the same bytes.
+_WHEEL_EPOCH = "315532800"  # 1980-01-01, the earliest a zip file can hold
+
+
+def project_root() -> Path | None:
+    """The toolkit's source checkout (pyproject.toml beside the package), if it is installed from one."""
+    import autograder
+
+    root = Path(autograder.__file__).resolve().parent.parent
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and f'name = "{CHECKER_DISTRIBUTION}"' in pyproject.read_text(encoding="utf-8"):
+        return root
+    return None
+
+
+def build_checker_wheel(out_dir: Path) -> Path:
+    """The toolkit's wheel (its core dependencies only: the students' checker) built into out_dir from
+    a copy of the checkout (the build leaves nothing in the checkout), offline, reproducibly."""
+    root = project_root()
+    if root is None:
+        raise ReleaseError("The students' checker cannot be built: this autograder is not installed from its "
+                           "source checkout (pip install -e DIR). Install it that way and release again.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="autograder-wheel-") as tmp:
+        copy = Path(tmp) / "src"
+        copy.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(root / name, copy / name)
+        shutil.copytree(root / "autograder", copy / "autograder",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        built = Path(tmp) / "wheel"
+        env = dict(os.environ, SOURCE_DATE_EPOCH=_WHEEL_EPOCH)
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                               "--no-index", "--wheel-dir", str(built), str(copy)],
+                              capture_output=True, text=True, env=env, check=False)
+        wheels = sorted(built.glob(CHECKER_WHEELS)) if done.returncode == 0 else []
+        if not wheels:
+            raise ReleaseError(f"Building the students' checker failed (pip wheel):\n{done.stdout}\n{done.stderr}")
+        for old in out_dir.glob(CHECKER_WHEELS):
+            old.unlink()
+        target = out_dir / wheels[0].name
+        shutil.move(str(wheels[0]), target)
+    return target
+
+
+def release_checker(release_dir: Path) -> Path:
+    """Put the checker's wheel in the released folder and name it in the released requirements.txt
+    (after the course environment: `--find-links .` is read relative to that file, so the install
+    works from any folder, and offline)."""
+    from autograder import __version__
+
+    wheel = build_checker_wheel(release_dir)
+    requirements = release_dir / REQUIREMENTS_FILE
+    text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
+    if _CHECKER_MARK in text:
+        text = text[:text.index(_CHECKER_MARK)]
+    text = text.rstrip("\n") + "\n" if text.strip() else ""
+    text += (f"{_CHECKER_MARK} (`autograder check`, `autograder.self_check()`): {wheel.name}, beside this file.\n"
+             "--find-links .\n"
+             f"{CHECKER_DISTRIBUTION}=={__version__}\n")
+    requirements.write_text(text, encoding="utf-8")
+    return wheel
 
 
 def normalise_released(path: Path) -> None:

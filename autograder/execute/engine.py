@@ -14,6 +14,7 @@ never this one. Inside the sandbox the record is bind-mounted read-only, so a no
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -40,6 +41,7 @@ from autograder.layout import (
     TRACE_FILE,
     autograded_dir,
     is_recording,
+    staging_dir,
     submitted_dir,
 )
 from autograder.records import (
@@ -48,6 +50,7 @@ from autograder.records import (
     FAIL,
     FAILED,
     INFO,
+    INTERRUPTED,
     MARKER,
     RUNNING,
     WARN,
@@ -78,6 +81,8 @@ class EngineSettings:
     kernel_name: str = "python3"
     results_path: str = RESULTS_FILE
     grace_seconds: float = 60.0  # beyond `timeout`, before the sandbox is killed from outside
+    max_cell_output: int | None = 1024 ** 2  # bytes of output kept per cell in the executed notebook
+    max_notebook_output: int | None = 5 * 1024 ** 2  # and for the whole notebook (autograder.execute.outputs)
 
 
 @dataclass
@@ -97,9 +102,12 @@ class Job:
     declared_packages: list[str]
     settings: EngineSettings
     support_files: list[str] = field(default_factory=list)
+    staged: bool = False  # run beside the stored execution (a batch swaps it in when complete)
 
     @property
     def work_dir(self) -> Path:
+        if self.staged:
+            return staging_dir(self.course_root, self.student_id, self.assignment)
         return autograded_dir(self.course_root, self.student_id, self.assignment)
 
 
@@ -263,8 +271,9 @@ def _clear_written(work: Path, job: Job, settings: EngineSettings) -> list[str]:
     return sorted(removed)
 
 
-def execute_job(job: Job) -> dict:
-    """Run the job's notebook in the sandbox and record it. Returns ExecutionRecord.to_dict()."""
+def execute_job(job: Job, on_notebook=None) -> dict:
+    """Run the job's notebook in the sandbox and record it. Returns ExecutionRecord.to_dict().
+    on_notebook: called with each snapshot of the running notebook (bytes), for progress."""
     settings = job.settings
     work = job.work_dir
     record = ExecutionRecord(student_id=job.student_id, assignment=job.assignment, status=RUNNING,
@@ -275,26 +284,64 @@ def execute_job(job: Job) -> dict:
     record.environment = {**job.environment, "trace_nonce": nonce, "threads": settings.threads,
                           "host": socket.gethostname(), "worker_pid": os.getpid(),
                           "memory_limit": settings.memory_limit}
+    if sb.STOP.is_set():  # the batch is stopping: this run never starts, and nothing is touched
+        return _interrupted(record).to_dict()
     private = Path(tempfile.mkdtemp(prefix=f"autograder-{job.student_id}-"))
     try:
         _clear(work)
         _copy_support(job)
         record.save(work / RESULT_FILE)
-        return _execute(job, record, work, private, nonce).to_dict()
-    except Exception as error:  # noqa: BLE001 - an engine failure is recorded, never raised into the batch
-        record.status, record.reason = FAILED, f"The grader could not run this notebook: {type(error).__name__}: {error}"
-        record.environment["engine_error"] = True
-        record.findings = [make("execution.engine_error", COULD_NOT_RUN,
-                                   "The grader could not run this notebook because of a problem on the "
-                                   "grading machine, not in the notebook.", visibility=MARKER,
-                                   details={"error": f"{type(error).__name__}: {error}"[:1000]})]
-        record.save(work / RESULT_FILE)
+        return _execute(job, record, work, private, nonce, on_notebook).to_dict()
+    except OSError as error:
+        if not is_disk_full(error):
+            return _engine_error(record, work, error)
+        record = _interrupted(record, disk_full=str(error))
+        try:
+            record.save(work / RESULT_FILE)
+        except OSError:
+            pass  # the disk is full: the batch says so, and runs this notebook again next time
         return record.to_dict()
+    except Exception as error:  # noqa: BLE001 - an engine failure is recorded, never raised into the batch
+        return _engine_error(record, work, error)
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
 
-def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce: str) -> ExecutionRecord:
+def is_disk_full(error: BaseException) -> bool:
+    """The file system ran out of space (or the user's quota): the grading machine's problem."""
+    return (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+        type(error).__name__ == "OperationalError" and "disk is full" in str(error))  # SQLite's words
+
+
+def _interrupted(record: ExecutionRecord, disk_full: str = "") -> ExecutionRecord:
+    record.status = INTERRUPTED
+    record.reason = (f"The disk holding the course ran out of space while this notebook ran ({disk_full}); it runs "
+                     "again at the next `autograder grade`, once space is freed." if disk_full else
+                     "The batch was stopped while this notebook ran; it runs again at the next `autograder grade`.")
+    if disk_full:
+        record.environment["disk_full"] = True
+    record.findings = []
+    return record
+
+
+def _engine_error(record: ExecutionRecord, work: Path, error: BaseException) -> dict:
+    record.status, record.reason = FAILED, f"The grader could not run this notebook: {type(error).__name__}: {error}"
+    record.environment["engine_error"] = True
+    record.findings = [make("execution.engine_error", COULD_NOT_RUN,
+                            "The grader could not run this notebook because of a problem on the "
+                            "grading machine, not in the notebook.", visibility=MARKER,
+                            details={"error": f"{type(error).__name__}: {error}"[:1000]})]
+    try:
+        record.save(work / RESULT_FILE)
+    except OSError as full:
+        if not is_disk_full(full):
+            raise
+        return _interrupted(record, disk_full=str(full)).to_dict()
+    return record.to_dict()
+
+
+def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce: str,
+             on_notebook=None) -> ExecutionRecord:
     import nbformat
 
     settings = job.settings
@@ -318,18 +365,23 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
         use_bwrap=settings.use_bwrap)
     payload = {"notebook": job.sanitised, "parameters": job.parameters, "kernel_name": settings.kernel_name,
                "cell_timeout": settings.cell_timeout or None, "timeout": settings.timeout or None,
-               "memory_limit": settings.memory_limit, "nonce": nonce, "trace_path": trace_inner}
+               "memory_limit": settings.memory_limit, "nonce": nonce, "trace_path": trace_inner,
+               "max_cell_output": settings.max_cell_output}
     with open(log_path, "w", encoding="utf-8") as log:
         log.write(f"# {job.student_id}/{job.assignment}: started {time.strftime('%Y-%m-%d %H:%M:%S')}, "
                   f"sandbox={record.sandbox}, cell budget {settings.cell_timeout} s, notebook budget "
                   f"{settings.timeout} s, memory {sb.format_size(settings.memory_limit)}\n")
     inner = [sys.executable, "-I", "-m", "autograder.execute.run_one", "{frame_fd}"]
-    result = sb.run_sandboxed(spec, inner, json.dumps(payload).encode(), log_path)
+    result = sb.run_sandboxed(spec, inner, json.dumps(payload).encode(), log_path, on_notebook=on_notebook)
 
     record.wall_seconds = round(result.wall_seconds, 3)
     record.cpu_seconds = round(result.cpu_seconds, 3)
     record.peak_memory_mb = round(result.peak_memory_bytes / 1024 ** 2, 1)
     record.environment["memory_method"] = result.memory_method
+    if result.killed == "interrupted":  # the batch is stopping: a partial run is worth nothing
+        record = _interrupted(record)
+        record.save(work / RESULT_FILE)
+        return record
     removed_links = _remove_links(work)
     cleared = _clear_written(work, job, settings) if result.killed == "disk" else []
 
@@ -344,8 +396,15 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     if nb is not None:
         from autograder.execute.sanitise import PAPERMILL_ERROR_TAG
 
+        from autograder.execute.outputs import bound_notebook  # with nbformat: only when a notebook ran
+
         nb.cells = [c for c in nb.cells if PAPERMILL_ERROR_TAG not in c.metadata.get("tags", [])]
+        if _course_disk_full(work, nb):
+            raise OSError(errno.ENOSPC, "No space left on device: the notebook's writes failed", str(work))
         record.cells = _cell_runs(nb, outcome, result)
+        cuts = bound_notebook(nb, settings.max_cell_output, settings.max_notebook_output)
+        if cuts:
+            findings.append(_output_cut_finding(nb, cuts, settings))
         _write_private(work / job.notebook_name, nbformat.writes(nb).encode("utf-8"))
     trace_bytes = _read_private(home / ".autograder" / "trace" / TRACE_FILE, home)
     if trace_bytes is not None:
@@ -378,6 +437,37 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     record.findings = findings
     record.save(work / RESULT_FILE)
     return record
+
+
+DISK_FULL_MARGIN = 16 * 1024 ** 2  # free bytes below which "No space left on device" is the course disk's
+
+
+def _course_disk_full(work: Path, nb) -> bool:
+    """A cell failed for want of space and the course's file system (the one the run wrote to) is full:
+    the grading machine's problem, not the student's (their own over-writing is the disk limit's)."""
+    if not any("No space left on device" in v for _, _, v in _error_cells(nb)):
+        return False
+    try:
+        return shutil.disk_usage(work).free < DISK_FULL_MARGIN
+    except OSError:
+        return True
+
+
+def _output_cut_finding(nb, cuts: list[dict], settings: EngineSettings) -> Finding:
+    first = cuts[0]
+    cells = ", ".join(str(_student_index(nb, c["cell"]) + 1) for c in cuts[:8]) + (" ..." if len(cuts) > 8 else "")
+    size = sb.format_size(first["bytes"]) if first["bytes"] >= 1024 ** 2 else f"{first['bytes'] // 1024} KB"
+    lines = f" ({first['lines']:,} lines)" if first.get("lines") else ""
+    return make("execution.output_cut", WARN,
+                f"The output of cell{'s' if len(cuts) > 1 else ''} {cells} was cut in the executed notebook: cell "
+                f"{_student_index(nb, first['cell']) + 1} printed {size}{lines}, and the grader keeps "
+                f"{sb.format_size(settings.max_cell_output)} per cell and {sb.format_size(settings.max_notebook_output)} "
+                "for the whole notebook. The start and the end of each output are kept, with a note where it was cut.",
+                advice="Print less: a summary, the first rows (`df.head()`), or progress every few hundred steps; "
+                       "write long logs to a file instead.",
+                details={"cuts": [{**c, "cell": _student_index(nb, c["cell"])} for c in cuts[:50]],
+                         "max_cell_output": settings.max_cell_output,
+                         "max_notebook_output": settings.max_notebook_output})
 
 
 def _describe_exit(code) -> str:
@@ -493,7 +583,20 @@ def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandbox
     if exception:
         return FAILED, f"The grader could not finish running this notebook ({exception.get('type')}: " \
                        f"{exception.get('message', '')[:300]}). See {LOG_FILE}."
+    errors = _error_cells(nb)
+    if errors and not record.results_file:  # every cell ran, but the protocol never saved its results
+        index, ename, evalue = errors[0]
+        more = f"; {len(errors)} cells raised an error in all" if len(errors) > 1 else ""
+        return FAILED, (f"Cell {index + 1} raised {ename}: {evalue[:200]}, and the notebook did not save its "
+                        f"results ({settings.results_path}){more}.")
     return EXECUTED, ""
+
+
+def _failed_by_errors(record: ExecutionRecord, outcome: dict, result: sb.SandboxResult) -> bool:
+    """Failed only because cells raised (every cell ran): the execution.cell_errors finding says it all."""
+    return (record.status == FAILED and not result.killed and not outcome.get("deadline_hit")
+            and not outcome.get("exception") and not record.results_file
+            and any(c.status in ("failed", "timeout") for c in record.cells))
 
 
 def _student_index(nb, index: int) -> int:
@@ -546,7 +649,7 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
     findings: list[Finding] = []
     errors = _error_cells(nb)
     stopped = _stopped_cell(record) if record.status == FAILED else None
-    if record.status == FAILED:
+    if record.status == FAILED and not _failed_by_errors(record, outcome, result):
         cell = stopped
         check = ("execution.memory" if result.killed == "memory" else
                  "execution.disk" if result.killed == "disk" else

@@ -53,6 +53,11 @@ _ETC_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", 
 _ETC_SECRET_DIRS = ("/etc/ssh", "/etc/sudoers.d", "/etc/ssl/private")
 
 
+# Set when the batch is told to stop (Ctrl-C, SIGTERM, a full disk): every run under way is killed at
+# its next sample (within SAMPLE_SECONDS) and says killed="interrupted". The batch clears it at start.
+STOP = threading.Event()
+
+
 class SandboxError(UserError):
     """The sandbox cannot be used here; the message says what to install or which flag to pass."""
 
@@ -350,7 +355,7 @@ class SandboxResult:
     wall_seconds: float
     cpu_seconds: float
     peak_memory_bytes: int
-    killed: str | None = None  # "memory" | "disk" | "timeout" when we (or the OOM killer) stopped it
+    killed: str | None = None  # "memory" | "disk" | "timeout" | "interrupted" when we (or the OOM killer) stopped it
     notebook: bytes | None = None  # the last notebook snapshot the run sent
     outcome: dict | None = None  # the run's own account (None if it was killed before sending it)
     memory_method: str = "none"  # "cgroup-v1" | "cgroup-v2" | "rlimit+watchdog" | "none"
@@ -359,9 +364,10 @@ class SandboxResult:
 
 
 class _FrameReader(threading.Thread):
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, on_notebook=None):
         super().__init__(daemon=True)
         self.fd, self.notebook, self.outcome = fd, None, None
+        self.on_notebook = on_notebook  # called with each snapshot (the self-check's progress per cell)
 
     def run(self):
         import json
@@ -377,6 +383,8 @@ class _FrameReader(threading.Thread):
                     return  # the writer died mid-frame: keep the previous complete snapshot
                 if kind == FRAME_NOTEBOOK:
                     self.notebook = payload
+                    if self.on_notebook is not None:
+                        self.on_notebook(payload)
                 elif kind == FRAME_OUTCOME:
                     try:
                         self.outcome = json.loads(payload)
@@ -421,10 +429,10 @@ def _stop_kernel_side(procs) -> float:
 
 
 def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_path: Path,
-                  on_start=None) -> SandboxResult:
+                  on_start=None, on_notebook=None) -> SandboxResult:
     """Run `inner` (a command line for the sandbox's Python) with `stdin_data` on stdin; its stdout
     and stderr go to `log_path`; it may write frames to the file descriptor given in its stdin
-    spec (we substitute `{frame_fd}` in `inner`)."""
+    spec (we substitute `{frame_fd}` in `inner`). on_notebook: called with each notebook snapshot."""
     import psutil
 
     read_fd, write_fd = os.pipe()
@@ -445,7 +453,7 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
         else:
             method = "rlimit+watchdog"
     env = None if spec.use_bwrap else spec.env
-    reader = _FrameReader(read_fd)
+    reader = _FrameReader(read_fd, on_notebook)
     reader.start()
     killed: str | None = None
     peak = cpu_sampled = 0.0
@@ -498,6 +506,8 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
                 if spec.hard_timeout and elapsed > spec.hard_timeout and killed != "timeout":
                     killed = "timeout"
                     kill_deadline = time.monotonic()
+                if STOP.is_set() and killed != "interrupted":  # the batch is stopping: nothing to save
+                    killed, kill_deadline = "interrupted", time.monotonic()
                 if kill_deadline is not None and time.monotonic() >= kill_deadline:
                     _kill_group(proc.pid, cgroup, procs)
                     kill_deadline = time.monotonic() + 5
