@@ -51,6 +51,9 @@ EXAMPLE_ROSTER_FILE = "roster.csv"  # what `autograder init` puts at the course 
 # the released requirements.txt installs it by.
 CHECKER_DISTRIBUTION = "mlmat-autograder"
 CHECKER_WHEELS = "mlmat_autograder-*.whl"
+# `autograder check --execute NB.ipynb` leaves the run it checked beside the notebook, as NB.executed.ipynb
+# (never the student's own name).
+EXECUTED_COPY_SUFFIX = ".executed.ipynb"
 
 # --- nbgrader's folders, and ours -------------------------------------------------------------------
 SOURCE, RELEASE, SUBMITTED, AUTOGRADED, FEEDBACK, REPORTS, EXPORT = (
