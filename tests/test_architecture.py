@@ -18,7 +18,9 @@ from autograder import findings
 PACKAGE = Path(autograder.__file__).resolve().parent
 # Runs inside the student's kernel, where the package cannot be imported: it gets its paths from
 # the environment the engine sets, and is not part of the import graph.
-OUTSIDE = ("execute/kernel_startup/",)
+OUTSIDE = ("execute/kernel_startup/",
+           # and the course `autograder init` copies (its nbgrader_config.py is nbgrader's, not ours)
+           "course/skeleton/")
 
 # The stages, lowest first. A module may import its own layer and those below it, never above.
 LAYERS = [
@@ -29,7 +31,9 @@ LAYERS = [
     ("course", ("autograder.course",)),
     ("intake and results", ("autograder.intake", "autograder.results")),
     ("execute", ("autograder.execute",)),
-    ("checks", ("autograder.checks",)),
+    ("checks", ("autograder.checks",
+                # reads the notebooks and the release as the checks do; report/similarity.py renders it
+                "autograder.similarity")),
     ("grade", ("autograder.grade",)),
     ("report", ("autograder.report",)),
     ("self-check and batch", ("autograder.selfcheck", "autograder.batch")),
@@ -144,6 +148,7 @@ def test_every_module_imports_on_its_own():
 ARTEFACT_NAMES = ("result.json", "checks.json", "score.json", "score.npz", "grade.json", "results.json.gz",
                   "protocol_trace.jsonl", "execution.log", "index.html", "summary.html", "allocation.csv",
                   "marks.csv", "gradebook.db", "submission.json", "timestamp.txt", "autograder.toml",
+                  "similarity.json", "similarity.html",
                   ".lock")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course.config import Course
+from autograder.course.init import SKELETON
 from autograder.errors import UserError
 from autograder.layout import CHECKER_DISTRIBUTION, CHECKER_WHEELS, REQUIREMENTS_FILE
 
@@ -90,8 +91,9 @@ def build_checker_wheel(out_dir: Path) -> Path:
         copy.mkdir()
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(root / name, copy / name)
+        # never the course that `autograder init` copies (course/skeleton): it holds the reference solution
         shutil.copytree(root / "autograder", copy / "autograder",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", SKELETON))
         built = Path(tmp) / "wheel"
         env = dict(os.environ, SOURCE_DATE_EPOCH=_WHEEL_EPOCH)
         done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
