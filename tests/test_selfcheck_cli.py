@@ -115,11 +115,50 @@ def test_a_template_free_notebook_naming_two_tasks_or_none_asks_for_the_challeng
     assert code == 1 and report["challenge"] is None
     unknown = next(n for n in report["notes"] if n["kind"] == "challenge-unknown")["message"]
     assert "matbench_glass and matbench_expt_gap" in unknown and "--challenge" in unknown
-    none = _template_free(tmp_path / "none.ipynb", "import numpy as np\nprint(np.pi)")
+    none = _template_free(tmp_path / "none.ipynb", "from matbench.bench import MatbenchBenchmark\n"
+                                                   "mb = MatbenchBenchmark(autoload=False)  # every task")
     code, report = run_check_json(none)
     assert code == 1 and report["challenge"] is None
     unknown = next(n for n in report["notes"] if n["kind"] == "challenge-unknown")["message"]
     assert "names no Matbench task" in unknown and "Settings cell" not in unknown
+    code, out, err = run_check(two, "--execute")  # nothing runs: it asks first
+    assert code == 2 and "matbench_glass (D) and matbench_expt_gap (B)" in err and "--challenge" in err
+    assert not (tmp_path / "two.executed.ipynb").exists()
+
+
+def test_another_assignments_notebook_is_told_so_in_one_sentence(tmp_path):
+    """An nbgrader problem set of another course (its own grade ids, no Matbench): exit 2, no checklist."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Problem set 1\nWrite `squares(n)`."),
+        nbformat.v4.new_code_cell('def squares(n):\n    """The squares of 1..n."""\n    return [i ** 2 for i in range(1, n + 1)]',
+                                  metadata={"nbgrader": {"grade": False, "solution": True, "locked": False,
+                                                         "grade_id": "squares", "schema_version": 3}}),
+        nbformat.v4.new_code_cell("assert squares(3) == [1, 4, 9]",
+                                  metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
+                                                         "points": 1, "grade_id": "correct_squares",
+                                                         "schema_version": 3}})])
+    notebook = tmp_path / "ps1.ipynb"
+    nbformat.write(nb, notebook)
+    for args in ((), ("--execute",)):
+        code, out, err = run_check(notebook, *args)
+        assert code == 2 and out == "", (args, out)
+        assert err.strip() == ("Error: ps1.ipynb is not the research challenge notebook: it has none of the "
+                               "assignment's cells and its code never uses Matbench, so there is nothing here for "
+                               "this checker to check.")
+    code, report = run_check_json(notebook)
+    assert code == 2 and report["error"]["kind"] == "not-this-assignment"
+    assert not (tmp_path / "ps1.executed.ipynb").exists()
+
+
+def test_student_id_gives_the_challenge_from_the_allocation(tmp_path, course_dir):
+    folder = course_dir / "work"
+    notebook = write(solved(""), folder / "research_challenge.ipynb")  # challenge left empty
+    (course_dir / "allocation.csv").write_text("student_id,challenge\nab123,D\n", encoding="utf-8")
+    code, report = run_check_json(notebook, "--student", "ab123", cwd=folder)
+    assert report["challenge"] == {"letter": "D", "task": "matbench_glass", "source": "allocation"}
+    assert "challenge-allocated" in note_kinds(report) and "challenge-unknown" not in note_kinds(report)
+    code, report = run_check_json(notebook, "--student", "zz999", cwd=folder)
+    assert code == 2 and report["error"]["kind"] == "challenge-unknown" and "zz999" in report["error"]["message"]
 
 
 def test_unknown_challenge_letter_is_a_tool_error(student_folder):

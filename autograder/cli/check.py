@@ -15,10 +15,14 @@ def check(notebook: Path = typer.Argument(..., help="The notebook to check (.ipy
           results: Optional[Path] = typer.Option(
               None, "--results", help="Its results file (default: the one the notebook wrote beside it)."),
           challenge: Optional[str] = typer.Option(
-              None, "--challenge", help="Your challenge letter (default: the notebook's Settings cell)."),
+              None, "--challenge", help="Your challenge letter (default: the notebook's Settings cell, else the "
+                                        "Matbench task its code names)."),
+          student: Optional[str] = typer.Option(
+              None, "--student", help="Your student id: your challenge from the course's allocation."),
           as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON (stable keys) for tools."),
           execute: bool = typer.Option(
-              False, "--execute", help="First run the notebook headlessly, as the grader runs it."),
+              False, "--execute", help="First run the notebook headlessly, as the grader runs it (the run is "
+                                       "left beside it as NOTEBOOK.executed.ipynb)."),
           download: bool = typer.Option(
               True, "--download/--no-download", help="Download the data set if it is missing (needs a network).")):
     """Check a notebook with the graders' own checks before you submit. Exit status: 0 nothing fails,
@@ -26,4 +30,4 @@ def check(notebook: Path = typer.Argument(..., help="The notebook to check (.ipy
     from autograder.selfcheck import run_cli
 
     raise typer.Exit(run_cli(notebook, results=results, challenge=challenge, as_json=as_json, execute=execute,
-                             download=download))
+                             download=download, student=student))

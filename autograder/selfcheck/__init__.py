@@ -114,7 +114,7 @@ def self_check(notebook=None, results=None):
 # --- the command line ------------------------------------------------------------------------------
 
 def run_cli(notebook, results=None, challenge=None, as_json: bool = False, execute: bool = False,
-            download: bool = True) -> int:
+            download: bool = True, student: str | None = None) -> int:
     """`autograder check`: print the checklist (or JSON) and return the exit status."""
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -125,7 +125,7 @@ def run_cli(notebook, results=None, challenge=None, as_json: bool = False, execu
 
     try:
         report = check(notebook, results=results, challenge=challenge, execute=execute, download=download,
-                       progress=progress)
+                       progress=progress, student=student)
     except UserError as error:
         kind = getattr(error, "kind", "usage")
         if as_json:

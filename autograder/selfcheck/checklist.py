@@ -33,29 +33,39 @@ _TEMPLATE_FUNCTIONS = ("featurise", "train_model", "predict")
 
 def check(notebook: Path | str, results: Path | str | None = None, challenge: str | None = None,
           execute: bool = False, download: bool = True, course=None, where: str = "cli",
-          progress=None) -> Report:
+          progress=None, student: str | None = None) -> Report:
     """Check one notebook with the graders' checks; see the module docstring.
 
     where: "cli" or "notebook" (only changes the advice's wording). progress: a callable taking a
-    line of text, for what takes time (--execute, downloading data)."""
+    line of text, for what takes time (--execute, downloading data). student: the student's id, for
+    their challenge in the course's allocation when the notebook does not say it."""
     started = time.perf_counter()
     path = resolve_notebook(notebook)
     _readable_notebook(path)
     if course is None:
         course = find_course(path.parent, Path.cwd())
+    _this_assignment_or_raise(path, course)
     catalogue = course.config.catalogue if course is not None else None
+    source = "given"
     if challenge is not None:
         from autograder.course.challenges import Catalogue
 
         challenge = (catalogue or Catalogue()).get(challenge)  # UnknownTaskError (exit 2) lists the valid ones
+    elif student is not None:
+        challenge, source = _allocated(student, course), "allocation"
     if execute and results is not None:
         raise SelfCheckError("--results and --execute do not go together: the run writes its own results file. "
                              "Leave out --results.", "usage")
     results_path = _explicit_results(results) if results is not None else None
     notes: list[Note] = []
-    run = _execute(path, challenge, course, progress) if execute else None
+    run = None
+    if execute:
+        if challenge is None:
+            challenge, source = _challenge_to_run(path, course, where)
+        run = _execute(path, challenge, course, progress)
     try:
-        return _check(path, results_path, challenge, course, run, notes, download, where, progress, started)
+        return _check(path, results_path, challenge, course, run, notes, download, where, progress, started,
+                      source)
     finally:
         if run is not None:
             import shutil
@@ -63,7 +73,8 @@ def check(notebook: Path | str, results: Path | str | None = None, challenge: st
             shutil.rmtree(run.root, ignore_errors=True)
 
 
-def _check(path, results_path, challenge, course, run, notes, download, where, progress, started) -> Report:
+def _check(path, results_path, challenge, course, run, notes, download, where, progress, started,
+           source="given") -> Report:
     from autograder.checks import run_checks
     from autograder.checks.context import CheckContext
 
@@ -75,6 +86,12 @@ def _check(path, results_path, challenge, course, run, notes, download, where, p
         ctx.__dict__.pop("submitted", None)
     else:
         ctx = CheckContext.from_notebook(path, results_path, challenge, course=course)
+    if challenge is not None:
+        ctx.challenge_source = source  # given, the allocation, or named in the code (--execute)
+    if ctx.challenge is not None and ctx.challenge_source == "allocation":
+        notes.append(Note("challenge-allocated",
+                          f"Checked as challenge {ctx.challenge.letter} ({ctx.challenge.task}), the one the course "
+                          "allocated to you."))
     if course is None and ctx.released_path is None:
         notes.append(Note("released-copy-missing",
                           "This copy of autograder does not include the released notebook, so your answers are told "
@@ -122,6 +139,75 @@ def _check(path, results_path, challenge, course, run, notes, download, where, p
     report.score, report.references = _score(ctx, findings)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _this_assignment_or_raise(path: Path, course) -> None:
+    """A notebook of another assignment (none of the template's cells, no word of Matbench in its
+    code) gets one sentence, exit 2, instead of a checklist of failures it cannot help having."""
+    from autograder.checks.context import find_released_notebook
+    from autograder.checks.notebook import Notebook, NotebookError, read_notebook
+
+    released = None
+    released_path = find_released_notebook(course)
+    if released_path is not None:
+        with contextlib.suppress(NotebookError, OSError):
+            released = Notebook.read(released_path)
+    nb = Notebook(read_notebook(path), path, released)
+    template_ids = {c.grade_id for c in released.cells if c.grade_id} if released is not None else set()
+    if any(c.grade_id in template_ids for c in nb.cells if c.grade_id) or \
+            any(c.origin == "template" for c in nb.cells):
+        return  # written on the template
+    if nb.matbench_tasks() or any("matbench" in c.source.lower() for c in nb.code_cells):
+        return  # a notebook of its own that uses Matbench: the research challenge without the template
+    name = course.assignment if course is not None else "research challenge"
+    raise SelfCheckError(f"{path.name} is not the {name.replace('_', ' ')} notebook: it has none of the "
+                         "assignment's cells and its code never uses Matbench, so there is nothing here for "
+                         "this checker to check.", "not-this-assignment")
+
+
+def _allocated(student: str, course):
+    """The challenge the course's allocation gives a student id (--student)."""
+    if course is None:
+        raise SelfCheckError(f"--student {student}: the allocation of challenges is not on this machine (no course "
+                             "folder around the notebook). Pass --challenge with your letter instead.",
+                             "challenge-unknown")
+    from autograder.course.allocation import read_allocation
+
+    letter = read_allocation(course.allocation_path, course.config.catalogue).get(student)
+    if not letter:
+        raise SelfCheckError(f"{student} is not in the course's allocation ({course.allocation_path.name}). Check the "
+                             "id, or pass --challenge with your letter.", "challenge-unknown")
+    return course.config.catalogue.get(letter)
+
+
+def _challenge_to_run(path: Path, course, where: str):
+    """The challenge to run the notebook with (--execute): its Settings cell, else the one course task
+    its code names; two tasks, or none, ask (exit 2). Returns (challenge, how it was found)."""
+    from autograder.checks.notebook import Notebook, read_notebook
+    from autograder.course.challenges import Catalogue
+
+    catalogue = course.config.catalogue if course is not None else Catalogue()
+    nb = Notebook(read_notebook(path))
+    letter = nb.parameters().get("challenge")
+    if isinstance(letter, str) and letter.strip():
+        with contextlib.suppress(UserError):
+            return catalogue.get(letter), "parameters"
+    named = [t for t in nb.matbench_tasks() if t in catalogue.tasks]
+    if len(named) == 1:
+        return catalogue.get(named[0]), "named in the code"
+    how = "pass --challenge with your letter (or --student with your id)" if where == "cli" else \
+        "set `challenge` to your letter in the Settings cell"
+    letters = ", ".join(catalogue.letters)
+    if len(named) > 1:
+        tasks = " and ".join(f"{t} ({catalogue.get(t).letter})" for t in named)
+        raise SelfCheckError(f"The notebook names {tasks}, so it is not clear which challenge to run it for: "
+                             f"{how} ({letters}).", "challenge-unknown")
+    if isinstance(letter, str) and letter.strip():
+        raise SelfCheckError(f"`challenge = {letter!r}` in the Settings cell is not one of this course's challenges "
+                             f"({letters}): {how}.", "challenge-unknown")
+    raise SelfCheckError("To run the notebook the checker needs your challenge, and the notebook does not say it "
+                         f"(no `challenge` in a Settings cell, no Matbench task named in the code): {how} "
+                         f"({letters}).", "challenge-unknown")
 
 
 def _mtime(path: Path) -> float | None:

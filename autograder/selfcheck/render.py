@@ -119,9 +119,11 @@ def _notes_and_run(report: Report) -> list[str]:
             text += f". {e['reason'].rstrip('.')}"
         elif failed:
             first = failed[0]
-            text += (f". {len(failed)} cell{'s' if len(failed) > 1 else ''} failed in that run, the first with "
-                     f"{first['error'] or first['status']}")
+            text += (f". {len(failed)} cell{'s' if len(failed) > 1 else ''} failed in that run, the first "
+                     f"(cell {first['cell'] + 1}) with {first['error'] or first['status']}")
         lines.append(text.rstrip(".") + ".")
+        if e.get("executed_copy"):
+            lines.append(f"The notebook as that run left it (outputs, errors): {e['executed_copy']}.")
     lines.extend(n.message for n in report.notes)
     return lines
 

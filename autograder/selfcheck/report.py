@@ -25,7 +25,8 @@ class SelfCheckError(UserError):
     """The self-check cannot be used on what it was given; the message says what to do.
 
     kind (stable, for --json): not-found, not-a-notebook, results-not-found, results-unreadable,
-    results-other-task, cannot-find-notebook, execute-unavailable."""
+    results-other-task, cannot-find-notebook, execute-unavailable, not-this-assignment, challenge-unknown
+    (--execute without a challenge), data-missing."""
 
     def __init__(self, message: str, kind: str = "usage"):
         super().__init__(message)

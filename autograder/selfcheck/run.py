@@ -5,13 +5,16 @@ the protocol trace and the execution record (`_Run`)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.errors import UserError
-from autograder.layout import TRACE_FILE
+from autograder.layout import EXECUTED_COPY_SUFFIX, TRACE_FILE
 from autograder.records import STUDENT, Finding
 from autograder.selfcheck.report import Note, SelfCheckError
 
@@ -34,24 +37,16 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
     would: the notebook sanitised against the instructor's (or released) notebook, the same papermill
     parameters (challenge, data_dir, seed, n_jobs, results_path), the protocol trace, the course's
     budgets, and the bubblewrap sandbox when it works here (else unsandboxed, and the report says so).
-    Only the notebook goes in: files beside it are not copied, as the grader only gets the notebook."""
+    Only the notebook goes in: files beside it are not copied, as the grader only gets the notebook.
+    `challenge` is already known (checklist._challenge_to_run). While it runs, `progress` hears which
+    cell runs and for how long; afterwards the executed notebook is copied beside the student's
+    (executed_copy_path), where they can open it."""
     import tempfile
 
-    from autograder.checks.notebook import Notebook, read_notebook
     from autograder.course import data
     from autograder.course.config import CourseConfig
 
     config = course.config if course is not None else CourseConfig()
-    catalogue = config.catalogue
-    if challenge is None:
-        letter = Notebook(read_notebook(path)).parameters().get("challenge")
-        try:
-            challenge = catalogue.get(str(letter)) if isinstance(letter, str) and letter.strip() else None
-        except UserError:
-            challenge = None
-    if challenge is None:
-        raise SelfCheckError("To run the notebook the checker needs your challenge: set `challenge` in the "
-                             "notebook's Settings cell to your letter, or pass --challenge.", "challenge-unknown")
     if not data.dataset_path(challenge.task).exists():
         try:
             with contextlib.redirect_stdout(sys.stderr):
@@ -106,7 +101,12 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
                  "notebook takes.")
     from autograder.records import ExecutionRecord
 
-    record = ExecutionRecord.from_dict(engine.execute_job(job))
+    watcher = _CellProgress(progress) if progress else None
+    try:
+        record = ExecutionRecord.from_dict(engine.execute_job(job, on_notebook=watcher))
+    finally:
+        if watcher is not None:
+            watcher.stop()
     work = job.work_dir
     summary = {"status": record.status, "reason": record.reason, "sandbox": record.sandbox,
                "wall_seconds": record.wall_seconds, "cpu_seconds": record.cpu_seconds,
@@ -117,8 +117,10 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
                                  "error": f"{(c.error or {}).get('ename', '')}: {(c.error or {}).get('evalue', '')}"
                                           .strip(": ")[:300]}
                                 for c in record.cells if c.status not in ("completed", "pending")]}
+    copy = _keep_executed_copy(work / path.name, path)
+    summary["executed_copy"] = str(copy) if copy is not None else None
     if progress:
-        progress(f"Ran in {record.wall_seconds or 0:.0f} s: {record.status}.")
+        progress(run_summary(summary))
     results = work / (record.results_file or settings.results_path)
     trace = work / (record.trace_file or TRACE_FILE)
     return _Run(notebook=work / path.name, results=results, trace=trace, record=record,
@@ -137,3 +139,94 @@ def _declared_packages(course) -> list[str]:
     except Exception:  # noqa: BLE001, S110 - only sharpens a message
         pass
     return []
+
+
+def executed_copy_path(path: Path) -> Path:
+    """Where --execute leaves the run it checked: NB.executed.ipynb beside NB.ipynb (a name that can
+    never be the student's own file: checking NB.executed.ipynb gives NB.executed.executed.ipynb)."""
+    stem = path.name.removesuffix(".ipynb")
+    return path.with_name(stem + EXECUTED_COPY_SUFFIX)
+
+
+def _keep_executed_copy(executed: Path, original: Path) -> Path | None:
+    """Copy the executed notebook beside the student's; a folder we may not write to only costs the
+    copy (the check goes on)."""
+    if not executed.is_file():
+        return None
+    target = executed_copy_path(original)
+    try:
+        shutil.copyfile(executed, target)
+    except OSError:
+        return None
+    return target
+
+
+def run_summary(summary: dict) -> str:
+    """One line on how the run went: its time, its status, how many cells failed and the first."""
+    failed = summary.get("failed_cells") or []
+    text = f"Ran in {summary.get('wall_seconds') or 0:.0f} s: "
+    if failed:
+        first = failed[0]
+        text += (f"{len(failed)} cell{'s' if len(failed) > 1 else ''} failed, the first cell {first['cell'] + 1}"
+                 + (f" ({first['error']})" if first.get("error") else f" ({first['status']})"))
+    elif summary.get("status") == "executed":
+        text += "every cell ran without an error"
+    else:
+        text += str(summary.get("status"))
+    if summary.get("reason"):
+        text += f". {summary['reason'].rstrip('.')}"
+    if summary.get("executed_copy"):
+        text += f". The executed notebook: {summary['executed_copy']}"
+    return text + "."
+
+
+class _CellProgress:
+    """Tells which cell runs and for how long, from the engine's snapshots of the running notebook
+    (papermill marks the running cell), and every `every` seconds while one cell keeps running.
+    Never raises: progress must not break the run."""
+
+    def __init__(self, progress, every: float = 30.0):
+        self.progress, self.every = progress, every
+        self.started = time.monotonic()
+        self.current: tuple[int, int, str] | None = None  # (cell number, of how many, first line)
+        self.since = self.started
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        threading.Thread(target=self._tick, daemon=True).start()
+
+    def __call__(self, payload: bytes) -> None:
+        try:
+            cells = [c for c in json.loads(payload).get("cells", []) if c.get("cell_type") == "code"]
+            running = next((n for n, c in enumerate(cells, 1)
+                            if (c.get("metadata", {}).get("papermill") or {}).get("status") == "running"), None)
+            if running is None:
+                return
+            with self.lock:
+                if self.current is not None and self.current[0] == running:
+                    return
+                source = cells[running - 1].get("source", "")
+                source = "".join(source) if isinstance(source, list) else str(source)
+                first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+                self.current, self.since = (running, len(cells), first[:60]), time.monotonic()
+            self._say()
+        except Exception:  # noqa: BLE001, S110 - a torn or odd snapshot: no progress line, the run goes on
+            pass
+
+    def _say(self, still: bool = False) -> None:
+        with self.lock:
+            if self.current is None:
+                return
+            number, total, first = self.current
+            now = time.monotonic()
+            text = (f"  cell {number} of {total} {'still running' if still else 'running'}"
+                    + (f" ({now - self.since:.0f} s in this cell" if still else f" ({first}" if first else " (")
+                    + f", {now - self.started:.0f} s so far)")
+        self.progress(text)
+
+    def _tick(self) -> None:
+        while not self.done.wait(self.every):
+            if self.current is not None and time.monotonic() - self.since >= self.every:
+                self._say(still=True)
+
+    def stop(self) -> None:
+        self.done.set()
