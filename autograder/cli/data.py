@@ -7,22 +7,31 @@ from typing import Optional
 
 import typer
 
-from autograder.cli.app import CourseOption, _tasks, data_app
+from autograder.cli.app import CourseOption, JsonOption, _tasks, data_app, emit_json
 
 
 @data_app.command("status")
 def data_status(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or challenge letters."),
-                course: Optional[Path] = CourseOption):
-    """Which data sets are on this machine, and where."""
+                course: Optional[Path] = CourseOption,
+                as_json: bool = JsonOption):
+    """Which data sets are on this machine, and where. Exit status 1 if one is missing."""
+    from rich.filesize import decimal
+
     from autograder.course import data
 
-    missing = 0
-    for row in data.status(_tasks(course, tasks)):
-        if row.present:
-            typer.echo(f"{row.task:24s} present  {row.size_bytes / 1e6:7.1f} MB  {row.path}")
-        else:
-            missing += 1
-            typer.echo(f"{row.task:24s} MISSING  {data.missing_message(row.task)}")
+    rows = data.status(_tasks(course, tasks))
+    missing = [row for row in rows if not row.present]
+    if as_json:
+        emit_json({"data_dir": str(data.data_home()), "datasets": [
+            {"task": row.task, "present": row.present, "path": str(row.path),
+             "size_bytes": row.size_bytes if row.present else None,
+             "problem": None if row.present else data.missing_message(row.task)} for row in rows]})
+    else:
+        for row in rows:
+            if row.present:
+                typer.echo(f"{row.task:24s} present  {decimal(row.size_bytes):>9s}  {row.path}")
+            else:
+                typer.echo(f"{row.task:24s} MISSING  {data.missing_message(row.task)}")
     raise typer.Exit(1 if missing else 0)
 
 

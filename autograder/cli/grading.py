@@ -8,26 +8,52 @@ from typing import Optional
 
 import typer
 
-from autograder.cli.app import CourseOption, _course, app
+from autograder.cli.app import CourseOption, JsonOption, QuietOption, _course, app, emit_json
+from autograder.errors import UserError
+from autograder.layout import MARKS_FILE, SUBMITTED
+
+# With more students than this, `grade` ends with the counts and the attention list instead of one
+# line per student.
+LINES_UP_TO = 30
+
+
+def _no_submissions(course, assignment: str) -> UserError:
+    return UserError(f"No submissions of {assignment} in {course.root / SUBMITTED}/<student>/{assignment}/. "
+                     f"Put nbgrader's submitted folders there (nbgrader collect), or take in a Blackboard "
+                     f"download with `autograder collect --zip FILE`.")
 
 
 @app.command()
 def collect(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
             zip_file: Optional[Path] = typer.Option(
-                None, "--zip", help="A Blackboard 'Download assignment' zip to unpack into submitted/."),
+                None, "--zip", metavar="FILE", help="A Blackboard 'Download assignment' zip to unpack into submitted/."),
             force: bool = typer.Option(False, "--force", help="Replace submissions already collected, even if newer."),
+            as_json: bool = JsonOption,
+            quiet: bool = QuietOption,
             course: Optional[Path] = CourseOption):
     """Take in submissions (nbgrader's submitted/ folder, or a Blackboard zip) and check each can be graded."""
     from autograder.intake import collect_submitted, collect_zip
 
     the_course = _course(course)
+    assignment = the_course.check_assignment(assignment)
     ignored: list[str] = []
     if zip_file is not None:
         subs, ignored = collect_zip(the_course, zip_file, assignment, force=force)
     else:
+        if not the_course.submitted_students(assignment):
+            raise _no_submissions(the_course, assignment)
         subs = collect_submitted(the_course, assignment)
     good = [s for s in subs if s.ok]
+    if as_json:
+        emit_json({"assignment": assignment, "ready": len(good), "intake_errors": len(subs) - len(good),
+                   "ignored": ignored, "submissions": [{
+                       "student_id": s.student_id, "ok": s.ok, "problem": s.problem or None,
+                       "submitted_at": s.submitted_at, "source": s.source, "notebook": s.notebook,
+                       "recordings": s.recordings, "notes": s.notes} for s in subs]})
+        return
     for sub in subs:
+        if quiet and sub.ok:
+            continue
         extra = []
         if sub.recordings:
             extra.append(f"recording(s): {', '.join(sub.recordings)}")
@@ -37,43 +63,163 @@ def collect(assignment: Optional[str] = typer.Argument(None, help="Assignment (d
     if ignored:
         typer.echo(f"{len(ignored)} file(s) in the zip are not Blackboard submissions and were ignored: "
                    + ", ".join(ignored[:10]) + (" ..." if len(ignored) > 10 else ""), err=True)
-    typer.echo(f"{len(good)} submission(s) ready to grade, {len(subs) - len(good)} intake error(s).")
+    if not quiet:
+        typer.echo(f"{len(good)} submission(s) ready to grade, {len(subs) - len(good)} intake error(s).")
 
 
 @app.command()
 def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
           course: Optional[Path] = CourseOption,
-          workers: Optional[int] = typer.Option(None, "--workers", help="Submissions run at once (default: cores)."),
+          workers: Optional[int] = typer.Option(None, "--workers", metavar="N",
+                                                help="Submissions run at once (default: cores)."),
           scheduler: Optional[str] = typer.Option(
-              None, "--scheduler", help="Dask scheduler address (tcp://host:8786): run on that cluster instead."),
-          cell_timeout: Optional[int] = typer.Option(None, "--cell-timeout", help="Seconds one cell may run."),
-          timeout: Optional[int] = typer.Option(None, "--timeout", help="Seconds the whole notebook may run."),
-          memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="Per submission, e.g. 8G."),
+              None, "--scheduler", metavar="ADDRESS",
+              help="Dask scheduler address (tcp://host:8786): run on that cluster instead."),
+          cell_timeout: Optional[int] = typer.Option(None, "--cell-timeout", metavar="SECONDS",
+                                                     help="Seconds one cell may run."),
+          timeout: Optional[int] = typer.Option(None, "--timeout", metavar="SECONDS",
+                                                help="Seconds the whole notebook may run."),
+          memory_limit: Optional[str] = typer.Option(None, "--memory-limit", metavar="SIZE",
+                                                     help="Per submission, e.g. 8G."),
           disk_limit: Optional[str] = typer.Option(
-              None, "--disk-limit", help="Files one submission may write (its folder and home), e.g. 4G."),
+              None, "--disk-limit", metavar="SIZE", help="Files one submission may write (its folder and home), e.g. 4G."),
           force: bool = typer.Option(False, "--force", help="Execute again even when nothing changed."),
           no_execute: bool = typer.Option(
               False, "--no-execute", help="Only re-check and re-grade stored executions (nothing runs)."),
           allow_unsandboxed: bool = typer.Option(
               False, "--allow-unsandboxed", help="Grade without bubblewrap (student code runs with your rights)."),
-          student: Optional[list[str]] = typer.Option(None, "--student", help="Only these students (repeatable)."),
-          quiet: bool = typer.Option(False, "--quiet", help="No progress display.")):
+          student: Optional[list[str]] = typer.Option(None, "--student", metavar="ID",
+                                                      help="Only these students (repeatable)."),
+          as_json: bool = JsonOption,
+          quiet: bool = QuietOption,
+          timings: bool = typer.Option(
+              False, "--timings", help="Also print each execution (cells, wall and CPU time, memory) and where the "
+                                       "batch's time went.")):
     """Run every submission headlessly in a sandbox, check it and grade it. Resumable: a killed batch
-    picks up where it stopped, and executions of unchanged notebooks are reused (--force runs them again)."""
-    from rich.console import Console
+    picks up where it stopped, and executions of unchanged notebooks are reused (--force runs them again).
+    Exit status 1 if the grading step failed."""
+    the_course = _course(course)
+    assignment = the_course.check_assignment(assignment)
+    _check_students(the_course, assignment, student, no_execute)
+    from rich.console import Console  # the batch's modules load only once the names typed are checked
 
     from autograder.batch import GradeOptions, status_table
     from autograder.batch import grade as run_grade
 
-    the_course = _course(course)
-    console = Console(stderr=True)
+    console = Console(stderr=True, quiet=as_json and not sys.stderr.isatty())
     summary = run_grade(the_course, GradeOptions(
         assignment=assignment, workers=workers, scheduler=scheduler, cell_timeout=cell_timeout, timeout=timeout,
         memory_limit=memory_limit, disk_limit=disk_limit, force=force, no_execute=no_execute,
-        allow_unsandboxed=allow_unsandboxed, students=student or None, progress=not quiet), console=console)
-    Console(width=None if sys.stdout.isatty() else 160).print(status_table(summary))
-    typer.echo(f"{len(summary.executed)} executed, {len(summary.checked)} re-checked, {len(summary.skipped)} "
-               f"unchanged, {len(summary.stale)} stale; {summary.wall_seconds:.1f} s with {summary.workers} "
-               f"worker(s) x {summary.threads} thread(s), sandbox: {summary.sandbox}.")
-    typer.echo("time: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.phases.items()))
+        allow_unsandboxed=allow_unsandboxed, students=student or None, progress=not (quiet or as_json)),
+        console=console)
+    outcome = grade_outcome(the_course, summary)
+    if as_json:
+        emit_json(outcome)
+    else:
+        if timings:
+            Console(width=None if sys.stdout.isatty() else 160).print(status_table(summary))
+        _print_outcome(outcome, quiet)
+        if timings:
+            typer.echo(f"{len(summary.executed)} executed, {len(summary.checked)} re-checked, {len(summary.skipped)} "
+                       f"unchanged, {len(summary.stale)} stale; {summary.wall_seconds:.1f} s with {summary.workers} "
+                       f"worker(s) x {summary.threads} thread(s), sandbox: {summary.sandbox}.")
+            typer.echo("time: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.phases.items()))
     raise typer.Exit(1 if summary.grading_error else 0)
+
+
+def _check_students(course, assignment: str, students: list[str] | None, no_execute: bool) -> None:
+    """Every name typed is checked before anything is written: the students asked for, and that there
+    is anything to grade at all."""
+    from autograder.course.config import closest
+
+    known = course.submitted_students(assignment)
+    if not known and not (no_execute and course.executed_students(assignment)):
+        raise _no_submissions(course, assignment)
+    for name in students or []:
+        if name not in known:
+            raise UserError(f"No submission of {assignment} for '{name}' (looked in {course.root / SUBMITTED})."
+                            f"{closest(name, known)} {len(known)} student(s) have one"
+                            + (f": {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}." if known else "."))
+
+
+def grade_outcome(course, summary) -> dict:
+    """What `grade` tells the instructor, from the batch summary and the grades it wrote (stable keys,
+    documented in the README's `--json` table)."""
+    assignment = summary.assignment
+    grades = course.load_grades(assignment)
+    students = {}
+    for student in sorted(summary.records):
+        record, grade = summary.records[student], grades.get(student) or {}
+        if grade and grade.get("execution") not in (None, record.cache_key):
+            grade = {}  # a grade of an earlier execution is not this run's
+        page = course.feedback_page(student, assignment)
+        students[student] = {
+            "run": summary.status(student),
+            "status": grade.get("status"),  # final | provisional | incomplete | error | None (not graded)
+            "mark": (grade.get("overall") or {}).get("mark"),
+            "attention": sorted({a["flag"] for a in grade.get("attention", []) if a.get("flag")}),
+            "reason": record.reason or None,
+            "feedback_page": str(page) if page.is_file() else None,
+        }
+    counts: dict[str, int] = {}
+    for info in students.values():
+        key = info["status"] or "not graded"
+        counts[key] = counts.get(key, 0) + 1
+    export_ready = sum(1 for info in students.values() if info["status"] == "final" and info["mark"] is not None)
+    return {
+        "assignment": assignment,
+        "students": students,
+        "counts": dict(sorted(counts.items())),
+        "runs": {status: sum(1 for i in students.values() if i["run"] == status)
+                 for status in sorted({i["run"] for i in students.values()})},
+        "executed": summary.executed, "checked": summary.checked, "unchanged": summary.skipped,
+        "stale": summary.stale, "not_executed": summary.not_executed,
+        "export_ready": export_ready,
+        "feedback_pages": str(course.feedback_page("<student>", assignment)),
+        "summary": None if summary.summary_path is None else str(summary.summary_path),
+        "grading_error": summary.grading_error or None,
+        "warnings": summary.warnings,
+        "wall_seconds": round(summary.wall_seconds, 2), "workers": summary.workers, "sandbox": summary.sandbox,
+    }
+
+
+def _problem(info: dict) -> bool:
+    return info["run"] in ("failed", "intake-error", "interrupted", "running", "pending") or info["status"] in (
+        None, "error") or bool(info["reason"])
+
+
+def _print_outcome(outcome: dict, quiet: bool) -> None:
+    students = outcome["students"]
+    shown = {s: i for s, i in students.items() if _problem(i)} if quiet else students
+    if quiet or len(students) <= LINES_UP_TO:
+        width = max((len(s) for s in shown), default=0)
+        for student, info in shown.items():
+            typer.echo(_line(student, info, width))
+        if quiet:
+            return
+    else:
+        typer.echo(f"{len(students)} submission(s): " + ", ".join(f"{n} {k}" for k, n in outcome["counts"].items())
+                   + "; runs: " + ", ".join(f"{n} {k}" for k, n in outcome["runs"].items()) + ".")
+        attention = {s: i for s, i in students.items() if _problem(i) or i["attention"]}
+        if attention:
+            typer.echo(f"Needs attention ({len(attention)}):")
+            width = max(len(s) for s in attention)
+            for student, info in attention.items():
+                typer.echo("  " + _line(student, info, width))
+    final = outcome["counts"].get("final", 0)
+    typer.echo(f"Feedback pages: {outcome['feedback_pages']}")
+    if outcome["summary"]:
+        typer.echo(f"Cohort summary: {outcome['summary']}")
+    typer.echo(f"Export-ready: {outcome['export_ready']} final mark(s) of {len(students)}"
+               + (f"; `autograder export {outcome['assignment']}` writes them for the VLE." if final else
+                  f"; marks become final when the markers' marks are in (formgrader or {MARKS_FILE}), then "
+                  "`autograder grade --no-execute`."))
+
+
+def _line(student: str, info: dict, width: int) -> str:
+    mark = "" if info["mark"] is None else f"{info['mark']:g}"
+    notes = list(info["attention"])
+    if info["reason"] and info["run"] not in ("graded",):
+        notes.append(info["reason"])
+    line = f"{student:{width}s}  {info['run']:12s} {mark:>5s}  {info['status'] or 'not graded':11s}"
+    return (line + (f"  {'; '.join(notes)[:200]}" if notes else "")).rstrip()

@@ -139,6 +139,7 @@ class CourseConfig:
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
     rubric: str = ""  # path relative to the course root; default rubric/<assignment>.toml
+    case_sensitive_ids: bool = False  # [course]: are AB123 and ab123 two students? (default: one)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -216,6 +217,11 @@ def load_config(course_dir: Path) -> CourseConfig:
         except ValueError as error:
             raise ConfigError(f"{path}: [course] deadline {raw!r} is not a date-time "
                               "like 2026-03-11T15:00:00.") from error
+    if "case_sensitive_ids" in course:
+        value = course.pop("case_sensitive_ids")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: [course] case_sensitive_ids: expected true or false, got {value!r}.")
+        config.case_sensitive_ids = value
     if course:
         raise ConfigError(f"{path}: [course] has unknown keys: {', '.join(course)}.")
     if "challenges" in data:

@@ -12,18 +12,25 @@ blackboard  Blackboard Learn (Original) Grade Centre upload: "Work Offline > Upl
             Only final marks are exported (provisional ones with include_provisional); students
             whose mark is incomplete are left out and listed, never exported as a number.
 plain       every graded student: status, overall mark, band, late penalty, each criterion's mark.
+
+Nothing is lost: the output (default export/<format>.csv) is written atomically, an existing file is
+replaced only with `force`, and a file the course reads (its configuration, the rubric, the
+allocation, the markers' marks, the gradebook, anything under source/, release/ or submitted/) is
+never written, `force` or not. The output "-" is standard output.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
 from autograder.grade.rubric import load_rubric
+from autograder.layout import MARKS_FILE, RELEASE, SOURCE, SUBMITTED, write_text_atomic
+
+STDOUT = "-"
 
 FORMATS = ("blackboard", "plain")
 
@@ -34,9 +41,53 @@ class ExportError(UserError):
 
 @dataclass
 class ExportResult:
-    path: Path
+    path: Path | None  # None: standard output
     written: list[str] = field(default_factory=list)
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (student, why)
+    text: str = ""  # what was written (a byte-order mark first for blackboard)
+    replaced: bool = False  # an existing file was replaced (force)
+
+    def to_json(self, assignment: str, fmt: str) -> dict:
+        return {"assignment": assignment, "format": fmt,
+                "path": None if self.path is None else str(self.path.absolute()),
+                "replaced": self.replaced, "written": self.written,
+                "left_out": [{"student_id": s, "reason": why} for s, why in self.left_out]}
+
+
+def course_input(course, path: Path) -> str:
+    """What the course reads from `path` ('' if nothing): such a file is never an export's output."""
+    path = Path(path).resolve()
+    named = {course.config_path: "the course configuration", course.nbgrader_config_path: "nbgrader's configuration",
+             course.allocation_path: "the allocation of challenges", course.gradebook_path: "the gradebook",
+             course.root / MARKS_FILE: "the markers' marks", course.rubric_path: "the rubric"}
+    for assignment in course.known_assignments():
+        named[course.marks_csv_path(assignment)] = "the markers' marks"
+        named[course.default_rubric_path(assignment)] = "the rubric"
+    for known, what in named.items():
+        if Path(known).resolve() == path:
+            return what
+    for folder, what in ((SOURCE, "the assignment's source"), (RELEASE, "the released assignment"),
+                         (SUBMITTED, "the students' submissions")):
+        if path.is_relative_to((course.root / folder).resolve()):
+            return what
+    return ""
+
+
+def check_output(course, output: Path | str | None, fmt: str, force: bool = False) -> Path | None:
+    """Where the export goes (None: standard output), checked before anything is computed or written."""
+    if str(output) == STDOUT:
+        return None
+    path = Path(output) if output is not None else course.export_path(fmt)
+    what = course_input(course, path)
+    if what:
+        raise ExportError(f"{path} is {what}, which the course reads: an export never writes there. "
+                          f"Give another --output (default {course.export_path(fmt)}), or -o - for standard output.")
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; give the CSV file to write, e.g. {path / (fmt + '.csv')}.")
+    if path.exists() and not force:
+        raise ExportError(f"{path} already exists. Pass --force to replace it, give another --output, "
+                          "or -o - to write to standard output.")
+    return path
 
 
 def _names(course) -> dict[str, tuple[str, str]]:
@@ -83,18 +134,23 @@ def grading_notes(grade: dict) -> str:
     return note
 
 
-def export_marks(course, assignment: str, output: Path, fmt: str = "blackboard", *,
+def export_marks(course, assignment: str, output: Path | str | None = None, fmt: str = "blackboard", *,
                  include_provisional: bool = False, column: str | None = None,
-                 column_id: str | None = None, rubric=None) -> ExportResult:
-
+                 column_id: str | None = None, rubric=None, force: bool = False) -> ExportResult:
+    """Write the export to `output` (default export/<fmt>.csv; "-": nothing is written, the text is in
+    the result for the caller to print)."""
     if fmt not in FORMATS:
-        raise ExportError(f"Unknown export format '{fmt}'. Formats: {', '.join(FORMATS)}.")
-    rubric = rubric or load_rubric(course.rubric_path)
+        import difflib
+
+        close = difflib.get_close_matches(fmt, FORMATS, n=1, cutoff=0.5)
+        raise ExportError(f"Unknown export format '{fmt}'.{f' Did you mean {close[0]!r}?' if close else ''} "
+                          f"Formats: {', '.join(FORMATS)}.")
     grades = course.load_grades(assignment)
     if not grades:
         raise ExportError(f"No graded submissions of '{assignment}' in {course.root / 'autograded'}: "
                           "run `autograder grade` first.")
-    output = Path(output)
+    output = check_output(course, output, fmt, force)
+    rubric = rubric or load_rubric(course.rubric_path)
     result = ExportResult(output)
     buffer = io.StringIO()
     if fmt == "blackboard":
@@ -133,8 +189,8 @@ def export_marks(course, assignment: str, output: Path, fmt: str = "blackboard",
                              "; ".join(grade.get("missing", []))])
             result.written.append(student)
         data = buffer.getvalue()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data.encode("utf-8"))
-    os.replace(tmp, output)
+    result.text = data
+    if output is not None:
+        result.replaced = output.exists()
+        write_text_atomic(output, data)
     return result
