@@ -43,6 +43,9 @@ NBGRADER_CONFIG_FILE = "nbgrader_config.py"
 ALLOCATION_FILE = "allocation.csv"
 MARKS_FILE = "marks.csv"
 MARKS_DIR = "marks"
+# What the last marks import wrote into the gradebook (per assignment), so that the next import can
+# tell a mark a marker changed in formgrader since (never overwritten silently) from its own.
+MARKS_IMPORT_LOG = ".imported-{assignment}.json"
 RUBRIC_DIR = "rubric"
 GRADEBOOK_FILE = "gradebook.db"
 REQUIREMENTS_FILE = "requirements.txt"
@@ -178,6 +181,18 @@ class CourseLayout:
         """The marks CSVs that exist: marks/<assignment>.csv and, for a one-assignment course,
         marks.csv at the course root."""
         return [p for p in (self.marks_csv_path(assignment), self.root / MARKS_FILE) if p.is_file()]
+
+    def marks_import_log_path(self, assignment: str | None = None) -> Path:
+        return self.root / MARKS_DIR / MARKS_IMPORT_LOG.format(assignment=self._a(assignment))
+
+    def load_marks_import_log(self, assignment: str | None = None) -> dict:
+        return _load_json(self.marks_import_log_path(assignment)) or {}
+
+    def save_marks_import_log(self, assignment: str | None, data: dict) -> Path:
+        path = self.marks_import_log_path(assignment)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, data)
+        return path
 
     @property
     def gradebook_path(self) -> Path:

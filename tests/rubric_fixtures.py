@@ -119,7 +119,8 @@ def make_recording(path: Path, seconds: float) -> Path:
 # --- the course --------------------------------------------------------------------------------------
 
 def source_notebook() -> nbformat.NotebookNode:
-    """A small nbgrader source notebook with the real assignment's graded cells (grade ids, points)."""
+    """A small nbgrader source notebook with the real assignment's graded cells (grade ids, points: the
+    manually graded cells carry the rubric's weights, 100 in all; the tests carry none)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -137,13 +138,17 @@ def source_notebook() -> nbformat.NotebookNode:
         nbformat.v4.new_markdown_cell("**Your model choice.**\n\n### BEGIN SOLUTION\nRandom forest.\n### END SOLUTION",
                                       metadata=meta("model_choice", grade=True, solution=True, points=20)),
         nbformat.v4.new_code_cell("results_saved = True", metadata=meta("protocol", locked=True)),
-        nbformat.v4.new_code_cell("assert results_saved", metadata=meta("test_results_saved", grade=True, locked=True, points=1)),
-        nbformat.v4.new_code_cell("assert all_folds", metadata=meta("test_all_folds_recorded", grade=True, locked=True, points=2)),
+        nbformat.v4.new_code_cell("assert results_saved", metadata=meta("test_results_saved", grade=True, locked=True, points=0)),
+        nbformat.v4.new_code_cell("assert all_folds", metadata=meta("test_all_folds_recorded", grade=True, locked=True, points=0)),
         nbformat.v4.new_markdown_cell("**Your training and testing.**\n\n### BEGIN SOLUTION\nOfficial folds.\n### END SOLUTION",
                                       metadata=meta("training_testing", grade=True, solution=True, points=20)),
         nbformat.v4.new_markdown_cell("## Large Language Model (LLM) usage declaration\n\n### BEGIN SOLUTION\nNo.\n### END SOLUTION",
                                       metadata=meta("llm_declaration", grade=True, solution=True, points=0)),
-        nbformat.v4.new_markdown_cell("## Code (10 %)", metadata=meta("code_quality", task=True, points=10)),
+        nbformat.v4.new_markdown_cell("## Code (10 %)", metadata=meta("code_quality", task=True, locked=True, points=10)),
+        nbformat.v4.new_markdown_cell("## Presentation (30 %)", metadata=meta("presentation", task=True, locked=True,
+                                                                               points=30)),
+        nbformat.v4.new_markdown_cell("## Markers' general feedback", metadata=meta("markers_feedback", task=True,
+                                                                                     locked=True, points=0)),
     ]
     nb.cells = cells
     return nb

@@ -54,8 +54,11 @@ def test_gradebook_round_trip(course):
         assert submission.timestamp.isoformat() == "2026-03-12T09:00:00"  # stored in UTC, as nbgrader does
         tests = {name: gb.find_grade(name, ASSIGNMENT, ASSIGNMENT, STUDENT)
                  for name in ("test_results_saved", "test_all_folds_recorded")}
-        assert tests["test_results_saved"].auto_score == 1.0  # passed: its point
-        assert tests["test_all_folds_recorded"].auto_score == 0.0  # error output: no credit
+        # the tests are evidence, not points: formgrader's total is the rubric's 100
+        assert {t.max_score for t in tests.values()} == {0.0} and tests["test_results_saved"].auto_score == 0.0
+        assert gb.find_assignment(ASSIGNMENT).max_score == 100.0
+        presentation = gb.find_grade("presentation", ASSIGNMENT, ASSIGNMENT, STUDENT)
+        assert presentation.manual_score == pytest.approx(68 * 30 / 100)  # the marks CSV, imported into the store
         tt = gb.find_grade("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT)
         assert tt.auto_score == pytest.approx(65.0 * 20 / 100)  # our suggestion, in the cell's points
         assert tt.needs_manual_grade and tt.manual_score is None
@@ -103,7 +106,8 @@ def test_gradebook_round_trip(course):
         gb = bridge.gradebook
         tt = gb.find_grade("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT)
         assert tt.manual_score == 15.0 and not tt.needs_manual_grade  # the marker's grade is untouched
-        assert gb.find_submission(ASSIGNMENT, STUDENT).score == pytest.approx(14 + 13 + 15 + 7.5 + 1 + 0)
+        # formgrader's total is our weighted mark: 14 + 13 + 15 + 7.5 + 68 % of 30
+        assert gb.find_submission(ASSIGNMENT, STUDENT).score == pytest.approx(second["overall"]["exact"])
 
 
 def test_grading_without_a_released_assignment_still_writes_marks(tmp_path):

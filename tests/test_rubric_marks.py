@@ -10,10 +10,19 @@ from rubric_fixtures import f, make_recording
 from autograder.course.config import LatePolicy, PresentationSettings
 from autograder.grade.combine import combine
 from autograder.grade.lateness import assess_lateness
-from autograder.grade.marks import CSV_SOURCE, FORMGRADER, ManualMark, MarksError, read_marks_csv
+from autograder.grade.marks import (
+    CSV_SOURCE,
+    CommentParts,
+    KnownStudents,
+    ManualMark,
+    MarksError,
+    SecondMark,
+    join_comment,
+    read_marks_csv,
+    split_comment,
+)
 from autograder.grade.recordings import presentation_findings, recording_duration
 from autograder.grade.rubric import load_rubric
-from autograder.layout import CourseLayout
 from autograder.records import COULD_NOT_RUN, FAIL, PASS, WARN
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +50,7 @@ def by_key(grade):
 
 
 def test_all_manual_marks_give_a_final_weighted_mark():
-    grade = combine(RUBRIC, CODE_FINDINGS, {}, csv(**MANUAL), on_time(), CAP)
+    grade = combine(RUBRIC, CODE_FINDINGS, csv(**MANUAL), on_time(), CAP)
     # (20*65 + 20*72 + 20*58 + 10*70 + 30*61) / 100 = 64.3
     assert grade["status"] == "final"
     assert grade["overall"]["exact"] == pytest.approx(64.3)
@@ -54,7 +63,7 @@ def test_all_manual_marks_give_a_final_weighted_mark():
 def test_criterion_without_manual_mark_is_provisional_with_the_suggestion():
     marks = dict(MANUAL)
     del marks["code"]
-    grade = combine(RUBRIC, CODE_FINDINGS, {}, csv(**marks), on_time(), CAP)
+    grade = combine(RUBRIC, CODE_FINDINGS, csv(**marks), on_time(), CAP)
     code = by_key(grade)["code"]
     assert code["mark"] == 68.5 and code["provisional"] and code["source"] == "suggested"
     # (1300 + 1440 + 1160 + 10*68.5 + 1830) / 100 = 64.15 -> 64, shown as provisional
@@ -71,8 +80,8 @@ def test_cells_that_failed_when_run_bring_the_code_suggestion_to_a_band_that_say
     errors = f("execution.cell_errors", "code", FAIL, "6 cell(s) raised an error when the grader ran the notebook")
     marks = dict(MANUAL)
     del marks["code"]
-    clean = by_key(combine(RUBRIC, passing, {}, csv(**marks), on_time(), CAP))["code"]
-    failed = by_key(combine(RUBRIC, passing + [errors], {}, csv(**marks), on_time(), CAP))["code"]
+    clean = by_key(combine(RUBRIC, passing, csv(**marks), on_time(), CAP))["code"]
+    failed = by_key(combine(RUBRIC, passing + [errors], csv(**marks), on_time(), CAP))["code"]
     assert clean["suggested"] == 72 and "Runs top to bottom without errors" in clean["descriptor"]
     assert failed["suggested"] == pytest.approx(49.3) and failed["band"] == "third"
     assert "Runs" not in failed["descriptor"] and "errors left" in failed["descriptor"]
@@ -82,7 +91,7 @@ def test_a_part_with_no_mark_at_all_leaves_the_overall_mark_uncomputed():
     marks = dict(MANUAL)
     del marks["presentation"]
     del marks["code"]
-    grade = combine(RUBRIC, CODE_FINDINGS, {}, csv(**marks), on_time(), CAP)
+    grade = combine(RUBRIC, CODE_FINDINGS, csv(**marks), on_time(), CAP)
     assert grade["status"] == "incomplete"
     assert grade["overall"]["mark"] is None and grade["overall"]["exact"] is None
     assert grade["missing"] == ["Presentation: no mark yet (awaiting the marker)"]
@@ -93,7 +102,7 @@ def test_a_part_with_no_mark_at_all_leaves_the_overall_mark_uncomputed():
 
 def test_a_protocol_failure_caps_training_and_testing_even_a_manual_mark():
     findings = CODE_FINDINGS + [f("protocol.test_tuning", "training_testing", FAIL, "tuned on the test fold")]
-    grade = combine(RUBRIC, findings, {}, csv(**MANUAL), on_time(), CAP)
+    grade = combine(RUBRIC, findings, csv(**MANUAL), on_time(), CAP)
     tt = by_key(grade)["training_testing"]
     assert tt["mark"] == 39 and tt["uncapped"] == 58 and tt["caps"][0]["check_id"] == "protocol.test_tuning"
     assert tt["band"] == "fail"
@@ -107,32 +116,42 @@ def test_a_cap_does_not_raise_a_lower_mark_and_suggestions_are_capped_too():
                 f("protocol.api_used", "training_testing", PASS, "API used")]
     marks = dict(MANUAL)
     marks["training_testing"] = 35
-    grade = combine(RUBRIC, findings, {}, csv(**marks), on_time(), CAP)
+    grade = combine(RUBRIC, findings, csv(**marks), on_time(), CAP)
     assert by_key(grade)["training_testing"]["mark"] == 35 and by_key(grade)["training_testing"]["uncapped"] is None
     del marks["training_testing"]
-    grade = combine(RUBRIC, findings, {}, csv(**marks), on_time(), CAP)
+    grade = combine(RUBRIC, findings, csv(**marks), on_time(), CAP)
     tt = by_key(grade)["training_testing"]
     # suggestion (30 + 65) / 2 = 47.5, capped at 39
     assert tt["suggested"] == 47.5 and tt["mark"] == 39 and tt["provisional"]
 
 
-def test_formgrader_marks_count_and_a_csv_mark_wins_visibly():
-    formgrader = {"code": ManualMark("code", 80.0, "tidy", FORMGRADER, "formgrader cell code_quality"),
-                  "model_choice": ManualMark("model_choice", 75.0, "", FORMGRADER, "formgrader cell model_choice")}
-    marks = dict(MANUAL)
-    del marks["code"]  # code only in formgrader; model_choice in both
-    grade = combine(RUBRIC, CODE_FINDINGS, formgrader, csv(**marks), on_time(), CAP)
-    assert by_key(grade)["code"]["mark"] == 80 and by_key(grade)["code"]["source"] == FORMGRADER
-    assert by_key(grade)["model_choice"]["mark"] == 72
-    conflict = [a for a in grade["attention"] if a["flag"] == "Conflicting manual marks"]
-    assert conflict and "marks CSV 72 (marks.csv) differs from formgrader 75" in conflict[0]["message"]
-    assert grade["status"] == "final"
+def test_a_marker_above_a_cap_is_asked_and_an_override_with_a_reason_stands():
+    """A cap is advice: a marker's mark above it is capped for now, provisional and on the attention
+    list; with an override and its reason the marker's mark counts, on the record."""
+    leak = [f("protocol.preprocessing_leak", "data_preparation", FAIL, "scaler fitted on all data")]
+    marks = csv(**MANUAL)  # data_preparation 65, above the leak's cap of 49
+    grade = combine(RUBRIC, CODE_FINDINGS + leak, marks, on_time(), CAP)
+    dp = by_key(grade)["data_preparation"]
+    assert dp["mark"] == 49 and dp["uncapped"] == 65 and dp["provisional"] and grade["status"] == "provisional"
+    asked = [a for a in grade["attention"] if a["flag"] == "Mark above an automatic cap"]
+    assert asked and "override: <reason>" in asked[0]["message"]
+
+    marks["data_preparation"].override = "The scaler is refitted inside each fold in cell 12; the check misread it."
+    marks["data_preparation"].marker = "JS"
+    grade = combine(RUBRIC, CODE_FINDINGS + leak, marks, on_time(), CAP)
+    dp = by_key(grade)["data_preparation"]
+    assert dp["mark"] == 65 and not dp["provisional"] and dp["override"].startswith("The scaler is refitted")
+    assert dp["marker"] == "JS" and dp["caps"][0]["cap"] == 49 and grade["status"] == "final"
+    overridden = [a for a in grade["attention"] if a["flag"] == "Cap overridden by the marker"]
+    assert overridden and "Reason given: The scaler is refitted" in overridden[0]["message"]
+    # (20*65 + 20*72 + 20*58 + 10*70 + 30*61) / 100 = 64.3: the marker's mark is in the overall
+    assert grade["overall"]["exact"] == pytest.approx(64.3)
 
 
 def test_accept_confirms_the_suggested_mark():
     marks = csv(**{k: v for k, v in MANUAL.items() if k != "code"})
     marks["code"] = ManualMark("code", None, "", CSV_SOURCE, "marks.csv", accept_suggestion=True)
-    grade = combine(RUBRIC, CODE_FINDINGS, {}, marks, on_time(), CAP)
+    grade = combine(RUBRIC, CODE_FINDINGS, marks, on_time(), CAP)
     code = by_key(grade)["code"]
     assert code["mark"] == 68.5 and code["source"] == "confirmed" and not code["provisional"]
     assert grade["status"] == "final" and grade["overall"]["mark"] == 64
@@ -150,7 +169,7 @@ def test_accept_confirms_the_suggested_mark():
 def test_late_penalties(submitted, policy, expected_mark, state):
     lateness = assess_lateness(policy, DEADLINE, submitted)
     assert lateness.state == state
-    grade = combine(RUBRIC, CODE_FINDINGS, {}, csv(**MANUAL), lateness, policy)
+    grade = combine(RUBRIC, CODE_FINDINGS, csv(**MANUAL), lateness, policy)
     assert grade["overall"]["before_late"] == pytest.approx(64.3)
     assert grade["overall"]["mark"] == expected_mark
     if state == "late" and policy.kind != "none":
@@ -167,7 +186,7 @@ def test_late_with_an_extension_and_timezones():
 
 def test_unknown_submission_time_is_never_silently_on_time():
     lateness = assess_lateness(CAP, DEADLINE, None)
-    grade = combine(RUBRIC, CODE_FINDINGS, {}, csv(**MANUAL), lateness, CAP)
+    grade = combine(RUBRIC, CODE_FINDINGS, csv(**MANUAL), lateness, CAP)
     assert lateness.state == "unknown" and grade["status"] == "provisional"
     assert "Lateness: the submission time is unknown" in grade["provisional_parts"]
     assert assess_lateness(CAP, None, None).state == "no-deadline"
@@ -175,7 +194,7 @@ def test_unknown_submission_time_is_never_silently_on_time():
 
 def test_could_not_run_findings_suggest_nothing():
     findings = [f("code.lint", "code", COULD_NOT_RUN, "ruff not available")]
-    grade = combine(RUBRIC, findings, {}, {}, on_time(), CAP)
+    grade = combine(RUBRIC, findings, {}, on_time(), CAP)
     assert by_key(grade)["code"]["suggested"] is None and by_key(grade)["code"]["mark"] is None
     assert any(a["flag"] == "A check could not run" for a in grade["attention"])
 
@@ -188,36 +207,73 @@ def write(tmp_path, text):
     return path
 
 
-def test_marks_csv_reads_titles_aliases_and_comments(tmp_path):
-    path = write(tmp_path, "student_id,criterion,mark,comment\n"
-                           "ab1234,Presentation,68,\"Clear, well paced\"\n"
-                           "ab1234,code_quality,accept,\n"
-                           "ab1234,general,,Good work overall.\n"
-                           "cd5678,Training and testing,55.5%,\n")
-    marks = read_marks_csv(path, RUBRIC)
-    assert marks["ab1234"]["presentation"].mark == 68 and marks["ab1234"]["presentation"].comment == "Clear, well paced"
-    assert marks["ab1234"]["code"].accept_suggestion
-    assert marks["ab1234"]["general"].comment == "Good work overall."
-    assert marks["cd5678"]["training_testing"].mark == 55.5
-    assert marks["cd5678"]["training_testing"].where == "research_challenge.csv, line 5"
+def rows_by_key(rows):
+    return {(r.student, r.criterion, r.role): r for r in rows}
+
+
+STUDENTS = KnownStudents({"ab1234": "B", "cd5678": "D"}, {"ef9012"})
+
+
+def test_marks_csv_reads_titles_aliases_comments_markers_and_overrides(tmp_path):
+    path = write(tmp_path, "student_id,criterion,mark,comment,marker,override,role\n"
+                           "ab1234,Presentation,68,\"Clear, well paced\",JS,,\n"
+                           "ab1234,code_quality,accept,,JS,,\n"
+                           "ab1234,general,,Good work overall.,JS,,\n"
+                           "cd5678,Training and testing,55.5%,,KL,Own folds are the official ones,\n"
+                           "cd5678,training_testing,50,,MN,,second\n")
+    rows = rows_by_key(read_marks_csv(path, RUBRIC, STUDENTS))
+    presentation = rows["ab1234", "presentation", "first"]
+    assert presentation.mark == 68 and presentation.comment == "Clear, well paced" and presentation.marker == "JS"
+    assert rows["ab1234", "code", "first"].accept
+    assert rows["ab1234", "general", "first"].comment == "Good work overall."
+    tt = rows["cd5678", "training_testing", "first"]
+    assert tt.mark == 55.5 and tt.line == 5 and tt.override == "Own folds are the official ones"
+    assert rows["cd5678", "training_testing", "second"].mark == 50
+
+
+def test_record_lines_round_trip_through_a_formgrader_comment():
+    parts = CommentParts("Clear and within time.\nGood slides.", "JS", "check misread the folds", False,
+                         [SecondMark(64.0, "CD", "a little long")])
+    text = join_comment(parts)
+    assert text.startswith("Clear and within time.\nGood slides.\nmarker: JS")
+    assert split_comment(text) == parts
+    # what a marker types in formgrader reads the same way
+    typed = split_comment("Nice work.\nOverride: the leak check is wrong here\nMarker: AB")
+    assert typed.text == "Nice work." and typed.override == "the leak check is wrong here" and typed.marker == "AB"
 
 
 @pytest.mark.parametrize("body, message", [
     ("ab1234,presentaton,60,\n", r"line 2: unknown criterion 'presentaton'\. Did you mean 'presentation'\?"),
-    ("ab1234,presentation,60,\nab1234,Presentation,61,\n", r"line 3: ab1234 / presentation is already given on line 2"),
+    ("ab1234,presentation,60,\nab1234,Presentation,61,\n",
+     r"line 3: ab1234 / presentation is already given on line 2"),
     ("ab1234,presentation,106,\n", r"line 2: mark 106 is outside 0-100"),
     ("ab1234,presentation,good,\n", r"line 2: mark 'good' is not a number"),
     ("ab1234,general,60,\n", r"line 2: 'general' takes a comment only"),
+    ("ab124,presentation,60,\n", r"line 2: unknown student id 'ab124'\. Did you mean 'ab1234'\?"),
+    ("AB1234,presentation,60,\n", r"line 2: unknown student id 'AB1234'\. Did you mean 'ab1234'\?"),
+    ("ef9012,presentation,60,\n", r"line 2: ef9012 has a submission but no challenge in the allocation"),
+    ("ab1234,presentation,60,\nab1234,bogus,60,\n", r"line 3: unknown criterion 'bogus'"),
 ])
 def test_marks_csv_errors_name_the_line(tmp_path, body, message):
-    with pytest.raises(MarksError, match=message):
-        read_marks_csv(write(tmp_path, "student_id,criterion,mark,comment\n" + body), RUBRIC)
+    with pytest.raises(MarksError, match=message) as raised:
+        read_marks_csv(write(tmp_path, "student_id,criterion,mark,comment\n" + body), RUBRIC, STUDENTS)
+    assert "nothing was applied" in str(raised.value)
+
+
+def test_a_mark_for_a_criterion_left_to_the_autograder_is_refused(tmp_path):
+    text = (REPO / "rubric" / "research_challenge.toml").read_text().replace('formgrader_cell = "code_quality"\n', "")
+    (tmp_path / "rubric.toml").write_text(text)
+    rubric = load_rubric(tmp_path / "rubric.toml")
+    with pytest.raises(MarksError, match=r"line 2: 'code' is left to the autograder by the rubric"):
+        read_marks_csv(write(tmp_path, "student_id,criterion,mark\nab1234,code,60\n"), rubric, STUDENTS)
 
 
 def test_marks_csv_header_is_checked(tmp_path):
     with pytest.raises(MarksError, match="line 1: the header must have student_id, criterion, mark"):
         read_marks_csv(write(tmp_path, "student,criterion,mark\n"), RUBRIC)
-    assert read_marks_csv(tmp_path / "absent.csv", RUBRIC) == {}
+    with pytest.raises(MarksError, match="line 1: unknown column"):
+        read_marks_csv(write(tmp_path, "student_id,criterion,mark,grade\n"), RUBRIC)
+    assert read_marks_csv(tmp_path / "absent.csv", RUBRIC) == []
 
 
 # --- the presentation recording -----------------------------------------------------------------------
@@ -253,20 +309,5 @@ def test_missing_or_unreadable_recordings_are_flagged_for_the_marker(tmp_path):
     findings, facts = presentation_findings([broken, slides], SETTINGS)
     assert [(x.check_id, x.status) for x in findings] == [("presentation.recording", COULD_NOT_RUN)]
     assert "could not be read automatically" in findings[0].message
-    grade = combine(RUBRIC, findings, {}, {}, on_time(), CAP)
+    grade = combine(RUBRIC, findings, {}, on_time(), CAP)
     assert any(a["flag"] == "Recording missing or unreadable" for a in grade["attention"])
-
-
-def test_course_marks_from_both_places_and_duplicates_across_files(tmp_path):
-    from autograder.grade.marks import read_course_marks
-
-    course = CourseLayout(root=tmp_path)
-    (tmp_path / "marks.csv").write_text("student_id,criterion,mark,comment\nab1234,presentation,64,\n")
-    (tmp_path / "marks").mkdir()
-    (tmp_path / "marks" / "research_challenge.csv").write_text("student_id,criterion,mark,comment\nab1234,code,70,\n")
-    marks = read_course_marks(course, RUBRIC)
-    assert marks["ab1234"]["presentation"].mark == 64 and marks["ab1234"]["code"].mark == 70
-    (tmp_path / "marks.csv").write_text("student_id,criterion,mark,comment\nab1234,code,71,\n")
-    with pytest.raises(MarksError, match=r"marks.csv, line 2: ab1234 / code is also given in "
-                                         r"research_challenge.csv, line 2"):
-        read_course_marks(course, RUBRIC)

@@ -1,10 +1,15 @@
 """The arithmetic that turns findings and manual marks into a criterion-by-criterion and overall mark.
 
-The rules (see `combine`): a manual mark overrides the suggestion; a criterion with no manual
+The rules (see `combine`): the marker's mark replaces the suggestion; a criterion with no manual
 mark shows the rubric's suggestion as provisional; a criterion with neither is missing, and then
-no overall mark is computed (status "incomplete", with the missing parts listed). Caps from the
-rubric apply to manual and suggested marks alike, visibly. The late penalty follows the course's
-[late] policy, the deadline (plus any nbgrader extension) and the submission time.
+no overall mark is computed (status "incomplete", with the missing parts listed). The late penalty
+follows the course's [late] policy, the deadline (plus any nbgrader extension) and the submission time.
+
+Caps are advice with evidence, and the marker has the last word on the record: a suggestion is capped;
+a marker's mark above a cap stands when the marker overrides the cap with a reason (the summary's
+attention list and the export's audit columns show it); without an override the cap counts for now,
+the criterion stays provisional and the submission is on the attention list until the marker lowers
+the mark or overrides.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ class CriterionMark:
     band_label: str = ""
     descriptor: str = ""
     evidence: list[dict] = field(default_factory=list)  # {"check_id", "status", "effect", "marks"}
+    marker: str = ""  # who gave the mark that counts ("" = a suggestion, or not recorded)
+    override: str = ""  # the marker's reason for keeping their mark above an automatic cap
+    second_marks: list[dict] = field(default_factory=list)  # {"mark", "marker", "comment"} (moderation)
 
 
 def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | None, list[dict]]]:
@@ -88,8 +96,8 @@ def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
     return flags
 
 
-def combine(rubric: Rubric, findings: list[Finding], formgrader: dict[str, ManualMark],
-            csv_marks: dict[str, ManualMark], lateness: Lateness, late_policy) -> dict:
+def combine(rubric: Rubric, findings: list[Finding], marks: dict[str, ManualMark], lateness: Lateness,
+            late_policy) -> dict:
     """The whole mark of one submission as a JSON-able dict (autograder.grade.grading adds the rest and writes it)."""
     suggestions = suggest(rubric, findings)
     caps = caps_for(rubric, findings)
@@ -100,19 +108,11 @@ def combine(rubric: Rubric, findings: list[Finding], formgrader: dict[str, Manua
         suggested, evidence = suggestions[criterion.key]
         entry = CriterionMark(criterion.key, criterion.title, criterion.weight, suggested=suggested,
                               evidence=evidence)
-        fg, cs = formgrader.get(criterion.key), csv_marks.get(criterion.key)
-        chosen = None
-        if cs is not None and (cs.mark is not None or cs.accept_suggestion):
-            chosen = cs
-            if fg is not None and fg.mark is not None and cs.mark is not None and abs(fg.mark - cs.mark) > 1e-9:
-                flags.append({"flag": "Conflicting manual marks", "check_id": "",
-                              "status": WARN, "message": f"{criterion.title}: marks CSV {cs.mark:g} "
-                                                         f"({cs.where}) differs from formgrader "
-                                                         f"{fg.mark:g}; the CSV mark counts."})
-        elif fg is not None and fg.mark is not None:
-            chosen = fg
-        comments = [m.comment for m in (fg, cs) if m is not None and m.comment]
-        entry.comment = "\n\n".join(dict.fromkeys(comments))
+        given = marks.get(criterion.key)
+        chosen = given if given is not None and (given.mark is not None or given.accept_suggestion) else None
+        if given is not None:
+            entry.comment = given.comment
+            entry.second_marks = [asdict(m) for m in given.second_marks]
         if chosen is not None and chosen.accept_suggestion:
             if suggested is None:
                 flags.append({"flag": "Nothing to accept", "check_id": "", "status": WARN,
@@ -120,8 +120,10 @@ def combine(rubric: Rubric, findings: list[Finding], formgrader: dict[str, Manua
                                          "suggested mark to accept."})
             else:
                 entry.mark, entry.manual, entry.source, entry.provisional = suggested, suggested, CONFIRMED, False
+                entry.marker = chosen.marker
         elif chosen is not None:
             entry.mark, entry.manual, entry.source, entry.provisional = chosen.mark, chosen.mark, chosen.source, False
+            entry.marker = chosen.marker
         if entry.mark is None and suggested is not None:
             entry.mark, entry.source, entry.provisional = suggested, SUGGESTED, True
         if entry.mark is None:
@@ -129,16 +131,33 @@ def combine(rubric: Rubric, findings: list[Finding], formgrader: dict[str, Manua
         elif criterion.key in caps:
             lowest = min(caps[criterion.key], key=lambda c: c["cap"])
             entry.caps = caps[criterion.key]
-            if entry.mark > lowest["cap"]:
+            marker_mark = entry.source not in (SUGGESTED, CONFIRMED)
+            if entry.mark > lowest["cap"] and marker_mark and chosen.override:
+                entry.override = chosen.override
+                flags.append({"flag": "Cap overridden by the marker", "check_id": lowest["check_id"], "status": WARN,
+                              "message": f"{criterion.title}: the marker's {entry.mark:g} stands above the automatic "
+                                         f"cap of {lowest['cap']:g} ({lowest['check_id']}). Reason given: "
+                                         f"{chosen.override}"})
+            elif entry.mark > lowest["cap"]:
                 entry.uncapped = entry.mark
                 entry.mark = lowest["cap"]
+                if marker_mark:
+                    entry.provisional = True
+                    flags.append({
+                        "flag": "Mark above an automatic cap", "check_id": lowest["check_id"], "status": WARN,
+                        "message": f"{criterion.title}: the marker gave {entry.uncapped:g}, above the cap of "
+                                   f"{lowest['cap']:g} ({lowest['note']}). The cap counts for now; lower the mark, "
+                                   "or keep it by writing 'override: <reason>' in the formgrader comment (or the "
+                                   "override column of the marks CSV)."})
         band = rubric.band_for(entry.mark)
         if band:
             entry.band, entry.band_label = band.key, band.label
             entry.descriptor = criterion.descriptors.get(band.key, "")
         criteria.append(entry)
 
-    provisional_parts = [f"{c.title}: suggested by the autograder, not yet confirmed by a marker"
+    provisional_parts = [f"{c.title}: the marker's mark is above an automatic cap; awaiting the marker's decision"
+                         if c.source not in (SUGGESTED, CONFIRMED) else
+                         f"{c.title}: suggested by the autograder, not yet confirmed by a marker"
                          for c in criteria if c.mark is not None and c.provisional]
     if lateness.state == "unknown":
         flags.append({"flag": "Submission time unknown", "check_id": "", "status": WARN,

@@ -14,8 +14,14 @@ What goes in, per submission (updated in place on re-grading, never duplicated):
   * nbgrader's late penalty (`late_submission_penalty`): the same fraction of nbgrader's score as
     the course's late policy took off our mark.
 
-What comes out: the markers' manual scores (scaled to 0-100) and comments, and any extension
-granted in nbgrader (`nbgrader db`/formgrader), which moves the student's deadline.
+What comes out: the markers' manual scores (scaled to 0-100) and comments (with the record lines of
+autograder.grade.marks: marker, override, accept, second marks), and any extension granted in nbgrader
+(`nbgrader db`/formgrader), which moves the student's deadline. The gradebook is the one store of the
+markers' marks: `store_marks` is how a marks CSV gets in (autograder.grade.marks_store).
+
+SQLite allows one writer at a time: a marker saving in formgrader while a batch writes locks the file
+for a moment. Every read and write here is retried (rolled back and done again) for up to
+`LOCK_RETRY_SECONDS`, then ends in a GradebookError that names the processes holding the file.
 
 The assignment and its cells are recorded by `autograder release` (nbgrader generate_assignment).
 """
@@ -23,6 +29,8 @@ The assignment and its cells are recorded by `autograder release` (nbgrader gene
 from __future__ import annotations
 
 import logging
+import os
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,10 +38,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.grade.marks import FORMGRADER, ManualMark
+from autograder.grade.marks import FIRST, FORMGRADER, CommentParts, ManualMark, MarkRow, join_comment, split_comment
 from autograder.grade.rubric import Rubric
 
 log = logging.getLogger(__name__)
+
+LOCK_RETRY_SECONDS = 60.0  # how long a locked gradebook is waited for before giving up
 
 
 @contextmanager
@@ -76,8 +86,9 @@ def nbgrader_settings(course) -> tuple[str, str]:
 
 @dataclass
 class ManualGrades:
-    marks: dict[str, ManualMark]  # criterion -> mark from formgrader
+    marks: dict[str, ManualMark]  # criterion -> the marker's mark in the gradebook
     declaration_comment: str = ""
+    general_comment: str = ""
     extension: timedelta | None = None
 
 
@@ -142,8 +153,7 @@ class GradebookBridge:
     # --- reading the markers' grades -------------------------------------------------------------
 
     def manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
-        with _quiet():
-            return self._manual_grades(student, assignment, rubric)
+        return self._retrying(lambda: self._manual_grades(student, assignment, rubric))
 
     def _manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
         from nbgrader.api import MissingEntry
@@ -163,27 +173,154 @@ class GradebookBridge:
                     continue
                 grade = self._find_grade(grade_id, notebook.name, assignment, student)
                 comment = self._find_comment(grade_id, notebook.name, assignment, student)
-                text = (comment.manual_comment or "").strip() if comment is not None else ""
+                parts = split_comment(comment.manual_comment if comment is not None else "")
                 mark = None
                 if grade is not None and grade.manual_score is not None and master.max_score:
                     points = grade.manual_score + (grade.extra_credit or 0.0)
                     mark = round(min(100.0, max(0.0, 100.0 * points / master.max_score)), 2)
-                if mark is not None or text:
-                    result.marks[criterion] = ManualMark(criterion, mark, text, FORMGRADER,
-                                                         f"formgrader cell {grade_id}")
-            if rubric.declaration_cell and rubric.declaration_cell in masters:
-                comment = self._find_comment(rubric.declaration_cell, notebook.name, assignment, student)
-                if comment is not None and comment.manual_comment:
-                    result.declaration_comment = comment.manual_comment.strip()
+                if mark is not None or parts.text or parts.accept or parts.second_marks:
+                    result.marks[criterion] = ManualMark(
+                        criterion, mark, parts.text, FORMGRADER, f"formgrader cell {grade_id}",
+                        accept_suggestion=parts.accept and mark is None, marker=parts.marker,
+                        override=parts.override, second_marks=parts.second_marks)
+            for cell, attribute in ((rubric.declaration_cell, "declaration_comment"),
+                                    (rubric.general_cell, "general_comment")):
+                if cell and cell in masters:
+                    comment = self._find_comment(cell, notebook.name, assignment, student)
+                    if comment is not None and comment.manual_comment:
+                        setattr(result, attribute, split_comment(comment.manual_comment).text)
         return result
+
+    # --- the markers' marks from a spreadsheet ------------------------------------------------------
+
+    def store_marks(self, assignment: str, rubric: Rubric, rows: list[MarkRow], *,
+                    may_change: "callable") -> dict[tuple[str, str], str]:
+        """Write checked marks CSV rows into the gradebook, in one transaction: all of them or none.
+        `may_change(row, current)` says whether a different mark already there may be replaced (the
+        caller knows which marks an earlier import wrote); when it says no for any row, nothing is
+        written and the rows are returned as conflicts (student, criterion) -> what is there."""
+        return self._retrying(lambda: self._store_marks(assignment, rubric, rows, may_change))
+
+    def _cell_of(self, rubric: Rubric, criterion: str) -> str | None:
+        if criterion == "declaration":
+            return rubric.declaration_cell
+        if criterion == "general":
+            return rubric.general_cell
+        return rubric.criteria[criterion].formgrader_cell
+
+    def current_marks(self, assignment: str, rubric: Rubric, student: str) -> dict[str, tuple[float | None, CommentParts]]:
+        """criterion -> (the mark in the gradebook on the 0-100 scale, its comment split) for one student."""
+        from nbgrader.api import MissingEntry
+
+        out: dict[str, tuple[float | None, CommentParts]] = {}
+        try:
+            self.gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            return out
+        notebook = self.notebooks(assignment)[0]
+        masters = self._cells(notebook)
+        for criterion in list(rubric.criteria) + ["declaration", "general"]:
+            cell = self._cell_of(rubric, criterion)
+            if not cell or cell not in masters:
+                continue
+            grade = self._find_grade(cell, notebook.name, assignment, student)
+            comment = self._find_comment(cell, notebook.name, assignment, student)
+            mark = None
+            if grade is not None and grade.manual_score is not None and masters[cell].max_score:
+                mark = round(100.0 * grade.manual_score / masters[cell].max_score, 2)
+            out[criterion] = (mark, split_comment(comment.manual_comment if comment is not None else ""))
+        return out
+
+    def _store_marks(self, assignment, rubric, rows, may_change) -> dict[tuple[str, str], str]:
+        notebooks = self.notebooks(assignment)
+        if len(notebooks) != 1:
+            raise GradebookError(f"The gradebook's assignment '{assignment}' has {len(notebooks)} notebooks; "
+                                 "marks can be imported for a one-notebook assignment only.")
+        notebook = notebooks[0]
+        masters = self._cells(notebook)
+        missing_cells = sorted({self._cell_of(rubric, r.criterion) or r.criterion for r in rows
+                                if (self._cell_of(rubric, r.criterion) or "") not in masters})
+        if missing_cells:
+            raise GradebookError(f"The released notebook has no formgrader cell(s) {', '.join(missing_cells)} "
+                                 "named in the rubric; release the assignment again (`autograder release`).")
+        conflicts: dict[tuple[str, str], str] = {}
+        try:
+            with _quiet():
+                by_student: dict[str, list[MarkRow]] = {}
+                for row in rows:
+                    by_student.setdefault(row.student, []).append(row)
+                for student, student_rows in by_student.items():
+                    self.gradebook.update_or_create_student(student)
+                    try:
+                        self.gradebook.find_submission(assignment, student)
+                    except Exception:
+                        self.gradebook.update_or_create_submission(assignment, student)
+                    current = self.current_marks(assignment, rubric, student)
+                    for row in sorted(student_rows, key=lambda r: r.role != FIRST):
+                        cell = self._cell_of(rubric, row.criterion)
+                        grade = self._find_grade(cell, notebook.name, assignment, student)
+                        comment = self._find_comment(cell, notebook.name, assignment, student)
+                        mark, parts = current.get(row.criterion, (None, CommentParts()))
+                        if row.role == FIRST:
+                            new = CommentParts(row.comment, row.marker, row.override, row.accept, parts.second_marks)
+                            if (mark, parts) != (row.mark, new) and not may_change(row, (mark, parts)):
+                                conflicts[(student, row.criterion)] = (
+                                    f"{mark:g}" if mark is not None else "a comment") + " entered in formgrader"
+                                continue
+                            if grade is not None and row.criterion not in ("declaration", "general"):
+                                points = masters[cell].max_score or 0.0
+                                grade.manual_score = None if row.mark is None else round(row.mark * points / 100.0, 4)
+                                grade.needs_manual_grade = row.mark is None and not row.accept
+                        else:
+                            from autograder.grade.marks import SecondMark
+
+                            others = [m for m in parts.second_marks if m.marker != row.marker]
+                            new = CommentParts(parts.text, parts.marker, parts.override, parts.accept,
+                                               others + [SecondMark(row.mark, row.marker, row.comment)])
+                        if comment is not None:
+                            comment.manual_comment = join_comment(new) or None
+                        current[row.criterion] = (row.mark if row.role == FIRST else mark, new)
+            if conflicts:
+                self.gradebook.db.rollback()
+            else:
+                self.gradebook.db.commit()
+        except BaseException:
+            self.gradebook.db.rollback()
+            raise
+        return conflicts
+
+    # --- a gradebook in use --------------------------------------------------------------------------
+
+    def _retrying(self, action):
+        """Run `action` (reads and writes of the gradebook), again after a rollback while SQLite says
+        the database is locked, for up to LOCK_RETRY_SECONDS."""
+        from sqlalchemy.exc import OperationalError
+
+        deadline, pause = time.monotonic() + LOCK_RETRY_SECONDS, 0.2
+        while True:
+            try:
+                with _quiet():
+                    return action()
+            except OperationalError as error:
+                if "locked" not in str(error).lower() and "busy" not in str(error).lower():
+                    raise
+                self.gradebook.db.rollback()
+                if time.monotonic() + pause > deadline:
+                    raise GradebookError(
+                        f"The gradebook {self.db_url} stayed locked for {LOCK_RETRY_SECONDS:.0f} s"
+                        f"{_lock_holders(self.db_url)}. Save or close formgrader's open grade, then run the "
+                        "command again: nothing of this attempt was written.") from error
+                log.info("gradebook locked; retrying in %.1f s", pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     # --- writing our results -------------------------------------------------------------------------
 
     def record(self, student: str, assignment: str, grade: dict, rubric: Rubric, record=None,
                executed_notebook: Path | None = None, submitted_at=None) -> dict:
         """Store one submission's results; returns what was written (for logs and tests)."""
-        with _quiet():
-            return self._record(student, assignment, grade, rubric, record, executed_notebook, submitted_at)
+        return self._retrying(lambda: self._record(student, assignment, grade, rubric, record, executed_notebook,
+                                                   submitted_at))
 
     def _record(self, student, assignment, grade, rubric, record, executed_notebook, submitted_at) -> dict:
         self.notebooks(assignment)  # raises GradebookError with advice when not released
@@ -217,11 +354,18 @@ class GradebookBridge:
                         suggested = min(suggested, min(c["cap"] for c in entry["caps"]))
                     grade_row.auto_score = (round(suggested * master.max_score / 100.0, 2)
                                             if suggested is not None and master.max_score else None)
-                    grade_row.needs_manual_grade = grade_row.manual_score is None
                     comment = self._find_comment(grade_id, notebook.name, assignment, student)
+                    accepted = comment is not None and split_comment(comment.manual_comment).accept
+                    grade_row.needs_manual_grade = grade_row.manual_score is None and not accepted
                     if comment is not None:
                         comment.auto_comment = self._criterion_comment(entry, executed, grade_id)
                     written["criteria"][grade_id] = grade_row.auto_score
+                elif not master.max_score and master.cell_type == "markdown":
+                    grade_row.needs_manual_grade = False  # an answer or feedback cell that carries no marks
+                    if grade_id == rubric.declaration_cell:
+                        comment = self._find_comment(grade_id, notebook.name, assignment, student)
+                        if comment is not None:
+                            comment.auto_comment = self._declaration_comment(grade)
                 elif grade_id == rubric.declaration_cell:
                     comment = self._find_comment(grade_id, notebook.name, assignment, student)
                     if comment is not None:
@@ -301,6 +445,11 @@ class GradebookBridge:
             lines.append("Autograder: no suggested mark for this criterion; please grade it.")
         for cap in entry.get("caps", []):
             lines.append(f"Capped at {cap['cap']:g} by rubric rule {cap['rule']} ({cap['check_id']}): {cap['note']}")
+        if entry.get("caps"):
+            lines.append("The cap is advice: to give a higher mark, add a line 'override: <your reason>' to your "
+                         "comment (it is shown to the module leader, not to the student).")
+        if entry.get("override"):
+            lines.append(f"Cap overridden by the marker: {entry['override']}")
         if entry.get("evidence"):
             shown = ", ".join(f"{e['check_id']} {e['status']}" for e in entry["evidence"][:12])
             lines.append(f"Evidence: {shown}.")
@@ -319,3 +468,25 @@ class GradebookBridge:
         if not items:
             return "Autograder: no declaration check result."
         return "Autograder: " + "; ".join(f"{f['check_id']} {f['status']}: {f['message']}" for f in items[:8])
+
+
+def _lock_holders(db_url: str) -> str:
+    """' (held by: jupyter-server pid 123, ...)' for a SQLite file other processes have open, if we can tell."""
+    prefix = "sqlite:///"
+    if not db_url.startswith(prefix):
+        return ""
+    try:
+        import psutil
+    except ImportError:
+        return ""
+    target, holders = str(Path(db_url[len(prefix):]).resolve()), []
+    me = os.getpid()
+    for process in psutil.process_iter(["pid", "name", "username"]):
+        if process.info["pid"] == me:
+            continue
+        try:
+            if any(f.path == target for f in process.open_files()):
+                holders.append(f"{process.info['name']} pid {process.info['pid']} ({process.info['username']})")
+        except (psutil.Error, OSError):
+            continue
+    return f" (open in: {', '.join(holders)})" if holders else ""

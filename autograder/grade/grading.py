@@ -3,27 +3,37 @@
 `CohortGrading` is used by `autograder grade` during a batch, grading each submission as soon as its
 checks are stored (and again by `autograder grade --no-execute` after marks change). For each student
 it reads the execution record and the checks' findings, the stored Score, the presentation
-recording kept with the submission and the markers' marks (formgrader via the gradebook, and the
-marks CSV), combines them with the rubric and the late policy, writes `grade.json` and updates
+recording kept with the submission and the markers' marks (from their one store, the gradebook;
+a changed marks CSV is imported into it first, autograder.grade.marks_store), combines them with the rubric and the late policy, writes `grade.json` and updates
 nbgrader's gradebook. It renders nothing: the feedback pages and the cohort summary are
 `autograder.report`'s, built from grade.json. Nothing here executes student code, and one broken
 submission never stops the batch: its grade.json records the error.
+
+Re-grading skips what did not change: a grade equal to the stored one (all but the moment it was
+made) is not written again, so grade.json keeps that moment and its page stays as it is; and the
+gradebook entry is written only when what it is written from changed (the grade, the rubric, the
+execution record and executed notebook, the gradebook file and the code that writes it), its key kept
+in autograded/.cache/gradebook. Delete that folder to write every entry again.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 from autograder.checks import load_check_findings
 from autograder.course.allocation import read_allocation
 from autograder.grade.combine import combine
 from autograder.grade.lateness import assess_lateness
-from autograder.grade.marks import read_course_marks
 from autograder.grade.recordings import find_recordings, presentation_findings
 from autograder.grade.rubric import load_rubric
+from autograder.layout import write_text_atomic
 from autograder.records import PENDING, ExecutionRecord, Finding
 
 log = logging.getLogger(__name__)
@@ -60,11 +70,17 @@ class CohortGrading:
     def __init__(self, course, assignment: str, *, update_gradebook: bool = True):
         self.course, self.assignment = course, assignment
         self.rubric = load_rubric(course.rubric_path)
-        self.csv_marks = read_course_marks(course, self.rubric, assignment)
         self.allocation = read_allocation(course.allocation_path, course.config.catalogue)
         self.result = CohortResult(assignment)
         self.update_gradebook = update_gradebook
         self._bridge, self._gradebook_tried = None, False
+        self.imported = []
+        if update_gradebook and course.marks_csv_paths(assignment):
+            # a changed marks CSV goes into the store before anyone is graded; a bad one stops here,
+            # before anything is written (the message names its lines)
+            from autograder.grade.marks_store import import_course_marks
+
+            self.imported = import_course_marks(course, assignment, self.rubric, self.bridge)
 
     @property
     def bridge(self):
@@ -95,7 +111,7 @@ class CohortGrading:
         and never stops the cohort."""
         try:
             grade = grade_submission(self.course, self.assignment, student, self.rubric,
-                                     self.csv_marks.get(student, {}), self.allocation.get(student), self.bridge)
+                                     self.allocation.get(student), self.bridge)
             self.result.graded.append(student)
             self.result.statuses[student] = grade["status"]
         except Exception as error:
@@ -133,8 +149,7 @@ def submission_findings(course, student: str, assignment: str, record: Execution
     return list(record.findings) + load_check_findings(course, student, assignment)
 
 
-def grade_submission(course, assignment: str, student: str, rubric, csv_marks: dict, letter: str | None,
-                     bridge=None) -> dict:
+def grade_submission(course, assignment: str, student: str, rubric, letter: str | None, bridge=None) -> dict:
     """Mark one submission, write grade.json, update the gradebook; returns the grade."""
 
     record = load_record(course, student, assignment)
@@ -150,10 +165,9 @@ def grade_submission(course, assignment: str, student: str, rubric, csv_marks: d
             manual = bridge.manual_grades(student, assignment, rubric)
         except Exception as error:
             gradebook_note = f"formgrader marks not read: {error}"
-    formgrader_marks = manual.marks if manual else {}
     lateness = assess_lateness(course.config.late, course.config.deadline, record.submitted_at,
                                manual.extension if manual else None)
-    grade = combine(rubric, findings, formgrader_marks, csv_marks, lateness, course.config.late)
+    grade = combine(rubric, findings, manual.marks if manual else {}, lateness, course.config.late)
 
     catalogue = course.config.catalogue
     challenge = None
@@ -171,9 +185,8 @@ def grade_submission(course, assignment: str, student: str, rubric, csv_marks: d
         results_error = ("no results file was written by the run" if not record.results_file
                          else "the results file holds no predictions that could be scored for " + challenge.task)
 
-    comments = {k: m.comment for k, m in csv_marks.items() if k in ("general", "declaration") and m.comment}
-    if manual and manual.declaration_comment:
-        comments["declaration"] = "\n\n".join(filter(None, [manual.declaration_comment, comments.get("declaration")]))
+    comments = {k: text for k, text in (("general", manual.general_comment if manual else ""),
+                                        ("declaration", manual.declaration_comment if manual else "")) if text}
     grade.update({
         "student_id": student,
         "assignment": assignment,
@@ -195,9 +208,57 @@ def grade_submission(course, assignment: str, student: str, rubric, csv_marks: d
     })
     if gradebook_note:
         grade["attention"].append({"flag": "Gradebook", "check_id": "", "status": "warn", "message": gradebook_note})
-    course.save_grade(student, assignment, grade)
+    stored = course.load_grade(student, assignment)
+    if stored is not None and _grade_content(stored) == _grade_content(grade):
+        grade["generated_at"] = stored.get("generated_at", grade["generated_at"])  # unchanged: left as it is
+    else:
+        course.save_grade(student, assignment, grade)
 
     if bridge is not None:
         notebook = folder / record.notebook if record.notebook else None
-        bridge.record(student, assignment, grade, rubric, record, notebook, record.submitted_at)
+        key_path = course.gradebook_key_path(student, assignment)
+        key = _gradebook_key(course, grade, rubric, folder, notebook)
+        if _read_key(key_path) != key:
+            bridge.record(student, assignment, grade, rubric, record, notebook, record.submitted_at)
+            write_text_atomic(key_path, key + "\n")
     return grade
+
+
+def _grade_content(grade: dict) -> str:
+    """A grade as stored, but for the moment it was made."""
+    return json.dumps({k: v for k, v in grade.items() if k != "generated_at"}, sort_keys=True, default=str)
+
+
+def _stat(path: Path | None) -> list | None:
+    try:
+        info = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns] if info is not None else None
+
+
+@functools.lru_cache(maxsize=1)
+def _gradebook_code() -> str:
+    from autograder.grade import gradebook  # the module that writes the entry (its 0.4 s of imports are paid anyway)
+
+    return hashlib.sha256(Path(gradebook.__file__).read_bytes()).hexdigest()
+
+
+def _gradebook_key(course, grade: dict, rubric, folder: Path, notebook: Path | None) -> str:
+    """A hash of everything a gradebook entry is written from."""
+    database = _stat(course.gradebook_path)
+    try:
+        identity = [course.gradebook_path.stat().st_ino, course.gradebook_path.stat().st_dev]
+    except OSError:
+        identity = None
+    blob = json.dumps([_grade_content(grade), rubric.sha256, _stat(course.result_path(grade["student_id"],
+                       grade["assignment"])), _stat(notebook), identity, database is not None, _gradebook_code()],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _read_key(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except OSError:
+        return None

@@ -1,20 +1,33 @@
-"""Manual marks: what markers enter, in formgrader (read by autograder.grade.gradebook) or in the
-marks CSV. The arithmetic that combines them with the findings is autograder.grade.combine.
+"""Manual marks: what markers give, and the one place they are kept.
 
-Sources of manual marks
-  * nbgrader's formgrader: manual grades on the manually graded cells named in the rubric
-    (`formgrader_cell`), read from the gradebook by autograder.grade.gradebook (scaled to 0-100);
-  * the marks CSV `marks/<assignment>.csv` (student_id, criterion, mark, comment) for what no
-    notebook shows, above all the presentation. A mark of `accept` confirms the suggested mark.
-    A CSV mark wins over a formgrader mark for the same criterion (it is the later, explicit
-    decision), and the difference is flagged for the instructor.
+The store of record is nbgrader's gradebook (autograder.grade.gradebook): a marker's mark for a
+criterion is the manual score of that criterion's manually graded cell (the rubric's
+`formgrader_cell`, whose points are the criterion's weight), and their comment is the cell's manual
+comment. Whether a marker grades in formgrader or a spreadsheet is imported (`autograder marks import`,
+or the course's marks CSV, imported by `autograder grade` when it changed), the mark lands in the same
+cell, and every surface (feedback page, summary, gradebook, export) reads it from there.
+
+What nbgrader's schema has no field for is kept as short lines at the end of the cell's comment, which
+a marker in formgrader can type too, and which are never shown to the student:
+
+    marker: AB                 who gave the mark (for moderation)
+    override: <reason>         the marker's mark stands although an automatic cap is lower
+    accept                     the marker confirms the autograder's suggested mark
+    second mark: 64 by CD      a second marker's mark (moderation); the first mark still counts
+
+The marks CSV (student_id, criterion, mark, comment, and optionally marker, override, role) is read
+here and checked as a whole: unknown students (with the closest known id), students without a
+challenge, unknown criteria, criteria the rubric leaves to the autograder, duplicate rows (both lines
+named), marks out of range. Nothing is applied from a file with an error.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
@@ -23,7 +36,8 @@ from autograder.grade.rubric import Rubric
 FORMGRADER, CSV_SOURCE, SUGGESTED, CONFIRMED = "formgrader", "marks CSV", "suggested", "confirmed"
 ACCEPT_WORDS = ("accept", "accepted", "suggested")
 COMMENT_ONLY = ("general", "declaration")  # CSV "criteria" that carry a comment but no mark
-
+FIRST, SECOND = "first", "second"  # a row's role: the mark that counts, or a moderator's second mark
+CSV_COLUMNS = ("student_id", "criterion", "mark", "comment", "marker", "override", "role")
 
 
 class MarksError(UserError, ValueError):
@@ -31,77 +45,188 @@ class MarksError(UserError, ValueError):
 
 
 @dataclass
+class SecondMark:
+    mark: float
+    marker: str = ""
+    comment: str = ""
+
+
+@dataclass
 class ManualMark:
     criterion: str  # rubric criterion key, or "general" / "declaration" for comments
-    mark: float | None  # 0-100; None = comment only
-    comment: str = ""
+    mark: float | None  # 0-100; None = comment only (or an accepted suggestion)
+    comment: str = ""  # what the student sees
     source: str = CSV_SOURCE  # FORMGRADER | CSV_SOURCE
     where: str = ""  # file and line, or the formgrader cell (for markers only)
     accept_suggestion: bool = False
+    marker: str = ""
+    override: str = ""  # the marker's reason for keeping a mark above an automatic cap
+    second_marks: list[SecondMark] = field(default_factory=list)
+
+
+# --- the lines kept at the end of a formgrader comment ------------------------------------------------
+
+_META_LINE = re.compile(r"^\s*(marker|override|second mark)\s*:\s*(.*?)\s*$", re.IGNORECASE)
+_ACCEPT_LINE = re.compile(r"^\s*accept(ed)?\s*\.?\s*$", re.IGNORECASE)
+_SECOND = re.compile(r"^(\d+(?:\.\d+)?)\s*%?\s*(?:by\s+([^:]*))?(?::\s*(.*))?$", re.IGNORECASE)
+
+
+@dataclass
+class CommentParts:
+    text: str = ""  # student-visible
+    marker: str = ""
+    override: str = ""
+    accept: bool = False
+    second_marks: list[SecondMark] = field(default_factory=list)
+
+
+def split_comment(comment: str | None) -> CommentParts:
+    """A formgrader comment split into what the student sees and the marker's record lines."""
+    parts, kept = CommentParts(), []
+    for line in (comment or "").splitlines():
+        meta = _META_LINE.match(line)
+        if meta:
+            key, value = meta.group(1).lower(), meta.group(2)
+            if key == "marker":
+                parts.marker = value
+            elif key == "override":
+                parts.override = value or "(no reason given)"
+            else:
+                second = _SECOND.match(value)
+                if second:
+                    parts.second_marks.append(SecondMark(float(second.group(1)), (second.group(2) or "").strip(),
+                                                         (second.group(3) or "").strip()))
+            continue
+        if _ACCEPT_LINE.match(line):
+            parts.accept = True
+            continue
+        kept.append(line)
+    parts.text = "\n".join(kept).strip()
+    return parts
+
+
+def join_comment(parts: CommentParts) -> str:
+    """The formgrader comment that `split_comment` reads back as `parts`."""
+    lines = [parts.text.strip()] if parts.text.strip() else []
+    if parts.accept:
+        lines.append("accept")
+    if parts.marker:
+        lines.append(f"marker: {parts.marker}")
+    if parts.override:
+        lines.append(f"override: {parts.override}")
+    for second in parts.second_marks:
+        lines.append(f"second mark: {second.mark:g}" + (f" by {second.marker}" if second.marker else "")
+                     + (f": {' '.join(second.comment.split())}" if second.comment else ""))
+    return "\n".join(lines)
 
 
 # --- the marks CSV ---------------------------------------------------------------------------------
 
-def read_course_marks(course, rubric: Rubric, assignment: str | None = None) -> dict[str, dict[str, ManualMark]]:
-    """All manual marks from the course's marks CSV(s); the same student and criterion in two
-    files is an error naming both places."""
-    merged: dict[str, dict[str, ManualMark]] = {}
-    for path in course.marks_csv_paths(assignment):
-        for student, marks in read_marks_csv(path, rubric).items():
-            for criterion, mark in marks.items():
-                earlier = merged.get(student, {}).get(criterion)
-                if earlier is not None:
-                    raise MarksError(f"{mark.where}: {student} / {criterion} is also given in {earlier.where}; "
-                                     "keep it in one file.")
-                merged.setdefault(student, {})[criterion] = mark
-    return merged
+@dataclass
+class MarkRow:
+    """One line of a marks CSV, checked."""
+    line: int
+    student: str
+    criterion: str  # a rubric criterion key, or "general" / "declaration"
+    mark: float | None
+    accept: bool
+    comment: str
+    marker: str
+    override: str
+    role: str  # FIRST | SECOND
+
+    @property
+    def where(self) -> str:
+        return f"line {self.line}"
 
 
-def read_marks_csv(path: Path, rubric: Rubric) -> dict[str, dict[str, ManualMark]]:
-    """student_id -> criterion -> ManualMark, from a CSV with columns student_id, criterion, mark,
-    comment. Errors name the line. A missing file means no manual marks yet."""
+@dataclass
+class KnownStudents:
+    """Who may have marks: the students of the allocation (with their challenge) and any whose
+    submission was collected."""
+    allocated: dict[str, str]  # student -> challenge letter
+    submitted: set[str] = field(default_factory=set)
+
+    def problem(self, student: str) -> str | None:
+        if student in self.allocated:
+            return None
+        everyone = sorted(set(self.allocated) | self.submitted)
+        if student in self.submitted:
+            return (f"{student} has a submission but no challenge in the allocation; add them with "
+                    "`autograder assign` first.")
+        folded = {s.lower(): s for s in everyone}
+        close = ([folded[student.lower()]] if student.lower() in folded
+                 else difflib.get_close_matches(student, everyone, n=1, cutoff=0.6))
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return f"unknown student id '{student}'.{hint} Known students are those in allocation.csv."
+
+
+def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = None) -> list[MarkRow]:
+    """The rows of a marks CSV, checked as a whole: every problem is collected and raised together,
+    each with its line, so that nothing is applied from a file with an error. A missing file has no rows."""
     path = Path(path)
     if not path.exists():
-        return {}
+        return []
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise MarksError(f"{path} is not UTF-8 text; save it as CSV (UTF-8).") from error
     rows = list(csv.reader(text.splitlines()))
     if not rows:
-        return {}
+        return []
     header = [h.strip().lower() for h in rows[0]]
-    needed = ("student_id", "criterion", "mark")
-    missing = [h for h in needed if h not in header]
+    missing = [h for h in ("student_id", "criterion", "mark") if h not in header]
     if missing:
         raise MarksError(f"{path}, line 1: the header must have student_id, criterion, mark and "
-                         f"(optionally) comment; missing: {', '.join(missing)}.")
-    col = {name: header.index(name) for name in header}
-    result: dict[str, dict[str, ManualMark]] = {}
-    seen: dict[tuple[str, str], int] = {}
-    names = ", ".join(rubric.criterion_names() + list(COMMENT_ONLY))
+                         f"(optionally) comment, marker, override, role; missing: {', '.join(missing)}.")
+    unknown_columns = [h for h in header if h and h not in CSV_COLUMNS]
+    if unknown_columns:
+        raise MarksError(f"{path}, line 1: unknown column(s) {', '.join(unknown_columns)}; the columns are "
+                         f"{', '.join(CSV_COLUMNS)}.")
+    col = {name: header.index(name) for name in header if name}
+    problems: list[str] = []
+    result: list[MarkRow] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    marked_by_hand = {c.key for c in rubric.criteria.values() if c.formgrader_cell}
+    names = ", ".join(sorted(marked_by_hand) + list(COMMENT_ONLY))
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
-        cell = lambda name: row[col[name]].strip() if name in col and col[name] < len(row) else ""  # noqa: E731
-        student, criterion_name, raw_mark, comment = cell("student_id"), cell("criterion"), cell("mark"), cell("comment")
+
+        def cell(name: str) -> str:
+            return row[col[name]].strip() if name in col and col[name] < len(row) else ""
+
+        where = f"{path}, line {number}"
+        student, criterion_name, raw_mark = cell("student_id"), cell("criterion"), cell("mark")
+        role = (cell("role") or FIRST).lower()
         if not student:
-            raise MarksError(f"{path}, line {number}: no student_id.")
-        lowered = criterion_name.strip().lower()
+            problems.append(f"{where}: no student_id.")
+            continue
+        if students is not None and (problem := students.problem(student)):
+            problems.append(f"{where}: {problem}")
+            continue
+        lowered = criterion_name.lower()
         criterion = rubric.resolve_criterion(criterion_name)
         if criterion is None and lowered in COMMENT_ONLY + ("llm_declaration", "overall"):
             criterion = "declaration" if lowered == "llm_declaration" else ("general" if lowered == "overall" else lowered)
         if criterion is None:
-            import difflib
-
             close = difflib.get_close_matches(lowered, rubric.criterion_names() + list(COMMENT_ONLY), n=1, cutoff=0.5)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise MarksError(f"{path}, line {number}: unknown criterion '{criterion_name}'.{hint} "
-                             f"Criteria: {names}.")
-        key = (student, criterion)
+            problems.append(f"{where}: unknown criterion '{criterion_name}'.{hint} Criteria: {names}.")
+            continue
+        if criterion not in COMMENT_ONLY and criterion not in marked_by_hand:
+            problems.append(f"{where}: '{criterion}' is left to the autograder by the rubric (it has no "
+                            "formgrader_cell), so it takes no marker's mark.")
+            continue
+        if role not in (FIRST, SECOND):
+            problems.append(f"{where}: role '{role}' is neither 'first' (the mark that counts) nor 'second' "
+                            "(a moderator's second mark).")
+            continue
+        key = (student, criterion, role)
         if key in seen:
-            raise MarksError(f"{path}, line {number}: {student} / {criterion} is already given on line "
-                             f"{seen[key]}; keep one line per student and criterion.")
+            problems.append(f"{where}: {student} / {criterion}{' (second mark)' if role == SECOND else ''} is "
+                            f"already given on line {seen[key]}; keep one line per student and criterion.")
+            continue
         seen[key] = number
         mark, accept = None, False
         if raw_mark.lower() in ACCEPT_WORDS:
@@ -109,13 +234,36 @@ def read_marks_csv(path: Path, rubric: Rubric) -> dict[str, dict[str, ManualMark
         elif raw_mark:
             try:
                 mark = float(raw_mark.rstrip("%"))
-            except ValueError as error:
-                raise MarksError(f"{path}, line {number}: mark '{raw_mark}' is not a number "
-                                 "(0-100, or 'accept' to confirm the suggested mark).") from error
+            except ValueError:
+                problems.append(f"{where}: mark '{raw_mark}' is not a number (0-100, or 'accept' to confirm "
+                                "the suggested mark).")
+                continue
             if not math.isfinite(mark) or not 0 <= mark <= 100:
-                raise MarksError(f"{path}, line {number}: mark {raw_mark} is outside 0-100.")
+                problems.append(f"{where}: mark {raw_mark} is outside 0-100.")
+                continue
         if criterion in COMMENT_ONLY and (mark is not None or accept):
-            raise MarksError(f"{path}, line {number}: '{criterion}' takes a comment only, not a mark.")
-        result.setdefault(student, {})[criterion] = ManualMark(
-            criterion, mark, comment, CSV_SOURCE, f"{path.name}, line {number}", accept)
+            problems.append(f"{where}: '{criterion}' takes a comment only, not a mark.")
+            continue
+        if role == SECOND and (mark is None or criterion in COMMENT_ONLY):
+            problems.append(f"{where}: a second mark needs a number for a marked criterion.")
+            continue
+        override = cell("override")
+        if override and criterion in COMMENT_ONLY:
+            problems.append(f"{where}: an override applies to a criterion's mark, not to '{criterion}'.")
+            continue
+        result.append(MarkRow(number, student, criterion, mark, accept, cell("comment"), cell("marker"),
+                              override, role))
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more."] if len(problems) > 20 else [])
+        raise MarksError(f"{path} has {len(problems)} problem(s); nothing was applied:\n  " + "\n  ".join(shown))
     return result
+
+
+def write_marks_csv(rows: list[MarkRow], stream) -> None:
+    """The marks CSV that `read_marks_csv` reads back as `rows` (what `marks export` writes)."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        mark = "accept" if row.accept else ("" if row.mark is None else f"{row.mark:g}")
+        writer.writerow([row.student, row.criterion, mark, row.comment, row.marker, row.override,
+                         "" if row.role == FIRST else row.role])

@@ -1,0 +1,162 @@
+"""Into and out of the one store of marks (nbgrader's gradebook): `marks import`, `marks export`, and
+the import of the course's marks CSV that `autograder grade` does when the file changed.
+
+An import never overwrites what a person entered elsewhere: a mark that differs from what the last
+import wrote was changed in formgrader since, and the import stops on it (naming the line) unless the
+instructor says `--replace`. The gradebook takes the whole file in one transaction, or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.course.allocation import read_allocation
+from autograder.grade.marks import (
+    FIRST,
+    SECOND,
+    CommentParts,
+    KnownStudents,
+    MarkRow,
+    MarksError,
+    read_marks_csv,
+)
+from autograder.grade.rubric import Rubric, load_rubric
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    rows: int = 0
+    changed: int = 0
+    students: list[str] = field(default_factory=list)
+    skipped: bool = False  # the file had not changed since its last import
+
+
+def known_students(course, assignment: str) -> KnownStudents:
+    allocation = read_allocation(course.allocation_path, course.config.catalogue)
+    return KnownStudents(dict(allocation), set(course.submitted_students(assignment))
+                         | set(course.executed_students(assignment)))
+
+
+def _stored_form(row: MarkRow) -> dict:
+    return {"mark": row.mark, "comment": row.comment, "marker": row.marker, "override": row.override,
+            "accept": row.accept, "line": row.line}
+
+
+def _open_bridge(course, assignment: str):
+    from autograder.grade.gradebook import GradebookBridge, GradebookError
+
+    try:
+        bridge = GradebookBridge.for_course(course)
+    except GradebookError:
+        raise
+    except Exception as error:
+        raise GradebookError(f"The gradebook cannot be opened ({type(error).__name__}: {error}).") from error
+    try:
+        bridge.notebooks(assignment)
+    except BaseException:
+        bridge.close()
+        raise
+    return bridge
+
+
+def import_marks(course, assignment: str, path: Path, *, replace: bool = False, rubric: Rubric | None = None,
+                 bridge=None) -> ImportResult:
+    """Check a marks CSV as a whole and store it in the gradebook (all rows or none)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MarksError(f"{path}: no such file. The marks CSV has the columns student_id, criterion, mark, "
+                         "comment (and optionally marker, override, role).")
+    rubric = rubric or load_rubric(course.rubric_path)
+    rows = read_marks_csv(path, rubric, known_students(course, assignment))
+    log = course.load_marks_import_log(assignment)
+    previous = log.get("marks", {})
+
+    def may_change(row: MarkRow, current: tuple[float | None, CommentParts]) -> bool:
+        mark, parts = current
+        if replace or (mark is None and not parts.text and not parts.accept and not parts.override):
+            return True
+        before = previous.get(row.student, {}).get(row.criterion)
+        return before is not None and (before["mark"], before["comment"], before["marker"], before["override"],
+                                       before["accept"]) == (mark, parts.text, parts.marker, parts.override,
+                                                             parts.accept)
+
+    own = bridge is None
+    bridge = bridge or _open_bridge(course, assignment)
+    try:
+        conflicts = bridge.store_marks(assignment, rubric, rows, may_change=may_change)
+    finally:
+        if own:
+            bridge.close()
+    if conflicts:
+        lines = {(r.student, r.criterion): r.line for r in rows if r.role == FIRST}
+        listed = "\n  ".join(f"line {lines[key]}: {key[0]} / {key[1]}: the gradebook has {what}"
+                             for key, what in sorted(conflicts.items(), key=lambda item: lines[item[0]]))
+        raise MarksError(f"{path}: {len(conflicts)} mark(s) were changed in formgrader since the last import, and "
+                         f"the file would overwrite them; nothing was applied:\n  {listed}\n"
+                         "Bring the file up to date (`autograder marks export`), or run `autograder marks import "
+                         "--replace` if the file is the decision that counts.")
+    for row in rows:
+        if row.role == FIRST:
+            previous.setdefault(row.student, {})[row.criterion] = _stored_form(row)
+    files = log.get("files", {})
+    files[str(path.resolve())] = _digest(path)
+    course.save_marks_import_log(assignment, {"files": files, "marks": previous})
+    return ImportResult(path, rows=len(rows), changed=len(rows), students=sorted({r.student for r in rows}))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def import_course_marks(course, assignment: str, rubric: Rubric, bridge) -> list[ImportResult]:
+    """The course's marks CSVs (marks/<assignment>.csv, marks.csv), imported when they changed since
+    their last import: what `autograder grade` does before it grades anyone."""
+    paths = course.marks_csv_paths(assignment)
+    if not paths:
+        return []
+    if bridge is None:
+        raise MarksError(f"{paths[0]} holds marks, but the gradebook, where marks are kept, cannot be opened. "
+                         "Release the assignment first (`autograder release`), then grade again.")
+    if len(paths) > 1:  # the same mark in both files would leave the winner to the order of the imports
+        students = known_students(course, assignment)
+        seen: dict[tuple[str, str, str], str] = {}
+        for path in paths:
+            for row in read_marks_csv(path, rubric, students):
+                key = (row.student, row.criterion, row.role)
+                if key in seen:
+                    raise MarksError(f"{path}, line {row.line}: {row.student} / {row.criterion} is also given in "
+                                     f"{seen[key]}; keep it in one file. Nothing was applied.")
+                seen[key] = f"{path.name}, line {row.line}"
+    files = course.load_marks_import_log(assignment).get("files", {})
+    results = []
+    for path in paths:
+        if files.get(str(path.resolve())) == _digest(path):
+            results.append(ImportResult(path, skipped=True))
+            continue
+        results.append(import_marks(course, assignment, path, rubric=rubric, bridge=bridge))
+    return results
+
+
+def stored_rows(course, assignment: str, rubric: Rubric | None = None) -> list[MarkRow]:
+    """Every mark and comment the gradebook holds for the assignment, as marks CSV rows (what
+    `marks export` writes: importing it again changes nothing)."""
+    rubric = rubric or load_rubric(course.rubric_path)
+    students = sorted(known_students(course, assignment).allocated)
+    rows: list[MarkRow] = []
+    bridge = _open_bridge(course, assignment)
+    try:
+        for student in students:
+            current = bridge._retrying(lambda s=student: bridge.current_marks(assignment, rubric, s))
+            for criterion, (mark, parts) in current.items():
+                if mark is not None or parts.text or parts.accept or parts.override:
+                    rows.append(MarkRow(0, student, criterion, mark, parts.accept and mark is None, parts.text,
+                                        parts.marker, parts.override, FIRST))
+                for second in parts.second_marks:
+                    rows.append(MarkRow(0, student, criterion, second.mark, False, second.comment, second.marker,
+                                        "", SECOND))
+    finally:
+        bridge.close()
+    return rows
