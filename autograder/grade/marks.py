@@ -158,7 +158,7 @@ class KnownStudents:
         close = ([folded[student.lower()]] if student.lower() in folded
                  else difflib.get_close_matches(student, everyone, n=1, cutoff=0.6))
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        return f"unknown student id '{student}'.{hint} Known students are those in allocation.csv."
+        return f"unknown student id '{student}'.{hint} Known students are those of the allocation (`autograder assign`)."
 
 
 def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = None) -> list[MarkRow]:
