@@ -44,8 +44,9 @@ def test_execute_runs_the_notebook_as_the_grader_and_checks_the_run(tmp_path, sh
     assert code == 0, [i for i in report["items"] if i["status"] == FAIL]
     if run["sandbox"] == "none":
         assert "unsandboxed" in [n["kind"] for n in report["notes"]]
-    # nothing is left beside the student's notebook: the run happened in a temporary folder
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["research_challenge.ipynb"]
+    # the run happened in a temporary folder; only the executed copy is left beside the student's notebook
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["research_challenge.executed.ipynb", "research_challenge.ipynb"]
+    assert run["executed_copy"] == str(tmp_path / "research_challenge.executed.ipynb")
 
 
 def test_execute_without_a_challenge_says_how_to_give_it(tmp_path):
@@ -57,3 +58,33 @@ def test_execute_without_a_challenge_says_how_to_give_it(tmp_path):
     code, report = run_check_json("--execute", notebook)
     assert code == 2 and report["error"]["kind"] == "challenge-unknown"
     assert "--challenge" in report["error"]["message"]
+
+
+def test_execute_a_template_free_notebook_infers_its_task_reports_each_cell_and_keeps_the_run(tmp_path, shared_data):
+    """An earlier year's kind of notebook (no Settings cell, `subset=["matbench_expt_gap"]`) with two
+    cells that fail: it runs as challenge B, says so, shows its progress per cell, counts the failed
+    cells and names the first, and leaves the executed notebook beside it (the student's file untouched)."""
+    import json
+
+    import nbformat
+    from selfcheck_helpers import REPO, run_check
+
+    nb = nbformat.read(REPO / "tests" / "corpus" / "free_official_one_task" / "research_challenge.ipynb", as_version=4)
+    nb.cells += [nbformat.v4.new_code_cell("print(undefined_name)"), nbformat.v4.new_code_cell("1 / 0")]
+    notebook = write(nb, tmp_path / "old_year.ipynb")
+    before = notebook.read_bytes()
+    code, out, err = run_check("--execute", notebook, "--json")
+    report = json.loads(out)
+    assert report["challenge"] == {"letter": "B", "task": "matbench_expt_gap", "source": "named in the code"}
+    assert "challenge-inferred" in [n["kind"] for n in report["notes"]]
+    run = report["execution"]
+    assert run["parameters"]["challenge"] == "B"
+    assert [c["error"].split(":")[0] for c in run["failed_cells"]] == ["NameError", "ZeroDivisionError"]
+    code_cells = sum(1 for c in nb.cells if c.cell_type == "code") + 1  # + papermill's injected parameters
+    assert f"cell 2 of {code_cells} running" in err and f"cell {code_cells} of {code_cells} running" in err
+    assert "2 cells failed, the first cell" in err and "NameError" in err
+    copy = tmp_path / "old_year.executed.ipynb"
+    assert run["executed_copy"] == str(copy) and notebook.read_bytes() == before
+    executed = nbformat.read(copy, as_version=4)
+    assert any(o.get("ename") == "ZeroDivisionError" for c in executed.cells for o in c.get("outputs", []))
+    assert items(report)["protocol.folds_complete"]["status"] == PASS  # the protocol still ran in full
