@@ -52,8 +52,9 @@ def cohort(tmp_path_factory):
         handle.write("escape,B\ngarbage,B\n")
     before = snapshot(course, [course / o for o in OUTPUTS])
     prefix_before = sorted(os.listdir(sys.prefix))
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course), "--workers", "2",
-                           "--quiet"], capture_output=True, text=True, timeout=900, check=False)
+    # not --quiet: the test reads the line of every student (--quiet prints only the problems)
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course), "--workers", "2"],
+                          capture_output=True, text=True, timeout=900, check=False)
     records, statuses = {}, {}
     for folder in (course / "autograded").iterdir():
         if (folder / ASSIGNMENT / "result.json").is_file():

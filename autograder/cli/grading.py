@@ -103,15 +103,21 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     _check_students(the_course, assignment, student, no_execute)
     from rich.console import Console  # the batch's modules load only once the names typed are checked
 
-    from autograder.batch import GradeOptions, status_table
+    from autograder.batch import BatchInterrupted, DiskFull, GradeOptions, status_table
     from autograder.batch import grade as run_grade
 
     console = Console(stderr=True, quiet=as_json and not sys.stderr.isatty())
-    summary = run_grade(the_course, GradeOptions(
-        assignment=assignment, workers=workers, scheduler=scheduler, cell_timeout=cell_timeout, timeout=timeout,
-        memory_limit=memory_limit, disk_limit=disk_limit, force=force, no_execute=no_execute,
-        allow_unsandboxed=allow_unsandboxed, students=student or None, progress=not (quiet or as_json)),
-        console=console)
+    try:
+        summary = run_grade(the_course, GradeOptions(
+            assignment=assignment, workers=workers, scheduler=scheduler, cell_timeout=cell_timeout, timeout=timeout,
+            memory_limit=memory_limit, disk_limit=disk_limit, force=force, no_execute=no_execute,
+            allow_unsandboxed=allow_unsandboxed, students=student or None, progress=not (quiet or as_json)),
+            console=console)
+    except (BatchInterrupted, DiskFull) as stopped:  # Ctrl-C, SIGTERM, a full disk: what stopped, how to resume
+        if stopped.summary is not None and stopped.summary.records and not as_json:
+            Console(width=None if sys.stdout.isatty() else 160).print(status_table(stopped.summary))
+        typer.echo(f"Error: {stopped}", err=True)
+        raise typer.Exit(getattr(stopped, "exit_code", 2)) from None
     outcome = grade_outcome(the_course, summary)
     if as_json:
         emit_json(outcome)
@@ -119,10 +125,11 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
         if timings:
             Console(width=None if sys.stdout.isatty() else 160).print(status_table(summary))
         _print_outcome(outcome, quiet)
+        # what the batch did, in one line (with --quiet too: it is the whole of a quiet run's good news)
+        typer.echo(f"{len(summary.executed)} executed, {len(summary.checked)} re-checked, {len(summary.skipped)} "
+                   f"unchanged, {len(summary.stale)} stale; {summary.wall_seconds:.1f} s with {summary.workers} "
+                   f"worker(s) x {summary.threads} thread(s), sandbox: {summary.sandbox}.")
         if timings:
-            typer.echo(f"{len(summary.executed)} executed, {len(summary.checked)} re-checked, {len(summary.skipped)} "
-                       f"unchanged, {len(summary.stale)} stale; {summary.wall_seconds:.1f} s with {summary.workers} "
-                       f"worker(s) x {summary.threads} thread(s), sandbox: {summary.sandbox}.")
             typer.echo("time: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.phases.items()))
     raise typer.Exit(1 if summary.grading_error else 0)
 
