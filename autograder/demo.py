@@ -180,7 +180,7 @@ def blackboard_zip(course: Course, submissions: dict[str, tuple[Profile, str]], 
 # suggestion, confirmed with "accept".
 MARKER_MARKS = {
     "reference": (72, 70, 71), "reference-late": (68, 66, 64), "template-declaration": (58, 55, 52),
-    "own-split": (60, 57, 62), "leaky-scaler": (52, 58, 60), "crashes": (45, 48, None), "no-llm": (66, 68, 70),
+    "own-split": (60, 57, 62), "leaky-scaler": (46, 58, 60), "crashes": (45, 48, None), "no-llm": (66, 68, 70),
 }
 
 

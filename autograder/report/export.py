@@ -123,6 +123,17 @@ def feedback_text(grade: dict) -> str:
     return text + " " + "; ".join(parts) + ". Your feedback page explains each mark."
 
 
+def audit_columns(grade: dict) -> tuple[str, str, str]:
+    """(markers, overrides, capped) of one grade: "criterion: ..." items joined by "; "."""
+    criteria = grade.get("criteria", [])
+    markers = "; ".join(f"{c['key']}: {c['marker']}" for c in criteria if c.get("marker"))
+    overrides = "; ".join(f"{c['key']}: cap {min(x['cap'] for x in c['caps']):g} overridden, {c['override']}"
+                          for c in criteria if c.get("override") and c.get("caps"))
+    capped = "; ".join(f"{c['key']}: {c['uncapped']:g} capped at {c['mark']:g}"
+                       for c in criteria if c.get("uncapped") is not None and c.get("mark") is not None)
+    return markers, overrides, capped
+
+
 def grading_notes(grade: dict) -> str:
     lateness = grade.get("lateness", {})
     flags = sorted({a["flag"] for a in grade.get("attention", [])})
@@ -131,6 +142,9 @@ def grading_notes(grade: dict) -> str:
         note += f"; unrounded {grade['overall']['exact']:.2f}"
     if flags:
         note += "; flags: " + ", ".join(flags)
+    _, overrides, _ = audit_columns(grade)
+    if overrides:
+        note += "; " + overrides
     return note
 
 
@@ -177,8 +191,10 @@ def export_marks(course, assignment: str, output: Path | str | None = None, fmt:
     else:
         keys = rubric.criterion_names()
         writer = csv.writer(buffer, lineterminator="\n")
+        # the audit columns: who gave each mark, the caps a marker overrode (with the reason), the caps
+        # that lowered a mark
         writer.writerow(["student_id", "challenge", "task", "status", "overall_mark", "band", "late_penalty",
-                         *keys, "missing"])
+                         *keys, "missing", "markers", "overrides", "capped"])
         for student, grade in sorted(grades.items()):
             overall = grade.get("overall", {})
             marks = {c["key"]: c.get("mark") for c in grade.get("criteria", [])}
@@ -186,7 +202,7 @@ def export_marks(course, assignment: str, output: Path | str | None = None, fmt:
                              "" if overall.get("mark") is None else overall["mark"], overall.get("band_label", ""),
                              overall.get("late_penalty", ""),
                              *["" if marks.get(k) is None else f"{marks[k]:g}" for k in keys],
-                             "; ".join(grade.get("missing", []))])
+                             "; ".join(grade.get("missing", [])), *audit_columns(grade)])
             result.written.append(student)
         data = buffer.getvalue()
     result.text = data
