@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from autograder.cli.app import CourseOption, JsonOption, _course, app, emit_json
+from autograder.errors import UserError
 from autograder.layout import AUTOGRADED, FEEDBACK
 
 
@@ -39,8 +40,8 @@ def export(assignment: Optional[str] = typer.Argument(None, help="Assignment (de
     the_course = _course(course)
     assignment = the_course.check_assignment(assignment)
     if as_json and output == STDOUT:
-        raise typer.BadParameter("--json and -o - would both write to standard output; give a file with -o.",
-                                 param_hint="--json")
+        raise UserError("--json and -o - would both write to standard output: give the export a file with -o, "
+                        "or leave out --json.")
     result = export_marks(the_course, assignment, output, format, include_provisional=include_provisional,
                           column=column, column_id=column_id, force=force)
     if result.path is None:
