@@ -1,0 +1,37 @@
+"""`autograder similarity`: the cohort compared for shared code and text (autograder/similarity/,
+autograder/report/similarity.py), for markers only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from autograder.cli.app import CourseOption, _course, app
+
+
+@app.command()
+def similarity(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
+               threshold: Optional[float] = typer.Option(
+                   None, "--threshold", min=0.01, max=1.0,
+                   help="Flag pairs whose score reaches this share (default: [similarity] threshold)."),
+               course: Optional[Path] = CourseOption):
+    """Compare every submission with every other and with the archive ([similarity] archive), on the
+    students' own code and own written answers, with the template discounted. Writes
+    reports/ASSIGNMENT/similarity.html, for markers only."""
+    from autograder.report.similarity import similarity_report
+
+    the_course = _course(course)
+    outcome = similarity_report(the_course, assignment or the_course.assignment, threshold)
+    data = outcome.data
+    archive = f" and {data['archive']} archive notebooks" if data["archive"] else ""
+    typer.echo(f"Compared {data['cohort']} submission(s){archive} in {data['seconds']['total']:.1f} s: "
+               f"{data['candidates']} pair(s) share a passage, {data['flagged']} at or above {data['threshold']}.")
+    for pair in outcome.flagged:
+        names = [p["key"] if p["origin"] == "cohort" else f"archive: {p['key']}" for p in (pair["a"], pair["b"])]
+        typer.echo(f"  {names[0]} · {names[1]}: score {pair['score']:.2f} (own code {pair['code']['share_a']:.0%} · "
+                   f"{pair['code']['share_b']:.0%}, own text {pair['text']['share_a']:.0%} · {pair['text']['share_b']:.0%})")
+    for note in data["notes"]:
+        typer.echo(f"  note: {note}", err=True)
+    typer.echo(f"Similarity report (markers only): {outcome.page}")

@@ -1,0 +1,129 @@
+"""The similarity page for markers (reports/<assignment>/similarity.html), drawn from the similarity
+stage's artefact (similarity.json, autograder.similarity), and the pairs above the threshold for the
+summary's attention list.
+
+The page says what was found: which share of each side's own code and own written answers the other
+side has too, the passages side by side, and the unusual choices both made. It never says that anyone
+cheated; it is evidence for a marker's decision. No student's feedback page reads any of it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from autograder.layout import write_text_atomic
+from autograder.report import environment
+from autograder.similarity import run_similarity
+
+CONTEXT_LINES = 2  # lines shown around a highlighted passage
+FLAG = "Similar work"
+
+
+@dataclass
+class SimilarityOutcome:
+    data: dict
+    json_path: Path
+    page: Path
+
+    @property
+    def flagged(self) -> list[dict]:
+        return [p for p in self.data.get("pairs", []) if p.get("flagged")]
+
+
+def highlighted(text: str, spans: list, context: int = CONTEXT_LINES) -> list[dict]:
+    """The lines of a cell with the matched spans marked, lines far from any of them elided:
+    [{"number": 3, "parts": [(text, marked), ...]}, {"gap": True}, ...]."""
+    marks = [False] * len(text)
+    for start, end in spans:
+        for i in range(max(0, start), min(len(text), end)):
+            marks[i] = True
+    lines, offset = [], 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        parts, current, flag = [], "", None
+        for i, char in enumerate(line):
+            marked = marks[offset + i]
+            if flag is not None and marked != flag:
+                parts.append((current, flag))
+                current = ""
+            current, flag = current + char, marked
+        if current:
+            parts.append((current, bool(flag)))
+        lines.append({"number": number, "parts": parts, "marked": any(m for _, m in parts)})
+        offset += len(line) + 1
+    keep = {i for i, line in enumerate(lines) if line["marked"]}
+    keep = {j for i in keep for j in range(i - context, i + context + 1) if 0 <= j < len(lines)}
+    out, gap = [], False
+    for i, line in enumerate(lines):
+        if i in keep:
+            out.append(line)
+            gap = False
+        elif not gap:
+            out.append({"gap": True})
+            gap = True
+    return out
+
+
+def _name(side: dict) -> str:
+    return side["key"] if side.get("origin") == "cohort" else f"archive: {side['key']}"
+
+
+def page_context(course, assignment: str, data: dict) -> dict:
+    pairs = []
+    for n, pair in enumerate(data.get("pairs", []), start=1):
+        passages = []
+        for passage in pair.get("passages", []):
+            passages.append({"kind": passage["kind"], "tokens": passage["tokens"],
+                             "a": dict(passage["a"], lines=highlighted(passage["a"]["text"], passage["a"]["spans"])),
+                             "b": dict(passage["b"], lines=highlighted(passage["b"]["text"], passage["b"]["spans"]))})
+        pairs.append(dict(pair, anchor=f"pair-{n}", name_a=_name(pair["a"]), name_b=_name(pair["b"]),
+                          passages=passages))
+    return {"course_name": course.config.course_name, "course_id": course.config.course_id,
+            "assignment": assignment, "data": data, "pairs": pairs,
+            "flagged": [p for p in pairs if p.get("flagged")], "unflagged": [p for p in pairs if not p.get("flagged")],
+            "summary_link": os.path.relpath(course.summary_page(assignment), course.reports_dir(assignment)),
+            "rendered": datetime.now().strftime("%d %B %Y, %H:%M")}
+
+
+def write_similarity_page(course, assignment: str, data: dict) -> Path:
+    html = environment().get_template("similarity.html.j2").render(**page_context(course, assignment, data))
+    return write_text_atomic(course.similarity_page(assignment), html)
+
+
+def similarity_report(course, assignment: str | None = None, threshold: float | None = None) -> SimilarityOutcome:
+    """Compare the cohort (autograder.similarity) and write its page: the `autograder similarity`
+    command and the last step of `autograder grade`."""
+    assignment = assignment or course.assignment
+    data = run_similarity(course, assignment, threshold)
+    page = write_similarity_page(course, assignment, data)
+    return SimilarityOutcome(data, course.similarity_path(assignment), page)
+
+
+def similarity_attention(course, assignment: str) -> list[dict]:
+    """The pairs above the threshold, for the summary's attention list: one item for each student of
+    a pair (a pair with an archive notebook: the student only), linking to the pair's evidence."""
+    data = course.load_similarity(assignment)
+    if not data or not course.similarity_page(assignment).is_file():
+        return []
+    link = os.path.relpath(course.similarity_page(assignment), course.reports_dir(assignment))
+    items = []
+    for n, pair in enumerate(data.get("pairs", []), start=1):
+        if not pair.get("flagged"):
+            continue
+        code, text = pair.get("code", {}), pair.get("text", {})
+        for me, other, mine in (("a", "b", "_a"), ("b", "a", "_b")):
+            if pair[me].get("origin") != "cohort":
+                continue
+            message = (f"shares work with {_name(pair[other])}: {round(100 * code.get('share' + mine, 0))} % of "
+                       f"their own code and {round(100 * text.get('share' + mine, 0))} % of their own text match "
+                       f"(score {pair['score']:.2f}, threshold {data.get('threshold')}).")
+            items.append({"student": pair[me]["key"], "flag": FLAG, "message": message, "link": f"{link}#pair-{n}"})
+    return items
+
+
+def similarity_link(course, assignment: str) -> str:
+    """The page's address relative to the summary, or '' when there is none."""
+    page = course.similarity_page(assignment)
+    return os.path.relpath(page, course.reports_dir(assignment)) if page.is_file() else ""
