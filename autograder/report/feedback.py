@@ -2,19 +2,29 @@
 
 Self-contained (CSS inline, figures as data: URIs) so it opens offline and can be released with
 `nbgrader release_feedback` or uploaded to the VLE. It is built only from what the grade stage
-wrote for this student (their grade.json) and the per-material arrays of their stored Score (for
-the figures), keeping the findings visible to students; every string passes through a Scrubber
-that removes file paths of the grading machine. Marker-only findings, check code and other
-students' data never reach the template.
+wrote for this student (their grade.json), the per-material arrays of their stored Score (for
+the figures) and intake's note of their attempts, keeping the findings visible to students; every
+string passes through a Scrubber that removes file paths of the grading machine. Marker-only
+findings, check code, moderation, similarity and other students' data never reach the template.
+
+At its top, the three things that would raise the mark most (`top_improvements`); then the
+submission (attempt, time, deadline, the late-penalty arithmetic), how each suggested mark was
+reached (the findings and the rubric's rules), how to query a mark ([feedback] query in
+autograder.toml), and a link to the student's own cells as the grader ran them (`notebook.html`,
+nbconvert's HTML exporter, written beside the page by `write_notebook_page`).
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from autograder.course.data import data_home
+from autograder.grade.rubric import load_rubric
 from autograder.layout import write_text_atomic
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, STUDENT, WARN
 from autograder.report import Scrubber, environment
@@ -101,9 +111,152 @@ def submission_figures(challenge, results: dict | None, arrays: dict | None) -> 
         else:
             out["parity"] = figures.parity_plot(challenge, y_true, y_pred, seen)
     split = results.get("seen_unseen") or {}
-    if any((split.get(k) or {}).get("value") is not None for k in ("seen", "unseen")):
-        out["seen_unseen"] = figures.seen_unseen_chart(split, challenge.metric_label, challenge.unit)
+    # one metric per chart: the task's own (a split stored with another measure is not drawn)
+    if split.get("measure") == challenge.metric_label and \
+            any((split.get(k) or {}).get("value") is not None for k in ("seen", "unseen")):
+        out["seen_unseen"] = figures.seen_unseen_chart(challenge, split)
     return out
+
+
+SEVERITY = {FAIL: 2.0, WARN: 1.0}
+
+
+def _next_band(mark: float, bands) -> object | None:
+    whole = math.floor(mark + 0.5)
+    higher = [b for b in bands if b.min > whole]
+    return min(higher, key=lambda b: b.min) if higher else None
+
+
+def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
+    """The `n` things that would raise the mark most, from the student's own findings that need
+    work (fail, then warn), each with what to do.
+
+    A finding counts for the criteria whose mark it informed (the rubric's evidence and caps in
+    grade.json), else for its own criterion. Its priority is the criterion's weight x its severity
+    (fail 2, warn 1) / (1 + the marks the criterion lacks for its next band); a finding that caps
+    its criterion lacks nothing (fixing it lifts the cap). One item per criterion first, then the
+    next best; findings of no weighted criterion come last."""
+    entries = {c["key"]: c for c in grade.get("criteria") or []}
+    informs: dict[str, list[str]] = {}
+    for key, entry in entries.items():
+        for item in list(entry.get("evidence") or []) + list(entry.get("caps") or []):
+            if item.get("check_id"):
+                informs.setdefault(item["check_id"], [])
+                if key not in informs[item["check_id"]]:
+                    informs[item["check_id"]].append(key)
+    candidates = []
+    for finding in student_findings(grade):
+        if finding.get("status") not in SEVERITY:
+            continue
+        keys = informs.get(finding["check_id"]) or ([finding.get("criterion")] if finding.get("criterion") in entries else [])
+        best = None
+        for key in keys:
+            entry = entries[key]
+            title, weight, mark = entry.get("title", key), float(entry.get("weight") or 0), entry.get("mark")
+            caps = [c for c in entry.get("caps") or [] if c.get("check_id") == finding["check_id"]]
+            if caps and entry.get("uncapped") is not None and not entry.get("override"):
+                lacking = 0.0
+                why = (f"{title} ({weight:g} % of the mark) is capped at {entry['mark']:g} because of this; "
+                       f"without the cap it would be {entry['uncapped']:g}.")
+            elif mark is None:
+                lacking, why = 10.0, f"{title} ({weight:g} % of the mark) is not marked yet."
+            else:
+                band = _next_band(mark, bands)
+                if band is None:
+                    lacking = max(0.0, 100.0 - mark)
+                    why = f"{title} ({weight:g} % of the mark) is already in the top band, at {mark:g}."
+                else:
+                    lacking = band.min - mark
+                    why = (f"{title} ({weight:g} % of the mark) is at {mark:g}, {lacking:g} "
+                           f"mark{'s' if lacking != 1 else ''} below {band.label} ({band.min}).")
+            priority = weight * SEVERITY[finding["status"]] / (1.0 + lacking)
+            if best is None or priority > best["priority"]:
+                best = {"criterion": key, "title": title, "weight": weight, "priority": priority, "why": why}
+        if best is None:
+            best = {"criterion": finding.get("criterion", "general"), "weight": 0.0, "priority": 0.0, "why": "",
+                    "title": CRITERION_TITLES.get(finding.get("criterion", "general"), "General")}
+        candidates.append(dict(best, check_id=finding["check_id"], status=finding["status"],
+                               message=finding.get("message", ""),
+                               advice=finding.get("advice") or "See this finding below, under its criterion."))
+    candidates.sort(key=lambda c: (-c["priority"], STATUS_ORDER.get(c["status"], 9), c["check_id"]))
+    chosen, criteria_seen = [], set()
+    for candidate in candidates:  # one per criterion first
+        if candidate["criterion"] not in criteria_seen and len(chosen) < n:
+            chosen.append(candidate)
+            criteria_seen.add(candidate["criterion"])
+    for candidate in candidates:
+        if candidate not in chosen and len(chosen) < n:
+            chosen.append(candidate)
+    return sorted(chosen, key=lambda c: (-c["priority"], STATUS_ORDER.get(c["status"], 9), c["check_id"]))
+
+
+def suggestion_steps(grade: dict) -> dict[str, dict]:
+    """criterion -> how its suggested mark was reached: each finding the rubric's rules used, with
+    the rule and the mark it gives; marker-only findings are named as such, without their text."""
+    findings = {f["check_id"]: f for f in grade.get("findings") or []}
+    out = {}
+    for entry in grade.get("criteria") or []:
+        if entry.get("suggested") is None:
+            continue
+        steps = []
+        for item in entry.get("evidence") or []:
+            if item.get("effect") != "suggest" or item.get("marks") is None:
+                continue
+            finding = findings.get(item["check_id"], {})
+            visible = finding.get("visibility", STUDENT) == STUDENT
+            steps.append({"rule": item.get("rule"), "status": item.get("status"), "marks": item["marks"],
+                          "message": finding.get("message", "") if visible else "A check your marker reviews.",
+                          "status_word": STATUS_WORDS.get(item.get("status"), item.get("status"))})
+        out[entry["key"]] = {"suggested": entry["suggested"], "steps": steps,
+                             "counts": entry.get("provisional") and entry.get("source") == "suggested"}
+    return out
+
+
+_ATTEMPTS = re.compile(r"(\d+) attempts; the latest \((?P<stamp>[^)]+)\) is graded")
+
+
+def submission_view(grade: dict, intake: dict | None) -> dict:
+    """Which attempt was graded, when it came in, the deadline, and for a late one the penalty
+    arithmetic (the weighted mark before, the policy's step, the mark after and its rounding)."""
+    lateness, overall = grade.get("lateness") or {}, grade.get("overall") or {}
+    intake = intake or {}
+    attempt = "the submission collected from nbgrader (it keeps your latest)"
+    if intake.get("source") == "blackboard":
+        attempt = "your only attempt on Blackboard"
+    for note in intake.get("notes") or []:
+        found = _ATTEMPTS.search(note)
+        if found:
+            attempt = f"the latest of your {found.group(1)} attempts ({found.group('stamp')})"
+    steps = []
+    if overall.get("late_penalty") and overall.get("before_late") is not None:
+        steps = [f"Weighted mark of the criteria: {overall['before_late']:.1f}",
+                 f"Late penalty: {overall['late_penalty']}",
+                 f"After the penalty: {overall['exact']:.1f}, rounded to {overall['mark']}"]
+    return {"attempt": attempt, "submitted": _when(lateness.get("submitted_at") or (grade.get("run") or {}).get("submitted_at")),
+            "deadline": _when(lateness.get("deadline")), "extension_hours": lateness.get("extension_hours") or 0,
+            "state": lateness.get("state", ""), "hours_late": lateness.get("hours_late") or 0,
+            "rule": lateness.get("rule", ""), "steps": steps}
+
+
+def _when(value) -> str:
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    zone = moment.strftime(" %Z") if moment.tzinfo else ""
+    return moment.strftime("%d %B %Y, %H:%M") + (zone if zone.strip() else "")
+
+
+@lru_cache(maxsize=4)  # one rubric per course: parsed once per process, not per student
+def _bands(path: str, mtime: float):
+    return load_rubric(Path(path)).bands
+
+
+def rubric_bands(course):
+    path = course.rubric_path
+    return _bands(str(path), path.stat().st_mtime)
 
 
 def build_context(course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None) -> dict:
@@ -143,6 +296,11 @@ def build_context(course, assignment: str, student: str, grade: dict, challenge,
         "figures": figures_out, "groups": grouped, "status_words": STATUS_WORDS,
         "declaration": declaration_view(grade), "comments": grade.get("comments", {}),
         "presentation": grade.get("presentation", {}), "run": run,
+        "improvements": top_improvements(grade, rubric_bands(course)),
+        "suggestions": suggestion_steps(grade),
+        "submission": submission_view(grade, course.load_submission(student, assignment)),
+        "query": config.feedback.query,
+        "notebook_link": notebook_link(course, assignment, student, grade),
         "generated": datetime.now().strftime("%d %B %Y, %H:%M"),
     }
 
@@ -170,3 +328,62 @@ def write_feedback(course, assignment: str, student: str, grade: dict | None = N
     arrays = course.load_score_arrays(student, assignment) if grade.get("results") else None
     html = render_feedback(course, assignment, student, grade, challenge, arrays)
     return write_text_atomic(course.feedback_page(student, assignment), html)
+
+def notebook_link(course, assignment: str, student: str, grade: dict) -> str:
+    """The link from the page to the student's own executed cells (written when missing or older
+    than the executed notebook), or "" when the run kept no notebook."""
+    page = write_notebook_page(course, assignment, student, grade)
+    return page.name if page is not None else ""
+
+
+def own_cells(notebook):
+    """The student's cells of an executed notebook: without the grader's (the parameters cell
+    papermill injects) and the instructor's locked cells (the protocol and the tests, restored from
+    the source), outputs as the run left them."""
+    kept = []
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {})
+        if "injected-parameters" in meta.get("tags", []) or meta.get("nbgrader", {}).get("locked"):
+            continue
+        kept.append(cell)
+    notebook.cells = kept
+    return notebook
+
+
+def write_notebook_page(course, assignment: str, student: str, grade: dict) -> Path | None:
+    """feedback/<student>/<assignment>/notebook.html: the student's own cells as the grader ran them
+    (nbconvert's HTML exporter; the student's HTML sanitised, no script; paths of the grading
+    machine removed). Left as it is when newer than the executed notebook; None (and any old page
+    removed) when the run kept no notebook."""
+    name = (grade.get("run") or {}).get("notebook")
+    source = course.autograded_dir(student, assignment) / name if name else None
+    target = course.notebook_page(student, assignment)
+    if source is None or not source.is_file():
+        target.unlink(missing_ok=True)
+        return None
+    if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
+        return target
+    import nbformat  # with nbconvert about 1 s of imports: only when a notebook page is drawn
+    from nbconvert import HTMLExporter
+
+    notebook = own_cells(nbformat.read(str(source), as_version=4))
+    scrub = Scrubber(course.root, data_home(), os.path.expanduser("~"), Path.cwd())
+    for cell in notebook.cells:
+        cell.source = scrub.text(cell.source)
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = scrub.text(output["text"])
+            if "traceback" in output:
+                output["traceback"] = [scrub.text(line) for line in output["traceback"]]
+            if "evalue" in output:
+                output["evalue"] = scrub.text(output["evalue"])
+            for kind in ("text/plain", "text/html", "text/markdown"):
+                if isinstance(output.get("data", {}).get(kind), str):
+                    output["data"][kind] = scrub.text(output["data"][kind])
+    exporter = HTMLExporter(template_name="basic", sanitize_html=True, exclude_anchor_links=True)
+    body, _ = exporter.from_notebook_node(notebook)
+    body = re.sub(r"<img (?![^>]*\balt=)", '<img alt="A figure your code drew" ', body)
+    html = environment().get_template("notebook.html.j2").render(
+        body=body, student=student, assignment=assignment, n_cells=len(notebook.cells),
+        course_id=course.config.course_id, course_name=course.config.course_name)
+    return write_text_atomic(target, html)

@@ -1,9 +1,14 @@
 """The cohort summary for the instructor (autograder.layout: reports/<assignment>/).
 
 Built from the grade.json files only (no notebook is read or run): marks by criterion and by
-challenge, the submissions needing attention (failed runs, protocol failures, implausible
-scores, missing declarations, long or missing recordings, lateness...), and the cohort's models
-against each challenge's leaderboard. For markers, not for students: it names students.
+challenge, the submissions needing attention grouped by student (failed runs, protocol failures,
+implausible scores, missing declarations, long or missing recordings, lateness...), each check's
+pass rate across the cohort, and the cohort's models against each challenge's leaderboard. The
+table of submissions sorts, filters and downloads as CSV in the page (plain JavaScript, nothing
+fetched) and links each submission's feedback page, executed notebook and log. A submission whose
+run failed counts once: as a failed run, not once per check that could not run after it.
+Beside it, the moderation page and its sample CSV (autograder.report.moderation). For markers,
+not for students: it names students.
 """
 
 from __future__ import annotations
@@ -14,9 +19,14 @@ from datetime import datetime
 from pathlib import Path
 
 from autograder.course.allocation import read_allocation
+from autograder.findings import label as finding_label
 from autograder.grade.rubric import load_rubric
 from autograder.layout import write_text_atomic
+from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, WARN
 from autograder.report import environment
+from autograder.report.moderation import build_moderation
+
+FAILED_RUNS = ("failed", "intake-error")
 
 
 def _stats(values: list[float]) -> dict:
@@ -24,6 +34,58 @@ def _stats(values: list[float]) -> dict:
         return {"n": 0, "mean": None, "median": None, "min": None, "max": None}
     return {"n": len(values), "mean": statistics.fmean(values), "median": statistics.median(values),
             "min": min(values), "max": max(values)}
+
+
+def run_failed(grade: dict) -> bool:
+    return (grade.get("run") or {}).get("status") in FAILED_RUNS
+
+
+def check_rates(grades: dict[str, dict]) -> dict:
+    """Each check's outcomes across the cohort (every visibility: this page is for markers). The
+    submissions whose run failed are left out of every check's counts and counted once instead."""
+    failed = sorted(s for s, g in grades.items() if g.get("status") != "error" and run_failed(g))
+    table: dict[str, dict] = {}
+    for student, grade in sorted(grades.items()):
+        if grade.get("status") == "error" or student in failed:
+            continue
+        for finding in grade.get("findings") or []:
+            check = finding.get("check_id", "")
+            if not check or check.startswith("execution."):
+                continue
+            row = table.setdefault(check, {"check_id": check, "label": finding_label(check, check),
+                                           "criterion": finding.get("criterion", ""),
+                                           PASS: 0, WARN: 0, FAIL: 0, COULD_NOT_RUN: 0, INFO: 0, NOT_APPLICABLE: 0})
+            row[finding.get("status", INFO)] = row.get(finding.get("status", INFO), 0) + 1
+    rows = []
+    for row in table.values():
+        judged = row[PASS] + row[WARN] + row[FAIL]
+        row["judged"] = judged
+        row["rate"] = row[PASS] / judged if judged else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r["rate"] if r["rate"] is not None else 2, r["check_id"]))
+    return {"rows": rows, "failed_runs": failed,
+            "n": sum(1 for s, g in grades.items() if g.get("status") != "error" and s not in failed)}
+
+
+def group_attention(attention: list[dict], failed: set[str]) -> list[dict]:
+    """The attention list by student: one group each, its items in order. For a student whose run
+    failed, the items that come from a check (which could not judge a run that did not finish)
+    are folded into the one "Failed run" item; items of their own (lateness, marks) stay."""
+    groups: dict[str, list[dict]] = {}
+    for item in attention:
+        groups.setdefault(item["student"], []).append(item)
+    out = []
+    for student in sorted(groups):
+        items = groups[student]
+        if student in failed:
+            run = [i for i in items if i["flag"] == "Failed run"]
+            folded = [i for i in items if i.get("from_check") and i["flag"] != "Failed run"]
+            kept = [i for i in items if not i.get("from_check") and i["flag"] != "Failed run"]
+            if run:
+                run = [dict(run[0], folded=[i["flag"] for i in folded])]
+                items = run + kept
+        out.append({"student": student, "entries": items})
+    return out
 
 
 def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> dict:
@@ -56,15 +118,18 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
             overall["final" if status == "final" else "provisional"].append(mark)
         flags = grade.get("attention", [])
         run = grade.get("run") or {}
-        if run.get("status") in ("failed", "intake-error") and not any(f["flag"] == "Failed run" for f in flags):
+        if run.get("status") in FAILED_RUNS and not any(f["flag"] == "Failed run" for f in flags):
             flags = flags + [{"flag": "Failed run", "message": run.get("reason", "")}]
-        grouped: dict[str, list[str]] = {}
+        grouped: dict[str, list[dict]] = {}
         for flag in flags:  # one row per student and reason
-            grouped.setdefault(flag["flag"], []).append(flag.get("message", ""))
-        for name, messages in grouped.items():
-            messages = list(dict.fromkeys(m for m in messages if m))
+            grouped.setdefault(flag["flag"], []).append(flag)
+        for name, items in grouped.items():
+            messages = list(dict.fromkeys(m.get("message", "") for m in items if m.get("message")))
             detail = " ".join(messages[:3]) + (f" (and {len(messages) - 3} more)" if len(messages) > 3 else "")
-            attention.append({"student": student, "flag": name, "message": detail})
+            attention.append({"student": student, "flag": name, "message": detail,
+                              "from_check": any(m.get("check_id") for m in items)})
+        if run_failed(grade):
+            flags = [f for f in flags if f["flag"] == "Failed run" or not f.get("check_id")]
         results = grade.get("results") or {}
         letter = grade.get("challenge") or allocation.get(student, "")
         if letter and results.get("mean") is not None:
@@ -77,7 +142,8 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
                      "metric": results.get("metric_label", ""), "flags": len(flags),
                      "late": (grade.get("lateness") or {}).get("state") == "late",
                      "feedback": os.path.relpath(course.feedback_page(student, assignment),
-                                                 course.reports_dir(assignment))})
+                                                 course.reports_dir(assignment)),
+                     **submission_links(course, assignment, student, grade)})
     submitted = set(grades)
     for student in sorted(set(allocation) - submitted):
         attention.append({"student": student, "flag": "No submission graded",
@@ -112,23 +178,58 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
     if any(marks_by_criterion.values()):
         figs["criteria"] = figures.criterion_marks_chart([(c.title, marks_by_criterion[c.key]) for c in criteria])
     attention.sort(key=lambda a: (a["flag"], a["student"]))
+    rates = check_rates(grades)
+    attention_groups = group_attention(attention, set(rates["failed_runs"]))
     flag_counts: dict[str, int] = {}
-    for item in attention:
-        flag_counts[item["flag"]] = flag_counts.get(item["flag"], 0) + 1
+    for group in attention_groups:  # a failed run counts once, not once per check it stopped
+        for item in group["entries"]:
+            flag_counts[item["flag"]] = flag_counts.get(item["flag"], 0) + 1
     return {
         "course_name": course.config.course_name, "course_id": course.config.course_id,
         "assignment": assignment, "rubric_title": rubric.title,
         "criteria": [{"key": c.key, "title": c.title, "weight": c.weight, "stats": _stats(marks_by_criterion[c.key])}
                      for c in criteria],
         "overall": _stats(overall["final"] + overall["provisional"]), "by_status": by_status,
-        "rows": rows, "attention": attention, "flag_counts": flag_counts, "challenges": challenges,
+        "rows": rows, "attention": attention, "attention_groups": attention_groups, "flag_counts": flag_counts,
+        "check_rates": rates, "challenges": challenges,
+        "moderation_link": os.path.relpath(course.moderation_page(assignment), course.reports_dir(assignment)),
         "figures": figs, "n": len(rows), "n_allocated": len(allocation),
         "generated": datetime.now().strftime("%d %B %Y, %H:%M"),
     }
 
 
+def submission_links(course, assignment: str, student: str, grade: dict) -> dict:
+    """Links from the summary to a submission's executed notebook, its log and the student's own
+    notebook page, relative to the summary (so the course folder can be moved); "" when absent."""
+    here = course.reports_dir(assignment)
+    notebook = (grade.get("run") or {}).get("notebook")
+    candidates = {"notebook": course.autograded_dir(student, assignment) / notebook if notebook else None,
+                  "log": course.log_path(student, assignment),
+                  "notebook_page": course.notebook_page(student, assignment)}
+    return {key: os.path.relpath(path, here) if path is not None and path.is_file() else ""
+            for key, path in candidates.items()}
+
+
 def write_summary(course, assignment: str, rubric=None) -> Path:
+    """The summary, and beside it the moderation page and its sample CSV."""
     rubric = rubric or load_rubric(course.rubric_path)
-    context = build_summary(course, assignment, rubric, course.load_grades(assignment))
+    grades = course.load_grades(assignment)
+    context = build_summary(course, assignment, rubric, grades)
     html = environment().get_template("summary.html.j2").render(**context)
-    return write_text_atomic(course.summary_page(assignment), html)
+    path = write_text_atomic(course.summary_page(assignment), html)
+    write_moderation(course, assignment, rubric, grades)
+    return path
+
+
+def write_moderation(course, assignment: str, rubric, grades: dict[str, dict]) -> Path:
+    """reports/<assignment>/moderation.html and the sample a second marker works from (CSV)."""
+    view = build_moderation(grades, rubric, course.config.moderation)
+    sample_path = write_text_atomic(course.moderation_sample_path(assignment), view["sample_csv"])
+    page = course.moderation_page(assignment)
+    html = environment().get_template("moderation.html.j2").render(
+        m=view, course_name=course.config.course_name, course_id=course.config.course_id, assignment=assignment,
+        rubric_title=rubric.title, n_marked=sum(1 for g in grades.values() if (g.get("overall") or {}).get("mark") is not None),
+        sample_link=os.path.relpath(sample_path, page.parent), sample_name=sample_path.name,
+        summary_link=os.path.relpath(course.summary_page(assignment), page.parent),
+        generated=datetime.now().strftime("%d %B %Y, %H:%M"))
+    return write_text_atomic(page, html)
