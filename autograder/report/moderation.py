@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 FIRST, SECOND = "first", "second"
 OVERALL = "overall"
-SAMPLE_COLUMNS = ("student_id", "criterion", "mark", "marker", "role", "comment", "challenge", "reasons")
+# the marks CSV's columns (autograder.grade.marks.CSV_COLUMNS): a filled sample goes into it as it is
+SAMPLE_COLUMNS = ("student_id", "criterion", "mark", "comment", "marker", "override", "role")
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class MarkRow:
     challenge: str
     criterion: str  # a rubric criterion key, or "overall"
     mark: float
-    marker: str = ""  # "" = not known (or a suggestion nobody confirmed)
+    marker: str = ""  # "" = not known
     role: str = FIRST  # FIRST: the mark that counts; SECOND: a moderator's re-mark
+    suggested: bool = False  # the autograder's suggestion, no marker's mark: compared with nothing
 
 
 @dataclass
@@ -74,14 +76,16 @@ def rows_from_grades(grades: dict[str, dict]) -> list[MarkRow]:
         markers = set()
         for entry in grade.get("criteria") or []:
             if entry.get("mark") is not None:
-                marker = "" if entry.get("provisional") else str(entry.get("marker") or "")
+                suggested = entry.get("source") == "suggested"
+                marker = "" if suggested else str(entry.get("marker") or "")
                 markers.add(marker)
-                rows.append(MarkRow(student, challenge, entry["key"], float(entry["mark"]), marker, FIRST))
+                rows.append(MarkRow(student, challenge, entry["key"], float(entry["mark"]), marker, FIRST, suggested))
             for second in entry.get("second_marks") or []:
                 if second.get("mark") is not None:
                     rows.append(MarkRow(student, challenge, entry["key"], float(second["mark"]),
                                         str(second.get("marker") or ""), SECOND))
         overall = (grade.get("overall") or {}).get("mark")
+        markers.discard("")
         if overall is not None:
             rows.append(MarkRow(student, challenge, OVERALL, float(overall),
                                 markers.pop() if len(markers) == 1 else "", FIRST))
@@ -159,15 +163,16 @@ def moderation_sample(submissions: list[SubmissionRow], bands, settings) -> list
 
 
 def sample_csv(sample: list[SampleItem], criteria: list[str]) -> str:
-    """The list a second marker works from: one line per sampled submission and criterion, with the
-    mark and marker to fill in, role "second". The filled lines go into the marks CSV as they are
-    (the marks store takes the role column), so the first marks are not shown here (blind)."""
+    """The list a second marker works from: one line per sampled submission and criterion, in the
+    marks CSV's columns, with the mark and the marker to fill in and role "second". The filled lines
+    go into the marks CSV as they are (the role keeps them apart from the marks that count); the
+    first marks are not in it (blind second marking), why each was sampled is on the page."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(SAMPLE_COLUMNS)
     for item in sample:
         for criterion in criteria:
-            writer.writerow([item.student, criterion, "", "", SECOND, "", item.challenge, "; ".join(item.reasons)])
+            writer.writerow([item.student, criterion, "", "", "", "", SECOND])
     return out.getvalue()
 
 
@@ -191,8 +196,9 @@ class Pair:
 
 
 def pairs_of(rows: list[MarkRow], bands) -> list[Pair]:
-    """A first and a second mark of the same student and criterion, by two different markers."""
-    firsts = {(r.student, r.criterion): r for r in rows if r.role == FIRST}
+    """A first and a second mark of the same student and criterion, by two different markers (a
+    suggestion nobody confirmed is no marker's mark)."""
+    firsts = {(r.student, r.criterion): r for r in rows if r.role == FIRST and not r.suggested}
     pairs = []
     for row in rows:
         first = firsts.get((row.student, row.criterion))
@@ -230,7 +236,9 @@ def marker_agreement(rows: list[MarkRow], bands, large_difference: float = 10.0)
 
 
 def marker_distributions(rows: list[MarkRow]) -> list[dict]:
-    """Each named marker's marks (criteria, not the overall) against the whole cohort's."""
+    """Each named marker's marks (criteria, not the overall) against the whole cohort's (the
+    markers' marks, not the suggestions)."""
+    rows = [r for r in rows if not r.suggested]
     marks = [r.mark for r in rows if r.criterion != OVERALL]
     cohort = _describe(marks)
     out = []
@@ -255,14 +263,15 @@ def fairness(rows: list[MarkRow], by: str = "challenge", alpha: float = 0.05, mi
              criteria: list[str] | None = None) -> list[dict]:
     """Per criterion (and overall): the groups' means (by "challenge" or "marker"), the largest
     difference between them, the spread within them, and a one-way ANOVA (scipy's f_oneway): F and
-    its p-value. A table tests each criterion and the overall mark, so the p-values are adjusted
+    its p-value. Suggestions nobody confirmed are left out: the question is how markers marked.
+    A table tests each criterion and the overall mark, so the p-values are adjusted
     for the number of tests (Benjamini-Hochberg, scipy's false_discovery_control: `p_adjusted`);
     `flagged` when the adjusted p < alpha. Only the marks that count (FIRST) are compared, only groups
     with a name and at least `min_group` marks take part; with fewer than two such groups there is
     no test (p None, with the reason)."""
     from scipy.stats import f_oneway, false_discovery_control  # scipy's stats: only when a report is written
 
-    counted = [r for r in rows if r.role == FIRST and getattr(r, by)]
+    counted = [r for r in rows if r.role == FIRST and not r.suggested and getattr(r, by)]
     keys = criteria or list(dict.fromkeys(r.criterion for r in counted if r.criterion != OVERALL))
     out = []
     for criterion in [*keys, OVERALL]:
