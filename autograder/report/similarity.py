@@ -127,3 +127,23 @@ def similarity_link(course, assignment: str) -> str:
     """The page's address relative to the summary, or '' when there is none."""
     page = course.similarity_page(assignment)
     return os.path.relpath(page, course.reports_dir(assignment)) if page.is_file() else ""
+
+
+def similarity_step(course, assignment: str, console=None) -> SimilarityOutcome | None:
+    """The last step of `autograder grade` when [similarity] enabled: the comparison and its page,
+    before the summary (whose attention list shows the pairs). A failure here is reported and never
+    stops the batch: the grades are all written by then."""
+    import logging  # only to record a failure
+
+    try:
+        outcome = similarity_report(course, assignment)
+    except Exception as error:  # noqa: BLE001 - the grades stand; `autograder similarity` can be run again
+        logging.getLogger(__name__).exception("similarity step failed")
+        if console is not None:
+            console.print(f"[bold red]The similarity step failed:[/] {type(error).__name__}: {error}. The grades "
+                          "are written; run `autograder similarity` to try again.")
+        return None
+    if console is not None:
+        console.print(f"Similarity: {len(outcome.flagged)} pair(s) at or above {outcome.data['threshold']} among "
+                      f"{outcome.data['cohort']} submission(s): {outcome.page} (markers only)")
+    return outcome

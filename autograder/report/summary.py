@@ -25,6 +25,7 @@ from autograder.layout import write_text_atomic
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, WARN
 from autograder.report import environment
 from autograder.report.moderation import build_moderation
+from autograder.report.similarity import similarity_attention, similarity_link
 
 FAILED_RUNS = ("failed", "intake-error")
 
@@ -177,6 +178,7 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
         figs["histogram"] = figures.histogram(overall, rubric.bands, "Overall marks", "overall mark")
     if any(marks_by_criterion.values()):
         figs["criteria"] = figures.criterion_marks_chart([(c.title, marks_by_criterion[c.key]) for c in criteria])
+    attention.extend(similarity_attention(course, assignment))  # pairs above the similarity threshold
     attention.sort(key=lambda a: (a["flag"], a["student"]))
     rates = check_rates(grades)
     attention_groups = group_attention(attention, set(rates["failed_runs"]))
@@ -193,6 +195,7 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
         "rows": rows, "attention": attention, "attention_groups": attention_groups, "flag_counts": flag_counts,
         "check_rates": rates, "challenges": challenges,
         "moderation_link": os.path.relpath(course.moderation_page(assignment), course.reports_dir(assignment)),
+        "similarity_link": similarity_link(course, assignment),  # markers only; '' before `autograder similarity`
         "figures": figs, "n": len(rows), "n_allocated": len(allocation),
         "generated": datetime.now().strftime("%d %B %Y, %H:%M"),
     }

@@ -27,9 +27,9 @@ import tokenize
 from dataclasses import dataclass, field
 
 import numpy as np
-from copydetect.utils import get_copied_slices, winnow
+from copydetect.utils import winnow
 
-__all__ = ["CODE", "TEXT", "Kind", "Tokens", "code_tokens", "text_tokens", "get_copied_slices"]
+__all__ = ["CODE", "TEXT", "Kind", "Tokens", "code_tokens", "covered", "text_tokens"]
 
 
 @dataclass(frozen=True)
@@ -130,13 +130,13 @@ class Tokens:
 
 
 def covered(positions: np.ndarray, k: int, length: int) -> np.ndarray:
-    """Which tokens the k-grams starting at `positions` cover."""
-    mask = np.zeros(length, dtype=bool)
-    if len(positions):
-        slices = get_copied_slices(np.asarray(positions), k)
-        for a, b in zip(slices[0], slices[1]):
-            mask[int(a):int(b)] = True
-    return mask
+    """Which tokens the k-grams starting at `positions` cover (a running count of k-grams open at
+    each token: one pass, however many overlap)."""
+    if not len(positions):
+        return np.zeros(length, dtype=bool)
+    positions = np.asarray(positions, dtype=np.int64)
+    steps = np.bincount(positions, minlength=length + k) - np.bincount(positions + k, minlength=length + k)
+    return np.cumsum(steps[:length]) > 0
 
 
 # --- code ---------------------------------------------------------------------------------------------

@@ -392,8 +392,11 @@ def synthetic(seed: int, pool: dict[str, list[str]]) -> dict:
                 "\n".join("    " + line for line in statement.split("\n")) for statement in body))
         parts += [numbers(s) for s in rng.sample(pool[key], min(len(pool[key]), rng.randint(2, 6)))]
         cells[key]["source"] = "\n\n\n".join(parts)
+    vocabulary = sorted({w for key in ANSWERS for sentence in pool[key] for w in sentence.split()})
     for key in ANSWERS:
         sentences = rng.sample(pool[key], min(len(pool[key]), rng.randint(3, 5)))
-        cells[key]["source"] = _source(cells[key]).replace(STUB, " ".join(sentences))
+        # every third word or so the student's own: sentences alike in content, not in wording
+        words = [w if rng.random() > 0.35 else rng.choice(vocabulary) for w in " ".join(sentences).split()]
+        cells[key]["source"] = _source(cells[key]).replace(STUB, " ".join(words))
     _details(nb, f"student{seed}")
     return nb
