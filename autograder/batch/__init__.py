@@ -59,6 +59,7 @@ from autograder.batch.stages import CheckStage, GradeStage
 from autograder.batch.table import status_table
 from autograder.checks import load_check_findings
 from autograder.records import ExecutionRecord
+from autograder.report.similarity import similarity_step
 
 __all__ = ["RUNNERS", "BatchError", "BatchSummary", "GradeOptions", "batch_students", "checked_execution", "cores",
            "engine_settings", "grade", "plan", "plan_each", "stage_status", "status_table"]
@@ -136,6 +137,8 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
     executed = time.monotonic()
     graded_meanwhile = grading.seconds if grading else 0.0
     if grading is not None:
+        if course.config.similarity.enabled:  # before the summary: its attention list shows the pairs
+            similarity_step(course, assignment, console)
         grading.finish(sorted(summary.records))
         summary.summary_path = grading.reports.summary_path
 
