@@ -60,8 +60,11 @@ class Finding:
 
 # --- execution (what running a submission produced) ---------------------------------------------
 
-# ExecutionRecord.status values (the execute stage's own)
-PENDING, RUNNING, EXECUTED, FAILED, INTAKE_ERROR = ("pending", "running", "executed", "failed", "intake-error")
+# ExecutionRecord.status values (the execute stage's own). FAILED: the run did not go through (a budget,
+# the kernel died, or a cell raised and the protocol did not save its results); INTERRUPTED: the batch was
+# stopped (Ctrl-C, SIGTERM, a full disk) while it ran, nobody's fault: it runs again next time.
+PENDING, RUNNING, EXECUTED, FAILED, INTAKE_ERROR, INTERRUPTED = (
+    "pending", "running", "executed", "failed", "intake-error", "interrupted")
 # What the later stages add, each in its own artefact: the checks ran, the grade was written.
 CHECKED, GRADED = "checked", "graded"
 
@@ -85,7 +88,7 @@ class ExecutionRecord:
     student_id: str
     assignment: str
     status: str = PENDING
-    reason: str = ""  # plain words when status is failed / intake-error
+    reason: str = ""  # plain words when status is failed / interrupted / intake-error
     challenge: str | None = None  # letter from the allocation
     task: str | None = None  # matbench task name
     submitted_at: str | None = None  # ISO time, from nbgrader timestamp.txt or the VLE receipt
@@ -127,5 +130,8 @@ def write_json_atomic(path: Path, data) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary behind

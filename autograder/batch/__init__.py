@@ -4,11 +4,13 @@ resumable.
 Each stage writes its own artefact per submission (autograder.layout), atomically, so a batch killed
 at any moment (even SIGKILL) resumes where it stopped. From the execution record and the checks':
 
-    no record / "running" / other cache key                  -> execute (again), then check
+    no record / "running" / "interrupted" / other cache key  -> execute (again), then check
     "executed" / "failed", same key, no checks of that run   -> only the checks run
     "executed" / "failed", same key, checked                 -> nothing to run (unless --force or --no-execute)
 
 and every submission is then graded (grade.json) and its feedback page written from that grade.
+Each run executes beside the stored execution and is swapped in only when complete; Ctrl-C, SIGTERM
+and a full disk stop the batch without losing anything (batch/faults.py).
 
 The cache key hashes the sanitised notebook, the parameters that change results (challenge, seed,
 results path) and the environment (Python, package versions, autograder version); --force
@@ -36,6 +38,7 @@ from autograder.nbgrader_import import skip_server_extensions
 skip_server_extensions()  # nbgrader's Jupyter server extensions: 0.6 s of imports a batch never uses
 
 import itertools
+import shutil
 import time
 
 from autograder.batch.options import (
@@ -46,6 +49,7 @@ from autograder.batch.options import (
     engine_settings,
     lock_batch,
 )
+from autograder.batch.faults import BatchInterrupted, BatchStop, DiskFull
 from autograder.batch.planning import (
     batch_students,
     check_data,
@@ -58,10 +62,11 @@ from autograder.batch.runners import RUNNERS, run_executions
 from autograder.batch.stages import CheckStage, GradeStage
 from autograder.batch.table import status_table
 from autograder.checks import load_check_findings
-from autograder.records import ExecutionRecord
+from autograder.execute.engine import is_disk_full
+from autograder.records import INTERRUPTED, ExecutionRecord
 from autograder.report.similarity import similarity_step
 
-__all__ = ["RUNNERS", "BatchError", "BatchSummary", "GradeOptions", "batch_students", "checked_execution", "cores",
+__all__ = ["RUNNERS", "BatchError", "BatchInterrupted", "BatchSummary", "DiskFull", "GradeOptions", "batch_students", "checked_execution", "cores",
            "engine_settings", "grade", "plan", "plan_each", "stage_status", "status_table"]
 
 
@@ -75,12 +80,13 @@ def grade(course, options: GradeOptions, console=None) -> BatchSummary:
         check_data(settings, {course.config.catalogue.get(allocation[s]).task for s in students if s in allocation})
     lock = lock_batch(course, assignment)
     try:
-        return _grade(course, options, settings, workers, warnings, console)
+        with BatchStop(console) as stop:
+            return _grade(course, options, settings, workers, warnings, console, stop)
     finally:
         lock.close()
 
 
-def _grade(course, options, settings, workers, warnings, console) -> BatchSummary:
+def _grade(course, options, settings, workers, warnings, console, stop: BatchStop) -> BatchSummary:
     start = time.monotonic()
     for warning in warnings:
         console.print(f"[bold red]Warning:[/] {warning}")
@@ -99,8 +105,11 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
     def jobs_as_planned():
         """The executions, handed to the pool one by one as each notebook is sanitised."""
         for student, kind, item in plan_each(course, options, settings, assignment, students, allocation):
+            if stop.stopped:
+                break
             decisions[student] = (kind, item)
             if kind == "execute":
+                item.staged = True  # beside the stored execution, swapped in when complete
                 yield item
         timer["planned"] = time.monotonic()
         for student, (kind, item) in decisions.items():
@@ -117,12 +126,31 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
                               f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them.")
 
     def checked(record: ExecutionRecord) -> None:  # each execution, once checked, is graded at once
-        checks.run(course, record)
-        if grading is not None:
-            grading.grade(record.student_id)
+        student = record.student_id
+        if record.status == INTERRUPTED:
+            if record.environment.get("disk_full"):
+                stop.full(record.reason)
+            if course.load_record(student, assignment) is not None:  # the previous execution stands
+                course.discard_staging(student, assignment)
+                summary.kept_previous.append(student)
+            elif course.staging_dir(student, assignment).is_dir():
+                course.install_execution(student, assignment)  # "interrupted": it runs again next time
+            return
+        if course.staging_dir(student, assignment).is_dir():
+            course.install_execution(student, assignment)
+        try:
+            checks.run(course, record)
+            if grading is not None:
+                grading.grade(student)
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            stop.full(error)  # the execution is in place; its checks and grade are made at the next batch
 
     def check_stored() -> None:  # runs while the executions are under way
         for student, (kind, item) in decisions.items():
+            if stop.stopped:
+                break
             if kind == "check":
                 checked(item)
                 summary.records[student] = item
@@ -136,10 +164,15 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
         check_stored()
     executed = time.monotonic()
     graded_meanwhile = grading.seconds if grading else 0.0
-    if grading is not None:
+    if grading is not None and not stop.stopped:
         if course.config.similarity.enabled:  # before the summary: its attention list shows the pairs
             similarity_step(course, assignment, console)
-        grading.finish(sorted(summary.records))
+        try:
+            grading.finish(sorted(summary.records))
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            stop.full(error)
         summary.summary_path = grading.reports.summary_path
 
     for student, record in summary.records.items():
@@ -154,7 +187,34 @@ def _grade(course, options, settings, workers, warnings, console) -> BatchSummar
                       "grading after": time.monotonic() - executed,
                       # plan, checks, grading and imports; the executions' own CPU is in each result.json
                       "CPU of this process": _own_cpu_seconds()}
+    if stop.stopped:
+        raise _stopped(course, summary, stop)
     return summary
+
+
+def _stopped(course, summary: BatchSummary, stop: BatchStop):
+    """What the batch stopped, what it kept, and how to resume, as one error."""
+    stopped = sorted(set(summary.interrupted) - set(summary.kept_previous))
+    finished = [s for s in summary.records if s not in summary.interrupted]
+    parts = [f"{len(finished)} submission(s) finished and are kept"]
+    if stopped:
+        parts.append(f"stopped, recorded as interrupted: {', '.join(stopped[:10])}{' ...' if len(stopped) > 10 else ''}")
+    if summary.kept_previous:
+        parts.append(f"re-runs stopped, previous execution, grade and page kept: {', '.join(summary.kept_previous[:10])}")
+    if stop.disk_full:
+        free = _free_space(course.root)
+        return DiskFull(f"The disk holding the course ({course.root}) is full{free}: {stop.disk_full}. The batch "
+                        f"stopped; {'; '.join(parts)}. Free some space, then run `autograder grade` again: it resumes "
+                        "where it stopped.", summary)
+    return BatchInterrupted(f"Stopped by {stop.reason}: {'; '.join(parts)}. Run `autograder grade` again to resume "
+                            "(finished submissions are not run again).", summary)
+
+
+def _free_space(root) -> str:
+    try:
+        return f" ({shutil.disk_usage(root).free // 1024 ** 2} MB free)"
+    except OSError:
+        return ""
 
 
 def _own_cpu_seconds() -> float:

@@ -46,6 +46,8 @@ class BatchSummary:
     skipped: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     not_executed: list[str] = field(default_factory=list)  # --no-execute, never executed
+    interrupted: list[str] = field(default_factory=list)  # stopped (or never started) when the batch stopped
+    kept_previous: list[str] = field(default_factory=list)  # of those, the ones whose previous execution stands
     wall_seconds: float = 0.0
     workers: int = 1
     threads: int = 1
@@ -107,7 +109,8 @@ def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int,
         cell_timeout=options.cell_timeout if options.cell_timeout is not None else ex.cell_timeout,
         timeout=options.timeout if options.timeout is not None else ex.timeout,
         memory_limit=memory, disk_limit=disk, threads=threads, seed=ex.seed, use_bwrap=use_bwrap,
-        data_dir=str(data_home().resolve()))
+        data_dir=str(data_home().resolve()), max_cell_output=sb.parse_size(ex.max_cell_output),
+        max_notebook_output=sb.parse_size(ex.max_notebook_output))
     return settings, workers, warnings
 
 

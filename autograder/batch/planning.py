@@ -13,7 +13,7 @@ from autograder.execute.environment import course_packages, fingerprint, require
 from autograder.execute.sanitise import load_reference
 from autograder.intake import Submission, inspect_submission, record_intake_error, released_notebook_name
 from autograder.layout import ALLOCATION_FILE
-from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, ExecutionRecord
+from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, RUNNING, ExecutionRecord
 
 
 def reference_notebook(course, assignment: str):
@@ -38,7 +38,12 @@ def checked_execution(course, student: str, assignment: str) -> str | None:
 
 def stage_status(course, student: str, assignment: str, record: ExecutionRecord | None = None) -> str:
     """How far one submission has come: the execution record's status (intake-error, running,
-    failed...), then checked, then graded, each only for the current execution."""
+    failed, interrupted...), then checked, then graded, each only for the current execution; "running"
+    while a run is under way beside the stored execution (or was, when a batch was killed)."""
+    if record is None:
+        staged = course.load_staged_record(student, assignment)
+        if staged is not None and staged.status == RUNNING:
+            return RUNNING
     record = record or course.load_record(student, assignment)
     if record is None:
         return "pending"
@@ -81,6 +86,7 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
     declared = course_packages(requirements_path(course, assignment))
     environment = fingerprint(tuple(declared))
     for student in students:
+        course.recover_execution(student, assignment)  # what a batch killed mid-run or mid-swap left
         sub = inspect_submission(course, student, assignment)
         if not sub.ok:
             yield student, "intake", record_intake_error(course, sub)

@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from autograder.batch.options import BatchError, BatchSummary, GradeOptions
+from autograder.execute import sandbox as sb
 from autograder.execute.engine import Job, execute_job
 from autograder.layout import RESULT_FILE
-from autograder.records import FAILED, ExecutionRecord
+from autograder.records import FAILED, INTERRUPTED, ExecutionRecord
 
 
 class Runners:
@@ -112,6 +113,9 @@ class DaskRunner:
                 except Exception as error:  # noqa: BLE001 - a lost worker etc.
                     result = crashed(by_key[future.key], error)
                 finished(result)
+                if sb.STOP.is_set():  # stopping: what has not started never will (runs under way are cancelled)
+                    client.cancel(futures)
+                    break
                 if waiting:
                     started(waiting.pop(0))
 
@@ -133,7 +137,8 @@ def crashed(job: Job, error: BaseException) -> dict:
 def run_executions(jobs: Iterable[Job], workers: int, options: GradeOptions, checked: Callable,
                    summary: BatchSummary, console, meanwhile: Callable[[], None]) -> None:
     """Run the jobs on the chosen runner and check and grade each as it finishes, with a progress
-    line (done / running / failed)."""
+    line (done / running / failed / interrupted). `checked` gets every finished record, also an
+    interrupted one (the batch decides what stays on disk)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -144,12 +149,13 @@ def run_executions(jobs: Iterable[Job], workers: int, options: GradeOptions, che
         TimeRemainingColumn,
     )
 
-    state = {"running": 0, "done": 0, "failed": 0}
+    state = {"running": 0, "done": 0, "failed": 0, "interrupted": 0}
     lock = threading.Lock()
 
     def describe() -> str:
         return (f"grading  [green]done {state['done']}[/]  [cyan]running {state['running']}[/]  "
-                f"[red]failed {state['failed']}[/]")
+                f"[red]failed {state['failed']}[/]"
+                + (f"  [yellow]interrupted {state['interrupted']}[/]" if state["interrupted"] else ""))
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
@@ -167,10 +173,13 @@ def run_executions(jobs: Iterable[Job], workers: int, options: GradeOptions, che
             record = ExecutionRecord.from_dict(record_dict)
             checked(record)
             summary.records[record.student_id] = record
-            summary.executed.append(record.student_id)
+            (summary.interrupted if record.status == INTERRUPTED else summary.executed).append(record.student_id)
             with lock:
                 state["running"] = max(0, state["running"] - 1)
-                state["done"] += 1
+                if record.status == INTERRUPTED:
+                    state["interrupted"] += 1
+                else:
+                    state["done"] += 1
                 if record.status == FAILED:
                     state["failed"] += 1
             progress.update(task, advance=1, description=describe())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autograder.batch.options import BatchSummary
-from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, INTAKE_ERROR
+from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, INTAKE_ERROR, INTERRUPTED
 
 
 def status_table(summary: BatchSummary):
@@ -13,7 +13,8 @@ def status_table(summary: BatchSummary):
     for column, justify in (("student", "left"), ("status", "left"), ("cells", "right"), ("wall s", "right"),
                             ("CPU s", "right"), ("peak MB", "right"), ("findings", "left"), ("reason", "left")):
         table.add_column(column, justify=justify, overflow="fold")
-    colours = {GRADED: "green", CHECKED: "cyan", EXECUTED: "cyan", FAILED: "red", INTAKE_ERROR: "magenta"}
+    colours = {GRADED: "green", CHECKED: "cyan", EXECUTED: "cyan", FAILED: "red", INTAKE_ERROR: "magenta",
+               INTERRUPTED: "yellow"}
     for student in sorted(summary.records):
         r = summary.records[student]
         ran = sum(1 for c in r.cells if c.status in ("completed", "failed"))
@@ -21,6 +22,8 @@ def status_table(summary: BatchSummary):
         note = r.reason
         if student in summary.skipped:
             note = (note + " " if note else "") + "(stored: unchanged since it was executed)"
+        if student in summary.kept_previous:
+            note = (note + " " if note else "") + "(the previous execution, grade and page are kept)"
         status = summary.status(student)
         table.add_row(student, f"[{colours.get(status, 'white')}]{status}[/]",
                       f"{ran}/{len(r.cells)}" if r.cells else "", _fmt(r.wall_seconds), _fmt(r.cpu_seconds),

@@ -121,6 +121,8 @@ def _run(spec: dict, frames: FrameWriter, outcome: dict) -> None:
     from papermill.iorw import load_notebook_node, papermill_io
     from papermill.parameterize import parameterize_notebook
 
+    from autograder.execute.outputs import bound_cell
+
     source_text = spec["notebook"]
 
     class FrameHandler:
@@ -175,6 +177,7 @@ def _run(spec: dict, frames: FrameWriter, outcome: dict) -> None:
         if status == "failed":
             record["error"] = {"ename": content.get("ename"), "evalue": str(content.get("evalue"))[:500]}
         cell.metadata["autograder"] = record
+        bound_cell(cell, spec.get("max_cell_output"))  # the snapshots sent after each cell stay small
 
     deadline = spec.get("timeout")
     done = threading.Event()
