@@ -319,7 +319,7 @@ def _interrupted(record: ExecutionRecord, disk_full: str = "") -> ExecutionRecor
                      "again at the next `autograder grade`, once space is freed." if disk_full else
                      "The batch was stopped while this notebook ran; it runs again at the next `autograder grade`.")
     if disk_full:
-        record.environment["disk_full"] = True
+        record.environment["disk_full"] = disk_full  # the error, for the batch's message
     record.findings = []
     return record
 
