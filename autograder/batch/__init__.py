@@ -129,10 +129,12 @@ def _grade(course, options, settings, workers, warnings, console, stop: BatchSto
         student = record.student_id
         if record.status == INTERRUPTED:
             if record.environment.get("disk_full"):
-                stop.full(record.reason)
-            if course.load_record(student, assignment) is not None:  # the previous execution stands
+                stop.full(record.environment["disk_full"])
+            if record.environment.get("disk_full") or course.load_record(student, assignment) is not None:
+                # the previous execution stands (or there is none, and a half-written run is worth nothing)
                 course.discard_staging(student, assignment)
-                summary.kept_previous.append(student)
+                if course.load_record(student, assignment) is not None:
+                    summary.kept_previous.append(student)
             elif course.staging_dir(student, assignment).is_dir():
                 course.install_execution(student, assignment)  # "interrupted": it runs again next time
             return
