@@ -79,6 +79,7 @@ class CellRun:
     grade_id: str | None = None  # nbgrader grade_id, if the cell is an nbgrader cell
     duration: float | None = None
     error: dict | None = None  # {"ename": ..., "evalue": ...}
+    number: int | None = None  # the cell's number as the student counts it (papermill's injected cell not counted)
 
 
 @dataclass

@@ -118,7 +118,7 @@ class CallSite:
 
     def where(self) -> str:
         place = f"in `{self.function}`" if self.function else "at the top level"
-        return f"cell {self.cell.index + 1}, line {self.line} ({place})"
+        return f"cell {self.cell.number}, line {self.line} ({place})"
 
     def text(self) -> str:
         try:

@@ -61,7 +61,7 @@ def run_ruff(cells) -> list[dict]:
     for cell in cells:
         starts.append((line + 1, cell))
         code = cell.code
-        parts.append(f"# --- cell {cell.index + 1} ---\n{code}\n")
+        parts.append(f"# --- cell {cell.number} ---\n{code}\n")
         line += 2 + code.count("\n")
     with tempfile.TemporaryDirectory(prefix="autograder-ruff-") as tmp:
         path = Path(tmp) / "notebook.py"
@@ -84,7 +84,7 @@ def run_ruff(cells) -> list[dict]:
         if owner is None:
             continue
         start, cell = owner
-        out.append({"cell": cell.index + 1, "line": row - start + 1, "code": item.get("code") or "E999",
+        out.append({"cell": cell.number, "line": row - start + 1, "code": item.get("code") or "E999",
                     "message": item.get("message", ""), "origin": cell.origin})
     return out
 
@@ -193,7 +193,7 @@ def organisation(ctx, spec) -> list[Finding]:
     """Code is organised: functions rather than repeated blocks, no giant cells, reasonable length."""
     nb = ctx.notebook
     cells = nb.student_code_cells
-    lengths = {c.index + 1: len([x for x in c.code.split("\n") if x.strip()]) for c in cells}
+    lengths = {c.number: len([x for x in c.code.split("\n") if x.strip()]) for c in cells}
     functions = sorted(ctx.analysis.student.functions) if ctx.analysis else []
     repeated = _repeated_blocks(cells)
     details = {"code_cells": len(cells), "functions": functions, "longest_cell_lines": max(lengths.values(), default=0),
@@ -221,7 +221,7 @@ def organisation(ctx, spec) -> list[Finding]:
 def order(ctx, spec) -> list[Finding]:
     """The submitted notebook was run from top to bottom (execution counts in order)."""
     nb = ctx.submitted
-    counts = [(c.index + 1, c.execution_count) for c in nb.code_cells if c.source.strip()]
+    counts = [(c.number, c.execution_count) for c in nb.code_cells if c.source.strip()]
     ran = [(i, n) for i, n in counts if isinstance(n, int)]
     details = {"execution_counts": counts}
     if not ran:
@@ -254,7 +254,7 @@ def order(ctx, spec) -> list[Finding]:
 def errors_left(ctx, spec) -> list[Finding]:
     """The submitted notebook has no error outputs left in it."""
     nb = ctx.submitted
-    errors = [{"cell": c.index + 1, "error": scrub_paths(f"{e.get('ename', '')}: {e.get('evalue', '')}")[:200]}
+    errors = [{"cell": c.number, "error": scrub_paths(f"{e.get('ename', '')}: {e.get('evalue', '')}")[:200]}
               for c in nb.code_cells for e in c.errors()]
     if errors:
         return [spec.finding(WARN, f"The notebook was saved with {len(errors)} error output"

@@ -171,7 +171,7 @@ class Use:
     root_cell: Cell
 
     def phrase(self) -> str:
-        return f"{self.how + ' ' if self.how else ''}`{self.text}`, cell {self.cell.index + 1}"
+        return f"{self.how + ' ' if self.how else ''}`{self.text}`, cell {self.cell.number}"
 
 
 @dataclass
@@ -196,7 +196,7 @@ class FitEvent:
 
     def where(self) -> str:
         place = f"in `{self.function}`" if self.function else "at the top level"
-        return f"cell {self.cell.index + 1}, line {self.node.lineno} ({place})"
+        return f"cell {self.cell.number}, line {self.node.lineno} ({place})"
 
 
 @dataclass
@@ -387,15 +387,15 @@ class DataFlow:
                     self.stmt(stmt)
                 except _OutOfBudget:
                     self.complete = False
-                    self.problems.append(f"the code is too long or too nested to follow beyond cell {cell.index + 1}")
+                    self.problems.append(f"the code is too long or too nested to follow beyond cell {cell.number}")
                     self.failed += [(cell, s) for s in cell.tree.body[number:]]
                     self.failed += [(c, s) for c in cells[position + 1:] if c.tree is not None for s in c.tree.body]
                     return
                 except RecursionError:
-                    self.problems.append(f"cell {cell.index + 1}, line {stmt.lineno}: too deeply nested to follow")
+                    self.problems.append(f"cell {cell.number}, line {stmt.lineno}: too deeply nested to follow")
                     self.failed.append((cell, stmt))
                 except Exception as error:  # noqa: BLE001 - one statement the analysis cannot follow
-                    self.problems.append(f"cell {cell.index + 1}, line {getattr(stmt, 'lineno', '?')}: "
+                    self.problems.append(f"cell {cell.number}, line {getattr(stmt, 'lineno', '?')}: "
                                          f"{type(error).__name__}: {error}")
                     self.failed.append((cell, stmt))
 
@@ -417,7 +417,7 @@ class DataFlow:
         stmt = self.statement if self.statement is not None and not self.stack else node
         shown = stmt if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Expr, ast.AugAssign)) \
             and getattr(stmt, "end_lineno", 0) - getattr(stmt, "lineno", 0) < 2 else node
-        return self._source(("node", id(node)), kind, segment(self.cell, shown, 120), self.cell.index + 1)
+        return self._source(("node", id(node)), kind, segment(self.cell, shown, 120), self.cell.number)
 
     @property
     def top_level(self) -> bool:
@@ -640,7 +640,7 @@ class DataFlow:
         if self.scope is self.globals and not self.stack:
             kind = _row_class(value)
             if kind:
-                self.bindings.setdefault(name, {}).setdefault(kind, self.cell.index + 1)
+                self.bindings.setdefault(name, {}).setdefault(kind, self.cell.number)
 
     def _set(self, name: str, value: Value):
         """Change a variable where it lives (a global changed by a call made inside a function)."""
@@ -677,7 +677,7 @@ class DataFlow:
         call looks like a split of the data (then which part is which cannot be told)."""
         name = dotted(call.func).rsplit(".", 1)[-1].lower()
         if any(word in name for word in SPLIT_WORDS):
-            return value.with_unsure(f"`{segment(self.cell, call, 80)}` (cell {self.cell.index + 1}) returns parts of the data "
+            return value.with_unsure(f"`{segment(self.cell, call, 80)}` (cell {self.cell.number}) returns parts of the data "
                                      "that the analysis cannot tell apart")
         return value
 
@@ -807,7 +807,7 @@ class DataFlow:
         if value.rows and index.settings and not index.rows:  # X_train[cols]: columns chosen by a loop
             out = replace(out, selected=out.selected | index.settings)
         if value.rows and _row_slice(node.slice):
-            out = out.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.index + 1}) takes a slice of the rows, "
+            out = out.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) takes a slice of the rows, "
                                   "which the analysis cannot place in a training or test part")
         return out
 
@@ -936,7 +936,7 @@ class DataFlow:
         if attr in ROW_SPLITTERS:
             return self._train_test_split(node, args)
         if attr in ("split", "array_split") and name.split(".")[0] in ("np", "numpy"):
-            return everything.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.index + 1}) cuts the rows into "
+            return everything.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) cuts the rows into "
                                           "pieces the analysis cannot tell apart")
         if attr == "split" and recv.klass in SPLITTERS:
             data = args[0] if args else kws.get("X", EMPTY)
@@ -944,7 +944,7 @@ class DataFlow:
                 return Value(splits=("inner", data.rows)) | data.labels()
             src = self._new_source(node, TEST)
             self._separate(data, node)
-            self.outer_splits.append(f"{segment(self.cell, node, 80)} (cell {self.cell.index + 1})")
+            self.outer_splits.append(f"{segment(self.cell, node, 80)} (cell {self.cell.number})")
             return Value(splits=("outer", src)) | data.labels()
         if attr in CV_FUNCTIONS:
             return self._cross_validation(node, attr, args, kws)
@@ -1009,7 +1009,7 @@ class DataFlow:
             frac_value = literal(next((k.value for k in node.keywords if k.arg == "frac"), None))
             out = recv | everything
             if frac is not None and not (isinstance(frac_value, (int, float)) and frac_value >= 1):
-                out = out.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.index + 1}) keeps a fraction of the "
+                out = out.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) keeps a fraction of the "
                                       "rows, which may be a training part")
             return out
         if attr in ("fit_predict",):
@@ -1071,7 +1071,7 @@ class DataFlow:
         cell, fdef = self.defs[key]
         everything = union(args) | union(kws.values()) | (receiver or EMPTY).labels()
         if len(self.stack) >= self.MAX_DEPTH or any(f.key == key for f in self.stack):
-            reason = f"`{key}` calls itself or nests too deeply to follow (cell {cell.index + 1})"
+            reason = f"`{key}` calls itself or nests too deeply to follow (cell {cell.number})"
             return everything.with_unsure(reason), (receiver or EMPTY)
         params = fdef.args
         positional = list(params.posonlyargs) + list(params.args)
@@ -1146,7 +1146,7 @@ class DataFlow:
                 result = result | returned.labels()
             else:
                 n = len(self.defs[key][1].args.args)
-                reason = f"`{key}` is called by `{attr}` (cell {self.cell.index + 1}), which the analysis does not follow"
+                reason = f"`{key}` is called by `{attr}` (cell {self.cell.number}), which the analysis does not follow"
                 argument = others.with_unsure(reason)
                 returned, _ = self._inline(key, node, [argument] * max(n, 1), {})
                 # what it returns comes from the rows it was given: unsure only about what happens inside
@@ -1156,7 +1156,7 @@ class DataFlow:
     # --- the events ------------------------------------------------------------------------------
     def _train_test_split(self, node, args) -> Value:
         if any(isinstance(a, ast.Starred) for a in node.args):
-            reason = (f"`{segment(self.cell, node, 60)}` (cell {self.cell.index + 1}) splits a list of arrays "
+            reason = (f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) splits a list of arrays "
                       "the analysis cannot count")
             return union(args).with_unsure(reason)
         parts = []
@@ -1171,7 +1171,7 @@ class DataFlow:
                 self._separate(arg, node)
                 parts += [Value(rows=frozenset({(TRAIN, src)})) | labels, Value(rows=frozenset({(TEST, src)})) | labels]
         if outer:
-            self.outer_splits.append(f"{segment(self.cell, node, 80)} (cell {self.cell.index + 1})")
+            self.outer_splits.append(f"{segment(self.cell, node, 80)} (cell {self.cell.number})")
         return replace(union(parts), parts=tuple(parts))
 
     def _separate(self, value: Value, node):

@@ -101,6 +101,9 @@ class Cell:
     outputs: list = field(default_factory=list)
     execution_count: int | None = None
     origin: str = "student"  # student | locked | template | injected
+    # The cell's number as the student counts it in their notebook (from 1): papermill's injected
+    # parameters cell is not counted (it has number 0). Every message that says "cell N" uses it.
+    number: int = 0
 
     @property
     def nbgrader(self) -> dict:
@@ -189,6 +192,11 @@ class Notebook:
                            execution_count=c.get("execution_count"))
                       for i, c in enumerate(raw.get("cells", []))]
         self._label_origins()
+        counted = 0
+        for cell in self.cells:
+            if cell.origin != "injected":
+                counted += 1
+                cell.number = counted
 
     @classmethod
     def read(cls, path: Path | str, released: Notebook | None = None) -> Notebook:

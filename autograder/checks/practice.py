@@ -37,9 +37,9 @@ def _code_names(ctx) -> dict[str, list[str]]:
     facts = ctx.analysis.student
     names: dict[str, list[str]] = {}
     for call in facts.calls:
-        names.setdefault(call.attr, []).append(f"cell {call.cell.index + 1}")
+        names.setdefault(call.attr, []).append(f"cell {call.cell.number}")
     for attr in facts.attributes:
-        names.setdefault(attr.name.rsplit(".", 1)[-1], []).append(f"cell {attr.cell.index + 1}")
+        names.setdefault(attr.name.rsplit(".", 1)[-1], []).append(f"cell {attr.cell.number}")
     for local, full in facts.imports.items():
         names.setdefault(local, []).append("import")
         names.setdefault(full, []).append("import")

@@ -465,7 +465,7 @@ def _claims(ctx) -> list[dict]:
                     continue
                 start = max(0, match.start() - 60)
                 window = lowered[start: match.end() + 20]
-                found.append({"cell": cell.index + 1, "metric": match.group(1), "value": value,
+                found.append({"cell": cell.number, "metric": match.group(1), "value": value,
                               "text": line.strip()[:200],
                               "reference": any(w in window for w in _REFERENCE_WORDS)})
     return found
@@ -591,12 +591,12 @@ def full_data_in_loop(ctx, spec) -> list[Finding]:
         full = a.full_data_names
         for attr in a.student.attributes:
             if attr.function in loop_fns and attr.name.endswith(".df"):
-                hard.append(f"`{attr.name}` in `{attr.function}` (cell {attr.cell.index + 1})")
+                hard.append(f"`{attr.name}` in `{attr.function}` (cell {attr.cell.number})")
         for name, uses in a.student.names_read.items():
             for cell, function in uses:
                 if function in loop_fns and name in full:
                     (hard if name != "all_features" else soft).append(
-                        f"`{name}` in `{function}` (cell {cell.index + 1})")
+                        f"`{name}` in `{function}` (cell {cell.number})")
         for call in a.student.calls:
             if call.function in loop_fns and call.attr in FIT_METHODS and \
                     names_in(call.node) & {"all_features"}:
@@ -811,7 +811,7 @@ def preprocessing_leak(ctx, spec) -> list[Finding]:
     if missed:
         cell, call = missed[0]
         return [spec.finding(WARN, f"Could not follow the data to `{segment(cell, call, 100)}` in cell "
-                                   f"{cell.index + 1} ({flow.problems[0]}), so whether it is fitted on training data "
+                                   f"{cell.number} ({flow.problems[0]}), so whether it is fitted on training data "
                                    "only is not known; a marker will check.", details=details)]
     if verdicts[PASS]:
         return [spec.finding(PASS, f"Pre-processing is fitted on training data only ({len(verdicts[PASS])} fit"
@@ -906,8 +906,8 @@ def _judge_fit(event, a, flow) -> tuple[str, str]:
 
 def _fit_code(event) -> str:
     place = f", in `{event.function}`" if event.function else ""
-    return f"`{event.text()}` in cell {event.cell.index + 1}, line {event.node.lineno}{place}" if event.chain \
-        else f"`{event.text()}` in cell {event.cell.index + 1}"
+    return f"`{event.text()}` in cell {event.cell.number}, line {event.node.lineno}{place}" if event.chain \
+        else f"`{event.text()}` in cell {event.cell.number}"
 
 
 def _fitted_on(event, flow) -> str:
@@ -919,7 +919,7 @@ def _fitted_on(event, flow) -> str:
     root = event.chain[0]
     called = " from ".join(f"`{frame.key}`" for frame in reversed(event.chain))
     return (f"{_fit_code(event)} is fitted on the data {called} is given, and "
-            f"`{segment(root.cell, root.node, 100)}` in cell {root.cell.index + 1} gives it "
+            f"`{segment(root.cell, root.node, 100)}` in cell {root.cell.number} gives it "
             + (what.replace("made from", "data made from", 1) if what.startswith("made from") else f"data {what}"))
 
 
@@ -957,20 +957,20 @@ def test_tuning(ctx, spec) -> list[Finding]:
     model_code = a.loop_called_functions | a.featurise_functions
     # (1) early stopping / validation on the test data
     for stop in flow.early_stops:
-        text = (f"early stopping / validation on the test data: `{segment(stop.cell, stop.node, 100)}` in cell {stop.cell.index + 1} "
+        text = (f"early stopping / validation on the test data: `{segment(stop.cell, stop.node, 100)}` in cell {stop.cell.number} "
                 f"passes test rows as `{stop.keyword}`")
         (soft if stop.unsure else hard).append(text)
     # (2) choices made from scores on the test data (best-of, argmin, min, sorted...)
     chosen_scores = set()
     for choice in flow.choices:
-        where = f"`{choice.text}` in cell {choice.cell.index + 1}"
+        where = f"`{choice.text}` in cell {choice.cell.number}"
         if choice.scores:
             chosen_scores |= choice.scores
             scores = [flow.scores[i] for i in sorted(choice.scores)]
             swept = [(score, loops) for score in scores for loops in [flow.sweep_loops(score)] if loops]
             score, loops = swept[0] if swept else (scores[0], [])
             unsure = choice.unsure | score.unsure
-            seen = f"scores on the test data (`{score.text}`, cell {score.cell.index + 1})"
+            seen = f"scores on the test data (`{score.text}`, cell {score.cell.number})"
             if loops and not unsure:
                 hard.append(f"{where} chooses among the settings of {_loop_phrase(loops[0])} by their {seen}")
             elif loops or unsure:
@@ -985,7 +985,7 @@ def test_tuning(ctx, spec) -> list[Finding]:
         if swept:
             cv, loops = swept[0]
             text = (f"{where} chooses among the settings of {_loop_phrase(loops[0])} by a cross-validation on the "
-                    f"whole data set (`{cv.text}`, cell {cv.cell.index + 1})")
+                    f"whole data set (`{cv.text}`, cell {cv.cell.number})")
             if has_test_set and not choice.unsure:
                 hard.append(text + ", whose folds hold the test data")
             else:
@@ -996,15 +996,15 @@ def test_tuning(ctx, spec) -> list[Finding]:
             continue
         loops = flow.sweep_loops(score, tuned_only=True)  # several fixed models side by side are a comparison
         if loops:
-            soft.append(f"`{score.text}` in cell {score.cell.index + 1} scores each setting of "
+            soft.append(f"`{score.text}` in cell {score.cell.number} scores each setting of "
                         f"{_loop_phrase(loops[0])} on the test data; if you chose among them by these scores, the "
                         "test data tuned the model")
         else:
-            evaluation.append(f"`{score.text}` in cell {score.cell.index + 1}")
+            evaluation.append(f"`{score.text}` in cell {score.cell.number}")
     # (4) searches (GridSearchCV...) fitted on data that hold test rows
     for search in flow.searches:
         kinds = search.data.kinds
-        where = f"`{segment(search.cell, search.node, 100)}` in cell {search.cell.index + 1}"
+        where = f"`{segment(search.cell, search.node, 100)}` in cell {search.cell.number}"
         if TEST in kinds and TRAIN not in kinds:
             (soft if search.data.unsure else hard).append(f"{where} fits a {search.klass} with the test data")
         elif not kinds or kinds <= {TRAIN} or search.function in model_code:
@@ -1017,7 +1017,7 @@ def test_tuning(ctx, spec) -> list[Finding]:
                         "your final settings, the test data took part in tuning")
     for cell, call in flow.unfollowed(lambda call: dotted(call.func).rsplit(".", 1)[-1] in METRIC_FUNCTIONS
                                       or any(k.arg in EARLY_STOPPING_KEYWORDS for k in call.keywords)):
-        soft.append(f"the analysis could not follow the data to `{segment(cell, call, 100)}` in cell {cell.index + 1} "
+        soft.append(f"the analysis could not follow the data to `{segment(cell, call, 100)}` in cell {cell.number} "
                     f"({flow.problems[0]})")
         break
     details = {"signals": hard, "weak_signals": soft, "evaluation": evaluation[:10],
@@ -1044,7 +1044,7 @@ def _tuning_advice(a) -> str:
 
 
 def _loop_phrase(loop) -> str:
-    return f"the loop over `{loop.text}` (cell {loop.cell.index + 1})"
+    return f"the loop over `{loop.text}` (cell {loop.cell.number})"
 
 
 @check("protocol.alignment", needs=(CODE_OR_SCORE,))

@@ -524,7 +524,7 @@ def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
             pm["status"] = pm_status  # papermill marks never-run cells "completed" after a kernel death
         runs.append(CellRun(index=index, status=status, cell_id=cell.get("id"),
                             grade_id=cell.metadata.get("nbgrader", {}).get("grade_id"),
-                            duration=pm.get("duration"), error=error))
+                            duration=pm.get("duration"), error=error, number=_student_index(nb, index) + 1))
     return runs
 
 

@@ -197,7 +197,8 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
                 "cpu_seconds": record.cpu_seconds, "peak_memory_mb": record.peak_memory_mb,
                 "sandbox": record.sandbox, "submitted_at": record.submitted_at,
                 "notebook": record.notebook,
-                "cells_failed": [c.index for c in record.cells if c.status not in ("completed",)]},
+                # numbered as the student counts their cells (from 1, papermill's injected cell not counted)
+                "cells_failed": [c.number or c.index + 1 for c in record.cells if c.status not in ("completed",)]},
         "results": score,
         "results_error": results_error,
         "presentation": talk_facts,
