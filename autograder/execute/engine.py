@@ -583,12 +583,13 @@ def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandbox
     if exception:
         return FAILED, f"The grader could not finish running this notebook ({exception.get('type')}: " \
                        f"{exception.get('message', '')[:300]}). See {LOG_FILE}."
-    errors = _error_cells(nb)
-    if errors and not record.results_file:  # every cell ran, but the protocol never saved its results
-        index, ename, evalue = errors[0]
-        more = f"; {len(errors)} cells raised an error in all" if len(errors) > 1 else ""
-        return FAILED, (f"Cell {index + 1} raised {ename}: {evalue[:200]}, and the notebook did not save its "
-                        f"results ({settings.results_path}){more}.")
+    raised = [c for c in record.cells if c.status == "failed"]
+    if raised and not record.results_file:  # every cell ran, but the protocol never saved its results
+        error = raised[0].error or {}
+        more = f"; {len(raised)} cells raised an error in all" if len(raised) > 1 else ""
+        return FAILED, (f"Cell {_student_index(nb, raised[0].index) + 1} raised {error.get('ename')}: "
+                        f"{str(error.get('evalue'))[:200]}, and the notebook did not save its results "
+                        f"({settings.results_path}){more}.")
     return EXECUTED, ""
 
 
@@ -596,7 +597,7 @@ def _failed_by_errors(record: ExecutionRecord, outcome: dict, result: sb.Sandbox
     """Failed only because cells raised (every cell ran): the execution.cell_errors finding says it all."""
     return (record.status == FAILED and not result.killed and not outcome.get("deadline_hit")
             and not outcome.get("exception") and not record.results_file
-            and any(c.status in ("failed", "timeout") for c in record.cells))
+            and any(c.status == "failed" for c in record.cells))
 
 
 def _student_index(nb, index: int) -> int:
