@@ -78,10 +78,10 @@ def project_root() -> Path | None:
     return None
 
 
-def build_checker_wheel(out_dir: Path) -> Path:
+def build_checker_wheel(out_dir: Path, root: Path | None = None) -> Path:
     """The toolkit's wheel (its core dependencies only: the students' checker) built into out_dir from
     a copy of the checkout (the build leaves nothing in the checkout), offline, reproducibly."""
-    root = project_root()
+    root = root or project_root()
     if root is None:
         raise ReleaseError("The students' checker cannot be built: this autograder is not installed from its "
                            "source checkout (pip install -e DIR). Install it that way and release again.")
@@ -109,13 +109,13 @@ def build_checker_wheel(out_dir: Path) -> Path:
     return target
 
 
-def release_checker(release_dir: Path) -> Path:
+def release_checker(release_dir: Path, root: Path | None = None) -> Path:
     """Put the checker's wheel in the released folder and name it in the released requirements.txt
     (after the course environment: `--find-links .` is read relative to that file, so the install
     works from any folder, and offline)."""
     from autograder import __version__
 
-    wheel = build_checker_wheel(release_dir)
+    wheel = build_checker_wheel(release_dir, root)
     requirements = release_dir / REQUIREMENTS_FILE
     text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
     if _CHECKER_MARK in text:

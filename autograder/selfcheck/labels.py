@@ -19,3 +19,13 @@ STATUS_MARK = {FAIL: "✗", WARN: "!", COULD_NOT_RUN: "?", INFO: "·", PASS: "�
 def label_of(check_id: str) -> str:
     """The short name of a finding id, from the registry of findings (autograder.findings)."""
     return label(check_id) or check_id.split(".", 1)[-1].replace("_", " ").capitalize()
+
+
+# What only the grader's batch can tell (the recordings handed in with the notebook, when it was handed
+# in, the grading machine's limits): the checklist lists these as checked when graded.
+WHEN_GRADED_IDS = ("presentation.recording", "presentation.length")
+WHEN_GRADED_OTHERS = ("Lateness (when you hand it in)", "The grading machine's memory and disk limits")
+
+
+def when_graded() -> list[str]:
+    return [label_of(i) for i in WHEN_GRADED_IDS] + list(WHEN_GRADED_OTHERS)

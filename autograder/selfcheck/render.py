@@ -18,6 +18,7 @@ from autograder.selfcheck.labels import (
     STATUS_ORDER,
     STATUS_WORD,
     label_of,
+    when_graded,
 )
 
 if TYPE_CHECKING:  # the renderers draw a Report; report.py imports them when asked to render
@@ -166,6 +167,7 @@ def _render_text(report: Report, width: int = 100) -> str:
     if na:
         out.append(wrap(f"– Not applicable here ({len(na)}): " + ", ".join(label_of(f.check_id) for f in na)
                         + ".", "", "    "))
+    out.append(wrap("… Checked when graded: " + ", ".join(when_graded()) + ".", "", "    "))
     score = _score_lines(report)
     if score:
         out.append("")
@@ -212,6 +214,7 @@ def _render_rich(report: Report, file) -> None:
         table.add_row(Text("– N/A", style=style[NOT_APPLICABLE]), Text(", ".join(label_of(f.check_id) for f in na)),
                       Text(na[0].message if len(na) == 1 else ""), "")
     console.print(table)
+    console.print(Text("… Checked when graded: " + ", ".join(when_graded()) + ".", style="dim"))
     for line in _score_lines(report):
         console.print(Text(line))
     verdict_style = {EXIT_OK: "bold green", EXIT_FAIL: "bold red", EXIT_UNUSABLE: "bold yellow"}[report.exit_code]
@@ -267,6 +270,8 @@ def _render_html(report: Report) -> str:
         rows.append({"status": NOT_APPLICABLE, "mark": "–", "word": "N/A", "color": _COLORS[NOT_APPLICABLE],
                      "label": "Not applicable here", "message": ", ".join(label_of(f.check_id) for f in na) + ".",
                      "advice": ""})
+    rows.append({"status": "when-graded", "mark": "…", "word": "LATER", "color": "#888",
+                 "label": "Checked when graded", "message": ", ".join(when_graded()) + ".", "advice": ""})
     saved = None
     if report.notebook_saved_at:
         minutes = (time.time() - report.notebook_saved_at) / 60

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autograder.errors import UserError
 from autograder.records import FAIL, WARN, Finding
-from autograder.selfcheck.labels import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, STATUS_ORDER, label_of
+from autograder.selfcheck.labels import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, STATUS_ORDER, label_of, when_graded
 
 SCHEMA = 1  # version of the --json layout; bump when a key changes meaning
 # Notes that mean the check is incomplete for a reason of the tool, not of the work: exit status 2
@@ -111,6 +111,7 @@ class Report:
             "leaderboard": self.references,
             "notes": [{"kind": n.kind, "message": n.message} for n in self.notes],
             "execution": self.execution,
+            "checked_when_graded": when_graded(),
             "seconds": round(self.seconds, 3),
         }
 

@@ -59,7 +59,7 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
 
         from autograder.execute import engine
         from autograder.execute import sandbox as sb
-        from autograder.execute.sanitise import load_reference, sanitise
+        from autograder.execute.sanitise import load_reference, sanitise, shift_for_injection
     except ImportError as error:
         raise SelfCheckError(f"`--execute` needs the grading engine, which cannot be loaded here ({error}). Run the "
                              "notebook top to bottom yourself, save it, and check it without --execute.",
@@ -87,13 +87,20 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
         reference_path = find_released_notebook(course)
     nb = nbformat.read(path, as_version=4)
     clean, changes = sanitise(nb, load_reference(reference_path) if reference_path else None)
+    changes = shift_for_injection(clean, changes)  # as the grader's (engine.prepare_job)
     parameters = engine.sandbox_parameters(settings, challenge.letter)
     root = Path(tempfile.mkdtemp(prefix="autograder-check-"))
     assignment = course.assignment if course is not None else "research_challenge"
+    support = _hand_in_beside(path, root, assignment, settings.results_path)
+    if support:
+        notes.append(Note("ran-with-files", "The notebook ran with the files beside it (" + ", ".join(support[:8])
+                          + (" …" if len(support) > 8 else "") + "), as the grader runs it with the files you hand "
+                          "in: hand them in with the notebook."))
     job = engine.Job(course_root=str(root), student_id="self-check", assignment=assignment,
-                     notebook_name=path.name, submitted_at=None, challenge=challenge.letter, task=challenge.task,
-                     sanitised=nbformat.writes(clean), changes=changes, parameters=parameters, cache_key="",
-                     environment={}, declared_packages=_declared_packages(course), settings=settings)
+                     notebook_name=_released_name(course, reference_path, path), submitted_at=None,
+                     challenge=challenge.letter, task=challenge.task, sanitised=nbformat.writes(clean),
+                     changes=changes, parameters=parameters, cache_key="", environment={},
+                     declared_packages=_declared_packages(course), settings=settings, support_files=support)
     if progress:
         progress(f"Running {path.name} from top to bottom as the grader does "
                  f"({'in the bubblewrap sandbox' if usable else 'UNSANDBOXED'}; challenge {challenge.letter}, "
@@ -117,15 +124,48 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
                                  "error": f"{(c.error or {}).get('ename', '')}: {(c.error or {}).get('evalue', '')}"
                                           .strip(": ")[:300]}
                                 for c in record.cells if c.status not in ("completed", "pending")]}
-    copy = _keep_executed_copy(work / path.name, path)
+    copy = _keep_executed_copy(work / job.notebook_name, path)
     summary["executed_copy"] = str(copy) if copy is not None else None
     if progress:
         progress(run_summary(summary))
     results = work / (record.results_file or settings.results_path)
     trace = work / (record.trace_file or TRACE_FILE)
-    return _Run(notebook=work / path.name, results=results, trace=trace, record=record,
+    return _Run(notebook=work / job.notebook_name, results=results, trace=trace, record=record,
                 nonce=(record.environment or {}).get("trace_nonce"), summary=summary, notes=notes, root=root,
                 engine_findings=[f for f in record.findings if f.visibility == STUDENT])
+
+
+def _released_name(course, reference_path, path: Path) -> str:
+    """The name the grader gives the notebook when it runs it (the released notebook's)."""
+    if course is not None:
+        from autograder.intake import released_notebook_name
+
+        return released_notebook_name(course)
+    return reference_path.name if reference_path is not None else path.name
+
+
+def _hand_in_beside(path: Path, root: Path, assignment: str, results_name: str) -> list[str]:
+    """The files beside the notebook that the grader would run it with if they were handed in with it
+    (intake's sorting of a submission folder, and the engine's choice of support files), copied where
+    the engine takes a submission's files from."""
+    from autograder.intake import IGNORED_NAMES, _classify
+    from autograder.layout import ENGINE_FILES, submitted_dir
+
+    try:
+        _, _, others = _classify(path.parent)
+    except OSError:
+        return []
+    names = [n for n in others if n not in IGNORED_NAMES and n not in ENGINE_FILES and n != results_name]
+    target = submitted_dir(root, "self-check", assignment)
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in names:
+        source = path.parent / name
+        if source.is_file() and not source.is_symlink():
+            with contextlib.suppress(OSError):
+                shutil.copyfile(source, target / name)
+                copied.append(name)
+    return copied
 
 
 def _declared_packages(course) -> list[str]:
