@@ -169,7 +169,10 @@ def test_execute_catches_a_notebook_that_only_worked_in_the_students_kernel(stud
     assert run["failed_cells"], run
     assert "NameError" in run["failed_cells"][0]["error"] and "train_model" in run["failed_cells"][0]["error"]
     assert "protocol.results_file" in _fails(report)  # the run wrote no results
-    assert sorted(p.name for p in student.iterdir()) == ["research_challenge.ipynb", "results.json.gz"]
+    # the student's files untouched (the old results file too); the fresh run left beside them to open
+    assert sorted(p.name for p in student.iterdir()) == ["research_challenge.executed.ipynb", "research_challenge.ipynb",
+                                                         "results.json.gz"]
+    assert "NameError" in (student / "research_challenge.executed.ipynb").read_text()
 
 
 def test_self_check_called_inside_a_notebook(reference, tmp_path):
