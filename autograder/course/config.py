@@ -118,7 +118,7 @@ class SimilaritySettings:
     submission is also compared with."""
 
     enabled: bool = True
-    threshold: float = 0.5
+    threshold: float = 0.4
     archive: list[str] = field(default_factory=list)
 
 
