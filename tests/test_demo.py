@@ -7,6 +7,7 @@ Slow: about two minutes on 2 cores."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -99,3 +100,23 @@ def test_a_feedback_page_shows_nothing_of_the_other_students(demo):
             if other != student:
                 assert other not in page and other_name not in page, (student, other)
         assert str(course) not in page  # no paths of the grading machine
+
+
+def test_the_failed_run_is_called_a_failed_run_everywhere(demo):
+    """The crashing example: 'failed' in the batch table, a banner with the student's own traceback on
+    its page (their cell numbers, no library frames), and the cap note names the failed run."""
+    course, stdout = demo
+    descriptions = {p.name: p.description for p in PROFILES}
+    crashed = next(student for student, _ in ROSTER if _profile_of(student, stdout) == descriptions["crashes"])
+    table_rows = [line.split() for line in stdout.splitlines() if line.startswith(crashed + " ")]
+    assert table_rows and all(row[1] == "failed" for row in table_rows), table_rows
+    grade = json.loads((course / "autograded" / crashed / ASSIGNMENT / "grade.json").read_text())
+    error = grade["run"]["first_error"]
+    assert error["ename"] == "NameError" and "build_my_network" in error["traceback"]
+    assert "site-packages" not in error["traceback"] and "Your cell" in error["traceback"]
+    caps = {c["key"]: c["caps"] for c in grade["criteria"]}["training_testing"]
+    assert caps and all(f"run failed (cell {error['cell']} raised NameError)" in cap["note"] for cap in caps)
+    page = (course / "feedback" / crashed / ASSIGNMENT / "index.html").read_text(encoding="utf-8")
+    banner = page[page.index('id="run-failed"'):page.index("</section>", page.index('id="run-failed"'))]
+    assert f"cell {error['cell']} raised <code>NameError</code>" in banner and "build_my_network" in banner
+    assert "protocol was not followed" not in page

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -34,7 +35,7 @@ from autograder.grade.lateness import assess_lateness
 from autograder.grade.recordings import find_recordings, presentation_findings
 from autograder.grade.rubric import load_rubric
 from autograder.layout import write_text_atomic
-from autograder.records import PENDING, ExecutionRecord, Finding
+from autograder.records import FAILED, PENDING, ExecutionRecord, Finding
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,20 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
     lateness = assess_lateness(course.config.late, course.config.deadline, record.submitted_at,
                                manual.extension if manual else None)
     grade = combine(rubric, findings, manual.marks if manual else {}, lateness, course.config.late)
+    notebook_path = folder / record.notebook if record.notebook else None
+    _number_cells(record, notebook_path)
+    first_error = None
+    if record.status == FAILED:
+        # a failed run is called a failed run: the protocol's caps say the run failed (the protocol could
+        # not be checked), not that it was not followed, and the page shows the student's own traceback
+        first_error = failed_cell(notebook_path, record)
+        because = (f"cell {first_error['cell']} raised {first_error['ename']}" if first_error
+                   else (record.reason or "it did not run to the end").rstrip("."))
+        for criterion in grade["criteria"]:
+            for cap in criterion["caps"]:
+                if cap["check_id"].startswith("protocol."):
+                    cap["note"] = (f"The notebook's run failed ({because}), so the protocol could not be checked and "
+                                   "there are no results to compare with the leaderboard.")
 
     catalogue = course.config.catalogue
     challenge = None
@@ -198,7 +213,8 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
                 "sandbox": record.sandbox, "submitted_at": record.submitted_at,
                 "notebook": record.notebook,
                 # numbered as the student counts their cells (from 1, papermill's injected cell not counted)
-                "cells_failed": [c.number or c.index + 1 for c in record.cells if c.status not in ("completed",)]},
+                "cells_failed": [c.number or c.index + 1 for c in record.cells if c.status not in ("completed",)],
+                "first_error": first_error},
         "results": score,
         "results_error": results_error,
         "presentation": talk_facts,
@@ -263,3 +279,71 @@ def _read_key(path: Path) -> str | None:
         return path.read_text(encoding="ascii").strip()
     except OSError:
         return None
+
+
+def _number_cells(record: ExecutionRecord, notebook_path) -> None:
+    """Give cell records written before they carried the student's numbering (`CellRun.number`) their
+    number, from the executed notebook (papermill's injected cell not counted); only a record with a
+    cell that did not complete needs it."""
+    if all(c.number is not None for c in record.cells if c.status != "completed"):
+        return
+    if notebook_path is None or not Path(notebook_path).is_file():
+        return
+    import nbformat  # only for an old record with failed cells
+
+    try:
+        cells = nbformat.read(str(notebook_path), as_version=4).cells
+    except (OSError, ValueError):
+        return
+    injected = [i for i, cell in enumerate(cells) if "injected-parameters" in cell.metadata.get("tags", [])]
+    for run in record.cells:
+        if run.number is None:
+            run.number = run.index + 1 - sum(1 for i in injected if i < run.index)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_IN_COUNTER = re.compile(r"(?:Cell In|Input In) ?\[(\d+)\]")
+
+
+def failed_cell(notebook_path, record: ExecutionRecord) -> dict | None:
+    """The first cell that raised when the grader ran the notebook: its number as the student counts it,
+    the error, and the traceback's frames in the student's own code (papermill and library frames left
+    out: the student can act only on their cell)."""
+    first = next((c for c in record.cells if c.status == "failed" and c.error), None)
+    if first is None:
+        return None
+    found = {"cell": first.number or first.index + 1, "ename": first.error.get("ename") or "Error",
+             "evalue": str(first.error.get("evalue") or "")[:500], "traceback": ""}
+    if notebook_path is None or not Path(notebook_path).is_file():
+        return found
+    import nbformat  # only for a failed run: its traceback
+
+    try:
+        cells = nbformat.read(str(notebook_path), as_version=4).cells
+        cell = cells[first.index]
+    except (OSError, ValueError, IndexError):
+        return found
+    # IPython names a frame by the execution counter ("Cell In[9], line 17"); the student counts cells
+    numbers = {cells[c.index].get("execution_count"): c.number or c.index + 1 for c in record.cells
+               if c.index < len(cells) and cells[c.index].get("execution_count") is not None}
+
+    def in_their_numbering(match: re.Match) -> str:
+        number = numbers.get(int(match.group(1)))
+        return f"Your cell {number}" if number else match.group(0)
+
+    for output in cell.get("outputs", []):
+        if output.get("output_type") != "error":
+            continue
+        own, frame = [], None
+        for line in "\n".join(_ANSI.sub("", text) for text in output.get("traceback", [])).splitlines():
+            if line.startswith(("Cell In[", "Input In [")):
+                frame = [_IN_COUNTER.sub(in_their_numbering, line)]
+                own.append(frame)
+            elif (line.startswith(("File ", f"{found['ename']}:")) or set(line.strip()) == {"-"}
+                  or "Traceback (most recent call last)" in line):
+                frame = None  # a library's frame, the banner or the error line (added once below)
+            elif frame is not None and line.strip():
+                frame.append(line)
+        found["traceback"] = "\n\n".join(["\n".join(f) for f in own] + [f"{found['ename']}: {found['evalue']}"])[:4000]
+        break
+    return found
