@@ -25,7 +25,7 @@ COPY_CHANGES = build.CHANGES  # renamed, comments rewritten, prints added, reord
 
 def _course(root: Path, notebooks: dict[str, dict], toml: str = "") -> Course:
     """A course with the released notebook and these students' submitted notebooks."""
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
     (root / "autograder.toml").write_text(toml, encoding="utf-8")
     course = Course.open(root)
     course.release_dir().mkdir(parents=True)
@@ -111,14 +111,14 @@ def test_what_most_of_the_cohort_shares_is_common_not_copied(tmp_path, works):
 
 def test_a_copy_of_an_archive_notebook_is_found(tmp_path, works):
     pool = build.pools(works)
-    course = _course(tmp_path / "course", {
-        "st01": build.altered(works["structure_boosting"], COPY_CHANGES, seed=3, work="structure_boosting", name="st01"),
-        "st02": works["pymatgen_ridge"]}, toml='[similarity]\narchive = ["archive/2025"]\nthreshold = 0.4\n')
-    archive = course.root / "archive" / "2025"
+    archive = tmp_path / "course" / "archive" / "2025"  # an earlier year's notebooks, some public
     build.save(works["structure_boosting"], archive / "public" / "gh_user.ipynb")
     for n in range(30):
         build.save(build.synthetic(n, pool), archive / f"student{n}.ipynb")
     (archive / "broken.ipynb").write_text("not a notebook", encoding="utf-8")
+    course = _course(tmp_path / "course", {
+        "st01": build.altered(works["structure_boosting"], COPY_CHANGES, seed=3, work="structure_boosting", name="st01"),
+        "st02": works["pymatgen_ridge"]}, toml='[similarity]\narchive = ["archive/2025"]\nthreshold = 0.4\n')
     result, data = _similarity(course)
     assert data["cohort"] == 2 and data["archive"] == 31 and data["archive_folders"] == ["archive/2025"]
     assert [(p["a"]["key"], p["b"]["key"]) for p in data["pairs"] if p["flagged"]] == [

@@ -9,7 +9,6 @@ template's own fingerprints (compare.py), so that it never counts as shared.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,46 +48,10 @@ def _label(cell) -> str:
     return f"{name} ({cell.grade_id})" if cell.grade_id else name
 
 
-def _callee(node: ast.AST) -> str:
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Name):
-        return node.id
-    return "call"
-
-
-def _literal(node: ast.AST):
-    try:
-        value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    if isinstance(value, str) and (not value or len(value) > 40):
-        return None
-    return value
-
-
-def choices_of(tree: ast.AST | None) -> set[str]:
-    """Literal settings of the calls and the dicts of a cell: `LGBMRegressor(num_leaves=63)`,
-    `{"learning_rate": 0.05}`."""
-    found = set()
-    if tree is None:
-        return found
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            for keyword_arg in node.keywords:
-                if keyword_arg.arg and keyword_arg.arg not in _NOT_CHOICES:
-                    value = _literal(keyword_arg.value)
-                    if value is not None:
-                        found.add(f"{_callee(node.func)}({keyword_arg.arg}={value!r})")
-        elif isinstance(node, ast.Dict):
-            for key, value_node in zip(node.keys, node.values):
-                if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value not in _NOT_CHOICES:
-                    value = _literal(value_node)
-                    if value is not None and not isinstance(value, str):
-                        found.add(f"{{{key.value!r}: {value!r}}}")
-    return found
+def choices_of(found: list[tuple[str, str, object]]) -> set[str]:
+    """Literal settings as the report shows them: `LGBMRegressor(num_leaves=63)`, `dict(learning_rate=0.05)`."""
+    return {f"{callee}({name}={value!r})" for callee, name, value in found
+            if name not in _NOT_CHOICES and not (isinstance(value, str) and len(value) > 40)}
 
 
 def results_of(text: str) -> set[str]:
@@ -128,16 +91,17 @@ def document_of(notebook: Notebook, key: str, origin: str, template: set[str]) -
     library = set()
     for cell in notebook.code_cells:  # imports anywhere (the locked set-up cell too) name the library
         library |= imported_names(cell.code)
-    code_units = [(c.index, c.code, code_tokens(c.code, library)) for c in code_cells]
+    code_units, choices = [], set()
+    for cell in code_cells:
+        tokens, found = code_tokens(cell.code, library)
+        code_units.append((cell.index, cell.code, tokens))
+        choices |= choices_of(found)
     text_units = []
     for cell in notebook.markdown_cells:
         text = own_text(cell.source, template) if cell.origin != "locked" else ""
         if text:
             text_units.append((cell.index, text, text_tokens(text)))
     labels = {c.index: _label(c) for c in notebook.cells}
-    choices = set()
-    for cell in code_cells:
-        choices |= choices_of(cell.tree)
     results = set()
     for cell in notebook.code_cells:
         results |= results_of(cell.output_text())
@@ -151,9 +115,10 @@ def template_document(released: Notebook | None) -> Document:
     library = set()
     for cell in released.code_cells:
         library |= imported_names(cell.code)
-    code_units = [(c.index, c.code, code_tokens(c.code, library)) for c in released.code_cells]
-    text_units = [(c.index, c.source, text_tokens(c.source)) for c in released.markdown_cells]
-    choices = set()
+    code_units, choices = [], set()
     for cell in released.code_cells:
-        choices |= choices_of(cell.tree)
+        tokens, found = code_tokens(cell.code, library)
+        code_units.append((cell.index, cell.code, tokens))
+        choices |= choices_of(found)
+    text_units = [(c.index, c.source, text_tokens(c.source)) for c in released.markdown_cells]
     return Document("template", "template", Tokens.build(code_units), Tokens.build(text_units), choices=choices)
