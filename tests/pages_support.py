@@ -54,7 +54,8 @@ ef9012,presentation,61,,Dr Ada
 SECOND_MARKS = {"ab1234": [68, 60, 72, 70, 71], "cd5678": [62, 58, 41, 47, 45]}
 
 ANSWERS = {"data_preparation": "**Your data preparation.**\n\nI used Magpie features of the composition (cd5678's own words).",
-           "model_choice": "**Your model choice.**\n\nA random forest, compared with a Dummy baseline."}
+           "model_choice": "**Your model choice.**\n\nA random forest, compared with a Dummy baseline."
+                           "<script>document.title = 'changed by the notebook'</script>"}
 
 
 def build_cohort(tmp: Path):

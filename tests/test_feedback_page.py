@@ -124,7 +124,8 @@ def test_the_student_s_own_executed_cells(cohort):  # noqa: F811
     notebook = course.notebook_page("cd5678").read_text(encoding="utf-8")
     assert "Magpie features of the composition" in notebook  # their answer, as they wrote it
     assert "results_saved = True" not in notebook and "assert all_folds" not in notebook  # no instructor cell
-    assert "<script" not in notebook and str(course.root) not in notebook and "/tmp/" not in notebook
+    assert "<script" not in notebook and "Content-Security-Policy" in notebook  # the student's script removed
+    assert str(course.root) not in notebook and "/tmp/" not in notebook
     assert not course.notebook_page("gh3456").exists()  # the failed run kept no notebook: no link
     assert "notebook.html" not in course.feedback_page("gh3456").read_text(encoding="utf-8")
 
@@ -190,6 +191,7 @@ def test_the_notebook_page_opens_offline(cohort, browser):  # noqa: F811
     page.wait_for_load_state("load")
     assert page.url == course.notebook_page("cd5678").as_uri()
     assert "Your notebook as the grader ran it" in page.inner_text("h1")
+    assert page.title() == "Your notebook as the grader ran it (cd5678)"  # no script of the notebook ran
     assert seen["errors"] == [] and external(seen["requests"]) == []
     page.screenshot(path=str(ARTIFACTS / "feedback-notebook-cd5678.png"))
     page.close()
