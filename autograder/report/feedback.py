@@ -352,65 +352,6 @@ def own_cells(notebook):
 
 def write_notebook_page(course, assignment: str, student: str, grade: dict) -> Path | None:
     """feedback/<student>/<assignment>/notebook.html: the student's own cells as the grader ran them
-    (nbconvert's HTML exporter; the student's HTML sanitised, no script; paths of the grading
-    machine removed). Left as it is when newer than the executed notebook; None (and any old page
-    removed) when the run kept no notebook."""
-    name = (grade.get("run") or {}).get("notebook")
-    source = course.autograded_dir(student, assignment) / name if name else None
-    target = course.notebook_page(student, assignment)
-    if source is None or not source.is_file():
-        target.unlink(missing_ok=True)
-        return None
-    if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
-        return target
-    import nbformat  # with nbconvert about 1 s of imports: only when a notebook page is drawn
-    from nbconvert import HTMLExporter
-
-    notebook = own_cells(nbformat.read(str(source), as_version=4))
-    scrub = Scrubber(course.root, data_home(), os.path.expanduser("~"), Path.cwd())
-    for cell in notebook.cells:
-        cell.source = scrub.text(cell.source)
-        for output in cell.get("outputs", []):
-            if "text" in output:
-                output["text"] = scrub.text(output["text"])
-            if "traceback" in output:
-                output["traceback"] = [scrub.text(line) for line in output["traceback"]]
-            if "evalue" in output:
-                output["evalue"] = scrub.text(output["evalue"])
-            for kind in ("text/plain", "text/html", "text/markdown"):
-                if isinstance(output.get("data", {}).get(kind), str):
-                    output["data"][kind] = scrub.text(output["data"][kind])
-    exporter = HTMLExporter(template_name="basic", sanitize_html=True, exclude_anchor_links=True)
-    body, _ = exporter.from_notebook_node(notebook)
-    body = re.sub(r"<img (?![^>]*\balt=)", '<img alt="A figure your code drew" ', body)
-    html = environment().get_template("notebook.html.j2").render(
-        body=body, student=student, assignment=assignment, n_cells=len(notebook.cells),
-        course_id=course.config.course_id, course_name=course.config.course_name)
-    return write_text_atomic(target, html)
-
-def notebook_link(course, assignment: str, student: str, grade: dict) -> str:
-    """The link from the page to the student's own executed cells (written when missing or older
-    than the executed notebook), or "" when the run kept no notebook."""
-    page = write_notebook_page(course, assignment, student, grade)
-    return page.name if page is not None else ""
-
-
-def own_cells(notebook):
-    """The student's cells of an executed notebook: without the grader's (the parameters cell
-    papermill injects) and the instructor's locked cells (the protocol and the tests, restored from
-    the source), outputs as the run left them."""
-    kept = []
-    for cell in notebook.cells:
-        meta = cell.get("metadata", {})
-        if "injected-parameters" in meta.get("tags", []) or meta.get("nbgrader", {}).get("locked"):
-            continue
-        kept.append(cell)
-    notebook.cells = kept
-    return notebook
-
-
-def write_notebook_page(course, assignment: str, student: str, grade: dict) -> Path | None:
-    """feedback/<student>/<assignment>/notebook.html: the student's own cells as the grader ran them
     (nbconvert's HTML exporter; the student's HTML sanitised, no script runs; paths of the grading
     machine removed). Left as it is when newer than the executed notebook; None (and any old page
     removed) when the run kept no notebook."""
