@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from autograder.checks.inputs import check_inputs_key
 from autograder.checks.needs import (
     ANALYSIS,
     CHALLENGE,
@@ -170,10 +171,16 @@ def run_check_stage(course, student_id: str, assignment: str | None = None) -> l
     """The check stage of one executed submission: run every check, then write its own artefacts,
     `checks.json` (the findings) and `score.json` (the one Score, which the checks built their
     findings from). The execution record is never touched. A failure of the checks themselves is
-    recorded as a `checks.error` finding for the marker, never as a pass."""
+    recorded as a `checks.error` finding for the marker, never as a pass. When nothing the stage reads
+    has changed since it last ran (autograder.checks.inputs), its stored findings and Score stand and
+    nothing is read again."""
     from autograder.checks.context import CheckContext
 
     assignment = assignment or course.assignment
+    record = course.load_record(student_id, assignment)
+    stored = course.load_checks(student_id, assignment)
+    if stored and stored.get("inputs") and stored["inputs"] == check_inputs_key(course, student_id, assignment, record):
+        return [Finding.from_dict(f) for f in stored.get("findings", [])]  # nothing it reads changed
     score = None
     try:
         ctx = CheckContext.from_autograded(course, student_id, assignment)
@@ -183,12 +190,12 @@ def run_check_stage(course, student_id: str, assignment: str | None = None) -> l
         findings = [make("checks.error", COULD_NOT_RUN,
                          "The automatic checks could not run on this notebook; a marker will look at it.",
                          visibility=MARKER, details={"error": f"{type(error).__name__}: {error}"[:1000]})]
-    record = course.load_record(student_id, assignment)
     course.save_score(student_id, assignment, score.to_dict() if score else None,
                       score.arrays_to_save() if score else None)
     course.save_checks(student_id, assignment, {
         "student_id": student_id, "assignment": assignment, "status": CHECKED,
         "execution": record.cache_key if record else "", "findings": [asdict(f) for f in findings],
+        "inputs": check_inputs_key(course, student_id, assignment, record),  # autograder.checks.inputs
         "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     return findings
 

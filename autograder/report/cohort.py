@@ -1,16 +1,31 @@
 """The report stage for a cohort: each student's feedback page and the cohort summary, from the
-grade.json files the grade stage wrote (nothing is recomputed here)."""
+grade.json files the grade stage wrote (nothing is recomputed here).
+
+A page is content-addressed: its key is a hash of exactly what it shows (the template's context,
+with each chart standing as the key of what it is drawn from, see autograder.report.figures), of the
+templates and of the code that formats them. A page whose key is the one it was last written with is
+left as it is, drawing nothing; a changed page takes the charts that did not change from
+autograded/.cache/figures and draws only the others. The one thing left out of the key is the time
+the page was generated, so an unchanged page keeps the time of its last change."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.report.feedback import write_feedback
+import autograder
+from autograder.layout import write_text_atomic
+from autograder.report import TEMPLATES, environment, figures
+from autograder.report.feedback import TEMPLATE, page_context
 from autograder.report.summary import write_summary
 
 log = logging.getLogger(__name__)
+
+UNKEYED = ("generated",)  # the moment of drawing: not what the page is about
 
 
 @dataclass
@@ -18,13 +33,60 @@ class ReportResult:
     pages: dict[str, Path] = field(default_factory=dict)  # student -> feedback page
     errors: dict[str, str] = field(default_factory=dict)  # student -> why their page was not written
     summary_path: Path | None = None
+    rewritten: list[str] = field(default_factory=list)  # students whose page changed (and was written)
+    charts_drawn: int = 0  # charts drawn for those pages (the others were kept from an earlier run)
+
+
+@functools.lru_cache(maxsize=1)
+def rendering_version() -> str:
+    """The templates and the code that formats values in them: a change to either redraws every page."""
+    digest = hashlib.sha256(autograder.__version__.encode())
+    for path in sorted(TEMPLATES.rglob("*")) + [Path(autograder.report.__file__)]:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def page_key(context: dict) -> str:
+    """The hash of what a page shows (its charts by their keys), its template and rendering code."""
+    shown = {k: v for k, v in context.items() if k not in UNKEYED}
+    blob = json.dumps([TEMPLATE, rendering_version(), shown], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _stored_key(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+def write_feedback_page(course, assignment: str, student: str, grade: dict | None,
+                        result: ReportResult | None = None) -> Path | None:
+    """One student's page, written only when what it shows changed (None: no grade to show)."""
+    result = result if result is not None else ReportResult()
+    with figures.deferred(course.figure_cache_dir) as drawings:
+        context = page_context(course, assignment, student, grade)
+    if context is None:
+        return None
+    path, key_path = course.feedback_page(student, assignment), course.page_key_path(student, assignment)
+    key = page_key(context)
+    if path.is_file() and _stored_key(key_path) == key:
+        return path
+    context = drawings.resolve(context)
+    result.charts_drawn += len(drawings.drawn)
+    html = environment().get_template(TEMPLATE).render(**context)
+    write_text_atomic(path, html)
+    write_text_atomic(key_path, key + "\n")  # after the page: a page killed half-way is drawn again
+    result.rewritten.append(student)
+    return path
 
 
 def write_page(course, assignment: str, student: str, grade: dict | None, result: ReportResult) -> None:
     """One student's page; a page that cannot be drawn is recorded, never stops the cohort."""
 
     try:
-        path = write_feedback(course, assignment, student, grade)
+        path = write_feedback_page(course, assignment, student, grade, result)
     except Exception as error:  # noqa: BLE001 - one broken page must not stop the others
         log.exception("feedback page of %s failed", student)
         result.errors[student] = f"{type(error).__name__}: {error}"

@@ -308,14 +308,17 @@ def build_context(course, assignment: str, student: str, grade: dict, challenge,
     return scrub(context)
 
 
+TEMPLATE = "feedback.html.j2"
+
+
 def render_feedback(course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None) -> str:
     context = build_context(course, assignment, student, grade, challenge, arrays)
-    return environment().get_template("feedback.html.j2").render(**context)
+    return environment().get_template(TEMPLATE).render(**context)
 
 
-def write_feedback(course, assignment: str, student: str, grade: dict | None = None) -> Path | None:
-    """Write one student's page from their stored grade (given, or read from grade.json); None
-    when there is no grade to show."""
+def page_context(course, assignment: str, student: str, grade: dict | None = None) -> dict | None:
+    """What one student's page shows, from their stored grade (given, or read from grade.json);
+    None when there is no grade to show."""
     grade = grade if grade is not None else course.load_grade(student, assignment)
     if not grade or grade.get("status") == "error" or "overall" not in grade:
         return None
@@ -326,8 +329,18 @@ def write_feedback(course, assignment: str, student: str, grade: dict | None = N
         except ValueError:
             challenge = None
     arrays = course.load_score_arrays(student, assignment) if grade.get("results") else None
-    html = render_feedback(course, assignment, student, grade, challenge, arrays)
+    return build_context(course, assignment, student, grade, challenge, arrays)
+
+
+def write_feedback(course, assignment: str, student: str, grade: dict | None = None) -> Path | None:
+    """Write one student's page, drawn in full (autograder.report.cohort.write_page leaves a page
+    whose content has not changed as it is); None when there is no grade to show."""
+    context = page_context(course, assignment, student, grade)
+    if context is None:
+        return None
+    html = environment().get_template(TEMPLATE).render(**context)
     return write_text_atomic(course.feedback_page(student, assignment), html)
+
 
 def notebook_link(course, assignment: str, student: str, grade: dict) -> str:
     """The link from the page to the student's own executed cells (written when missing or older

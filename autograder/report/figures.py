@@ -4,13 +4,28 @@ GUI backend and no global state is involved.
 
 Margins are set in inches from the text each figure holds (`_margins`), not found by
 `bbox_inches="tight"`, which lays the whole figure out a second time: the feedback pages are
-written while the cohort's notebooks run, and that second pass was a quarter of their drawing time."""
+written while the cohort's notebooks run, and that second pass was a quarter of their drawing time.
+
+Every chart is content-addressed: its key is a hash of exactly what it is drawn from (its arguments,
+numpy arrays by their bytes) and of the drawing code (this file, matplotlib's version). Inside
+`deferred(folder)` a chart is not drawn when called: it stands as a placeholder naming its key, so a
+page can be hashed before anything is drawn; `Drawings.resolve` then replaces each placeholder with
+the PNG kept in `folder` under that key, drawing only the charts not kept yet. Outside `deferred` a
+chart is drawn as it is called (the cohort summary, the tests)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
+import dataclasses
 import functools
+import hashlib
 import io
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -71,10 +86,118 @@ TITLE = 0.34
 NUMBERS_LEFT = 0.78
 
 
+PNG_URI = "data:image/png;base64,"
+PLACEHOLDER = "data:image/png;autograder-figure="  # a chart not drawn yet, by its key (see deferred)
+
+
 def to_data_uri(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return PNG_URI + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# --- content addressing ------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """What else a chart depends on: this file's drawing code and matplotlib's version."""
+    import matplotlib
+
+    return hashlib.sha256(Path(__file__).read_bytes() + matplotlib.__version__.encode()).hexdigest()
+
+
+def _canonical(value):
+    """A JSON-able form of a chart's argument that changes whenever what it draws would."""
+    if isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        return {"array": str(array.dtype), "shape": list(array.shape),
+                "sha256": hashlib.sha256(array.tobytes()).hexdigest()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {type(value).__name__: _canonical(dataclasses.asdict(value))}
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "__dict__"):  # a plain object (a rubric band): by its attributes
+        return {type(value).__name__: _canonical(vars(value))}
+    return repr(value)
+
+
+def figure_key(name: str, args: tuple, kwargs: dict) -> str:
+    blob = json.dumps([name, code_version(), _canonical(list(args)), _canonical(kwargs)], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Drawings:
+    """The charts asked for inside `deferred(folder)`: key -> how to draw it; PNGs kept in `folder`."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = Path(folder) if folder is not None else None
+        self.pending: dict[str, Callable[[], str]] = {}
+        self.drawn: list[str] = []  # keys drawn by resolve (the others came from the folder)
+
+    def placeholder(self, key: str, draw: Callable[[], str]) -> str:
+        self.pending[key] = draw
+        return PLACEHOLDER + key
+
+    def uri(self, key: str) -> str:
+        path = self.folder / f"{key}.png" if self.folder is not None else None
+        if path is not None:
+            try:
+                return PNG_URI + base64.b64encode(path.read_bytes()).decode("ascii")
+            except OSError:
+                pass  # not kept yet (or unreadable): drawn again
+        uri = self.pending[key]()
+        self.drawn.append(key)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
+            tmp.write_bytes(base64.b64decode(uri[len(PNG_URI):]))
+            os.replace(tmp, path)
+        return uri
+
+    def resolve(self, value):
+        """`value` with each placeholder replaced by its chart (kept, or drawn now)."""
+        if isinstance(value, str):
+            return self.uri(value[len(PLACEHOLDER):]) if value.startswith(PLACEHOLDER) else value
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.resolve(v) for v in value)
+        return value
+
+
+_DEFERRED: contextvars.ContextVar[Drawings | None] = contextvars.ContextVar("deferred_figures", default=None)
+
+
+@contextlib.contextmanager
+def deferred(folder: Path | None = None):
+    """Charts called inside stand as placeholders (their keys); resolve them with the Drawings."""
+    drawings = Drawings(folder)
+    token = _DEFERRED.set(drawings)
+    try:
+        yield drawings
+    finally:
+        _DEFERRED.reset(token)
+
+
+def content_addressed(function):
+    """A chart function that, inside `deferred`, returns its placeholder instead of drawing."""
+
+    @functools.wraps(function)
+    def chart(*args, **kwargs):
+        drawings = _DEFERRED.get()
+        if drawings is None:
+            return function(*args, **kwargs)
+        return drawings.placeholder(figure_key(function.__name__, args, kwargs),
+                                    functools.partial(function, *args, **kwargs))
+    return chart
 
 
 def _use_log(values: list[float]) -> bool:
@@ -82,6 +205,7 @@ def _use_log(values: list[float]) -> bool:
     return bool(positive) and max(positive) / min(positive) > 6
 
 
+@content_addressed
 def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "") -> str:
     """The leaderboard entries (mean ± std) with the given models placed among them.
     models: [{"label", "mean", "std", "folds": [fold scores] (optional), "highlight": bool}]."""
@@ -140,6 +264,7 @@ def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "")
     return to_data_uri(figure)
 
 
+@content_addressed
 def parity_plot(challenge: Challenge, y_true: np.ndarray, y_pred: np.ndarray, seen: np.ndarray) -> str:
     figure = _figure(4.6, 4.4)
     _margins(figure, left=NUMBERS_LEFT, bottom=BELOW, top=TITLE)
@@ -165,6 +290,7 @@ def parity_plot(challenge: Challenge, y_true: np.ndarray, y_pred: np.ndarray, se
     return to_data_uri(figure)
 
 
+@content_addressed
 def roc_curve_plot(y_true: np.ndarray, y_pred: np.ndarray, is_probability: bool) -> str:
     from sklearn.metrics import auc, roc_curve
 
@@ -191,6 +317,7 @@ def roc_curve_plot(y_true: np.ndarray, y_pred: np.ndarray, is_probability: bool)
     return to_data_uri(figure)
 
 
+@content_addressed
 def confusion_matrix_plot(y_true: np.ndarray, y_pred: np.ndarray, positive: str = "True",
                           negative: str = "False") -> str:
     from sklearn.metrics import confusion_matrix
@@ -214,8 +341,11 @@ def confusion_matrix_plot(y_true: np.ndarray, y_pred: np.ndarray, positive: str 
     return to_data_uri(figure)
 
 
-def seen_unseen_chart(seen_unseen: dict, metric_label: str, unit: str = "") -> str:
-    names = [n for n in ("seen", "unseen") if seen_unseen.get(n, {}).get("value") is not None]
+@content_addressed
+def seen_unseen_chart(challenge: Challenge, seen_unseen: dict) -> str:
+    """The task's own metric (the leaderboard's: MAE, or ROC-AUC of the labels) on test materials of
+    seen and of unseen chemical systems; the axis says which metric, its unit and which way is better."""
+    names = [n for n in ("seen", "unseen") if (seen_unseen.get(n) or {}).get("value") is not None]
     values = [seen_unseen[n]["value"] for n in names]
     labels = [f"{n} chemical system" for n in names]
     notes = [f"  {value:.3g}  (n = {seen_unseen[name]['n']})" for value, name in zip(values, names)]
@@ -232,12 +362,18 @@ def seen_unseen_chart(seen_unseen: dict, metric_label: str, unit: str = "") -> s
     for y, value, note in zip(ys, values, notes):
         ax.text(value, y, note, va="center", fontsize=8, color=INK)
     ax.set_yticks(ys, labels, fontsize=8)
-    ax.set_xlim(0, max(values or [1]) * 1.02)
-    label = seen_unseen.get("measure", metric_label)
-    ax.set_xlabel(label + (f" ({unit})" if unit and label == "MAE" else ""), fontsize=8.5, color=INK)
+    if challenge.is_classification:  # ROC-AUC: the whole scale, with a random guess's 0.5 marked
+        ax.set_xlim(0, 1)
+        ax.axvline(0.5, color=MUTED, linewidth=1, linestyle="--", zorder=1)
+    else:
+        ax.set_xlim(0, max(values or [1]) * 1.02)
+    unit = f" ({challenge.unit})" if challenge.unit and not challenge.is_classification else ""
+    arrow = "higher is better" if challenge.higher_is_better else "lower is better"
+    ax.set_xlabel(f"{challenge.metric_label}{unit} — {arrow}", fontsize=8.5, color=INK)
     return to_data_uri(figure)
 
 
+@content_addressed
 def histogram(values_by_kind: dict[str, list[float]], bands: list, title: str, xlabel: str) -> str:
     """Marks histogram with band boundaries (cohort summary)."""
     figure = _figure(4.6, 2.4)
@@ -259,6 +395,7 @@ def histogram(values_by_kind: dict[str, list[float]], bands: list, title: str, x
     return to_data_uri(figure)
 
 
+@content_addressed
 def criterion_marks_chart(rows: list[tuple[str, list[float]]]) -> str:
     """One box per criterion (cohort summary)."""
     figure = _figure(4.6, 0.6 + 0.36 * max(1, len(rows)))
