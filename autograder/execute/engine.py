@@ -394,9 +394,8 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
             nb = None
     findings: list[Finding] = []
     if nb is not None:
-        from autograder.execute.sanitise import PAPERMILL_ERROR_TAG
-
         from autograder.execute.outputs import bound_notebook  # with nbformat: only when a notebook ran
+        from autograder.execute.sanitise import PAPERMILL_ERROR_TAG
 
         nb.cells = [c for c in nb.cells if PAPERMILL_ERROR_TAG not in c.metadata.get("tags", [])]
         if _course_disk_full(work, nb):
