@@ -214,8 +214,6 @@ def marker_agreement(rows: list[MarkRow], bands, large_difference: float = 10.0)
     largest absolute difference, the share of pairs in the same band, Cohen's kappa on the bands
     (None when it is not defined: fewer than two pairs, or every mark in one band), and the pairs
     further apart than `large_difference`."""
-    from sklearn.metrics import cohen_kappa_score  # 0.5 s of imports: only when a report is written
-
     pairs = pairs_of(rows, bands)
     if not pairs:
         return {"n": 0, "pairs": [], "large": [], "mean_difference": None, "mean_abs_difference": None,
@@ -224,6 +222,8 @@ def marker_agreement(rows: list[MarkRow], bands, large_difference: float = 10.0)
     firsts, seconds = [p.first_band for p in pairs], [p.second_band for p in pairs]
     kappa = None
     if len(pairs) >= 2 and len(set(firsts) | set(seconds)) > 1:
+        from sklearn.metrics import cohen_kappa_score  # its imports only when there is a kappa to compute
+
         value = cohen_kappa_score(firsts, seconds, labels=[b.key for b in bands])
         kappa = None if math.isnan(value) else float(value)
     largest = max(pairs, key=lambda p: abs(p.difference))
@@ -269,8 +269,6 @@ def fairness(rows: list[MarkRow], by: str = "challenge", alpha: float = 0.05, mi
     `flagged` when the adjusted p < alpha. Only the marks that count (FIRST) are compared, only groups
     with a name and at least `min_group` marks take part; with fewer than two such groups there is
     no test (p None, with the reason)."""
-    from scipy.stats import f_oneway, false_discovery_control  # scipy's stats: only when a report is written
-
     counted = [r for r in rows if r.role == FIRST and not r.suggested and getattr(r, by)]
     keys = criteria or list(dict.fromkeys(r.criterion for r in counted if r.criterion != OVERALL))
     out = []
@@ -299,11 +297,15 @@ def fairness(rows: list[MarkRow], by: str = "challenge", alpha: float = 0.05, mi
             entry["flagged"] = entry["gap"] > 0
             out.append(entry)
             continue
+        from scipy.stats import f_oneway  # scipy's stats only when there are groups to compare
+
         result = f_oneway(*tested.values())
         entry["f"], entry["p"] = float(result.statistic), float(result.pvalue)
         out.append(entry)
     tested = [e for e in out if e["p"] is not None]
     if tested:
+        from scipy.stats import false_discovery_control
+
         for entry, adjusted in zip(tested, false_discovery_control([e["p"] for e in tested])):
             entry["p_adjusted"] = float(adjusted)
             entry["flagged"] = entry["p_adjusted"] < alpha
