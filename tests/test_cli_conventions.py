@@ -148,3 +148,10 @@ def test_data_status_sizes_json_and_unknown_challenge(tmp_path):
     letter = run("data", "status", "E", cwd=tmp_path)
     assert letter.returncode == 2 and "A (matbench_phonons), B (matbench_expt_gap)" in letter.stderr
 
+
+
+def test_demo_never_deletes_a_folder_that_is_not_a_demo_course(course):
+    before = snapshot(course)
+    done = run("demo", "--course", str(course))
+    assert done.returncode == 2 and "is not a demo course" in done.stderr
+    assert snapshot(course) == before

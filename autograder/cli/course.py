@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from autograder.cli.app import CourseOption, _course, app
+from autograder.errors import UserError
 from autograder.layout import ALLOCATION_FILE, CONFIG_FILE, EXAMPLE_ROSTER_FILE
 
 
@@ -78,6 +79,20 @@ def demo(course: Path = typer.Option(Path("demo-course"), "--course", metavar="D
                                      help="Where to build the demo course (replaced if it exists)."),
          workers: int = typer.Option(0, "--workers", metavar="N", help="Submissions graded at once (0: cores).")):
     """Build a demo course from scratch and run a term end to end (what `make demo` runs)."""
+    from autograder.demo import ROSTER
     from autograder.demo import main as run_demo
 
+    if course.is_dir() and any(course.iterdir()):  # replaced only if it is an earlier demo course
+        from autograder.course.allocation import read_allocation
+        from autograder.course.config import Course
+
+        try:
+            demo_ids = set(read_allocation(course / ALLOCATION_FILE, Course.open(course).config.catalogue))
+        except UserError:
+            demo_ids = set()
+        if demo_ids != {student for student, _ in ROSTER}:
+            raise UserError(f"{course} exists and is not a demo course: the demo builds its course from scratch and "
+                            "would delete what is there. Give a new folder with --course.")
+    elif course.exists() and not course.is_dir():
+        raise UserError(f"{course} is a file; give a folder for the demo course with --course.")
     run_demo(course, workers=workers)
