@@ -84,8 +84,9 @@ def test_a_copied_pair_is_flagged_with_its_passages(tmp_path, works):
 def test_a_pair_that_shares_only_the_template_is_not_flagged(tmp_path, works):
     course = _course(tmp_path / "course", {"tp01": build.template_only("tp01"), "tp02": build.template_only("tp02"),
                                            "st01": works["magpie_forest"]})
-    _, data = _similarity(course)
+    result, data = _similarity(course, "--json")
     assert data["flagged"] == 0 and data["candidates"] == 0 and data["pairs"] == []
+    assert json.loads(result.output)["flagged"] == [] and json.loads(result.output)["cohort"] == 3
     assert "No two notebooks share any passage" in course.similarity_page().read_text(encoding="utf-8")
     # without the released notebook nothing is discounted, and the artefact says so
     paths = {k: course.submitted_dir(k) / build.NOTEBOOK for k in ("tp01", "tp02")}
@@ -170,3 +171,12 @@ def test_the_report_is_linked_from_the_summary_only(tmp_path, works):
     checked = CliRunner().invoke(app, ["check", str(course.submitted_dir("cd5678") / build.NOTEBOOK), "--json"])
     assert checked.exit_code in (0, 1), checked.output
     assert not re.search(r"similar|ab1234", checked.output, re.I)
+
+
+def test_nothing_to_compare_is_a_clear_error(tmp_path):
+    course = _course(tmp_path / "course", {})
+    result = CliRunner().invoke(app, ["similarity", "--course", str(course.root)])
+    assert result.exit_code != 0 and "collect the submissions first" in str(result.exception)
+    assert not course.similarity_path().exists()
+    result = CliRunner().invoke(app, ["similarity", "homework", "--course", str(course.root)])
+    assert "Unknown assignment 'homework'" in str(result.exception)

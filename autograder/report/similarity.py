@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from autograder.errors import UserError
 from autograder.layout import write_text_atomic
 from autograder.report import environment
 from autograder.similarity import run_similarity
@@ -137,6 +138,10 @@ def similarity_step(course, assignment: str, console=None) -> SimilarityOutcome 
 
     try:
         outcome = similarity_report(course, assignment)
+    except UserError as error:  # nothing to compare
+        if console is not None:
+            console.print(f"Similarity: not compared. {error}")
+        return None
     except Exception as error:  # noqa: BLE001 - the grades stand; `autograder similarity` can be run again
         logging.getLogger(__name__).exception("similarity step failed")
         if console is not None:

@@ -16,9 +16,15 @@ from pathlib import Path
 
 from autograder.checks.context import find_released_notebook
 from autograder.checks.notebook import Notebook, NotebookError
+from autograder.errors import UserError
 from autograder.intake import inspect_submission
+from autograder.layout import SUBMITTED
 from autograder.similarity.compare import KINDS, Cohort, PairScore
 from autograder.similarity.extract import Document, DocumentError, read_document, template_document, template_lines
+
+class SimilarityError(UserError):
+    """Nothing to compare: no submission has been collected."""
+
 
 UNFLAGGED_SHOWN = 10  # pairs below the threshold the report still shows, highest first
 ESTIMATE_SHARE = 0.4  # candidates estimated at this share of the threshold or more are scored exactly
@@ -144,6 +150,10 @@ def run_similarity(course, assignment: str | None = None, threshold: float | Non
     assignment = assignment or course.assignment
     started = time.monotonic()
     cohort, notes = course_notebooks(course, assignment)
+    if not cohort:
+        raise SimilarityError(f"No submitted notebook of {assignment} to compare in {course.root / SUBMITTED}"
+                              + (f" ({'; '.join(notes)})" if notes else "")
+                              + ": collect the submissions first (`autograder collect`).")
     archive = archive_notebooks(course)
     material = read_material(cohort, archive, find_released_notebook(course, assignment))
     material.notes[:0] = notes
