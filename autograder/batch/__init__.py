@@ -41,6 +41,7 @@ import itertools
 import shutil
 import time
 
+from autograder.batch.faults import BatchInterrupted, BatchStop, DiskFull
 from autograder.batch.options import (
     BatchError,
     BatchSummary,
@@ -49,7 +50,6 @@ from autograder.batch.options import (
     engine_settings,
     lock_batch,
 )
-from autograder.batch.faults import BatchInterrupted, BatchStop, DiskFull
 from autograder.batch.planning import (
     batch_students,
     check_data,

@@ -1,7 +1,7 @@
 """Faults during a batch that lose nothing: Ctrl-C, SIGTERM (a scheduler, a closed SSH session) and a
 full disk all stop the batch the same way.
 
-`BatchStop` catches SIGINT and SIGTERM while the batch runs and sets the sandbox's stop event, so every
+`BatchStop` catches SIGINT, SIGTERM and SIGHUP while the batch runs and sets the sandbox's stop event, so every
 sandbox under way is killed within a fraction of a second (autograder.execute.sandbox.STOP) and its
 submission is recorded as *interrupted*; runs not yet started never start; what finished is kept; the
 previous execution, grade and page of a submission whose re-run was stopped stay as they were (its run
@@ -40,14 +40,14 @@ class DiskFull(BatchError):
 class BatchStop:
     """Why the batch is stopping ("" while it is not), and the signal handlers that say so."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal or SSH session closed
 
     def __init__(self, console=None):
         self.console, self.reason, self.disk_full = console, "", ""
         self._previous: dict = {}
         self._lock = threading.Lock()
 
-    def __enter__(self) -> "BatchStop":
+    def __enter__(self):
         sb.STOP.clear()
         if threading.current_thread() is threading.main_thread():  # Python delivers signals there only
             for number in self.SIGNALS:
@@ -56,9 +56,14 @@ class BatchStop:
 
     def __exit__(self, *exc) -> None:
         for number, handler in self._previous.items():
-            signal.signal(number, handler)
+            # once stopped, a further Ctrl-C while the batch says what it stopped changes nothing either
+            signal.signal(number, self._after_stop if self.stopped else handler)
         self._previous.clear()
         sb.STOP.clear()
+
+    @staticmethod
+    def _after_stop(number, frame) -> None:
+        pass
 
     @property
     def stopped(self) -> bool:

@@ -15,6 +15,7 @@ engine on the notebook it stores (the guarantee, whatever the sandbox sent).
 from __future__ import annotations
 
 import json
+from collections import defaultdict, deque
 
 import nbformat
 
@@ -105,12 +106,65 @@ def _record(cell, original: int, kept: int, why: str) -> None:
                           "lines": before.get("lines", 0), "why": before.get("why", why)}
 
 
-def bound_cell(cell, limit: int | None) -> bool:
-    """Keep one cell's outputs within `limit` bytes; True if something was cut."""
+class OutputGuard:
+    """Inside run_one, while a cell runs: outputs past the cell's bound are counted and dropped as they
+    arrive (only the end of the streams is kept), so that a notebook printing millions of lines holds
+    a few MB in memory, not gigabytes. `finish` then cuts the cell as bound_cell does."""
+
+    KINDS = ("stream", "display_data", "execute_result")
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.kept: dict[int, int] = defaultdict(int)
+        self.dropped: dict[int, dict] = {}
+
+    def admit(self, cell_index: int, msg: dict) -> bool:
+        """Whether this output message goes into the cell (errors and display updates always do)."""
+        if not self.limit or msg.get("msg_type") not in self.KINDS or self.kept[cell_index] <= self.limit:
+            return True
+        content = msg.get("content", {})
+        gone = self.dropped.setdefault(cell_index, {"bytes": 0, "lines": 0, "tail": deque(), "tail_chars": 0,
+                                                    "name": "stdout"})
+        if msg["msg_type"] == "stream":
+            text = str(content.get("text", ""))
+            lines = text.count("\n")
+            gone["bytes"] += len(text) + 8 * lines
+            gone["lines"] += lines
+            gone["tail"].append(text)
+            gone["tail_chars"] += len(text)
+            gone["name"] = content.get("name", "stdout")
+            while len(gone["tail"]) > 1 and gone["tail_chars"] - len(gone["tail"][0]) > self.limit // TAIL_SHARE:
+                gone["tail_chars"] -= len(gone["tail"].popleft())
+        else:
+            gone["bytes"] += len(json.dumps(content.get("data", {})))
+        return False
+
+    def added(self, cell_index: int, output) -> None:
+        if output is not None:
+            self.kept[cell_index] += output_bytes(output)
+
+    def finish(self, cell, cell_index: int) -> bool:
+        """Cut the cell (its kept outputs and what was dropped) to the bound; True if it was cut."""
+        self.kept.pop(cell_index, None)
+        gone = self.dropped.pop(cell_index, None)
+        return bound_cell(cell, self.limit, gone)
+
+
+def bound_cell(cell, limit: int | None, dropped: dict | None = None) -> bool:
+    """Keep one cell's outputs within `limit` bytes; True if something was cut. `dropped`: what an
+    OutputGuard already left out while the cell ran (its size, lines, and the end of its streams)."""
     outputs = _coalesce(cell.get("outputs", []))
-    cell["outputs"] = outputs
     total = sum(output_bytes(o) for o in outputs)
-    if not limit or total <= limit:
+    extra_lines = 0
+    if dropped:  # the end of the dropped streams goes where it came: after the kept ones, before the errors
+        tail = _stream(dropped["name"], "".join(dropped["tail"]))
+        at = next((i for i, o in enumerate(outputs) if o.get("output_type") == "error"), len(outputs))
+        outputs.insert(at, tail)
+        total += dropped["bytes"]
+        extra_lines = dropped["lines"] - tail["text"].count("\n")
+        outputs = _coalesce(outputs)
+    cell["outputs"] = outputs
+    if not limit or (total <= limit and not dropped):
         return False
     head_budget = limit - limit // TAIL_SHARE
     head, errors, dropped_text, last_stream = [], [], [], None
@@ -138,7 +192,7 @@ def bound_cell(cell, limit: int | None) -> bool:
             dropped_text.append("")  # a figure or table over the bound: not kept
     rest = "".join(dropped_text)
     tail = _tail(rest, limit // TAIL_SHARE) if rest else ""
-    lines = rest.count("\n") - tail.count("\n")
+    lines = rest.count("\n") - tail.count("\n") + max(extra_lines, 0)
     cut_bytes = total - used - len(tail.encode("utf-8", "replace")) - sum(output_bytes(e) for e in errors)
     note = (f"\n{NOTE}{_human(max(cut_bytes, 0))} of this cell's output{f' ({lines:,} lines)' if lines else ''} "
             f"cut here: the grader keeps {_human(limit)} per cell.{' The end of the output follows.' if tail else ''}\n")

@@ -116,12 +116,13 @@ def _run(spec: dict, frames: FrameWriter, outcome: dict) -> None:
     import nbformat
     import papermill
     from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
     from papermill.iorw import load_notebook_node, papermill_io
     from papermill.parameterize import parameterize_notebook
 
-    from autograder.execute.outputs import bound_cell
+    from autograder.execute.outputs import OutputGuard
 
     source_text = spec["notebook"]
 
@@ -155,6 +156,19 @@ def _run(spec: dict, frames: FrameWriter, outcome: dict) -> None:
 
     LocalProvisioner.poll = poll
 
+    # Outputs past a cell's bound are dropped as they arrive (papermill's client is a NotebookClient).
+    guard = OutputGuard(spec.get("max_cell_output"))
+    original_output = NotebookClient.output
+
+    def output(self, outs, msg, display_id, cell_index):
+        if display_id is None and not guard.admit(cell_index, msg):
+            return None
+        out = original_output(self, outs, msg, display_id, cell_index)
+        guard.added(cell_index, out)
+        return out
+
+    NotebookClient.output = output
+
     # The notebook as papermill will run it (same loading and parameter injection), for the trace's
     # map from cell source to cell index.
     parameterised = parameterize_notebook(load_notebook_node(INPUT_URL), spec["parameters"],
@@ -177,7 +191,7 @@ def _run(spec: dict, frames: FrameWriter, outcome: dict) -> None:
         if status == "failed":
             record["error"] = {"ename": content.get("ename"), "evalue": str(content.get("evalue"))[:500]}
         cell.metadata["autograder"] = record
-        bound_cell(cell, spec.get("max_cell_output"))  # the snapshots sent after each cell stay small
+        guard.finish(cell, cell_index)  # within its bound, with a note where it was cut
 
     deadline = spec.get("timeout")
     done = threading.Event()
