@@ -32,12 +32,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sklearn.metrics import roc_auc_score  # noqa: E402
+from sklearn.metrics import roc_auc_score
 
-from autograder.course.config import SimilaritySettings  # noqa: E402
-from autograder.similarity import compare, read_material  # noqa: E402
-from autograder.similarity.compare import Cohort  # noqa: E402
-from tests.similarity import build  # noqa: E402
+from autograder.course.config import SimilaritySettings
+from autograder.similarity import compare, read_material
+from autograder.similarity.compare import Cohort
+from tests.similarity import build
 
 HEAVY = ("reference", "magpie_forest", "knn_orbitals", "structure_boosting", "fraction_mlp", "glass_logistic")
 LIGHT = ("magpie_forest", "pymatgen_ridge", "lasso_masses", "oxidation_trees")

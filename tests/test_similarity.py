@@ -120,7 +120,7 @@ def test_a_copy_of_an_archive_notebook_is_found(tmp_path, works):
     course = _course(tmp_path / "course", {
         "st01": build.altered(works["structure_boosting"], COPY_CHANGES, seed=3, work="structure_boosting", name="st01"),
         "st02": works["pymatgen_ridge"]}, toml='[similarity]\narchive = ["archive/2025"]\nthreshold = 0.4\n')
-    result, data = _similarity(course)
+    _, data = _similarity(course)
     assert data["cohort"] == 2 and data["archive"] == 31 and data["archive_folders"] == ["archive/2025"]
     assert [(p["a"]["key"], p["b"]["key"]) for p in data["pairs"] if p["flagged"]] == [
         ("st01", "archive/2025/public/gh_user.ipynb")]
@@ -166,11 +166,11 @@ def test_the_report_is_linked_from_the_summary_only(tmp_path, works):
     for student in notebooks:
         for page in sorted(course.feedback_dir(student, ASSIGNMENT).rglob("*.html")):
             text = page.read_text(encoding="utf-8")
-            assert not re.search(r"similar|shares work", text, re.I), page
+            assert not re.search(r"similar|shares work", text, re.IGNORECASE), page
             assert not any(other in text for other in notebooks if other != student), page
     checked = CliRunner().invoke(app, ["check", str(course.submitted_dir("cd5678") / build.NOTEBOOK), "--json"])
     assert checked.exit_code in (0, 1), checked.output
-    assert not re.search(r"similar|ab1234", checked.output, re.I)
+    assert not re.search(r"similar|ab1234", checked.output, re.IGNORECASE)
 
 
 def test_nothing_to_compare_is_a_clear_error(tmp_path):

@@ -4,7 +4,6 @@ autograder/report/similarity.py), for markers only."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,12 +11,12 @@ from autograder.cli.app import CourseOption, JsonOption, _course, app, emit_json
 
 
 @app.command()
-def similarity(assignment: Optional[str] = typer.Argument(None, help="Assignment (default: the course's)."),
-               threshold: Optional[float] = typer.Option(
+def similarity(assignment: str | None = typer.Argument(None, help="Assignment (default: the course's)."),
+               threshold: float | None = typer.Option(
                    None, "--threshold", min=0.01, max=1.0, metavar="SHARE",
                    help="Flag pairs whose score reaches this share (default: [similarity] threshold, 0.4)."),
                as_json: bool = JsonOption,
-               course: Optional[Path] = CourseOption):
+               course: Path | None = CourseOption):
     """Compare every submission with every other and with the archive ([similarity] archive), on the
     students' own code and own written answers, with the template discounted. Writes
     reports/ASSIGNMENT/similarity.html, for markers only."""

@@ -142,7 +142,7 @@ def imported_names(code: str) -> set[str]:
     """Names an `import` brings in (modules, their parts, imported names and aliases): the library's
     vocabulary, kept as written."""
     names = set()
-    for match in re.finditer(r"^\s*(?:from\s+([\w.]+)\s+)?import\s+([^\n#]+)", code, re.M):
+    for match in re.finditer(r"^\s*(?:from\s+([\w.]+)\s+)?import\s+([^\n#]+)", code, re.MULTILINE):
         if match.group(1):
             names.update(match.group(1).split("."))
         for part in re.split(r"[,()\s]+", match.group(2)):

@@ -20,7 +20,14 @@ from autograder.errors import UserError
 from autograder.intake import inspect_submission
 from autograder.layout import SUBMITTED
 from autograder.similarity.compare import KINDS, Cohort, PairScore
-from autograder.similarity.extract import Document, DocumentError, read_document, template_document, template_lines
+from autograder.similarity.extract import (
+    Document,
+    DocumentError,
+    read_document,
+    template_document,
+    template_lines,
+)
+
 
 class SimilarityError(UserError):
     """Nothing to compare: no submission has been collected."""

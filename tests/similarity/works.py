@@ -5,9 +5,14 @@ written answers, and a rewritten version of one of its functions (what a student
 rewrites to make it their own).
 """
 
-WORKS = {}
+WORKS: dict[str, dict] = {}
 
-WORKS["magpie_forest"] = dict(
+
+def _work(**fields) -> dict:
+    return fields
+
+
+WORKS["magpie_forest"] = _work(
     challenge="B",
     explore_data='''targets = task.df[target_column]
 print(targets.describe())
@@ -73,7 +78,7 @@ nearly the same model. The best models on the leaderboard, such as Darwin and MO
     declaration=["No.", "None.", "Not applicable.", "All of the work is mine."],
 )
 
-WORKS["pymatgen_ridge"] = dict(
+WORKS["pymatgen_ridge"] = _work(
     challenge="B",
     explore_data='''gap = task.df[target_column].astype(float)
 summary = {"mean": gap.mean(), "median": gap.median(), "zeros": float((gap == 0).mean())}
@@ -142,7 +147,7 @@ linear model on 16 descriptors was not expected to reach the leaderboard's top."
                  "It gave an outdated argument name once.", "I checked the documentation myself."],
 )
 
-WORKS["knn_orbitals"] = dict(
+WORKS["knn_orbitals"] = _work(
     challenge="B",
     explore_data='''y = task.df[target_column]
 print(len(y), "materials")
@@ -211,7 +216,7 @@ simply not competitive with boosted trees or graph networks on this task.""",
                  "It suggested dropping rows with errors, which I did not do.", "Every line was tested by me."],
 )
 
-WORKS["structure_boosting"] = dict(
+WORKS["structure_boosting"] = _work(
     challenge="A",
     explore_data='''frequencies = task.df[target_column]
 print(frequencies.describe().round(1))
@@ -280,7 +285,7 @@ far from MegNet and the other graph networks, which see every bond.""",
                  "I reviewed all completions."],
 )
 
-WORKS["fraction_mlp"] = dict(
+WORKS["fraction_mlp"] = _work(
     challenge="C",
     explore_data='''energy = task.df[target_column]
 print("formation energies from", energy.min(), "to", energy.max(), "eV/atom")
@@ -352,7 +357,7 @@ errors three times lower, because swapped A and B sites look identical in my fea
     declaration=["No, I did not use an LLM.", "None.", "Not applicable.", "Not applicable."],
 )
 
-WORKS["oxidation_trees"] = dict(
+WORKS["oxidation_trees"] = _work(
     challenge="B",
     explore_data='''values = np.asarray(task.df[target_column], dtype=float)
 print("n =", values.size, "mean =", values.mean().round(2), "std =", values.std().round(2))
@@ -419,7 +424,7 @@ the Dummy.""",
                  "The summary mixed up two papers.", "I read the papers myself afterwards."],
 )
 
-WORKS["lasso_masses"] = dict(
+WORKS["lasso_masses"] = _work(
     challenge="A",
     explore_data='''phonon_peak = task.df[target_column]
 logs = np.log10(phonon_peak)
@@ -479,7 +484,7 @@ to compete with the leaders, but it is better than the Dummy.""",
     declaration=["No LLM was used.", "-", "-", "-"],
 )
 
-WORKS["glass_logistic"] = dict(
+WORKS["glass_logistic"] = _work(
     challenge="D",
     explore_data='''labels = task.df[target_column].astype(bool)
 print(labels.value_counts(normalize=True))
