@@ -99,7 +99,8 @@ class GradebookBridge:
         from nbgrader.api import Gradebook
 
         self.db_url = db_url
-        self.gradebook = Gradebook(db_url, course_id=course_id)
+        self.gradebook = None
+        self.gradebook = self._retrying(lambda: Gradebook(db_url, course_id=course_id))
 
     @classmethod
     def for_course(cls, course) -> "GradebookBridge":
@@ -112,7 +113,8 @@ class GradebookBridge:
         self.close()
 
     def close(self):
-        self.gradebook.close()
+        if self.gradebook is not None:
+            self.gradebook.close()
 
     # --- lookup -----------------------------------------------------------------------------
 
@@ -304,7 +306,8 @@ class GradebookBridge:
             except OperationalError as error:
                 if "locked" not in str(error).lower() and "busy" not in str(error).lower():
                     raise
-                self.gradebook.db.rollback()
+                if self.gradebook is not None:
+                    self.gradebook.db.rollback()
                 if time.monotonic() + pause > deadline:
                     raise GradebookError(
                         f"The gradebook {self.db_url} stayed locked for {LOCK_RETRY_SECONDS:.0f} s"
