@@ -164,8 +164,8 @@ def stored_submission(course_root: Path, student: str):
 
     course = Course.open(course_root)
     record = course.load_record(student, ASSIGNMENT)
-    if record is None:
-        return None, "-"
+    if record is None:  # none stored yet; "running" while its first run is under way beside (a staged run)
+        return None, ("running" if stage_status(course, student, ASSIGNMENT) == "running" else "-")
     status = stage_status(course, student, ASSIGNMENT, record)
     record.findings = record.findings + load_check_findings(course, student, ASSIGNMENT)
     return record, status
