@@ -114,6 +114,9 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
             allow_unsandboxed=allow_unsandboxed, students=student or None, progress=not (quiet or as_json)),
             console=console)
     except (BatchInterrupted, DiskFull) as stopped:  # Ctrl-C, SIGTERM, a full disk: what stopped, how to resume
+        import signal  # only here: a further Ctrl-C while Python shuts down must not turn exit 130 into a crash
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if stopped.summary is not None and stopped.summary.records and not as_json:
             Console(width=None if sys.stdout.isatty() else 160).print(status_table(stopped.summary))
         typer.echo(f"Error: {stopped}", err=True)
