@@ -149,7 +149,10 @@ def test_errors_do_not_stop_the_run_and_statuses_are_per_cell(tmp_path):
     assert statuses[3] == ("completed", None) and "after the error" in outputs(work, 3)
     assert statuses[4] == ("failed", "ModuleNotFoundError")
     assert statuses[5] == ("completed", None)  # an empty cell
-    assert record.status == "executed"
+    # every cell ran, but cells raised and no results were saved: a failed run, named by its first error
+    assert record.status == "failed" and record.reason.startswith("Cell 2 raised ZeroDivisionError: division by zero")
+    assert "did not save its results" in record.reason
+    assert not any(f.check_id == "execution.not_run" for f in record.findings)
     executed = nbformat.read(work / "research_challenge.ipynb", as_version=4)
     assert not any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in executed.cells)
     assert [c.metadata.papermill.status for c in executed.cells[2:5]] == ["failed", "completed", "failed"]
