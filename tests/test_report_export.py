@@ -25,13 +25,13 @@ gh3456,data_preparation,40,
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
-    course = make_course(tmp / "course")
+    course = make_course(tmp / "course", release=True)  # the gradebook is where the marks are kept
     add_submission(course, "ab1234", "B", "RF-SCM/Magpie", good_findings("MAE 0.4461"), tmp)
     add_submission(course, "cd5678", "D", "RF-SCM/Magpie", good_findings("ROC-AUC 0.8587"), tmp, recording=None)
     add_submission(course, "gh3456", "B", None, failed_findings(), tmp, status="failed", recording=None)
     (course.root / "marks").mkdir()
     (course.root / "marks" / f"{ASSIGNMENT}.csv").write_text(MARKS, encoding="utf-8")
-    grade_cohort(course, ASSIGNMENT, update_gradebook=False)
+    grade_cohort(course, ASSIGNMENT)  # imports the marks CSV into the gradebook first
     # the instructor imported names into nbgrader's gradebook (nbgrader db student import)
     from nbgrader.api import Gradebook
 
@@ -75,11 +75,11 @@ def test_plain_layout_exact_bytes(course, tmp_path):
     text = out.read_bytes().decode("utf-8")
     lines = text.split("\n")
     assert lines[0] == ("student_id,challenge,task,status,overall_mark,band,late_penalty,data_preparation,"
-                        "model_choice,training_testing,code,presentation,missing")
-    assert lines[1] == "ab1234,B,matbench_expt_gap,final,70,First class,,70,65,75,75,68,"
+                        "model_choice,training_testing,code,presentation,missing,markers,overrides,capped")
+    assert lines[1] == "ab1234,B,matbench_expt_gap,final,70,First class,,70,65,75,75,68,,,,"
     # cd5678: code suggested from the code findings: (58 + 72 + 72 + 72) / 4 = 68.5;
     # (20*55 + 20*58 + 20*60 + 10*68.5 + 30*52) / 100 = 57.05 -> 57
-    assert lines[2] == "cd5678,D,matbench_glass,provisional,57,Lower second (2:2),,55,58,60,68.5,52,"
+    assert lines[2] == "cd5678,D,matbench_glass,provisional,57,Lower second (2:2),,55,58,60,68.5,52,,,,"
     assert lines[3].startswith("gh3456,B,matbench_expt_gap,incomplete,,,,40,,30,,,")
     assert "Model choice: no mark yet (awaiting the marker); Code: no mark yet" in lines[3]
     assert lines[4] == "" and len(lines) == 5 and not text.startswith("\ufeff")
