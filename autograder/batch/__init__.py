@@ -200,7 +200,8 @@ def _stopped(course, summary: BatchSummary, stop: BatchStop):
     finished = [s for s in summary.records if s not in summary.interrupted]
     parts = [f"{len(finished)} submission(s) finished and are kept"]
     if stopped:
-        parts.append(f"stopped, recorded as interrupted: {', '.join(stopped[:10])}{' ...' if len(stopped) > 10 else ''}")
+        parts.append(f"stopped, {'to run again' if stop.disk_full else 'recorded as interrupted'}: "
+                     f"{', '.join(stopped[:10])}{' ...' if len(stopped) > 10 else ''}")
     if summary.kept_previous:
         parts.append(f"re-runs stopped, previous execution, grade and page kept: {', '.join(summary.kept_previous[:10])}")
     if stop.disk_full:
