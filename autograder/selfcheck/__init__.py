@@ -1,14 +1,21 @@
 """The student self-check: the graders' own checks on one notebook, on a laptop, in seconds.
 
-    autograder check NOTEBOOK.ipynb [--results PATH] [--challenge X] [--json] [--execute]
+    autograder check NOTEBOOK.ipynb [--results PATH] [--challenge X | --student ID] [--json] [--execute]
     import autograder; autograder.self_check()          (inside the notebook)
 
 `check()` reads the notebook as saved (its outputs) and the results file it wrote, runs every
 registered check (autograder.checks) and keeps what a student may see; `--execute` first runs the
 notebook headlessly with the grading engine (same parameters, protocol trace, sandbox when
-bubblewrap is there) in a temporary folder. The outcome is a `Report`: a checklist (each item
+bubblewrap is there, the files beside it as if handed in) in a temporary folder, tells which cell
+runs, and leaves the run beside the notebook (NOTEBOOK.executed.ipynb). A notebook of another
+assignment is refused in one sentence (exit 2). The outcome is a `Report`: a checklist (each item
 passed or not, why, what to do), the recomputed score beside the leaderboard's reference points,
-and plain notes on the tool's use (no results yet, a results file of another task, data missing).
+what only the grader checks, and plain notes on the tool's use (no results yet, a results file of
+another task, data missing, the challenge inferred from the task the code names).
+
+It installs without the instructor's stack (pyproject's core dependencies; the `grader` extra is the
+rest): nothing here imports nbgrader, Dask, matplotlib, pandas or matminer
+(tests/test_selfcheck_install.py).
 
 Exit status (`Report.exit_code`): 0 nothing fails; 1 the work fails a check; 2 the tool could not
 be used (a wrong path, a file that is not a notebook, the data set missing...). Tool errors are
