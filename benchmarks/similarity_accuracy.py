@@ -91,6 +91,11 @@ def accuracy(folder: Path, threshold: float) -> None:
           f"independent pairs flagged {flagged} of {len(negatives)}; pairs with a template-only notebook "
           f"flagged {template_flagged} (template-only pair scores {template_pair[0]:.3f})")
     print(f"ROC AUC of the pair score: {roc_auc_score(labels, scores):.4f} (target 1.0)")
+    for kind in ("code", "text"):  # each alone: a copy caught by its code even when its text was rewritten
+        alone = [(r[4].sides[kind][0].share + r[4].sides[kind][1].share) / 2 for r in rows]
+        print(f"  {kind} alone (mean of the two sides' shares): ROC AUC {roc_auc_score(labels, alone):.4f}, copies "
+              f"{min(a for a, r in zip(alone, rows) if r[1]):.2f} or more, independent pairs "
+              f"{max(a for a, r in zip(alone, rows) if not r[1]):.2f} or less")
     lowest = min(positives, key=lambda r: r[0])
     highest = max(negatives, key=lambda r: r[0])
     print(f"lowest copied pair:       {lowest[0]:.3f}  {lowest[2]} / {lowest[3]}  {_sides(lowest[4])}")
