@@ -137,6 +137,8 @@ def _grade(course, options, settings, workers, warnings, console, stop: BatchSto
                     summary.kept_previous.append(student)
             elif course.staging_dir(student, assignment).is_dir():
                 course.install_execution(student, assignment)  # "interrupted": it runs again next time
+            else:
+                summary.not_started.append(student)
             return
         if course.staging_dir(student, assignment).is_dir():
             course.install_execution(student, assignment)
@@ -196,12 +198,14 @@ def _grade(course, options, settings, workers, warnings, console, stop: BatchSto
 
 def _stopped(course, summary: BatchSummary, stop: BatchStop):
     """What the batch stopped, what it kept, and how to resume, as one error."""
-    stopped = sorted(set(summary.interrupted) - set(summary.kept_previous))
+    stopped = sorted(set(summary.interrupted) - set(summary.kept_previous) - set(summary.not_started))
     finished = [s for s in summary.records if s not in summary.interrupted]
     parts = [f"{len(finished)} submission(s) finished and are kept"]
     if stopped:
         parts.append(f"stopped, {'to run again' if stop.disk_full else 'recorded as interrupted'}: "
                      f"{', '.join(stopped[:10])}{' ...' if len(stopped) > 10 else ''}")
+    if summary.not_started:
+        parts.append(f"not started: {', '.join(summary.not_started[:10])}{' ...' if len(summary.not_started) > 10 else ''}")
     if summary.kept_previous:
         parts.append(f"re-runs stopped, previous execution, grade and page kept: {', '.join(summary.kept_previous[:10])}")
     if stop.disk_full:

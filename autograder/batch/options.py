@@ -48,6 +48,7 @@ class BatchSummary:
     not_executed: list[str] = field(default_factory=list)  # --no-execute, never executed
     interrupted: list[str] = field(default_factory=list)  # stopped (or never started) when the batch stopped
     kept_previous: list[str] = field(default_factory=list)  # of those, the ones whose previous execution stands
+    not_started: list[str] = field(default_factory=list)  # of those, the ones that never started
     wall_seconds: float = 0.0
     workers: int = 1
     threads: int = 1
