@@ -117,14 +117,15 @@ def import_course_marks(course, assignment: str, rubric: Rubric, bridge) -> list
     paths = course.marks_csv_paths(assignment)
     if not paths:
         return []
+    students = known_students(course, assignment)
+    rows_of = {path: read_marks_csv(path, rubric, students) for path in paths}  # a bad file: its lines, first
     if bridge is None:
         raise MarksError(f"{paths[0]} holds marks, but the gradebook, where marks are kept, cannot be opened. "
                          "Release the assignment first (`autograder release`), then grade again.")
     if len(paths) > 1:  # the same mark in both files would leave the winner to the order of the imports
-        students = known_students(course, assignment)
         seen: dict[tuple[str, str, str], str] = {}
         for path in paths:
-            for row in read_marks_csv(path, rubric, students):
+            for row in rows_of[path]:
                 key = (row.student, row.criterion, row.role)
                 if key in seen:
                     raise MarksError(f"{path}, line {row.line}: {row.student} / {row.criterion} is also given in "
