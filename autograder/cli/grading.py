@@ -194,8 +194,9 @@ def grade_outcome(course, summary) -> dict:
 
 
 def _problem(info: dict) -> bool:
-    return info["run"] in ("failed", "intake-error", "interrupted", "running", "pending") or info["status"] in (
-        None, "error") or bool(info["reason"])
+    """A student `--quiet` still names: the run did not go through, or no grade could be given."""
+    return (info["run"] in ("failed", "intake-error", "interrupted", "running", "pending")
+            or info["status"] in (None, "error") or bool(info["reason"]) or "Failed run" in info["attention"])
 
 
 def _print_outcome(outcome: dict, quiet: bool) -> None:
