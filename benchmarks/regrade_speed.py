@@ -224,7 +224,7 @@ def change_marks(course: Path, students: list[str]) -> None:
 def change_rubric(course: Path) -> None:
     path = course / "rubric" / f"{ASSIGNMENT}.toml"
     text = path.read_text(encoding="utf-8")
-    weights = [m for m in re.finditer(r"^weight = (\d+)$", text, flags=re.M)]
+    weights = [m for m in re.finditer(r"^weight = (\d+)$", text, flags=re.MULTILINE)]
     # data preparation (the first weighted criterion) 20 -> 25, presentation (30) -> 25
     first = next(m for m in weights if m.group(1) == "20")
     last = next(m for m in weights if m.group(1) == "30")
@@ -248,7 +248,8 @@ def main() -> None:
     if course.exists():
         shutil.rmtree(course)
     students = build_cohort(demo, course, args.n)
-    print(f"cohort: {args.n} copies of the demo's {len(set(s for s in os.listdir(demo / 'autograded')))} executions "
+    executions = len(list((demo / "autograded").glob(f"*/{ASSIGNMENT}/result.json")))
+    print(f"cohort: {args.n} copies of the demo's {executions} executions "
           f"in {course}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
 
     first = regrade(course)

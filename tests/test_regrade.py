@@ -182,7 +182,7 @@ def test_a_rubric_change_regrades_without_reading_results_or_redrawing_charts(co
     reset(counts)
     rubric = course.root / "rubric" / f"{ASSIGNMENT}.toml"
     text = rubric.read_text(encoding="utf-8")
-    weights = list(re.finditer(r"^weight = (\d+)$", text, flags=re.M))
+    weights = list(re.finditer(r"^weight = (\d+)$", text, flags=re.MULTILINE))
     data_preparation, presentation = weights[0], next(m for m in weights if m.group(1) == "30")
     assert data_preparation.group(1) == "20"
     text = (text[:data_preparation.start()] + "weight = 25" + text[data_preparation.end():presentation.start()]

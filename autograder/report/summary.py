@@ -217,7 +217,11 @@ def write_summary(course, assignment: str, rubric=None) -> Path:
     """The summary, and beside it the moderation page and its sample CSV."""
     rubric = rubric or load_rubric(course.rubric_path)
     grades = course.load_grades(assignment)
-    context = build_summary(course, assignment, rubric, grades)
+    from autograder.report import figures  # as build_summary does: matplotlib only when a chart is drawn
+
+    with figures.deferred(course.figure_cache_dir) as charts:  # a chart whose data did not change is kept
+        context = build_summary(course, assignment, rubric, grades)
+    context = charts.resolve(context)
     html = environment().get_template("summary.html.j2").render(**context)
     path = write_text_atomic(course.summary_page(assignment), html)
     write_moderation(course, assignment, rubric, grades)
