@@ -155,3 +155,12 @@ def test_demo_never_deletes_a_folder_that_is_not_a_demo_course(course):
     done = run("demo", "--course", str(course))
     assert done.returncode == 2 and "is not a demo course" in done.stderr
     assert snapshot(course) == before
+
+
+def test_grade_with_a_broken_rubric_leaves_no_lock(course):
+    rubric = course / "rubric" / f"{ASSIGNMENT}.toml"
+    rubric.write_text(rubric.read_text() + "\n[criteria.nonsense\n")
+    before = snapshot(course)
+    done = run("grade", "--no-execute", "--course", str(course))
+    assert done.returncode == 2 and str(rubric) in done.stderr
+    assert snapshot(course) == before

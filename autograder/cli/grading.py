@@ -101,6 +101,9 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     the_course = _course(course)
     assignment = the_course.check_assignment(assignment)
     _check_students(the_course, assignment, student, no_execute)
+    from autograder.grade.rubric import load_rubric  # a broken rubric: before the batch's lock file
+
+    load_rubric(the_course.rubric_path)
     from rich.console import Console  # the batch's modules load only once the names typed are checked
 
     from autograder.batch import BatchInterrupted, DiskFull, GradeOptions, status_table
