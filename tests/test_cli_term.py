@@ -58,7 +58,7 @@ def test_init_refuses_a_non_empty_folder_and_keeps_every_file(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_a_term_from_init_to_export(tmp_path):
+def test_a_term_from_init_to_export(tmp_path, monkeypatch):
     course_dir = tmp_path / "mate70026"
     done = autograder("init", str(course_dir), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -115,6 +115,18 @@ def test_a_term_from_init_to_export(tmp_path):
     assert info["status"] == "final" and isinstance(info["mark"], int) and info["run"] == "graded"
     assert outcome["export_ready"] == 1 and outcome["checked"] == [student] and outcome["executed"] == []
     assert outcome["summary"] == str(course.summary_page()) and info["feedback_page"] == str(course.feedback_page(student))
+
+    # with many students (here: more than 0) the counts and the attention list; the timings on request
+    from typer.testing import CliRunner
+
+    from autograder.cli import app, grading
+
+    monkeypatch.setattr(grading, "LINES_UP_TO", 0)
+    many = CliRunner().invoke(app, ["grade", "--no-execute", "--timings", "--course", str(course_dir)])
+    assert many.exit_code == 0, many.output
+    assert "1 submission(s): 1 final; runs: 1 graded." in many.stdout
+    assert (f"Needs attention (1):\n  {student}" in many.stdout) == bool(info["attention"])
+    assert "time: " in many.stdout and "peak MB" in many.stdout  # where the time went, each execution
 
     exported = autograder("export", cwd=course_dir)
     assert exported.returncode == 0, exported.stderr
