@@ -164,3 +164,11 @@ def test_grade_with_a_broken_rubric_leaves_no_lock(course):
     done = run("grade", "--no-execute", "--course", str(course))
     assert done.returncode == 2 and str(rubric) in done.stderr
     assert snapshot(course) == before
+
+
+def test_grade_with_a_mistyped_marks_file_leaves_no_lock(course):
+    (course / "marks.csv").write_text("student_id,criterion,mark,comment\nab123,presentation,60,\n")
+    before = snapshot(course)
+    done = run("grade", "--no-execute", "--course", str(course))
+    assert done.returncode == 2 and "line 2" in done.stderr and "Did you mean 'ab1234'?" in done.stderr
+    assert snapshot(course) == before

@@ -101,9 +101,7 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     the_course = _course(course)
     assignment = the_course.check_assignment(assignment)
     _check_students(the_course, assignment, student, no_execute)
-    from autograder.grade.rubric import load_rubric  # a broken rubric: before the batch's lock file
-
-    load_rubric(the_course.rubric_path)
+    _check_course_files(the_course, assignment)
     from rich.console import Console  # the batch's modules load only once the names typed are checked
 
     from autograder.batch import BatchInterrupted, DiskFull, GradeOptions, status_table
@@ -153,6 +151,21 @@ def _check_students(course, assignment: str, students: list[str] | None, no_exec
             raise UserError(f"No submission of {assignment} for '{name}' (looked in {course.root / SUBMITTED})."
                             f"{closest(name, known)} {len(known)} student(s) have one"
                             + (f": {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}." if known else "."))
+
+
+def _check_course_files(course, assignment: str) -> None:
+    """The rubric and the markers' marks CSV, read as the grade stage will (errors name the line),
+    before the batch's lock file or any folder is made."""
+    from autograder.course.allocation import read_allocation
+    from autograder.grade.marks import KnownStudents, read_marks_csv
+    from autograder.grade.rubric import load_rubric
+
+    rubric = load_rubric(course.rubric_path)
+    known = KnownStudents(read_allocation(course.allocation_path, course.config.catalogue,
+                                          course.config.case_sensitive_ids),
+                          set(course.submitted_students(assignment)))
+    for path in course.marks_csv_paths(assignment):
+        read_marks_csv(path, rubric, known)
 
 
 def grade_outcome(course, summary) -> dict:
