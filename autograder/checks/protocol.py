@@ -121,7 +121,10 @@ def results_file(ctx, spec) -> list[Finding]:
     if ctx.results_error == "missing":
         ran = ""
         if ctx.record is not None and ctx.record.status == "failed":
-            ran = " The grader's run stopped before the protocol cell could save it."
+            ran = (" When the grader ran the notebook, an error in an earlier cell kept the protocol from "
+                   "saving it (see execution.cell_errors)."
+                   if any(c.status == "failed" for c in ctx.record.cells)
+                   else " The grader's run stopped before the protocol cell could save it.")
         return [spec.finding(FAIL, f"No results file ({name}): the notebook did not save its predictions.{ran}",
                              advice=RUN_ALL)]
     if ctx.results is None:
