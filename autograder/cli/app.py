@@ -69,7 +69,7 @@ class App(typer.Typer):
         return super().command(*args, cls=cls or Command, **kwargs)
 
 
-app = App(cls=Group, add_completion=True, no_args_is_help=True, rich_markup_mode="rich",
+app = App(cls=Group, add_completion=True, no_args_is_help=True, rich_markup_mode="markdown",
           help="Autograder for the Matbench research challenge (nbgrader + papermill). "
                "Exit status: 0 done, 1 something to look at, 2 could not run (nothing written).")
 data_app = App(cls=Group, no_args_is_help=True, help="Matbench data sets: status, fetch, verify.")
