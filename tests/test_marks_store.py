@@ -61,6 +61,7 @@ def course(tmp_path_factory):
         nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
         add_submission(course, student, letter, algorithm, good_findings("Recomputed MAE: 0.4461 eV."), root,
                        notebook=nb)
+    course.submitted_dir("zz9999", ASSIGNMENT).mkdir(parents=True)  # handed in, but given no challenge
     grade_cohort(course, ASSIGNMENT)  # the first grading: the gradebook now has both submissions
     return course
 
@@ -142,6 +143,7 @@ def test_formgrader_and_a_csv_give_one_agreeing_mark_on_every_surface(course):
     (f"{IN_CSV},presentation,60,\n{IN_CSV},presentation,61,\n", r"line 3: cd5678 / presentation is already given on line 2"),
     (f"{IN_CSV},presentation,160,\n", r"line 2: mark 160 is outside 0-100"),
     (f"{IN_CSV},general,60,\n", r"line 2: 'general' takes a comment only"),
+    (f"{IN_CSV},presentation,60,\nzz9999,presentation,50,\n", r"line 3: zz9999 has a submission but no challenge"),
 ])
 def test_a_bad_marks_file_names_the_line_and_changes_nothing(course, tmp_path, body, message):
     before = stored_rows(course, ASSIGNMENT)
