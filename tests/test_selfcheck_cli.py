@@ -143,8 +143,8 @@ def test_another_assignments_notebook_is_told_so_in_one_sentence(tmp_path):
         code, out, err = run_check(notebook, *args)
         assert code == 2 and out == "", (args, out)
         assert err.strip() == ("Error: ps1.ipynb is not the research challenge notebook: it has none of the "
-                               "assignment's cells and its code never uses Matbench, so there is nothing here for "
-                               "this checker to check.")
+                               "assignment's cells and never mentions Matbench, matminer or pymatgen, so there is "
+                               "nothing here for this checker to check.")
     code, report = run_check_json(notebook)
     assert code == 2 and report["error"]["kind"] == "not-this-assignment"
     assert not (tmp_path / "ps1.executed.ipynb").exists()

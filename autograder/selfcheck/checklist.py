@@ -27,6 +27,9 @@ from autograder.selfcheck.run import _execute
 _SUMMARY_LINE = re.compile(r"(matbench_\w+): (mae|rocauc) = (\S+) ± (\S+) over the 5 folds")
 _FOLD_LINE = re.compile(r"^fold (\d): (mae|rocauc) = (\S+)\s*$", re.MULTILINE)
 _TEMPLATE_FUNCTIONS = ("featurise", "train_model", "predict")
+# Words a research-challenge notebook written without the template uses somewhere (code or text); a
+# notebook with none of them and none of the template's cells is another assignment's.
+_THIS_ASSIGNMENT_WORDS = ("matbench", "matminer", "pymatgen", "llm usage declaration")
 
 
 # --- the check ----------------------------------------------------------------------------------
@@ -142,8 +145,9 @@ def _check(path, results_path, challenge, course, run, notes, download, where, p
 
 
 def _this_assignment_or_raise(path: Path, course) -> None:
-    """A notebook of another assignment (none of the template's cells, no word of Matbench in its
-    code) gets one sentence, exit 2, instead of a checklist of failures it cannot help having."""
+    """A notebook of another assignment (none of the template's cells, no word of Matbench, matminer,
+    pymatgen or the LLM declaration) gets one sentence, exit 2, instead of a checklist of failures it
+    cannot help having."""
     from autograder.checks.context import find_released_notebook
     from autograder.checks.notebook import Notebook, NotebookError, read_notebook
 
@@ -157,12 +161,13 @@ def _this_assignment_or_raise(path: Path, course) -> None:
     if any(c.grade_id in template_ids for c in nb.cells if c.grade_id) or \
             any(c.origin == "template" for c in nb.cells):
         return  # written on the template
-    if nb.matbench_tasks() or any("matbench" in c.source.lower() for c in nb.code_cells):
-        return  # a notebook of its own that uses Matbench: the research challenge without the template
+    text = "\n".join(c.source for c in nb.cells).lower()
+    if nb.matbench_tasks() or any(word in text for word in _THIS_ASSIGNMENT_WORDS):
+        return  # a notebook of its own about the challenge: the research challenge without the template
     name = course.assignment if course is not None else "research challenge"
     raise SelfCheckError(f"{path.name} is not the {name.replace('_', ' ')} notebook: it has none of the "
-                         "assignment's cells and its code never uses Matbench, so there is nothing here for "
-                         "this checker to check.", "not-this-assignment")
+                         "assignment's cells and never mentions Matbench, matminer or pymatgen, so there is "
+                         "nothing here for this checker to check.", "not-this-assignment")
 
 
 def _allocated(student: str, course):
