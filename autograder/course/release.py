@@ -57,7 +57,11 @@ def release(course: Course, assignment: str | None = None) -> list[Path]:
         leftover = [m for m in SOLUTION_MARKERS if m in path.read_text(encoding="utf-8")]
         if leftover:
             raise ReleaseError(f"{path} still contains {leftover}: the solution was not stripped.")
-    release_checker(course.release_dir(assignment))
+    if project_root() is not None:
+        release_checker(course.release_dir(assignment))
+    else:  # installed from a wheel: nothing to build the checker from; the release itself is complete
+        print("Note: the students' checker was not put in the released folder (this autograder is not installed "
+              "from its source checkout: pip install -e DIR, then release again).", file=sys.stderr)
     return released
 
 
