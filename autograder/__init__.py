@@ -7,8 +7,9 @@ graders' own checks. Everything else is the `autograder` command (see `autograde
 __version__ = "0.1.0"
 
 
-def self_check(notebook=None, results=None):
-    """Check the notebook that is open (or the one given) with the graders' own checks."""
+def self_check(notebook=None, results=None, challenge=None, student=None):
+    """Check the notebook that is open (or the one given) with the graders' own checks; `challenge`
+    (your letter) or `student` (your id, for the course's allocation) when the notebook does not say it."""
     from autograder.selfcheck import self_check as _self_check
 
-    return _self_check(notebook=notebook, results=results)
+    return _self_check(notebook=notebook, results=results, challenge=challenge, student=student)

@@ -83,7 +83,7 @@ __all__ = [
 
 # --- inside a notebook ----------------------------------------------------------------------------
 
-def self_check(notebook=None, results=None):
+def self_check(notebook=None, results=None, challenge=None, student=None):
     """Check the notebook that is open (or the one given) with the graders' own checks.
 
     In a notebook the checklist is shown as a table and nothing is returned (call
@@ -97,7 +97,7 @@ def self_check(notebook=None, results=None):
         results_arg = results
         if how == "colab" and results is None:
             results_arg = _colab_results(notebook)
-        report = check(notebook, results=results_arg, where="notebook",
+        report = check(notebook, results=results_arg, where="notebook", challenge=challenge, student=student,
                        progress=lambda line: print(line, file=sys.stderr))
     except UserError as error:
         if in_kernel:
