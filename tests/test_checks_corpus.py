@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from autograder import findings
+from autograder.errors import UserError
 from autograder.records import FAIL, ExecutionRecord
 
 pytestmark = pytest.mark.slow
@@ -155,3 +156,64 @@ def test_corpus_ran_with_the_trace(graded_corpus):
         folder = course.autograded_dir(case, ASSIGNMENT)
         assert (folder / "protocol_trace.jsonl").is_file(), case
     assert summary.count("checked") + summary.count("failed") == len(CASES)
+
+
+# --- the student's self-check gives the grader's verdict --------------------------------------------
+
+# What only a batch can tell (the recordings handed in, the sandbox limits of the grading machine); the
+# self-check lists them as checked when graded (autograder.selfcheck.labels.WHEN_GRADED).
+BATCH_ONLY = ("presentation.", "execution.memory", "execution.disk")
+
+
+def _visible(findings_) -> dict[str, list[str]]:
+    from autograder.records import STUDENT
+
+    return {k: sorted(v) for k, v in _statuses([f for f in findings_ if f.visibility == STUDENT
+                                                  and not f.check_id.startswith(BATCH_ONLY)]).items()}
+
+
+@pytest.fixture(scope="session")
+def self_checked_corpus(graded_corpus, tmp_path_factory):
+    """`autograder check --execute` on every corpus notebook, as its student would run it: the folder
+    they hand in, in the same course (the same source notebook, budgets and allocation, --student)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.selfcheck import check
+
+    course, _ = graded_corpus
+    root = tmp_path_factory.mktemp("self-checked")
+
+    def one(case):
+        folder = root / case
+        folder.mkdir()
+        for path in (CORPUS / case).iterdir():
+            if path.name != "expected.json":
+                shutil.copy2(path, folder / path.name)
+        notebook = next(p for p in folder.glob("*.ipynb"))
+        try:
+            return case, check(notebook, execute=True, course=course, student=case)
+        except UserError as error:  # reported by that case's test, not by every case's
+            return case, error
+
+    with ThreadPoolExecutor(2) as pool:  # two kernels at once, as the graded corpus
+        return dict(pool.map(one, CASES))
+
+
+@pytest.mark.timeout(3600)  # the first case waits for both fixtures: the corpus graded, then self-checked
+@pytest.mark.parametrize("case", CASES)
+def test_self_check_gives_the_graders_verdict(case, graded_corpus, self_checked_corpus):
+    """Same findings, same statuses, for everything a student may see, but what only a batch can
+    tell; the self-check's own printed-score item aside."""
+    from autograder.checks import load_check_findings
+    from autograder.selfcheck import PRINTED_SCORE_ID
+
+    course, _ = graded_corpus
+    record = course.load_record(case, ASSIGNMENT)
+    grader = _visible(record.findings + load_check_findings(course, case, ASSIGNMENT))
+    report = self_checked_corpus[case]
+    assert not isinstance(report, UserError), f"{case}: the self-check refused it: {report}"
+    mine = _visible([f for f in report.items if f.check_id != PRINTED_SCORE_ID])
+    differences = {k: (grader.get(k), mine.get(k)) for k in sorted(set(grader) | set(mine))
+                   if grader.get(k) != mine.get(k)}
+    assert not differences, f"{case}: (grader, self-check) differ on {differences}"
+    assert report.execution["status"] == record.status
