@@ -180,3 +180,17 @@ def test_nothing_to_compare_is_a_clear_error(tmp_path):
     assert not course.similarity_path().exists()
     result = CliRunner().invoke(app, ["similarity", "homework", "--course", str(course.root)])
     assert "Unknown assignment 'homework'" in str(result.exception)
+
+
+def test_an_unchanged_cohort_is_not_compared_again(tmp_path, works):
+    """A re-grade after a marks change runs the similarity step again: nothing it reads changed, so the
+    stored comparison stands; a changed notebook or threshold compares again."""
+    course = _course(tmp_path / "course", {"st01": works["glass_logistic"], "st03": works["lasso_masses"]})
+    _, first = _similarity(course)
+    _, again = _similarity(course)
+    assert again == first  # the same comparison, generated at the same moment: not redone
+    build.save(works["knn_orbitals"], course.submitted_dir("st03") / build.NOTEBOOK)
+    _, changed = _similarity(course)
+    assert changed["inputs_key"] != first["inputs_key"]
+    _, other_threshold = _similarity(course, "--threshold", "0.5")
+    assert other_threshold["inputs_key"] != changed["inputs_key"] and other_threshold["threshold"] == 0.5

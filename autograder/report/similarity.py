@@ -97,7 +97,7 @@ def similarity_report(course, assignment: str | None = None, threshold: float | 
     """Compare the cohort (autograder.similarity) and write its page: the `autograder similarity`
     command and the last step of `autograder grade`."""
     assignment = assignment or course.assignment
-    data = run_similarity(course, assignment, threshold)
+    data = run_similarity(course, assignment, threshold)  # the stored comparison when nothing it reads changed
     page = write_similarity_page(course, assignment, data)
     return SimilarityOutcome(data, course.similarity_path(assignment), page)
 

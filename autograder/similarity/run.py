@@ -162,11 +162,36 @@ def run_similarity(course, assignment: str | None = None, threshold: float | Non
                               + (f" ({'; '.join(notes)})" if notes else "")
                               + ": collect the submissions first (`autograder collect`).")
     archive = archive_notebooks(course)
-    material = read_material(cohort, archive, find_released_notebook(course, assignment))
+    released = find_released_notebook(course, assignment)
+    chosen = course.config.similarity.threshold if threshold is None else threshold
+    key = inputs_key(cohort, archive, released, chosen)
+    stored = course.load_similarity(assignment)
+    if stored is not None and stored.get("inputs_key") == key:
+        return stored  # nothing it compares changed since (a re-grade after a marks change)
+    material = read_material(cohort, archive, released)
     material.notes[:0] = notes
-    data = compare(material, course.config.similarity.threshold if threshold is None else threshold)
-    data.update({"assignment": assignment, "archive_folders": list(course.config.similarity.archive),
+    data = compare(material, chosen)
+    data.update({"inputs_key": key, "assignment": assignment, "archive_folders": list(course.config.similarity.archive),
                  "generated": datetime.now().isoformat(timespec="seconds")})
     data["seconds"]["total"] = round(time.monotonic() - started, 3)
     course.save_similarity(assignment, data)
     return data
+
+
+def inputs_key(cohort: dict[str, Path], archive: dict[str, Path], released: Path | None, threshold: float) -> str:
+    """A hash of everything a comparison reads: the cohort's notebooks (their bytes), the archive's
+    files (path, size and time: it may hold thousands), the release, the threshold and this package's
+    code. The same key means the stored comparison stands."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{threshold!r}".encode())
+    for student, path in sorted(cohort.items()):
+        digest.update(f"\0{student}\0".encode() + Path(path).read_bytes())
+    for name, path in sorted(archive.items()):
+        stat = Path(path).stat()
+        digest.update(f"\0{name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    if released is not None and Path(released).is_file():
+        digest.update(b"\0released\0" + Path(released).read_bytes())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
