@@ -213,3 +213,17 @@ def test_a_marker_overrides_a_cap_on_the_record(tmp_path):
     assert dp["mark"] == 49 and dp["uncapped"] == 60 and grade["status"] == "provisional"
     assert any(a["flag"] == "Mark above an automatic cap" for a in grade["attention"])
     assert json.dumps(grade).count("override: <reason>") == 1
+
+
+def test_a_reimport_stores_only_the_lines_that_changed(course, tmp_path):
+    from autograder.grade.marks_store import import_marks
+
+    path = tmp_path / "marks.csv"
+    lines = ["student_id,criterion,mark,comment", f"{IN_CSV},model_choice,58,", f"{IN_CSV},code,66,Tidy functions."]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    import_marks(course, ASSIGNMENT, path, replace=True)
+    path.write_text("\n".join(lines[:2] + [f"{IN_CSV},code,67,Tidy functions."]) + "\n", encoding="utf-8")
+    result = import_marks(course, ASSIGNMENT, path)
+    assert (result.rows, result.changed) == (2, 1)
+    stored = {(r.student, r.criterion): r for r in stored_rows(course, ASSIGNMENT)}
+    assert stored[IN_CSV, "code"].mark == 67 and stored[IN_CSV, "model_choice"].mark == 58

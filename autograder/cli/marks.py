@@ -31,11 +31,12 @@ def marks_import(file: Path = typer.Argument(..., help="Marks CSV: student_id, c
     name = the_course.check_assignment(assignment)
     result = import_marks(the_course, name, file, replace=replace)
     if as_json:
-        emit_json({"command": "marks import", "assignment": name, "file": str(result.path), "rows": result.rows,
+        emit_json({"command": "marks import", "assignment": name, "file": str(result.path), "rows": result.rows, "changed": result.changed,
                    "students": result.students})
         return
-    typer.echo(f"{result.rows} mark(s) of {len(result.students)} student(s) stored in the gradebook from "
-               f"{result.path}. Run `autograder grade --no-execute` to update the marks and feedback pages.")
+    typer.echo(f"{result.rows} line(s) for {len(result.students)} student(s) in {result.path}: {result.changed} new or "
+               "changed since the last import, stored in the gradebook. Run `autograder grade --no-execute` to "
+               "update the marks and feedback pages.")
 
 
 @marks_app.command("export")
