@@ -167,14 +167,17 @@ class GradebookBridge:
             return result
         result.extension = submission.extension
         cells = rubric.formgrader_cells
-        for notebook in self.notebooks(assignment):
-            masters = self._cells(notebook)
+        # the submission's grades and comments in one query each (not two queries per cell: a re-grade of
+        # 200 students spent 8 s in them); their cells are the master cells already loaded
+        for submitted in submission.notebooks:
+            masters = self._cells(submitted.notebook)
+            grades = {grade.cell.name: grade for grade in submitted.grades}
+            comments = {comment.cell.name: comment for comment in submitted.comments}
             for grade_id, criterion in cells.items():
                 master = masters.get(grade_id)
                 if master is None:
                     continue
-                grade = self._find_grade(grade_id, notebook.name, assignment, student)
-                comment = self._find_comment(grade_id, notebook.name, assignment, student)
+                grade, comment = grades.get(grade_id), comments.get(grade_id)
                 parts = split_comment(comment.manual_comment if comment is not None else "")
                 mark = None
                 if grade is not None and grade.manual_score is not None and master.max_score:
@@ -187,10 +190,9 @@ class GradebookBridge:
                         override=parts.override, second_marks=parts.second_marks)
             for cell, attribute in ((rubric.declaration_cell, "declaration_comment"),
                                     (rubric.general_cell, "general_comment")):
-                if cell and cell in masters:
-                    comment = self._find_comment(cell, notebook.name, assignment, student)
-                    if comment is not None and comment.manual_comment:
-                        setattr(result, attribute, split_comment(comment.manual_comment).text)
+                comment = comments.get(cell) if cell and cell in masters else None
+                if comment is not None and comment.manual_comment:
+                    setattr(result, attribute, split_comment(comment.manual_comment).text)
         return result
 
     # --- the markers' marks from a spreadsheet ------------------------------------------------------
