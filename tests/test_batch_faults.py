@@ -18,7 +18,7 @@ from engine_support import ASSIGNMENT, MODEL, _cell, make_course, quick_notebook
 
 from autograder.execute import sandbox as sb
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.extended,
               pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
 REPO = Path(__file__).resolve().parents[1]
 

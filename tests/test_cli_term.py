@@ -57,6 +57,7 @@ def test_init_refuses_a_non_empty_folder_and_keeps_every_file(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 @pytest.mark.timeout(1800)
 def test_a_term_from_init_to_export(tmp_path, monkeypatch):
     course_dir = tmp_path / "mate70026"

@@ -10,7 +10,7 @@ from selfcheck_helpers import cell_by_grade_id, items, run_check_json, solved, w
 
 from autograder.records import FAIL, PASS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extended]
 
 
 def _quick(nb):

@@ -143,6 +143,7 @@ def _students_commands() -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.extended
 def test_a_student_installs_the_checker_as_the_readme_says_in_a_fresh_venv(tmp_path, course_dir, shared_data):
     from autograder.course.config import Course
     from autograder.course.release import release
