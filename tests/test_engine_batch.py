@@ -97,6 +97,9 @@ def test_unknown_student_option_and_the_batch_lock(course):
             batch.grade(course, batch.GradeOptions(progress=False), console=_console())
     finally:
         handle.close()
+    assert not course.lock_path(ASSIGNMENT).exists()  # a batch leaves no lock file behind
+    again = batch.lock_batch(course, ASSIGNMENT)  # and the next one locks afresh
+    again.close()
 
 
 def test_missing_data_set_stops_before_running(course, tmp_path, monkeypatch):

@@ -115,15 +115,36 @@ def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int,
     return settings, workers, warnings
 
 
-def lock_batch(course, assignment: str):
+class BatchLock:
+    """The batch's lock on its file; closing it removes the file, so a finished batch leaves no lock behind."""
+
+    def __init__(self, handle, path: Path):
+        self.handle, self.path = handle, path
+
+    def close(self) -> None:
+        try:
+            if os.stat(self.path).st_ino == os.fstat(self.handle.fileno()).st_ino:
+                os.unlink(self.path)  # still ours: remove it while we hold the lock
+        except OSError:
+            pass
+        self.handle.close()
+
+
+def lock_batch(course, assignment: str) -> BatchLock:
     """One batch per course and assignment at a time (released when the process dies)."""
     path = course.lock_path(assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise BatchError(f"Another `autograder grade {assignment}` is running on this course; wait for it to "
+                             "finish (or stop it) first.") from None
+        try:  # a batch that finished between our open and our lock removed the file: lock the new one
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                return BatchLock(handle, path)
+        except FileNotFoundError:
+            pass
         handle.close()
-        raise BatchError(f"Another `autograder grade {assignment}` is running on this course; wait for it to "
-                         "finish (or stop it) first.") from None
-    return handle
