@@ -21,6 +21,7 @@ Never an exception.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -332,10 +333,29 @@ def collect_zip(course, zip_path: Path, assignment: str | None = None,
 
 
 def _unpack_attempt(archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission, released: str) -> None:
-    folder = sub.folder
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    """Unpack beside the student's folder and swap it in only when complete: an unpacking that fails
+    (a full disk, a damaged zip) leaves the earlier attempt as it was."""
+    target = sub.folder
+    staging = target.parent / f".{target.name}.unpacking"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        _unpack_into(staging, archive, attempt, sub, released)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if target.exists():
+        old = target.parent / f".{target.name}.replaced"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
+def _unpack_into(folder: Path, archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission, released: str) -> None:
     damaged, notebooks = sub.damaged, []
     for member, original in attempt.files:
         try:

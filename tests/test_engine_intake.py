@@ -142,3 +142,27 @@ def test_nbgrader_layout(course):
     assert "no notebook" in subs["s2"].problem and "notes.txt" in subs["s2"].problem
     assert "not a Jupyter notebook" in subs["s3"].problem
     assert _record(course, "s3").status == "intake-error"
+
+
+def test_a_newer_attempt_that_cannot_be_unpacked_leaves_the_earlier_one(course, tmp_path, monkeypatch):
+    """Unpacking writes beside the student's folder and swaps it in when complete: a disk that fills up
+    half way through the newer attempt leaves the attempt already collected as it was, and nothing else."""
+    import errno
+
+    from autograder import intake
+
+    archive = tmp_path / "bb.zip"
+    build_blackboard_zip(archive)
+    collect_zip(course, archive)
+    folder = course.submitted_dir("ab1234")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def full_disk(folder, *args):
+        (folder / "half-written.ipynb").write_bytes(b"{")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(intake, "_unpack_into", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        collect_zip(course, archive, force=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
