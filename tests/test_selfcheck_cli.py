@@ -351,7 +351,8 @@ def test_one_fold_missing_fails_and_is_not_compared_with_the_leaderboard(student
 def test_json_layout_is_stable(student_folder):
     code, report = run_check_json(student_folder / "research_challenge.ipynb")
     assert set(report) == {"schema", "autograder_version", "notebook", "results", "challenge", "verdict",
-                           "exit_code", "counts", "items", "score", "leaderboard", "notes", "execution", "seconds"}
+                           "exit_code", "counts", "items", "score", "leaderboard", "notes", "execution", "seconds",
+                           "checked_when_graded"}
     assert report["schema"] == 1 and report["execution"] is None
     assert set(report["counts"]) == {"fail", "warn", "could-not-run", "info", "pass", "not-applicable"}
     for item in report["items"]:
