@@ -422,6 +422,14 @@ def write_arrays_atomic(path: Path, arrays: dict) -> None:
         tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temporary behind
 
 
+def read_cache_key(path: Path) -> str | None:
+    """A content key kept under autograded/.cache (of a page or a gradebook entry), or None if there is none."""
+    try:
+        return Path(path).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
 def write_text_atomic(path: Path, text: str) -> Path:
     """Write a page so that a reader never sees half of it."""
     path = Path(path)

@@ -34,7 +34,7 @@ from autograder.grade.combine import combine
 from autograder.grade.lateness import assess_lateness
 from autograder.grade.recordings import find_recordings, presentation_findings
 from autograder.grade.rubric import load_rubric
-from autograder.layout import write_text_atomic
+from autograder.layout import read_cache_key, write_text_atomic
 from autograder.records import FAILED, PENDING, ExecutionRecord, Finding
 
 log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
         notebook = folder / record.notebook if record.notebook else None
         key_path = course.gradebook_key_path(student, assignment)
         key = _gradebook_key(course, grade, rubric, folder, notebook)
-        if _read_key(key_path) != key:
+        if read_cache_key(key_path) != key:
             bridge.record(student, assignment, grade, rubric, record, notebook, record.submitted_at)
             write_text_atomic(key_path, key + "\n")
     return grade
@@ -272,13 +272,6 @@ def _gradebook_key(course, grade: dict, rubric, folder: Path, notebook: Path | N
                        grade["assignment"])), _stat(notebook), identity, database is not None, _gradebook_code()],
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _read_key(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except OSError:
-        return None
 
 
 def _number_cells(record: ExecutionRecord, notebook_path) -> None:

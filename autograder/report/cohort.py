@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import autograder
-from autograder.layout import write_text_atomic
+from autograder.layout import read_cache_key, write_text_atomic
 from autograder.report import TEMPLATES, environment, figures
 from autograder.report.feedback import TEMPLATE, page_context
 from autograder.report.summary import write_summary
@@ -54,13 +54,6 @@ def page_key(context: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _stored_key(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="ascii").strip()
-    except OSError:
-        return None
-
-
 def write_feedback_page(course, assignment: str, student: str, grade: dict | None,
                         result: ReportResult | None = None) -> Path | None:
     """One student's page, written only when what it shows changed (None: no grade to show)."""
@@ -71,7 +64,7 @@ def write_feedback_page(course, assignment: str, student: str, grade: dict | Non
         return None
     path, key_path = course.feedback_page(student, assignment), course.page_key_path(student, assignment)
     key = page_key(context)
-    if path.is_file() and _stored_key(key_path) == key:
+    if path.is_file() and read_cache_key(key_path) == key:
         return path
     context = drawings.resolve(context)
     result.charts_drawn += len(drawings.drawn)
