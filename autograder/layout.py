@@ -17,9 +17,10 @@ artefact. No other module spells a file name (a test greps for it).
     reports/<assignment>/similarity.json similarity.html               similarity: markers only
     reports/<assignment>/moderation.html moderation_sample.csv         report: markers only
     autograded/.grade-<assignment>.lock                                one batch at a time
-    autograded/.cache/   figures/<sha256>.png   pages/ gradebook/<assignment>/<student>.sha256
+    autograded/.cache/   figures/<sha256>.png   pages/ gradebook/ plans/<assignment>/<student>.sha256
                          content-addressed: what a figure, a page or a gradebook entry was drawn
-                         from, so that a re-grade redraws only what changed (delete it to redo all)
+                         from, and the cache key each submitted notebook was sanitised to, so that a
+                         re-grade redoes only what changed (delete it to redo all)
 
 Each stage writes its own artefact, so any stage re-runs alone and nothing reaches back.
 Kept light (the student self-check imports it).
@@ -83,7 +84,7 @@ GRADE_FILE = "grade.json"  # grade
 FEEDBACK_PAGE = "index.html"  # report
 SUMMARY_PAGE = "summary.html"
 CACHE_DIR = ".cache"  # autograded/.cache: content-addressed figures, and the keys of the pages and gradebook entries
-FIGURE_CACHE, PAGE_KEYS, GRADEBOOK_KEYS = "figures", "pages", "gradebook"
+FIGURE_CACHE, PAGE_KEYS, GRADEBOOK_KEYS, PLAN_KEYS = "figures", "pages", "gradebook", "plans"
 KEY_SUFFIX = ".sha256"
 SIMILARITY_FILE = "similarity.json"  # similarity: the cohort's pairs (markers only)
 SIMILARITY_PAGE = "similarity.html"
@@ -210,9 +211,18 @@ class CourseLayout:
         """The hash of what the student's feedback page shows, as last written."""
         return self.cache_dir / PAGE_KEYS / self._a(assignment) / f"{student_id}{KEY_SUFFIX}"
 
+    def similarity_page_key_path(self, assignment: str | None = None) -> Path:
+        """The hash of what the similarity page shows, as last written."""
+        return self.cache_dir / PAGE_KEYS / self._a(assignment) / f".similarity{KEY_SUFFIX}"
+
     def gradebook_key_path(self, student_id: str, assignment: str | None = None) -> Path:
         """The hash of what was last written to the gradebook for this submission."""
         return self.cache_dir / GRADEBOOK_KEYS / self._a(assignment) / f"{student_id}{KEY_SUFFIX}"
+
+    def plan_key_path(self, student_id: str, assignment: str | None = None) -> Path:
+        """What the submitted notebook was (with the reference, parameters and environment) and the
+        execution cache key it was sanitised to: a re-grade plans without sanitising again."""
+        return self.cache_dir / PLAN_KEYS / self._a(assignment) / f"{student_id}{KEY_SUFFIX}"
 
     def lock_path(self, assignment: str | None = None) -> Path:
         return self.root / AUTOGRADED / f".grade-{self._a(assignment)}.lock"

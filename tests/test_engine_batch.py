@@ -160,3 +160,35 @@ def test_the_first_execution_starts_before_the_last_notebook_is_prepared(course_
     at = {(kind, student): t for kind, student, t in events}
     assert at[("started", "ann")] < at[("prepared", "cat")] and at[("started", "bob")] < at[("prepared", "cat")]
     assert summary.phases["all planned at"] >= 3
+
+
+def test_a_regrade_does_not_sanitise_an_unchanged_notebook_again(course, monkeypatch):
+    """Planning remembers the cache key each submitted notebook was sanitised to, by the notebook's bytes
+    (with the reference, parameters and environment): --no-execute on an unchanged cohort reads and
+    sanitises no notebook, and an edited notebook is prepared again and found stale."""
+    import nbformat
+
+    unsandboxed = not sb.bwrap_status()[0]
+    batch.grade(course, batch.GradeOptions(progress=False, run_grading=False, allow_unsandboxed=unsandboxed),
+                console=_console())
+    prepared = []
+    prepare = planning.prepare_job
+
+    def counted(course, student, *args):
+        prepared.append(student)
+        return prepare(course, student, *args)
+
+    monkeypatch.setattr(planning, "prepare_job", counted)
+    options = batch.GradeOptions(no_execute=True, progress=False, run_grading=False)
+    again = batch.grade(course, options, console=_console())
+    assert again.checked == ["alice"] and prepared == []
+    notebook = course.submitted_dir("alice", ASSIGNMENT) / "research_challenge.ipynb"
+    nbformat.write(quick_notebook("good", marker="alice, resubmitted"), notebook)
+    stale = batch.grade(course, options, console=_console())
+    assert stale.stale == ["alice"] and prepared == ["alice"]
+    # the memo is of the sanitised notebook's key: a forced run still prepares the job it executes
+    forced = batch.grade(course, batch.GradeOptions(force=True, progress=False, run_grading=False,
+                                                    allow_unsandboxed=unsandboxed), console=_console())
+    assert forced.executed == ["alice"] and prepared == ["alice", "alice"]
+    assert _record(course, "alice").cache_key == planning.remembered_cache_key(
+        course, "alice", ASSIGNMENT, course.plan_key_path("alice", ASSIGNMENT).read_text().split()[0])

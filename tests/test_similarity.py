@@ -187,10 +187,13 @@ def test_an_unchanged_cohort_is_not_compared_again(tmp_path, works):
     stored comparison stands; a changed notebook or threshold compares again."""
     course = _course(tmp_path / "course", {"st01": works["glass_logistic"], "st03": works["lasso_masses"]})
     _, first = _similarity(course)
+    drawn = course.similarity_page().stat().st_mtime_ns
     _, again = _similarity(course)
     assert again == first  # the same comparison, generated at the same moment: not redone
+    assert course.similarity_page().stat().st_mtime_ns == drawn  # nor its page drawn again
     build.save(works["knn_orbitals"], course.submitted_dir("st03") / build.NOTEBOOK)
     _, changed = _similarity(course)
     assert changed["inputs_key"] != first["inputs_key"]
+    assert course.similarity_page().stat().st_mtime_ns != drawn
     _, other_threshold = _similarity(course, "--threshold", "0.5")
     assert other_threshold["inputs_key"] != changed["inputs_key"] and other_threshold["threshold"] == 0.5

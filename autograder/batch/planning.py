@@ -3,25 +3,56 @@ nothing (its stored stages are current). Decided from each stage's own artefact 
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 from pathlib import Path
 
 from autograder.batch.options import BatchError, GradeOptions
 from autograder.course.allocation import read_allocation
 from autograder.course.data import dataset_file, missing_message
-from autograder.execute.engine import EngineSettings, prepare_job
+from autograder.execute.engine import EngineSettings, key_parameters, prepare_job, sandbox_parameters
 from autograder.execute.environment import course_packages, fingerprint, requirements_path
 from autograder.execute.sanitise import load_reference
 from autograder.intake import Submission, inspect_submission, record_intake_error, released_notebook_name
-from autograder.layout import ALLOCATION_FILE
+from autograder.layout import ALLOCATION_FILE, read_cache_key, write_text_atomic
 from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, RUNNING, ExecutionRecord
 
 
-def reference_notebook(course, assignment: str):
+def reference_path(course, assignment: str) -> Path | None:
     path = course.source_dir(assignment) / released_notebook_name(course, assignment)
     if not path.is_file():
         notebooks = sorted(course.source_dir(assignment).glob("*.ipynb"))
         path = notebooks[0] if len(notebooks) == 1 else None
-    return load_reference(path) if path else None
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _preparing_code() -> bytes:
+    """The code that turns a submitted notebook into its cache key: a change to it plans everything anew."""
+    from autograder.execute import cell_identity, engine, sanitise
+
+    return b"".join(Path(module.__file__).read_bytes() for module in (cell_identity, engine, sanitise))
+
+
+def preparation_digest(notebook: Path, reference: Path | None, parameters: dict, environment: dict) -> str:
+    """What prepare_job's cache key is computed from, hashed without parsing or sanitising anything."""
+    digest = hashlib.sha256(_preparing_code())
+    for path in (notebook, reference):
+        digest.update(b"\0" + (path.read_bytes() if path is not None else b""))
+    digest.update(json.dumps([key_parameters(parameters), environment], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _current(existing: ExecutionRecord | None, cache_key: str | None) -> bool:
+    """The stored execution is of this notebook (as sanitised) and was not stopped by the engine."""
+    return existing is not None and existing.cache_key == cache_key and not existing.environment.get("engine_error")
+
+
+def remembered_cache_key(course, student: str, assignment: str, digest: str) -> str | None:
+    """The cache key the same submitted notebook was sanitised to last time (None: not the same)."""
+    stored = (read_cache_key(course.plan_key_path(student, assignment)) or "").split()
+    return stored[1] if len(stored) == 2 and stored[0] == digest else None
 
 
 def check_data(settings: EngineSettings, tasks: set[str]) -> None:
@@ -82,7 +113,8 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
     """plan(), one student at a time: yields (student, kind, item), so that a batch can start the first
     executions while the later notebooks are still being read and sanitised."""
     catalogue = course.config.catalogue
-    reference = reference_notebook(course, assignment)
+    reference_source = reference_path(course, assignment)
+    reference = load_reference(reference_source) if reference_source else None
     declared = course_packages(requirements_path(course, assignment))
     environment = fingerprint(tuple(declared))
     for student in students:
@@ -102,20 +134,26 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
             yield student, "unallocated", record
             continue
         task = catalogue.get(letter).task
-        try:
-            job = prepare_job(course, student, assignment, settings, letter, task, reference, environment,
-                              declared, sub)
-        except Exception as error:  # noqa: BLE001 - an unreadable notebook is this student's problem
-
-            bad = Submission(student, assignment, sub.folder, submitted_at=sub.submitted_at,
-                             problem=f"the notebook could not be prepared for running ({type(error).__name__}: "
-                                     f"{str(error)[:200]})")
-            yield student, "intake", record_intake_error(course, bad)
-            continue
         existing = course.load_record(student, assignment)
-        same = (existing is not None and existing.cache_key == job.cache_key
-                and not existing.environment.get("engine_error"))
         ran = existing is not None and existing.status in (EXECUTED, FAILED)
+        digest = preparation_digest(sub.folder / sub.notebook, reference_source,
+                                    sandbox_parameters(settings, letter), environment)
+        key = remembered_cache_key(course, student, assignment, digest)
+
+        job = None
+        if key is None or not options.no_execute and (options.force or not ran or not _current(existing, key)):
+            try:  # the notebook changed, or is to be run: read and sanitise it
+                job = prepare_job(course, student, assignment, settings, letter, task, reference, environment,
+                                  declared, sub)
+            except Exception as error:  # noqa: BLE001 - an unreadable notebook is this student's problem
+                bad = Submission(student, assignment, sub.folder, submitted_at=sub.submitted_at,
+                                 problem=f"the notebook could not be prepared for running "
+                                         f"({type(error).__name__}: {str(error)[:200]})")
+                yield student, "intake", record_intake_error(course, bad)
+                continue
+            key = job.cache_key
+            write_text_atomic(course.plan_key_path(student, assignment), f"{digest} {key}\n")
+        same = _current(existing, key)
         if options.no_execute:
             if same and ran:
                 yield student, "check", existing

@@ -10,16 +10,14 @@ the page was generated, so an unchanged page keeps the time of its last change."
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import autograder
 from autograder.layout import read_cache_key, write_text_atomic
-from autograder.report import TEMPLATES, environment, figures
+from autograder.report import environment, figures, rendering_version
 from autograder.report.feedback import TEMPLATE, page_context
 from autograder.report.summary import write_summary
 
@@ -35,16 +33,6 @@ class ReportResult:
     summary_path: Path | None = None
     rewritten: list[str] = field(default_factory=list)  # students whose page changed (and was written)
     charts_drawn: int = 0  # charts drawn for those pages (the others were kept from an earlier run)
-
-
-@functools.lru_cache(maxsize=1)
-def rendering_version() -> str:
-    """The templates and the code that formats values in them: a change to either redraws every page."""
-    digest = hashlib.sha256(autograder.__version__.encode())
-    for path in sorted(TEMPLATES.rglob("*")) + [Path(autograder.report.__file__)]:
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def page_key(context: dict) -> str:

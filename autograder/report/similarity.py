@@ -9,14 +9,16 @@ cheated; it is evidence for a marker's decision. No student's feedback page read
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.layout import write_text_atomic
-from autograder.report import environment
+from autograder.layout import read_cache_key, write_text_atomic
+from autograder.report import environment, rendering_version
 from autograder.similarity import run_similarity
 
 CONTEXT_LINES = 2  # lines shown around a highlighted passage
@@ -89,8 +91,18 @@ def page_context(course, assignment: str, data: dict) -> dict:
 
 
 def write_similarity_page(course, assignment: str, data: dict) -> Path:
+    """The page, drawn again only when the comparison, the course's names or the templates changed
+    (drawing a cohort's passages costs seconds, and a re-grade after marks changes none of them)."""
+    page, key_path = course.similarity_page(assignment), course.similarity_page_key_path(assignment)
+    blob = json.dumps([rendering_version(), course.config.course_name, course.config.course_id, data],
+                      sort_keys=True, default=str)
+    key = hashlib.sha256(blob.encode()).hexdigest()
+    if page.is_file() and read_cache_key(key_path) == key:
+        return page
     html = environment().get_template("similarity.html.j2").render(**page_context(course, assignment, data))
-    return write_text_atomic(course.similarity_page(assignment), html)
+    write_text_atomic(page, html)
+    write_text_atomic(key_path, key + "\n")  # after the page: a page killed half-way is drawn again
+    return page
 
 
 def similarity_report(course, assignment: str | None = None, threshold: float | None = None) -> SimilarityOutcome:
