@@ -227,3 +227,26 @@ def test_a_reimport_stores_only_the_lines_that_changed(course, tmp_path):
     assert (result.rows, result.changed) == (2, 1)
     stored = {(r.student, r.criterion): r for r in stored_rows(course, ASSIGNMENT)}
     assert stored[IN_CSV, "code"].mark == 67 and stored[IN_CSV, "model_choice"].mark == 58
+
+
+def test_the_cohorts_marks_read_at_once_are_each_students_marks(course):
+    """A batch reads every submission's formgrader marks in one go (read_cohort_marks); what it gives a
+    student is what reading that student alone gives, and a mark stored mid-batch is read again."""
+    from autograder.grade.rubric import load_rubric
+
+    formgrader_grades(course, IN_FORMGRADER, FORMGRADER_POINTS,
+                      {"training_testing": "Official folds well used.\nmarker: JS"})
+    rubric = load_rubric(course.rubric_path)
+    with GradebookBridge.for_course(course) as bridge:
+        alone = {s: bridge._manual_grades(s, ASSIGNMENT, rubric) for s in (IN_FORMGRADER, IN_CSV)}
+        bridge.read_cohort_marks(ASSIGNMENT, rubric)
+        assert alone[IN_FORMGRADER].marks["training_testing"].marker == "JS"
+        assert bridge.manual_grades(IN_FORMGRADER, ASSIGNMENT, rubric) == alone[IN_FORMGRADER]
+        remarked = MARKS_CSV.replace("presentation,71,", "presentation,73,")  # a mark the gradebook has not had
+        (course.root / "marks.csv").write_text(remarked, encoding="utf-8")
+        from autograder.grade.marks_store import import_course_marks
+
+        import_course_marks(course, ASSIGNMENT, rubric, bridge)  # after the cohort was read
+        after = bridge.manual_grades(IN_CSV, ASSIGNMENT, rubric)
+        assert after.marks["presentation"].mark == 73 and after.marks["training_testing"].marker == "KL"
+        assert after == bridge._manual_grades(IN_CSV, ASSIGNMENT, rubric)

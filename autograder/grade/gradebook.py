@@ -100,6 +100,8 @@ class GradebookBridge:
 
         self.db_url = db_url
         self.gradebook = None
+        self._cohort_marks: dict[tuple[str, str], ManualGrades] | None = None  # (assignment, student) ->
+        self._cohort_read: str | None = None  # the assignment read_cohort_marks read
         self.gradebook = self._retrying(lambda: Gradebook(db_url, course_id=course_id))
 
     @classmethod
@@ -155,16 +157,44 @@ class GradebookBridge:
     # --- reading the markers' grades -------------------------------------------------------------
 
     def manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
-        return self._retrying(lambda: self._manual_grades(student, assignment, rubric))
+        if self._cohort_marks is None and self._cohort_read == assignment:  # marks written since: read again
+            self.read_cohort_marks(assignment, rubric)
+        read = (self._cohort_marks or {}).pop((assignment, student), None)
+        return read if read is not None else self._retrying(lambda: self._manual_grades(student, assignment, rubric))
+
+    def read_cohort_marks(self, assignment: str, rubric: Rubric) -> None:
+        """Every submission's marks and comments in a few queries (one per table) rather than a handful
+        per student, kept for manual_grades; marks stored since are read again with the next of them."""
+        self._cohort_marks = self._retrying(lambda: self._read_cohort_marks(assignment, rubric))
+        self._cohort_read = assignment
+
+    def _read_cohort_marks(self, assignment: str, rubric: Rubric) -> dict:
+        from nbgrader.api import Assignment, Comment, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
+        from sqlalchemy.orm import selectinload
+
+        notebooks = selectinload(SubmittedAssignment.notebooks)
+        submissions = (self.gradebook.db.query(SubmittedAssignment)
+                       .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                       .filter(Assignment.name == assignment)
+                       .options(notebooks.selectinload(SubmittedNotebook.grades).selectinload(Grade.cell),
+                                notebooks.selectinload(SubmittedNotebook.comments).selectinload(Comment.cell),
+                                notebooks.selectinload(SubmittedNotebook.notebook)
+                                .selectinload(Notebook._base_cells))  # nbgrader keeps its cells in this relationship
+                       .all())
+        return {(assignment, submission.student_id): self._submission_grades(submission, rubric)
+                for submission in submissions}
 
     def _manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
         from nbgrader.api import MissingEntry
 
-        result = ManualGrades({})
         try:
             submission = self.gradebook.find_submission(assignment, student)
         except MissingEntry:
-            return result
+            return ManualGrades({})
+        return self._submission_grades(submission, rubric)
+
+    def _submission_grades(self, submission, rubric: Rubric) -> ManualGrades:
+        result = ManualGrades({})
         result.extension = submission.extension
         cells = rubric.formgrader_cells
         # the submission's grades and comments in one query each (not two queries per cell: a re-grade of
@@ -203,6 +233,7 @@ class GradebookBridge:
         `may_change(row, current)` says whether a different mark already there may be replaced (the
         caller knows which marks an earlier import wrote); when it says no for any row, nothing is
         written and the rows are returned as conflicts (student, criterion) -> what is there."""
+        self._cohort_marks = None  # what was read before is no longer what is there
         return self._retrying(lambda: self._store_marks(assignment, rubric, rows, may_change))
 
     def _cell_of(self, rubric: Rubric, criterion: str) -> str | None:

@@ -26,7 +26,6 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from copydetect.utils import winnow
 
 __all__ = ["CODE", "TEXT", "Kind", "Tokens", "code_tokens", "covered", "text_tokens"]
 
@@ -107,6 +106,8 @@ class Tokens:
         """Winnowed fingerprints: (hashes, positions), the positions being each k-gram's first token."""
         if len(hashes) == 0:
             return hashes, np.zeros(0, dtype=np.int64)
+        from copydetect.utils import winnow  # half a second of imports, paid only when a cohort is compared
+
         selected, positions = winnow(hashes, window_size=min(window, len(hashes)), remove_duplicates=False)
         keep = selected != SENTINEL
         return selected[keep], positions[keep]
