@@ -44,6 +44,7 @@ def _summary(course) -> dict:
     return result
 
 
+@pytest.mark.extended  # a local Dask cluster's start-up and two runs (35 s); the scheduler error below stays in CI
 def test_dask_cluster_gives_the_same_results_as_the_local_pool(course_dir, tmp_path):
     from distributed import Client, LocalCluster
 

@@ -97,6 +97,7 @@ def test_untouched_released_notebook_stops_with_a_clear_message(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # five folds of the reference model (76 s); the self-check tests run the reference solution too
 def test_released_notebook_with_reference_solution_beats_rf_magpie_on_expt_gap(tmp_path):
     """The real thing: the released notebook, the reference solution written in, executed headlessly on
     the offline data, all five folds; the score is recomputed here from the saved predictions."""

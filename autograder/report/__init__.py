@@ -102,6 +102,8 @@ class Scrubber:
         self.roots = sorted((r for r in found if len(r) > 1), key=len, reverse=True)
 
     def text(self, value: str) -> str:
+        if "/" not in value:  # no path in it (most of a grade's strings): nothing to scrub
+            return value
         value = _ABSOLUTE_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
         for root in self.roots:
             value = value.replace(root, "…")
