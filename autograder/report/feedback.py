@@ -363,6 +363,18 @@ def own_cells(notebook):
     return notebook
 
 
+@lru_cache(maxsize=1)  # one per process: setting up its templates cost 0.15 CPU-s a page
+def _html_exporter():
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+
+    exporter = HTMLExporter(template_name="basic", exclude_anchor_links=True)
+    # the student's raw HTML (markdown, outputs) cleaned, JavaScript outputs dropped; the page's
+    # Content-Security-Policy runs no script at all
+    exporter.register_preprocessor(SanitizeHTML(strip=True), enabled=True)
+    return exporter
+
+
 def write_notebook_page(course, assignment: str, student: str, grade: dict) -> Path | None:
     """feedback/<student>/<assignment>/notebook.html: the student's own cells as the grader ran them
     (nbconvert's HTML exporter; the student's HTML sanitised, no script runs; paths of the grading
@@ -377,8 +389,6 @@ def write_notebook_page(course, assignment: str, student: str, grade: dict) -> P
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return target
     import nbformat  # with nbconvert about 1 s of imports: only when a notebook page is drawn
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors.sanitize import SanitizeHTML
 
     notebook = own_cells(nbformat.read(str(source), as_version=4))
     scrub = Scrubber(course.root, data_home(), os.path.expanduser("~"), Path.cwd())
@@ -394,11 +404,7 @@ def write_notebook_page(course, assignment: str, student: str, grade: dict) -> P
             for kind in ("text/plain", "text/html", "text/markdown"):
                 if isinstance(output.get("data", {}).get(kind), str):
                     output["data"][kind] = scrub.text(output["data"][kind])
-    exporter = HTMLExporter(template_name="basic", exclude_anchor_links=True)
-    # the student's raw HTML (markdown, outputs) cleaned, JavaScript outputs dropped; the page's
-    # Content-Security-Policy runs no script at all
-    exporter.register_preprocessor(SanitizeHTML(strip=True), enabled=True)
-    body, _ = exporter.from_notebook_node(notebook)
+    body, _ = _html_exporter().from_notebook_node(notebook)
     body = re.sub(r"<img (?![^>]*\balt=)", '<img alt="A figure your code drew" ', body)
     html = environment().get_template("notebook.html.j2").render(
         body=body, student=student, assignment=assignment, n_cells=len(notebook.cells),
