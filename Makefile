@@ -14,7 +14,7 @@ ifneq ($(wildcard $(SHARED_DATA)/matbench_expt_gap.json.gz),)
 export MATMINER_DATA := $(SHARED_DATA)
 endif
 endif
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25
 
 .PHONY: setup system-packages demo test test-all benchmarks clean
 
