@@ -230,7 +230,7 @@ def test_a_reimport_stores_only_the_lines_that_changed(course, tmp_path):
 
 
 def test_the_cohorts_marks_read_at_once_are_each_students_marks(course):
-    """A batch reads every submission's formgrader marks in one go (read_cohort_marks); what it gives a
+    """A batch reads every submission's formgrader marks in one go (read_marks_by_cohort); what it gives a
     student is what reading that student alone gives, and a mark stored mid-batch is read again."""
     from autograder.grade.rubric import load_rubric
 
@@ -239,7 +239,7 @@ def test_the_cohorts_marks_read_at_once_are_each_students_marks(course):
     rubric = load_rubric(course.rubric_path)
     with GradebookBridge.for_course(course) as bridge:
         alone = {s: bridge._manual_grades(s, ASSIGNMENT, rubric) for s in (IN_FORMGRADER, IN_CSV)}
-        bridge.read_cohort_marks(ASSIGNMENT, rubric)
+        bridge.read_marks_by_cohort(ASSIGNMENT)
         assert alone[IN_FORMGRADER].marks["training_testing"].marker == "JS"
         assert bridge.manual_grades(IN_FORMGRADER, ASSIGNMENT, rubric) == alone[IN_FORMGRADER]
         remarked = MARKS_CSV.replace("presentation,71,", "presentation,73,")  # a mark the gradebook has not had

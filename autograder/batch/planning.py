@@ -35,12 +35,20 @@ def _preparing_code() -> bytes:
     return b"".join(Path(module.__file__).read_bytes() for module in (cell_identity, engine, sanitise))
 
 
-def preparation_digest(notebook: Path, reference: Path | None, parameters: dict, environment: dict) -> str:
-    """What prepare_job's cache key is computed from, hashed without parsing or sanitising anything."""
+def cohort_digest(reference: Path | None, environment: dict):
+    """What every submission's cache key is computed from but its own notebook and parameters: the
+    preparing code, the reference notebook and the environment, hashed once for the cohort."""
     digest = hashlib.sha256(_preparing_code())
-    for path in (notebook, reference):
-        digest.update(b"\0" + (path.read_bytes() if path is not None else b""))
-    digest.update(json.dumps([key_parameters(parameters), environment], sort_keys=True, default=str).encode())
+    digest.update(b"\0" + (reference.read_bytes() if reference is not None else b""))
+    digest.update(json.dumps(environment, sort_keys=True, default=str).encode())
+    return digest
+
+
+def preparation_digest(cohort, notebook: Path, parameters: dict) -> str:
+    """What prepare_job's cache key is computed from, hashed without parsing or sanitising anything."""
+    digest = cohort.copy()
+    digest.update(b"\0" + notebook.read_bytes())
+    digest.update(json.dumps(key_parameters(parameters), sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
@@ -117,6 +125,7 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
     reference = load_reference(reference_source) if reference_source else None
     declared = course_packages(requirements_path(course, assignment))
     environment = fingerprint(tuple(declared))
+    shared = cohort_digest(reference_source, environment)
     for student in students:
         course.recover_execution(student, assignment)  # what a batch killed mid-run or mid-swap left
         sub = inspect_submission(course, student, assignment)
@@ -136,8 +145,7 @@ def plan_each(course, options: GradeOptions, settings: EngineSettings, assignmen
         task = catalogue.get(letter).task
         existing = course.load_record(student, assignment)
         ran = existing is not None and existing.status in (EXECUTED, FAILED)
-        digest = preparation_digest(sub.folder / sub.notebook, reference_source,
-                                    sandbox_parameters(settings, letter), environment)
+        digest = preparation_digest(shared, sub.folder / sub.notebook, sandbox_parameters(settings, letter))
         key = remembered_cache_key(course, student, assignment, digest)
 
         job = None

@@ -100,8 +100,8 @@ class GradebookBridge:
 
         self.db_url = db_url
         self.gradebook = None
-        self._cohort_marks: dict[tuple[str, str], ManualGrades] | None = None  # (assignment, student) ->
-        self._cohort_read: str | None = None  # the assignment read_cohort_marks read
+        self._cohort_assignment: str | None = None  # whose marks manual_grades reads for the whole cohort
+        self._cohort_marks: dict[str, ManualGrades] | None = None  # student -> marks, as read (None: not yet)
         self.gradebook = self._retrying(lambda: Gradebook(db_url, course_id=course_id))
 
     @classmethod
@@ -157,16 +157,20 @@ class GradebookBridge:
     # --- reading the markers' grades -------------------------------------------------------------
 
     def manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
-        if self._cohort_marks is None and self._cohort_read == assignment:  # marks written since: read again
-            self.read_cohort_marks(assignment, rubric)
-        read = (self._cohort_marks or {}).pop((assignment, student), None)
-        return read if read is not None else self._retrying(lambda: self._manual_grades(student, assignment, rubric))
+        if assignment == self._cohort_assignment:
+            if self._cohort_marks is None:  # the first student asked for, or marks stored since
+                self._cohort_marks = self._retrying(lambda: self._read_cohort_marks(assignment, rubric))
+            read = self._cohort_marks.pop(student, None)
+            if read is not None:
+                return read
+        return self._retrying(lambda: self._manual_grades(student, assignment, rubric))
 
-    def read_cohort_marks(self, assignment: str, rubric: Rubric) -> None:
-        """Every submission's marks and comments in a few queries (one per table) rather than a handful
-        per student, kept for manual_grades; marks stored since are read again with the next of them."""
-        self._cohort_marks = self._retrying(lambda: self._read_cohort_marks(assignment, rubric))
-        self._cohort_read = assignment
+    def read_marks_by_cohort(self, assignment: str) -> None:
+        """From now on manual_grades reads every submission's marks and comments of this assignment at
+        once, in a few queries (one per table) rather than a handful per student: a batch grading them
+        all. They are read when the first student is asked for (after any marks CSV was stored), and
+        again after marks are stored."""
+        self._cohort_assignment, self._cohort_marks = assignment, None
 
     def _read_cohort_marks(self, assignment: str, rubric: Rubric) -> dict:
         from nbgrader.api import Assignment, Comment, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
@@ -181,8 +185,7 @@ class GradebookBridge:
                                 notebooks.selectinload(SubmittedNotebook.notebook)
                                 .selectinload(Notebook._base_cells))  # nbgrader keeps its cells in this relationship
                        .all())
-        return {(assignment, submission.student_id): self._submission_grades(submission, rubric)
-                for submission in submissions}
+        return {submission.student_id: self._submission_grades(submission, rubric) for submission in submissions}
 
     def _manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
         from nbgrader.api import MissingEntry

@@ -99,7 +99,7 @@ class CohortGrading:
         try:
             bridge = GradebookBridge.for_course(self.course)
             bridge.notebooks(self.assignment)
-            bridge.read_cohort_marks(self.assignment, self.rubric)  # after the marks CSV went in
+            bridge.read_marks_by_cohort(self.assignment)
             return bridge
         except Exception as error:  # a database that cannot be opened must not stop the marks
             reason = str(error) if isinstance(error, GradebookError) else f"{type(error).__name__}: {error}"
