@@ -311,6 +311,24 @@ def test_whole_data_frame_inside_the_model(tmp_path):
     assert finding.status == "fail"
 
 
+def test_a_global_named_like_a_parameter_is_not_read_by_the_model(tmp_path):
+    """`targets = task.df[target_column]` while exploring, and `train_model(features, targets)`: inside
+    the function `targets` is its own argument, the fold's training targets, not the global."""
+    nb = extra("targets = task.df[target_column]\nprint(targets.describe())\n", after="explore_data")
+    finding = status(tmp_path, nb, "protocol.full_data_in_loop")
+    assert finding.status == "pass", finding.message
+
+
+def test_a_global_read_inside_the_model_is_still_found(tmp_path):
+    """The same global read by a function that does not bind the name is a leak."""
+    nb = extra("all_targets = task.df[target_column]\n", after="explore_data")
+    model = MODEL.replace("    return model.fit(features, targets)\n",
+                          "    return model.fit(features, all_targets.loc[features.index])\n")
+    nb = with_cells(nb, model=model)
+    finding = status(tmp_path, nb, "protocol.full_data_in_loop")
+    assert finding.status == "fail" and "all_targets" in finding.message, finding.message
+
+
 def test_reordering_in_predict_is_a_warning_without_scores(tmp_path):
     model = MODEL.replace("    return model.predict(features)\n",
                           "    return model.predict(features.dropna())\n")
@@ -355,8 +373,9 @@ def test_magics_do_not_count_as_syntax_errors(tmp_path):
 def test_syntax_error_and_undefined_names(tmp_path):
     assert status(tmp_path, extra("def broken(:\n    pass\n"), "code.lint").status == "fail"
     (tmp_path / "u").mkdir()
+    # a name from a deleted cell: the grader's run from the top will fail on it, so the check fails
     finding = status(tmp_path / "u", extra("print(undefined_thing)\n"), "code.lint")
-    assert finding.status == "warn" and "undefined_thing" in finding.message
+    assert finding.status == "fail" and "undefined_thing" in finding.message
 
 
 def test_execution_order_and_errors_left(tmp_path):

@@ -187,6 +187,31 @@ class CodeFacts:
         return out
 
 
+def parameter_names(args: ast.arguments) -> set[str]:
+    every = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
+    return {a.arg for a in every}
+
+
+def function_locals(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names a function binds itself, as Python scopes them: its parameters and every name it
+    assigns, imports or loops over, less those it declares `global` or `nonlocal`."""
+    bound, declared = parameter_names(node.args), set()
+    for child in ast.walk(node):
+        if child is node:
+            continue
+        if isinstance(child, ast.Name) and isinstance(child.ctx, (ast.Store, ast.Del)):
+            bound.add(child.id)
+        elif isinstance(child, (ast.Global, ast.Nonlocal)):
+            declared.update(child.names)
+        elif isinstance(child, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in child.names)
+        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(child.name)
+        elif isinstance(child, ast.ExceptHandler) and child.name:
+            bound.add(child.name)
+    return bound - declared
+
+
 class _Visitor(ast.NodeVisitor):
     def __init__(self, facts: CodeFacts, cell: Cell):
         self.facts = facts
@@ -195,6 +220,9 @@ class _Visitor(ast.NodeVisitor):
         self.class_name: str | None = None  # set while visiting a top-level class body
         self.loops: list[str] = []
         self.guards: list[str] = []
+        # names local to each enclosing function (its parameters and what it assigns): reading one
+        # is not reading the notebook's global of the same name
+        self.local_scopes: list[set[str]] = []
 
     def visit_If(self, node):
         self.visit(node.test)
@@ -220,13 +248,17 @@ class _Visitor(ast.NodeVisitor):
             self.facts.functions[self.function] = (self.cell, node)
         saved, self.loops = self.loops, []
         saved_guards, self.guards = self.guards, []
+        self.local_scopes.append(function_locals(node))
         self.generic_visit(node)
+        self.local_scopes.pop()
         self.function, self.loops, self.guards = outer, saved, saved_guards
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Lambda(self, node):
+        self.local_scopes.append(parameter_names(node.args))
         self.generic_visit(node)
+        self.local_scopes.pop()
 
     def _loop(self, node, iter_node):
         self.visit(iter_node)
@@ -294,7 +326,7 @@ class _Visitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Name(self, node):
-        if isinstance(node.ctx, ast.Load):
+        if isinstance(node.ctx, ast.Load) and not any(node.id in scope for scope in self.local_scopes):
             self.facts.names_read.setdefault(node.id, []).append((self.cell, self.function))
 
     def visit_Import(self, node):

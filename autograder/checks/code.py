@@ -116,8 +116,10 @@ def lint(ctx, spec) -> list[Finding]:
                              advice="Fix them: a cell with a syntax error cannot run.", details=details)]
     if undefined:
         names = sorted({re.sub(r"^Undefined name `?(.*?)`?$", r"\1", i["message"]) for i in undefined})
-        return [spec.finding(WARN, f"ruff finds undefined names in your code: {', '.join(names[:6])} "
-                                   f"(first in cell {undefined[0]['cell']}). They fail when the notebook runs from the top.",
+        # a name whose cell was deleted or never written: the grader's run from the top stops there
+        return [spec.finding(FAIL, f"ruff finds undefined names in your code: {', '.join(names[:6])} "
+                                   f"(first in cell {undefined[0]['cell']}). The notebook cannot run from the top: "
+                                   "the cell that uses one raises a NameError.",
                              advice="Define or import every name before you use it, then restart and run all cells.",
                              details=details)]
     if len(mine) > 10:
