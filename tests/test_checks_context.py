@@ -104,9 +104,20 @@ def test_trace_with_another_nonce(course_dir, shared_data):
 
 
 def test_test_targets_in_the_trace(course_dir, shared_data):
+    """Fold 0's test targets asked for before the folds were recorded: they may have steered the model."""
+    def run(sha):
+        events = normal_run(sha)
+        events.insert(3, {"event": "get_test_data", "task": "matbench_expt_gap", "fold": 0, "include_target": True,
+                          "cell": 12})
+        return events
+    assert check(setup_submission(course_dir, trace=run))["protocol.test_targets"] == "fail"
+
+
+def test_test_targets_asked_for_after_every_fold_was_recorded(course_dir, shared_data):
+    """An own MAE computed from the test targets after recording cannot change the recorded scores."""
     extra = [{"event": "get_test_data", "task": "matbench_expt_gap", "fold": 0, "include_target": True, "cell": 20}]
     s = check(setup_submission(course_dir, trace=lambda sha: normal_run(sha, extra)))
-    assert s["protocol.test_targets"] == "fail"
+    assert s["protocol.test_targets"] == "pass"
 
 
 def test_whole_data_frame_read_inside_the_loop(course_dir, shared_data):

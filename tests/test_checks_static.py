@@ -335,6 +335,16 @@ def test_reordering_in_predict_is_a_warning_without_scores(tmp_path):
     assert status(tmp_path, with_cells(BASE, model=model), "protocol.alignment").status == "warn"
 
 
+def test_recording_predictions_made_elsewhere_is_not_the_protocol(tmp_path):
+    """The official benchmark notebooks' replay style: `record` of predictions loaded from a file,
+    without asking Matbench for any fold's data. The message says so (not "never records")."""
+    nb = without(BASE, "protocol")
+    nb = add_cell(nb, "model", "import pickle\nsaved = pickle.load(open('predictions.pkl', 'rb'))\n"
+                               "for fold in task.folds:\n    task.record(fold, saved[fold])\n")
+    finding = status(tmp_path, nb, "protocol.api_used")
+    assert finding.status == "fail" and "task.record" in finding.message and "never records" not in finding.message
+
+
 def test_own_record_call(tmp_path):
     nb = extra("task.record(0, [0.0] * 921)\n")
     assert status(tmp_path, nb, "protocol.record_twice").status == "warn"

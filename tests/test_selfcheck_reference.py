@@ -154,14 +154,16 @@ def test_one_fold_missing(student):
 
 def test_execute_catches_a_notebook_that_only_worked_in_the_students_kernel(student):
     """Run top to bottom, results saved, then the model cell deleted and the notebook saved: the saved
-    outputs and results still look right; `--execute` shows that a fresh run cannot define the model."""
+    outputs and results still look right, but the code reads a name nothing defines any more, which the
+    check without a run already fails; `--execute` shows the fresh run stopping on it."""
     notebook = student / "research_challenge.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.remove(cell_by_grade_id(nb, "model"))
     write(nb, notebook)
 
     code, saved = run_check_json(notebook)  # the notebook as saved, with the results of the old run
-    assert code == 0 and not _fails(saved)
+    assert code == 1 and _fails(saved) == {"code.lint"}, _fails(saved)
+    assert "train_model" in items(saved)["code.lint"]["message"]
 
     code, report = run_check_json("--execute", notebook)
     assert code == 1

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from autograder.checks import RANKABLE, check
-from autograder.records import INFO, Finding
+from autograder.records import INFO, WARN, Finding
 from autograder.results.metrics import format_score
 
 
@@ -31,7 +31,27 @@ def rank(ctx, spec) -> list[Finding]:
             text += f"; MAE/MAD = {score.mad_ratio:.3f} (1 = predicting the mean)"
     comparisons = ", ".join(f"{label} ({e.algorithm}) {format_score(e.mean)}" if label == "best" else f"{label} {format_score(e.mean)}"
                             for label, e in ch.reference_points)
+    dummy = ch.reference("Dummy")
+    if dummy is not None and _no_better_than(score.mean, dummy.mean, ch.higher_is_better):
+        details["no_better_than_dummy"] = True
+        return [spec.finding(WARN, f"{text}: no better than the Dummy baseline ({format_score(dummy.mean)}), which "
+                                   f"predicts {'the majority class' if ch.is_classification else 'the mean of the training targets'}"
+                                   f" without looking at the materials. Reference points: {comparisons}.",
+                             advice="Find out why the model learns nothing: check the features (are they informative "
+                                    "and computed for every material?), compare with a simple baseline, and tune "
+                                    "inside the training folds.", details=details)]
     return [spec.finding(INFO, f"{text}. Reference points: {comparisons}.", details=details)]
+
+
+# A score within this fraction of the Dummy's (MAE at least 95 % of it; ROC-AUC at most 0.02 above it)
+# has learnt next to nothing from the materials.
+DUMMY_MARGIN = 0.05
+
+
+def _no_better_than(mean: float, dummy: float, higher_is_better: bool) -> bool:
+    if higher_is_better:
+        return mean <= dummy + DUMMY_MARGIN * 0.4
+    return mean >= dummy * (1 - DUMMY_MARGIN)
 
 
 @check("leaderboard.extrapolation", needs=(RANKABLE,))

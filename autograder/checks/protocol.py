@@ -71,9 +71,28 @@ def api_used(ctx, spec) -> list[Finding]:
     """The notebook evaluates with the Matbench API (or reproduces the official folds)."""
     a = ctx.analysis
     if a.uses_api:
+        unrun = _recording_not_reached(ctx)
+        if unrun:
+            return [spec.finding(PASS, "Judged from the code, the notebook evaluates with the Matbench API (each "
+                                       "official fold's training data, its test inputs, and `record` of the "
+                                       f"predictions), but the grader's run never recorded a fold: {unrun}",
+                                 advice="Make the notebook run from the top without errors (see the failed cells), "
+                                        "so that its Matbench loop runs and saves the results.",
+                                 details={"protocol_cell": a.protocol_cell_index, "judged_from": "code",
+                                          "recording_not_reached": unrun})]
         return [spec.finding(PASS, "The notebook evaluates with the Matbench API: each official fold's training "
                                    "data, its test inputs, and `record` of the predictions.",
                              details={"protocol_cell": a.protocol_cell_index})]
+    records = [c for c in a.all.calls if c.attr == "record"]
+    if records and ctx.analysis.constructs_benchmark:
+        return [spec.finding(FAIL, "The notebook records predictions with `task.record` "
+                                   f"({records[0].where()}) but never asks Matbench for a fold's training data or "
+                                   "test inputs (`task.get_train_and_val_data`, `task.get_test_data`): the "
+                                   "predictions come from elsewhere, so nothing shows they were made by a model "
+                                   "trained on each official fold's training data only.",
+                             advice="Train and predict inside the Matbench loop: for each fold, fit on "
+                                    "`task.get_train_and_val_data(fold)` and predict `task.get_test_data(fold)`.",
+                             details={"record_calls": [c.where() for c in records]})]
     official = [c for c in a.all.calls_named("KFold", "StratifiedKFold") if _is_official_splitter(c)]
     if official:
         shuffled = [c for c in a.student.calls_named("sample", "shuffle")
@@ -104,6 +123,37 @@ def api_used(ctx, spec) -> list[Finding]:
                                                             if c.get("kind") == "restored_deleted_cell"]})]
 
 
+def _recording_not_reached(ctx) -> str:
+    """Why the run never recorded a fold although the code records, in a sentence ("" when it did, or
+    when there was no run to tell): which cells that record did not complete, and the first error
+    the run met before or in them."""
+    record = ctx.record
+    if record is None or not record.cells or ctx.results is not None:
+        return ""
+    events = _trace_events(ctx, "record")
+    if events:
+        return ""
+    recording = sorted({c.cell.number for c in ctx.analysis.all.calls if c.attr == "record"})
+    runs = {run.number: run for run in record.cells if run.number is not None}
+    not_completed = [n for n in recording if n in runs and runs[n].status != "completed"]
+    if not not_completed:
+        return ""
+    errors = [run for run in record.cells if run.status == "failed" and run.error and run.number is not None
+              and run.number <= max(not_completed)]
+    one = len(not_completed) == 1
+    which = (f"the cell that records (cell {not_completed[0]})" if one else
+             "the cells that record (cells " + ", ".join(str(n) for n in not_completed) + ")")
+    outcome = "never ran" if {runs[n].status for n in not_completed} == {"pending"} else "did not complete"
+    if not errors:
+        return f"{which} {outcome}: the run stopped before {'it' if one else 'them'}."
+    first = errors[0]
+    evalue = str(first.error.get("evalue", "")).strip().splitlines()
+    error = first.error.get("ename", "an error") + (f" ({evalue[0][:160]})" if evalue else "")
+    if [run.number for run in errors] == [not_completed[0]]:
+        return f"{which} {outcome}: it raised {error}."
+    return f"{which} {outcome}; the run's first error was in cell {first.number}, which raised {error}."
+
+
 def _is_official_splitter(call) -> bool:
     if call is None:
         return False
@@ -121,10 +171,10 @@ def results_file(ctx, spec) -> list[Finding]:
     if ctx.results_error == "missing":
         ran = ""
         if ctx.record is not None and ctx.record.status == "failed":
-            ran = (" When the grader ran the notebook, an error in an earlier cell kept the protocol from "
-                   "saving it (see execution.cell_errors)."
+            ran = (" When the grader ran the notebook, an error in an earlier cell kept it from saving its "
+                   "predictions (see execution.cell_errors)."
                    if any(c.status == "failed" for c in ctx.record.cells)
-                   else " The grader's run stopped before the protocol cell could save it.")
+                   else " The grader's run stopped before the notebook could save them.")
         return [spec.finding(FAIL, f"No results file ({name}): the notebook did not save its predictions.{ran}",
                              advice=RUN_ALL)]
     if ctx.results is None:
@@ -565,21 +615,63 @@ def _trace_events(ctx, kind: str) -> list[dict] | None:
 
 @check("protocol.test_targets", needs=(CODE_OR_TRACE,))
 def test_targets(ctx, spec) -> list[Finding]:
-    """The test targets were never requested (get_test_data(include_target=True))."""
+    """The test targets were not requested before every fold's predictions were recorded
+    (get_test_data(include_target=True)). Asking for them afterwards, to compute one's own error or
+    plot the residuals, cannot change the recorded scores."""
     events = _trace_events(ctx, "get_test_data")
-    asked = [e for e in events or [] if e.get("include_target")]
     static = ctx.analysis.test_target_calls if ctx.analysis is not None else []
-    details = {"trace_calls": len(asked), "code": [f"{c.text()} ({c.where()})" for c in static]}
-    if asked or static:
-        where = f" ({static[0].text()}, {static[0].where()})" if static else ""
+    details = {"code": [f"{c.text()} ({c.where()})" for c in static]}
+    last_record = _last_record_call(ctx.analysis)
+    early_in_code = [c for c in static if last_record is None or not _comes_after(c, last_record)]
+    if events is not None:
+        before, after = _target_requests_by_the_trace(ctx.trace.events)
+        details.update(trace_calls=len(before) + len(after), trace_calls_after_recording=len(after))
+        judged = "the run's trace"
+    else:
+        before, after = early_in_code, [c for c in static if c not in early_in_code]
+        judged = "the code"
+    if before:
+        shown = early_in_code or static
+        where = f" ({shown[0].text()}, {shown[0].where()})" if shown else ""
         return [spec.finding(FAIL, "The notebook asks for the test folds' targets with "
-                                   f"`get_test_data(..., include_target=True)`{where}. The test targets must not be "
-                                   "seen before the predictions are recorded: using them for tuning or selection "
-                                   "makes the scores optimistic.",
+                                   f"`get_test_data(..., include_target=True)`{where} before all the predictions "
+                                   "are recorded. The test targets must not be seen before the predictions are "
+                                   "recorded: using them for tuning or selection makes the scores optimistic.",
                              advice="Tune and select only on the training part of each fold (inside `train_model`); "
                                     "look at test errors only after recording, from the results.", details=details)]
+    if after:
+        where = f" ({static[0].where()})" if static else ""
+        return [spec.finding(PASS, "The notebook asks for the test targets only after every fold's predictions were "
+                                   f"recorded{where}, to compute its own errors: the recorded scores cannot depend "
+                                   f"on them (judged from {judged}).", details=details)]
     source = "the run's trace and the code" if events is not None else "the code"
     return [spec.finding(PASS, f"The test targets are never requested ({source}).", details=details)]
+
+
+def _target_requests_by_the_trace(events: list[dict]) -> tuple[list[dict], list[dict]]:
+    """get_test_data(include_target=True) events, split into those made before the last fold of
+    their task was recorded and those made after every recording."""
+    last_record_of = {}
+    for position, event in enumerate(events):
+        if event.get("event") == "record" and not event.get("error"):
+            last_record_of[event.get("task")] = position
+    before, after = [], []
+    for position, event in enumerate(events):
+        if event.get("event") == "get_test_data" and event.get("include_target"):
+            recorded = last_record_of.get(event.get("task"))
+            (after if recorded is not None and position > recorded else before).append(event)
+    return before, after
+
+
+def _last_record_call(analysis):
+    records = [c for c in analysis.all.calls if c.attr == "record"] if analysis is not None else []
+    return max(records, key=lambda c: (c.cell.index, c.line), default=None)
+
+
+def _comes_after(call, record) -> bool:
+    """`call` runs after every `record`: a later cell's top-level code (not code a function or the
+    fold loop may call earlier)."""
+    return call.function is None and call.cell.index > record.cell.index
 
 
 @check("protocol.full_data_in_loop", needs=(CODE_OR_TRACE,))

@@ -167,6 +167,13 @@ def prepare_job(course, student_id: str, assignment: str, settings: EngineSettin
 
 # --- executing -------------------------------------------------------------------------------------
 
+# The runner is started from the autograder package that is grading (the sandbox binds it), not from
+# whichever copy an editable install's finder points to: a second checkout grades with its own code.
+RUN_ONE = ("import runpy, sys; sys.path.insert(0, {root!r}); "
+           "runpy.run_module('autograder.execute.run_one', run_name='__main__', alter_sys=True)"
+           ).format(root=str(Path(__file__).resolve().parents[2]))
+
+
 def _sandbox_env(settings: EngineSettings, home: str, tmp: str) -> dict:
     threads = str(max(1, settings.threads))
     env = {
@@ -371,7 +378,7 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
         log.write(f"# {job.student_id}/{job.assignment}: started {time.strftime('%Y-%m-%d %H:%M:%S')}, "
                   f"sandbox={record.sandbox}, cell budget {settings.cell_timeout} s, notebook budget "
                   f"{settings.timeout} s, memory {sb.format_size(settings.memory_limit)}\n")
-    inner = [sys.executable, "-I", "-m", "autograder.execute.run_one", "{frame_fd}"]
+    inner = [sys.executable, "-I", "-c", RUN_ONE, "{frame_fd}"]
     result = sb.run_sandboxed(spec, inner, json.dumps(payload).encode(), log_path, on_notebook=on_notebook)
 
     record.wall_seconds = round(result.wall_seconds, 3)

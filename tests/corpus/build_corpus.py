@@ -763,6 +763,156 @@ print(df.shape)
     return nb, expected, "Works on matbench_dielectric (an earlier year's task A) although allocated B."
 
 
+# --- free-form notebooks in the shapes real ones take (issue: every sentence true) -------------------
+
+REPORT_FEATURISER = ("code", """import numpy as np
+import pandas as pd
+from pymatgen.core import Composition
+
+
+class CompositionFeaturiser:
+    \"\"\"Turns formulas into a few physically motivated descriptors (my own, not matminer's).\"\"\"
+
+    columns = ["chi_mean", "chi_range", "n_elements", "mass_per_atom"]
+
+    def transform(self, formulas: pd.Series) -> pd.DataFrame:
+        rows = []
+        for formula in formulas:
+            comp = Composition(formula)
+            chis = [el.X for el in comp.elements]
+            rows.append([comp.average_electroneg, max(chis) - min(chis), len(comp), comp.weight / comp.num_atoms])
+        table = pd.DataFrame(rows, columns=self.columns, index=formulas.index)
+        return table.fillna(table.mean())
+""")
+
+
+def case_free_long_report():
+    loop = MATBENCH_LOOP.replace("composition_features(train_inputs)", "featuriser.transform(train_inputs)") \
+        .replace("composition_features(test_inputs)", "featuriser.transform(test_inputs)") \
+        .replace("mb = MatbenchBenchmark", "featuriser = CompositionFeaturiser()\nmb = MatbenchBenchmark")
+    nb = free(
+        ("markdown", "# Predicting experimental band gaps\n\nName: Corpus Student (CID 00000000)"),
+        ("markdown", "##**Introduction and problem statement**\n\nThe task is to predict the experimental band gap "
+                     "of 4,604 inorganic compounds from their composition alone. Band gaps decide whether a "
+                     "material is useful for solar cells or LEDs, and measuring them is slow, so a model that "
+                     "screens compositions first is valuable. About half of the compounds are metals with a gap "
+                     "of exactly zero, which makes the target strongly skewed."),
+        REPORT_FEATURISER,
+        ("markdown", "##**Data Cleaning**\n\nI checked the data for missing values and duplicate formulas before "
+                     "modelling: there are no missing targets, but several formulas appear more than once with "
+                     "slightly different measured gaps, and many gaps are exactly zero. I kept the duplicates, "
+                     "because the official folds are fixed, and imputed the few missing electronegativities with "
+                     "the column mean."),
+        ("markdown", "## 3. Feature engineering\n\nMy `CompositionFeaturiser` class computes the mean and the range "
+                     "of the Pauling electronegativity, the number of elements and the mass per atom. "
+                     "Electronegativity differences relate to ionic bonding and hence to larger gaps."),
+        ("markdown", "## Model selection and justification\n\nI chose a random forest regressor because it "
+                     "handles non-linear relations between a handful of descriptors and the gap, needs no "
+                     "feature scaling and is robust to the many zero targets. A linear model was my baseline; "
+                     "a neural network would need far more data than 4,604 compounds."),
+        ("code", loop),
+        ("markdown", "## Results and validation\n\nI trained and tested the model on the five official Matbench "
+                     "folds, recording every fold's predictions. The mean absolute error is about 0.6 eV, with "
+                     "little spread between folds, so the model generalises consistently across the splits."),
+        ("markdown", "## Comparison with the Matbench leaderboard\n\nThe best model on the leaderboard reaches "
+                     "an MAE near 0.33 eV, so mine is well behind, but it is clearly better than the Dummy "
+                     "baseline (1.14 eV). More descriptors, e.g. matminer's Magpie set, would close the gap."),
+        FREE_DECLARATION)
+    return nb, dict(FREE_MATBENCH), ("A long report in its own sections (`##**Data Cleaning**`, numbered and plain "
+                                     "headings) with a class-based featuriser of its own and the official loop.")
+
+
+def case_free_benchmark_download_fails():
+    loop = MATBENCH_LOOP.replace("composition_features(", "embedding_features(")
+    nb = free(
+        ("markdown", "# Random forest on element embeddings: matbench_expt_gap\n\nThis benchmark notebook first "
+                     "downloads our pre-computed element embeddings, then runs the official Matbench loop."),
+        ("code", """import urllib.request
+from zipfile import ZipFile
+
+import pandas as pd
+
+url = "https://github.com/corpus-student/element-embeddings/archive/refs/tags/v1.0.zip"
+urllib.request.urlretrieve(url, "embeddings.zip")
+with ZipFile("embeddings.zip") as archive:
+    archive.extractall(".")
+embeddings = pd.read_csv("element-embeddings-1.0/elements.csv", index_col=0)
+"""),
+        ("code", """import numpy as np
+from pymatgen.core import Composition
+
+
+def embedding_features(formulas: pd.Series) -> pd.DataFrame:
+    \"\"\"The composition-weighted mean of the element embeddings of each formula.\"\"\"
+    rows = []
+    for formula in formulas:
+        comp = Composition(formula)
+        vectors = np.array([embeddings.loc[el.symbol].to_numpy() for el in comp.elements])
+        weights = np.array([comp.get_atomic_fraction(el) for el in comp.elements])
+        rows.append(weights @ vectors)
+    return pd.DataFrame(rows, index=formulas.index)
+"""),
+        ("code", loop))
+    expected = {"protocol.api_used": "pass", "protocol.results_file": "fail", "execution.cell_errors": "fail",
+                "execution.network": "warn", "declaration.present": "fail"}
+    return nb, expected, ("The official benchmark style (MatbenchBenchmark, get_train_and_val_data, get_test_data, "
+                          "record on every fold) whose first code cell fails on a download the sandbox blocks, "
+                          "so the loop that records never completes.")
+
+
+SKELETON_2024 = [
+    ("markdown", "# 🔬 Research Challenge\n\nYou will be assigned one of the Matbench tasks. Build an original "
+                 "model and compare it with the leaderboard."),
+    ("markdown", "## Problem statement\n\nYOUR ANSWER HERE"),
+    ("code", "# Installation of libraries\n!pip install matminer --quiet\nimport numpy as np\nimport pandas as pd\n"),
+    ("markdown", "## Data preparation\n\nCheck the data distribution and apply appropriate pre-processing steps "
+                 "as required."),
+    ("code", "# YOUR CODE HERE\n"),
+    ("markdown", "Choose relevant features, which may be based on composition or structure. matminer is a great "
+                 "place to start."),
+    ("code", "# YOUR CODE HERE\n"),
+    ("markdown", "## Model choice\n\nDefine your model and justify your choice based on the problem and "
+                 "available data. You can look back at earlier notebooks for inspiration."),
+    ("code", "# YOUR CODE HERE\n"),
+    ("markdown", "## Training and testing\n\nTrain, validate and test your model. Comment on the performance "
+                 "metrics. Note the best-performing model on the MatBench leaderboard."),
+    ("code", "# YOUR CODE HERE\n"),
+    ("markdown", """## Large Language Model (LLM) usage declaration
+
+You should acknowledge any use of a generative model during your assignment. Points to consider:
+
+* State which LLM (e.g. GPT-3, Gemini, Co-Pilot)
+
+* Specify tasks (e.g. summarising research or code snippets)
+
+* Were any limitations/biases noted?
+
+* How did you ensure ethical use?"""),
+    ("markdown", "## ☘️ Final word\n\nGood luck building your own model!"),
+]
+
+
+def case_free_2024_skeleton_untouched():
+    nb = free(*SKELETON_2024)
+    expected = {"protocol.api_used": "fail", "protocol.results_file": "fail", "declaration.present": "pass",
+                "declaration.complete": "fail"}
+    return nb, expected, "The 2024 template's skeleton handed in untouched: its prompts only, no code."
+
+
+def case_free_own_mae_after_recording():
+    nb = free(FREE_HEAD, FREE_SETUP, ("code", MATBENCH_LOOP), ("code", """from sklearn.metrics import mean_absolute_error
+
+# My own check of the recorded scores, after every fold was recorded: the test targets are read only here.
+task = mb.matbench_expt_gap
+for fold in task.folds:
+    test_inputs, test_targets = task.get_test_data(fold, include_target=True)
+    recorded = task.results[f"fold_{fold}"]["data"]
+    print(f"fold {fold}: my MAE {mean_absolute_error(test_targets, [recorded[i] for i in test_targets.index]):.4f} eV")
+"""), FREE_DECLARATION)
+    return nb, dict(FREE_MATBENCH), ("The official loop, then its own MAE per fold from "
+                                     "`get_test_data(fold, include_target=True)` after every fold was recorded.")
+
+
 def case_template_settings_deleted():
     nb = base("B")
     del nb["cells"][next(i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", []))]
@@ -805,13 +955,18 @@ CASES = {
     "free_old_declaration_untouched": ("B", case_free_old_declaration_untouched),
     "free_other_task": ("B", case_free_other_task),
     "template_settings_deleted": ("B", case_template_settings_deleted),
+    "free_long_report": ("B", case_free_long_report),
+    "free_benchmark_download_fails": ("B", case_free_benchmark_download_fails),
+    "free_2024_skeleton_untouched": ("B", case_free_2024_skeleton_untouched),
+    "free_own_mae_after_recording": ("B", case_free_own_mae_after_recording),
 }
 # Written without the template (the styles of earlier years and of the official Matbench notebooks).
 TEMPLATE_FREE_CASES = {name for name in CASES if name.startswith("free_")}
 COMPLIANT_CASES = {"compliant_A_phonons", "compliant_B_expt_gap", "compliant_C_perovskites", "compliant_D_glass",
                    "no_declaration", "declaration_template_only", "declaration_no_llm", "declaration_odd_markdown",
                    "declaration_partial", "free_official_folds_fixed_model", "free_record_with_std",
-                   "free_official_one_task", "template_settings_deleted"}
+                   "free_official_one_task", "template_settings_deleted", "free_long_report",
+                   "free_own_mae_after_recording"}
 
 
 def rf_results_file() -> bytes:
