@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from checks_support import RELEASED, add_cell, corpus_notebook, source_of, with_cells, without, write_notebook
+from checks_support import RELEASED, add_cell, corpus_notebook, released, source_of, with_cells, without, write_notebook
 
 from autograder.checks import NOTEBOOK, REGISTRY, RESULTS, TRUTH, Need, check, registry, run_checks
 from autograder.checks.context import CheckContext
@@ -509,3 +509,18 @@ def test_every_check_id_is_in_a_known_family():
     for check_id, spec in registry().items():
         assert check_id.split(".")[0] in ("protocol", "declaration", "code", "practice", "leaderboard"), check_id
         assert spec.criterion in ("data_preparation", "model_choice", "training_testing", "code", "general")
+
+
+def test_code_that_nothing_explains_fails_annotation(tmp_path):
+    """No comment, no docstring and no markdown of the student's own: the Code criterion's 'annotated' is
+    not met, whatever the code does; one comment that says why, or answers in markdown, and it is met."""
+    bare = ("from sklearn.linear_model import LinearRegression\n"
+            "def train_model(features: pd.DataFrame, targets: pd.Series):\n"
+            "    model = LinearRegression()\n    model.fit(features, targets)\n    return model\n")
+    nb = with_cells(released(), model=bare)
+    finding = status(tmp_path, nb, "code.annotation")
+    assert finding.status == "fail" and "Nothing in the notebook explains your 5 lines of code" in finding.message
+    commented = bare.replace("    model = LinearRegression()",
+                             "    model = LinearRegression()  # a linear baseline, to measure later models against")
+    assert status(tmp_path, with_cells(released(), model=commented), "code.annotation").status == "info"
+    assert status(tmp_path, released(), "code.annotation").status == "fail"  # no code of their own at all

@@ -117,6 +117,27 @@ def test_how_a_suggested_mark_was_reached(cohort):  # noqa: F811
             assert message.split("(")[0].strip() in row and f"rule {item['rule']}: {item['marks']:g}" in row
 
 
+def test_a_limit_on_the_suggestion_is_explained(cohort):  # noqa: F811
+    """A rubric limit (a model no better than the Dummy) is said where the suggestion is explained, in the
+    rule's words; a limit that comes from a finding only markers see does not show its note."""
+    from autograder.report.feedback import render_feedback, suggestion_steps
+
+    course, _, _ = cohort
+    grade = course.load_grade("ef9012")
+    code = next(c for c in grade["criteria"] if c["key"] == "code")
+    code["evidence"].append({"check_id": "code.annotation", "status": "fail", "effect": "limit", "rule": 10,
+                             "limit": 49, "note": "Nothing in the notebook explains your 40 lines of code."})
+    code["evidence"].append({"check_id": "protocol.plausibility", "status": "fail", "effect": "limit", "rule": 11,
+                             "limit": 45, "note": "Marker-only reason."})
+    limits = suggestion_steps(grade)["code"]["limits"]
+    assert [(x["limit"], x["note"]) for x in limits] == [(45, "A check your marker reviews."),
+                                                         (49, "Nothing in the notebook explains your 40 lines of code.")]
+    page = render_feedback(course, "research_challenge", "ef9012", grade, course.config.catalogue.get("B"), None)
+    row = page[page.index('data-criterion="code"'):].split("</tr>")[0]
+    assert "The rubric limits this suggestion to 45 (rule 11): A check your marker reviews." in row
+    assert "Marker-only reason" not in page
+
+
 def test_the_student_s_own_executed_cells(cohort):  # noqa: F811
     course, _, _ = cohort
     page = course.feedback_page("cd5678").read_text(encoding="utf-8")

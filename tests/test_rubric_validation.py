@@ -106,7 +106,7 @@ def test_typo_in_a_criterion_and_an_effect_and_a_descriptor_band():
     message = problems(text)
     assert "unknown criterion 'model_choise'. Did you mean 'model_choice'?" in message
     assert f"line {line_of(text, '[criteria.model_choise]')}" in message
-    assert "effect 'sugest' is not one of cap, suggest, info. Did you mean 'suggest'?" in message
+    assert "effect 'sugest' is not one of cap, limit, suggest, info. Did you mean 'suggest'?" in message
     needle = 'effect = "sugest"'
     assert f"line {line_of(text, needle)}" in message
     assert "unknown key 'uper_second' in [criteria.data_preparation.descriptors]" in message
@@ -131,3 +131,26 @@ def test_cap_rule_without_cap_and_status_typo():
 def test_missing_rubric_file_says_what_to_do(tmp_path):
     with pytest.raises(RubricError, match="No rubric at .*Copy rubric/research_challenge.toml"):
         load_rubric(tmp_path / "rubric.toml")
+
+
+def test_a_limit_rule_needs_a_mark_and_a_criterion():
+    text = TEXT.replace('effect = "limit"\nlimit = 49\nnote = "The model scores', 'effect = "limit"\nlimit = 149\nnote = "The model scores', 1)
+    assert text != TEXT
+    assert "a limit rule needs limit = <mark 0-100>" in problems(text)
+    text = TEXT.replace('criterion = "training_testing"\neffect = "limit"', 'effect = "limit"', 1)
+    assert text != TEXT and "a limit rule needs the criterion it applies to" in problems(text)
+
+
+def test_a_limit_bounds_the_suggestion_not_the_markers_mark():
+    from autograder.grade.combine import suggest
+    from autograder.records import PASS, WARN, Finding
+
+    rubric = load_rubric(RUBRIC)
+    findings = [Finding("protocol.api_used", "training_testing", PASS, "Used the API."),
+                Finding("leaderboard.rank", "training_testing", WARN, "No better than the Dummy.")]
+    mark, evidence = suggest(rubric, findings)["training_testing"]
+    assert mark == 49  # the weighted mean of 65 and 55 is 60; the limit brings it to 49
+    limit = next(e for e in evidence if e["effect"] == "limit")
+    assert limit["limit"] == 49 and "Dummy baseline" in limit["note"]
+    findings[1] = Finding("leaderboard.rank", "training_testing", "info", "7th of 15.")
+    assert suggest(rubric, findings)["training_testing"][0] == 65

@@ -154,6 +154,12 @@ def _comment_stats(cells) -> dict:
     return {"code_lines": code_lines, "comment_lines": comment_lines, "docstrings": docstrings}
 
 
+# Code with neither a comment nor a docstring and fewer words of markdown than this is explained nowhere
+# (the Code descriptor of every band above third class asks for comments or explanations).
+UNEXPLAINED_CODE_LINES = 5
+UNEXPLAINED_MARKDOWN_WORDS = 40
+
+
 @check("code.annotation", needs=(NOTEBOOK,))
 def annotation(ctx, spec) -> list[Finding]:
     """Code is annotated: comments and explanations relative to the amount of code."""
@@ -166,7 +172,13 @@ def annotation(ctx, spec) -> list[Finding]:
     ratio = (stats["comment_lines"] + 3 * stats["docstrings"]) / code if code else 0.0
     stats["comment_ratio"] = round(ratio, 3)
     if code == 0:
-        return [spec.finding(WARN, "There is no code of your own in the notebook.", details=stats)]
+        return [spec.finding(FAIL, "There is no code of your own in the notebook.", details=stats)]
+    if code >= UNEXPLAINED_CODE_LINES and ratio == 0 and words < UNEXPLAINED_MARKDOWN_WORDS:
+        return [spec.finding(FAIL, f"Nothing in the notebook explains your {code} lines of code: no comments, no "
+                                   f"docstrings and {words} words of your own in markdown.",
+                             advice="Say why you made each choice, in comments beside the code or in markdown cells "
+                                    "(the template's answer cells are the place for the longer reasons).",
+                             details=stats)]
     if ratio < 0.05 and code > 20:
         return [spec.finding(WARN, f"Your {code} lines of code carry almost no comments ({stats['comment_lines']} comment "
                                    f"lines, {stats['docstrings']} docstrings).",

@@ -65,8 +65,19 @@ def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | 
                 item["marks"] = rule.marks[finding.status]
             elif rule.effect == "cap":
                 item["cap"] = rule.cap
+            elif rule.effect == "limit":
+                item.update(limit=rule.limit, note=rule.note or finding.message)
             evidence[criterion].append(item)
-    return {c: ((round(t[0] / t[1], 1) if t[1] else None), evidence[c]) for c, t in totals.items()}
+    suggestions = {}
+    for c, (weighted, weights) in totals.items():
+        mark = round(weighted / weights, 1) if weights else None
+        limits = [e["limit"] for e in evidence[c] if e["effect"] == "limit"]
+        # a limit bounds only what the autograder suggests: a weak result cannot be suggested a good
+        # mark by the checks that pass around it, while a marker's own mark is theirs to give
+        if mark is not None and limits and mark > min(limits):
+            mark = min(limits)
+        suggestions[c] = (mark, evidence[c])
+    return suggestions
 
 
 def caps_for(rubric: Rubric, findings: list[Finding]) -> dict[str, list[dict]]:

@@ -482,6 +482,10 @@ class GradebookBridge:
             lines.append(f"Autograder suggestion: {entry['suggested']:g}/100 (provisional until you grade).")
         else:
             lines.append("Autograder: no suggested mark for this criterion; please grade it.")
+        for item in entry.get("evidence") or []:
+            if item.get("effect") == "limit":
+                lines.append(f"Suggestion limited to {item['limit']:g} by rubric rule {item['rule']} "
+                             f"({item['check_id']}): {item['note']} Your own mark is not limited.")
         for cap in entry.get("caps", []):
             lines.append(f"Capped at {cap['cap']:g} by rubric rule {cap['rule']} ({cap['check_id']}): {cap['note']}")
         if entry.get("caps"):

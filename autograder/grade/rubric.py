@@ -2,7 +2,8 @@
 
 A rubric holds the weighted criteria (the lecture's five), the mark bands with a descriptor per
 band and criterion, and the rules that link findings (by check id or id pattern such as
-`protocol.*`) to criteria: caps, suggested marks, or information only. `load_rubric` refuses a
+`protocol.*`) to criteria: caps (on any mark, the marker can override), limits (on the autograder's
+suggestion only), suggested marks, or information only. `load_rubric` refuses a
 rubric with weights that do not sum to 100, bands that overlap or leave gaps, unknown finding
 ids, or unknown keys (with the closest known key suggested), and every error names the line.
 
@@ -25,9 +26,10 @@ from autograder.errors import UserError
 from autograder.layout import CONFIG_FILE
 from autograder.records import COULD_NOT_RUN, CRITERIA, FAIL, FINDING_STATUSES, INFO, PASS, WARN, Finding
 
-EFFECTS = ("cap", "suggest", "info")
+EFFECTS = ("cap", "limit", "suggest", "info")
 DEFAULT_STATUSES = {
     "cap": (FAIL,),
+    "limit": (FAIL,),
     "suggest": (PASS, WARN, FAIL),
     "info": (PASS, WARN, FAIL, COULD_NOT_RUN, INFO),
 }
@@ -39,7 +41,7 @@ BAND_KEYS = ("label", "min", "max")
 CRITERION_KEYS = ("title", "weight", "guideline", "formgrader_cell", "descriptors")
 DECLARATION_KEYS = ("formgrader_cell",)
 FEEDBACK_KEYS = ("formgrader_cell",)  # the cell whose formgrader comment is the marker's general feedback
-RULE_KEYS = ("findings", "status", "criterion", "effect", "cap", "marks", "weight", "flag", "note")
+RULE_KEYS = ("findings", "status", "criterion", "effect", "cap", "limit", "marks", "weight", "flag", "note")
 EXPORT_KEYS = ("blackboard_column", "blackboard_column_id")
 
 
@@ -88,6 +90,7 @@ class Rule:
     statuses: tuple[str, ...]
     criterion: str | None = None  # None: the finding's own criterion
     cap: float | None = None
+    limit: float | None = None  # the highest mark the autograder may suggest (a marker's own mark is not limited)
     marks: dict[str, float] = field(default_factory=dict)
     weight: float = 1.0
     flag: str = ""
@@ -417,12 +420,16 @@ def _parse_rule(index: int, raw, criteria: dict, known_ids: frozenset[str], prob
         close = difflib.get_close_matches(str(criterion), names, n=1, cutoff=0.6)
         hint = f" Did you mean '{close[0]}'?" if close else f" Criteria: {', '.join(names)}."
         problems.add(here + ("criterion",), f"rule {index + 1}: unknown criterion '{criterion}'.{hint}")
-    if effect in ("cap", "suggest") and (criterion is None or criterion == "general"):
+    if effect in ("cap", "limit", "suggest") and (criterion is None or criterion == "general"):
         problems.add(here + ("criterion",), f"rule {index + 1}: a {effect} rule needs the criterion it "
                                             "applies to (one of the rubric's criteria).")
     cap = raw.get("cap")
     if effect == "cap" and (not _number(cap) or not 0 <= cap <= 100):
         problems.add(here + ("cap",), f"rule {index + 1}: a cap rule needs cap = <mark 0-100>.")
+    limit = raw.get("limit")
+    if effect == "limit" and (not _number(limit) or not 0 <= limit <= 100):
+        problems.add(here + ("limit",), f"rule {index + 1}: a limit rule needs limit = <mark 0-100> (the highest "
+                                        "mark the autograder may suggest).")
     marks = raw.get("marks", {})
     if effect == "suggest":
         if not isinstance(marks, dict) or not marks:
@@ -442,6 +449,7 @@ def _parse_rule(index: int, raw, criteria: dict, known_ids: frozenset[str], prob
         weight = 1.0
     return Rule(index=index, line=line or 0, findings=tuple(patterns), effect=effect, statuses=tuple(statuses),
                 criterion=criterion, cap=float(cap) if _number(cap) else None,
+                limit=float(limit) if _number(limit) else None,
                 marks={k: float(v) for k, v in marks.items() if _number(v)} if isinstance(marks, dict) else {},
                 weight=float(weight), flag=str(raw.get("flag", "")), note=str(raw.get("note", "")))
 

@@ -198,16 +198,20 @@ def suggestion_steps(grade: dict) -> dict[str, dict]:
     for entry in grade.get("criteria") or []:
         if entry.get("suggested") is None:
             continue
-        steps = []
+        steps, limits = [], []
         for item in entry.get("evidence") or []:
-            if item.get("effect") != "suggest" or item.get("marks") is None:
-                continue
             finding = findings.get(item["check_id"], {})
             visible = finding.get("visibility", STUDENT) == STUDENT
+            if item.get("effect") == "limit" and item.get("limit") is not None:
+                limits.append({"rule": item.get("rule"), "limit": item["limit"],
+                               "note": item.get("note", "") if visible else "A check your marker reviews."})
+            if item.get("effect") != "suggest" or item.get("marks") is None:
+                continue
             steps.append({"rule": item.get("rule"), "status": item.get("status"), "marks": item["marks"],
                           "message": finding.get("message", "") if visible else "A check your marker reviews.",
                           "status_word": STATUS_WORDS.get(item.get("status"), item.get("status"))})
-        out[entry["key"]] = {"suggested": entry["suggested"], "steps": steps,
+        limits.sort(key=lambda x: x["limit"])
+        out[entry["key"]] = {"suggested": entry["suggested"], "steps": steps, "limits": limits,
                              "counts": entry.get("provisional") and entry.get("source") == "suggested"}
     return out
 
