@@ -386,3 +386,47 @@ def test_a_template_notebook_gone_since_is_a_note_for_the_marker(tmp_path):
 def test_declaration_settings_are_checked(tmp_path, toml, problem):
     with pytest.raises(ConfigError, match=re.escape(problem)):
         course_with(tmp_path, toml)
+
+
+# --- Every edition's untouched prompts get the same verdict (templates.toml) ----------------------
+
+DECLARATION_2024 = """## Large Language Model (LLM) usage declaration
+
+You should acknowledge any use of a generative model during your assignment. Points to consider:
+
+* State which LLM (e.g. GPT-3, Gemini, Co-Pilot)
+
+* Specify tasks (e.g. summarising research or code snippets)
+
+* Were any limitations/biases noted?
+
+* How did you ensure ethical use?"""
+EDITIONS = {"2024": DECLARATION_2024, "2025": EARLIER_PROMPTS}
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+@pytest.mark.parametrize("released", [True, False], ids=["with-released", "built-in-only"])
+def test_each_edition_untouched_fails(tmp_path, edition, released):
+    _, complete = earlier_declaration(tmp_path, earlier(EDITIONS[edition]), released=released)
+    assert complete.status == "fail", complete.details
+    assert "holds only the template's questions" in complete.message
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_each_edition_filled_passes(tmp_path, edition):
+    text = (EDITIONS[edition].replace("Co-Pilot)", "Co-Pilot): ChatGPT")
+            .replace("code snippets)", "code snippets): debugging plots")
+            .replace("noted?", "noted? It invented a matminer featuriser.")
+            .replace("ethical use?", "ethical use? I checked every suggestion against the documentation."))
+    _, complete = earlier_declaration(tmp_path, earlier(text))
+    assert complete.status == "pass", complete.details
+    assert complete.details["answers"]["used"] == "ChatGPT"
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_each_edition_partly_filled_warns_naming_the_unanswered(tmp_path, edition):
+    text = EDITIONS[edition].replace("Co-Pilot)", "Co-Pilot): ChatGPT")
+    _, complete = earlier_declaration(tmp_path, earlier(text))
+    assert complete.status == "warn", complete.details
+    assert missing(complete) == {"tasks", "limitations", "ethics"}
+    assert "For which tasks?" in complete.message and "Did you use" not in complete.message

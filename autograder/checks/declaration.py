@@ -8,10 +8,11 @@ a template, and judge only what is left, the student's own words.
 
 How the template's prompts are recognised (`_template_lines`), all of them together:
 
-* `BUILTIN_TEMPLATE_LINES` below: this course's prompts and those of the earlier, public versions of
-  the template (the lecture notebook `Lecture9.ipynb` of 2024 and 2025: "Acknowledge use of a
-  generative model during your assignment. Points to consider:", "State which LLM (e.g. GPT-4,
-  Gemini, Co-Pilot)", ...), so a course without any setting still reads earlier years right;
+* `BUILTIN_TEMPLATE_LINES` below, read from `checks/released/templates.toml`: this course's prompts
+  and those of the earlier, public editions of the template (the lecture notebook `Lecture9.ipynb`:
+  2024 "You should acknowledge any use of a generative model during your assignment. Points to
+  consider:", "State which LLM (e.g. GPT-3, Gemini, Co-Pilot)"; 2025 "Acknowledge use of ..."), so a
+  course without any setting still reads earlier years right;
 * the declaration section of the released notebook (`ctx.released`, found with `find_section`);
 * the course's `autograder.toml`, for any other earlier version (students of earlier years,
   resubmissions). The instructor adds, in a `[declaration]` section::
@@ -47,7 +48,7 @@ import re
 from pathlib import Path
 
 from autograder.checks import NOTEBOOK, check
-from autograder.checks.notebook import ANSWER_STUB, Notebook, NotebookError, normalise_text
+from autograder.checks.notebook import ANSWER_STUB, Notebook, NotebookError, normalise_text, template_editions
 from autograder.layout import CONFIG_FILE
 from autograder.records import FAIL, NOT_APPLICABLE, PASS, WARN, Finding
 
@@ -58,31 +59,12 @@ QUESTION_LABELS = {
     "limitations": "Were any limitations or biases noted?",
     "ethics": "How did you ensure ethical use?",
 }
-# The prompts of this course's template, of the lecture's slide and of the earlier versions of the
-# template (the lecture notebook Lecture9.ipynb, 2024 and 2025 editions; students of earlier years),
-# used with the released notebook's own text and the course's [declaration] setting, and alone when
-# neither is available (the student self-check).
-BUILTIN_TEMPLATE_LINES = (
-    "Large Language Model (LLM) usage declaration",
-    "Large Language Model (LLM) Usage Declaration",
-    'Answer each question; "No, I did not use an LLM" is a complete declaration.',
-    "Did you use an LLM (e.g. GPT-4, Gemini, Co-Pilot)?",
-    "Did you use an LLM (e.g. GPT-3, Gemini, Co-Pilot)?",
-    "Which tasks (e.g. summarising research, code snippets)?",
-    "For which tasks (e.g. summarising research, code snippets)?",
-    "Specify tasks (e.g. summarising research)",
-    "Were any limitations or biases noted?",
-    "Were any limitations/biases noted?",
-    "How did you ensure ethical use?",
-    # the earlier template (Lecture9.ipynb): one markdown cell, then a "# Spare cell" code cell
-    "Acknowledge use of a generative model during your assignment. Points to consider:",
-    "Acknowledge use of a generative model during your assignment.",
-    "Points to consider:",
-    "State which LLM (e.g. GPT-4, Gemini, Co-Pilot)",
-    "State which LLM (e.g. GPT-3, Gemini, Co-Pilot)",
-    "Specify tasks (e.g. summarising research or code snippets)",
-    ANSWER_STUB,
-)
+# The prompts of this course's template and of its earlier editions (templates.toml), used with the
+# released notebook's own text and the course's [declaration] setting, and alone when neither is
+# available (the student self-check).
+BUILTIN_TEMPLATE_LINES = tuple(dict.fromkeys(
+    [line for edition in template_editions().values() for line in edition.get("declaration", ())]
+    + [ANSWER_STUB]))
 
 CELL_BREAK = "\x00 cell break \x00"  # marks where one markdown cell of the section ends
 

@@ -8,13 +8,18 @@ about 1.1 s (it pulls in jsonschema), more than all the checks together, and the
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
+import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 ANSWER_STUB = "YOUR ANSWER HERE"
+# The wording of this course's template and of its earlier editions (declaration prompts, printed
+# questions, section headings), as data.
+TEMPLATES_FILE = Path(__file__).with_name("released") / "templates.toml"
 _TASK_NAME = re.compile(r"\bmatbench_[a-z0-9_]+\b")
 CODE_STUB = "YOUR CODE HERE"
 
@@ -86,6 +91,32 @@ def normalise_text(text: str) -> str:
     text = re.sub(r"[#*_`>|~\[\]]+", " ", text)
     text = re.sub(r"\s+", " ", text)
     return text.strip().lower()
+
+
+@functools.cache
+def template_wording() -> dict:
+    """templates.toml: {"today": {...}, "editions": {"2024": {...}, ...}}."""
+    with TEMPLATES_FILE.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def template_editions() -> dict[str, dict]:
+    """Every edition's wording, today's first: {"today": {...}, "2024": {...}, ...}."""
+    wording = template_wording()
+    return {"today": wording["today"], **wording.get("editions", {})}
+
+
+@functools.cache
+def template_prompt_lines() -> frozenset[str]:
+    """Every line printed by any edition of the template (declaration prompts, section questions),
+    normalised: words that are never the student's own."""
+    lines = {normalise_text(ANSWER_STUB)}
+    for edition in template_editions().values():
+        lines.update(normalise_text(x) for x in edition.get("declaration", ()))
+        for prompts in edition.get("sections", {}).values():
+            lines.update(normalise_text(x) for x in prompts)
+    lines.discard("")
+    return frozenset(lines)
 
 
 def normalise_code(text: str) -> str:
