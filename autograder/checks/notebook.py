@@ -323,30 +323,45 @@ class Notebook:
         return values
 
     def released_lines(self) -> set[str]:
-        """Every normalised non-empty line of the released notebook's markdown (template prose)."""
-        if self.released is None:
-            return set()
-        lines = set()
-        for cell in self.released.markdown_cells:
-            for line in cell.source.split("\n"):
-                norm = normalise_text(line)
-                if norm:
-                    lines.add(norm)
+        """Every normalised non-empty line of the template's markdown: the released notebook's and
+        every edition's printed prompts and questions (templates.toml)."""
+        lines = set(template_prompt_lines())
+        if self.released is not None:
+            for cell in self.released.markdown_cells:
+                for line in cell.source.split("\n"):
+                    norm = normalise_text(line)
+                    if norm:
+                        lines.add(norm)
         return lines
 
     def student_markdown(self) -> list[tuple[Cell, str]]:
-        """(cell, what the student wrote in it) for every markdown cell that is not locked."""
-        return [(c, c.source if c.origin == "student" else self.student_text(c))
-                for c in self.markdown_cells if c.origin != "locked"]
+        """(cell, what the student wrote in it) for every markdown cell that is not locked. A filled
+        answer cell keeps its printed question: those lines are the template's, not the student's."""
+        return [(c, self.student_text(c)) for c in self.markdown_cells if c.origin != "locked"]
 
     def student_text(self, cell: Cell) -> str:
-        """A markdown cell's text without the lines that come from the released notebook or the
-        "YOUR ANSWER HERE" stub: what the student wrote there."""
-        template = self.released_lines()
+        """A markdown cell's text without the lines that come from the template (the released
+        notebook, an earlier edition) or the "YOUR ANSWER HERE" stub: what the student wrote there.
+        A line that starts with a printed question keeps only what follows it."""
+        template = self._template_lines
         keep = []
         for line in cell.source.split("\n"):
             norm = normalise_text(line)
-            if not norm or norm in template or norm == ANSWER_STUB.lower():
+            if not norm or norm in template:
                 continue
+            prompt = next((t for t in self._long_template_lines if norm.startswith(t)), None)
+            if prompt is not None:
+                line = norm[len(prompt):].strip(" :-–—")
+                if not line:
+                    continue
             keep.append(line)
         return "\n".join(keep).strip()
+
+    @cached_property
+    def _template_lines(self) -> set[str]:
+        return self.released_lines()
+
+    @cached_property
+    def _long_template_lines(self) -> list[str]:
+        # long enough that a student's sentence cannot start with one by chance; longest first
+        return sorted((t for t in self._template_lines if len(t) >= 20), key=len, reverse=True)
