@@ -1,7 +1,7 @@
 """Fast checks of the labelled corpus that need no execution: the stored cases are what the builder
 makes from the current released notebook, and the verdicts that rest on the code alone (declaration,
 own split, subsampling, leakage, tuning on test data, the API) already hold on the submitted,
-unexecuted notebooks."""
+unexecuted notebooks, and so do the practice checks that read the notebook's own sections."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").is_file())
 STATIC = ("declaration.present", "declaration.complete", "protocol.api_used", "protocol.own_split",
           "protocol.subsample", "protocol.preprocessing_leak", "protocol.test_tuning", "protocol.test_targets",
-          "protocol.full_data_in_loop")
+          "protocol.full_data_in_loop", "practice.features", "practice.answers", "practice.model_justification")
 
 
 def test_corpus_has_every_required_kind_of_case():

@@ -87,6 +87,7 @@ def strip_magics(source: str) -> tuple[str, list[str]]:
 
 def normalise_text(text: str) -> str:
     """Text for comparing prose: markdown marks, punctuation runs and case removed."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # markdown links: their text
     text = re.sub(r"<[^>]+>", " ", text)  # html tags
     text = re.sub(r"[#*_`>|~\[\]]+", " ", text)
     text = re.sub(r"\s+", " ", text)
@@ -117,6 +118,54 @@ def template_prompt_lines() -> frozenset[str]:
             lines.update(normalise_text(x) for x in prompts)
     lines.discard("")
     return frozenset(lines)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def sentences(norm: str) -> list[str]:
+    """A normalised line cut into its sentences."""
+    return [x.strip() for x in _SENTENCE_END.split(norm) if x.strip()]
+
+
+def with_sentences(lines) -> set[str]:
+    """The lines and each of their sentences (a template's prompt line may be quoted in part)."""
+    out = set(lines)
+    for line in lines:
+        out.update(sentences(line))
+    return out
+
+
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s*(.*?)\s*#*\s*$")
+_BOLD_TITLE = re.compile(r"^\s*(\*\*|__)([^*_].{0,100}?)(\*\*|__)\s*:?\s*$")
+
+
+def heading_title(line: str) -> tuple[int, str] | None:
+    """(level, title) of a line that is a heading however written: `## Title`, `##**Title**`,
+    `## **Title**`, `# 1. Title`, or a line that is bold only (`**Title**`, level 7); else None.
+    The title is normalised, without its numbering."""
+    match = _MD_HEADING.match(line)
+    if match:
+        level, text = len(match.group(1)), match.group(2)
+    else:
+        match = _BOLD_TITLE.match(line)
+        if not match:
+            return None
+        level, text = 7, match.group(2)
+    title = normalise_text(text)
+    title = re.sub(r"^[^\w]*(\d+(\.\d+)*|[ivx]+|[a-e])[.)]\s*", "", title)  # "3.", "1.2)", "iv.", "a)"
+    title = re.sub(r"^[^\w]+", "", title)  # emoji and marks in front
+    return (level, title) if title else None
+
+
+@dataclass
+class Section:
+    """A notebook's markdown section: its heading and what follows it up to the next heading."""
+    title: str
+    level: int
+    cells: list  # the markdown cells its text comes from
+    lines: list[str]  # its body, as written (heading excluded)
+    own_text: str = ""  # its body without the template's prompts: what the student wrote
 
 
 def normalise_code(text: str) -> str:
@@ -248,6 +297,58 @@ class Notebook:
             else:
                 cell.origin = "student"
 
+    # --- what the notebook is ------------------------------------------------------------------
+    @cached_property
+    def earlier_edition(self) -> str | None:
+        """The earlier edition of the course's template this notebook was written on ("2024"), told by
+        its headings and printed prompts (those editions had no nbgrader metadata); else None."""
+        if self.on_template:
+            return None
+        titles = {s.title for s in self.sections}
+        lines = with_sentences({normalise_text(line) for c in self.markdown_cells for line in c.source.split("\n")})
+        best, best_score = None, 0
+        for name, edition in template_wording().get("editions", {}).items():
+            headings = sum(normalise_text(h) in titles for h in edition.get("headings", ()))
+            prompts = with_sentences({normalise_text(p) for ps in edition.get("sections", {}).values() for p in ps})
+            score = headings + len(prompts & lines)
+            if score > best_score:
+                best, best_score = name, score
+        return best if best_score >= 4 else None  # a few of its headings and prompts, not one by chance
+
+    @property
+    def kind(self) -> str:
+        """"template" (this course's, with its locked cells), "earlier template (2024)", or "free-form"."""
+        if self.on_template:
+            return "template"
+        return f"earlier template ({self.earlier_edition})" if self.earlier_edition else "free-form"
+
+    @property
+    def kind_phrase(self) -> str:
+        """How the checks say which kind they assumed."""
+        if self.on_template:
+            return "Read as written on this course's template"
+        if self.earlier_edition:
+            return f"Read as written on the {self.earlier_edition} template (its headings and prompts)"
+        return "Read as a free-form notebook"
+
+    @cached_property
+    def sections(self) -> list[Section]:
+        """The markdown sections in order, found by their headings however written; a section runs
+        over later markdown cells until the next heading."""
+        found: list[Section] = []
+        for cell in self.markdown_cells:
+            for line in cell.source.split("\n"):
+                heading = heading_title(line)
+                if heading is not None:
+                    found.append(Section(title=heading[1], level=heading[0], cells=[cell], lines=[]))
+                elif found:
+                    if found[-1].cells[-1] is not cell:
+                        found[-1].cells.append(cell)
+                    found[-1].lines.append(line)
+        for section in found:
+            section.own_text = self.own_lines(section.lines)
+        return found
+
     # --- views ------------------------------------------------------------------------------------
     @property
     def on_template(self) -> bool:
@@ -343,9 +444,14 @@ class Notebook:
         """A markdown cell's text without the lines that come from the template (the released
         notebook, an earlier edition) or the "YOUR ANSWER HERE" stub: what the student wrote there.
         A line that starts with a printed question keeps only what follows it."""
+        return self.own_lines(cell.source.split("\n"))
+
+    def own_lines(self, lines: list[str]) -> str:
+        """`lines` without the template's: whole lines, sentences of them, or a printed question at
+        the start of a line (what follows it is kept)."""
         template = self._template_lines
         keep = []
-        for line in cell.source.split("\n"):
+        for line in lines:
             norm = normalise_text(line)
             if not norm or norm in template:
                 continue
@@ -354,12 +460,16 @@ class Notebook:
                 line = norm[len(prompt):].strip(" :-–—")
                 if not line:
                     continue
+            elif any(x in template for x in sentences(norm)):
+                line = " ".join(x for x in sentences(norm) if x not in template)
+                if not line:
+                    continue
             keep.append(line)
         return "\n".join(keep).strip()
 
     @cached_property
     def _template_lines(self) -> set[str]:
-        return self.released_lines()
+        return with_sentences(self.released_lines())
 
     @cached_property
     def _long_template_lines(self) -> list[str]:

@@ -12,8 +12,8 @@ import re
 
 from autograder.checks import ANALYSIS, NOTEBOOK, check
 from autograder.checks.analysis import CV_FUNCTIONS, GROUP_SPLITTERS, PREPROCESSORS, SEARCHES, SPLITTERS
-from autograder.checks.notebook import normalise_code
-from autograder.records import INFO, WARN, Finding
+from autograder.checks.notebook import normalise_code, normalise_text, template_wording
+from autograder.records import FAIL, INFO, WARN, Finding
 
 ANSWER_CELLS = {
     "problem_statement": ("general", "problem statement"),
@@ -22,6 +22,37 @@ ANSWER_CELLS = {
     "training_testing": ("training_testing", "training and testing"),
     "leaderboard_comparison": ("training_testing", "comparison with the leaderboard"),
 }
+# How a notebook not written on today's template (an earlier edition, or free-form) answers each
+# question: a section whose heading says so, or (free-form) a paragraph about it. `content` is also
+# required when one heading asks several questions ("Model selection, testing and training").
+QUESTIONS = {
+    "problem_statement": {
+        "title": r"problem|introduction|overview|\baims?\b|objective|motivation|background|task description",
+        "content": r"predict|\btask\b|\bgoal\b|\baims?\b|problem",
+        "about": "what is predicted and why it matters"},
+    "data_preparation": {
+        "title": r"\bdata\b|dataset|clean|featur|descriptor|pre-?process|explorat|\beda\b",
+        "content": r"distribution|duplicat|missing|outlier|featur|descriptor|clean|pre-?process|scal(e|ing)|\bzeros?\b",
+        "about": "the data, its checks and the features"},
+    "model_choice": {
+        "title": r"\bmodels?\b.{0,25}(choice|selection|justif|choos)|choice of (the )?model|(choos|select)\w* (a |the )?model|"
+                 r"^(the )?models?$|method|algorithm|architecture",
+        "content": r"\bchose\b|choice|choos|select|because|\bsuit|justif",
+        "about": "which model was chosen and why"},
+    "training_testing": {
+        "title": r"train|test|valid|evaluat|\bresults?\b|performance",
+        "content": r"train|\bfolds?\b|cross[- ]?valid|validat|\bmae\b|rmse|roc|accuracy|hyper-?param|\btest",
+        "about": "how the model was trained, validated and tested"},
+    "leaderboard_comparison": {
+        "title": r"leaderboard|benchmark|compar|discussion|conclusion",
+        "content": r"leaderboard|best[- ]performing|state[- ]of[- ]the[- ]art|modnet|rf-scm|dummy|baseline|"
+                   r"compared? (with|to)|best model",
+        "about": "the scores compared with the Matbench leaderboard"},
+}
+_NOT_A_QUESTION = re.compile(r"declaration|\bllms?\b|final word|your details|settings")
+MIN_WORDS = 5  # fewer of the student's own words is no answer
+MIN_PARAGRAPH_WORDS = 15  # a paragraph outside any matching section must say this much to count
+
 ESTIMATOR_SUFFIXES = ("Regressor", "Classifier", "Regression", "SVR", "SVC", "Ridge", "Lasso", "ElasticNet",
                       "KernelRidge", "GaussianProcessRegressor", "MLPRegressor", "MLPClassifier", "LGBMRegressor",
                       "LGBMClassifier", "XGBRegressor", "XGBClassifier", "CatBoostRegressor", "CatBoostClassifier")
@@ -68,21 +99,29 @@ def features(ctx, spec) -> list[Finding]:
     other = sorted({m for m in facts.modules if m.split(".")[0] in ("elementembeddings", "dscribe", "mendeleev",
                                                                      "pymatgen", "megnet", "matgl", "m3gnet",
                                                                      "chgnet", "modnet", "crabnet", "roost")})
-    featurise_code = ""
-    if "featurise" in facts.functions:
-        cell, _ = facts.functions["featurise"]
-        featurise_code = normalise_code(cell.code)
-    released_featurise = ""
-    if ctx.released is not None:
-        cell = ctx.released.cell_by_grade_id("featurise")
-        released_featurise = normalise_code(cell.source) if cell else ""
-    written = "featurise" in facts.functions and featurise_code != released_featurise
     details = {"matminer_featurizers": matminer, "presets": presets, "other_libraries": other,
-               "featurise_written": written}
-    if not written:
-        return [spec.finding(WARN, "`featurise` is not written (it is missing or still the template's stub).",
-                             advice="Write `featurise` in section 2: turn each material into a row of numbers.",
-                             details=details)]
+               "notebook_kind": ctx.notebook.kind}
+    if ctx.notebook.on_template:
+        written = _featurise_written(ctx)
+        details["featurise_written"] = written
+        if not written:
+            return [spec.finding(WARN, "`featurise` is not written (it is missing or still the template's stub).",
+                                 advice="Write `featurise` in section 2: turn each material into a row of numbers.",
+                                 details=details)]
+    else:
+        own = _own_featurisers(ctx)
+        calls = sorted({c.attr for c in facts.calls if c.attr in ("featurize_dataframe", "featurize_many", "featurize")})
+        details.update(own_featurisers=own, featurise_calls=calls)
+        if not (matminer or presets or own or calls or other):
+            return [spec.finding(WARN, f"{ctx.notebook.kind_phrase}: looked for featurisation anywhere in the code (a "
+                                       "matminer featuriser, `featurize_dataframe`, `from_preset`, a function or class of "
+                                       "your own named for features, descriptors or fingerprints, pymatgen "
+                                       "compositions or structures) and found none.",
+                                 advice="Show how each material becomes a row of numbers, in a function or class "
+                                        "whose name says so (e.g. `featurise`).", details=details)]
+        if own and not matminer:
+            return [spec.finding(INFO, "Features: your own " + ", ".join(own)
+                                 + (f" (using {', '.join(other)})" if other else "") + ".", details=details)]
     if matminer:
         text = "matminer " + ", ".join(matminer) + (f" (presets: {', '.join(presets)})" if presets else "")
         if other:
@@ -90,6 +129,31 @@ def features(ctx, spec) -> list[Finding]:
     else:
         text = "written by hand, without a matminer featuriser" + (f" (using {', '.join(other)})" if other else "")
     return [spec.finding(INFO, f"Features: {text}.", details=details)]
+
+
+def _featurise_written(ctx) -> bool:
+    """Today's template: its `featurise` is there and no longer the released stub."""
+    facts = ctx.analysis.student
+    if "featurise" not in facts.functions:
+        return False
+    cell, _ = facts.functions["featurise"]
+    released = ctx.released.cell_by_grade_id("featurise") if ctx.released is not None else None
+    return released is None or normalise_code(cell.code) != normalise_code(released.source)
+
+
+_FEATURE_NAME = re.compile(r"featur|descriptor|fingerprint|embedding", re.IGNORECASE)
+
+
+def _own_featurisers(ctx) -> list[str]:
+    """The student's own functions and classes named for features ("CompositionFeaturiser",
+    "make_descriptors"), with the cell they are defined in."""
+    facts = ctx.analysis.student
+    found = [f"function `{name}` (cell {cell.number})" for name, (cell, _) in facts.functions.items()
+             if "." not in name and _FEATURE_NAME.search(name)]
+    classes = {name.split(".", 1)[0]: cell for name, (cell, _) in facts.functions.items() if "." in name}
+    found += [f"class `{name}` (cell {classes[name].number})" if name in classes else f"class `{name}`"
+              for name in sorted(facts.classes) if _FEATURE_NAME.search(name)]
+    return found
 
 
 @check("practice.preprocessing", needs=(NOTEBOOK, ANALYSIS))
@@ -170,43 +234,119 @@ def _answer_text(ctx, grade_id: str) -> str | None:
     return ctx.notebook.student_text(cell)
 
 
+def _own_words(text: str) -> int:
+    return len(re.findall(r"[A-Za-z]{2,}", text))
+
+
+def _asked_under(nb, question: str) -> list[str]:
+    """The headings under which the notebook's earlier edition asks `question` besides its own."""
+    edition = template_wording().get("editions", {}).get(nb.earlier_edition or "", {})
+    return [normalise_text(h) for h in edition.get("asked_under", {}).get(question, ())]
+
+
+def find_answer(ctx, question: str) -> tuple[str | None, str]:
+    """The student's answer to one of the written questions, and where it was found.
+
+    On today's template: its answer cell (None when the cell is gone). Otherwise the sections whose
+    heading asks the question (when a heading asks several, the text must also be about this one);
+    free-form, also a paragraph about it outside the declaration."""
+    nb = ctx.notebook
+    if nb.on_template:
+        text = _answer_text(ctx, question)
+        return text, "its answer cell"
+    spec = QUESTIONS[question]
+    texts, where = [], []
+    for section in nb.sections:
+        if _NOT_A_QUESTION.search(section.title):
+            continue
+        asks = [q for q, s in QUESTIONS.items() if re.search(s["title"], section.title)]
+        extra = section.title in _asked_under(nb, question)
+        if question not in asks and not extra:
+            continue
+        if (len(asks) > 1 or extra) and not re.search(spec["content"], section.own_text.lower()):
+            continue
+        if _own_words(section.own_text) >= MIN_WORDS:
+            texts.append(section.own_text)
+            where.append(f"section '{section.title}'")
+    if not texts and nb.earlier_edition is None:
+        from autograder.checks.declaration import find_section  # the declaration is not an answer
+
+        declaration = find_section(nb)
+        skip = set(declaration[1]) if declaration else set()
+        for cell in nb.markdown_cells:
+            own = nb.student_text(cell)
+            if cell.index not in skip and _own_words(own) >= MIN_PARAGRAPH_WORDS \
+                    and re.search(spec["content"], own.lower()):
+                texts.append(own)
+                where.append(f"a paragraph in cell {cell.number}")
+                break
+    return ("\n".join(texts) if texts else None), ", ".join(where)
+
+
+def _looked_for(nb) -> str:
+    """Where a question's answer was looked for, in the kind of notebook assumed."""
+    return "a section" if nb.earlier_edition else "a section or a paragraph"
+
+
 @check("practice.model_justification", needs=(NOTEBOOK, ANALYSIS))
 def model_justification(ctx, spec) -> list[Finding]:
     """The model choice is justified in the student's own words."""
-    text = _answer_text(ctx, "model_choice")
+    nb = ctx.notebook
+    text, where = find_answer(ctx, "model_choice")
+    details = {"notebook_kind": nb.kind}
     if text is None:
-        return [spec.finding(WARN, "The 'Your model choice' answer cell is missing.",
+        if nb.on_template:
+            message = "The 'Your model choice' answer cell is missing."
+        else:
+            message = (f"{nb.kind_phrase}: looked for {_looked_for(nb)} on the model choice (which model was chosen "
+                       f"and why) and found none.")
+        return [spec.finding(WARN, message, details=details,
                              advice="Explain which models you considered and why yours suits this problem and this data.")]
-    words = len(re.findall(r"[A-Za-z]{2,}", text))
+    words = _own_words(text)
     reasons = _words(text.lower(), [r"because", r"since", r"suit", r"non-?linear", r"interpret", r"data set|dataset",
                                     r"small|few|size|samples", r"overfit", r"tabular", r"features?", r"compared?"])
-    details = {"words": words, "reasoning_words": reasons, "quote": text[:400]}
+    details.update(words=words, reasoning_words=reasons, quote=text[:400], found_in=where)
     if words < 20:
         return [spec.finding(WARN, f"The model choice is hardly justified ({words} words of your own).",
                              advice="Say which models you considered and why your choice suits the problem and the amount "
                                     "of data.", details=details)]
-    return [spec.finding(INFO, f"Model choice explained in {words} words of your own.", details=details)]
+    found_in = "" if nb.on_template else f" ({where})"
+    return [spec.finding(INFO, f"Model choice explained in {words} words of your own{found_in}.", details=details)]
 
 
 @check("practice.answers", needs=(NOTEBOOK, ANALYSIS))
 def answers(ctx, spec) -> list[Finding]:
-    """Every written answer of the template is filled in."""
-    counts, missing = {}, []
-    for grade_id, (_, label) in ANSWER_CELLS.items():
-        text = _answer_text(ctx, grade_id)
-        if text is None:
-            counts[grade_id] = None
-            missing.append(label)
-            continue
-        counts[grade_id] = len(re.findall(r"[A-Za-z]{2,}", text))
-        if counts[grade_id] < 5:
-            missing.append(label)
-    details = {"words": counts}
+    """Every written question is answered: in its answer cell on today's template, in a section (or,
+    free-form, a paragraph) about it otherwise. FAIL when none is, WARN when some are not."""
+    nb = ctx.notebook
+    counts, found_in, missing = {}, {}, []
+    for question, (_, label) in ANSWER_CELLS.items():
+        text, where = find_answer(ctx, question)
+        counts[question] = None if text is None else _own_words(text)
+        if text is None or counts[question] < MIN_WORDS:
+            missing.append(question)
+        else:
+            found_in[question] = where
+    details = {"words": counts, "notebook_kind": nb.kind, "found_in": found_in}
+    labels = ", ".join(ANSWER_CELLS[q][1] for q in missing)
+    if nb.on_template:
+        advice = "Write each answer in its cell, replacing YOUR ANSWER HERE."
+        none_message, some_message = f"None of the written answers is filled in: {labels}.", f"Not answered: {labels}."
+    else:
+        advice = ("Answer each question in your own words under a heading that names it (e.g. '## Data preparation'), "
+                  "not only with the template's prompt.")
+        items = ", ".join(f"{ANSWER_CELLS[q][1]} ({QUESTIONS[q]['about']})" for q in missing)
+        none_message = (f"{nb.kind_phrase}: none of the written questions is answered; looked for {_looked_for(nb)} "
+                        f"on each of: {items}.")
+        some_message = f"{nb.kind_phrase}: looked for {_looked_for(nb)} on each question and found none on: {items}."
+    if len(missing) == len(ANSWER_CELLS):
+        return [spec.finding(FAIL, none_message, advice=advice, details=details)]
     if missing:
-        return [spec.finding(WARN, "Not answered: " + ", ".join(missing) + ".",
-                             advice="Write each answer in its cell, replacing YOUR ANSWER HERE.", details=details)]
+        return [spec.finding(WARN, some_message, advice=advice, details=details)]
+    where = "" if nb.on_template else f" ({nb.kind_phrase.replace('Read as ', 'read as ')})"
     return [spec.finding(INFO, "Every written answer is filled in ("
-                         + ", ".join(f"{ANSWER_CELLS[k][1]} {v} words" for k, v in counts.items()) + ").", details=details)]
+                         + ", ".join(f"{ANSWER_CELLS[k][1]} {v} words" for k, v in counts.items()) + f"){where}.",
+                         details=details)]
 
 
 @check("practice.inner_validation", needs=(NOTEBOOK, ANALYSIS))

@@ -818,7 +818,10 @@ def case_free_long_report():
                      "an MAE near 0.33 eV, so mine is well behind, but it is clearly better than the Dummy "
                      "baseline (1.14 eV). More descriptors, e.g. matminer's Magpie set, would close the gap."),
         FREE_DECLARATION)
-    return nb, dict(FREE_MATBENCH), ("A long report in its own sections (`##**Data Cleaning**`, numbered and plain "
+    # its own sections answer every question and its own class featurises (INFO: evidence found)
+    expected = dict(FREE_MATBENCH, **{"practice.features": "info", "practice.answers": "info",
+                                      "practice.model_justification": "info"})
+    return nb, expected, ("A long report in its own sections (`##**Data Cleaning**`, numbered and plain "
                                      "headings) with a class-based featuriser of its own and the official loop.")
 
 
@@ -895,7 +898,8 @@ You should acknowledge any use of a generative model during your assignment. Poi
 def case_free_2024_skeleton_untouched():
     nb = free(*SKELETON_2024)
     expected = {"protocol.api_used": "fail", "protocol.results_file": "fail", "declaration.present": "pass",
-                "declaration.complete": "fail"}
+                "declaration.complete": "fail", "practice.answers": "fail", "practice.features": "warn",
+                "practice.model_justification": "warn"}
     return nb, expected, "The 2024 template's skeleton handed in untouched: its prompts only, no code."
 
 
