@@ -3,7 +3,14 @@ Model choice, Training and testing). INFO when a marker is found (listing what),
 expected one is absent. These inform the marker; they never replace the marker's judgement.
 
 Markers come from the student's own code (calls, imports, attributes, found with `ast`) and the
-student's own text (markdown minus the released template's prompts).
+student's own text (markdown minus the prompts and printed questions of the released template and of
+its earlier editions, `checks/released/templates.toml`).
+
+The written answers and the features are looked for according to what the notebook is
+(`Notebook.kind`): on today's template, in its answer cells and its `featurise`; on an earlier edition
+of it, in the sections under its headings; free-form, in its own sections (any heading style, any
+order) or paragraphs about each question, and featurisation anywhere in its code. Each message that
+reports something missing says which kind was assumed and what was looked for.
 """
 
 from __future__ import annotations
@@ -320,7 +327,7 @@ def answers(ctx, spec) -> list[Finding]:
     free-form, a paragraph) about it otherwise. FAIL when none is, WARN when some are not."""
     nb = ctx.notebook
     counts, found_in, missing = {}, {}, []
-    for question, (_, label) in ANSWER_CELLS.items():
+    for question in ANSWER_CELLS:
         text, where = find_answer(ctx, question)
         counts[question] = None if text is None else _own_words(text)
         if text is None or counts[question] < MIN_WORDS:
