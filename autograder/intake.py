@@ -13,13 +13,15 @@ The latest attempt of each student wins. The notebook is renamed to the released
 the local time of the Blackboard server, taken to be the local time of this machine.
 
 A submission that cannot be graded (no notebook, two notebooks, a file with an .ipynb name that is
-not a notebook, a file the zip cannot give back) is an intake error for that student:
+not a notebook, a file the zip cannot give back, an attempt that would unpack to more than the
+[intake] bounds of autograder.toml allow) is an intake error for that student:
 autograded/{student}/{assignment}/result.json with status "intake-error" and a plain reason.
 Never an exception.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -58,6 +60,7 @@ class Submission:
     problem: str = ""  # plain reason when it cannot be graded
     notes: list[str] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)  # files the Blackboard zip could not give back
+    refused: str = ""  # why the Blackboard attempt was not unpacked (too large); nothing of it is on disk
 
     @property
     def ok(self) -> bool:
@@ -164,7 +167,9 @@ def inspect_submission(course, student_id: str, assignment: str | None = None) -
     released = released_notebook_name(course, assignment)
     damaged = [name for name in stored.get("damaged") or [] if name.lower().endswith(".ipynb")]
     if not notebooks:
-        if damaged:
+        if stored.get("refused"):  # the attempt was too large to unpack (a notebook put here by hand is graded)
+            sub.problem = sub.refused = stored["refused"]
+        elif damaged:
             sub.problem = (f"{', '.join(damaged)} could not be read from the Blackboard zip (the file is damaged); "
                            "download the submission again or ask the student to resubmit")
         else:
@@ -304,6 +309,7 @@ def collect_zip(course, zip_path: Path, assignment: str | None = None,
     except zipfile.BadZipFile as error:
         raise IntakeError(f"{zip_path} is not a zip file ({error}); download it from Blackboard again.") from error
     released = released_notebook_name(course, assignment)
+    limits = _Limits.of(course)
     results = []
     with archive:
         by_user, ignored = _parse_zip(archive)
@@ -326,22 +332,114 @@ def collect_zip(course, zip_path: Path, assignment: str | None = None,
                 kept.notes.append("already collected (same or newer attempt on disk)")
                 results.append(kept)
                 continue
-            _unpack_attempt(archive, latest, sub, released)
+            refusal = limits.refusal(latest)
+            if refusal:
+                _refuse(latest, sub, refusal)
+            else:
+                _check_free_space(course.root, latest, sub)
+                try:
+                    _unpack_attempt(sub.folder, _unpack_into, archive, latest, sub, released, limits)
+                except _TooLarge as error:  # a size the zip's header did not declare
+                    sub = Submission(user, assignment, folder, source="blackboard", submitted_at=sub.submitted_at,
+                                     notes=sub.notes)
+                    _refuse(latest, sub, str(error))
             _store(course, sub)
             results.append(sub)
     return results, ignored
 
 
-def _unpack_attempt(archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission, released: str) -> None:
-    """Unpack beside the student's folder and swap it in only when complete: an unpacking that fails
-    (a full disk, a damaged zip) leaves the earlier attempt as it was."""
-    target = sub.folder
+class _TooLarge(Exception):
+    """An entry unpacked past a bound; the message is the reason the attempt is refused."""
+
+
+@dataclass
+class _Limits:
+    """The [intake] bounds, in bytes (None: no bound)."""
+
+    file: int | None
+    attempt: int | None
+    ratio: float | None
+
+    @classmethod
+    def of(cls, course) -> _Limits:
+        from autograder.execute.sandbox import parse_size
+
+        settings = course.config.intake
+        where = f"{course.config_path}: [intake]"
+        return cls(file=parse_size(settings.max_file_size, f"{where} max_file_size"),
+                   attempt=parse_size(settings.max_attempt_size, f"{where} max_attempt_size"),
+                   ratio=settings.max_compression_ratio or None)
+
+    def refusal(self, attempt: _Attempt) -> str:
+        """Why the attempt must not be unpacked, from the sizes the zip declares; '' if it may."""
+        for member, original in attempt.files:
+            size, packed = member.file_size, member.compress_size
+            if self.file and size > self.file:
+                return (f"{original} unpacks to {_size(size)}, more than the {_size(self.file)} taken for one file "
+                        "of a submission")
+            if self.ratio and size > RATIO_FLOOR and size > self.ratio * max(packed, 1):
+                return (f"{original} unpacks to {_size(size)} from {_size(packed)} ({size / max(packed, 1):.0f} times "
+                        f"its packed size, more than the {self.ratio:g} times taken; a file that shrinks so much is "
+                        "mostly empty, as a zip bomb is)")
+        total = sum(member.file_size for member, _ in attempt.files)
+        if self.attempt and total > self.attempt:
+            return (f"its files unpack to {_size(total)}, more than the {_size(self.attempt)} taken for one "
+                    "submission")
+        return ""
+
+
+# A file under this size is never refused for how well it compresses (a notebook's JSON packs 10:1).
+RATIO_FLOOR = 4 * 1024 ** 2
+# Free space left on the course's disk after unpacking an attempt, for the grading that follows.
+FREE_SPACE_MARGIN = 256 * 1024 ** 2
+_CHUNK = 1024 ** 2
+
+
+def _size(n: int) -> str:
+    from autograder.execute.sandbox import format_size
+
+    return format_size(n) if n >= 1024 ** 2 else f"{n:,} bytes"
+
+
+def _refuse(attempt: _Attempt, sub: Submission, reason: str) -> None:
+    """The attempt is not unpacked: its folder holds only its time and the reason (submission.json)."""
+    sub.problem = sub.refused = (f"the attempt of {attempt.stamp} was not unpacked: {reason}. Ask the student to "
+                                 "resubmit without it (or, if the file is genuine, raise the [intake] limits in "
+                                 "autograder.toml and collect again with --force)")
+    _unpack_attempt(sub.folder, write_timestamp, attempt.moment)
+
+
+def _check_free_space(root: Path, attempt: _Attempt, sub: Submission) -> None:
+    size = sum(member.file_size for member, _ in attempt.files)
+    free = shutil.disk_usage(root).free
+    if free < size + FREE_SPACE_MARGIN:
+        raise IntakeError(f"Only {_size(free)} is free on the disk holding {root}, and unpacking {sub.student_id}'s "
+                          f"attempt of {attempt.stamp} needs {_size(size)} and {_size(FREE_SPACE_MARGIN)} left free "
+                          "to grade: free some space "
+                          "and run the same `autograder collect --zip` again (students collected so far are kept).")
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, original: str, out, limit: int | None) -> int:
+    """Copy one entry to `out` in chunks, counting: a header that understates the size gets no further."""
+    written = 0
+    with archive.open(member) as source:
+        while chunk := source.read(_CHUNK):
+            written += len(chunk)
+            if limit is not None and written > limit:
+                raise _TooLarge(f"{original} unpacks to more than the {_size(limit)} left for it")
+            out.write(chunk)
+    return written
+
+
+def _unpack_attempt(target: Path, fill, *args) -> None:
+    """fill(folder, *args) a folder beside the student's, swapped in only when complete: an unpacking that fails
+    (a full disk, a damaged zip, a file too large) leaves the earlier attempt as it was."""
     staging = target.parent / f".{target.name}.unpacking"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
-        _unpack_into(staging, archive, attempt, sub, released)
+        fill(staging, *args)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -355,19 +453,31 @@ def _unpack_attempt(archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission
         os.replace(staging, target)
 
 
-def _unpack_into(folder: Path, archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission, released: str) -> None:
+def _unpack_into(folder: Path, archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission, released: str,
+                 limits: _Limits) -> None:
     damaged, notebooks = sub.damaged, []
+    left = limits.attempt  # bytes the attempt may still unpack to
     for member, original in attempt.files:
+        limit = min((x for x in (limits.file, left) if x is not None), default=None)
+        is_notebook = original.lower().endswith(".ipynb")
         try:
-            data = archive.read(member)
+            if is_notebook:
+                with io.BytesIO() as buffer:
+                    written = _read_member(archive, member, original, buffer, limit)
+                    notebooks.append((original, buffer.getvalue()))
+            else:
+                with open(folder / original, "wb") as out:
+                    written = _read_member(archive, member, original, out, limit)
+        except _TooLarge:
+            raise
         except Exception:  # noqa: BLE001 - CRC errors, truncated members, unsupported compression
+            (folder / original).unlink(missing_ok=True)
             damaged.append(original)
             continue
-        if original.lower().endswith(".ipynb"):
-            notebooks.append((original, data))
-            continue
-        (folder / original).write_bytes(data)
-        (sub.recordings if is_recording(original) else sub.other_files).append(original)
+        if left is not None:
+            left -= written
+        if not is_notebook:
+            (sub.recordings if is_recording(original) else sub.other_files).append(original)
     write_timestamp(folder, attempt.moment)
     damaged_notebooks = [name for name in damaged if name.lower().endswith(".ipynb")]
     if damaged and not damaged_notebooks:

@@ -7,7 +7,9 @@ artefact. No other module spells a file name (a test greps for it).
     submitted/<student>/<assignment>/   (+ timestamp.txt, submission.json)   intake
     autograded/<student>/<assignment>/
         result.json          execute: the ExecutionRecord (status, cells, the engine's findings)
-        <notebook>.ipynb  results.json.gz  protocol_trace.jsonl  execution.log
+        <notebook>.ipynb  protocol_trace.jsonl  execution.log       execute: the grader's copy of the run
+        student-files/       the notebook's working folder: all it wrote (results.json.gz, figures) and
+                             the files handed in with it; the student's, never the grader's
         checks.json          checks: the checks' findings
         score.json score.npz results: the one Score (and the per-material arrays for the figures)
         grade.json           grade: the marks
@@ -75,6 +77,9 @@ RECORDING_EXTENSIONS = frozenset({
 # --- the stages' artefacts ---------------------------------------------------------------------------
 RESULT_FILE = "result.json"  # execute
 RESULTS_FILE = "results.json.gz"  # what MatbenchBenchmark.to_file writes in the notebook's folder
+# The notebook runs in this subfolder of its execution folder, so that nothing it writes (an index.html,
+# a grade.json) sits beside the grader's artefacts or can be taken for one of them.
+NOTEBOOK_FILES_DIR = "student-files"
 TRACE_FILE = "protocol_trace.jsonl"
 LOG_FILE = "execution.log"
 CHECKS_FILE = "checks.json"  # checks
@@ -92,7 +97,7 @@ NOTEBOOK_PAGE = "notebook.html"  # report: the student's own cells as the grader
 MODERATION_PAGE = "moderation.html"  # report: markers only
 MODERATION_SAMPLE_FILE = "moderation_sample.csv"  # the list a second marker works from
 
-# Files of an execution folder that a notebook may never overwrite (bound read-only in the sandbox).
+# The grader's files of an execution folder: never taken from a submission.
 ENGINE_FILES = frozenset({RESULT_FILE, LOG_FILE, TRACE_FILE})
 
 
@@ -266,6 +271,10 @@ class CourseLayout:
             os.rename(retired, final)
         shutil.rmtree(retired, ignore_errors=True)
         self.discard_staging(student_id, assignment)
+
+    def notebook_files_dir(self, student_id: str, assignment: str | None = None) -> Path:
+        """What the notebook wrote when the grader ran it (its working folder): the student's files."""
+        return self.autograded_dir(student_id, assignment) / NOTEBOOK_FILES_DIR
 
     def result_path(self, student_id: str, assignment: str | None = None) -> Path:
         return self.autograded_dir(student_id, assignment) / RESULT_FILE

@@ -17,6 +17,7 @@ import pytest
 from engine_support import ASSIGNMENT, MODEL, _cell, make_course, quick_notebook, stored_submission
 
 from autograder.execute import sandbox as sb
+from autograder.layout import NOTEBOOK_FILES_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.extended,
               pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
@@ -65,7 +66,7 @@ def test_outputs_are_bounded_and_a_failed_run_is_named_failed(course_dir):
     text = "".join(o.get("text", "") for o in cell.outputs)
     assert text.startswith("step 0: loss 0.000\n") and text.rstrip().endswith("training done")  # both ends kept
     assert "of this cell's output" in text and "cut here: the grader keeps 1.0 MB per cell" in text
-    assert (work / "results.json.gz").is_file()  # the notebook went on as usual
+    assert (work / NOTEBOOK_FILES_DIR / "results.json.gz").is_file()  # the notebook went on as usual
 
     record, status = stored_submission(course, "broken")
     assert record.status == "failed" and status == "failed"

@@ -18,6 +18,7 @@ import pytest
 from engine_support import ASSIGNMENT, _cell, make_course, quick_notebook, stored_submission
 
 from autograder.execute import sandbox as sb
+from autograder.layout import NOTEBOOK_FILES_DIR
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
@@ -103,7 +104,7 @@ def test_a_signal_stops_every_sandbox_records_interrupted_and_a_rerun_completes(
     for student in students:
         record, status = stored_submission(course, student)
         assert status == "graded" and record.status == "executed", (student, status, record.reason)
-        assert (course / "autograded" / student / ASSIGNMENT / "results.json.gz").is_file()
+        assert (course / "autograded" / student / ASSIGNMENT / NOTEBOOK_FILES_DIR / "results.json.gz").is_file()
 
 
 def test_sigint_during_force_keeps_the_previous_execution_grade_and_page(course_dir):

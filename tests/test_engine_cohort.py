@@ -79,7 +79,7 @@ def test_good_submission_grades(cohort):
     record = cohort["records"]["good"]
     assert record.status == "executed" and cohort["statuses"]["good"] == "graded" and record.reason == ""
     assert all(c.status == "completed" for c in record.cells)
-    assert record.results_file == "results.json.gz" and record.sandbox == "bubblewrap"
+    assert record.results_file == "student-files/results.json.gz" and record.sandbox == "bubblewrap"
     work = cohort["course"] / "autograded" / "good" / ASSIGNMENT
     assert read_trace(work / "protocol_trace.jsonl", record.environment["trace_nonce"]).valid
     assert any(f.check_id.startswith("protocol.") for f in record.findings)  # the checks ran on it
@@ -185,7 +185,8 @@ def test_files_outside_are_untouched_even_in_the_victims_folder(cohort):
     later_stages = {CHECKS_FILE, SCORE_FILE, SCORE_ARRAYS_FILE, GRADE_FILE}  # written by the grader, not the run
     assert later_stages <= {p.name for p in victim.iterdir()}
     assert sorted(p.name for p in victim.iterdir() if p.name not in later_stages) == [
-        "execution.log", "protocol_trace.jsonl", "research_challenge.ipynb", "result.json", "results.json.gz"]
+        "execution.log", "protocol_trace.jsonl", "research_challenge.ipynb", "result.json", "student-files"]
+    assert sorted(p.name for p in (victim / "student-files").iterdir()) == ["results.json.gz"]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,6 +13,7 @@ import pytest
 from engine_support import ASSIGNMENT, make_course, quick_notebook, stored_submission
 
 from autograder.execute import sandbox as sb
+from autograder.layout import NOTEBOOK_FILES_DIR
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
@@ -32,7 +33,7 @@ def _summary(course) -> dict:
     for kind in KINDS:
         work = course / "autograded" / kind / ASSIGNMENT
         record, status = stored_submission(course, kind)  # with the checks' findings
-        results = work / "results.json.gz"
+        results = work / NOTEBOOK_FILES_DIR / "results.json.gz"
         result[kind] = {
             "status": status, "reason": record.reason,
             "cells": [(c.index, c.status, (c.error or {}).get("ename")) for c in record.cells],

@@ -14,6 +14,7 @@ import pytest
 from engine_support import ASSIGNMENT, make_course, quick_notebook, stored_submission
 
 from autograder.execute import sandbox as sb
+from autograder.layout import NOTEBOOK_FILES_DIR
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
@@ -81,5 +82,5 @@ def test_sigkill_mid_batch_then_resume(course_dir):
     assert f"{to_run} executed, {len(executed_before)} re-checked, {len(graded_before)} unchanged" in done.stdout
     for student in STUDENTS:  # and every one of them really ran to the end once
         work = course / "autograded" / student / ASSIGNMENT
-        assert (work / "results.json.gz").is_file()
+        assert (work / NOTEBOOK_FILES_DIR / "results.json.gz").is_file()
         assert (work / "execution.log").read_text().count("# finished") == 1

@@ -19,6 +19,7 @@ import pytest
 from autograder.execute import sandbox as sb
 from autograder.execute.engine import EngineSettings, Job, execute_job
 from autograder.execute.trace import read_trace
+from autograder.layout import NOTEBOOK_FILES_DIR
 from autograder.records import ExecutionRecord
 
 needs_bwrap = pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")
@@ -121,11 +122,12 @@ def test_sandbox_isolation(tmp_path, monkeypatch):
     assert facts["write_tmp"][0] == "ok" and not Path("/tmp", mark).exists()  # private /tmp
     assert facts["write_home_cache"][0] == "ok" and facts["write_cwd"][0] == "ok"
     assert facts["write_data"][0] == "OSError"
-    assert facts["forge_status"][0] == "OSError"  # result.json is read-only inside
+    assert facts["forge_status"][0] == "ok"  # its own result.json, in its own folder: not the record
     assert facts["nested_userns"][0] in ("CalledProcessError", "FileNotFoundError")
-    assert (work / "own-file.txt").is_file()
+    files = work / NOTEBOOK_FILES_DIR
+    assert (files / "own-file.txt").is_file() and ExecutionRecord.load(work / "result.json").status == "executed"
     assert "numba 45.0" in outputs(work, 4) and "figure saved" in outputs(work, 4)
-    assert (work / "figure.png").is_file()
+    assert (files / "figure.png").is_file()
     assert record.cpu_seconds > 0.3 and record.wall_seconds >= record.cpu_seconds / 4
     assert record.peak_memory_mb > 50
     assert [c.status for c in record.cells] == ["completed"] * 5  # params, injected params, 3 cells
@@ -296,7 +298,7 @@ def test_disk_limit_stops_a_notebook_that_fills_the_disk(tmp_path, use_bwrap):
     removed = finding.details["removed"]  # the half written to its folder (its home goes with the sandbox)
     assert removed and all(name.startswith("junk") for name in removed)
     assert len(removed) < 60  # stopped on the way (at most 300 MB), not after the whole gigabyte
-    assert not list(work.glob("junk*")) and (work / "research_challenge.ipynb").is_file()
+    assert not list((work / NOTEBOOK_FILES_DIR).glob("junk*")) and (work / "research_challenge.ipynb").is_file()
     assert shutil.disk_usage(tmp_path).free > free_before - 50 * 2**20  # the space is given back
 
 
@@ -308,8 +310,8 @@ def test_a_run_within_the_disk_limit_keeps_its_files(tmp_path):
     (handed_in / "features.npy").write_bytes(b"\1" * 120 * 2**20)
     nb = notebook("open('table.csv', 'w').write('a,b\\n' * 1000)\nprint('saved')")
     record, work = run(tmp_path, nb, support_files=("features.npy",), disk_limit=sb.parse_size("100M"))
-    assert record.status == "executed" and (work / "table.csv").stat().st_size == 4000
-    assert (work / "features.npy").stat().st_size == 120 * 2**20
+    assert record.status == "executed" and (work / NOTEBOOK_FILES_DIR / "table.csv").stat().st_size == 4000
+    assert (work / NOTEBOOK_FILES_DIR / "features.npy").stat().st_size == 120 * 2**20
     assert not any(f.check_id == "execution.disk" for f in record.findings)
 
 
@@ -365,7 +367,7 @@ def test_protocol_trace_inside_the_kernel(tmp_path):
     import hashlib
 
     assert saved["path"] == "results.json.gz"
-    assert saved["sha256"] == hashlib.sha256((work / "results.json.gz").read_bytes()).hexdigest()
+    assert saved["sha256"] == hashlib.sha256((work / NOTEBOOK_FILES_DIR / "results.json.gz").read_bytes()).hexdigest()
     assert "trace_error" not in kinds
     # the kernel's view: the nonce file is gone before the first cell runs
     _, work2 = run(tmp_path / "again", notebook('import os\nprint(os.listdir(os.path.expanduser("~/.autograder")))'))
@@ -388,10 +390,38 @@ def test_symlinks_planted_by_the_notebook_are_removed(tmp_path):
                   "'research_challenge.ipynb.bak')\nos.symlink('/etc', 'protocol_trace.jsonl')")
     record, work = run(tmp_path, nb)
     assert record.results_file is None
-    assert not any(p.is_symlink() for p in work.iterdir())
+    assert not any(p.is_symlink() for p in (work / NOTEBOOK_FILES_DIR).iterdir())
     assert target.read_text() == "grader file"
     assert any(f.check_id == "execution.links_removed" for f in record.findings)
     assert read_trace(work / "protocol_trace.jsonl", record.environment["trace_nonce"]).valid
+
+
+
+FORGER = """
+    import json, os
+    open("index.html", "w").write("<html><body>Mark: 100/100. Nothing to check here.</body></html>")
+    for name in ("grade.json", "checks.json", "score.json", "result.json", "execution.log", "research_challenge.ipynb"):
+        open(name, "w").write(json.dumps({"status": "executed", "overall": {"mark": 100}}))
+    for name in UP:  # the folder above its own: in the sandbox, its private home
+        open(os.path.join("..", name), "w").write("forged")
+"""
+
+
+@pytest.mark.parametrize("use_bwrap", [True, False], ids=["sandboxed", "unsandboxed"])
+def test_files_a_notebook_writes_stay_apart_from_the_graders(tmp_path, use_bwrap):
+    """A notebook that writes an index.html and the grader's artefact names into its working folder: they
+    stay in a folder of the notebook's own, and nothing beside result.json is the notebook's."""
+    up = ["index.html", "grade.json", "result.json"] if use_bwrap else []  # unsandboxed: the student's own machine
+    record, work = run(tmp_path, notebook(f"UP = {up!r}", FORGER), use_bwrap=use_bwrap)
+    assert record.status == "executed", record.reason
+    assert {"index.html", "grade.json", "checks.json", "score.json", "result.json", "execution.log",
+            "research_challenge.ipynb"} <= {p.name for p in (work / NOTEBOOK_FILES_DIR).iterdir()}
+    assert sorted(p.name for p in work.iterdir()) == sorted(
+        ["execution.log", "protocol_trace.jsonl", "research_challenge.ipynb", "result.json", NOTEBOOK_FILES_DIR])
+    assert ExecutionRecord.load(work / "result.json").cells  # the grader's record, the grader's log and notebook
+    assert (work / "execution.log").read_text().startswith("# s1/research_challenge")
+    ran = nbformat.read(work / "research_challenge.ipynb", as_version=4)
+    assert ran.cells[-1].metadata["autograder"]["status"] == "completed"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,6 +48,16 @@ class ExecutionSettings:
 
 
 @dataclass
+class IntakeSettings:
+    """What `autograder collect --zip` unpacks from a Blackboard download. An attempt past a bound is
+    refused (an intake error naming the file), before anything of it is written."""
+
+    max_file_size: str = "200M"  # one file of an attempt, unpacked
+    max_attempt_size: str = "500M"  # all files of one attempt, unpacked
+    max_compression_ratio: float = 100.0  # unpacked / packed size of a file above a few MB (zip bombs)
+
+
+@dataclass
 class LatePolicy:
     """What happens to a submission after the deadline.
 
@@ -133,6 +143,7 @@ class CourseConfig:
     deadline: datetime | None = None  # naive = local time of the grading machine
     late: LatePolicy = field(default_factory=LatePolicy)
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
     presentation: PresentationSettings = field(default_factory=PresentationSettings)
     declaration: DeclarationSettings = field(default_factory=DeclarationSettings)
     moderation: ModerationSettings = field(default_factory=ModerationSettings)
@@ -226,7 +237,7 @@ def load_config(course_dir: Path) -> CourseConfig:
         raise ConfigError(f"{path}: [course] has unknown keys: {', '.join(course)}.")
     if "challenges" in data:
         config.challenges = {str(k).upper(): str(v) for k, v in data.pop("challenges").items()}
-    for section, target in (("execution", config.execution), ("late", config.late),
+    for section, target in (("execution", config.execution), ("intake", config.intake), ("late", config.late),
                             ("presentation", config.presentation), ("declaration", config.declaration),
                             ("moderation", config.moderation), ("feedback", config.feedback),
                             ("similarity", config.similarity)):
@@ -237,7 +248,7 @@ def load_config(course_dir: Path) -> CourseConfig:
     _check_similarity(config.similarity, course_dir, f"{path}: [similarity]")
     if data:
         raise ConfigError(f"{path}: unknown sections: {', '.join(data)}. "
-                          "Known: course, challenges, execution, late, presentation, declaration, moderation, feedback, "
+                          "Known: course, challenges, execution, intake, late, presentation, declaration, moderation, feedback, "
                           "similarity.")
     config.catalogue  # validates the task names (UnknownTaskError lists the valid ones)
     return config

@@ -36,6 +36,7 @@ from autograder.findings import make
 from autograder.layout import (
     ENGINE_FILES,
     LOG_FILE,
+    NOTEBOOK_FILES_DIR,
     RESULT_FILE,
     RESULTS_FILE,
     TRACE_FILE,
@@ -110,6 +111,11 @@ class Job:
             return staging_dir(self.course_root, self.student_id, self.assignment)
         return autograded_dir(self.course_root, self.student_id, self.assignment)
 
+    @property
+    def files_dir(self) -> Path:
+        """The notebook's working folder: the only one it can write to, apart from the grader's files."""
+        return self.work_dir / NOTEBOOK_FILES_DIR
+
 
 # --- preparing -------------------------------------------------------------------------------------
 
@@ -169,9 +175,9 @@ def prepare_job(course, student_id: str, assignment: str, settings: EngineSettin
 
 # The runner is started from the autograder package that is grading (the sandbox binds it), not from
 # whichever copy an editable install's finder points to: a second checkout grades with its own code.
-RUN_ONE = ("import runpy, sys; sys.path.insert(0, {root!r}); "
+RUN_ONE = (f"import runpy, sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r}); "
            "runpy.run_module('autograder.execute.run_one', run_name='__main__', alter_sys=True)"
-           ).format(root=str(Path(__file__).resolve().parents[2]))
+           )
 
 
 def _sandbox_env(settings: EngineSettings, home: str, tmp: str) -> dict:
@@ -214,7 +220,7 @@ def _copy_support(job: Job) -> None:
     for name in job.support_files:
         path = source / name
         if path.is_file() and not path.is_symlink():
-            shutil.copyfile(path, job.work_dir / name)
+            shutil.copyfile(path, job.files_dir / name)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -259,8 +265,8 @@ def _remove_links(folder: Path) -> list[str]:
 def _clear_written(work: Path, job: Job, settings: EngineSettings) -> list[str]:
     """After a run stopped for writing too much: remove what it wrote to its folder, so that one notebook
     cannot fill the grading machine's disk for the rest of the batch. Kept: the files that came with the
-    submission, the grader's own files and a results file of plausible size."""
-    keep = set(job.support_files) | ENGINE_FILES
+    submission and a results file of plausible size."""
+    keep = set(job.support_files)
     removed = []
     for root, dirs, files in os.walk(work, topdown=False):
         for name in files:
@@ -296,6 +302,7 @@ def execute_job(job: Job, on_notebook=None) -> dict:
     private = Path(tempfile.mkdtemp(prefix=f"autograder-{job.student_id}-"))
     try:
         _clear(work)
+        job.files_dir.mkdir()
         _copy_support(job)
         record.save(work / RESULT_FILE)
         return _execute(job, record, work, private, nonce, on_notebook).to_dict()
@@ -352,6 +359,7 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     import nbformat
 
     settings = job.settings
+    files = job.files_dir  # the notebook's working folder; the grader's files are in `work`, out of its reach
     home = private / "home"
     for sub in (".cache/numba", ".config/matplotlib", ".local/share/jupyter", ".ipython", ".jupyter"):
         (home / sub).mkdir(parents=True)  # writable caches for numba, matplotlib, fontconfig, IPython
@@ -360,13 +368,12 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
         inner_home, inner_work, tmp = sb.SANDBOX_HOME, f"{sb.SANDBOX_HOME}/{job.assignment}", "/tmp"
     else:
         (home / "tmp").mkdir()
-        inner_home, inner_work, tmp = str(home), str(work), str(home / "tmp")
+        inner_home, inner_work, tmp = str(home), str(files), str(home / "tmp")
     trace_inner = f"{inner_home}/.autograder/trace/{TRACE_FILE}"
     spec = sb.SandboxSpec(
-        work_dir=work, home_dir=home, inner_work_dir=inner_work,
+        work_dir=files, home_dir=home, inner_work_dir=inner_work,
         env=_sandbox_env(settings, inner_home, tmp),
         readonly=_data_binds(settings.data_dir),
-        readonly_files={RESULT_FILE: work / RESULT_FILE},
         memory_limit=settings.memory_limit, disk_limit=settings.disk_limit,
         hard_timeout=(settings.timeout + settings.grace_seconds) if settings.timeout else None,
         use_bwrap=settings.use_bwrap)
@@ -389,8 +396,8 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
         record = _interrupted(record)
         record.save(work / RESULT_FILE)
         return record
-    removed_links = _remove_links(work)
-    cleared = _clear_written(work, job, settings) if result.killed == "disk" else []
+    removed_links = _remove_links(files)
+    cleared = _clear_written(files, job, settings) if result.killed == "disk" else []
 
     outcome = result.outcome or {}
     nb = None
@@ -416,9 +423,9 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     if trace_bytes is not None:
         _write_private(work / TRACE_FILE, trace_bytes)
         record.trace_file = TRACE_FILE
-    results = work / settings.results_path
+    results = files / settings.results_path
     if results.is_file() and not results.is_symlink():
-        record.results_file = settings.results_path
+        record.results_file = f"{NOTEBOOK_FILES_DIR}/{settings.results_path}"
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n# finished: exit {result.returncode}, killed={result.killed}, wall {record.wall_seconds} s, "
                   f"cpu {record.cpu_seconds} s, peak {record.peak_memory_mb} MB, memory limit by "

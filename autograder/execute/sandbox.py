@@ -62,7 +62,7 @@ class SandboxError(UserError):
     """The sandbox cannot be used here; the message says what to install or which flag to pass."""
 
 
-def parse_size(text: str | int | None) -> int | None:
+def parse_size(text: str | int | None, what: str = "Memory limit") -> int | None:
     """'8G', '512M', '1.5GiB', '2000000000' -> bytes (binary units); None/''/'0'/'none' -> no limit."""
     if text is None:
         return None
@@ -72,7 +72,7 @@ def parse_size(text: str | int | None) -> int | None:
         return None
     match = _SIZE.match(str(text))
     if not match:
-        raise SandboxError(f"Memory limit {text!r} is not a size; write it like 8G, 512M or 2000000000.")
+        raise SandboxError(f"{what} {text!r} is not a size; write it like 8G, 512M or 2000000000.")
     number, unit = float(match.group(1)), match.group(2).lower()
     return int(number * 1024 ** "_kmgt".index(unit)) if unit else int(number)
 
@@ -146,12 +146,11 @@ def _minimal(paths: list[Path]) -> list[Path]:
 class SandboxSpec:
     """What one sandboxed run may see and use."""
 
-    work_dir: Path  # the only writable host folder (the submission's autograded folder)
+    work_dir: Path  # the only writable host folder (the notebook's own folder under its autograded folder)
     home_dir: Path  # host folder that becomes the private home
     inner_work_dir: str  # where work_dir appears inside (the notebook's working directory)
     env: dict[str, str]
     readonly: dict[str, Path] = field(default_factory=dict)  # inside path -> host path
-    readonly_files: dict[str, Path] = field(default_factory=dict)  # files re-bound read-only inside work
     memory_limit: int | None = None
     disk_limit: int | None = None  # bytes the run may write to work_dir and home_dir together
     hard_timeout: float | None = None  # seconds; everything is killed after this
@@ -200,8 +199,6 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
         args += ["--remount-ro", SANDBOX_DATA]
     args += ["--bind", str(spec.home_dir), SANDBOX_HOME,
              "--bind", str(spec.work_dir), spec.inner_work_dir]
-    for name, host in spec.readonly_files.items():
-        args += ["--ro-bind", str(host), f"{spec.inner_work_dir}/{name}"]
     for key, value in spec.env.items():
         args += ["--setenv", key, value]
     args += ["--chdir", spec.inner_work_dir, "--"]
