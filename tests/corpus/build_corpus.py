@@ -420,7 +420,7 @@ def case_misaligned():
     replace_in(nb, "model", "    return model.predict(features)\n",
                "    # sort by electronegativity so that the parity plot is easier to read\n"
                "    return model.predict(features.sort_values(\"mean_X\"))\n")
-    expected = {**COMPLIANT, "protocol.alignment": "fail"}
+    expected = {**COMPLIANT, "protocol.alignment": "fail", "leaderboard.rank": "warn"}  # no better than the Dummy
     return nb, expected, "predict() sorts the rows before predicting: predictions no longer match the test ids."
 
 
@@ -681,7 +681,7 @@ mb.to_file("results.json.gz")
 """))
     expected = {k: v for k, v in FREE_MATBENCH.items() if not k.startswith("declaration.")}
     # the Dummy is no better than the mean: the alignment check says so (a warning, rightly)
-    expected.update({"declaration.present": "fail", "protocol.alignment": "warn"})
+    expected.update({"declaration.present": "fail", "protocol.alignment": "warn", "leaderboard.rank": "warn"})
     return nb, expected, ("An official-style Matbench notebook restricted to one task (the Dummy baseline); its "
                           "printed score is the leaderboard's Dummy, MAE 1.1435 ± 0.0310.")
 
