@@ -32,8 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from autograder.course.allocation import STUDENT_ID
+from autograder.course.sizes import format_size, parse_size
 from autograder.errors import UserError
-from autograder.layout import SUBMISSION_FILE, TIMESTAMP_FILE, is_recording
+from autograder.layout import CONFIG_FILE, SUBMISSION_FILE, TIMESTAMP_FILE, is_recording
 from autograder.records import INTAKE_ERROR, ExecutionRecord, write_json_atomic
 
 IGNORED_NAMES = {TIMESTAMP_FILE, SUBMISSION_FILE, ".DS_Store", "Thumbs.db"}
@@ -362,8 +363,6 @@ class _Limits:
 
     @classmethod
     def of(cls, course) -> _Limits:
-        from autograder.execute.sandbox import parse_size
-
         settings = course.config.intake
         where = f"{course.config_path}: [intake]"
         return cls(file=parse_size(settings.max_file_size, f"{where} max_file_size"),
@@ -396,8 +395,6 @@ _CHUNK = 1024 ** 2
 
 
 def _size(n: int) -> str:
-    from autograder.execute.sandbox import format_size
-
     return format_size(n) if n >= 1024 ** 2 else f"{n:,} bytes"
 
 
@@ -405,7 +402,7 @@ def _refuse(attempt: _Attempt, sub: Submission, reason: str) -> None:
     """The attempt is not unpacked: its folder holds only its time and the reason (submission.json)."""
     sub.problem = sub.refused = (f"the attempt of {attempt.stamp} was not unpacked: {reason}. Ask the student to "
                                  "resubmit without it (or, if the file is genuine, raise the [intake] limits in "
-                                 "autograder.toml and collect again with --force)")
+                                 f"{CONFIG_FILE} and collect again with --force)")
     _unpack_attempt(sub.folder, write_timestamp, attempt.moment)
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import select
 import shutil
 import signal
@@ -38,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.course.sizes import SizeError, format_size, parse_size  # noqa: F401 - used as sb.parse_size
 from autograder.errors import UserError
 
 SANDBOX_HOME = "/home/student"  # the private home as the notebook sees it
@@ -47,7 +47,6 @@ SAMPLE_SECONDS = 0.2
 DISK_EVERY = 5  # samples between two measures of what a run has written (once a second)
 # Frames on the result pipe: 1 byte type, 8 bytes big-endian length, payload.
 FRAME_NOTEBOOK, FRAME_OUTCOME = b"N", b"O"
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)?\s*$", re.IGNORECASE)
 # Files in /etc that a sandbox never needs and must not read (we may be mapped to root's files).
 _ETC_SECRETS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers")
 _ETC_SECRET_DIRS = ("/etc/ssh", "/etc/sudoers.d", "/etc/ssl/private")
@@ -60,30 +59,6 @@ STOP = threading.Event()
 
 class SandboxError(UserError):
     """The sandbox cannot be used here; the message says what to install or which flag to pass."""
-
-
-def parse_size(text: str | int | None, what: str = "Memory limit") -> int | None:
-    """'8G', '512M', '1.5GiB', '2000000000' -> bytes (binary units); None/''/'0'/'none' -> no limit."""
-    if text is None:
-        return None
-    if isinstance(text, int):
-        return text or None
-    if str(text).strip().lower() in ("", "0", "none", "unlimited"):
-        return None
-    match = _SIZE.match(str(text))
-    if not match:
-        raise SandboxError(f"{what} {text!r} is not a size; write it like 8G, 512M or 2000000000.")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * 1024 ** "_kmgt".index(unit)) if unit else int(number)
-
-
-def format_size(n: int | None) -> str:
-    if not n:
-        return "no limit"
-    for unit, scale in (("GB", 1024 ** 3), ("MB", 1024 ** 2)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n} bytes"
 
 
 # --- bubblewrap ------------------------------------------------------------------------------------
