@@ -330,9 +330,10 @@ def collect_zip(course, zip_path: Path, assignment: str | None = None,
             existing = read_timestamp(folder) if folder.is_dir() else None
             if existing and not force and datetime.fromisoformat(existing) >= latest.moment:
                 kept = inspect_submission(course, user, assignment)
-                kept.notes.append("already collected (same or newer attempt on disk)")
-                results.append(kept)
-                continue
+                if not kept.refused:  # a refused attempt left nothing on disk: tried again (a bound may be raised)
+                    kept.notes.append("already collected (same or newer attempt on disk)")
+                    results.append(kept)
+                    continue
             refusal = limits.refusal(latest)
             if refusal:
                 _refuse(latest, sub, refusal)
@@ -402,7 +403,7 @@ def _refuse(attempt: _Attempt, sub: Submission, reason: str) -> None:
     """The attempt is not unpacked: its folder holds only its time and the reason (submission.json)."""
     sub.problem = sub.refused = (f"the attempt of {attempt.stamp} was not unpacked: {reason}. Ask the student to "
                                  "resubmit without it (or, if the file is genuine, raise the [intake] limits in "
-                                 f"{CONFIG_FILE} and collect again with --force)")
+                                 f"{CONFIG_FILE} and collect again)")
     _unpack_attempt(sub.folder, write_timestamp, attempt.moment)
 
 
