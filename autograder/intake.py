@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from autograder.course.allocation import STUDENT_ID
+from autograder.course.sizes import format_size, parse_size
 from autograder.errors import UserError
 from autograder.layout import CONFIG_FILE, SUBMISSION_FILE, TIMESTAMP_FILE, is_recording
 from autograder.records import INTAKE_ERROR, ExecutionRecord, write_json_atomic
@@ -329,9 +330,10 @@ def collect_zip(course, zip_path: Path, assignment: str | None = None,
             existing = read_timestamp(folder) if folder.is_dir() else None
             if existing and not force and datetime.fromisoformat(existing) >= latest.moment:
                 kept = inspect_submission(course, user, assignment)
-                kept.notes.append("already collected (same or newer attempt on disk)")
-                results.append(kept)
-                continue
+                if not kept.refused:  # a refused attempt left nothing on disk: tried again (a bound may be raised)
+                    kept.notes.append("already collected (same or newer attempt on disk)")
+                    results.append(kept)
+                    continue
             refusal = limits.refusal(latest)
             if refusal:
                 _refuse(latest, sub, refusal)
@@ -362,8 +364,6 @@ class _Limits:
 
     @classmethod
     def of(cls, course) -> _Limits:
-        from autograder.course.sizes import parse_size
-
         settings = course.config.intake
         where = f"{course.config_path}: [intake]"
         return cls(file=parse_size(settings.max_file_size, f"{where} max_file_size"),
@@ -396,8 +396,6 @@ _CHUNK = 1024 ** 2
 
 
 def _size(n: int) -> str:
-    from autograder.course.sizes import format_size
-
     return format_size(n) if n >= 1024 ** 2 else f"{n:,} bytes"
 
 
@@ -405,7 +403,7 @@ def _refuse(attempt: _Attempt, sub: Submission, reason: str) -> None:
     """The attempt is not unpacked: its folder holds only its time and the reason (submission.json)."""
     sub.problem = sub.refused = (f"the attempt of {attempt.stamp} was not unpacked: {reason}. Ask the student to "
                                  "resubmit without it (or, if the file is genuine, raise the [intake] limits in "
-                                 f"{CONFIG_FILE} and collect again with --force)")
+                                 f"{CONFIG_FILE} and collect again)")
     _unpack_attempt(sub.folder, write_timestamp, attempt.moment)
 
 

@@ -272,10 +272,6 @@ class CourseLayout:
         shutil.rmtree(retired, ignore_errors=True)
         self.discard_staging(student_id, assignment)
 
-    def notebook_files_dir(self, student_id: str, assignment: str | None = None) -> Path:
-        """What the notebook wrote when the grader ran it (its working folder): the student's files."""
-        return self.autograded_dir(student_id, assignment) / NOTEBOOK_FILES_DIR
-
     def result_path(self, student_id: str, assignment: str | None = None) -> Path:
         return self.autograded_dir(student_id, assignment) / RESULT_FILE
 

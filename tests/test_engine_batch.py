@@ -113,7 +113,7 @@ def test_missing_data_set_stops_before_running(course, tmp_path, monkeypatch):
 def test_memory_limit_parsing():
     assert sb.parse_size("8G") == 8 * 1024 ** 3 and sb.parse_size("512M") == 512 * 1024 ** 2
     assert sb.parse_size("1.5GiB") == int(1.5 * 1024 ** 3) and sb.parse_size("0") is None
-    with pytest.raises(sb.SandboxError, match="8G"):
+    with pytest.raises(sb.SizeError, match="8G"):
         sb.parse_size("lots")
 
 

@@ -396,7 +396,6 @@ def test_symlinks_planted_by_the_notebook_are_removed(tmp_path):
     assert read_trace(work / "protocol_trace.jsonl", record.environment["trace_nonce"]).valid
 
 
-
 FORGER = """
     import json, os
     open("index.html", "w").write("<html><body>Mark: 100/100. Nothing to check here.</body></html>")
@@ -422,6 +421,24 @@ def test_files_a_notebook_writes_stay_apart_from_the_graders(tmp_path, use_bwrap
     assert (work / "execution.log").read_text().startswith("# s1/research_challenge")
     ran = nbformat.read(work / "research_challenge.ipynb", as_version=4)
     assert ran.cells[-1].metadata["autograder"]["status"] == "completed"
+
+
+def test_the_results_file_in_the_notebooks_folder_is_an_input_of_the_checks(tmp_path):
+    """The checks run again when the results file the run wrote (now under the notebook's own folder) changes."""
+    from rubric_fixtures import ASSIGNMENT, add_submission, make_course
+
+    from autograder.checks.inputs import check_inputs_key
+
+    course = make_course(tmp_path / "course")
+    folder = add_submission(course, "ab1234", "B", "RF-SCM/Magpie", [], tmp_path, recording=None)
+    (folder / NOTEBOOK_FILES_DIR).mkdir()
+    results = (folder / "results.json.gz").rename(folder / NOTEBOOK_FILES_DIR / "results.json.gz")
+    record = ExecutionRecord.load(course.result_path("ab1234"))
+    record.results_file = f"{NOTEBOOK_FILES_DIR}/results.json.gz"
+    record.save(course.result_path("ab1234"))
+    before = check_inputs_key(course, "ab1234", ASSIGNMENT, record)
+    results.write_bytes(results.read_bytes() + b"changed")
+    assert before is not None and check_inputs_key(course, "ab1234", ASSIGNMENT, record) != before
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -101,6 +101,11 @@ def test_the_bounds_are_course_settings(course, tmp_path):
     subs = {s.student_id: s for s in collect_zip(Course.open(course.root), path)[0]}
     assert re.search(r"its files unpack to 4\.0\d MB, more than the 3 MB taken for one submission", subs[BOMB_USER].problem)
     assert subs["ab1234"].ok
+    # the bound raised, the same download collected again takes the attempt in (no --force needed)
+    config.write_text(original + '\n[intake]\nmax_attempt_size = "10M"\n', encoding="utf-8")
+    subs = {s.student_id: s for s in collect_zip(Course.open(course.root), path)[0]}
+    assert subs[BOMB_USER].ok and sorted(subs[BOMB_USER].other_files) == ["a.csv", "b.csv"]
+    assert "already collected" in " ".join(subs["ab1234"].notes)
     config.write_text(original + '\n[intake]\nmax_file_size = "lots"\n', encoding="utf-8")
     with pytest.raises(Exception, match=r"\[intake\] max_file_size 'lots' is not a size"):
         collect_zip(Course.open(course.root), path, force=True)

@@ -53,6 +53,8 @@ def check_inputs_key(course, student: str, assignment: str, record) -> str | Non
     folder = course.autograded_dir(student, assignment)
     own = sorted(_stat(p) for p in folder.iterdir() if p.is_file() and p.name not in WRITTEN_LATER) \
         if folder.is_dir() else []
+    if record.results_file:  # the run's results file, in the notebook's own folder
+        own.append(_stat(folder / record.results_file))
     scored = [(folder / name).is_file() for name in (SCORE_FILE, SCORE_ARRAYS_FILE)]  # a Score removed: checked again
     submitted = course.submitted_dir(student, assignment)
     handed_in = sorted(_stat(p) for p in submitted.glob("*.ipynb")) if submitted.is_dir() else []

@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course import sizes
+from autograder.course.sizes import SizeError, format_size, parse_size  # noqa: F401 - used as sb.parse_size
 from autograder.errors import UserError
 
 SANDBOX_HOME = "/home/student"  # the private home as the notebook sees it
@@ -59,17 +59,6 @@ STOP = threading.Event()
 
 class SandboxError(UserError):
     """The sandbox cannot be used here; the message says what to install or which flag to pass."""
-
-
-def parse_size(text: str | int | None, what: str = "Memory limit") -> int | None:
-    """A limit of the sandbox as the settings write it (see autograder.course.sizes), in bytes."""
-    try:
-        return sizes.parse_size(text, what)
-    except sizes.SizeError as error:
-        raise SandboxError(str(error)) from None
-
-
-format_size = sizes.format_size
 
 
 # --- bubblewrap ------------------------------------------------------------------------------------

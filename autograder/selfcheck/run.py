@@ -128,7 +128,7 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
     summary["executed_copy"] = str(copy) if copy is not None else None
     if progress:
         progress(run_summary(summary))
-    results = work / (record.results_file or settings.results_path)
+    results = work / record.results_file if record.results_file else job.files_dir / settings.results_path
     trace = work / (record.trace_file or TRACE_FILE)
     return _Run(notebook=work / job.notebook_name, results=results, trace=trace, record=record,
                 nonce=(record.environment or {}).get("trace_nonce"), summary=summary, notes=notes, root=root,
