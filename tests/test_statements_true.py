@@ -1,0 +1,86 @@
+"""Every sentence a student or instructor reads is true (issue #22): ids typed in another case find the
+student the course knows; a marks file gets the same verdict from `marks import` and `grade`;
+formgrader's totals agree with the pages; cell numbers agree within a message."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rubric_fixtures import ASSIGNMENT, add_submission, executed_notebook, good_findings, make_course
+from typer.testing import CliRunner
+
+from autograder.batch.options import GradeOptions
+from autograder.batch.planning import batch_students
+from autograder.cli import app
+from autograder.errors import UserError
+from autograder.grade.marks_store import stored_rows
+
+STORED_ID = "Gh012"  # as the allocation and the submission folder spell it
+TYPED_ID = "gh012"  # as a marker types it
+
+
+def run(course, *args):
+    """exit code and output as `autograder` gives them (a UserError is exit 2 with its message)."""
+    result = CliRunner().invoke(app, [*args, "--course", str(course.root)])
+    if isinstance(result.exception, UserError):
+        return 2, f"Error: {result.exception}"
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ids")
+    course = make_course(root / "course", release=True)
+    nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
+    add_submission(course, STORED_ID, "B", "Dummy", good_findings("Recomputed MAE: 0.4461 eV."), root, notebook=nb)
+    return course
+
+
+def test_marks_typed_in_another_case_are_stored_for_the_student_the_course_knows(course, tmp_path):
+    marks = tmp_path / "marks.csv"
+    marks.write_text("student_id,criterion,mark,comment\n"
+                     f"{TYPED_ID},presentation,71,Clear and within time.\n"
+                     f"{TYPED_ID},model_choice,58,\n")
+    code, output = run(course, "marks", "import", str(marks))
+    assert code == 0, output
+    assert {(row.student, row.criterion, row.mark) for row in stored_rows(course, ASSIGNMENT)} == {
+        (STORED_ID, "presentation", 71.0), (STORED_ID, "model_choice", 58.0)}
+
+
+def test_a_student_typed_in_another_case_is_graded(course):
+    from autograder.cli.grading import _check_students
+
+    assert _check_students(course, ASSIGNMENT, [TYPED_ID], no_execute=True) == [STORED_ID]
+    assert batch_students(course, GradeOptions(assignment=ASSIGNMENT, students=[TYPED_ID]))[1] == [STORED_ID]
+    with pytest.raises(UserError, match="No submission of research_challenge for 'gh013'"):
+        _check_students(course, ASSIGNMENT, ["gh013"], no_execute=True)
+
+
+def test_ids_are_one_student_only_without_regard_to_case_when_the_course_says_so(course, monkeypatch):
+    from autograder.cli.grading import _check_students
+
+    monkeypatch.setattr(course.config, "case_sensitive_ids", True)
+    with pytest.raises(UserError, match="gh012"):
+        _check_students(course, ASSIGNMENT, [TYPED_ID], no_execute=True)
+
+
+def test_grade_and_marks_import_report_the_same_problems_of_a_marks_file(course, tmp_path):
+    marks = tmp_path / "marks.csv"
+    marks.write_text("student_id,criterion,mark,comment\n"
+                     f"{TYPED_ID},presentation,71,\n"
+                     f"{TYPED_ID},model_choice,58,\n"
+                     f"{STORED_ID},data_preparation,140,\n"
+                     "xx0000,presentation,60,\n")
+    course.marks_csv_path(ASSIGNMENT).parent.mkdir(parents=True, exist_ok=True)
+    course.marks_csv_path(ASSIGNMENT).write_text(marks.read_text())
+    try:
+        import_code, import_output = run(course, "marks", "import", str(marks))
+        grade_code, grade_output = run(course, "grade", "--no-execute")
+    finally:
+        course.marks_csv_path(ASSIGNMENT).unlink()
+    assert import_code == grade_code == 2
+    # the same problems, each with its line (the files' paths differ); 140 is out of range, xx0000 unknown
+    assert re.findall(r"line (\d+): (.*)", import_output) == re.findall(r"line (\d+): (.*)", grade_output)
+    assert [line for line, _ in re.findall(r"line (\d+): (.*)", grade_output)] == ["4", "5"], grade_output
