@@ -84,3 +84,28 @@ def test_grade_and_marks_import_report_the_same_problems_of_a_marks_file(course,
     # the same problems, each with its line (the files' paths differ); 140 is out of range, xx0000 unknown
     assert re.findall(r"line (\d+): (.*)", import_output) == re.findall(r"line (\d+): (.*)", grade_output)
     assert [line for line, _ in re.findall(r"line (\d+): (.*)", grade_output)] == ["4", "5"], grade_output
+
+
+def test_formgraders_total_counts_only_the_marks_the_page_counts_as_given(course):
+    """formgrader adds every cell's score into the total it shows: a criterion the page shows as a
+    suggestion (or missing) has no score there and needs manual grading; the student nobody named
+    has empty names, not "None, None"."""
+    import json
+
+    from autograder.grade.gradebook import GradebookBridge, nbgrader_settings
+    from autograder.grade.grading import grade_cohort
+    from autograder.grade.marks import SUGGESTED
+
+    assert grade_cohort(course, ASSIGNMENT).errors == {}
+    grade = json.loads((course.autograded_dir(STORED_ID) / "grade.json").read_text())
+    assert grade["status"] != "final"
+    given = {c["key"]: c["mark"] for c in grade["criteria"] if c["mark"] is not None and c["source"] != SUGGESTED}
+    suggested = [c["key"] for c in grade["criteria"] if c["source"] == SUGGESTED]
+    assert suggested  # the case in question: the page shows suggestions, not marks
+    weights = {c["key"]: c["weight"] for c in grade["criteria"]}
+    with GradebookBridge(*nbgrader_settings(course)) as bridge:
+        submission = bridge.gradebook.find_submission(ASSIGNMENT, STORED_ID)
+        assert submission.needs_manual_grade  # formgrader: "needs manual grading", as the page says pending
+        assert submission.score == pytest.approx(sum(weights[k] * mark / 100 for k, mark in given.items()))
+        student = bridge.gradebook.find_student(STORED_ID)
+        assert (student.last_name, student.first_name) == ("", "")
