@@ -109,3 +109,65 @@ def test_formgraders_total_counts_only_the_marks_the_page_counts_as_given(course
         assert submission.score == pytest.approx(sum(weights[k] * mark / 100 for k, mark in given.items()))
         student = bridge.gradebook.find_student(STORED_ID)
         assert (student.last_name, student.first_name) == ("", "")
+
+
+def test_a_failed_cell_has_one_number_in_the_check_s_run_line_and_in_the_progress(tmp_path):
+    """`autograder check --execute`: "N cells failed, the first cell K ... Cell K raised ..." and the progress
+    line "cell K of M running" count the student's own cells (papermill's injected cell not counted)."""
+    import json
+    from types import SimpleNamespace
+
+    import nbformat
+    from test_cell_numbering import injected, student_notebook
+
+    from autograder.execute.engine import EngineSettings, _cell_runs, _status
+    from autograder.execute.sandbox import SandboxResult
+    from autograder.records import ExecutionRecord
+    from autograder.selfcheck.run import _CellProgress, failed_cells, run_summary
+
+    own = student_notebook()
+    failing = next(i for i, c in enumerate(own["cells"]) if "undefined_name" in "".join(c["source"])) + 1
+    ran = nbformat.reads(json.dumps(injected(own)), as_version=4)
+    for cell in ran.cells:
+        if cell.cell_type == "code":
+            cell.metadata["papermill"] = {"status": "completed", "duration": 0.1}
+            cell.metadata["autograder"] = {"status": "completed"}  # what the run writes for each cell
+            if "undefined_name" in cell.source:
+                cell.metadata["autograder"] = {"status": "failed", "error": {
+                    "ename": "NameError", "evalue": "name 'undefined_name' is not defined"}}
+    result = SandboxResult(returncode=0, wall_seconds=1.0, cpu_seconds=1.0, peak_memory_bytes=0, outcome={"ok": 1})
+    record = ExecutionRecord("s", ASSIGNMENT, cells=_cell_runs(ran, {}, result))
+    _, record.reason = _status(SimpleNamespace(settings=EngineSettings()), record, {}, result, ran)
+    line = run_summary({"wall_seconds": 1, "status": "failed", "reason": record.reason,
+                        "failed_cells": failed_cells(record)})
+    assert "NameError" in line and set(re.findall(r"[Cc]ell (\d+)", line)) == {str(failing)}, line
+
+    said = []
+    progress = _CellProgress(said.append, every=3600)
+    for cell in ran.cells:
+        if "undefined_name" in cell.source:
+            cell.metadata["papermill"]["status"] = "running"
+    progress(nbformat.writes(ran).encode())
+    progress.stop()
+    assert said and said[0].startswith(f"  cell {failing} of {len(own['cells'])} running"), said
+
+
+def test_a_criterion_the_marker_has_marked_is_no_longer_a_thing_to_do():
+    """The recording's length is a thing to do while Presentation awaits its mark; once the marker
+    enters a Presentation mark, the to-do about it goes (the other criteria's stay)."""
+    import json
+
+    from test_feedback_page import KNOWN, RUBRIC, finding
+
+    from autograder.report.feedback import top_improvements
+
+    grade = json.loads(json.dumps(KNOWN))
+    grade["findings"].append(finding("presentation.length", "presentation", "fail", "The recording is 14 min long.",
+                                     "Keep it within 10 minutes."))
+    presentation = next(c for c in grade["criteria"] if c["key"] == "presentation")
+    presentation.update(mark=None)
+    assert [t["check_id"] for t in top_improvements(grade, RUBRIC.bands)] == [
+        "protocol.test_ids", "protocol.preprocessing_leak", "presentation.length"]
+    presentation.update(mark=52, manual=52, source="formgrader")  # 8 below a 2:1: it would rank higher still
+    assert [t["check_id"] for t in top_improvements(grade, RUBRIC.bands)] == [
+        "protocol.test_ids", "protocol.preprocessing_leak", "practice.baseline"]
