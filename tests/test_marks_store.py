@@ -138,7 +138,8 @@ def test_formgrader_and_a_csv_give_one_agreeing_mark_on_every_surface(course):
 
 @pytest.mark.parametrize("body, message", [
     (f"{IN_CSV},presentation,60,\ndemo1,presentation,50,\n", r"line 3: unknown student id 'demo1'"),
-    (f"{IN_CSV},presentation,60,\nCD5678,presentation,50,\n", r"line 3: unknown student id 'CD5678'\. Did you mean 'cd5678'\?"),
+    # ids compare without regard to case (the course's default): CD5678 is cd5678
+    (f"{IN_CSV},presentation,60,\nCD5678,presentation,50,\n", r"line 3: cd5678 / presentation is already given on line 2"),
     (f"{IN_CSV},presentaton,60,\n", r"line 2: unknown criterion 'presentaton'\. Did you mean 'presentation'\?"),
     (f"{IN_CSV},presentation,60,\n{IN_CSV},presentation,61,\n", r"line 3: cd5678 / presentation is already given on line 2"),
     (f"{IN_CSV},presentation,160,\n", r"line 2: mark 160 is outside 0-100"),

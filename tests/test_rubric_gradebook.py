@@ -60,10 +60,11 @@ def test_gradebook_round_trip(course):
         presentation = gb.find_grade("presentation", ASSIGNMENT, ASSIGNMENT, STUDENT)
         assert presentation.manual_score == pytest.approx(68 * 30 / 100)  # the marks CSV, imported into the store
         tt = gb.find_grade("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT)
-        assert tt.auto_score == pytest.approx(65.0 * 20 / 100)  # our suggestion, in the cell's points
-        assert tt.needs_manual_grade and tt.manual_score is None
+        # our suggestion is in the comment, not a score: formgrader's total counts marks only
+        assert tt.auto_score is None and tt.needs_manual_grade and tt.manual_score is None
         code = gb.find_grade("code_quality", ASSIGNMENT, ASSIGNMENT, STUDENT)
-        assert code.auto_score is not None and code.needs_manual_grade
+        assert code.auto_score is None and code.needs_manual_grade
+        assert gb.find_submission(ASSIGNMENT, STUDENT).score == pytest.approx(presentation.manual_score)
         comment = gb.find_comment("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT)
         assert comment.auto_comment.startswith("Autograder suggestion: 65/100")
         declaration = gb.find_comment("llm_declaration", ASSIGNMENT, ASSIGNMENT, STUDENT)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from rubric_fixtures import f, make_recording
 
+from autograder.course.allocation import Allocation
 from autograder.course.config import LatePolicy, PresentationSettings
 from autograder.grade.combine import combine
 from autograder.grade.lateness import assess_lateness
@@ -250,7 +251,6 @@ def test_record_lines_round_trip_through_a_formgrader_comment():
     ("ab1234,presentation,good,\n", r"line 2: mark 'good' is not a number"),
     ("ab1234,general,60,\n", r"line 2: 'general' takes a comment only"),
     ("ab124,presentation,60,\n", r"line 2: unknown student id 'ab124'\. Did you mean 'ab1234'\?"),
-    ("AB1234,presentation,60,\n", r"line 2: unknown student id 'AB1234'\. Did you mean 'ab1234'\?"),
     ("ef9012,presentation,60,\n", r"line 2: ef9012 has a submission but no challenge in the allocation"),
     ("ab1234,presentation,60,\nab1234,bogus,60,\n", r"line 3: unknown criterion 'bogus'"),
 ])
@@ -258,6 +258,14 @@ def test_marks_csv_errors_name_the_line(tmp_path, body, message):
     with pytest.raises(MarksError, match=message) as raised:
         read_marks_csv(write(tmp_path, "student_id,criterion,mark,comment\n" + body), RUBRIC, STUDENTS)
     assert "nothing was applied" in str(raised.value)
+
+
+def test_ids_in_another_case_are_the_allocation_s_student_unless_the_course_says_otherwise(tmp_path):
+    path = write(tmp_path, "student_id,criterion,mark,comment\nAB1234,presentation,60,\n")
+    assert [row.student for row in read_marks_csv(path, RUBRIC, STUDENTS)] == ["ab1234"]
+    case_sensitive = KnownStudents(Allocation({"ab1234": "B"}, case_sensitive=True))
+    with pytest.raises(MarksError, match=r"line 2: unknown student id 'AB1234'\. Did you mean 'ab1234'\?"):
+        read_marks_csv(path, RUBRIC, case_sensitive)
 
 
 def test_a_mark_for_a_criterion_left_to_the_autograder_is_refused(tmp_path):

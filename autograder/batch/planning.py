@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from autograder.batch.options import BatchError, GradeOptions
-from autograder.course.allocation import read_allocation
+from autograder.course.allocation import Allocation, read_allocation
 from autograder.course.data import dataset_file, missing_message
 from autograder.execute.engine import EngineSettings, key_parameters, prepare_job, sandbox_parameters
 from autograder.execute.environment import course_packages, fingerprint, requirements_path
@@ -106,14 +106,17 @@ def batch_students(course, options: GradeOptions) -> tuple[str, list[str], dict[
     """The assignment, the students with a submission of it (those asked for), and the allocation."""
 
     assignment = options.assignment or course.assignment
+    case_sensitive = course.config.case_sensitive_ids
     students = course.submitted_students(assignment)
     if options.students:
-        unknown = [s for s in options.students if s not in students]
+        asked = Allocation(dict.fromkeys(options.students), case_sensitive)  # ids compare as the course says
+        folders = Allocation(dict.fromkeys(students), case_sensitive)
+        unknown = [s for s in options.students if s not in folders]
         if unknown:
             raise BatchError(f"No submission of {assignment} for: {', '.join(unknown)} (looked in "
                              f"{course.root / 'submitted'}).")
-        students = [s for s in students if s in options.students]
-    return assignment, students, read_allocation(course.allocation_path, course.config.catalogue)
+        students = [s for s in students if s in asked]
+    return assignment, students, read_allocation(course.allocation_path, course.config.catalogue, case_sensitive)
 
 
 def plan_each(course, options: GradeOptions, settings: EngineSettings, assignment: str, students: list[str],

@@ -100,7 +100,7 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     Exit status 1 if the grading step failed."""
     the_course = _course(course)
     assignment = the_course.check_assignment(assignment)
-    _check_students(the_course, assignment, student, no_execute)
+    student = _check_students(the_course, assignment, student, no_execute)
     _check_course_files(the_course, assignment)
     from rich.console import Console  # the batch's modules load only once the names typed are checked
 
@@ -138,32 +138,36 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     raise typer.Exit(1 if summary.grading_error else 0)
 
 
-def _check_students(course, assignment: str, students: list[str] | None, no_execute: bool) -> None:
+def _check_students(course, assignment: str, students: list[str] | None, no_execute: bool) -> list[str] | None:
     """Every name typed is checked before anything is written: the students asked for, and that there
-    is anything to grade at all."""
+    is anything to grade at all. Returns the students asked for, spelled as their submission folders
+    (ids compare as the course's `case_sensitive_ids` says)."""
+    from autograder.course.allocation import Allocation
     from autograder.course.config import closest
 
     known = course.submitted_students(assignment)
     if not known and not (no_execute and course.executed_students(assignment)):
         raise _no_submissions(course, assignment)
+    folders = Allocation(dict.fromkeys(known), course.config.case_sensitive_ids)
+    spelled = []
     for name in students or []:
-        if name not in known:
+        spelled.append(folders.spelling(name))
+        if spelled[-1] is None:
             raise UserError(f"No submission of {assignment} for '{name}' (looked in {course.root / SUBMITTED})."
                             f"{closest(name, known)} {len(known)} student(s) have one"
                             + (f": {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}." if known else "."))
+    return spelled or None
 
 
 def _check_course_files(course, assignment: str) -> None:
     """The rubric and the markers' marks CSV, read as the grade stage will (errors name the line),
     before the batch's lock file or any folder is made."""
-    from autograder.course.allocation import read_allocation
-    from autograder.grade.marks import KnownStudents, read_marks_csv
+    from autograder.grade.marks import read_marks_csv
+    from autograder.grade.marks_store import known_students
     from autograder.grade.rubric import load_rubric
 
     rubric = load_rubric(course.rubric_path)
-    known = KnownStudents(read_allocation(course.allocation_path, course.config.catalogue,
-                                          course.config.case_sensitive_ids),
-                          set(course.submitted_students(assignment)))
+    known = known_students(course, assignment)
     for path in course.marks_csv_paths(assignment):
         read_marks_csv(path, rubric, known)
 

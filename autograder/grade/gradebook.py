@@ -7,10 +7,14 @@ What goes in, per submission (updated in place on re-grading, never duplicated):
   * the autograded test cells' scores, determined from the executed notebook as nbgrader's
     autograde does (`nbgrader.utils.determine_grade`), except that a test cell that did not run
     to completion scores 0 (nbgrader would give an output-less cell full marks);
-  * for each manually graded cell the rubric names (`formgrader_cell`): our suggested mark as the
-    cell's `auto_score` (scaled to the cell's points), which formgrader shows as the placeholder
-    of the score box, and the evidence as `auto_comment`. The marker's `manual_score` and
-    `manual_comment` are never touched; `needs_manual_grade` stays set until a marker grades;
+  * for each manually graded cell the rubric names (`formgrader_cell`): our suggested mark and the
+    evidence as `auto_comment`. No score until a marker grades or accepts the suggestion (then the
+    accepted mark is the cell's `auto_score`): formgrader adds every cell's score into its total, so a
+    suggestion there would make a total that looks final while the feedback page says *pending*; the
+    cell stays "needs manual grading" instead. The marker's `manual_score` and `manual_comment` are
+    never touched;
+  * the student; one nobody named gets empty names (formgrader lists "last, first" beside the id, and
+    nbgrader's missing names read "None, None");
   * nbgrader's late penalty (`late_submission_penalty`): the same fraction of nbgrader's score as
     the course's late policy took off our mark.
 
@@ -288,7 +292,7 @@ class GradebookBridge:
                 for row in rows:
                     by_student.setdefault(row.student, []).append(row)
                 for student, student_rows in by_student.items():
-                    self.gradebook.update_or_create_student(student)
+                    self._add_student(student)
                     try:
                         self.gradebook.find_submission(assignment, student)
                     except Exception:
@@ -355,6 +359,21 @@ class GradebookBridge:
 
     # --- writing our results -------------------------------------------------------------------------
 
+    def _add_student(self, student: str) -> None:
+        """The student in nbgrader's gradebook. Names are never copied from the roster; a student nobody
+        named gets empty names (formgrader lists students as "last, first" beside the id, and nbgrader's
+        missing names read "None, None"; the export's name columns stay empty). Names an instructor gave
+        (`nbgrader db student import`) stay."""
+        from nbgrader.api import MissingEntry
+
+        try:
+            found = self.gradebook.find_student(student)
+        except MissingEntry:
+            self.gradebook.add_student(student, last_name="", first_name="")
+            return
+        if found.last_name is None and found.first_name is None:
+            found.last_name, found.first_name = "", ""
+
     def record(self, student: str, assignment: str, grade: dict, rubric: Rubric, record=None,
                executed_notebook: Path | None = None, submitted_at=None) -> dict:
         """Store one submission's results; returns what was written (for logs and tests)."""
@@ -363,7 +382,7 @@ class GradebookBridge:
 
     def _record(self, student, assignment, grade, rubric, record, executed_notebook, submitted_at) -> dict:
         self.notebooks(assignment)  # raises GradebookError with advice when not released
-        self.gradebook.update_or_create_student(student)
+        self._add_student(student)
         kwargs = {}
         from autograder.grade.lateness import parse_time
 
@@ -391,10 +410,11 @@ class GradebookBridge:
                     suggested = entry.get("suggested")
                     if entry.get("caps") and suggested is not None:
                         suggested = min(suggested, min(c["cap"] for c in entry["caps"]))
-                    grade_row.auto_score = (round(suggested * master.max_score / 100.0, 2)
-                                            if suggested is not None and master.max_score else None)
                     comment = self._find_comment(grade_id, notebook.name, assignment, student)
                     accepted = comment is not None and split_comment(comment.manual_comment).accept
+                    # a suggestion is not a mark: only an accepted one counts in formgrader's total
+                    grade_row.auto_score = (round(suggested * master.max_score / 100.0, 2)
+                                            if accepted and suggested is not None and master.max_score else None)
                     grade_row.needs_manual_grade = grade_row.manual_score is None and not accepted
                     if comment is not None:
                         comment.auto_comment = self._criterion_comment(entry, executed, grade_id)

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.course.allocation import Allocation
 from autograder.errors import UserError
 from autograder.grade.rubric import Rubric
 
@@ -143,15 +144,24 @@ class MarkRow:
 @dataclass
 class KnownStudents:
     """Who may have marks: the students of the allocation (with their challenge) and any whose
-    submission was collected."""
-    allocated: dict[str, str]  # student -> challenge letter
+    submission was collected. Ids are compared as the allocation compares them (the course's
+    `case_sensitive_ids`)."""
+    allocated: Allocation  # student -> challenge letter
     submitted: set[str] = field(default_factory=set)
+
+    def __post_init__(self):
+        if not isinstance(self.allocated, Allocation):
+            self.allocated = Allocation(self.allocated)
+
+    def spelling(self, student: str) -> str | None:
+        """The id as the allocation spells it (what the gradebook knows the student by), or None."""
+        return self.allocated.spelling(student)
 
     def problem(self, student: str) -> str | None:
         if student in self.allocated:
             return None
         everyone = sorted(set(self.allocated) | self.submitted)
-        if student in self.submitted:
+        if Allocation(dict.fromkeys(self.submitted), self.allocated.case_sensitive).spelling(student):
             return (f"{student} has a submission but no challenge in the allocation; add them with "
                     "`autograder assign` first.")
         folded = {s.lower(): s for s in everyone}
@@ -205,6 +215,8 @@ def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = 
         if students is not None and (problem := students.problem(student)):
             problems.append(f"{where}: {problem}")
             continue
+        if students is not None:
+            student = students.spelling(student)
         lowered = criterion_name.lower()
         criterion = rubric.resolve_criterion(criterion_name)
         if criterion is None and lowered in COMMENT_ONLY + ("llm_declaration", "overall"):

@@ -35,8 +35,10 @@ class ImportResult:
 
 
 def known_students(course, assignment: str) -> KnownStudents:
-    allocation = read_allocation(course.allocation_path, course.config.catalogue)
-    return KnownStudents(dict(allocation), set(course.submitted_students(assignment))
+    """Who may have marks, with ids compared as the course says (the one check of every marks file:
+    `marks import` and `grade` report the same problems)."""
+    allocation = read_allocation(course.allocation_path, course.config.catalogue, course.config.case_sensitive_ids)
+    return KnownStudents(allocation, set(course.submitted_students(assignment))
                          | set(course.executed_students(assignment)))
 
 

@@ -135,7 +135,8 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
     grade.json), else for its own criterion. Its priority is the criterion's weight x its severity
     (fail 2, warn 1) / (1 + the marks the criterion lacks for its next band); a finding that caps
     its criterion lacks nothing (fixing it lifts the cap). One item per criterion first, then the
-    next best; findings of no weighted criterion come last."""
+    next best; findings of no weighted criterion come last. A criterion a marker has marked takes no
+    to-do: fixing a finding no longer changes its mark."""
     entries = {c["key"]: c for c in grade.get("criteria") or []}
     informs: dict[str, list[str]] = {}
     for key, entry in entries.items():
@@ -149,6 +150,10 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
         if finding.get("status") not in SEVERITY:
             continue
         keys = informs.get(finding["check_id"]) or ([finding.get("criterion")] if finding.get("criterion") in entries else [])
+        # a criterion a marker has marked (or whose suggestion they accepted) is settled: no to-do about it
+        keys = [key for key in keys if entries[key].get("manual") is None]
+        if not keys and finding.get("criterion") in entries:
+            continue
         best = None
         for key in keys:
             entry = entries[key]

@@ -178,7 +178,8 @@ def _allocated(student: str, course):
                              "challenge-unknown")
     from autograder.course.allocation import read_allocation
 
-    letter = read_allocation(course.allocation_path, course.config.catalogue).get(student)
+    letter = read_allocation(course.allocation_path, course.config.catalogue,
+                             course.config.case_sensitive_ids).get(student)
     if not letter:
         raise SelfCheckError(f"{student} is not in the course's allocation ({course.allocation_path.name}). Check the "
                              "id, or pass --challenge with your letter.", "challenge-unknown")

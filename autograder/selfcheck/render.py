@@ -121,7 +121,7 @@ def _notes_and_run(report: Report) -> list[str]:
         elif failed:
             first = failed[0]
             text += (f". {len(failed)} cell{'s' if len(failed) > 1 else ''} failed in that run, the first "
-                     f"(cell {first['cell'] + 1}) with {first['error'] or first['status']}")
+                     f"(cell {first['cell']}) with {first['error'] or first['status']}")
         lines.append(text.rstrip(".") + ".")
         if e.get("executed_copy"):
             lines.append(f"The notebook as that run left it (outputs, errors): {e['executed_copy']}.")

@@ -120,10 +120,7 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
                "peak_memory_mb": record.peak_memory_mb, "parameters": {k: v for k, v in parameters.items()
                                                                        if k != "data_dir"},
                "sanitised": [c.get("message", "") for c in changes],
-               "failed_cells": [{"cell": c.index, "status": c.status,
-                                 "error": f"{(c.error or {}).get('ename', '')}: {(c.error or {}).get('evalue', '')}"
-                                          .strip(": ")[:300]}
-                                for c in record.cells if c.status not in ("completed", "pending")]}
+               "failed_cells": failed_cells(record)}
     copy = _keep_executed_copy(work / job.notebook_name, path)
     summary["executed_copy"] = str(copy) if copy is not None else None
     if progress:
@@ -201,13 +198,21 @@ def _keep_executed_copy(executed: Path, original: Path) -> Path | None:
     return target
 
 
+def failed_cells(record) -> list[dict]:
+    """The cells that did not complete, each by its number as the student counts it (1-based, papermill's
+    injected parameters cell not counted: the engine's messages number cells so too)."""
+    return [{"cell": c.number or c.index + 1, "status": c.status,
+             "error": f"{(c.error or {}).get('ename', '')}: {(c.error or {}).get('evalue', '')}".strip(": ")[:300]}
+            for c in record.cells if c.status not in ("completed", "pending")]
+
+
 def run_summary(summary: dict) -> str:
     """One line on how the run went: its time, its status, how many cells failed and the first."""
     failed = summary.get("failed_cells") or []
     text = f"Ran in {summary.get('wall_seconds') or 0:.0f} s: "
     if failed:
         first = failed[0]
-        text += (f"{len(failed)} cell{'s' if len(failed) > 1 else ''} failed, the first cell {first['cell'] + 1}"
+        text += (f"{len(failed)} cell{'s' if len(failed) > 1 else ''} failed, the first cell {first['cell']}"
                  + (f" ({first['error']})" if first.get("error") else f" ({first['status']})"))
     elif summary.get("status") == "executed":
         text += "every cell ran without an error"
@@ -235,8 +240,13 @@ class _CellProgress:
         threading.Thread(target=self._tick, daemon=True).start()
 
     def __call__(self, payload: bytes) -> None:
+        from autograder.execute.sanitise import INJECTED_TAG
+
         try:
-            cells = [c for c in json.loads(payload).get("cells", []) if c.get("cell_type") == "code"]
+            # cells numbered as the student counts them (as every message does): all cells, papermill's
+            # injected parameters cell left out
+            cells = [c for c in json.loads(payload).get("cells", [])
+                     if INJECTED_TAG not in (c.get("metadata", {}).get("tags") or [])]
             running = next((n for n, c in enumerate(cells, 1)
                             if (c.get("metadata", {}).get("papermill") or {}).get("status") == "running"), None)
             if running is None:
