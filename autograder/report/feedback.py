@@ -136,7 +136,7 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
     (fail 2, warn 1) / (1 + the marks the criterion lacks for its next band); a finding that caps
     its criterion lacks nothing (fixing it lifts the cap). One item per criterion first, then the
     next best; findings of no weighted criterion come last. A criterion a marker has marked takes no
-    to-do: fixing a finding no longer changes its mark."""
+    to-do (fixing a finding no longer changes its mark) but for a finding that caps the marker's mark."""
     entries = {c["key"]: c for c in grade.get("criteria") or []}
     informs: dict[str, list[str]] = {}
     for key, entry in entries.items():
@@ -150,8 +150,10 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
         if finding.get("status") not in SEVERITY:
             continue
         keys = informs.get(finding["check_id"]) or ([finding.get("criterion")] if finding.get("criterion") in entries else [])
-        # a criterion a marker has marked (or whose suggestion they accepted) is settled: no to-do about it
-        keys = [key for key in keys if entries[key].get("manual") is None]
+        # a criterion a marker has marked (or whose suggestion they accepted) is settled: no to-do about it,
+        # unless this finding caps the marker's mark (fixing it still lifts the cap)
+        keys = [key for key in keys if entries[key].get("manual") is None
+                or any(c.get("check_id") == finding["check_id"] for c in entries[key].get("caps") or [])]
         if not keys and finding.get("criterion") in entries:
             continue
         best = None
