@@ -80,6 +80,7 @@ class CellRun:
     duration: float | None = None
     error: dict | None = None  # {"ename": ..., "evalue": ...}
     number: int | None = None  # the cell's number as the student counts it (papermill's injected cell not counted)
+    injected: bool = False  # papermill's injected-parameters cell: the grader's, not the student's (no number)
 
 
 @dataclass

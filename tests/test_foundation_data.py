@@ -90,8 +90,24 @@ def test_verify_rejects_wrong_columns_and_row_count(tmp_path, monkeypatch, share
         data.load_ground_truth("matbench_expt_gap", use_cache=False)
 
 
+def test_without_the_data_set_the_targets_come_from_matbenchs_own_artifacts(tmp_path, monkeypatch):
+    """A student's checker has no data set: the ground truth is matbench's artifact shipped with the package,
+    the same ids, folds and chemical systems as from the data set, targets within JSON's rounding."""
+    monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+    for task in ("matbench_phonons", "matbench_glass"):
+        from_data = data.load_ground_truth(task, use_cache=False)
+        monkeypatch.setenv("MATMINER_DATA", str(tmp_path))
+        shipped = data.load_ground_truth(task, use_cache=False)
+        monkeypatch.undo()
+        monkeypatch.setenv("AUTOGRADER_CACHE", str(tmp_path / "cache"))
+        assert shipped.mbids == from_data.mbids and shipped.chemsys == from_data.chemsys
+        assert (shipped.test_fold == from_data.test_fold).all()
+        assert np.allclose(shipped.targets.astype(float), from_data.targets.astype(float), rtol=0, atol=1e-9)
+
+
 def test_a_missing_data_set_says_how_to_provide_it(tmp_path, monkeypatch):
     monkeypatch.setenv("MATMINER_DATA", str(tmp_path))
+    monkeypatch.setattr(data, "ARTIFACTS", tmp_path / "no-artifacts")
     with pytest.raises(data.DataMissingError) as error:
         data.load_ground_truth("matbench_glass")
     message = str(error.value)

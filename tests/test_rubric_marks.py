@@ -200,6 +200,19 @@ def test_could_not_run_findings_suggest_nothing():
     assert any(a["flag"] == "A check could not run" for a in grade["attention"])
 
 
+def test_a_failed_run_is_flagged_once_not_again_for_each_check_it_left_unrun():
+    run = f("execution.run", "general", FAIL, "The notebook stopped: cell 9 raised MemoryError.")
+    unrun = f("protocol.scores", "training_testing", COULD_NOT_RUN, "Not checked: no scorable predictions.")
+    broke = f("code.lint", "code", COULD_NOT_RUN, "The check could not run.", details={"error": "KeyError: 'x'"})
+    flags = [a["flag"] for a in combine(RUBRIC, [run, unrun], {}, on_time(), CAP)["attention"]]
+    assert flags == ["Failed run"]
+    # a check that broke is not the run's consequence: the marker still hears of it
+    flags = [a["flag"] for a in combine(RUBRIC, [run, unrun, broke], {}, on_time(), CAP)["attention"]]
+    assert sorted(flags) == ["A check could not run", "Failed run"]
+    # without a failed run, a check that could not run is flagged as before
+    assert [a["flag"] for a in combine(RUBRIC, [unrun], {}, on_time(), CAP)["attention"]] == ["A check could not run"]
+
+
 # --- the marks CSV --------------------------------------------------------------------------------
 
 def write(tmp_path, text):

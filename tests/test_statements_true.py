@@ -171,3 +171,29 @@ def test_a_criterion_the_marker_has_marked_is_no_longer_a_thing_to_do():
     presentation.update(mark=52, manual=52, source="formgrader")  # 8 below a 2:1: it would rank higher still
     assert [t["check_id"] for t in top_improvements(grade, RUBRIC.bands)] == [
         "protocol.test_ids", "protocol.preprocessing_leak", "practice.baseline"]
+
+
+def test_a_package_this_python_lacks_is_the_machines_and_not_the_course_environments(tmp_path):
+    """The self-check ran in a Python without the course environment: a package requirements.txt lists is
+    not "not in the course environment", and what fails because of it gives no verdict (exit 2)."""
+    from autograder.execute.environment import missing_module_findings
+    from autograder.records import FAIL, Finding
+    from autograder.selfcheck.report import EXIT_UNUSABLE, Note, Report
+    from autograder.selfcheck.run import _as_this_machine_sees_it, _declared_packages
+
+    (tmp_path / "requirements.txt").write_text("crabnet==2.0\nscikit-learn>=1.3  # models\n", encoding="utf-8")
+    declared = _declared_packages(None, tmp_path / "research_challenge.ipynb")  # the released folder's list
+    assert declared == ["crabnet", "scikit-learn"]
+    errors = [(2, "ModuleNotFoundError", "No module named 'crabnet'"),
+              (4, "ModuleNotFoundError", "No module named 'modnet'")]
+    shown, missing = _as_this_machine_sees_it(missing_module_findings(errors, declared), declared)
+    assert missing == ["crabnet"] and [f.check_id for f in shown] == ["environment.missing_package"]
+    assert "modnet" in shown[0].message and "not in the course environment" in shown[0].message  # it is not listed
+    # no requirements.txt to go by: the package is one this Python lacks, nothing is said of the course's
+    shown, missing = _as_this_machine_sees_it(missing_module_findings(errors[:1], []), [])
+    assert missing == [] and "course environment" not in shown[0].message.split(";")[0]
+    assert "this Python does not have" in shown[0].message
+    failing = Finding("protocol.results_file", "training_testing", FAIL, "No results file was written.")
+    report = Report(notebook=tmp_path / "nb.ipynb", results=None, items=[failing],
+                    notes=[Note("course-environment-missing", "this Python lacks crabnet")])
+    assert report.exit_code == EXIT_UNUSABLE and "says nothing yet" in report.summary_line()

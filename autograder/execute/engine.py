@@ -502,6 +502,8 @@ def _describe_exit(code) -> str:
 def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
     exception = (outcome.get("exception") or {}).get("type")
     stopped_at = outcome.get("current_cell") if exception in ("DeadKernelError", "CellTimeoutError") else None
+    from autograder.execute.sanitise import INJECTED_TAG
+
     budget = outcome.get("deadline_hit") or result.killed == "timeout"
     runs = []
     reached = True
@@ -535,9 +537,11 @@ def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
         pm_status = {"completed": "completed", "pending": "pending"}.get(status, "failed")
         if pm:
             pm["status"] = pm_status  # papermill marks never-run cells "completed" after a kernel death
+        injected = INJECTED_TAG in cell.metadata.get("tags", [])
         runs.append(CellRun(index=index, status=status, cell_id=cell.get("id"),
                             grade_id=cell.metadata.get("nbgrader", {}).get("grade_id"),
-                            duration=pm.get("duration"), error=error, number=_student_index(nb, index) + 1))
+                            duration=pm.get("duration"), error=error,
+                            number=None if injected else _student_index(nb, index) + 1, injected=injected))
     return runs
 
 

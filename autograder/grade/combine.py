@@ -19,7 +19,10 @@ from dataclasses import asdict, dataclass, field
 from autograder.grade.lateness import Lateness, duration_text
 from autograder.grade.marks import CONFIRMED, SUGGESTED, ManualMark
 from autograder.grade.rubric import Rubric, round_half_up
-from autograder.records import WARN, Finding
+from autograder.records import COULD_NOT_RUN, FAIL, WARN, Finding
+
+# findings of the run itself (the engine's), never a consequence of the run's failure
+ENGINE_PREFIXES = ("execution.", "environment.", "sanitise.")
 
 FINAL, PROVISIONAL, INCOMPLETE = "final", "provisional", "incomplete"
 
@@ -94,12 +97,24 @@ def caps_for(rubric: Rubric, findings: list[Finding]) -> dict[str, list[dict]]:
 
 
 def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
-    """The instructor's "needs attention" items from rules with a flag (one per flag and check)."""
+    """The instructor's "needs attention" items from rules with a flag (one per flag and check).
+
+    When the run failed, a check that could not run for want of what the run would have written (a
+    results file, an executed notebook) is that failure's consequence: it raises no flag of its own, so
+    the failed run is said once. A check that broke (an error in its details) still raises one."""
+    run_failed = any(f.check_id.startswith("execution.") and f.status == FAIL for f in findings)
+
+    def consequence(finding: Finding) -> bool:
+        return (run_failed and finding.status == COULD_NOT_RUN and not finding.check_id.startswith(ENGINE_PREFIXES)
+                and "error" not in (finding.details or {}))
+
     flags, seen = [], set()
     for rule in rubric.rules:
         if not rule.flag:
             continue
         for finding in findings:
+            if consequence(finding):
+                continue
             if rule.matches(finding) and (rule.flag, finding.check_id) not in seen:
                 seen.add((rule.flag, finding.check_id))
                 flags.append({"flag": rule.flag, "check_id": finding.check_id, "status": finding.status,

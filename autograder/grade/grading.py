@@ -279,7 +279,7 @@ def _number_cells(record: ExecutionRecord, notebook_path) -> None:
     """Give cell records written before they carried the student's numbering (`CellRun.number`) their
     number, from the executed notebook (papermill's injected cell not counted); only a record with a
     cell that did not complete needs it."""
-    if all(c.number is not None for c in record.cells if c.status != "completed"):
+    if all(c.number is not None or c.injected for c in record.cells if c.status != "completed"):
         return
     if notebook_path is None or not Path(notebook_path).is_file():
         return
@@ -291,7 +291,9 @@ def _number_cells(record: ExecutionRecord, notebook_path) -> None:
         return
     injected = [i for i, cell in enumerate(cells) if "injected-parameters" in cell.metadata.get("tags", [])]
     for run in record.cells:
-        if run.number is None:
+        if run.index in injected:
+            run.injected = True
+        elif run.number is None:
             run.number = run.index + 1 - sum(1 for i in injected if i < run.index)
 
 
@@ -319,7 +321,7 @@ def failed_cell(notebook_path, record: ExecutionRecord) -> dict | None:
         return found
     # IPython names a frame by the execution counter ("Cell In[9], line 17"); the student counts cells
     numbers = {cells[c.index].get("execution_count"): c.number or c.index + 1 for c in record.cells
-               if c.index < len(cells) and cells[c.index].get("execution_count") is not None}
+               if not c.injected and c.index < len(cells) and cells[c.index].get("execution_count") is not None}
 
     def in_their_numbering(match: re.Match) -> str:
         number = numbers.get(int(match.group(1)))

@@ -19,6 +19,8 @@ SCHEMA = 1  # version of the --json layout; bump when a key changes meaning
 # Notes that mean the check is incomplete for a reason of the tool, not of the work: exit status 2
 # when nothing fails.
 BLOCKING_NOTES = ("data-missing", "challenge-unknown")
+# notes that make the failures themselves unreliable: the run here lacked what the grader has
+OVERRIDING_NOTES = ("course-environment-missing",)
 
 
 class SelfCheckError(UserError):
@@ -65,6 +67,8 @@ class Report:
 
     @property
     def exit_code(self) -> int:
+        if any(n.kind in OVERRIDING_NOTES for n in self.notes):
+            return EXIT_UNUSABLE  # what fails was this machine's doing, not the notebook's
         if self.failed:
             return EXIT_FAIL
         if any(n.kind in BLOCKING_NOTES for n in self.notes):
@@ -80,6 +84,9 @@ class Report:
         if self.exit_code == EXIT_FAIL:
             text = (f"{n_fail} item{'s' if n_fail != 1 else ''} fail{'s' if n_fail == 1 else ''}: "
                     "fix them and check again.")
+        elif self.exit_code == EXIT_UNUSABLE and n_fail:
+            text = ("The check is incomplete (see the notes above): this machine could not run the notebook as the "
+                    "grader does, so what fails here says nothing yet.")
         elif self.exit_code == EXIT_UNUSABLE:
             text = "Nothing fails, but the check is incomplete (see the notes above)."
         else:

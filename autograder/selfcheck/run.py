@@ -96,11 +96,12 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
         notes.append(Note("ran-with-files", "The notebook ran with the files beside it (" + ", ".join(support[:8])
                           + (" …" if len(support) > 8 else "") + "), as the grader runs it with the files you hand "
                           "in: hand them in with the notebook."))
+    declared = _declared_packages(course, path)
     job = engine.Job(course_root=str(root), student_id="self-check", assignment=assignment,
                      notebook_name=_released_name(course, reference_path, path), submitted_at=None,
                      challenge=challenge.letter, task=challenge.task, sanitised=nbformat.writes(clean),
                      changes=changes, parameters=parameters, cache_key="", environment={},
-                     declared_packages=_declared_packages(course), settings=settings, support_files=support)
+                     declared_packages=declared, settings=settings, support_files=support)
     if progress:
         progress(f"Running {path.name} from top to bottom as the grader does "
                  f"({'in the bubblewrap sandbox' if usable else 'UNSANDBOXED'}; challenge {challenge.letter}, "
@@ -127,9 +128,45 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
         progress(run_summary(summary))
     results = work / record.results_file if record.results_file else job.files_dir / settings.results_path
     trace = work / (record.trace_file or TRACE_FILE)
+    engine_findings, missing = _as_this_machine_sees_it(record.findings, declared)
+    if missing:
+        notes.append(Note("course-environment-missing",
+                          f"Your notebook could not run here: this Python lacks {', '.join(missing)}, which the course "
+                          "environment provides (requirements.txt lists "
+                          f"{'it' if len(missing) == 1 else 'them'}) and the grader has. Install the course "
+                          "environment in this Python (`pip install -r requirements.txt && pip install --no-deps "
+                          "matbench==0.6`, in the released folder) and check again; or run the notebook in the course "
+                          "environment yourself, save it, and check it without --execute. What failed below because "
+                          "of it says nothing about your work."))
     return _Run(notebook=work / job.notebook_name, results=results, trace=trace, record=record,
                 nonce=(record.environment or {}).get("trace_nonce"), summary=summary, notes=notes, root=root,
-                engine_findings=[f for f in record.findings if f.visibility == STUDENT])
+                engine_findings=engine_findings)
+
+
+def _as_this_machine_sees_it(findings: list[Finding], declared: list[str]) -> tuple[list[Finding], list[str]]:
+    """The engine's findings for the student, said of the machine the check ran on: a package the course
+    environment has but this Python lacks is the machine's, not the notebook's (returned apart, for a note);
+    with no requirements.txt to go by, a missing package is one this Python lacks, not one the course
+    environment lacks."""
+    import dataclasses
+
+    shown, missing = [], []
+    for finding in findings:
+        if finding.check_id == "environment.declared_but_missing":
+            missing.append(str((finding.details or {}).get("package") or ""))
+        elif finding.visibility != STUDENT:
+            continue
+        elif finding.check_id == "environment.missing_package" and not declared and (finding.details or {}).get("package"):
+            details = finding.details
+            shown.append(dataclasses.replace(
+                finding, message=f"Cell {details['cell'] + 1} imports `{details['module'].split('.')[0]}` (package "
+                                 f"{details['package']}), which this Python does not have; no requirements.txt beside "
+                                 "the notebook says whether the course environment has it.",
+                advice="Check with the course environment (requirements.txt, released with the assignment): install "
+                       "it and check again, or ask the instructor to add the package well before the deadline."))
+        else:
+            shown.append(finding)
+    return shown, [m for m in missing if m]
 
 
 def _released_name(course, reference_path, path: Path) -> str:
@@ -165,17 +202,17 @@ def _hand_in_beside(path: Path, root: Path, assignment: str, results_name: str) 
     return copied
 
 
-def _declared_packages(course) -> list[str]:
-    """The course environment's packages (requirements.txt released with the assignment), for the
-    engine's 'this package is not available to the grader' findings."""
+def _declared_packages(course, path: Path) -> list[str]:
+    """The course environment's packages, for the engine's findings on a missing package: the course's
+    requirements.txt, else (a student's released folder) the requirements.txt beside the notebook."""
     try:
-        from autograder.execute.environment import course_packages, requirements_path
+        from autograder.execute.environment import REQUIREMENTS, course_packages, requirements_path
 
-        if course is not None:
+        if course is not None and requirements_path(course).is_file():
             return course_packages(requirements_path(course))
-    except Exception:  # noqa: BLE001, S110 - only sharpens a message
-        pass
-    return []
+        return course_packages(path.parent / REQUIREMENTS)
+    except Exception:  # noqa: BLE001 - only sharpens a message
+        return []
 
 
 def executed_copy_path(path: Path) -> Path:
