@@ -154,7 +154,27 @@ def source_notebook() -> nbformat.NotebookNode:
     return nb
 
 
+_RELEASED_COURSE: list[Path] = []  # the course released once per test process (nbgrader + the wheel: ~10 s)
+
+
 def make_course(root: Path, release: bool = False) -> Course:
+    """The test course at `root`; released, it is a copy of one course released once per test process
+    (the release writes nothing that names its folder: nbgrader's gradebook holds names, not paths)."""
+    if release:
+        if not _RELEASED_COURSE:
+            import atexit
+            import tempfile
+
+            template = Path(tempfile.mkdtemp(prefix="released-course-")) / "course"
+            atexit.register(shutil.rmtree, template.parent, True)
+            _make_course(template, release=True)
+            _RELEASED_COURSE.append(template)
+        shutil.copytree(_RELEASED_COURSE[0], root, dirs_exist_ok=True)
+        return Course.open(root)
+    return _make_course(root, release=False)
+
+
+def _make_course(root: Path, release: bool) -> Course:
     root.mkdir(parents=True, exist_ok=True)
     for name in ("autograder.toml", "nbgrader_config.py"):
         shutil.copy(REPO / name, root / name)
