@@ -467,3 +467,27 @@ def test_a_python_installation_under_tmp_stays_visible(tmp_path, monkeypatch):
     hidden = subprocess.run(sb.bwrap_command(spec, ["/bin/cat", str(tmp_path / "secret")]), capture_output=True,
                             text=True, check=False)
     assert hidden.returncode != 0 and "host /tmp" not in hidden.stdout
+
+
+@needs_bwrap
+def test_a_virtual_environment_reached_through_a_symlink_runs_in_the_sandbox(tmp_path):
+    """A worktree's .venv that links to another checkout's: the interpreter is run by the link's path, which the
+    sandbox shows too (before: `bwrap: execvp …/.venv/bin/python: No such file or directory`)."""
+    import subprocess
+
+    link = tmp_path / "linked" / ".venv"
+    link.parent.mkdir()
+    link.symlink_to(Path(sys.prefix).resolve(), target_is_directory=True)
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    code = ("import subprocess, sys; from pathlib import Path; from autograder.execute import sandbox as sb\n"
+            f"spec = sb.SandboxSpec(work_dir=Path({str(work)!r}), home_dir=Path({str(home)!r}), "
+            "inner_work_dir=sb.SANDBOX_HOME + '/work', env={})\n"
+            "done = subprocess.run(sb.bwrap_command(spec, [sys.executable, '-c', 'import sys; print(sys.prefix)']),"
+            " capture_output=True, text=True)\n"
+            "print(done.stdout.strip() or done.stderr.strip())\n")
+    ran = subprocess.run([str(link / "bin" / "python"), "-c", code], capture_output=True, text=True, check=False,
+                         cwd=Path(__file__).resolve().parents[1],
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert ran.stdout.strip() == str(link), ran.stdout + ran.stderr

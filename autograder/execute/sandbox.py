@@ -159,6 +159,12 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
             raise SandboxError(f"The Python installation ({path}) contains the course directory, so the sandbox "
                                "cannot show one without the other; put the course elsewhere.")
         args += ["--ro-bind", str(path), str(path)]
+    # a virtual environment reached through a symlink (a worktree's .venv linking to another checkout's) is run
+    # by the link's path: show the environment there too, or the interpreter is not found inside
+    prefix = Path(sys.prefix)
+    if prefix.is_absolute() and prefix.resolve() != prefix and not any(
+            prefix == r or r in prefix.parents for r in _minimal([p for p in system if p.is_dir()])):
+        args += ["--ro-bind", str(prefix.resolve()), str(prefix)]
     for secret in _ETC_SECRETS:
         if os.path.exists(secret):
             args += ["--ro-bind", "/dev/null", secret]
