@@ -26,8 +26,8 @@ OUTSIDE = ("execute/kernel_startup/",
 LAYERS = [
     # `autograder` itself holds the version and the students' `autograder.self_check()` (a lazy
     # import of the self-check: the one import allowed to go up, see ENTRY_POINT)
-    ("foundation", ("autograder", "autograder.errors", "autograder.records", "autograder.findings",
-                    "autograder.layout", "autograder.nbgrader_import")),
+    ("foundation", ("autograder", "autograder.version", "autograder.errors", "autograder.records",
+                    "autograder.findings", "autograder.layout", "autograder.nbgrader_import")),
     ("course", ("autograder.course",)),
     ("intake and results", ("autograder.intake", "autograder.results")),
     ("execute", ("autograder.execute",)),
@@ -105,11 +105,15 @@ def test_no_stage_imports_a_later_stage():
     assert upward == []
 
 
-def test_no_import_cycle_at_module_level():
-    graph = {m: sorted({t for t, _, top in _imports(m, p) if top}) for m, p in MODULES.items()}
-    # a package's __init__ is imported before its submodules anyway: an edge to it is no cycle
+def test_no_import_cycle():
+    """No module imports a module that imports it back, at import or inside a function (an import
+    on use still ties the two modules together)."""
+    graph = {m: sorted({t for t, _, _ in _imports(m, p)}) for m, p in MODULES.items()}
+    # A package's __init__ is imported before its submodules anyway: an edge to it is no cycle. The
+    # root package is no stage's: it reaches up to the self-check (ENTRY_POINT), so a module that
+    # imports it (for the version: autograder.version) closes a loop through every stage.
     for module, targets in graph.items():
-        graph[module] = [t for t in targets if not module.startswith(t + ".")]
+        graph[module] = [t for t in targets if t == "autograder" or not module.startswith(t + ".")]
     state: dict[str, int] = {}
     cycles = []
 
@@ -117,7 +121,7 @@ def test_no_import_cycle_at_module_level():
         state[node] = 1
         for target in graph[node]:
             if state.get(target) == 1:
-                cycles.append(trail[trail.index(target):] + [target])
+                cycles.append(" -> ".join(trail[trail.index(target):] + [target]))
             elif target not in state:
                 visit(target, trail + [target])
         state[node] = 2
@@ -126,6 +130,18 @@ def test_no_import_cycle_at_module_level():
         if module not in state:
             visit(module, [module])
     assert cycles == []
+
+
+def test_the_foundation_does_not_load_the_self_check():
+    """`import autograder.records` (any stage's first import) loads the root package, which must not
+    bring the self-check with it; `autograder.self_check` still works, importing it on use."""
+    code = ("import sys, autograder.records\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith('autograder.selfcheck'))\n"
+            "assert not loaded, loaded\n"
+            "import autograder\n"
+            "assert callable(autograder.self_check) and autograder.__version__\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
 
 
 def test_every_module_imports_on_its_own():
@@ -142,6 +158,35 @@ def test_every_module_imports_on_its_own():
     done = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=600,
                           check=False)
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
+
+
+# --- the README's map of the code -----------------------------------------------------------------------
+
+def _readme_map() -> list[str]:
+    """The module paths the README's map names ("How the code is organised"): one entry a line,
+    folders ending in "/", each indented two spaces under its folder."""
+    text = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("### How the code is organised", 1)[1]
+    block = section.split("```\n", 2)[1]
+    folders, named = [], []
+    for line in filter(str.strip, block.splitlines()):
+        name = line.split()[0]
+        depth = (len(line) - len(line.lstrip(" "))) // 2
+        del folders[depth:]
+        if name.endswith("/"):
+            folders.append(name)
+        else:
+            named.append("".join(folders[1:]) + name)  # the first folder is autograder/ itself
+    return named
+
+
+def test_the_readme_map_names_every_module_once():
+    named = _readme_map()
+    modules = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+                     if not p.relative_to(PACKAGE).as_posix().startswith("course/skeleton/"))
+    assert sorted(set(named) - set(modules)) == [], "named in README.md's map but not in autograder/"
+    assert sorted(set(modules) - set(named)) == [], "in autograder/ but not in README.md's map: add a line"
+    assert sorted({n for n in named if named.count(n) > 1}) == [], "named more than once"
 
 
 # --- one module spells the file names -----------------------------------------------------------------

@@ -18,7 +18,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import autograder
 from autograder.layout import CHECKS_FILE, GRADE_FILE, SCORE_ARRAYS_FILE, SCORE_FILE
 
 WRITTEN_LATER = (CHECKS_FILE, SCORE_FILE, SCORE_ARRAYS_FILE, GRADE_FILE)  # by this stage and the next: not inputs
@@ -35,7 +34,7 @@ def _stat(path: Path) -> list | None:
 @functools.lru_cache(maxsize=1)
 def package_hash() -> str:
     """The autograder package's files (code, templates, data), hashed once per process."""
-    root = Path(autograder.__file__).parent
+    root = Path(__file__).resolve().parents[1]  # autograder/: this module is autograder/checks/inputs.py
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:

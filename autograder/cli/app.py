@@ -15,8 +15,8 @@ from typing import Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from autograder import __version__
 from autograder.errors import UserError
+from autograder.version import __version__
 
 # `autograder --help` lists the commands in the order of a term; commands not named here follow.
 TERM_ORDER = ("init", "release", "assign", "data", "check", "collect", "grade", "marks", "report",

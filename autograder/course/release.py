@@ -26,6 +26,7 @@ from autograder.course.config import Course
 from autograder.course.init import SKELETON
 from autograder.errors import UserError
 from autograder.layout import CHECKER_DISTRIBUTION, CHECKER_WHEELS, REQUIREMENTS_FILE
+from autograder.version import __version__
 
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS")
 
@@ -73,9 +74,7 @@ _WHEEL_EPOCH = "315532800"  # 1980-01-01, the earliest a zip file can hold
 
 def project_root() -> Path | None:
     """The toolkit's source checkout (pyproject.toml beside the package), if it is installed from one."""
-    import autograder
-
-    root = Path(autograder.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # this module is <root>/autograder/course/release.py
     pyproject = root / "pyproject.toml"
     if pyproject.is_file() and f'name = "{CHECKER_DISTRIBUTION}"' in pyproject.read_text(encoding="utf-8"):
         return root
@@ -117,8 +116,6 @@ def release_checker(release_dir: Path, root: Path | None = None) -> Path:
     """Put the checker's wheel in the released folder and name it in the released requirements.txt
     (after the course environment: `--find-links .` is read relative to that file, so the install
     works from any folder, and offline)."""
-    from autograder import __version__
-
     wheel = build_checker_wheel(release_dir, root)
     requirements = release_dir / REQUIREMENTS_FILE
     text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from autograder.findings import make
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, MARKER, WARN, Finding
+from autograder.version import __version__
 
 REQUIREMENTS = "requirements.txt"
 # Import name -> distribution name, for modules that are NOT installed (installed ones are looked
@@ -64,8 +65,6 @@ def _normal(name: str) -> str:
 def fingerprint(packages: tuple[str, ...]) -> dict:
     """What the cache key needs to know about the environment: Python and package versions
     (the course's packages plus the engine's own), and the autograder version."""
-    import autograder
-
     versions = {}
     for name in sorted(set(packages) | {"papermill", "nbclient", "ipykernel", "matbench", "nbgrader"}):
         try:
@@ -73,7 +72,7 @@ def fingerprint(packages: tuple[str, ...]) -> dict:
         except metadata.PackageNotFoundError:
             versions[_normal(name)] = None
     return {"python": platform.python_version(), "implementation": sys.implementation.name,
-            "autograder": autograder.__version__, "packages": versions}
+            "autograder": __version__, "packages": versions}
 
 
 @functools.lru_cache(maxsize=1)

@@ -93,9 +93,7 @@ def _python_roots() -> list[Path]:
     for entry in sys.path:
         if entry and os.path.isdir(entry) and ("site-packages" in entry or "dist-packages" in entry):
             roots.add(Path(entry))
-    import autograder
-
-    roots.add(Path(autograder.__file__).resolve().parent)
+    roots.add(Path(__file__).resolve().parents[1])  # autograder/: this module is autograder/execute/sandbox.py
     return [p.resolve() for p in roots]
 
 

@@ -1,5 +1,6 @@
 """Reports: the student's feedback page, the instructor's cohort summary, and the VLE export. They
-read what the grade stage wrote (grade.json, with the stored Score in it) and compute no mark or score.
+read what the earlier stages stored (grade.json with the Score in it, and submission.json, score.npz,
+allocation.csv, similarity.json, the rubric) and compute no mark or score.
 
 feedback.py  one self-contained HTML page per student (Jinja2 + matplotlib figures as data: URIs)
 summary.py   the cohort summary for the instructor
@@ -22,9 +23,9 @@ def rendering_version() -> str:
     """The templates and the code that formats values in them: a change to either redraws every page."""
     import hashlib
 
-    import autograder
+    from autograder.version import __version__
 
-    digest = hashlib.sha256(autograder.__version__.encode())
+    digest = hashlib.sha256(__version__.encode())
     for path in sorted(TEMPLATES.rglob("*")) + [Path(__file__)]:
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())

@@ -24,18 +24,19 @@ be used (a wrong path, a file that is not a notebook, the data set missing...). 
 Start-up matters (a student runs this again and again): nothing heavy is imported here. numpy comes
 with the checks' scoring; rich, jinja2, IPython and the engine only on the paths that need them.
 
-Where things are (at import, each module imports only those above it in this list, and none imports
-this package itself):
+Where things are (each module imports only those above it in this list, at import and on use, and
+none imports this package itself):
 
     labels.py     the checklist's words: label_of (short names, from autograder.findings), the
                   statuses' order, words and marks, the exit codes
-    report.py     Report, Note, SelfCheckError, the verdict, the --json layout (to_dict)
+    render.py     the text, rich and HTML views of a Report, read through its fields (it imports no
+                  Report, so the dependency goes one way)
+    report.py     Report, Note, SelfCheckError, the verdict, the --json layout (to_dict); its views
+                  (render_text / print / to_html) import render.py when called, so --json never loads it
     locate.py     finding the files: the path a user gave, the course around it, the notebook open in
                   a kernel (JupyterLab, Jupyter Notebook, VS Code, Colab)
     run.py        --execute: running the notebook as the grader does (the grading engine)
     checklist.py  check(): building the Report: its notes, the self-check's own checks, the score
-    render.py     the text, rich and HTML renderers of a Report; Report.render_text / print / to_html
-                  import it when called, so --json never loads it
     __init__.py   self_check() (in a notebook), run_cli() (`autograder check`), the public names
 """
 

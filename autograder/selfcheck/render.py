@@ -1,12 +1,16 @@
 """The Report shown: plain text (a pipe, a file, NO_COLOR), a rich table (a terminal) and HTML (in a
 notebook), reached through Report.render_text / print / to_html. rich and jinja2 are imported only by
-the renderer that uses them."""
+the renderer that uses them.
+
+The renderers read a report's fields and verdict (selfcheck/report.py) and import nothing of it, so
+the dependency goes one way: report.py imports this module, when asked to render."""
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import time
-from typing import TYPE_CHECKING
 
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, WARN, Finding
 from autograder.results.metrics import format_score
@@ -21,14 +25,11 @@ from autograder.selfcheck.labels import (
     when_graded,
 )
 
-if TYPE_CHECKING:  # the renderers draw a Report; report.py imports them when asked to render
-    from autograder.selfcheck.report import Report
-
 # Shown in the score block rather than as checklist rows (unless they fail or warn).
 SCORE_ITEMS = ("protocol.scores", "leaderboard.rank")
 
 
-def _header(report: Report) -> str:
+def _header(report) -> str:
     ch = report.challenge
     text = f"Self-check of {report.notebook.name}"
     if ch is not None:
@@ -36,7 +37,7 @@ def _header(report: Report) -> str:
     return text
 
 
-def _score_lines(report: Report) -> list[str]:
+def _score_lines(report) -> list[str]:
     s = report.score
     lines = []
     if s is not None:
@@ -68,7 +69,7 @@ def _reference_text(r: dict) -> str:
     return f"{name} {format_score(r['mean'])}" + (f" ± {format_score(r['std'])}" if r.get("std") is not None else "")
 
 
-def _grouped(report: Report):
+def _grouped(report):
     """(rows shown in full, passed, not applicable, not checked) for the renderers; not checked is
     {"labels": [...], "reasons": [...]} or None."""
     rows, passed, na, unchecked = [], [], [], []
@@ -106,7 +107,7 @@ def _found(f: Finding) -> str:
     return f"{label}: {message}"
 
 
-def _notes_and_run(report: Report) -> list[str]:
+def _notes_and_run(report) -> list[str]:
     lines = []
     if report.execution:
         e = report.execution
@@ -129,7 +130,7 @@ def _notes_and_run(report: Report) -> list[str]:
     return lines
 
 
-def _render_text(report: Report, width: int = 100) -> str:
+def as_text(report, width: int = 100) -> str:
     import textwrap
 
     width = max(60, min(width, 120))
@@ -177,13 +178,24 @@ def _render_text(report: Report, width: int = 100) -> str:
     return "\n".join(out)
 
 
-def _terminal_width() -> int:
+def terminal_width() -> int:
     import shutil
 
     return shutil.get_terminal_size((100, 24)).columns
 
 
-def _render_rich(report: Report, file) -> None:
+def print_report(report, file=None, rich: bool | None = None) -> None:
+    """A rich table on a terminal (unless NO_COLOR), plain text elsewhere; `rich` forces either."""
+    file = file or sys.stdout
+    if rich is None:
+        rich = hasattr(file, "isatty") and file.isatty() and not os.environ.get("NO_COLOR")
+    if rich:
+        _print_rich(report, file)
+    else:
+        file.write(as_text(report, terminal_width()) + "\n")
+
+
+def _print_rich(report, file) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -250,7 +262,7 @@ _COLORS = {FAIL: "#c0392b", WARN: "#b7791f", COULD_NOT_RUN: "#8e44ad", INFO: "#2
            NOT_APPLICABLE: "#888"}
 
 
-def _render_html(report: Report) -> str:
+def as_html(report) -> str:
     import jinja2
 
     rows_f, passed, na, not_checked = _grouped(report)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
 from autograder.records import FAIL, WARN, Finding
 from autograder.selfcheck.labels import EXIT_FAIL, EXIT_OK, EXIT_UNUSABLE, STATUS_ORDER, label_of, when_graded
+from autograder.version import __version__
 
 SCHEMA = 1  # version of the --json layout; bump when a key changes meaning
 # Notes that mean the check is incomplete for a reason of the tool, not of the work: exit status 2
@@ -98,8 +97,6 @@ class Report:
     # --- outputs -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The --json layout (keys are stable; `schema` changes when one changes meaning)."""
-        from autograder import __version__
-
         ch = self.challenge
         return {
             "schema": SCHEMA,
@@ -125,29 +122,21 @@ class Report:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, default=_json_default)
 
+    # the views, in render.py (imported on use: --json needs no renderer, rich or jinja2)
     def render_text(self, width: int = 100) -> str:
-        # on use: --json needs no renderer (rich, jinja2)
-        from autograder.selfcheck.render import _render_text
+        from autograder.selfcheck.render import as_text
 
-        return _render_text(self, width)
+        return as_text(self, width)
 
     def print(self, file=None, rich: bool | None = None) -> None:
-        # on use: --json needs no renderer (rich, jinja2)
-        from autograder.selfcheck.render import _render_rich, _render_text, _terminal_width
+        from autograder.selfcheck.render import print_report
 
-        file = file or sys.stdout
-        if rich is None:
-            rich = hasattr(file, "isatty") and file.isatty() and not os.environ.get("NO_COLOR")
-        if rich:
-            _render_rich(self, file)
-        else:
-            file.write(_render_text(self, _terminal_width()) + "\n")
+        print_report(self, file, rich)
 
     def to_html(self) -> str:
-        # on use: --json needs no renderer (rich, jinja2)
-        from autograder.selfcheck.render import _render_html
+        from autograder.selfcheck.render import as_html
 
-        return _render_html(self)
+        return as_html(self)
 
     def _repr_html_(self) -> str:
         return self.to_html()
