@@ -14,7 +14,10 @@ ifneq ($(wildcard $(SHARED_DATA)/matbench_expt_gap.json.gz),)
 export MATMINER_DATA := $(SHARED_DATA)
 endif
 endif
-PYTEST_ARGS ?= --durations=25
+# Three test processes, a whole test file each (its module fixtures built once): on two cores most of a
+# serial run waits on kernels starting, sandboxes and subprocesses. PYTEST_ARGS="--durations=25" runs serially.
+TEST_WORKERS ?= 3
+PYTEST_ARGS ?= --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: setup system-packages demo test test-all benchmarks clean
 
