@@ -34,7 +34,7 @@ from pathlib import Path
 from autograder.course.allocation import STUDENT_ID
 from autograder.course.sizes import format_size, parse_size
 from autograder.errors import UserError
-from autograder.layout import CONFIG_FILE, SUBMISSION_FILE, TIMESTAMP_FILE, is_recording
+from autograder.layout import CONFIG_FILE, SUBMISSION_FILE, SUBMITTED, TIMESTAMP_FILE, is_recording
 from autograder.records import INTAKE_ERROR, ExecutionRecord, write_json_atomic
 
 IGNORED_NAMES = {TIMESTAMP_FILE, SUBMISSION_FILE, ".DS_Store", "Thumbs.db"}
@@ -500,3 +500,10 @@ def _unpack_into(folder: Path, archive: zipfile.ZipFile, attempt: _Attempt, sub:
     if sub.problem:  # keep what was sent, for the instructor to look at
         for original, data in notebooks:
             (folder / original).write_bytes(data)
+
+
+def no_submissions(course, assignment: str) -> UserError:
+    """The error of a command that finds nothing submitted: where it looked, and how to fill it."""
+    return UserError(f"No submissions of {assignment} in {course.root / SUBMITTED}/<student>/{assignment}/. "
+                     f"Put nbgrader's submitted folders there (nbgrader collect), or take in a Blackboard "
+                     f"download with `autograder collect --zip FILE`.")

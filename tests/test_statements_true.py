@@ -10,7 +10,6 @@ import pytest
 from rubric_fixtures import ASSIGNMENT, add_submission, executed_notebook, good_findings, make_course
 from typer.testing import CliRunner
 
-from autograder.batch.options import GradeOptions
 from autograder.batch.planning import batch_students
 from autograder.cli import app
 from autograder.errors import UserError
@@ -50,20 +49,15 @@ def test_marks_typed_in_another_case_are_stored_for_the_student_the_course_knows
 
 
 def test_a_student_typed_in_another_case_is_graded(course):
-    from autograder.cli.grading import _check_students
-
-    assert _check_students(course, ASSIGNMENT, [TYPED_ID], no_execute=True) == [STORED_ID]
-    assert batch_students(course, GradeOptions(assignment=ASSIGNMENT, students=[TYPED_ID]))[1] == [STORED_ID]
+    assert batch_students(course, ASSIGNMENT, [TYPED_ID], no_execute=True) == [STORED_ID]
     with pytest.raises(UserError, match="No submission of research_challenge for 'gh013'"):
-        _check_students(course, ASSIGNMENT, ["gh013"], no_execute=True)
+        batch_students(course, ASSIGNMENT, ["gh013"], no_execute=True)
 
 
 def test_ids_are_one_student_only_without_regard_to_case_when_the_course_says_so(course, monkeypatch):
-    from autograder.cli.grading import _check_students
-
     monkeypatch.setattr(course.config, "case_sensitive_ids", True)
     with pytest.raises(UserError, match="gh012"):
-        _check_students(course, ASSIGNMENT, [TYPED_ID], no_execute=True)
+        batch_students(course, ASSIGNMENT, [TYPED_ID], no_execute=True)
 
 
 def test_grade_and_marks_import_report_the_same_problems_of_a_marks_file(course, tmp_path):

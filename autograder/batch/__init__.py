@@ -1,8 +1,11 @@
 """`autograder grade`: a cohort through intake -> execute -> check -> grade -> report, in parallel,
 resumable.
 
-Each stage writes its own artefact per submission (autograder.layout), atomically, so a batch killed
-at any moment (even SIGKILL) resumes where it stopped. From the execution record and the checks':
+The batch is planned first (planning.prepare_batch: the students asked for, the allocation, the
+rubric and the markers' marks, the sandbox and the data sets, each read and checked once, before the
+lock is taken); every stage then takes that plan. Each stage writes its own artefact per submission
+(autograder.layout), atomically, so a batch killed at any moment (even SIGKILL) resumes where it
+stopped. From the execution record and the checks':
 
     no record / "running" / "interrupted" / other cache key  -> execute (again), then check
     "executed" / "failed", same key, no checks of that run   -> only the checks run
@@ -51,11 +54,11 @@ from autograder.batch.options import (
     lock_batch,
 )
 from autograder.batch.planning import (
+    BatchPlan,
     batch_students,
-    check_data,
     checked_execution,
-    plan,
     plan_each,
+    prepare_batch,
     stage_status,
 )
 from autograder.batch.runners import RUNNERS, run_executions
@@ -66,106 +69,47 @@ from autograder.execute.engine import is_disk_full
 from autograder.records import INTERRUPTED, ExecutionRecord
 from autograder.report.similarity import similarity_step
 
-__all__ = ["RUNNERS", "BatchError", "BatchInterrupted", "BatchSummary", "DiskFull", "GradeOptions", "batch_students", "checked_execution", "cores",
-           "engine_settings", "grade", "plan", "plan_each", "stage_status", "status_table"]
+__all__ = ["RUNNERS", "BatchError", "BatchInterrupted", "BatchPlan", "BatchSummary", "DiskFull", "GradeOptions",
+           "batch_students", "checked_execution", "cores", "engine_settings", "grade", "plan_each", "prepare_batch",
+           "run_batch", "stage_status", "status_table"]
 
 
 def grade(course, options: GradeOptions, console=None) -> BatchSummary:
+    """Plan the batch (every name and file checked), then run it."""
+    return run_batch(prepare_batch(course, options), console)
+
+
+def run_batch(plan: BatchPlan, console=None) -> BatchSummary:
+    """Run a prepared batch under the batch's lock (taken only now: a plan that failed left none)."""
     from rich.console import Console
 
     console = console or Console(stderr=True)
-    settings, workers, warnings = engine_settings(course, options)
-    assignment, students, allocation = batch_students(course, options)  # an unknown --student: before the lock
-    if not options.no_execute:  # a missing data set too: a failed start leaves no lock and no folder
-        check_data(settings, {course.config.catalogue.get(allocation[s]).task for s in students if s in allocation})
-    lock = lock_batch(course, assignment)
+    lock = lock_batch(plan.course, plan.assignment)
     try:
         with BatchStop(console) as stop:
-            return _grade(course, options, settings, workers, warnings, console, stop)
+            return _grade(plan, console, stop)
     finally:
         lock.close()
 
 
-def _grade(course, options, settings, workers, warnings, console, stop: BatchStop) -> BatchSummary:
+def _grade(plan: BatchPlan, console, stop: BatchStop) -> BatchSummary:
     start = time.monotonic()
-    for warning in warnings:
+    course, assignment, settings = plan.course, plan.assignment, plan.settings
+    for warning in plan.warnings:
         console.print(f"[bold red]Warning:[/] {warning}")
-    assignment, students, allocation = batch_students(course, options)
-    summary = BatchSummary(assignment, workers=workers, threads=settings.threads, warnings=warnings,
+    summary = BatchSummary(assignment, workers=plan.workers, threads=settings.threads, warnings=plan.warnings,
                            sandbox="bubblewrap" if settings.use_bwrap else "none")
-    if not options.no_execute:  # before any execution: a missing data set is the instructor's to fetch
-        catalogue = course.config.catalogue
-        check_data(settings, {catalogue.get(allocation[s]).task for s in students if s in allocation})
-    # a broken rubric or marks file stops the batch here, before hours of executions
-    grading = GradeStage(course, assignment, summary, console) if options.run_grading else None
-    checks = CheckStage()
-    timer = {"planned": start}
-    decisions: dict[str, tuple[str, object]] = {}
-
-    def jobs_as_planned():
-        """The executions, handed to the pool one by one as each notebook is sanitised."""
-        for student, kind, item in plan_each(course, options, settings, assignment, students, allocation):
-            if stop.stopped:
-                break
-            decisions[student] = (kind, item)
-            if kind == "execute":
-                item.staged = True  # beside the stored execution, swapped in when complete
-                yield item
-        timer["planned"] = time.monotonic()
-        for student, (kind, item) in decisions.items():
-            if kind in ("intake", "unallocated", "done", "stale", "missing"):
-                if item is not None:
-                    summary.records[student] = item
-                {"done": summary.skipped, "stale": summary.stale, "missing": summary.not_executed}.get(
-                    kind, []).append(student)
-        for label, names, advice in (
-                ("Stale", summary.stale, "changed since they were executed (or the environment did)"),
-                ("Not executed yet", summary.not_executed, "have no stored execution")):
-            if names:
-                console.print(f"[yellow]{label}:[/] {len(names)} notebook(s) {advice}: {', '.join(names[:10])}"
-                              f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them.")
-
-    def checked(record: ExecutionRecord) -> None:  # each execution, once checked, is graded at once
-        student = record.student_id
-        if record.status == INTERRUPTED:
-            if record.environment.get("disk_full"):
-                stop.full(record.environment["disk_full"])
-            if record.environment.get("disk_full") or course.load_record(student, assignment) is not None:
-                # the previous execution stands (or there is none, and a half-written run is worth nothing)
-                course.discard_staging(student, assignment)
-                if course.load_record(student, assignment) is not None:
-                    summary.kept_previous.append(student)
-            elif course.staging_dir(student, assignment).is_dir():
-                course.install_execution(student, assignment)  # "interrupted": it runs again next time
-            else:
-                summary.not_started.append(student)
-            return
-        if course.staging_dir(student, assignment).is_dir():
-            course.install_execution(student, assignment)
-        try:
-            checks.run(course, record)
-            if grading is not None:
-                grading.grade(student)
-        except Exception as error:
-            if not is_disk_full(error):
-                raise
-            stop.full(error)  # the execution is in place; its checks and grade are made at the next batch
-
-    def check_stored() -> None:  # runs while the executions are under way
-        for student, (kind, item) in decisions.items():
-            if stop.stopped:
-                break
-            if kind == "check":
-                checked(item)
-                summary.records[student] = item
-                summary.checked.append(student)
-
-    jobs = jobs_as_planned()
+    # a grading step that cannot start (the gradebook, say) is reported here, before hours of executions
+    grading = GradeStage(plan, summary, console) if plan.options.run_grading else None
+    after = AfterExecution(plan, summary, grading, stop, console)
+    planned = PlannedExecutions(plan, stop)
+    jobs = iter(planned)
     first = next(jobs, None)
     if first is not None:
-        run_executions(itertools.chain([first], jobs), workers, options, checked, summary, console, check_stored)
+        run_executions(itertools.chain([first], jobs), plan, after.take, summary, console,
+                       meanwhile=lambda: after.take_stored(planned))
     else:
-        check_stored()
+        after.take_stored(planned)
     executed = time.monotonic()
     graded_meanwhile = grading.seconds if grading else 0.0
     if grading is not None and not stop.stopped:
@@ -186,14 +130,96 @@ def _grade(course, options, settings, workers, warnings, console, stop: BatchSto
             counts[finding.status] = counts.get(finding.status, 0) + 1
     summary.wall_seconds = time.monotonic() - start
     # the executions start as soon as the first notebook is planned, so the first two are moments in the batch
-    summary.phases = {"all planned at": timer["planned"] - start, "all executed at": executed - start,
-                      "checks (within execute)": checks.seconds, "grading (within execute)": graded_meanwhile,
+    summary.phases = {"all planned at": (planned.finished_at or start) - start, "all executed at": executed - start,
+                      "checks (within execute)": after.checks.seconds, "grading (within execute)": graded_meanwhile,
                       "grading after": time.monotonic() - executed,
                       # plan, checks, grading and imports; the executions' own CPU is in each result.json
                       "CPU of this process": _own_cpu_seconds()}
     if stop.stopped:
         raise _stopped(course, summary, stop)
     return summary
+
+
+class PlannedExecutions:
+    """The plan's decisions, student by student: iterating yields the executions, each handed to the
+    pool as soon as its notebook is sanitised; the other decisions are kept in `decisions`."""
+
+    def __init__(self, plan: BatchPlan, stop: BatchStop):
+        self.plan, self.stop = plan, stop
+        self.decisions: dict[str, tuple[str, object]] = {}
+        self.finished_at: float | None = None  # when the last notebook was planned
+
+    def __iter__(self):
+        for student, kind, item in plan_each(self.plan):
+            if self.stop.stopped:
+                break
+            self.decisions[student] = (kind, item)
+            if kind == "execute":
+                item.staged = True  # beside the stored execution, swapped in when complete
+                yield item
+        self.finished_at = time.monotonic()
+
+
+class AfterExecution:
+    """What follows an execution: its swap into place, its checks and its grade, as each one
+    finishes; and, while the executions run, the same for the stored executions that need only
+    the checks."""
+
+    def __init__(self, plan: BatchPlan, summary: BatchSummary, grading: GradeStage | None, stop: BatchStop,
+                 console):
+        self.plan, self.summary, self.grading, self.stop, self.console = plan, summary, grading, stop, console
+        self.checks = CheckStage(plan)
+
+    def take(self, record: ExecutionRecord) -> None:
+        """One finished execution (also an interrupted one: what stays on disk is decided here)."""
+        course, student, assignment = self.plan.course, record.student_id, self.plan.assignment
+        if record.status == INTERRUPTED:
+            if record.environment.get("disk_full"):
+                self.stop.full(record.environment["disk_full"])
+            if record.environment.get("disk_full") or course.load_record(student, assignment) is not None:
+                # the previous execution stands (or there is none, and a half-written run is worth nothing)
+                course.discard_staging(student, assignment)
+                if course.load_record(student, assignment) is not None:
+                    self.summary.kept_previous.append(student)
+            elif course.staging_dir(student, assignment).is_dir():
+                course.install_execution(student, assignment)  # "interrupted": it runs again next time
+            else:
+                self.summary.not_started.append(student)
+            return
+        if course.staging_dir(student, assignment).is_dir():
+            course.install_execution(student, assignment)
+        try:
+            self.checks.run(record)
+            if self.grading is not None:
+                self.grading.grade(student)
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            self.stop.full(error)  # the execution is in place; its checks and grade are made at the next batch
+
+    def take_stored(self, planned: PlannedExecutions) -> None:
+        """Once every notebook is planned: the submissions nothing runs for go into the summary, and
+        those that need only the checks are checked (and graded)."""
+        summary = self.summary
+        lists = {"done": summary.skipped, "stale": summary.stale, "missing": summary.not_executed}
+        for student, (kind, item) in planned.decisions.items():
+            if kind in ("intake", "unallocated", "done", "stale", "missing"):
+                if item is not None:
+                    summary.records[student] = item
+                lists.get(kind, []).append(student)
+        for label, names, advice in (
+                ("Stale", summary.stale, "changed since they were executed (or the environment did)"),
+                ("Not executed yet", summary.not_executed, "have no stored execution")):
+            if names:
+                self.console.print(f"[yellow]{label}:[/] {len(names)} notebook(s) {advice}: {', '.join(names[:10])}"
+                                   f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them.")
+        for student, (kind, item) in planned.decisions.items():
+            if self.stop.stopped:
+                break
+            if kind == "check":
+                self.take(item)
+                summary.records[student] = item
+                summary.checked.append(student)
 
 
 def _stopped(course, summary: BatchSummary, stop: BatchStop):

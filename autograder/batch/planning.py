@@ -1,21 +1,34 @@
-"""What each submission needs in this batch: an intake error, an execution, only the checks, or
-nothing (its stored stages are current). Decided from each stage's own artefact (autograder.layout)."""
+"""The batch's plan (BatchPlan: the students, the allocation, the rubric, the settings and the data
+sets, each read and checked once, before the lock), and what each submission needs in it: an intake
+error, an execution, only the checks, or nothing (its stored stages are current). Decided from each
+stage's own artefact (autograder.layout)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.batch.options import BatchError, GradeOptions
+from autograder.batch.options import BatchError, GradeOptions, engine_settings
 from autograder.course.allocation import Allocation, read_allocation
+from autograder.course.config import closest
 from autograder.course.data import dataset_file, missing_message
 from autograder.execute.engine import EngineSettings, key_parameters, prepare_job, sandbox_parameters
 from autograder.execute.environment import course_packages, fingerprint, requirements_path
 from autograder.execute.sanitise import load_reference
-from autograder.intake import Submission, inspect_submission, record_intake_error, released_notebook_name
-from autograder.layout import ALLOCATION_FILE, read_cache_key, write_text_atomic
+from autograder.grade.marks import read_marks_csv
+from autograder.grade.marks_store import known_students
+from autograder.grade.rubric import Rubric, load_rubric
+from autograder.intake import (
+    Submission,
+    inspect_submission,
+    no_submissions,
+    record_intake_error,
+    released_notebook_name,
+)
+from autograder.layout import ALLOCATION_FILE, SUBMITTED, read_cache_key, write_text_atomic
 from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, RUNNING, ExecutionRecord
 
 
@@ -94,48 +107,83 @@ def stage_status(course, student: str, assignment: str, record: ExecutionRecord 
     return CHECKED
 
 
-def plan(course, options: GradeOptions, settings: EngineSettings):
-    """Decide per student: intake error, execute, check only, done, stale. Pure of side effects
-    except intake-error records. Returns (assignment, {student: (kind, item)})."""
-    assignment, students, allocation = batch_students(course, options)
-    return assignment, {student: (kind, item) for student, kind, item
-                        in plan_each(course, options, settings, assignment, students, allocation)}
+@dataclass
+class BatchPlan:
+    """What one `autograder grade` works from, each read and checked once, before the batch's lock is
+    taken (a typo or a missing file leaves no lock and no folder): the runner, the checks and the
+    grading take it instead of reading the course's files again."""
+    course: object
+    options: GradeOptions
+    assignment: str
+    students: list[str]  # with a submission (those asked for), spelled as their submission folders
+    allocation: Allocation  # ids compare as the course's case_sensitive_ids says
+    rubric: Rubric | None  # None: the batch does not grade (options.run_grading false)
+    settings: EngineSettings
+    workers: int
+    warnings: list[str] = field(default_factory=list)  # shown once, when the batch starts
+    datasets: set[str] = field(default_factory=set)  # the tasks the executions need, present in settings.data_dir
 
 
-def batch_students(course, options: GradeOptions) -> tuple[str, list[str], dict[str, str]]:
-    """The assignment, the students with a submission of it (those asked for), and the allocation."""
-
-    assignment = options.assignment or course.assignment
+def prepare_batch(course, options: GradeOptions) -> BatchPlan:
+    """The batch's plan, every name typed and every file read checked in the order the instructor
+    typed them: the assignment, the students, the rubric and the markers' marks, the sandbox and
+    the limits, then the data sets."""
+    assignment = course.check_assignment(options.assignment)
     case_sensitive = course.config.case_sensitive_ids
-    students = course.submitted_students(assignment)
-    if options.students:
-        asked = Allocation(dict.fromkeys(options.students), case_sensitive)  # ids compare as the course says
-        folders = Allocation(dict.fromkeys(students), case_sensitive)
-        unknown = [s for s in options.students if s not in folders]
-        if unknown:
-            raise BatchError(f"No submission of {assignment} for: {', '.join(unknown)} (looked in "
-                             f"{course.root / 'submitted'}).")
-        students = [s for s in students if s in asked]
-    return assignment, students, read_allocation(course.allocation_path, course.config.catalogue, case_sensitive)
+    students = batch_students(course, assignment, options.students, options.no_execute)
+    allocation = read_allocation(course.allocation_path, course.config.catalogue, case_sensitive)
+    rubric = None
+    if options.run_grading:  # a broken rubric or marks file stops here, before hours of executions
+        rubric = load_rubric(course.rubric_path)
+        known = known_students(course, assignment, allocation)
+        for path in course.marks_csv_paths(assignment):
+            read_marks_csv(path, rubric, known)
+    settings, workers, warnings = engine_settings(course, options)
+    datasets = set()
+    if not options.no_execute:  # a missing data set is the instructor's to fetch, before any execution
+        datasets = {course.config.catalogue.get(allocation[s]).task for s in students if s in allocation}
+        check_data(settings, datasets)
+    return BatchPlan(course, options, assignment, students, allocation, rubric, settings, workers, warnings, datasets)
 
 
-def plan_each(course, options: GradeOptions, settings: EngineSettings, assignment: str, students: list[str],
-              allocation: dict[str, str]):
-    """plan(), one student at a time: yields (student, kind, item), so that a batch can start the first
-    executions while the later notebooks are still being read and sanitised."""
+def batch_students(course, assignment: str, asked: list[str] | None, no_execute: bool = False) -> list[str]:
+    """The students with a submission of the assignment (those asked for, spelled as their submission
+    folders: ids compare as the course's `case_sensitive_ids` says). An unknown id, or nothing to
+    grade at all, is an error naming the closest id."""
+    known = course.submitted_students(assignment)
+    if not known and not (no_execute and course.executed_students(assignment)):
+        raise no_submissions(course, assignment)
+    if not asked:
+        return known
+    folders = Allocation(dict.fromkeys(known), course.config.case_sensitive_ids)
+    for name in asked:
+        if folders.spelling(name) is None:
+            raise BatchError(f"No submission of {assignment} for '{name}' (looked in {course.root / SUBMITTED})."
+                             f"{closest(name, known)} {len(known)} student(s) have one"
+                             + (f": {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}." if known else "."))
+    spelled = {folders.spelling(name) for name in asked}
+    return [student for student in known if student in spelled]
+
+
+def plan_each(plan: BatchPlan):
+    """What each student of the plan needs (intake error, execute, check only, done, stale), one
+    student at a time: yields (student, kind, item), so that a batch can start the first executions
+    while the later notebooks are still being read and sanitised. Pure of side effects except
+    intake-error records and the remembered cache keys."""
+    course, options, settings, assignment = plan.course, plan.options, plan.settings, plan.assignment
     catalogue = course.config.catalogue
     reference_source = reference_path(course, assignment)
     reference = load_reference(reference_source) if reference_source else None
     declared = course_packages(requirements_path(course, assignment))
     environment = fingerprint(tuple(declared))
     shared = cohort_digest(reference_source, environment)
-    for student in students:
+    for student in plan.students:
         course.recover_execution(student, assignment)  # what a batch killed mid-run or mid-swap left
         sub = inspect_submission(course, student, assignment)
         if not sub.ok:
             yield student, "intake", record_intake_error(course, sub)
             continue
-        letter = allocation.get(student)
+        letter = plan.allocation.get(student)
         if letter is None:
             record = ExecutionRecord(student_id=student, assignment=assignment, status=FAILED,
                                      submitted_at=sub.submitted_at,

@@ -18,7 +18,8 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from autograder.batch.options import BatchError, BatchSummary, GradeOptions
+from autograder.batch.options import BatchError, BatchSummary
+from autograder.batch.planning import BatchPlan
 from autograder.execute import sandbox as sb
 from autograder.execute.engine import Job, execute_job
 from autograder.layout import RESULT_FILE
@@ -45,8 +46,8 @@ RUNNERS = Runners()
 
 
 class LocalRunner:
-    def __init__(self, options: GradeOptions, workers: int, summary: BatchSummary):
-        self.workers = workers
+    def __init__(self, plan: BatchPlan, summary: BatchSummary):
+        self.workers = plan.workers
 
     def run(self, jobs: Iterable[Job], started: Callable[[Job], None], finished: Callable[[dict], None],
             submitted: Callable[[int], None], meanwhile: Callable[[], None]) -> None:
@@ -69,8 +70,8 @@ class LocalRunner:
 
 
 class DaskRunner:
-    def __init__(self, options: GradeOptions, workers: int, summary: BatchSummary):
-        self.address, self.summary = options.scheduler, summary
+    def __init__(self, plan: BatchPlan, summary: BatchSummary):
+        self.address, self.summary = plan.options.scheduler, summary
 
     def run(self, jobs: Iterable[Job], started: Callable[[Job], None], finished: Callable[[dict], None],
             submitted: Callable[[int], None], meanwhile: Callable[[], None]) -> None:
@@ -134,8 +135,8 @@ def crashed(job: Job, error: BaseException) -> dict:
     return record.to_dict()
 
 
-def run_executions(jobs: Iterable[Job], workers: int, options: GradeOptions, checked: Callable,
-                   summary: BatchSummary, console, meanwhile: Callable[[], None]) -> None:
+def run_executions(jobs: Iterable[Job], plan: BatchPlan, checked: Callable, summary: BatchSummary, console,
+                   meanwhile: Callable[[], None]) -> None:
     """Run the jobs on the chosen runner and check and grade each as it finishes, with a progress
     line (done / running / failed / interrupted). `checked` gets every finished record, also an
     interrupted one (the batch decides what stays on disk)."""
@@ -159,7 +160,7 @@ def run_executions(jobs: Iterable[Job], workers: int, options: GradeOptions, che
 
     progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                        console=console, disable=not options.progress, transient=False)
+                        console=console, disable=not plan.options.progress, transient=False)
 
     with progress:
         task = progress.add_task(describe(), total=None)
@@ -184,5 +185,5 @@ def run_executions(jobs: Iterable[Job], workers: int, options: GradeOptions, che
                     state["failed"] += 1
             progress.update(task, advance=1, description=describe())
 
-        runner = RUNNERS.get("dask" if options.scheduler else "local")(options, workers, summary)
+        runner = RUNNERS.get("dask" if plan.options.scheduler else "local")(plan, summary)
         runner.run(jobs, started, finished, lambda n: progress.update(task, total=n), meanwhile)

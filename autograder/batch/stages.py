@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from autograder.batch.options import BatchSummary
+from autograder.batch.planning import BatchPlan
 from autograder.checks import run_check_stage
 from autograder.errors import UserError
 from autograder.grade.grading import CohortGrading
@@ -17,13 +18,13 @@ from autograder.report.summary import write_summary
 class CheckStage:
     """The check stage (autograder.checks.run_check_stage) on each finished execution, timed."""
 
-    def __init__(self):
-        self.function, self.seconds = run_check_stage, 0.0
+    def __init__(self, plan: BatchPlan):
+        self.plan, self.seconds = plan, 0.0
 
-    def run(self, course, record: ExecutionRecord) -> None:
+    def run(self, record: ExecutionRecord) -> None:
         started = time.monotonic()
         try:
-            self.function(course, record.student_id, record.assignment)
+            run_check_stage(self.plan.course, record.student_id, record.assignment, self.plan.allocation)
         finally:
             self.seconds += time.monotonic() - started
 
@@ -34,15 +35,16 @@ class GradeStage:
     grade; at the end the cohort summary. A failure here never loses the executions: they are on
     disk, and `autograder grade --no-execute` grades them again."""
 
-    def __init__(self, course, assignment: str, summary: BatchSummary, console):
-        self.course, self.assignment = course, assignment
+    def __init__(self, plan: BatchPlan, summary: BatchSummary, console):
+        course, assignment = plan.course, plan.assignment
+        self.course, self.assignment, self.plan = course, assignment, plan
         self.summary, self.console = summary, console
         self.seconds, self.graded = 0.0, set()
         self.reports = ReportResult()
         started = time.monotonic()
         self.cohort = None
         try:  # a broken rubric or marks file stops the batch here, before hours of executions
-            self.cohort = CohortGrading(course, assignment)
+            self.cohort = CohortGrading(course, assignment, rubric=plan.rubric, allocation=plan.allocation)
         except UserError:
             raise
         except Exception as error:  # noqa: BLE001 - say what failed; the executions still run and are kept
@@ -60,7 +62,7 @@ class GradeStage:
             return
         started = time.monotonic()
         grade = self.cohort.grade(student)  # records its own per-student errors
-        write_page(self.course, self.assignment, student, grade, self.reports)
+        write_page(self.course, self.assignment, student, grade, self.reports, self.plan.rubric.bands)
         self.graded.add(student)
         self.seconds += time.monotonic() - started
 
@@ -71,7 +73,8 @@ class GradeStage:
             return
         try:
             self.cohort.finish()
-            self.reports.summary_path = write_summary(self.course, self.assignment, self.cohort.rubric)
+            self.reports.summary_path = write_summary(self.course, self.assignment, self.plan.rubric,
+                                                      self.plan.allocation)
         except UserError:
             raise
         except Exception as error:  # noqa: BLE001

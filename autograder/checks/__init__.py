@@ -167,23 +167,24 @@ def check_submission(course, student_id: str, assignment: str | None = None) -> 
     return run_checks(CheckContext.from_autograded(course, student_id, assignment))
 
 
-def run_check_stage(course, student_id: str, assignment: str | None = None) -> list[Finding]:
+def run_check_stage(course, student_id: str, assignment: str | None = None, allocation=None) -> list[Finding]:
     """The check stage of one executed submission: run every check, then write its own artefacts,
     `checks.json` (the findings) and `score.json` (the one Score, which the checks built their
     findings from). The execution record is never touched. A failure of the checks themselves is
     recorded as a `checks.error` finding for the marker, never as a pass. When nothing the stage reads
     has changed since it last ran (autograder.checks.inputs), its stored findings and Score stand and
-    nothing is read again."""
+    nothing is read again. `allocation`: as the batch read it (None: read allocation.csv)."""
     from autograder.checks.context import CheckContext
 
     assignment = assignment or course.assignment
     record = course.load_record(student_id, assignment)
     stored = course.load_checks(student_id, assignment)
-    if stored and stored.get("inputs") and stored["inputs"] == check_inputs_key(course, student_id, assignment, record):
+    if stored and stored.get("inputs") and stored["inputs"] == check_inputs_key(course, student_id, assignment, record,
+                                                                              allocation):
         return [Finding.from_dict(f) for f in stored.get("findings", [])]  # nothing it reads changed
     score = None
     try:
-        ctx = CheckContext.from_autograded(course, student_id, assignment)
+        ctx = CheckContext.from_autograded(course, student_id, assignment, allocation)
         findings = run_checks(ctx)
         score = ctx.score
     except Exception as error:  # noqa: BLE001 - one submission's check failure stays with it
@@ -195,7 +196,8 @@ def run_check_stage(course, student_id: str, assignment: str | None = None) -> l
     course.save_checks(student_id, assignment, {
         "student_id": student_id, "assignment": assignment, "status": CHECKED,
         "execution": record.cache_key if record else "", "findings": [asdict(f) for f in findings],
-        "inputs": check_inputs_key(course, student_id, assignment, record),  # autograder.checks.inputs
+        # after the Score is saved: the key says whether it is there (autograder.checks.inputs)
+        "inputs": check_inputs_key(course, student_id, assignment, record, allocation),
         "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     return findings
 

@@ -95,7 +95,7 @@ class CheckContext:
 
     # --- constructors ----------------------------------------------------------------------------
     @classmethod
-    def from_autograded(cls, course, student_id: str, assignment: str | None = None) -> CheckContext:
+    def from_autograded(cls, course, student_id: str, assignment: str | None = None, allocation=None) -> CheckContext:
         assignment = assignment or course.assignment
         folder = course.autograded_dir(student_id, assignment)
         notes = []
@@ -123,7 +123,9 @@ class CheckContext:
         try:
             from autograder.course.allocation import read_allocation
 
-            letter = read_allocation(course.allocation_path, catalogue).get(student_id)
+            if allocation is None:
+                allocation = read_allocation(course.allocation_path, catalogue)
+            letter = allocation.get(student_id)
             if letter:
                 challenge, source = catalogue.get(letter), "allocation"
         except Exception as error:  # noqa: BLE001 - a broken allocation file is reported, not fatal

@@ -42,8 +42,9 @@ def package_hash() -> str:
     return digest.hexdigest()
 
 
-def check_inputs_key(course, student: str, assignment: str, record) -> str | None:
-    """The key of everything the check stage reads for this submission (None: no execution record)."""
+def check_inputs_key(course, student: str, assignment: str, record, allocation=None) -> str | None:
+    """The key of everything the check stage reads for this submission (None: no execution record);
+    `allocation` as the batch read it (None: read allocation.csv)."""
     if record is None:
         return None
     from autograder.course.allocation import read_allocation
@@ -60,7 +61,9 @@ def check_inputs_key(course, student: str, assignment: str, record) -> str | Non
     released = course.release_dir(assignment)
     releases = sorted(_stat(p) for p in released.glob("*.ipynb")) if released.is_dir() else []
     try:
-        letter = read_allocation(course.allocation_path, course.config.catalogue).get(student)
+        if allocation is None:
+            allocation = read_allocation(course.allocation_path, course.config.catalogue)
+        letter = allocation.get(student)
     except Exception:  # noqa: BLE001 - a broken allocation: the checks say so, and run every time
         return None
     settings = course.config.declaration

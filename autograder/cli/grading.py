@@ -9,18 +9,11 @@ from typing import Optional
 import typer
 
 from autograder.cli.app import CourseOption, JsonOption, QuietOption, _course, app, emit_json
-from autograder.errors import UserError
-from autograder.layout import MARKS_FILE, SUBMITTED
+from autograder.layout import MARKS_FILE
 
 # With more students than this, `grade` ends with the counts and the attention list instead of one
 # line per student.
 LINES_UP_TO = 30
-
-
-def _no_submissions(course, assignment: str) -> UserError:
-    return UserError(f"No submissions of {assignment} in {course.root / SUBMITTED}/<student>/{assignment}/. "
-                     f"Put nbgrader's submitted folders there (nbgrader collect), or take in a Blackboard "
-                     f"download with `autograder collect --zip FILE`.")
 
 
 @app.command()
@@ -32,7 +25,7 @@ def collect(assignment: Optional[str] = typer.Argument(None, help="Assignment (d
             quiet: bool = QuietOption,
             course: Optional[Path] = CourseOption):
     """Take in submissions (nbgrader's submitted/ folder, or a Blackboard zip) and check each can be graded."""
-    from autograder.intake import collect_submitted, collect_zip
+    from autograder.intake import collect_submitted, collect_zip, no_submissions
 
     the_course = _course(course)
     assignment = the_course.check_assignment(assignment)
@@ -41,7 +34,7 @@ def collect(assignment: Optional[str] = typer.Argument(None, help="Assignment (d
         subs, ignored = collect_zip(the_course, zip_file, assignment, force=force)
     else:
         if not the_course.submitted_students(assignment):
-            raise _no_submissions(the_course, assignment)
+            raise no_submissions(the_course, assignment)
         subs = collect_submitted(the_course, assignment)
     good = [s for s in subs if s.ok]
     if as_json:
@@ -99,21 +92,25 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     picks up where it stopped, and executions of unchanged notebooks are reused (--force runs them again).
     Exit status 1 if the grading step failed."""
     the_course = _course(course)
-    assignment = the_course.check_assignment(assignment)
-    student = _check_students(the_course, assignment, student, no_execute)
-    _check_course_files(the_course, assignment)
-    from rich.console import Console  # the batch's modules load only once the names typed are checked
+    from rich.console import Console
 
-    from autograder.batch import BatchInterrupted, DiskFull, GradeOptions, status_table
-    from autograder.batch import grade as run_grade
+    from autograder.batch import (
+        BatchInterrupted,
+        DiskFull,
+        GradeOptions,
+        prepare_batch,
+        run_batch,
+        status_table,
+    )
 
+    # every name typed and every file read is checked here, before the batch's lock or any folder is made
+    plan = prepare_batch(the_course, GradeOptions(
+        assignment=assignment, workers=workers, scheduler=scheduler, cell_timeout=cell_timeout, timeout=timeout,
+        memory_limit=memory_limit, disk_limit=disk_limit, force=force, no_execute=no_execute,
+        allow_unsandboxed=allow_unsandboxed, students=student or None, progress=not (quiet or as_json)))
     console = Console(stderr=True, quiet=as_json and not sys.stderr.isatty())
     try:
-        summary = run_grade(the_course, GradeOptions(
-            assignment=assignment, workers=workers, scheduler=scheduler, cell_timeout=cell_timeout, timeout=timeout,
-            memory_limit=memory_limit, disk_limit=disk_limit, force=force, no_execute=no_execute,
-            allow_unsandboxed=allow_unsandboxed, students=student or None, progress=not (quiet or as_json)),
-            console=console)
+        summary = run_batch(plan, console=console)
     except (BatchInterrupted, DiskFull) as stopped:  # Ctrl-C, SIGTERM, a full disk: what stopped, how to resume
         import signal  # only here: a further Ctrl-C while Python shuts down must not turn exit 130 into a crash
 
@@ -128,7 +125,7 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
     else:
         if timings:
             Console(width=None if sys.stdout.isatty() else 160).print(status_table(summary))
-        _print_outcome(outcome, quiet)
+        _print_outcome(outcome, quiet, plan.rubric.failed_run_flag)
         # what the batch did, in one line (with --quiet too: it is the whole of a quiet run's good news)
         typer.echo(f"{len(summary.executed)} executed, {len(summary.checked)} re-checked, {len(summary.skipped)} "
                    f"unchanged, {len(summary.stale)} stale; {summary.wall_seconds:.1f} s with {summary.workers} "
@@ -136,40 +133,6 @@ def grade(assignment: Optional[str] = typer.Argument(None, help="Assignment (def
         if timings:
             typer.echo("time: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in summary.phases.items()))
     raise typer.Exit(1 if summary.grading_error else 0)
-
-
-def _check_students(course, assignment: str, students: list[str] | None, no_execute: bool) -> list[str] | None:
-    """Every name typed is checked before anything is written: the students asked for, and that there
-    is anything to grade at all. Returns the students asked for, spelled as their submission folders
-    (ids compare as the course's `case_sensitive_ids` says)."""
-    from autograder.course.allocation import Allocation
-    from autograder.course.config import closest
-
-    known = course.submitted_students(assignment)
-    if not known and not (no_execute and course.executed_students(assignment)):
-        raise _no_submissions(course, assignment)
-    folders = Allocation(dict.fromkeys(known), course.config.case_sensitive_ids)
-    spelled = []
-    for name in students or []:
-        spelled.append(folders.spelling(name))
-        if spelled[-1] is None:
-            raise UserError(f"No submission of {assignment} for '{name}' (looked in {course.root / SUBMITTED})."
-                            f"{closest(name, known)} {len(known)} student(s) have one"
-                            + (f": {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}." if known else "."))
-    return spelled or None
-
-
-def _check_course_files(course, assignment: str) -> None:
-    """The rubric and the markers' marks CSV, read as the grade stage will (errors name the line),
-    before the batch's lock file or any folder is made."""
-    from autograder.grade.marks import read_marks_csv
-    from autograder.grade.marks_store import known_students
-    from autograder.grade.rubric import load_rubric
-
-    rubric = load_rubric(course.rubric_path)
-    known = known_students(course, assignment)
-    for path in course.marks_csv_paths(assignment):
-        read_marks_csv(path, rubric, known)
 
 
 def grade_outcome(course, summary) -> dict:
@@ -213,15 +176,16 @@ def grade_outcome(course, summary) -> dict:
     }
 
 
-def _problem(info: dict) -> bool:
-    """A student `--quiet` still names: the run did not go through, or no grade could be given."""
+def _problem(info: dict, failed_run_flag: str) -> bool:
+    """A student `--quiet` still names: the run did not go through (the rubric's flag of a failed run
+    among the attention flags), or no grade could be given."""
     return (info["run"] in ("failed", "intake-error", "interrupted", "running", "pending")
-            or info["status"] in (None, "error") or bool(info["reason"]) or "Failed run" in info["attention"])
+            or info["status"] in (None, "error") or bool(info["reason"]) or failed_run_flag in info["attention"])
 
 
-def _print_outcome(outcome: dict, quiet: bool) -> None:
+def _print_outcome(outcome: dict, quiet: bool, failed_run_flag: str) -> None:
     students = outcome["students"]
-    shown = {s: i for s, i in students.items() if _problem(i)} if quiet else students
+    shown = {s: i for s, i in students.items() if _problem(i, failed_run_flag)} if quiet else students
     if quiet or len(students) <= LINES_UP_TO:
         width = max((len(s) for s in shown), default=0)
         for student, info in shown.items():
@@ -231,7 +195,7 @@ def _print_outcome(outcome: dict, quiet: bool) -> None:
     else:
         typer.echo(f"{len(students)} submission(s): " + ", ".join(f"{n} {k}" for k, n in outcome["counts"].items())
                    + "; runs: " + ", ".join(f"{n} {k}" for k, n in outcome["runs"].items()) + ".")
-        attention = {s: i for s, i in students.items() if _problem(i) or i["attention"]}
+        attention = {s: i for s, i in students.items() if _problem(i, failed_run_flag) or i["attention"]}
         if attention:
             typer.echo(f"Needs attention ({len(attention)}):")
             width = max(len(s) for s in attention)

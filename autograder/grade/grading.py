@@ -68,10 +68,12 @@ class CohortGrading:
     `autograder grade` grades each submission as soon as its execution is checked, while the other
     executions are still running, so that the marks and feedback pages cost no extra wall time."""
 
-    def __init__(self, course, assignment: str, *, update_gradebook: bool = True):
+    def __init__(self, course, assignment: str, *, update_gradebook: bool = True, rubric=None, allocation=None):
+        """`rubric` and `allocation` as the batch read them (None: read from the course)."""
         self.course, self.assignment = course, assignment
-        self.rubric = load_rubric(course.rubric_path)
-        self.allocation = read_allocation(course.allocation_path, course.config.catalogue)
+        self.rubric = rubric or load_rubric(course.rubric_path)
+        self.allocation = allocation if allocation is not None else read_allocation(
+            course.allocation_path, course.config.catalogue, course.config.case_sensitive_ids)
         self.result = CohortResult(assignment)
         self.update_gradebook = update_gradebook
         self._bridge, self._gradebook_tried = None, False
@@ -81,7 +83,7 @@ class CohortGrading:
             # before anything is written (the message names its lines)
             from autograder.grade.marks_store import import_course_marks
 
-            self.imported = import_course_marks(course, assignment, self.rubric, self.bridge)
+            self.imported = import_course_marks(course, assignment, self.rubric, self.bridge, self.allocation)
 
     @property
     def bridge(self):

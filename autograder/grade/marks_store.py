@@ -34,10 +34,13 @@ class ImportResult:
     skipped: bool = False  # the file had not changed since its last import
 
 
-def known_students(course, assignment: str) -> KnownStudents:
+def known_students(course, assignment: str, allocation=None) -> KnownStudents:
     """Who may have marks, with ids compared as the course says (the one check of every marks file:
-    `marks import` and `grade` report the same problems)."""
-    allocation = read_allocation(course.allocation_path, course.config.catalogue, course.config.case_sensitive_ids)
+    `marks import` and `grade` report the same problems); `allocation` as the batch read it (None:
+    read allocation.csv)."""
+    if allocation is None:
+        allocation = read_allocation(course.allocation_path, course.config.catalogue,
+                                     course.config.case_sensitive_ids)
     return KnownStudents(allocation, set(course.submitted_students(assignment))
                          | set(course.executed_students(assignment)))
 
@@ -65,14 +68,14 @@ def _open_bridge(course, assignment: str):
 
 
 def import_marks(course, assignment: str, path: Path, *, replace: bool = False, rubric: Rubric | None = None,
-                 bridge=None) -> ImportResult:
+                 bridge=None, allocation=None) -> ImportResult:
     """Check a marks CSV as a whole and store it in the gradebook (all rows or none)."""
     path = Path(path)
     if not path.is_file():
         raise MarksError(f"{path}: no such file. The marks CSV has the columns student_id, criterion, mark, "
                          "comment (and optionally marker, override, role).")
     rubric = rubric or load_rubric(course.rubric_path)
-    rows = read_marks_csv(path, rubric, known_students(course, assignment))
+    rows = read_marks_csv(path, rubric, known_students(course, assignment, allocation))
     log = course.load_marks_import_log(assignment)
     previous = log.get("marks", {})
 
@@ -123,13 +126,13 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def import_course_marks(course, assignment: str, rubric: Rubric, bridge) -> list[ImportResult]:
+def import_course_marks(course, assignment: str, rubric: Rubric, bridge, allocation=None) -> list[ImportResult]:
     """The course's marks CSVs (marks/<assignment>.csv, marks.csv), imported when they changed since
     their last import: what `autograder grade` does before it grades anyone."""
     paths = course.marks_csv_paths(assignment)
     if not paths:
         return []
-    students = known_students(course, assignment)
+    students = known_students(course, assignment, allocation)
     rows_of = {path: read_marks_csv(path, rubric, students) for path in paths}  # a bad file: its lines, first
     if bridge is None:
         raise MarksError(f"{paths[0]} holds marks, but the gradebook, where marks are kept, cannot be opened. "
@@ -149,7 +152,7 @@ def import_course_marks(course, assignment: str, rubric: Rubric, bridge) -> list
         if files.get(str(path.resolve())) == _digest(path):
             results.append(ImportResult(path, skipped=True))
             continue
-        results.append(import_marks(course, assignment, path, rubric=rubric, bridge=bridge))
+        results.append(import_marks(course, assignment, path, rubric=rubric, bridge=bridge, allocation=allocation))
     return results
 
 

@@ -43,6 +43,7 @@ DECLARATION_KEYS = ("formgrader_cell",)
 FEEDBACK_KEYS = ("formgrader_cell",)  # the cell whose formgrader comment is the marker's general feedback
 RULE_KEYS = ("findings", "status", "criterion", "effect", "cap", "limit", "marks", "weight", "flag", "note")
 EXPORT_KEYS = ("blackboard_column", "blackboard_column_id")
+FAILED_RUN_FLAG = "Failed run"  # a failed run's flag when no rule of the rubric names one
 
 
 class RubricError(UserError, ValueError):
@@ -155,6 +156,17 @@ class Rubric:
 
     def criterion_names(self) -> list[str]:
         return [c.key for c in self.criteria.values()]
+
+    @property
+    def failed_run_flag(self) -> str:
+        """The flag a failed run raises: that of the first rule flagging a failed `execution.*`
+        finding (the course may rename it in its rubric), else "Failed run"."""
+        execution_ids = sorted(i for i in known_finding_ids() if i.startswith("execution."))
+        for rule in self.rules:
+            if rule.flag and FAIL in rule.statuses and any(
+                    fnmatch.filter(execution_ids, pattern) for pattern in rule.findings):
+                return rule.flag
+        return FAILED_RUN_FLAG
 
 
 def round_half_up(value: float) -> int:

@@ -43,11 +43,12 @@ def page_key(context: dict) -> str:
 
 
 def write_feedback_page(course, assignment: str, student: str, grade: dict | None,
-                        result: ReportResult | None = None) -> Path | None:
-    """One student's page, written only when what it shows changed (None: no grade to show)."""
+                        result: ReportResult | None = None, bands=None) -> Path | None:
+    """One student's page, written only when what it shows changed (None: no grade to show);
+    `bands` as page_context takes them."""
     result = result if result is not None else ReportResult()
     with figures.deferred(course.figure_cache_dir) as drawings:
-        context = page_context(course, assignment, student, grade)
+        context = page_context(course, assignment, student, grade, bands)
     if context is None:
         return None
     path, key_path = course.feedback_page(student, assignment), course.page_key_path(student, assignment)
@@ -63,11 +64,12 @@ def write_feedback_page(course, assignment: str, student: str, grade: dict | Non
     return path
 
 
-def write_page(course, assignment: str, student: str, grade: dict | None, result: ReportResult) -> None:
+def write_page(course, assignment: str, student: str, grade: dict | None, result: ReportResult,
+               bands=None) -> None:
     """One student's page; a page that cannot be drawn is recorded, never stops the cohort."""
 
     try:
-        path = write_feedback_page(course, assignment, student, grade, result)
+        path = write_feedback_page(course, assignment, student, grade, result, bands)
     except Exception as error:  # noqa: BLE001 - one broken page must not stop the others
         log.exception("feedback page of %s failed", student)
         result.errors[student] = f"{type(error).__name__}: {error}"

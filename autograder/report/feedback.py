@@ -270,7 +270,8 @@ def rubric_bands(course):
     return _bands(str(path), path.stat().st_mtime)
 
 
-def build_context(course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None) -> dict:
+def build_context(course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None,
+                  bands=None) -> dict:
     results = grade.get("results")
     figures_out = submission_figures(challenge, results, arrays)
     reference = []
@@ -307,7 +308,7 @@ def build_context(course, assignment: str, student: str, grade: dict, challenge,
         "figures": figures_out, "groups": grouped, "status_words": STATUS_WORDS,
         "declaration": declaration_view(grade), "comments": grade.get("comments", {}),
         "presentation": grade.get("presentation", {}), "run": run,
-        "improvements": top_improvements(grade, rubric_bands(course)),
+        "improvements": top_improvements(grade, bands if bands is not None else rubric_bands(course)),
         "suggestions": suggestion_steps(grade),
         "submission": submission_view(grade, course.load_submission(student, assignment)),
         "query": config.feedback.query,
@@ -327,9 +328,10 @@ def render_feedback(course, assignment: str, student: str, grade: dict, challeng
     return environment().get_template(TEMPLATE).render(**context)
 
 
-def page_context(course, assignment: str, student: str, grade: dict | None = None) -> dict | None:
+def page_context(course, assignment: str, student: str, grade: dict | None = None, bands=None) -> dict | None:
     """What one student's page shows, from their stored grade (given, or read from grade.json);
-    None when there is no grade to show."""
+    None when there is no grade to show. `bands`: the rubric's, as the batch loaded it (None: the
+    course's rubric)."""
     grade = grade if grade is not None else course.load_grade(student, assignment)
     if not grade or grade.get("status") == "error" or "overall" not in grade:
         return None
@@ -340,7 +342,7 @@ def page_context(course, assignment: str, student: str, grade: dict | None = Non
         except ValueError:
             challenge = None
     arrays = course.load_score_arrays(student, assignment) if grade.get("results") else None
-    return build_context(course, assignment, student, grade, challenge, arrays)
+    return build_context(course, assignment, student, grade, challenge, arrays, bands)
 
 
 def write_feedback(course, assignment: str, student: str, grade: dict | None = None) -> Path | None:

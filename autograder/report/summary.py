@@ -68,10 +68,11 @@ def check_rates(grades: dict[str, dict]) -> dict:
             "n": sum(1 for s, g in grades.items() if g.get("status") != "error" and s not in failed)}
 
 
-def group_attention(attention: list[dict], failed: set[str]) -> list[dict]:
+def group_attention(attention: list[dict], failed: set[str], failed_run_flag: str) -> list[dict]:
     """The attention list by student: one group each, its items in order. For a student whose run
     failed, the items that come from a check (which could not judge a run that did not finish)
-    are folded into the one "Failed run" item; items of their own (lateness, marks) stay."""
+    are folded into the one failed-run item (the rubric's `failed_run_flag`); items of their own
+    (lateness, marks) stay."""
     groups: dict[str, list[dict]] = {}
     for item in attention:
         groups.setdefault(item["student"], []).append(item)
@@ -79,9 +80,9 @@ def group_attention(attention: list[dict], failed: set[str]) -> list[dict]:
     for student in sorted(groups):
         items = groups[student]
         if student in failed:
-            run = [i for i in items if i["flag"] == "Failed run"]
-            folded = [i for i in items if i.get("from_check") and i["flag"] != "Failed run"]
-            kept = [i for i in items if not i.get("from_check") and i["flag"] != "Failed run"]
+            run = [i for i in items if i["flag"] == failed_run_flag]
+            folded = [i for i in items if i.get("from_check") and i["flag"] != failed_run_flag]
+            kept = [i for i in items if not i.get("from_check") and i["flag"] != failed_run_flag]
             if run:
                 run = [dict(run[0], folded=[i["flag"] for i in folded])]
                 items = run + kept
@@ -89,11 +90,14 @@ def group_attention(attention: list[dict], failed: set[str]) -> list[dict]:
     return out
 
 
-def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> dict:
+def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allocation=None) -> dict:
+    """The summary page's content; `allocation` as the batch read it (None: read allocation.csv)."""
     from autograder.report import figures
 
     catalogue = course.config.catalogue
-    allocation = read_allocation(course.allocation_path, catalogue)
+    if allocation is None:
+        allocation = read_allocation(course.allocation_path, catalogue, course.config.case_sensitive_ids)
+    failed_run_flag = rubric.failed_run_flag
     rows = []
     attention = []
     by_status = {"final": 0, "provisional": 0, "incomplete": 0, "error": 0}
@@ -119,8 +123,8 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
             overall["final" if status == "final" else "provisional"].append(mark)
         flags = grade.get("attention", [])
         run = grade.get("run") or {}
-        if run.get("status") in FAILED_RUNS and not any(f["flag"] == "Failed run" for f in flags):
-            flags = flags + [{"flag": "Failed run", "message": run.get("reason", "")}]
+        if run.get("status") in FAILED_RUNS and not any(f["flag"] == failed_run_flag for f in flags):
+            flags = flags + [{"flag": failed_run_flag, "message": run.get("reason", "")}]
         grouped: dict[str, list[dict]] = {}
         for flag in flags:  # one row per student and reason
             grouped.setdefault(flag["flag"], []).append(flag)
@@ -130,7 +134,7 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
             attention.append({"student": student, "flag": name, "message": detail,
                               "from_check": any(m.get("check_id") for m in items)})
         if run_failed(grade):
-            flags = [f for f in flags if f["flag"] == "Failed run" or not f.get("check_id")]
+            flags = [f for f in flags if f["flag"] == failed_run_flag or not f.get("check_id")]
         results = grade.get("results") or {}
         letter = grade.get("challenge") or allocation.get(student, "")
         if letter and results.get("mean") is not None:
@@ -181,7 +185,7 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
     attention.extend(similarity_attention(course, assignment))  # pairs above the similarity threshold
     attention.sort(key=lambda a: (a["flag"], a["student"]))
     rates = check_rates(grades)
-    attention_groups = group_attention(attention, set(rates["failed_runs"]))
+    attention_groups = group_attention(attention, set(rates["failed_runs"]), failed_run_flag)
     flag_counts: dict[str, int] = {}
     for group in attention_groups:  # a failed run counts once, not once per check it stopped
         for item in group["entries"]:
@@ -193,7 +197,7 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict]) -> d
                      for c in criteria],
         "overall": _stats(overall["final"] + overall["provisional"]), "by_status": by_status,
         "rows": rows, "attention": attention, "attention_groups": attention_groups, "flag_counts": flag_counts,
-        "check_rates": rates, "challenges": challenges,
+        "check_rates": rates, "challenges": challenges, "failed_run_flag": failed_run_flag,
         "moderation_link": os.path.relpath(course.moderation_page(assignment), course.reports_dir(assignment)),
         "similarity_link": similarity_link(course, assignment),  # markers only; '' before `autograder similarity`
         "figures": figs, "n": len(rows), "n_allocated": len(allocation),
@@ -213,14 +217,15 @@ def submission_links(course, assignment: str, student: str, grade: dict) -> dict
             for key, path in candidates.items()}
 
 
-def write_summary(course, assignment: str, rubric=None) -> Path:
-    """The summary, and beside it the moderation page and its sample CSV."""
+def write_summary(course, assignment: str, rubric=None, allocation=None) -> Path:
+    """The summary, and beside it the moderation page and its sample CSV (the rubric and the
+    allocation as the batch read them; None: read from the course)."""
     rubric = rubric or load_rubric(course.rubric_path)
     grades = course.load_grades(assignment)
     from autograder.report import figures  # as build_summary does: matplotlib only when a chart is drawn
 
     with figures.deferred(course.figure_cache_dir) as charts:  # a chart whose data did not change is kept
-        context = build_summary(course, assignment, rubric, grades)
+        context = build_summary(course, assignment, rubric, grades, allocation)
     context = charts.resolve(context)
     html = environment().get_template("summary.html.j2").render(**context)
     path = write_text_atomic(course.summary_page(assignment), html)
