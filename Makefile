@@ -19,7 +19,7 @@ endif
 TEST_WORKERS ?= 3
 PYTEST_ARGS ?= --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: setup system-packages demo test test-all benchmarks clean
+.PHONY: setup system-packages demo test test-all lint benchmarks clean
 
 $(VENV)/.installed: pyproject.toml source/research_challenge/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -50,11 +50,16 @@ demo: setup
 
 # CI runs `make test`: everything but the few longest end-to-end runs (marked `extended`);
 # `make test-all` runs those too.
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -m "not extended" $(PYTEST_ARGS)
 
-test-all: setup
+test-all: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the rule set is in pyproject.toml ([tool.ruff.lint]); `ruff format autograder tests` fixes the layout
+lint: setup
+	$(BIN)/ruff check autograder tests
+	$(BIN)/ruff format --check autograder tests
 
 benchmarks: setup
 	$(BIN)/python benchmarks/run_all.py

@@ -18,7 +18,13 @@ from autograder.records import CRITERIA, STUDENT, Finding
 
 # Who makes a finding.
 ENGINE, SANITISE, ENVIRONMENT, CHECKS, PRESENTATION, SELFCHECK = (
-    "engine", "sanitise", "environment", "checks", "presentation", "selfcheck")
+    "engine",
+    "sanitise",
+    "environment",
+    "checks",
+    "presentation",
+    "selfcheck",
+)
 STAGES = (ENGINE, SANITISE, ENVIRONMENT, CHECKS, PRESENTATION, SELFCHECK)
 
 
@@ -42,10 +48,23 @@ class FindingKind:
     def family(self) -> str:
         return self.id.split(".", 1)[0]
 
-    def finding(self, status: str, message: str, advice: str = "", visibility: str = STUDENT,
-                details: dict | None = None) -> Finding:
-        return Finding(check_id=self.id, criterion=self.criterion, status=status, message=message,
-                       advice=advice, visibility=visibility, details=dict(details or {}))
+    def finding(
+        self,
+        status: str,
+        message: str,
+        advice: str = "",
+        visibility: str = STUDENT,
+        details: dict | None = None,
+    ) -> Finding:
+        return Finding(
+            check_id=self.id,
+            criterion=self.criterion,
+            status=status,
+            message=message,
+            advice=advice,
+            visibility=visibility,
+            details=dict(details or {}),
+        )
 
 
 KINDS: dict[str, FindingKind] = {}
@@ -61,92 +80,127 @@ def _declare(stage: str, criterion: str, *rows: tuple[str, str]) -> None:
 
 
 # --- the grading engine (autograder.execute) -------------------------------------------------------
-_declare(ENGINE, "general",
-         ("execution.memory", "Within the memory limit"),
-         ("execution.disk", "Within the disk limit"),
-         ("execution.notebook_timeout", "Within the time limit"),
-         ("execution.cell_timeout", "No cell over the time limit"),
-         ("execution.kernel_died", "The kernel keeps running"),
-         ("execution.not_run", "Runs as the grader runs it"),
-         ("execution.network", "No internet needed"),
-         ("execution.filesystem", "Files only in the notebook's folder"),
-         ("execution.missing_file", "Every file it reads is handed in"),
-         ("execution.links_removed", "No links outside the folder"),
-         ("execution.output_cut", "Outputs within the size limit"),
-         ("execution.engine_error", "The grader could run the notebook"))
-_declare(ENGINE, "code",
-         ("execution.cell_errors", "No errors when run from the top"))
-_declare(SANITISE, "general",
-         ("sanitise.restored_cell", "Locked cells unchanged"),
-         ("sanitise.duplicate_cell", "Copied locked cells"))
-_declare(ENVIRONMENT, "general",
-         ("environment.missing_module", "Only the course's packages"),
-         ("environment.missing_package", "Only the course's packages"),
-         ("environment.declared_but_missing", "The grading environment has the course's packages"),
-         ("environment.pip_install", "No package installs in the notebook"))
+_declare(
+    ENGINE,
+    "general",
+    ("execution.memory", "Within the memory limit"),
+    ("execution.disk", "Within the disk limit"),
+    ("execution.notebook_timeout", "Within the time limit"),
+    ("execution.cell_timeout", "No cell over the time limit"),
+    ("execution.kernel_died", "The kernel keeps running"),
+    ("execution.not_run", "Runs as the grader runs it"),
+    ("execution.network", "No internet needed"),
+    ("execution.filesystem", "Files only in the notebook's folder"),
+    ("execution.missing_file", "Every file it reads is handed in"),
+    ("execution.links_removed", "No links outside the folder"),
+    ("execution.output_cut", "Outputs within the size limit"),
+    ("execution.engine_error", "The grader could run the notebook"),
+)
+_declare(ENGINE, "code", ("execution.cell_errors", "No errors when run from the top"))
+_declare(
+    SANITISE,
+    "general",
+    ("sanitise.restored_cell", "Locked cells unchanged"),
+    ("sanitise.duplicate_cell", "Copied locked cells"),
+)
+_declare(
+    ENVIRONMENT,
+    "general",
+    ("environment.missing_module", "Only the course's packages"),
+    ("environment.missing_package", "Only the course's packages"),
+    ("environment.declared_but_missing", "The grading environment has the course's packages"),
+    ("environment.pip_install", "No package installs in the notebook"),
+)
 
 # --- the checks (autograder.checks), in the order of the report ------------------------------------
-_declare(CHECKS, "code",
-         ("code.lint", "Code passes the linter"),
-         ("code.annotation", "Code is annotated"),
-         ("code.organisation", "Code is organised"),
-         ("code.execution_order", "Run from top to bottom"),
-         ("code.errors_left", "No errors left in the outputs"),
-         ("code.run_time", "Run time and memory"))
-_declare(CHECKS, "general",
-         ("declaration.present", "LLM usage declaration present"),
-         ("declaration.complete", "LLM usage declaration answered"))
-_declare(CHECKS, "training_testing",
-         ("leaderboard.rank", "Leaderboard rank"),
-         ("leaderboard.extrapolation", "Interpolation vs extrapolation"))
-_declare(CHECKS, "data_preparation",
-         ("practice.features", "Features"),
-         ("practice.preprocessing", "Pre-processing"),
-         ("practice.data_checks", "Data examined"))
-_declare(CHECKS, "model_choice",
-         ("practice.baseline", "Baseline compared"),
-         ("practice.model_justification", "Model choice justified"))
-_declare(CHECKS, "general",
-         ("practice.answers", "Written answers filled in"))
-_declare(CHECKS, "training_testing",
-         ("practice.inner_validation", "Validation inside the training folds"),
-         ("practice.uncertainty", "Uncertainty"),
-         ("practice.interpretability", "Interpretability"),
-         ("practice.error_analysis", "Error analysis"),
-         ("practice.extrapolation", "Extrapolation test"))
-_declare(CHECKS, "training_testing",
-         ("protocol.api_used", "Matbench API used"),
-         ("protocol.results_file", "Results file saved"),
-         ("protocol.written_by_run", "Results file written by this run"),
-         ("protocol.task", "Results are for your challenge"),
-         ("protocol.folds_complete", "All five folds recorded"),
-         ("protocol.test_ids", "Predictions for the official test materials"),
-         ("protocol.prediction_values", "Predictions are valid numbers"),
-         ("protocol.scores", "Score recomputed from your predictions"),
-         ("protocol.claimed_scores", "Scores quoted in your text"),
-         ("protocol.trace", "Protocol trace of the run"),
-         ("protocol.test_targets", "Test targets never requested"),
-         ("protocol.full_data_in_loop", "Model code uses only its fold's data"),
-         ("protocol.record_twice", "Each fold recorded once"),
-         ("protocol.own_split", "No split of your own instead of the folds"),
-         ("protocol.subsample", "Trained on all the data"))
-_declare(CHECKS, "data_preparation",
-         ("protocol.preprocessing_leak", "Pre-processing fitted inside the folds"))
-_declare(CHECKS, "training_testing",
-         ("protocol.test_tuning", "No tuning on test data"),
-         ("protocol.alignment", "Predictions in the test materials' order"),
-         ("protocol.plausibility", "Plausible score"))
-_declare(CHECKS, "general",
-         ("checks.error", "The automatic checks could run"))
+_declare(
+    CHECKS,
+    "code",
+    ("code.lint", "Code passes the linter"),
+    ("code.annotation", "Code is annotated"),
+    ("code.organisation", "Code is organised"),
+    ("code.execution_order", "Run from top to bottom"),
+    ("code.errors_left", "No errors left in the outputs"),
+    ("code.run_time", "Run time and memory"),
+)
+_declare(
+    CHECKS,
+    "general",
+    ("declaration.present", "LLM usage declaration present"),
+    ("declaration.complete", "LLM usage declaration answered"),
+)
+_declare(
+    CHECKS,
+    "training_testing",
+    ("leaderboard.rank", "Leaderboard rank"),
+    ("leaderboard.extrapolation", "Interpolation vs extrapolation"),
+)
+_declare(
+    CHECKS,
+    "data_preparation",
+    ("practice.features", "Features"),
+    ("practice.preprocessing", "Pre-processing"),
+    ("practice.data_checks", "Data examined"),
+)
+_declare(
+    CHECKS,
+    "model_choice",
+    ("practice.baseline", "Baseline compared"),
+    ("practice.model_justification", "Model choice justified"),
+)
+_declare(CHECKS, "general", ("practice.answers", "Written answers filled in"))
+_declare(
+    CHECKS,
+    "training_testing",
+    ("practice.inner_validation", "Validation inside the training folds"),
+    ("practice.uncertainty", "Uncertainty"),
+    ("practice.interpretability", "Interpretability"),
+    ("practice.error_analysis", "Error analysis"),
+    ("practice.extrapolation", "Extrapolation test"),
+)
+_declare(
+    CHECKS,
+    "training_testing",
+    ("protocol.api_used", "Matbench API used"),
+    ("protocol.results_file", "Results file saved"),
+    ("protocol.written_by_run", "Results file written by this run"),
+    ("protocol.task", "Results are for your challenge"),
+    ("protocol.folds_complete", "All five folds recorded"),
+    ("protocol.test_ids", "Predictions for the official test materials"),
+    ("protocol.prediction_values", "Predictions are valid numbers"),
+    ("protocol.scores", "Score recomputed from your predictions"),
+    ("protocol.claimed_scores", "Scores quoted in your text"),
+    ("protocol.trace", "Protocol trace of the run"),
+    ("protocol.test_targets", "Test targets never requested"),
+    ("protocol.full_data_in_loop", "Model code uses only its fold's data"),
+    ("protocol.record_twice", "Each fold recorded once"),
+    ("protocol.own_split", "No split of your own instead of the folds"),
+    ("protocol.subsample", "Trained on all the data"),
+)
+_declare(
+    CHECKS, "data_preparation", ("protocol.preprocessing_leak", "Pre-processing fitted inside the folds")
+)
+_declare(
+    CHECKS,
+    "training_testing",
+    ("protocol.test_tuning", "No tuning on test data"),
+    ("protocol.alignment", "Predictions in the test materials' order"),
+    ("protocol.plausibility", "Plausible score"),
+)
+_declare(CHECKS, "general", ("checks.error", "The automatic checks could run"))
 
 # --- grading (autograder.grade: the presentation recording) ---------------------------------------
-_declare(PRESENTATION, "presentation",
-         ("presentation.recording", "Presentation recording handed in"),
-         ("presentation.length", "Presentation within the time limit"))
+_declare(
+    PRESENTATION,
+    "presentation",
+    ("presentation.recording", "Presentation recording handed in"),
+    ("presentation.length", "Presentation within the time limit"),
+)
 
 # --- the student self-check ------------------------------------------------------------------------
-_declare(SELFCHECK, "training_testing",
-         ("selfcheck.printed_score", "Printed score matches the saved results"))
+_declare(
+    SELFCHECK, "training_testing", ("selfcheck.printed_score", "Printed score matches the saved results")
+)
 
 
 def kind(finding_id: str) -> FindingKind:
@@ -156,7 +210,9 @@ def kind(finding_id: str) -> FindingKind:
     except KeyError:
         close = difflib.get_close_matches(finding_id, list(KINDS), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UnknownFindingError(f"finding id {finding_id!r} is not declared in autograder.findings{hint}") from None
+        raise UnknownFindingError(
+            f"finding id {finding_id!r} is not declared in autograder.findings{hint}"
+        ) from None
 
 
 def make(finding_id: str, status: str, message: str, *args, **kwargs) -> Finding:

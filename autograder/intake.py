@@ -38,8 +38,10 @@ from autograder.layout import CONFIG_FILE, SUBMISSION_FILE, SUBMITTED, TIMESTAMP
 from autograder.records import INTAKE_ERROR, ExecutionRecord, write_json_atomic
 
 IGNORED_NAMES = {TIMESTAMP_FILE, SUBMISSION_FILE, ".DS_Store", "Thumbs.db"}
-_BB_FILE = re.compile(r"^(?P<prefix>.+?)_attempt_(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})"
-                      r"(?:(?P<receipt>\.txt)|_(?P<name>.+))$")
+_BB_FILE = re.compile(
+    r"^(?P<prefix>.+?)_attempt_(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})"
+    r"(?:(?P<receipt>\.txt)|_(?P<name>.+))$"
+)
 _BB_NAME = re.compile(r"^Name:\s*(?P<full>.*?)\s*\((?P<user>[^()\s]+)\)\s*$", re.MULTILINE)
 _NBGRADER_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 
@@ -87,8 +89,13 @@ def notebook_problem(data: bytes, name: str) -> str:
     if not data.strip():
         return f"{name} is empty"
     head = data[:8]
-    kinds = {b"%PDF": "a PDF document", b"PK\x03\x04": "a zip archive (or a Word/PowerPoint file)",
-             b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"{\\rtf": "an RTF document"}
+    kinds = {
+        b"%PDF": "a PDF document",
+        b"PK\x03\x04": "a zip archive (or a Word/PowerPoint file)",
+        b"\x89PNG": "a PNG image",
+        b"\xff\xd8\xff": "a JPEG image",
+        b"{\\rtf": "an RTF document",
+    }
     for magic, kind in kinds.items():
         if head.startswith(magic):
             return f"{name} is not a Jupyter notebook: it is {kind} renamed to .ipynb"
@@ -96,8 +103,11 @@ def notebook_problem(data: bytes, name: str) -> str:
         content = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
         return f"{name} is not a Jupyter notebook (it is not notebook JSON; was it saved from Jupyter?)"
-    if not isinstance(content, dict) or not isinstance(content.get("cells"), list) \
-            or "nbformat" not in content:
+    if (
+        not isinstance(content, dict)
+        or not isinstance(content.get("cells"), list)
+        or "nbformat" not in content
+    ):
         return f"{name} is not a Jupyter notebook (JSON, but without notebook cells)"
     try:
         import nbformat
@@ -168,18 +178,23 @@ def inspect_submission(course, student_id: str, assignment: str | None = None) -
     released = released_notebook_name(course, assignment)
     damaged = [name for name in stored.get("damaged") or [] if name.lower().endswith(".ipynb")]
     if not notebooks:
-        if stored.get("refused"):  # the attempt was too large to unpack (a notebook put here by hand is graded)
+        if stored.get(
+            "refused"
+        ):  # the attempt was too large to unpack (a notebook put here by hand is graded)
             sub.problem = sub.refused = stored["refused"]
         elif damaged:
-            sub.problem = (f"{', '.join(damaged)} could not be read from the Blackboard zip (the file is damaged); "
-                           "download the submission again or ask the student to resubmit")
+            sub.problem = (
+                f"{', '.join(damaged)} could not be read from the Blackboard zip (the file is damaged); "
+                "download the submission again or ask the student to resubmit"
+            )
         else:
             files = sub.recordings + sub.other_files
             sub.problem = "no notebook was submitted" + (f" (files: {', '.join(files)})" if files else "")
         return sub
     if sub.source == "blackboard" and len(notebooks) > 1:
-        sub.problem = (f"{len(notebooks)} notebooks were submitted ({', '.join(notebooks)}); "
-                       "submit exactly one notebook")
+        sub.problem = (
+            f"{len(notebooks)} notebooks were submitted ({', '.join(notebooks)}); submit exactly one notebook"
+        )
         return sub
     if released in notebooks:
         chosen = released
@@ -188,8 +203,10 @@ def inspect_submission(course, student_id: str, assignment: str | None = None) -
     elif len(notebooks) == 1:
         chosen = notebooks[0]
     else:
-        sub.problem = (f"{len(notebooks)} notebooks were submitted ({', '.join(notebooks)}) and none is named "
-                       f"{released}; submit exactly one notebook")
+        sub.problem = (
+            f"{len(notebooks)} notebooks were submitted ({', '.join(notebooks)}) and none is named "
+            f"{released}; submit exactly one notebook"
+        )
         return sub
     try:
         data = (folder / chosen).read_bytes()
@@ -202,9 +219,13 @@ def inspect_submission(course, student_id: str, assignment: str | None = None) -
 
 
 def record_intake_error(course, sub: Submission) -> ExecutionRecord:
-    record = ExecutionRecord(student_id=sub.student_id, assignment=sub.assignment, status=INTAKE_ERROR,
-                             reason=f"The submission cannot be graded: {sub.problem}.",
-                             submitted_at=sub.submitted_at)
+    record = ExecutionRecord(
+        student_id=sub.student_id,
+        assignment=sub.assignment,
+        status=INTAKE_ERROR,
+        reason=f"The submission cannot be graded: {sub.problem}.",
+        submitted_at=sub.submitted_at,
+    )
     record.save(course.result_path(sub.student_id, sub.assignment))
     return record
 
@@ -240,6 +261,7 @@ def _store(course, sub: Submission) -> None:
 
 
 # --- Blackboard ------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Attempt:
@@ -296,27 +318,33 @@ def _parse_zip(archive: zipfile.ZipFile) -> tuple[dict[str, list[_Attempt]], lis
     return by_user, ignored
 
 
-def collect_zip(course, zip_path: Path, assignment: str | None = None,
-                force: bool = False) -> tuple[list[Submission], list[str]]:
+def collect_zip(
+    course, zip_path: Path, assignment: str | None = None, force: bool = False
+) -> tuple[list[Submission], list[str]]:
     """Unpack a Blackboard bulk download into submitted/ (latest attempt per student).
     Returns the submissions and the names of files in the zip that are not Blackboard submissions."""
     assignment = assignment or course.assignment
     zip_path = Path(zip_path)
     if not zip_path.is_file():
-        raise IntakeError(f"{zip_path} does not exist: give the zip file Blackboard's 'Download assignment' "
-                          "produced.")
+        raise IntakeError(
+            f"{zip_path} does not exist: give the zip file Blackboard's 'Download assignment' produced."
+        )
     try:
         archive = zipfile.ZipFile(zip_path)
     except zipfile.BadZipFile as error:
-        raise IntakeError(f"{zip_path} is not a zip file ({error}); download it from Blackboard again.") from error
+        raise IntakeError(
+            f"{zip_path} is not a zip file ({error}); download it from Blackboard again."
+        ) from error
     released = released_notebook_name(course, assignment)
     limits = _Limits.of(course)
     results = []
     with archive:
         by_user, ignored = _parse_zip(archive)
         if not by_user:
-            raise IntakeError(f"{zip_path} holds no Blackboard submissions (no file named "
-                              "<assignment>_<username>_attempt_<date>_<name>); is it the right zip?")
+            raise IntakeError(
+                f"{zip_path} holds no Blackboard submissions (no file named "
+                "<assignment>_<username>_attempt_<date>_<name>); is it the right zip?"
+            )
         for user, attempts in sorted(by_user.items()):
             latest = attempts[-1]
             folder = course.submitted_dir(user, assignment)
@@ -330,7 +358,9 @@ def collect_zip(course, zip_path: Path, assignment: str | None = None,
             existing = read_timestamp(folder) if folder.is_dir() else None
             if existing and not force and datetime.fromisoformat(existing) >= latest.moment:
                 kept = inspect_submission(course, user, assignment)
-                if not kept.refused:  # a refused attempt left nothing on disk: tried again (a bound may be raised)
+                if (
+                    not kept.refused
+                ):  # a refused attempt left nothing on disk: tried again (a bound may be raised)
                     kept.notes.append("already collected (same or newer attempt on disk)")
                     results.append(kept)
                     continue
@@ -342,8 +372,14 @@ def collect_zip(course, zip_path: Path, assignment: str | None = None,
                 try:
                     _unpack_attempt(sub.folder, _unpack_into, archive, latest, sub, released, limits)
                 except _TooLarge as error:  # a size the zip's header did not declare
-                    sub = Submission(user, assignment, folder, source="blackboard", submitted_at=sub.submitted_at,
-                                     notes=sub.notes)
+                    sub = Submission(
+                        user,
+                        assignment,
+                        folder,
+                        source="blackboard",
+                        submitted_at=sub.submitted_at,
+                        notes=sub.notes,
+                    )
                     _refuse(latest, sub, str(error))
             _store(course, sub)
             results.append(sub)
@@ -366,44 +402,54 @@ class _Limits:
     def of(cls, course) -> _Limits:
         settings = course.config.intake
         where = f"{course.config_path}: [intake]"
-        return cls(file=parse_size(settings.max_file_size, f"{where} max_file_size"),
-                   attempt=parse_size(settings.max_attempt_size, f"{where} max_attempt_size"),
-                   ratio=settings.max_compression_ratio or None)
+        return cls(
+            file=parse_size(settings.max_file_size, f"{where} max_file_size"),
+            attempt=parse_size(settings.max_attempt_size, f"{where} max_attempt_size"),
+            ratio=settings.max_compression_ratio or None,
+        )
 
     def refusal(self, attempt: _Attempt) -> str:
         """Why the attempt must not be unpacked, from the sizes the zip declares; '' if it may."""
         for member, original in attempt.files:
             size, packed = member.file_size, member.compress_size
             if self.file and size > self.file:
-                return (f"{original} unpacks to {_size(size)}, more than the {_size(self.file)} taken for one file "
-                        "of a submission")
+                return (
+                    f"{original} unpacks to {_size(size)}, more than the {_size(self.file)} taken for one file "
+                    "of a submission"
+                )
             if self.ratio and size > RATIO_FLOOR and size > self.ratio * max(packed, 1):
-                return (f"{original} unpacks to {_size(size)} from {_size(packed)} ({size / max(packed, 1):.0f} times "
-                        f"its packed size, more than the {self.ratio:g} times taken; a file that shrinks so much is "
-                        "mostly empty, as a zip bomb is)")
+                return (
+                    f"{original} unpacks to {_size(size)} from {_size(packed)} ({size / max(packed, 1):.0f} times "
+                    f"its packed size, more than the {self.ratio:g} times taken; a file that shrinks so much is "
+                    "mostly empty, as a zip bomb is)"
+                )
         total = sum(member.file_size for member, _ in attempt.files)
         if self.attempt and total > self.attempt:
-            return (f"its files unpack to {_size(total)}, more than the {_size(self.attempt)} taken for one "
-                    "submission")
+            return (
+                f"its files unpack to {_size(total)}, more than the {_size(self.attempt)} taken for one "
+                "submission"
+            )
         return ""
 
 
 # A file under this size is never refused for how well it compresses (a notebook's JSON packs 10:1).
-RATIO_FLOOR = 4 * 1024 ** 2
+RATIO_FLOOR = 4 * 1024**2
 # Free space left on the course's disk after unpacking an attempt, for the grading that follows.
-FREE_SPACE_MARGIN = 256 * 1024 ** 2
-_CHUNK = 1024 ** 2
+FREE_SPACE_MARGIN = 256 * 1024**2
+_CHUNK = 1024**2
 
 
 def _size(n: int) -> str:
-    return format_size(n) if n >= 1024 ** 2 else f"{n:,} bytes"
+    return format_size(n) if n >= 1024**2 else f"{n:,} bytes"
 
 
 def _refuse(attempt: _Attempt, sub: Submission, reason: str) -> None:
     """The attempt is not unpacked: its folder holds only its time and the reason (submission.json)."""
-    sub.problem = sub.refused = (f"the attempt of {attempt.stamp} was not unpacked: {reason}. Ask the student to "
-                                 "resubmit without it (or, if the file is genuine, raise the [intake] limits in "
-                                 f"{CONFIG_FILE} and collect again)")
+    sub.problem = sub.refused = (
+        f"the attempt of {attempt.stamp} was not unpacked: {reason}. Ask the student to "
+        "resubmit without it (or, if the file is genuine, raise the [intake] limits in "
+        f"{CONFIG_FILE} and collect again)"
+    )
     _unpack_attempt(sub.folder, write_timestamp, attempt.moment)
 
 
@@ -411,13 +457,17 @@ def _check_free_space(root: Path, attempt: _Attempt, sub: Submission) -> None:
     size = sum(member.file_size for member, _ in attempt.files)
     free = shutil.disk_usage(root).free
     if free < size + FREE_SPACE_MARGIN:
-        raise IntakeError(f"Only {_size(free)} is free on the disk holding {root}, and unpacking {sub.student_id}'s "
-                          f"attempt of {attempt.stamp} needs {_size(size)} and {_size(FREE_SPACE_MARGIN)} left free "
-                          "to grade: free some space "
-                          "and run the same `autograder collect --zip` again (students collected so far are kept).")
+        raise IntakeError(
+            f"Only {_size(free)} is free on the disk holding {root}, and unpacking {sub.student_id}'s "
+            f"attempt of {attempt.stamp} needs {_size(size)} and {_size(FREE_SPACE_MARGIN)} left free "
+            "to grade: free some space "
+            "and run the same `autograder collect --zip` again (students collected so far are kept)."
+        )
 
 
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, original: str, out, limit: int | None) -> int:
+def _read_member(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, original: str, out, limit: int | None
+) -> int:
     """Copy one entry to `out` in chunks, counting: a header that understates the size gets no further."""
     written = 0
     with archive.open(member) as source:
@@ -451,8 +501,9 @@ def _unpack_attempt(target: Path, fill, *args) -> None:
         os.replace(staging, target)
 
 
-def _unpack_into(folder: Path, archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission, released: str,
-                 limits: _Limits) -> None:
+def _unpack_into(
+    folder: Path, archive: zipfile.ZipFile, attempt: _Attempt, sub: Submission, released: str, limits: _Limits
+) -> None:
     damaged, notebooks = sub.damaged, []
     left = limits.attempt  # bytes the attempt may still unpack to
     for member, original in attempt.files:
@@ -479,16 +530,22 @@ def _unpack_into(folder: Path, archive: zipfile.ZipFile, attempt: _Attempt, sub:
     write_timestamp(folder, attempt.moment)
     damaged_notebooks = [name for name in damaged if name.lower().endswith(".ipynb")]
     if damaged and not damaged_notebooks:
-        sub.notes.append(f"{', '.join(damaged)} could not be read from the zip (damaged); the notebook is fine")
+        sub.notes.append(
+            f"{', '.join(damaged)} could not be read from the zip (damaged); the notebook is fine"
+        )
     if damaged_notebooks:
-        sub.problem = (f"{', '.join(damaged_notebooks)} could not be read from the Blackboard zip (the file is "
-                       "damaged); download the submission again or ask the student to resubmit")
+        sub.problem = (
+            f"{', '.join(damaged_notebooks)} could not be read from the Blackboard zip (the file is "
+            "damaged); download the submission again or ask the student to resubmit"
+        )
     elif not notebooks:
         files = sub.recordings + sub.other_files
         sub.problem = "no notebook was submitted" + (f" (files: {', '.join(files)})" if files else "")
     elif len(notebooks) > 1:
-        sub.problem = (f"{len(notebooks)} notebooks were submitted ({', '.join(n for n, _ in notebooks)}); "
-                       "submit exactly one notebook")
+        sub.problem = (
+            f"{len(notebooks)} notebooks were submitted ({', '.join(n for n, _ in notebooks)}); "
+            "submit exactly one notebook"
+        )
     else:
         original, data = notebooks[0]
         sub.problem = notebook_problem(data, original)
@@ -504,6 +561,8 @@ def _unpack_into(folder: Path, archive: zipfile.ZipFile, attempt: _Attempt, sub:
 
 def no_submissions(course, assignment: str) -> UserError:
     """The error of a command that finds nothing submitted: where it looked, and how to fill it."""
-    return UserError(f"No submissions of {assignment} in {course.root / SUBMITTED}/<student>/{assignment}/. "
-                     f"Put nbgrader's submitted folders there (nbgrader collect), or take in a Blackboard "
-                     f"download with `autograder collect --zip FILE`.")
+    return UserError(
+        f"No submissions of {assignment} in {course.root / SUBMITTED}/<student>/{assignment}/. "
+        f"Put nbgrader's submitted folders there (nbgrader collect), or take in a Blackboard "
+        f"download with `autograder collect --zip FILE`."
+    )

@@ -63,16 +63,44 @@ EXECUTED_COPY_SUFFIX = ".executed.ipynb"
 
 # --- nbgrader's folders, and ours -------------------------------------------------------------------
 SOURCE, RELEASE, SUBMITTED, AUTOGRADED, FEEDBACK, REPORTS, EXPORT = (
-    "source", "release", "submitted", "autograded", "feedback", "reports", "export")
+    "source",
+    "release",
+    "submitted",
+    "autograded",
+    "feedback",
+    "reports",
+    "export",
+)
 
 # --- intake ------------------------------------------------------------------------------------------
 TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's submission time
 SUBMISSION_FILE = "submission.json"
 # Presentation recordings (and slides) handed in with a notebook: kept for the marker, never copied
 # into the sandbox; their length is checked when grading.
-RECORDING_EXTENSIONS = frozenset({
-    ".mp4", ".m4a", ".m4v", ".mov", ".mp3", ".wav", ".webm", ".mkv", ".ogg", ".opus", ".flac", ".aac",
-    ".wma", ".wmv", ".avi", ".pptx", ".ppt", ".key", ".odp", ".pdf"})
+RECORDING_EXTENSIONS = frozenset(
+    {
+        ".mp4",
+        ".m4a",
+        ".m4v",
+        ".mov",
+        ".mp3",
+        ".wav",
+        ".webm",
+        ".mkv",
+        ".ogg",
+        ".opus",
+        ".flac",
+        ".aac",
+        ".wma",
+        ".wmv",
+        ".avi",
+        ".pptx",
+        ".ppt",
+        ".key",
+        ".odp",
+        ".pdf",
+    }
+)
 
 # --- the stages' artefacts ---------------------------------------------------------------------------
 RESULT_FILE = "result.json"  # execute
@@ -88,7 +116,9 @@ SCORE_ARRAYS_FILE = "score.npz"
 GRADE_FILE = "grade.json"  # grade
 FEEDBACK_PAGE = "index.html"  # report
 SUMMARY_PAGE = "summary.html"
-CACHE_DIR = ".cache"  # autograded/.cache: content-addressed figures, and the keys of the pages and gradebook entries
+CACHE_DIR = (
+    ".cache"  # autograded/.cache: content-addressed figures, and the keys of the pages and gradebook entries
+)
 FIGURE_CACHE, PAGE_KEYS, GRADEBOOK_KEYS, PLAN_KEYS = "figures", "pages", "gradebook", "plans"
 KEY_SUFFIX = ".sha256"
 SIMILARITY_FILE = "similarity.json"  # similarity: the cohort's pairs (markers only)
@@ -383,9 +413,14 @@ class CourseLayout:
         write_json_atomic(path, data)
         return path
 
-    def save_score(self, student_id: str, assignment: str | None, data: dict | None, arrays: dict | None) -> None:
+    def save_score(
+        self, student_id: str, assignment: str | None, data: dict | None, arrays: dict | None
+    ) -> None:
         """The Score, or its absence (None removes a stale one)."""
-        path, arrays_path = self.score_path(student_id, assignment), self.score_arrays_path(student_id, assignment)
+        path, arrays_path = (
+            self.score_path(student_id, assignment),
+            self.score_arrays_path(student_id, assignment),
+        )
         if data is None:
             path.unlink(missing_ok=True)
             arrays_path.unlink(missing_ok=True)

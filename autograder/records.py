@@ -20,7 +20,13 @@ from pathlib import Path
 # --- findings (what a check says) ----------------------------------------------------------------
 
 PASS, WARN, FAIL, NOT_APPLICABLE, COULD_NOT_RUN, INFO = (
-    "pass", "warn", "fail", "not-applicable", "could-not-run", "info")
+    "pass",
+    "warn",
+    "fail",
+    "not-applicable",
+    "could-not-run",
+    "info",
+)
 FINDING_STATUSES = (PASS, WARN, FAIL, NOT_APPLICABLE, COULD_NOT_RUN, INFO)
 
 # Rubric criteria a finding may inform ("general" = execution, intake: informs no single criterion).
@@ -53,7 +59,7 @@ class Finding:
             raise ValueError(f"{self.check_id}: unknown visibility {self.visibility!r}")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Finding":
+    def from_dict(cls, data: dict) -> Finding:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -64,7 +70,13 @@ class Finding:
 # the kernel died, or a cell raised and the protocol did not save its results); INTERRUPTED: the batch was
 # stopped (Ctrl-C, SIGTERM, a full disk) while it ran, nobody's fault: it runs again next time.
 PENDING, RUNNING, EXECUTED, FAILED, INTAKE_ERROR, INTERRUPTED = (
-    "pending", "running", "executed", "failed", "intake-error", "interrupted")
+    "pending",
+    "running",
+    "executed",
+    "failed",
+    "intake-error",
+    "interrupted",
+)
 # What the later stages add, each in its own artefact: the checks ran, the grade was written.
 CHECKED, GRADED = "checked", "graded"
 
@@ -79,8 +91,12 @@ class CellRun:
     grade_id: str | None = None  # nbgrader grade_id, if the cell is an nbgrader cell
     duration: float | None = None
     error: dict | None = None  # {"ename": ..., "evalue": ...}
-    number: int | None = None  # the cell's number as the student counts it (papermill's injected cell not counted)
-    injected: bool = False  # papermill's injected-parameters cell: the grader's, not the student's (no number)
+    number: int | None = (
+        None  # the cell's number as the student counts it (papermill's injected cell not counted)
+    )
+    injected: bool = (
+        False  # papermill's injected-parameters cell: the grader's, not the student's (no number)
+    )
 
 
 @dataclass
@@ -109,7 +125,7 @@ class ExecutionRecord:
     findings: list[Finding] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ExecutionRecord":
+    def from_dict(cls, data: dict) -> ExecutionRecord:
         names = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["cells"] = [CellRun(**c) for c in kwargs.get("cells", [])]
@@ -117,7 +133,7 @@ class ExecutionRecord:
         return cls(**kwargs)
 
     @classmethod
-    def load(cls, path: Path) -> "ExecutionRecord":
+    def load(cls, path: Path) -> ExecutionRecord:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
     def to_dict(self) -> dict:

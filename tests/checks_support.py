@@ -82,8 +82,9 @@ def leaderboard_scores(algorithm_file: str, task: str) -> dict[int, dict]:
     return {int(k.split("_")[1]): v["scores"] for k, v in board["tasks"][task].items()}
 
 
-def results_file(path: Path, task: str, folds: dict[int, dict], compress: bool = False, scores=None,
-                 **kwargs) -> Path:
+def results_file(
+    path: Path, task: str, folds: dict[int, dict], compress: bool = False, scores=None, **kwargs
+) -> Path:
     return write_results(path, build_results_dict(task, folds, scores=scores, **kwargs), compress=compress)
 
 
@@ -91,8 +92,13 @@ def truth_predictions(truth, noise: float = 0.0, seed: int = 0) -> dict[int, dic
     """Per fold {mbid: target (+ noise)} for a regression task."""
     rng = np.random.default_rng(seed)
     targets = truth.target_of()
-    return {f: {m: float(targets[m] + rng.normal(scale=noise)) if noise else float(targets[m])
-                for m in truth.test_ids(f)} for f in range(5)}
+    return {
+        f: {
+            m: float(targets[m] + rng.normal(scale=noise)) if noise else float(targets[m])
+            for m in truth.test_ids(f)
+        }
+        for f in range(5)
+    }
 
 
 def statuses(findings) -> dict[str, str]:

@@ -44,22 +44,22 @@ EXTRA = {
     # a cell that never ends but can be interrupted: the per-cell budget stops it, the rest still runs
     "loop": "import time\nwhile True:\n    time.sleep(0.01)\n",
     # a cell that ignores interrupts: only the whole-notebook budget stops it
-    "stubborn": textwrap.dedent('''\
+    "stubborn": textwrap.dedent("""\
         import time
         while True:
             try:
                 time.sleep(0.05)
             except KeyboardInterrupt:
                 pass
-        '''),
+        """),
     "memory": "import numpy as np\nhog = []\nwhile True:\n    hog.append(np.ones(20_000_000))\n",
     "exit": "import os\nos._exit(3)\n",
     "segfault": "import ctypes\nctypes.string_at(0)\n",
-    "network": textwrap.dedent('''\
+    "network": textwrap.dedent("""\
         !pip install umap-learn --quiet
         import urllib.request
         urllib.request.urlopen("http://example.com", timeout=5).read()
-        '''),
+        """),
     "import_missing": "import umap  # not in the course environment\n",
 }
 
@@ -69,10 +69,14 @@ def released(path: Path | None = None) -> nbformat.NotebookNode:
 
 
 def _cell(nb, grade_id: str) -> int:
-    return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return next(
+        i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    )
 
 
-def quick_notebook(kind: str = "good", marker: str = "", released_path: Path | None = None) -> nbformat.NotebookNode:
+def quick_notebook(
+    kind: str = "good", marker: str = "", released_path: Path | None = None
+) -> nbformat.NotebookNode:
     """The released notebook, answered with a trivial model, plus whatever `kind` adds."""
     nb = released(released_path)
     settings = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
@@ -83,7 +87,8 @@ def quick_notebook(kind: str = "good", marker: str = "", released_path: Path | N
     nb.cells[_cell(nb, "analysis")].source = "print(task.scores)"
     nb.cells[_cell(nb, "llm_declaration")].source = (
         "## Large Language Model (LLM) usage declaration\n\n**Did you use an LLM (e.g. GPT-4, Gemini, Co-Pilot)?**"
-        "\n\nNo, I did not use an LLM.\n")
+        "\n\nNo, I did not use an LLM.\n"
+    )
     after_model = _cell(nb, "model") + 1
     if kind in EXTRA:
         nb.cells.insert(after_model, nbformat.v4.new_code_cell(EXTRA[kind]))
@@ -117,8 +122,12 @@ def escape_notebook(course: Path, victim: str) -> nbformat.NotebookNode:
     return nb
 
 
-def make_course(course: Path, submissions: dict[str, nbformat.NotebookNode], letters: dict[str, str] | None = None,
-                execution: dict | None = None) -> Path:
+def make_course(
+    course: Path,
+    submissions: dict[str, nbformat.NotebookNode],
+    letters: dict[str, str] | None = None,
+    execution: dict | None = None,
+) -> Path:
     """Submissions into submitted/{student}/research_challenge/, allocation.csv, quick budgets."""
     letters = letters or {}
     rows = ["student_id,challenge"]

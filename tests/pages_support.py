@@ -33,8 +33,14 @@ from rubric_fixtures import (
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 QUERY = "Query a mark within 10 working days: write to mlm-queries@example.ac.uk naming the criterion."
 
 MARKS = """student_id,criterion,mark,comment,marker
@@ -53,28 +59,44 @@ ef9012,presentation,61,,Dr Ada
 # what the second marker writes into the moderation sample (criteria in the rubric's order)
 SECOND_MARKS = {"ab1234": [68, 60, 72, 70, 71], "cd5678": [62, 58, 41, 47, 45]}
 
-ANSWERS = {"data_preparation": "**Your data preparation.**\n\nI used Magpie features of the composition (cd5678's own words).",
-           "model_choice": "**Your model choice.**\n\nA random forest, compared with a Dummy baseline."
-                           "<script>document.title = 'changed by the notebook'</script>"}
+ANSWERS = {
+    "data_preparation": "**Your data preparation.**\n\nI used Magpie features of the composition (cd5678's own words).",
+    "model_choice": "**Your model choice.**\n\nA random forest, compared with a Dummy baseline."
+    "<script>document.title = 'changed by the notebook'</script>",
+}
 
 
 def build_cohort(tmp: Path):
-    from autograder.grade.grading import grade_cohort
-    from autograder.report.cohort import write_cohort_reports
-
     import nbformat
 
     from autograder.course.release import release
+    from autograder.grade.grading import grade_cohort
+    from autograder.report.cohort import write_cohort_reports
 
     course = make_course(tmp / "course")
     source = source_notebook()  # with the template's task cells of the presentation and the general feedback
     present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells}
-    for grade_id, points, text in (("presentation", 30, "## Presentation (30 %)"),
-                                   ("markers_feedback", 0, "## Markers' general feedback")):
+    for grade_id, points, text in (
+        ("presentation", 30, "## Presentation (30 %)"),
+        ("markers_feedback", 0, "## Markers' general feedback"),
+    ):
         if grade_id not in present:
-            source.cells.append(nbformat.v4.new_markdown_cell(text, metadata={"nbgrader": {
-                "grade": False, "grade_id": grade_id, "locked": True, "points": points, "schema_version": 3,
-                "solution": False, "task": True}}))
+            source.cells.append(
+                nbformat.v4.new_markdown_cell(
+                    text,
+                    metadata={
+                        "nbgrader": {
+                            "grade": False,
+                            "grade_id": grade_id,
+                            "locked": True,
+                            "points": points,
+                            "schema_version": 3,
+                            "solution": False,
+                            "task": True,
+                        }
+                    },
+                )
+            )
     nbformat.write(source, str(course.source_dir() / f"{ASSIGNMENT}.ipynb"))
     release(course)
     config = course.config_path.read_text(encoding="utf-8")
@@ -84,15 +106,48 @@ def build_cohort(tmp: Path):
     from autograder.course.config import Course
 
     course = Course.open(course.root)
-    add_submission(course, "ab1234", "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 ± 0.0177 eV."), tmp,
-                   notebook=executed_notebook(course, {}))
-    add_submission(course, "cd5678", "D", "RF-SCM/Magpie", faulty_findings(), tmp,
-                   notebook=executed_notebook(course, {"test_all_folds_recorded": False}, ANSWERS),
-                   submitted_at="2026-03-11T18:30:00", recording=("talk.m4a", 372))
-    add_submission(course, "ef9012", "B", "Darwin", good_findings("Recomputed MAE: 0.2865 eV."), tmp,
-                   real_gzip=True, recording=("presentation.mp4", 295), notebook=executed_notebook(course, {}))
-    add_submission(course, "gh3456", "B", None, failed_findings(), tmp, status="failed",
-                   reason="cell 9 raised MemoryError", recording=None)
+    add_submission(
+        course,
+        "ab1234",
+        "B",
+        "RF-SCM/Magpie",
+        good_findings("Recomputed MAE: 0.4461 ± 0.0177 eV."),
+        tmp,
+        notebook=executed_notebook(course, {}),
+    )
+    add_submission(
+        course,
+        "cd5678",
+        "D",
+        "RF-SCM/Magpie",
+        faulty_findings(),
+        tmp,
+        notebook=executed_notebook(course, {"test_all_folds_recorded": False}, ANSWERS),
+        submitted_at="2026-03-11T18:30:00",
+        recording=("talk.m4a", 372),
+    )
+    add_submission(
+        course,
+        "ef9012",
+        "B",
+        "Darwin",
+        good_findings("Recomputed MAE: 0.2865 eV."),
+        tmp,
+        real_gzip=True,
+        recording=("presentation.mp4", 295),
+        notebook=executed_notebook(course, {}),
+    )
+    add_submission(
+        course,
+        "gh3456",
+        "B",
+        None,
+        failed_findings(),
+        tmp,
+        status="failed",
+        reason="cell 9 raised MemoryError",
+        recording=None,
+    )
     for student in ("ab1234", "cd5678", "gh3456"):
         course.log_path(student).write_text(f"[papermill] executing {student}'s notebook\n", encoding="utf-8")
     course.marks_csv_path().parent.mkdir(exist_ok=True)

@@ -36,7 +36,12 @@ from autograder.results.score import score_results_file
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "research_challenge"
-LEADERBOARD_FILES = {"RF-SCM/Magpie": "rf", "Dummy": "dummy", "Darwin": "darwin", "AMMExpress v2020": "automatminer_expressv2020"}
+LEADERBOARD_FILES = {
+    "RF-SCM/Magpie": "rf",
+    "Dummy": "dummy",
+    "Darwin": "darwin",
+    "AMMExpress v2020": "automatminer_expressv2020",
+}
 
 
 def data_dir() -> Path:
@@ -75,13 +80,18 @@ _RESULTS_CACHE: dict[tuple, bytes] = {}
 def results_bytes(task: str, algorithm: str, tmp: Path, real_gzip: bool = False) -> bytes:
     key = (task, algorithm, real_gzip)
     if key not in _RESULTS_CACHE:
-        path = write_results_file(task, algorithm, tmp / f"{task}-{LEADERBOARD_FILES[algorithm]}-{int(real_gzip)}.json.gz",
-                                  real_gzip)
+        path = write_results_file(
+            task,
+            algorithm,
+            tmp / f"{task}-{LEADERBOARD_FILES[algorithm]}-{int(real_gzip)}.json.gz",
+            real_gzip,
+        )
         _RESULTS_CACHE[key] = path.read_bytes()
     return _RESULTS_CACHE[key]
 
 
 # --- recordings --------------------------------------------------------------------------------------
+
 
 def make_recording(path: Path, seconds: float) -> Path:
     """A real recording: MP4 (MPEG-4 video, 1 frame/s) or M4A (ALAC audio), `seconds` long."""
@@ -118,6 +128,7 @@ def make_recording(path: Path, seconds: float) -> Path:
 
 # --- the course --------------------------------------------------------------------------------------
 
+
 def source_notebook() -> nbformat.NotebookNode:
     """A small nbgrader source notebook with the real assignment's graded cells (grade ids, points: the
     manually graded cells carry the rubric's weights, 100 in all; the tests carry none)."""
@@ -125,30 +136,53 @@ def source_notebook() -> nbformat.NotebookNode:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
     def meta(grade_id, grade=False, solution=False, locked=False, task=False, points=None):
-        m = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution,
-             "task": task}
+        m = {
+            "grade": grade,
+            "grade_id": grade_id,
+            "locked": locked,
+            "schema_version": 3,
+            "solution": solution,
+            "task": task,
+        }
         if points is not None:
             m["points"] = points
         return {"nbgrader": m}
 
     cells = [
         nbformat.v4.new_markdown_cell("# Research challenge", metadata=meta("intro", locked=True)),
-        nbformat.v4.new_markdown_cell("**Your data preparation.**\n\n### BEGIN SOLUTION\nMagpie features.\n### END SOLUTION",
-                                      metadata=meta("data_preparation", grade=True, solution=True, points=20)),
-        nbformat.v4.new_markdown_cell("**Your model choice.**\n\n### BEGIN SOLUTION\nRandom forest.\n### END SOLUTION",
-                                      metadata=meta("model_choice", grade=True, solution=True, points=20)),
+        nbformat.v4.new_markdown_cell(
+            "**Your data preparation.**\n\n### BEGIN SOLUTION\nMagpie features.\n### END SOLUTION",
+            metadata=meta("data_preparation", grade=True, solution=True, points=20),
+        ),
+        nbformat.v4.new_markdown_cell(
+            "**Your model choice.**\n\n### BEGIN SOLUTION\nRandom forest.\n### END SOLUTION",
+            metadata=meta("model_choice", grade=True, solution=True, points=20),
+        ),
         nbformat.v4.new_code_cell("results_saved = True", metadata=meta("protocol", locked=True)),
-        nbformat.v4.new_code_cell("assert results_saved", metadata=meta("test_results_saved", grade=True, locked=True, points=0)),
-        nbformat.v4.new_code_cell("assert all_folds", metadata=meta("test_all_folds_recorded", grade=True, locked=True, points=0)),
-        nbformat.v4.new_markdown_cell("**Your training and testing.**\n\n### BEGIN SOLUTION\nOfficial folds.\n### END SOLUTION",
-                                      metadata=meta("training_testing", grade=True, solution=True, points=20)),
-        nbformat.v4.new_markdown_cell("## Large Language Model (LLM) usage declaration\n\n### BEGIN SOLUTION\nNo.\n### END SOLUTION",
-                                      metadata=meta("llm_declaration", grade=True, solution=True, points=0)),
-        nbformat.v4.new_markdown_cell("## Code (10 %)", metadata=meta("code_quality", task=True, locked=True, points=10)),
-        nbformat.v4.new_markdown_cell("## Presentation (30 %)", metadata=meta("presentation", task=True, locked=True,
-                                                                               points=30)),
-        nbformat.v4.new_markdown_cell("## Markers' general feedback", metadata=meta("markers_feedback", task=True,
-                                                                                     locked=True, points=0)),
+        nbformat.v4.new_code_cell(
+            "assert results_saved", metadata=meta("test_results_saved", grade=True, locked=True, points=0)
+        ),
+        nbformat.v4.new_code_cell(
+            "assert all_folds", metadata=meta("test_all_folds_recorded", grade=True, locked=True, points=0)
+        ),
+        nbformat.v4.new_markdown_cell(
+            "**Your training and testing.**\n\n### BEGIN SOLUTION\nOfficial folds.\n### END SOLUTION",
+            metadata=meta("training_testing", grade=True, solution=True, points=20),
+        ),
+        nbformat.v4.new_markdown_cell(
+            "## Large Language Model (LLM) usage declaration\n\n### BEGIN SOLUTION\nNo.\n### END SOLUTION",
+            metadata=meta("llm_declaration", grade=True, solution=True, points=0),
+        ),
+        nbformat.v4.new_markdown_cell(
+            "## Code (10 %)", metadata=meta("code_quality", task=True, locked=True, points=10)
+        ),
+        nbformat.v4.new_markdown_cell(
+            "## Presentation (30 %)", metadata=meta("presentation", task=True, locked=True, points=30)
+        ),
+        nbformat.v4.new_markdown_cell(
+            "## Markers' general feedback",
+            metadata=meta("markers_feedback", task=True, locked=True, points=0),
+        ),
     ]
     nb.cells = cells
     return nb
@@ -203,7 +237,9 @@ def executed_notebook(course: Course, tests_pass: dict[str, bool], answers: dict
             count += 1
             cell.execution_count = count
             if grade_id in tests_pass and not tests_pass[grade_id]:
-                cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])]
+                cell.outputs = [
+                    nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])
+                ]
         elif answers and grade_id in answers:
             cell.source = answers[grade_id]
     return nb
@@ -218,20 +254,51 @@ def good_findings(metric_text: str) -> list[Finding]:
         f("protocol.api_used", "training_testing", PASS, "The notebook evaluates with the Matbench API."),
         f("protocol.results_file", "training_testing", PASS, "results.json.gz was written and loads."),
         f("protocol.folds_complete", "training_testing", PASS, "All five official folds were recorded."),
-        f("protocol.test_ids", "training_testing", PASS, "Each fold predicts exactly the official test materials."),
+        f(
+            "protocol.test_ids",
+            "training_testing",
+            PASS,
+            "Each fold predicts exactly the official test materials.",
+        ),
         f("protocol.scores", "training_testing", PASS, metric_text),
-        f("protocol.plausibility", "training_testing", PASS, "The score is in the plausible range.", visibility=MARKER),
-        f("code.lint", "code", WARN, "ruff reports 7 problems in your code (e.g. unused imports).",
-          "Remove unused imports and variables; run `ruff check` on your code."),
-        f("code.annotation", "code", PASS, "Your code is well annotated (1 comment or markdown line per 3 code lines)."),
+        f(
+            "protocol.plausibility",
+            "training_testing",
+            PASS,
+            "The score is in the plausible range.",
+            visibility=MARKER,
+        ),
+        f(
+            "code.lint",
+            "code",
+            WARN,
+            "ruff reports 7 problems in your code (e.g. unused imports).",
+            "Remove unused imports and variables; run `ruff check` on your code.",
+        ),
+        f(
+            "code.annotation",
+            "code",
+            PASS,
+            "Your code is well annotated (1 comment or markdown line per 3 code lines).",
+        ),
         f("code.organisation", "code", PASS, "The code is organised in functions, with no very long cells."),
         f("code.errors_left", "code", PASS, "The notebook was saved without error outputs."),
         f("declaration.present", "general", PASS, "The LLM usage declaration section is there."),
-        f("declaration.complete", "general", PASS, "All four questions of the declaration are answered.",
-          details={"answers": {"used": "Yes, ChatGPT (GPT-4o).", "tasks": "Debugging a pandas merge and summarising the MODNet paper.",
-                               "limitations": "It suggested a deprecated matminer API.",
-                               "ethics": "I checked every suggestion and wrote the text myself."},
-                   "answered": {"used": True, "tasks": True, "limitations": True, "ethics": True}}),
+        f(
+            "declaration.complete",
+            "general",
+            PASS,
+            "All four questions of the declaration are answered.",
+            details={
+                "answers": {
+                    "used": "Yes, ChatGPT (GPT-4o).",
+                    "tasks": "Debugging a pandas merge and summarising the MODNet paper.",
+                    "limitations": "It suggested a deprecated matminer API.",
+                    "ethics": "I checked every suggestion and wrote the text myself.",
+                },
+                "answered": {"used": True, "tasks": True, "limitations": True, "ethics": True},
+            },
+        ),
         f("practice.baseline", "model_choice", INFO, "A baseline (a Dummy or linear model) is compared."),
         f("protocol.claimed_scores", "training_testing", NOT_APPLICABLE, "No scores are quoted in the text."),
     ]
@@ -241,42 +308,102 @@ def faulty_findings() -> list[Finding]:
     return [
         f("protocol.api_used", "training_testing", PASS, "The notebook evaluates with the Matbench API."),
         f("protocol.results_file", "training_testing", PASS, "results.json.gz was written and loads."),
-        f("protocol.test_tuning", "training_testing", FAIL,
-          "Hyper-parameters were chosen with GridSearchCV on the test fold of each split.",
-          "Tune inside the training data of each fold (e.g. GridSearchCV on the training part only)."),
-        f("protocol.preprocessing_leak", "data_preparation", WARN,
-          "A StandardScaler is fitted before the fold loop, on data that includes the test folds.",
-          "Fit scalers inside train_model, on the training data of each fold."),
+        f(
+            "protocol.test_tuning",
+            "training_testing",
+            FAIL,
+            "Hyper-parameters were chosen with GridSearchCV on the test fold of each split.",
+            "Tune inside the training data of each fold (e.g. GridSearchCV on the training part only).",
+        ),
+        f(
+            "protocol.preprocessing_leak",
+            "data_preparation",
+            WARN,
+            "A StandardScaler is fitted before the fold loop, on data that includes the test folds.",
+            "Fit scalers inside train_model, on the training data of each fold.",
+        ),
         f("protocol.plausibility", "training_testing", WARN, "Check this result.", visibility=MARKER),
-        f("code.lint", "code", FAIL, "ruff reports 41 problems in your code.", "Run `ruff check` and fix them."),
-        f("code.annotation", "code", WARN, "Few comments: 1 comment line per 25 code lines.", "Explain each step."),
+        f(
+            "code.lint",
+            "code",
+            FAIL,
+            "ruff reports 41 problems in your code.",
+            "Run `ruff check` and fix them.",
+        ),
+        f(
+            "code.annotation",
+            "code",
+            WARN,
+            "Few comments: 1 comment line per 25 code lines.",
+            "Explain each step.",
+        ),
         f("code.organisation", "code", WARN, "One cell has 180 lines.", "Split long cells into functions."),
-        f("declaration.present", "general", FAIL, "The notebook has no Large Language Model (LLM) usage declaration.",
-          "Add the section 'Large Language Model (LLM) usage declaration' and answer its four questions."),
+        f(
+            "declaration.present",
+            "general",
+            FAIL,
+            "The notebook has no Large Language Model (LLM) usage declaration.",
+            "Add the section 'Large Language Model (LLM) usage declaration' and answer its four questions.",
+        ),
         f("execution.run", "general", PASS, "Every cell ran to completion."),
-        f("practice.feature_importance", "training_testing", COULD_NOT_RUN,
-          "The feature importance could not be checked.", visibility=MARKER,
-          details={"error": "KeyError: 'model' in /work/grader/secret/checks.py"}),
+        f(
+            "practice.feature_importance",
+            "training_testing",
+            COULD_NOT_RUN,
+            "The feature importance could not be checked.",
+            visibility=MARKER,
+            details={"error": "KeyError: 'model' in /work/grader/secret/checks.py"},
+        ),
     ]
 
 
 def failed_findings() -> list[Finding]:
     return [
-        f("execution.run", "general", FAIL, "The notebook stopped: cell 9 raised MemoryError after 412 s.",
-          "Reduce the memory your features need (e.g. fewer featurisers) and run the whole notebook again."),
-        f("protocol.results_file", "training_testing", FAIL, "No results.json.gz was written by the run.",
-          "Restart the kernel and run the whole notebook from the top."),
+        f(
+            "execution.run",
+            "general",
+            FAIL,
+            "The notebook stopped: cell 9 raised MemoryError after 412 s.",
+            "Reduce the memory your features need (e.g. fewer featurisers) and run the whole notebook again.",
+        ),
+        f(
+            "protocol.results_file",
+            "training_testing",
+            FAIL,
+            "No results.json.gz was written by the run.",
+            "Restart the kernel and run the whole notebook from the top.",
+        ),
         f("protocol.trace", "training_testing", FAIL, "The protocol trace is missing.", visibility=MARKER),
-        f("declaration.complete", "general", WARN, "The declaration does not answer: How did you ensure ethical use?",
-          "Answer every question.", details={"answers": {"used": "No, I did not use an LLM."},
-                                             "answered": {"used": True, "tasks": False, "limitations": False, "ethics": False}}),
+        f(
+            "declaration.complete",
+            "general",
+            WARN,
+            "The declaration does not answer: How did you ensure ethical use?",
+            "Answer every question.",
+            details={
+                "answers": {"used": "No, I did not use an LLM."},
+                "answered": {"used": True, "tasks": False, "limitations": False, "ethics": False},
+            },
+        ),
     ]
 
 
-def add_submission(course: Course, student: str, letter: str, algorithm: str | None, findings: list[Finding],
-                   tmp: Path, *, status: str = "executed", reason: str = "", submitted_at: str | None = "2026-03-11T14:02:00",
-                   recording: tuple[str, float] | None = ("talk.mp4", 270), notebook=None, real_gzip: bool = False,
-                   cells_ok: bool = True) -> Path:
+def add_submission(
+    course: Course,
+    student: str,
+    letter: str,
+    algorithm: str | None,
+    findings: list[Finding],
+    tmp: Path,
+    *,
+    status: str = "executed",
+    reason: str = "",
+    submitted_at: str | None = "2026-03-11T14:02:00",
+    recording: tuple[str, float] | None = ("talk.mp4", 270),
+    notebook=None,
+    real_gzip: bool = False,
+    cells_ok: bool = True,
+) -> Path:
     catalogue = course.config.catalogue
     challenge = catalogue.get(letter)
     folder = course.autograded_dir(student)
@@ -296,14 +423,29 @@ def add_submission(course: Course, student: str, letter: str, algorithm: str | N
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type == "code":
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-                cells.append(CellRun(index, "completed" if cells_ok else "failed", grade_id=grade_id, duration=0.5))
+                cells.append(
+                    CellRun(index, "completed" if cells_ok else "failed", grade_id=grade_id, duration=0.5)
+                )
     if recording:
         make_recording(submitted / recording[0], recording[1])
     record = ExecutionRecord(
-        student_id=student, assignment=ASSIGNMENT, status=status, reason=reason, challenge=letter,
-        task=challenge.task, submitted_at=submitted_at, notebook=notebook_name, results_file=results_file,
-        sandbox="bubblewrap", cells=cells, wall_seconds=412.5, cpu_seconds=780.2, peak_memory_mb=2310.0,
-        parameters={"challenge": letter, "seed": 2026}, findings=findings)
+        student_id=student,
+        assignment=ASSIGNMENT,
+        status=status,
+        reason=reason,
+        challenge=letter,
+        task=challenge.task,
+        submitted_at=submitted_at,
+        notebook=notebook_name,
+        results_file=results_file,
+        sandbox="bubblewrap",
+        cells=cells,
+        wall_seconds=412.5,
+        cpu_seconds=780.2,
+        peak_memory_mb=2310.0,
+        parameters={"challenge": letter, "seed": 2026},
+        findings=findings,
+    )
     record.save(course.result_path(student))
     if algorithm:  # what the check stage stores: the one Score of these predictions
         score = score_results_file(challenge, folder / results_file)

@@ -79,8 +79,15 @@ def run_check(*args, cwd: Path = REPO, env: dict | None = None, timeout: float =
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.pop("COLUMNS", None)
-    done = subprocess.run([sys.executable, "-m", "autograder", "check", *map(str, args)], cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "check", *map(str, args)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return done.returncode, done.stdout, done.stderr
 
 

@@ -18,22 +18,39 @@ from autograder import findings
 PACKAGE = Path(autograder.__file__).resolve().parent
 # Runs inside the student's kernel, where the package cannot be imported: it gets its paths from
 # the environment the engine sets, and is not part of the import graph.
-OUTSIDE = ("execute/kernel_startup/",
-           # and the course `autograder init` copies (its nbgrader_config.py is nbgrader's, not ours)
-           "course/skeleton/")
+OUTSIDE = (
+    "execute/kernel_startup/",
+    # and the course `autograder init` copies (its nbgrader_config.py is nbgrader's, not ours)
+    "course/skeleton/",
+)
 
 # The stages, lowest first. A module may import its own layer and those below it, never above.
 LAYERS = [
     # `autograder` itself holds the version and the students' `autograder.self_check()` (a lazy
     # import of the self-check: the one import allowed to go up, see ENTRY_POINT)
-    ("foundation", ("autograder", "autograder.version", "autograder.errors", "autograder.records",
-                    "autograder.findings", "autograder.layout", "autograder.nbgrader_import")),
+    (
+        "foundation",
+        (
+            "autograder",
+            "autograder.version",
+            "autograder.errors",
+            "autograder.records",
+            "autograder.findings",
+            "autograder.layout",
+            "autograder.nbgrader_import",
+        ),
+    ),
     ("course", ("autograder.course",)),
     ("intake and results", ("autograder.intake", "autograder.results")),
     ("execute", ("autograder.execute",)),
-    ("checks", ("autograder.checks",
-                # reads the notebooks and the release as the checks do; report/similarity.py renders it
-                "autograder.similarity")),
+    (
+        "checks",
+        (
+            "autograder.checks",
+            # reads the notebooks and the release as the checks do; report/similarity.py renders it
+            "autograder.similarity",
+        ),
+    ),
     ("grade", ("autograder.grade",)),
     ("report", ("autograder.report",)),
     ("self-check and batch", ("autograder.selfcheck", "autograder.batch")),
@@ -62,9 +79,10 @@ def _layer(module: str) -> int:
     best = None
     for index, (_, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[1]:
-                    best = (index, len(prefix))
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[1]
+            ):
+                best = (index, len(prefix))
     assert best is not None, f"{module} belongs to no layer: add it to LAYERS"
     return best[0]
 
@@ -100,8 +118,10 @@ def test_no_stage_imports_a_later_stage():
     for module, path in MODULES.items():
         for target, line, _ in _imports(module, path):
             if _layer(target) > _layer(module) and (module, target) != ENTRY_POINT:
-                upward.append(f"{path.relative_to(PACKAGE.parent)}:{line} {module} ({LAYERS[_layer(module)][0]}) "
-                              f"imports {target} ({LAYERS[_layer(target)][0]})")
+                upward.append(
+                    f"{path.relative_to(PACKAGE.parent)}:{line} {module} ({LAYERS[_layer(module)][0]}) "
+                    f"imports {target} ({LAYERS[_layer(target)][0]})"
+                )
     assert upward == []
 
 
@@ -121,7 +141,7 @@ def test_no_import_cycle():
         state[node] = 1
         for target in graph[node]:
             if state.get(target) == 1:
-                cycles.append(" -> ".join(trail[trail.index(target):] + [target]))
+                cycles.append(" -> ".join(trail[trail.index(target) :] + [target]))
             elif target not in state:
                 visit(target, trail + [target])
         state[node] = 2
@@ -135,32 +155,40 @@ def test_no_import_cycle():
 def test_the_foundation_does_not_load_the_self_check():
     """`import autograder.records` (any stage's first import) loads the root package, which must not
     bring the self-check with it; `autograder.self_check` still works, importing it on use."""
-    code = ("import sys, autograder.records\n"
-            "loaded = sorted(m for m in sys.modules if m.startswith('autograder.selfcheck'))\n"
-            "assert not loaded, loaded\n"
-            "import autograder\n"
-            "assert callable(autograder.self_check) and autograder.__version__\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    code = (
+        "import sys, autograder.records\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('autograder.selfcheck'))\n"
+        "assert not loaded, loaded\n"
+        "import autograder\n"
+        "assert callable(autograder.self_check) and autograder.__version__\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_every_module_imports_on_its_own():
     """Each module in a fresh interpreter: an import-order cycle would raise here."""
-    code = ("import subprocess, sys\n"
-            "from concurrent.futures import ThreadPoolExecutor\n"
-            "def one(name):\n"
-            "    done = subprocess.run([sys.executable, '-c', f'import {name}'], capture_output=True, text=True)\n"
-            "    return name + ': ' + done.stderr.strip().splitlines()[-1] if done.returncode else ''\n"
-            "with ThreadPoolExecutor(2) as pool:\n"
-            "    bad = [line for line in pool.map(one, sys.argv[1:]) if line]\n"
-            "print('\\n'.join(bad))\n")
+    code = (
+        "import subprocess, sys\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "def one(name):\n"
+        "    done = subprocess.run([sys.executable, '-c', f'import {name}'], capture_output=True, text=True)\n"
+        "    return name + ': ' + done.stderr.strip().splitlines()[-1] if done.returncode else ''\n"
+        "with ThreadPoolExecutor(2) as pool:\n"
+        "    bad = [line for line in pool.map(one, sys.argv[1:]) if line]\n"
+        "print('\\n'.join(bad))\n"
+    )
     names = [m for m in MODULES if m != "autograder.__main__"]
-    done = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=600,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=600, check=False
+    )
     assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
 
 
 # --- the README's map of the code -----------------------------------------------------------------------
+
 
 def _readme_map() -> list[str]:
     """The module paths the README's map names ("How the code is organised"): one entry a line,
@@ -182,8 +210,11 @@ def _readme_map() -> list[str]:
 
 def test_the_readme_map_names_every_module_once():
     named = _readme_map()
-    modules = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
-                     if not p.relative_to(PACKAGE).as_posix().startswith("course/skeleton/"))
+    modules = sorted(
+        p.relative_to(PACKAGE).as_posix()
+        for p in PACKAGE.rglob("*.py")
+        if not p.relative_to(PACKAGE).as_posix().startswith("course/skeleton/")
+    )
     assert sorted(set(named) - set(modules)) == [], "named in README.md's map but not in autograder/"
     assert sorted(set(modules) - set(named)) == [], "in autograder/ but not in README.md's map: add a line"
     assert sorted({n for n in named if named.count(n) > 1}) == [], "named more than once"
@@ -191,11 +222,27 @@ def test_the_readme_map_names_every_module_once():
 
 # --- one module spells the file names -----------------------------------------------------------------
 
-ARTEFACT_NAMES = ("result.json", "checks.json", "score.json", "score.npz", "grade.json", "results.json.gz",
-                  "protocol_trace.jsonl", "execution.log", "index.html", "summary.html", "allocation.csv",
-                  "marks.csv", "gradebook.db", "submission.json", "timestamp.txt", "autograder.toml",
-                  "similarity.json", "similarity.html",
-                  ".lock")
+ARTEFACT_NAMES = (
+    "result.json",
+    "checks.json",
+    "score.json",
+    "score.npz",
+    "grade.json",
+    "results.json.gz",
+    "protocol_trace.jsonl",
+    "execution.log",
+    "index.html",
+    "summary.html",
+    "allocation.csv",
+    "marks.csv",
+    "gradebook.db",
+    "submission.json",
+    "timestamp.txt",
+    "autograder.toml",
+    "similarity.json",
+    "similarity.html",
+    ".lock",
+)
 
 
 # a name as a whole (not "summary.html" inside a template's name, "summary.html.j2")
@@ -231,6 +278,7 @@ def test_only_the_layout_module_spells_an_artefact_file_name():
 
 # --- one registry of finding ids ------------------------------------------------------------------------
 
+
 def test_no_module_builds_a_finding_by_hand():
     """Every finding is made through the registry (autograder.findings), so no undeclared id can
     reach a record."""
@@ -248,7 +296,21 @@ def test_no_module_builds_a_finding_by_hand():
 def test_every_finding_id_spelled_in_the_package_is_declared():
     families = findings.families()
     undeclared = []
-    extensions = ("py", "csv", "json", "gz", "toml", "log", "txt", "db", "html", "npz", "jsonl", "lock", "ipynb")
+    extensions = (
+        "py",
+        "csv",
+        "json",
+        "gz",
+        "toml",
+        "log",
+        "txt",
+        "db",
+        "html",
+        "npz",
+        "jsonl",
+        "lock",
+        "ipynb",
+    )
     for module, path in MODULES.items():
         if module in ("autograder.findings", "autograder.layout"):
             continue
@@ -257,8 +319,14 @@ def test_every_finding_id_spelled_in_the_package_is_declared():
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 text = node.value
                 family, _, name = text.partition(".")
-                if (family in families and name and name.replace("_", "").isalpha() and name.islower()
-                        and text not in findings.KINDS and name not in extensions):
+                if (
+                    family in families
+                    and name
+                    and name.replace("_", "").isalpha()
+                    and name.islower()
+                    and text not in findings.KINDS
+                    and name not in extensions
+                ):
                     undeclared.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {text!r}")
     assert undeclared == []
 

@@ -20,8 +20,10 @@ from engine_support import ASSIGNMENT, _cell, make_course, quick_notebook, store
 from autograder.execute import sandbox as sb
 from autograder.layout import NOTEBOOK_FILES_DIR
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here"),
+]
 
 
 def sleeper(marker: str, seconds: int = 600) -> nbformat.NotebookNode:
@@ -60,8 +62,9 @@ def _wait_running(course, students, batch, limit=240.0) -> list[psutil.Process]:
     while time.monotonic() < deadline:
         staged = [course / "autograded" / s / f".{ASSIGNMENT}.new" / "result.json" for s in students]
         kernels = [p for p in _descendants(batch) if "ipykernel" in " ".join(p.cmdline())]
-        if all(p.is_file() and json.loads(p.read_text()).get("status") == "running" for p in staged) \
-                and len(kernels) >= len(students):
+        if all(p.is_file() and json.loads(p.read_text()).get("status") == "running" for p in staged) and len(
+            kernels
+        ) >= len(students):
             time.sleep(3)  # the kernels are up and in the sleeping cell
             return _descendants(batch)
         assert batch.poll() is None, batch.communicate()[1][-3000:]
@@ -71,13 +74,19 @@ def _wait_running(course, students, batch, limit=240.0) -> list[psutil.Process]:
 
 # SIGTERM (what a scheduler or `kill` sends) in `make test`; Ctrl-C's SIGINT takes the same path, and is
 # also sent by the --force test below, so its own full run is left to `make test-all`
-@pytest.mark.parametrize("signum", [pytest.param(signal.SIGINT, marks=pytest.mark.extended), signal.SIGTERM],
-                         ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signum",
+    [pytest.param(signal.SIGINT, marks=pytest.mark.extended), signal.SIGTERM],
+    ids=["SIGINT", "SIGTERM"],
+)
 def test_a_signal_stops_every_sandbox_records_interrupted_and_a_rerun_completes(course_dir, signum):
     students = ["s1", "s2"]
-    course = make_course(course_dir, {s: sleeper(s, 30) for s in students}, execution={"workers": 2, "cell_timeout": 300})
-    batch = subprocess.Popen(_grade(course), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+    course = make_course(
+        course_dir, {s: sleeper(s, 30) for s in students}, execution={"workers": 2, "cell_timeout": 300}
+    )
+    batch = subprocess.Popen(
+        _grade(course), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         processes = _wait_running(course, students, batch)
         sent = time.monotonic()
@@ -104,11 +113,15 @@ def test_a_signal_stops_every_sandbox_records_interrupted_and_a_rerun_completes(
     for student in students:
         record, status = stored_submission(course, student)
         assert status == "graded" and record.status == "executed", (student, status, record.reason)
-        assert (course / "autograded" / student / ASSIGNMENT / NOTEBOOK_FILES_DIR / "results.json.gz").is_file()
+        assert (
+            course / "autograded" / student / ASSIGNMENT / NOTEBOOK_FILES_DIR / "results.json.gz"
+        ).is_file()
 
 
 def test_sigint_during_force_keeps_the_previous_execution_grade_and_page(course_dir):
-    course = make_course(course_dir, {"s1": sleeper("s1", 1)}, execution={"workers": 1, "cell_timeout": 900, "timeout": 1200})
+    course = make_course(
+        course_dir, {"s1": sleeper("s1", 1)}, execution={"workers": 1, "cell_timeout": 900, "timeout": 1200}
+    )
     first = subprocess.run(_grade(course), capture_output=True, text=True, timeout=900, check=False)
     assert first.returncode == 0, first.stderr[-3000:]
     assert stored_submission(course, "s1")[1] == "graded"
@@ -119,8 +132,13 @@ def test_sigint_during_force_keeps_the_previous_execution_grade_and_page(course_
 
     # the notebook now takes long: the re-run is under way when Ctrl-C comes
     nbformat.write(sleeper("s1", 600), course / "submitted" / "s1" / ASSIGNMENT / "research_challenge.ipynb")
-    batch = subprocess.Popen(_grade(course, "--force"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+    batch = subprocess.Popen(
+        _grade(course, "--force"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         processes = _wait_running(course, ["s1"], batch)
         os.killpg(batch.pid, signal.SIGINT)

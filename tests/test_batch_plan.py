@@ -46,7 +46,9 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("plan")
     course = make_course(root / "course", release=True)
     notebook = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
-    add_submission(course, GOOD, "B", "Dummy", good_findings("Recomputed MAE: 0.4461 eV."), root, notebook=notebook)
+    add_submission(
+        course, GOOD, "B", "Dummy", good_findings("Recomputed MAE: 0.4461 eV."), root, notebook=notebook
+    )
     add_submission(course, CRASHED, "B", None, failed_findings(), root, notebook=notebook, cells_ok=False)
     (course.root / "marks.csv").write_text(f"student_id,criterion,mark,comment\n{GOOD},presentation,68,\n")
     return course
@@ -72,15 +74,20 @@ def test_one_grade_reads_the_allocation_and_loads_the_rubric_once(course, monkey
     rubric_loads = count_calls(monkeypatch, rubric_module.load_rubric)
     code, output = grade_cli(course, "--no-execute")
     assert code == 0, output
-    assert course.load_grade(GOOD, ASSIGNMENT)["status"] != "error"  # the grade went through: the count is of one
+    assert (
+        course.load_grade(GOOD, ASSIGNMENT)["status"] != "error"
+    )  # the grade went through: the count is of one
     assert len(allocation_reads) == 1 and len(rubric_loads) == 1
 
 
 def test_an_unknown_student_has_one_message_whichever_way_the_batch_starts(course):
     code, from_cli = grade_cli(course, "--no-execute", "--student", "ab1235")
     with pytest.raises(UserError) as from_api:
-        batch.grade(course, batch.GradeOptions(no_execute=True, students=["ab1235"], progress=False),
-                    console=Console(file=io.StringIO()))
+        batch.grade(
+            course,
+            batch.GradeOptions(no_execute=True, students=["ab1235"], progress=False),
+            console=Console(file=io.StringIO()),
+        )
     assert code == 2 and "Did you mean 'ab1234'?" in from_cli
     assert from_cli == f"Error: {from_api.value}"
 
@@ -90,8 +97,9 @@ def renamed(tmp_path):
     """The course, its rubric's flag of a failed run renamed (the rule on failed `execution.*` findings)."""
     course = make_course(tmp_path / "course", release=True)
     notebook = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
-    add_submission(course, GOOD, "B", "Dummy", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path,
-                   notebook=notebook)
+    add_submission(
+        course, GOOD, "B", "Dummy", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path, notebook=notebook
+    )
     # the run stopped: its execution.run finding fails (the record's status alone does not say so)
     add_submission(course, CRASHED, "B", None, failed_findings(), tmp_path, notebook=notebook, cells_ok=False)
     text = course.rubric_path.read_text()
@@ -102,11 +110,20 @@ def renamed(tmp_path):
 
 def test_a_renamed_failed_run_flag_still_folds_the_failed_run_in_the_summary(renamed):
     rubric = load_rubric(renamed.rubric_path)
-    grades = {CRASHED: {"status": "provisional", "run": {"status": "failed", "reason": "cell 9 raised MemoryError"},
-                        "attention": [{"flag": RENAMED, "message": "cell 9 raised MemoryError",
-                                       "check_id": "execution.run"},
-                                      {"flag": "Protocol failure", "message": "no results file",
-                                       "check_id": "protocol.results_file"}]}}
+    grades = {
+        CRASHED: {
+            "status": "provisional",
+            "run": {"status": "failed", "reason": "cell 9 raised MemoryError"},
+            "attention": [
+                {"flag": RENAMED, "message": "cell 9 raised MemoryError", "check_id": "execution.run"},
+                {
+                    "flag": "Protocol failure",
+                    "message": "no results file",
+                    "check_id": "protocol.results_file",
+                },
+            ],
+        }
+    }
     summary = build_summary(renamed, ASSIGNMENT, rubric, grades)
     group = next(g for g in summary["attention_groups"] if g["student"] == CRASHED)
     assert [e["flag"] for e in group["entries"]] == [RENAMED]

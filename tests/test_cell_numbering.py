@@ -21,7 +21,9 @@ CASE = "scaler_before_split"  # its leak message names cells; a lint problem and
 
 def student_notebook() -> dict:
     nb = corpus_notebook(CASE)
-    nb = add_cell(nb, "explore_data", "import os\nprint(undefined_name)\n")  # lint: unused import, undefined name
+    nb = add_cell(
+        nb, "explore_data", "import os\nprint(undefined_name)\n"
+    )  # lint: unused import, undefined name
     return nb
 
 
@@ -38,7 +40,11 @@ def injected(nb: dict) -> dict:
 
 
 def cell_numbers(findings) -> dict[str, list[str]]:
-    return {f.check_id: re.findall(r"cells? (\d+)", f.message) for f in findings if re.search(r"cells? \d", f.message)}
+    return {
+        f.check_id: re.findall(r"cells? (\d+)", f.message)
+        for f in findings
+        if re.search(r"cells? \d", f.message)
+    }
 
 
 def test_findings_count_the_students_cells_with_or_without_the_injected_cell(tmp_path):
@@ -62,7 +68,9 @@ def test_the_engines_cell_records_use_the_same_numbers():
     for cell in ran.cells:
         if cell.cell_type == "code":
             cell.metadata["papermill"] = {"status": "completed", "duration": 0.1}
-    runs = _cell_runs(ran, {}, SandboxResult(returncode=0, wall_seconds=1.0, cpu_seconds=1.0, peak_memory_bytes=0))
+    runs = _cell_runs(
+        ran, {}, SandboxResult(returncode=0, wall_seconds=1.0, cpu_seconds=1.0, peak_memory_bytes=0)
+    )
     own = student_notebook()["cells"]
     for run in runs:
         cell = ran.cells[run.index]
@@ -71,4 +79,7 @@ def test_the_engines_cell_records_use_the_same_numbers():
             assert run.injected and run.number is None
             continue
         assert not run.injected
-        assert own[run.number - 1]["source"] == cell.source or "".join(own[run.number - 1]["source"]) == cell.source
+        assert (
+            own[run.number - 1]["source"] == cell.source
+            or "".join(own[run.number - 1]["source"]) == cell.source
+        )

@@ -21,13 +21,18 @@ CASE = {"B": "compliant_B_expt_gap", "D": "compliant_D_glass"}
 
 
 def claim(tmp_path, text, challenge="B", folds=None):
-    nb = with_cells(corpus_notebook(CASE[challenge]),
-                    leaderboard_comparison="### Comparison with the leaderboard\n\n" + text)
+    nb = with_cells(
+        corpus_notebook(CASE[challenge]),
+        leaderboard_comparison="### Comparison with the leaderboard\n\n" + text,
+    )
     path = write_notebook(tmp_path / "nb.ipynb", nb)
-    results_file(tmp_path / "results.json.gz", TASK[challenge],
-                 folds or leaderboard_predictions("rf", TASK[challenge]))
+    results_file(
+        tmp_path / "results.json.gz", TASK[challenge], folds or leaderboard_predictions("rf", TASK[challenge])
+    )
     ctx = CheckContext.from_notebook(path, challenge=challenge, released_path=RELEASED)
-    return {f.check_id: f for f in run_checks(ctx, only=["protocol.claimed_scores"])}["protocol.claimed_scores"]
+    return {f.check_id: f for f in run_checks(ctx, only=["protocol.claimed_scores"])}[
+        "protocol.claimed_scores"
+    ]
 
 
 def test_matching_claim(tmp_path, shared_data):
@@ -41,7 +46,9 @@ def test_claim_better_than_the_predictions(tmp_path, shared_data):
 
 
 def test_reference_figures_are_not_claims(tmp_path, shared_data):
-    finding = claim(tmp_path, "The leaderboard's best MAE is 0.2865 eV and the Dummy baseline has MAE 1.1435 eV.")
+    finding = claim(
+        tmp_path, "The leaderboard's best MAE is 0.2865 eV and the Dummy baseline has MAE 1.1435 eV."
+    )
     assert finding.status == "info"
 
 
@@ -53,29 +60,44 @@ def test_probability_roc_auc_quoted_for_glass(tmp_path, shared_data):
     truth = load_ground_truth("matbench_glass")
     targets = truth.target_of()
     rng = np.random.default_rng(3)
-    folds = {f: {m: float(np.clip(0.4 * targets[m] + 0.6 * rng.random(), 0, 1)) for m in truth.test_ids(f)}
-             for f in range(5)}
+    folds = {
+        f: {m: float(np.clip(0.4 * targets[m] + 0.6 * rng.random(), 0, 1)) for m in truth.test_ids(f)}
+        for f in range(5)
+    }
     (tmp_path / "a").mkdir()
     results_file(tmp_path / "a" / "x.json.gz", "matbench_glass", folds)
-    ctx = CheckContext.from_notebook(write_notebook(tmp_path / "a" / "nb.ipynb", corpus_notebook("compliant_D_glass")),
-                                     tmp_path / "a" / "x.json.gz", "D", released_path=RELEASED)
+    ctx = CheckContext.from_notebook(
+        write_notebook(tmp_path / "a" / "nb.ipynb", corpus_notebook("compliant_D_glass")),
+        tmp_path / "a" / "x.json.gz",
+        "D",
+        released_path=RELEASED,
+    )
     proba = ctx.score.summary["rocauc_proba"].mean
     finding = claim(tmp_path, f"My ROC-AUC is {proba:.3f}.", challenge="D", folds=folds)
     assert finding.status == "warn" and "labels" in finding.message
 
 
 def test_claims_only_in_the_students_own_text(tmp_path, shared_data):
-    nb = add_cell(corpus_notebook("compliant_B_expt_gap"), "leaderboard_comparison",
-                  "We obtained MAE = 0.20 eV on our own split.", kind="markdown")
+    nb = add_cell(
+        corpus_notebook("compliant_B_expt_gap"),
+        "leaderboard_comparison",
+        "We obtained MAE = 0.20 eV on our own split.",
+        kind="markdown",
+    )
     path = write_notebook(tmp_path / "nb.ipynb", nb)
-    results_file(tmp_path / "results.json.gz", "matbench_expt_gap", leaderboard_predictions("rf", "matbench_expt_gap"))
+    results_file(
+        tmp_path / "results.json.gz", "matbench_expt_gap", leaderboard_predictions("rf", "matbench_expt_gap")
+    )
     ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
-    finding = {f.check_id: f for f in run_checks(ctx, only=["protocol.claimed_scores"])}["protocol.claimed_scores"]
+    finding = {f.check_id: f for f in run_checks(ctx, only=["protocol.claimed_scores"])}[
+        "protocol.claimed_scores"
+    ]
     assert finding.status == "warn"
 
 
 def test_packaged_release_is_current():
     assert PACKAGED_RELEASE.read_bytes() == RELEASED.read_bytes(), (
         "autograder/checks/released/research_challenge.ipynb is stale: copy release/research_challenge/"
-        "research_challenge.ipynb over it")
+        "research_challenge.ipynb over it"
+    )
     assert find_released_notebook(None) == PACKAGED_RELEASE

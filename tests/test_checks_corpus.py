@@ -57,7 +57,9 @@ def graded_corpus(tmp_path_factory, shared_data):
     with open(root / "allocation.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([("student_id", "challenge"), *rows])
     course = Course.open(root)
-    summary = grade(course, GradeOptions(workers=2, run_grading=False, progress=False, allow_unsandboxed=True))
+    summary = grade(
+        course, GradeOptions(workers=2, run_grading=False, progress=False, allow_unsandboxed=True)
+    )
     return course, summary
 
 
@@ -78,7 +80,9 @@ def test_corpus_verdicts(case, graded_corpus):
     record = ExecutionRecord.load(course.autograded_dir(case, ASSIGNMENT) / "result.json")
     assert record.status in ("executed", "failed"), (case, record.status, record.reason)
     assert stage_status(course, case, ASSIGNMENT) in ("checked", "failed")  # run_grading=False: not graded
-    stored_findings = record.findings + load_check_findings(course, case, ASSIGNMENT)  # execute's + the checks'
+    stored_findings = record.findings + load_check_findings(
+        course, case, ASSIGNMENT
+    )  # execute's + the checks'
     stored = _statuses(stored_findings)
     fresh = _statuses(check_submission(course, case, ASSIGNMENT))
     engine = _statuses(record.findings)  # the execute stage's own findings (execution, environment, sanitise)
@@ -90,14 +94,18 @@ def test_corpus_verdicts(case, graded_corpus):
             want = want["with_trace" if has_trace else "without_trace"]
         if findings.kind(check_id).stage != findings.CHECKS:
             got = engine.get(check_id)
-            if (want == "absent" and got is not None) or (want != "absent" and (got is None or want not in got)):
+            if (want == "absent" and got is not None) or (
+                want != "absent" and (got is None or want not in got)
+            ):
                 problems.append(f"{check_id}: expected {want}, the run gave {got}")
             continue
         got = fresh.get(check_id)
         if got is None or want not in got or len(set(got)) != 1:
             problems.append(f"{check_id}: expected {want}, got {got}")
         if stored.get(check_id) != got:
-            problems.append(f"{check_id}: the stored checks have {stored.get(check_id)}, a fresh check gives {got}")
+            problems.append(
+                f"{check_id}: the stored checks have {stored.get(check_id)}, a fresh check gives {got}"
+            )
     assert not problems, f"{case}: " + "; ".join(problems)
     if meta["compliant"]:
         failed = [f"{k}: {v}" for k, v in fresh.items() if k.startswith("protocol.") and FAIL in v]
@@ -116,17 +124,26 @@ def test_template_free_notebooks_run_as_written(graded_corpus):
     for case in free:
         record = ExecutionRecord.load(course.autograded_dir(case, ASSIGNMENT) / "result.json")
         kinds = {change["kind"] for change in record.sanitise}
-        assert "template_free" in kinds and not kinds & {"restored_deleted_cell", "restored_locked_cell",
-                                                          "restored_parameters_cell", "restored_parameters_tag"}
+        assert "template_free" in kinds and not kinds & {
+            "restored_deleted_cell",
+            "restored_locked_cell",
+            "restored_parameters_cell",
+            "restored_parameters_tag",
+        }
         assert not any(f.check_id == "sanitise.restored_cell" for f in record.findings), case
         errors = [c for c in record.cells if c.status == "failed"]
-        assert all((c.error or {}).get("ename") != "NameError" or "challenge" not in (c.error or {}).get("evalue", "")
-                   for c in errors), case
+        assert all(
+            (c.error or {}).get("ename") != "NameError"
+            or "challenge" not in (c.error or {}).get("evalue", "")
+            for c in errors
+        ), case
 
 
 def test_the_template_without_its_settings_cell_runs_cleanly(graded_corpus):
     course, _ = graded_corpus
-    record = ExecutionRecord.load(course.autograded_dir("template_settings_deleted", ASSIGNMENT) / "result.json")
+    record = ExecutionRecord.load(
+        course.autograded_dir("template_settings_deleted", ASSIGNMENT) / "result.json"
+    )
     assert record.status == "executed" and all(c.status == "completed" for c in record.cells), record.cells
     assert "restored_parameters_cell" in {change["kind"] for change in record.sanitise}
 
@@ -141,11 +158,17 @@ def test_an_official_style_notebook_scores_what_it_prints(graded_corpus):
     course, _ = graded_corpus
     folder = course.autograded_dir("free_official_one_task", ASSIGNMENT)
     nb = nbformat.read(folder / "research_challenge.ipynb", as_version=4)
-    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    printed = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
     match = re.search(r"matbench_expt_gap: mae = ([0-9.]+) ± ([0-9.]+) over the 5 folds", printed)
     assert match, printed[-500:]
     score = course.load_score("free_official_one_task", ASSIGNMENT)
-    assert score["complete"] and f"{score['mean']:.4f}" == match.group(1) and f"{score['std']:.4f}" == match.group(2)
+    assert (
+        score["complete"]
+        and f"{score['mean']:.4f}" == match.group(1)
+        and f"{score['std']:.4f}" == match.group(2)
+    )
     assert match.group(1) == "1.1435" and score["rank"] == 13  # the leaderboard's Dummy
 
 
@@ -168,8 +191,12 @@ BATCH_ONLY = ("presentation.", "execution.memory", "execution.disk")
 def _visible(findings_) -> dict[str, list[str]]:
     from autograder.records import STUDENT
 
-    return {k: sorted(v) for k, v in _statuses([f for f in findings_ if f.visibility == STUDENT
-                                                  and not f.check_id.startswith(BATCH_ONLY)]).items()}
+    return {
+        k: sorted(v)
+        for k, v in _statuses(
+            [f for f in findings_ if f.visibility == STUDENT and not f.check_id.startswith(BATCH_ONLY)]
+        ).items()
+    }
 
 
 # `make test` (CI) compares the self-check with the grader on four cases (the template followed, a
@@ -206,10 +233,16 @@ def self_checked_corpus(graded_corpus, tmp_path_factory, request):
             return case, error
 
     # only the cases this run tests (`-m "not extended"` leaves the others out)
-    selected = [case for case in CASES if any(
-        getattr(item, "originalname", "") == "test_self_check_gives_the_graders_verdict"
-        and getattr(item, "callspec", None) is not None and item.callspec.params.get("case") == case
-        for item in request.session.items)]
+    selected = [
+        case
+        for case in CASES
+        if any(
+            getattr(item, "originalname", "") == "test_self_check_gives_the_graders_verdict"
+            and getattr(item, "callspec", None) is not None
+            and item.callspec.params.get("case") == case
+            for item in request.session.items
+        )
+    ]
     with ThreadPoolExecutor(2) as pool:  # two kernels at once, as the graded corpus
         return dict(pool.map(one, selected or CASES))
 
@@ -228,7 +261,10 @@ def test_self_check_gives_the_graders_verdict(case, graded_corpus, self_checked_
     report = self_checked_corpus[case]
     assert not isinstance(report, UserError), f"{case}: the self-check refused it: {report}"
     mine = _visible([f for f in report.items if f.check_id != PRINTED_SCORE_ID])
-    differences = {k: (grader.get(k), mine.get(k)) for k in sorted(set(grader) | set(mine))
-                   if grader.get(k) != mine.get(k)}
+    differences = {
+        k: (grader.get(k), mine.get(k))
+        for k in sorted(set(grader) | set(mine))
+        if grader.get(k) != mine.get(k)
+    }
     assert not differences, f"{case}: (grader, self-check) differ on {differences}"
     assert report.execution["status"] == record.status

@@ -44,14 +44,19 @@ def test_template_only_is_not_an_answer(tmp_path):
 
 def test_template_only_without_the_released_notebook(tmp_path):
     """The course's prompts are also built in, for a self-check with no released notebook at hand."""
-    present, complete = declaration(tmp_path, with_cells(corpus_notebook(BASE), llm_declaration=TEMPLATE),
-                                    released=False)
+    present, complete = declaration(
+        tmp_path, with_cells(corpus_notebook(BASE), llm_declaration=TEMPLATE), released=False
+    )
     assert complete.status == "fail"
 
 
 def test_answers_are_quoted_as_written(tmp_path):
-    text = filled("Yes: ChatGPT (GPT-4o).", "Debugging pandas code.", "It invented a matminer function.",
-                  "I checked everything against the documentation.")
+    text = filled(
+        "Yes: ChatGPT (GPT-4o).",
+        "Debugging pandas code.",
+        "It invented a matminer function.",
+        "I checked everything against the documentation.",
+    )
     _, complete = declaration(tmp_path, with_cells(corpus_notebook(BASE), llm_declaration=text))
     assert complete.status == "pass"
     quotes = complete.details["answers"]
@@ -61,8 +66,9 @@ def test_answers_are_quoted_as_written(tmp_path):
     assert quotes["ethics"] == "I checked everything against the documentation."
 
 
-@pytest.mark.parametrize("answer", ["No, I did not use an LLM.", "No.", "I didn't use any LLM or AI tool.",
-                                    "None were used."])
+@pytest.mark.parametrize(
+    "answer", ["No, I did not use an LLM.", "No.", "I didn't use any LLM or AI tool.", "None were used."]
+)
 def test_no_llm_is_complete(tmp_path, answer):
     text = TEMPLATE.replace("YOUR ANSWER HERE", answer, 1)
     _, complete = declaration(tmp_path, with_cells(corpus_notebook(BASE), llm_declaration=text))
@@ -82,7 +88,11 @@ def test_yes_is_not_no(tmp_path):
     _, complete = declaration(tmp_path, with_cells(corpus_notebook(BASE), llm_declaration=text))
     assert complete.status == "warn"
     assert not complete.details.get("no_llm")
-    assert set(k for k, v in complete.details["answered"].items() if not v) == {"tasks", "limitations", "ethics"}
+    assert set(k for k, v in complete.details["answered"].items() if not v) == {
+        "tasks",
+        "limitations",
+        "ethics",
+    }
 
 
 def test_inline_answers_after_the_prompts(tmp_path):
@@ -101,8 +111,16 @@ def test_inline_answers_after_the_prompts(tmp_path):
     assert complete.details["answers"]["ethics"] == "I read both papers myself."
 
 
-@pytest.mark.parametrize("heading", ["##**LLM usage**", "# LLM Usage Declaration", "**LLM declaration**",
-                                     "### Declaration of AI use", "#### large language model use"])
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "##**LLM usage**",
+        "# LLM Usage Declaration",
+        "**LLM declaration**",
+        "### Declaration of AI use",
+        "#### large language model use",
+    ],
+)
 def test_headings_however_written(tmp_path, heading):
     body = """
 - LLM used: Gemini
@@ -145,8 +163,13 @@ def test_numbered_answers_without_prompts(tmp_path):
 
 def test_answers_split_over_following_cells_until_the_next_section(tmp_path):
     nb = with_cells(corpus_notebook(BASE), llm_declaration=TEMPLATE)
-    nb = add_cell(nb, "llm_declaration", "Yes, ChatGPT, to explain a traceback. It was wrong about pandas "
-                                         "once (a limitation). I verified everything myself.", kind="markdown")
+    nb = add_cell(
+        nb,
+        "llm_declaration",
+        "Yes, ChatGPT, to explain a traceback. It was wrong about pandas "
+        "once (a limitation). I verified everything myself.",
+        kind="markdown",
+    )
     _, complete = declaration(tmp_path, nb)
     answered = complete.details["answered"]
     assert answered["used"] and answered["limitations"] and answered["ethics"]
@@ -167,17 +190,27 @@ def test_missing_declaration(tmp_path):
 
 def test_other_text_mentioning_llms_is_not_a_declaration(tmp_path):
     nb = without(corpus_notebook(BASE), "llm_declaration")
-    nb = add_cell(nb, "problem_statement", "Darwin, a fine-tuned LLM, tops the leaderboard for band gaps; "
-                                           "large language models are promising here.", kind="markdown")
+    nb = add_cell(
+        nb,
+        "problem_statement",
+        "Darwin, a fine-tuned LLM, tops the leaderboard for band gaps; "
+        "large language models are promising here.",
+        kind="markdown",
+    )
     present, _ = declaration(tmp_path, nb)
     assert present.status == "fail"
 
 
 def test_heading_alone_in_its_cell_with_the_answers_in_the_next(tmp_path):
     nb = with_cells(corpus_notebook(BASE), llm_declaration="## LLM usage declaration\n")
-    nb = add_cell(nb, "llm_declaration", "- LLM used: Claude\n- Tasks: explaining a traceback\n"
-                                         "- Limitations: it was wrong about pandas once\n- Ethics: I checked "
-                                         "everything myself", kind="markdown")
+    nb = add_cell(
+        nb,
+        "llm_declaration",
+        "- LLM used: Claude\n- Tasks: explaining a traceback\n"
+        "- Limitations: it was wrong about pandas once\n- Ethics: I checked "
+        "everything myself",
+        kind="markdown",
+    )
     present, complete = declaration(tmp_path, nb)
     assert present.status == "pass" and present.details["cells"] == [24, 25]
     assert complete.status == "pass", complete.details
@@ -207,16 +240,19 @@ def earlier(declaration_text=None, after_declaration=(), after_spare=()) -> dict
     if declaration_text is not None:
         nb["cells"][at]["source"] = declaration_text
     added = [{"cell_type": "markdown", "metadata": {}, "source": t} for t in after_declaration]
-    nb["cells"][at + 1:at + 1] = added
+    nb["cells"][at + 1 : at + 1] = added
     spare = at + 1 + len(added)
-    nb["cells"][spare + 1:spare + 1] = [{"cell_type": "markdown", "metadata": {}, "source": t} for t in after_spare]
+    nb["cells"][spare + 1 : spare + 1] = [
+        {"cell_type": "markdown", "metadata": {}, "source": t} for t in after_spare
+    ]
     return nb
 
 
 def earlier_declaration(tmp_path, nb, course=None, released=True):
     path = write_notebook(tmp_path / "submission" / "nb.ipynb", nb)
-    ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED if released else None,
-                                     course=course)
+    ctx = CheckContext.from_notebook(
+        path, challenge="B", released_path=RELEASED if released else None, course=course
+    )
     if not released:
         ctx.released_path = None
     found = {f.check_id: f for f in run_checks(ctx, only=["declaration"])}
@@ -243,56 +279,75 @@ def test_earlier_template_untouched_fails(tmp_path, edition, released):
 
 
 def test_earlier_template_answers_after_the_bullets_on_the_same_line(tmp_path):
-    text = (EARLIER_PROMPTS
-            .replace("Co-Pilot)", "Co-Pilot): ChatGPT")
-            .replace("code snippets)", "code snippets) - debugging plots")
-            .replace("noted?", "noted? It invented a matminer featuriser.")
-            .replace("ethical use?", "ethical use? I checked every suggestion against the documentation."))
+    text = (
+        EARLIER_PROMPTS.replace("Co-Pilot)", "Co-Pilot): ChatGPT")
+        .replace("code snippets)", "code snippets) - debugging plots")
+        .replace("noted?", "noted? It invented a matminer featuriser.")
+        .replace("ethical use?", "ethical use? I checked every suggestion against the documentation.")
+    )
     _, complete = earlier_declaration(tmp_path, earlier(text))
     assert complete.status == "pass", complete.details
     assert complete.details["answers"] == {
-        "used": "ChatGPT", "tasks": "debugging plots", "limitations": "It invented a matminer featuriser.",
-        "ethics": "I checked every suggestion against the documentation."}
+        "used": "ChatGPT",
+        "tasks": "debugging plots",
+        "limitations": "It invented a matminer featuriser.",
+        "ethics": "I checked every suggestion against the documentation.",
+    }
 
 
 def test_earlier_template_answers_below_each_bullet(tmp_path):
-    text = (EARLIER_PROMPTS
-            .replace("Co-Pilot)", "Co-Pilot)\n    * ChatGPT 3.5")
-            .replace("code snippets)", "code snippets)\n    * code snippets for the parity plot")
-            .replace("noted?", "noted?\n    * it hallucinated references")
-            .replace("ethical use?", "ethical use?\n    * I tested all code it wrote"))
+    text = (
+        EARLIER_PROMPTS.replace("Co-Pilot)", "Co-Pilot)\n    * ChatGPT 3.5")
+        .replace("code snippets)", "code snippets)\n    * code snippets for the parity plot")
+        .replace("noted?", "noted?\n    * it hallucinated references")
+        .replace("ethical use?", "ethical use?\n    * I tested all code it wrote")
+    )
     _, complete = earlier_declaration(tmp_path, earlier(text))
     assert complete.status == "pass", complete.details
     assert complete.details["answers"]["used"] == "ChatGPT 3.5"
     assert complete.details["answers"]["tasks"] == "code snippets for the parity plot"
 
 
-INTRO = ("## Large Language Model (LLM) usage declaration\n\n"
-         "Acknowledge use of a generative model during your assignment. Points to consider:\n\n")
+INTRO = (
+    "## Large Language Model (LLM) usage declaration\n\n"
+    "Acknowledge use of a generative model during your assignment. Points to consider:\n\n"
+)
 
 
-@pytest.mark.parametrize("own", [
-    "I used ChatGPT (GPT-4o) to debug my plotting code. It sometimes suggested functions that do not exist, "
-    "so I checked everything against the documentation. All the analysis and the writing are my own.",
-    "* ChatGPT-4o\n\n* Summarising two papers and fixing code\n\n* It was sometimes confidently wrong\n\n"
-    "* I checked everything and the work is my own",
-    "* **LLM:** Gemini\n* **Tasks:** explaining error messages\n* **Limitations/biases:** outdated APIs\n"
-    "* **Ethics:** every line reviewed by me",
-], ids=["prose", "own-bullets", "own-labels"])
+@pytest.mark.parametrize(
+    "own",
+    [
+        "I used ChatGPT (GPT-4o) to debug my plotting code. It sometimes suggested functions that do not exist, "
+        "so I checked everything against the documentation. All the analysis and the writing are my own.",
+        "* ChatGPT-4o\n\n* Summarising two papers and fixing code\n\n* It was sometimes confidently wrong\n\n"
+        "* I checked everything and the work is my own",
+        "* **LLM:** Gemini\n* **Tasks:** explaining error messages\n* **Limitations/biases:** outdated APIs\n"
+        "* **Ethics:** every line reviewed by me",
+    ],
+    ids=["prose", "own-bullets", "own-labels"],
+)
 def test_earlier_template_bullets_replaced_by_own_text(tmp_path, own):
     _, complete = earlier_declaration(tmp_path, earlier(INTRO + own))
     assert complete.status == "pass", complete.details
     assert "Acknowledge" not in " ".join(complete.details["answers"].values())
 
 
-@pytest.mark.parametrize("answers", [
-    "1. ChatGPT-4o\n2. Debugging code and summarising research\n3. It invented an API\n4. I tested everything",
-    "I used GitHub Copilot to complete boilerplate code. It suggested deprecated arguments. "
-    "I reviewed and tested all the code myself.",
-], ids=["numbered", "prose"])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        "1. ChatGPT-4o\n2. Debugging code and summarising research\n3. It invented an API\n4. I tested everything",
+        "I used GitHub Copilot to complete boilerplate code. It suggested deprecated arguments. "
+        "I reviewed and tested all the code myself.",
+    ],
+    ids=["numbered", "prose"],
+)
 @pytest.mark.parametrize("where", ["below-the-declaration", "below-the-spare-cell"])
 def test_earlier_template_answers_in_a_following_cell(tmp_path, answers, where):
-    nb = earlier(after_declaration=[answers]) if where == "below-the-declaration" else earlier(after_spare=[answers])
+    nb = (
+        earlier(after_declaration=[answers])
+        if where == "below-the-declaration"
+        else earlier(after_spare=[answers])
+    )
     present, complete = earlier_declaration(tmp_path, nb)
     assert len(present.details["cells"]) == 2
     assert complete.status == "pass", complete.details
@@ -300,21 +355,29 @@ def test_earlier_template_answers_in_a_following_cell(tmp_path, answers, where):
 
 
 def test_earlier_template_partly_filled_warns_naming_the_unanswered_questions(tmp_path):
-    text = EARLIER_PROMPTS.replace("Co-Pilot)", "Co-Pilot): ChatGPT").replace("code snippets)", "code snippets): debugging")
+    text = EARLIER_PROMPTS.replace("Co-Pilot)", "Co-Pilot): ChatGPT").replace(
+        "code snippets)", "code snippets): debugging"
+    )
     _, complete = earlier_declaration(tmp_path, earlier(text))
     assert complete.status == "warn"
     assert missing(complete) == {"limitations", "ethics"}
-    assert complete.message == ("The declaration does not answer: Were any limitations or biases noted?; "
-                                "How did you ensure ethical use?")
+    assert complete.message == (
+        "The declaration does not answer: Were any limitations or biases noted?; "
+        "How did you ensure ethical use?"
+    )
     assert complete.details["answers"] == {"used": "ChatGPT", "tasks": "debugging"}
 
 
-@pytest.mark.parametrize("text", [
-    EARLIER_PROMPTS + "\n\nI did not use any LLM.",
-    INTRO + "I did not use any LLM.",
-    EARLIER_PROMPTS.replace("Co-Pilot)", "Co-Pilot): No, I did not use an LLM."),
-    "## Large Language Model (LLM) usage declaration\n\nNo, I did not use an LLM.",
-], ids=["after-the-bullets", "bullets-replaced", "first-bullet", "prompts-removed"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        EARLIER_PROMPTS + "\n\nI did not use any LLM.",
+        INTRO + "I did not use any LLM.",
+        EARLIER_PROMPTS.replace("Co-Pilot)", "Co-Pilot): No, I did not use an LLM."),
+        "## Large Language Model (LLM) usage declaration\n\nNo, I did not use an LLM.",
+    ],
+    ids=["after-the-bullets", "bullets-replaced", "first-bullet", "prompts-removed"],
+)
 def test_earlier_template_no_llm_is_complete(tmp_path, text):
     _, complete = earlier_declaration(tmp_path, earlier(text))
     assert complete.status == "pass", complete.details
@@ -352,8 +415,10 @@ def test_a_prompt_given_in_the_course_config_is_stripped(tmp_path):
 
 
 def test_a_template_notebook_given_in_the_course_config_is_read(tmp_path):
-    template = earlier("## AI use statement\n\n" + INVENTED + "\n\n- What did you ask it to do?\n"
-                       "- Did anything it said turn out false?\n- What did you do to stay honest?")
+    template = earlier(
+        "## AI use statement\n\n" + INVENTED + "\n\n- What did you ask it to do?\n"
+        "- Did anything it said turn out false?\n- What did you do to stay honest?"
+    )
     write_notebook(tmp_path / "course" / "templates" / "earlier.ipynb", template)
     course = course_with(tmp_path, '[declaration]\ntemplates = ["templates/earlier.ipynb"]\n')
     _, complete = earlier_declaration(tmp_path, template, course=course)
@@ -377,12 +442,15 @@ def test_a_template_notebook_gone_since_is_a_note_for_the_marker(tmp_path):
     assert "templates/gone.ipynb" in complete.details["template_notes"][0]
 
 
-@pytest.mark.parametrize("toml, problem", [
-    ('[declaration]\nprompt = ["x"]\n', "unknown setting 'prompt'"),
-    ('[declaration]\nprompts = "Points to consider:"\n', "prompts: expected list"),
-    ('[declaration]\nprompts = [3]\n', "prompts: expected a list of non-empty strings"),
-    ('[declaration]\ntemplates = [""]\n', "templates: expected a list of non-empty strings"),
-])
+@pytest.mark.parametrize(
+    "toml, problem",
+    [
+        ('[declaration]\nprompt = ["x"]\n', "unknown setting 'prompt'"),
+        ('[declaration]\nprompts = "Points to consider:"\n', "prompts: expected list"),
+        ("[declaration]\nprompts = [3]\n", "prompts: expected a list of non-empty strings"),
+        ('[declaration]\ntemplates = [""]\n', "templates: expected a list of non-empty strings"),
+    ],
+)
 def test_declaration_settings_are_checked(tmp_path, toml, problem):
     with pytest.raises(ConfigError, match=re.escape(problem)):
         course_with(tmp_path, toml)
@@ -414,10 +482,13 @@ def test_each_edition_untouched_fails(tmp_path, edition, released):
 
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_each_edition_filled_passes(tmp_path, edition):
-    text = (EDITIONS[edition].replace("Co-Pilot)", "Co-Pilot): ChatGPT")
-            .replace("code snippets)", "code snippets): debugging plots")
-            .replace("noted?", "noted? It invented a matminer featuriser.")
-            .replace("ethical use?", "ethical use? I checked every suggestion against the documentation."))
+    text = (
+        EDITIONS[edition]
+        .replace("Co-Pilot)", "Co-Pilot): ChatGPT")
+        .replace("code snippets)", "code snippets): debugging plots")
+        .replace("noted?", "noted? It invented a matminer featuriser.")
+        .replace("ethical use?", "ethical use? I checked every suggestion against the documentation.")
+    )
     _, complete = earlier_declaration(tmp_path, earlier(text))
     assert complete.status == "pass", complete.details
     assert complete.details["answers"]["used"] == "ChatGPT"

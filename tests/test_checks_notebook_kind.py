@@ -31,15 +31,19 @@ def question_then(grade_id: str, answer: str) -> str:
 
 # --- Item 6: the printed question is not the answer -----------------------------------------------
 
+
 @pytest.mark.parametrize("with_released", [True, False], ids=["with-released", "built-in-only"])
 def test_the_printed_question_is_not_evidence(tmp_path, with_released):
     """A filled answer cell still holds its question ("... duplicates, zeros, missing values,
     outliers", "What baseline did you compare with?"): those words are the template's."""
-    nb = with_cells(corpus_notebook(BASE), problem_statement="We predict band gaps from compositions.",
-                    training_testing=question_then("training_testing", "Early stopping on an inner split."),
-                    data_preparation=question_then("data_preparation", "I used Magpie-like element statistics."),
-                    model_choice=question_then("model_choice", "Gradient boosting suits tabular features."),
-                    leaderboard_comparison=question_then("leaderboard_comparison", "We are far from the top."))
+    nb = with_cells(
+        corpus_notebook(BASE),
+        problem_statement="We predict band gaps from compositions.",
+        training_testing=question_then("training_testing", "Early stopping on an inner split."),
+        data_preparation=question_then("data_preparation", "I used Magpie-like element statistics."),
+        model_choice=question_then("model_choice", "Gradient boosting suits tabular features."),
+        leaderboard_comparison=question_then("leaderboard_comparison", "We are far from the top."),
+    )
     found = practice(tmp_path, nb, with_released)
     assert found["practice.data_checks"].details["found"].get("zeros_or_imbalance") is None
     assert found["practice.data_checks"].details["found"].get("outliers") is None
@@ -49,8 +53,12 @@ def test_the_printed_question_is_not_evidence(tmp_path, with_released):
 
 
 def test_the_students_own_words_still_count(tmp_path):
-    nb = with_cells(corpus_notebook(BASE), data_preparation=question_then(
-        "data_preparation", "There were no outliers; I removed duplicates and zeros."))
+    nb = with_cells(
+        corpus_notebook(BASE),
+        data_preparation=question_then(
+            "data_preparation", "There were no outliers; I removed duplicates and zeros."
+        ),
+    )
     found = practice(tmp_path, nb)["practice.data_checks"].details["found"]
     assert "outlier" in found["outliers"] and "duplicat" in found["duplicates"]
 
@@ -60,12 +68,20 @@ def test_todays_template_with_no_answer_fails(tmp_path):
     nb = with_cells(nb, **{q: source_of(released(), q) for q in ANSWERS})
     found = practice(tmp_path, nb)["practice.answers"]
     assert found.status == "fail"
-    assert found.message.startswith("None of the written answers is filled in: problem statement, data preparation")
+    assert found.message.startswith(
+        "None of the written answers is filled in: problem statement, data preparation"
+    )
 
 
 # --- Item 1: what a notebook is -------------------------------------------------------------------
 
-ANSWERS = ("problem_statement", "data_preparation", "model_choice", "training_testing", "leaderboard_comparison")
+ANSWERS = (
+    "problem_statement",
+    "data_preparation",
+    "model_choice",
+    "training_testing",
+    "leaderboard_comparison",
+)
 SKELETON_2024 = CORPUS / "free_2024_skeleton_untouched" / "research_challenge.ipynb"
 SKELETON_2025 = Path(__file__).resolve().parent / "declarations" / "lecture9_2025.ipynb"
 
@@ -100,35 +116,51 @@ class CompositionFeaturiser:
 
 def long_report(data_heading="##**Data Cleaning**") -> dict:
     return notebook(
-        markdown("# Predicting experimental band gaps\n\nIn this report I predict the experimental band gap of "
-                 "inorganic compounds from their composition alone, a task that matters for screening solar "
-                 "absorbers before slow measurements."),
+        markdown(
+            "# Predicting experimental band gaps\n\nIn this report I predict the experimental band gap of "
+            "inorganic compounds from their composition alone, a task that matters for screening solar "
+            "absorbers before slow measurements."
+        ),
         code(FEATURISER),
-        markdown(f"{data_heading}\n\nI checked the data for missing values and duplicate formulas: several "
-                 "formulas appear twice with slightly different gaps, and many gaps are exactly zero."),
-        markdown("## 3. Feature engineering\n\nMy `CompositionFeaturiser` class computes the number of elements "
-                 "and the mass per atom, cheap descriptors that relate to bonding."),
-        markdown("## Model selection and justification\n\nI chose a random forest because it handles non-linear "
-                 "relations between a handful of descriptors, needs no scaling and suits a few thousand samples."),
+        markdown(
+            f"{data_heading}\n\nI checked the data for missing values and duplicate formulas: several "
+            "formulas appear twice with slightly different gaps, and many gaps are exactly zero."
+        ),
+        markdown(
+            "## 3. Feature engineering\n\nMy `CompositionFeaturiser` class computes the number of elements "
+            "and the mass per atom, cheap descriptors that relate to bonding."
+        ),
+        markdown(
+            "## Model selection and justification\n\nI chose a random forest because it handles non-linear "
+            "relations between a handful of descriptors, needs no scaling and suits a few thousand samples."
+        ),
         code("from sklearn.ensemble import RandomForestRegressor\nmodel = RandomForestRegressor()\n"),
-        markdown("## Results and validation\n\nI trained and tested the model on the five official folds; the "
-                 "mean absolute error is about 0.6 eV with little spread between folds."),
-        markdown("## Comparison with the Matbench leaderboard\n\nThe best model on the leaderboard reaches 0.33 eV, "
-                 "so mine is behind, but it is clearly better than the Dummy baseline."),
+        markdown(
+            "## Results and validation\n\nI trained and tested the model on the five official folds; the "
+            "mean absolute error is about 0.6 eV with little spread between folds."
+        ),
+        markdown(
+            "## Comparison with the Matbench leaderboard\n\nThe best model on the leaderboard reaches 0.33 eV, "
+            "so mine is behind, but it is clearly better than the Dummy baseline."
+        ),
     )
 
 
-@pytest.mark.parametrize("data_heading", ["##**Data Cleaning**", "## **Data Cleaning**", "**Data Cleaning**",
-                                          "# 1. Data cleaning"])
+@pytest.mark.parametrize(
+    "data_heading", ["##**Data Cleaning**", "## **Data Cleaning**", "**Data Cleaning**", "# 1. Data cleaning"]
+)
 def test_a_free_form_report_is_judged_on_its_own_sections(tmp_path, data_heading):
     found = practice(tmp_path, long_report(data_heading))
     answers = found["practice.answers"]
     assert answers.status == "info", answers.message
     assert answers.details["notebook_kind"] == "free-form"
     assert "data cleaning" in answers.details["found_in"]["data_preparation"]
-    assert "a paragraph in cell 1" == answers.details["found_in"]["problem_statement"]
+    assert answers.details["found_in"]["problem_statement"] == "a paragraph in cell 1"
     assert found["practice.model_justification"].status == "info"
-    assert found["practice.model_justification"].details["found_in"] == "section 'model selection and justification'"
+    assert (
+        found["practice.model_justification"].details["found_in"]
+        == "section 'model selection and justification'"
+    )
     features = found["practice.features"]
     assert features.status == "info" and "class `CompositionFeaturiser` (cell 2)" in features.message
 
@@ -138,9 +170,11 @@ def test_a_free_form_notebook_missing_a_section_is_told_what_was_looked_for(tmp_
     del nb["cells"][-1]  # no comparison with the leaderboard
     answers = practice(tmp_path, nb)["practice.answers"]
     assert answers.status == "warn"
-    assert answers.message == ("Read as a free-form notebook: looked for a section or a paragraph on each question "
-                               "and found none on: comparison with the leaderboard (the scores compared with the "
-                               "Matbench leaderboard).")
+    assert answers.message == (
+        "Read as a free-form notebook: looked for a section or a paragraph on each question "
+        "and found none on: comparison with the leaderboard (the scores compared with the "
+        "Matbench leaderboard)."
+    )
 
 
 def test_a_free_form_notebook_without_featurisation_says_what_was_looked_for(tmp_path):
@@ -148,7 +182,9 @@ def test_a_free_form_notebook_without_featurisation_says_what_was_looked_for(tmp
     nb["cells"][1] = code("import pandas as pd\nX = pd.read_csv('features.csv')\n")
     features = practice(tmp_path, nb)["practice.features"]
     assert features.status == "warn"
-    assert features.message.startswith("Read as a free-form notebook: looked for featurisation anywhere in the code")
+    assert features.message.startswith(
+        "Read as a free-form notebook: looked for featurisation anywhere in the code"
+    )
     assert "template" not in features.message
 
 
@@ -169,16 +205,26 @@ ANSWER_TEXTS = {
     "data preparation": "I looked at the distribution, removed no duplicates and featurised with Magpie.",
     "model choice": "I chose gradient boosting because it suits tabular features and a few thousand samples.",
     "training and testing": "Five-fold cross-validation gives a mean absolute error of 0.4 eV; the best model on "
-                            "the MatBench leaderboard reaches 0.33 eV.",
+    "the MatBench leaderboard reaches 0.33 eV.",
     "model selection, testing and training": "I chose gradient boosting because it suits tabular data; I trained "
-                                             "it on five folds with an inner validation split.",
+    "it on five folds with an inner validation split.",
     "model analysis and discussion": "The mean absolute error is 0.4 eV, behind the best model on the leaderboard "
-                                     "but well ahead of the dummy baseline.",
+    "but well ahead of the dummy baseline.",
 }
 EDITION_HEADINGS = {
-    "2024": (SKELETON_2024, ["Problem statement", "Data preparation", "Model choice", "Training and testing"]),
-    "2025": (SKELETON_2025, ["Problem statement", "Data preparation", "Model selection, testing and training",
-                             "Model analysis and discussion"]),
+    "2024": (
+        SKELETON_2024,
+        ["Problem statement", "Data preparation", "Model choice", "Training and testing"],
+    ),
+    "2025": (
+        SKELETON_2025,
+        [
+            "Problem statement",
+            "Data preparation",
+            "Model selection, testing and training",
+            "Model analysis and discussion",
+        ],
+    ),
 }
 
 
@@ -197,8 +243,13 @@ def test_an_earlier_template_untouched_fails_naming_every_question(tmp_path, nam
     assert answers.details["notebook_kind"] == f"earlier template ({name})"
     assert answers.status == "fail", answers.message
     assert answers.message.startswith(f"Read as written on the {name} template")
-    for label in ("problem statement", "data preparation", "model choice", "training and testing",
-                  "comparison with the leaderboard"):
+    for label in (
+        "problem statement",
+        "data preparation",
+        "model choice",
+        "training and testing",
+        "comparison with the leaderboard",
+    ):
         assert label in answers.message
     assert "cell is missing" not in found["practice.model_justification"].message
 
@@ -209,10 +260,13 @@ def test_an_earlier_template_filled_passes(tmp_path, name):
     assert answers.status == "info", answers.message
 
 
-@pytest.mark.parametrize("name, unanswered", [
-    ("2024", ["model choice", "training and testing", "comparison with the leaderboard"]),
-    ("2025", ["model choice", "training and testing", "comparison with the leaderboard"]),
-])
+@pytest.mark.parametrize(
+    "name, unanswered",
+    [
+        ("2024", ["model choice", "training and testing", "comparison with the leaderboard"]),
+        ("2025", ["model choice", "training and testing", "comparison with the leaderboard"]),
+    ],
+)
 def test_an_earlier_template_partly_filled_warns_naming_the_unanswered(tmp_path, name, unanswered):
     answers = practice(tmp_path, edition(name, 2))["practice.answers"]
     assert answers.status == "warn", answers.message
@@ -220,8 +274,13 @@ def test_an_earlier_template_partly_filled_warns_naming_the_unanswered(tmp_path,
     assert [label for label in ANSWER_CELLS_LABELS if label in named] == unanswered
 
 
-ANSWER_CELLS_LABELS = ["problem statement", "data preparation", "model choice", "training and testing",
-                       "comparison with the leaderboard"]
+ANSWER_CELLS_LABELS = [
+    "problem statement",
+    "data preparation",
+    "model choice",
+    "training and testing",
+    "comparison with the leaderboard",
+]
 
 
 def test_the_2024_skeleton_declaration_untouched_fails(tmp_path):

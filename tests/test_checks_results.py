@@ -25,16 +25,35 @@ from autograder.checks.context import CheckContext
 from autograder.course.data import load_ground_truth
 from autograder.results.file import ResultsFileError, load_results, matbench_hash
 
-CASE_OF = {"A": "compliant_A_phonons", "B": "compliant_B_expt_gap", "C": "compliant_C_perovskites",
-           "D": "compliant_D_glass"}
-TASK_OF = {"A": "matbench_phonons", "B": "matbench_expt_gap", "C": "matbench_perovskites", "D": "matbench_glass"}
-RESULT_CHECKS = ("protocol.results_file", "protocol.task", "protocol.folds_complete", "protocol.test_ids",
-                 "protocol.prediction_values", "protocol.scores", "protocol.plausibility", "protocol.alignment")
+CASE_OF = {
+    "A": "compliant_A_phonons",
+    "B": "compliant_B_expt_gap",
+    "C": "compliant_C_perovskites",
+    "D": "compliant_D_glass",
+}
+TASK_OF = {
+    "A": "matbench_phonons",
+    "B": "matbench_expt_gap",
+    "C": "matbench_perovskites",
+    "D": "matbench_glass",
+}
+RESULT_CHECKS = (
+    "protocol.results_file",
+    "protocol.task",
+    "protocol.folds_complete",
+    "protocol.test_ids",
+    "protocol.prediction_values",
+    "protocol.scores",
+    "protocol.plausibility",
+    "protocol.alignment",
+)
 
 
 def check(tmp_path, challenge, folds=None, raw=None, compress=False, task=None, notebook=None, **kwargs):
     """Findings of the protocol and leaderboard checks for a results file next to a notebook."""
-    nb_path = write_notebook(tmp_path / "research_challenge.ipynb", notebook or corpus_notebook(CASE_OF[challenge]))
+    nb_path = write_notebook(
+        tmp_path / "research_challenge.ipynb", notebook or corpus_notebook(CASE_OF[challenge])
+    )
     path = tmp_path / "results.json.gz"
     if raw is not None:
         path.write_bytes(raw)
@@ -45,6 +64,7 @@ def check(tmp_path, challenge, folds=None, raw=None, compress=False, task=None, 
 
 
 # --- loading ------------------------------------------------------------------------------------
+
 
 def test_plain_json_with_gz_name_and_real_gzip_both_load(tmp_path, shared_data):
     folds = leaderboard_predictions("rf", "matbench_expt_gap")
@@ -57,13 +77,16 @@ def test_plain_json_with_gz_name_and_real_gzip_both_load(tmp_path, shared_data):
     assert sorted(a.tasks["matbench_expt_gap"].folds) == [0, 1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("blob, words", [
-    (b"\x1f\x8b\x08\x00garbage", "gzip"),
-    (b"{\"tasks\": {", "not valid JSON"),
-    (b"[1, 2, 3]", "JSON list"),
-    (b"{\"hello\": 1}", "no 'tasks'"),
-    (b"\xff\xfe\x00binary", "neither JSON"),
-])
+@pytest.mark.parametrize(
+    "blob, words",
+    [
+        (b"\x1f\x8b\x08\x00garbage", "gzip"),
+        (b'{"tasks": {', "not valid JSON"),
+        (b"[1, 2, 3]", "JSON list"),
+        (b'{"hello": 1}', "no 'tasks'"),
+        (b"\xff\xfe\x00binary", "neither JSON"),
+    ],
+)
 def test_unreadable_files_say_why(tmp_path, blob, words):
     path = tmp_path / "results.json.gz"
     path.write_bytes(blob)
@@ -109,11 +132,17 @@ def test_file_written_by_matbench_itself(tmp_path, shared_data):
 
 # --- official predictions are compliant ----------------------------------------------------------
 
+
 @pytest.mark.parametrize("challenge", ["A", "B", "C", "D"])
 def test_leaderboard_rf_results_are_compliant(tmp_path, challenge, shared_data):
     task = TASK_OF[challenge]
-    ctx, s = check(tmp_path, challenge, leaderboard_predictions("rf", task), compress=challenge in "AC",
-                   scores=leaderboard_scores("rf", task))
+    ctx, s = check(
+        tmp_path,
+        challenge,
+        leaderboard_predictions("rf", task),
+        compress=challenge in "AC",
+        scores=leaderboard_scores("rf", task),
+    )
     for check_id in RESULT_CHECKS:
         assert s[check_id] == "pass", (check_id, s[check_id])
     assert not [k for k, v in s.items() if k.startswith("protocol.") and v == "fail"]
@@ -128,8 +157,10 @@ def test_glass_both_roc_aucs_and_inverted_probabilities(tmp_path, shared_data):
     truth = load_ground_truth("matbench_glass")
     targets = truth.target_of()
     rng = np.random.default_rng(1)
-    proba = {f: {m: float(np.clip(0.35 * targets[m] + 0.65 * rng.random(), 0, 1)) for m in truth.test_ids(f)}
-             for f in range(5)}
+    proba = {
+        f: {m: float(np.clip(0.35 * targets[m] + 0.65 * rng.random(), 0, 1)) for m in truth.test_ids(f)}
+        for f in range(5)
+    }
     ctx, s = check(tmp_path, "D", proba)
     assert s["protocol.prediction_values"] == "pass" and s["protocol.scores"] == "pass"
     summary = ctx.score.summary
@@ -146,6 +177,7 @@ def test_glass_both_roc_aucs_and_inverted_probabilities(tmp_path, shared_data):
 
 
 # --- what can be wrong in a results file ---------------------------------------------------------
+
 
 def test_partial_folds(tmp_path, shared_data):
     folds = leaderboard_predictions("rf", "matbench_expt_gap")
@@ -174,8 +206,10 @@ def test_ids_of_another_fold_and_missing_ids(tmp_path, shared_data):
     assert finding.details["fold_0"]["from_other_folds"] == 10 and finding.details["fold_1"]["missing"] == 10
 
 
-@pytest.mark.parametrize("bad, expected, scored", [(float("nan"), "fail", "warn"), (None, "fail", "warn"),
-                                                   ("1.2", "fail", "pass"), (2, "fail", "pass")])
+@pytest.mark.parametrize(
+    "bad, expected, scored",
+    [(float("nan"), "fail", "warn"), (None, "fail", "warn"), ("1.2", "fail", "pass"), (2, "fail", "pass")],
+)
 def test_bad_prediction_values(tmp_path, bad, expected, scored, shared_data):
     folds = leaderboard_predictions("rf", "matbench_expt_gap")
     first = next(iter(folds[0]))
@@ -248,8 +282,13 @@ def test_matbench_hash_is_order_independent():
 
 def test_gzip_results_from_the_github_matbench(tmp_path, shared_data):
     folds = leaderboard_predictions("dummy", "matbench_phonons")
-    raw = gzip.compress(json.dumps(__import__("autograder.results.file", fromlist=["x"]).build_results_dict(
-        "matbench_phonons", folds)).encode())
+    raw = gzip.compress(
+        json.dumps(
+            __import__("autograder.results.file", fromlist=["x"]).build_results_dict(
+                "matbench_phonons", folds
+            )
+        ).encode()
+    )
     ctx, s = check(tmp_path, "A", raw=raw)
     assert s["protocol.results_file"] == "pass" and ctx.results.compressed
     assert ctx.score.summary["mae"].mean == pytest.approx(323.9822, abs=5e-5)

@@ -74,8 +74,10 @@ def test_population_std_like_matbench():
     assert s.std != pytest.approx(np.std([1.0, 2.0, 3.0], ddof=1))
 
 
-@pytest.mark.parametrize("task, expected", [("matbench_expt_gap", 1.1435), ("matbench_phonons", 323.9822),
-                                            ("matbench_perovskites", 0.5660)])
+@pytest.mark.parametrize(
+    "task, expected",
+    [("matbench_expt_gap", 1.1435), ("matbench_phonons", 323.9822), ("matbench_perovskites", 0.5660)],
+)
 def test_dummy_reproduces_leaderboard(task, expected, shared_data):
     """matbench's Dummy: each fold predicts the mean of its training targets."""
     truth = load_ground_truth(task)
@@ -104,8 +106,9 @@ def test_leaderboard_predictions_rescore_to_stored_scores(name, shared_data):
     for task, folds in board["tasks"].items():
         challenge = catalogue.get(task)
         truth = load_ground_truth(task)
-        result = score_predictions(challenge, {int(k.split("_")[1]): v["predictions"] for k, v in folds.items()},
-                                   truth)
+        result = score_predictions(
+            challenge, {int(k.split("_")[1]): v["predictions"] for k, v in folds.items()}, truth
+        )
         assert result.complete, (name, task)
         for key, fold in folds.items():
             mine = result.folds[int(key.split("_")[1])]
@@ -116,4 +119,7 @@ def test_leaderboard_predictions_rescore_to_stored_scores(name, shared_data):
         if entry is not None:
             assert result.summary[challenge.metric].mean == pytest.approx(entry.mean, abs=5e-5), (name, task)
             if entry.std is not None and len(str(entry.std).split(".")[-1]) >= 4:
-                assert result.summary[challenge.metric].std == pytest.approx(entry.std, abs=5e-5), (name, task)
+                assert result.summary[challenge.metric].std == pytest.approx(entry.std, abs=5e-5), (
+                    name,
+                    task,
+                )

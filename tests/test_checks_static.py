@@ -8,7 +8,16 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from checks_support import RELEASED, add_cell, corpus_notebook, released, source_of, with_cells, without, write_notebook
+from checks_support import (
+    RELEASED,
+    add_cell,
+    corpus_notebook,
+    released,
+    source_of,
+    with_cells,
+    without,
+    write_notebook,
+)
 
 from autograder.checks import NOTEBOOK, REGISTRY, RESULTS, TRUTH, Need, check, registry, run_checks
 from autograder.checks.context import CheckContext
@@ -37,26 +46,41 @@ def extra(code: str, after: str = "model") -> dict:
 
 def test_compliant_code_has_no_static_signal(tmp_path):
     found = run(tmp_path, BASE)
-    for check_id in ("protocol.api_used", "protocol.own_split", "protocol.subsample", "protocol.preprocessing_leak",
-                     "protocol.test_tuning", "protocol.test_targets", "protocol.full_data_in_loop",
-                     "protocol.record_twice", "protocol.alignment"):
+    for check_id in (
+        "protocol.api_used",
+        "protocol.own_split",
+        "protocol.subsample",
+        "protocol.preprocessing_leak",
+        "protocol.test_tuning",
+        "protocol.test_targets",
+        "protocol.full_data_in_loop",
+        "protocol.record_twice",
+        "protocol.alignment",
+    ):
         assert found[check_id].status == "pass", (check_id, found[check_id].message)
 
 
 # --- splits ---------------------------------------------------------------------------------------
 
+
 def test_own_split_next_to_the_protocol_is_a_warning(tmp_path):
-    nb = extra("from sklearn.model_selection import train_test_split\n"
-               "X_tr, X_te, y_tr, y_te = train_test_split(all_features, task.df[target_column], test_size=0.2)\n",
-               after="test_predictions_valid")
+    nb = extra(
+        "from sklearn.model_selection import train_test_split\n"
+        "X_tr, X_te, y_tr, y_te = train_test_split(all_features, task.df[target_column], test_size=0.2)\n",
+        after="test_predictions_valid",
+    )
     assert status(tmp_path, nb, "protocol.own_split").status == "warn"
 
 
 def test_own_split_instead_of_the_protocol_fails(tmp_path):
     nb = without(BASE, "protocol")
-    nb = add_cell(nb, "model", "from sklearn.model_selection import KFold, cross_val_score\n"
-                               "scores = cross_val_score(train_model, featurise(task.df[input_column]), "
-                               "task.df[target_column], cv=KFold(5, shuffle=True, random_state=0))\n")
+    nb = add_cell(
+        nb,
+        "model",
+        "from sklearn.model_selection import KFold, cross_val_score\n"
+        "scores = cross_val_score(train_model, featurise(task.df[input_column]), "
+        "task.df[target_column], cv=KFold(5, shuffle=True, random_state=0))\n",
+    )
     found = run(tmp_path, nb)
     assert found["protocol.own_split"].status == "fail"
     assert found["protocol.api_used"].status == "fail"
@@ -64,10 +88,12 @@ def test_own_split_instead_of_the_protocol_fails(tmp_path):
 
 
 def test_inner_split_inside_train_model_is_fine(tmp_path):
-    model = MODEL.replace("    return model.fit(features, targets)\n",
-                          "    from sklearn.model_selection import GridSearchCV, KFold\n"
-                          "    search = GridSearchCV(model, {'max_iter': [50, 100]}, cv=KFold(3, shuffle=True))\n"
-                          "    return search.fit(features, targets).best_estimator_\n")
+    model = MODEL.replace(
+        "    return model.fit(features, targets)\n",
+        "    from sklearn.model_selection import GridSearchCV, KFold\n"
+        "    search = GridSearchCV(model, {'max_iter': [50, 100]}, cv=KFold(3, shuffle=True))\n"
+        "    return search.fit(features, targets).best_estimator_\n",
+    )
     assert model != MODEL
     found = run(tmp_path, with_cells(BASE, model=model), only=("protocol", "practice.inner_validation"))
     assert found["protocol.own_split"].status == "pass"
@@ -112,18 +138,25 @@ def test_inner_split_inside_a_model_class_is_fine(tmp_path):
 
 
 def test_grouped_split_next_to_the_protocol_is_an_extrapolation_test(tmp_path):
-    nb = extra("from sklearn.model_selection import GroupKFold\n"
-               "groups = task.df[input_column].astype(str)\n"
-               "for train, test in GroupKFold(3).split(all_features, groups=groups):\n    pass\n",
-               after="test_predictions_valid")
+    nb = extra(
+        "from sklearn.model_selection import GroupKFold\n"
+        "groups = task.df[input_column].astype(str)\n"
+        "for train, test in GroupKFold(3).split(all_features, groups=groups):\n    pass\n",
+        after="test_predictions_valid",
+    )
     found = status(tmp_path, nb, "protocol.own_split")
     assert found.status == "pass" and "extrapolation" in found.message
 
+
 def test_official_folds_reproduced_without_the_api(tmp_path):
     nb = without(BASE, "protocol")
-    nb = add_cell(nb, "model", "from sklearn.model_selection import KFold\n"
-                               "folds = KFold(n_splits=5, shuffle=True, random_state=18012019)\n"
-                               "for train, test in folds.split(task.df):\n    pass\n")
+    nb = add_cell(
+        nb,
+        "model",
+        "from sklearn.model_selection import KFold\n"
+        "folds = KFold(n_splits=5, shuffle=True, random_state=18012019)\n"
+        "for train, test in folds.split(task.df):\n    pass\n",
+    )
     found = run(tmp_path, nb)
     assert found["protocol.api_used"].status == "warn"
     assert found["protocol.own_split"].status == "pass"
@@ -131,50 +164,67 @@ def test_official_folds_reproduced_without_the_api(tmp_path):
 
 # --- subsampling ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("code, expected", [
-    ("fast_mode = True\nif fast_mode:\n    small = task.df.sample(n=1500, random_state=41)\n", "fail"),
-    ("fast_mode = False\nif fast_mode:\n    task.df = task.df.sample(n=1500, random_state=41)\n", "pass"),
-    ("df = task.df.sample(n=1000)\n", "fail"),
-    ("task.df.sample(500).plot.scatter(x=0, y=1)\n", "warn"),
-    ("shuffled = task.df.sample(frac=1, random_state=0)\n", "pass"),
-])
+
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("fast_mode = True\nif fast_mode:\n    small = task.df.sample(n=1500, random_state=41)\n", "fail"),
+        ("fast_mode = False\nif fast_mode:\n    task.df = task.df.sample(n=1500, random_state=41)\n", "pass"),
+        ("df = task.df.sample(n=1000)\n", "fail"),
+        ("task.df.sample(500).plot.scatter(x=0, y=1)\n", "warn"),
+        ("shuffled = task.df.sample(frac=1, random_state=0)\n", "pass"),
+    ],
+)
 def test_subsampling(tmp_path, code, expected):
     assert status(tmp_path, extra(code, after="explore_data"), "protocol.subsample").status == expected
 
 
 def test_subsample_inside_train_model(tmp_path):
-    model = MODEL.replace('    """Fit on one fold\'s training data; early stopping on an inner validation split of it."""\n',
-                          '    """Fit on a subsample."""\n    features = features.sample(n=300)\n'
-                          '    targets = targets.loc[features.index]\n')
+    model = MODEL.replace(
+        '    """Fit on one fold\'s training data; early stopping on an inner validation split of it."""\n',
+        '    """Fit on a subsample."""\n    features = features.sample(n=300)\n'
+        "    targets = targets.loc[features.index]\n",
+    )
     assert model != MODEL
     assert status(tmp_path, with_cells(BASE, model=model), "protocol.subsample").status == "fail"
 
 
 # --- leakage ----------------------------------------------------------------------------------------
 
+
 def test_scaler_fitted_in_featurise(tmp_path):
-    feat = FEATURISE.replace("    return pd.DataFrame(rows, index=inputs.index, columns=columns)\n",
-                             "    from sklearn.preprocessing import MinMaxScaler\n"
-                             "    return pd.DataFrame(MinMaxScaler().fit_transform(rows), index=inputs.index, "
-                             "columns=columns)\n")
+    feat = FEATURISE.replace(
+        "    return pd.DataFrame(rows, index=inputs.index, columns=columns)\n",
+        "    from sklearn.preprocessing import MinMaxScaler\n"
+        "    return pd.DataFrame(MinMaxScaler().fit_transform(rows), index=inputs.index, "
+        "columns=columns)\n",
+    )
     assert feat != FEATURISE
     finding = status(tmp_path, with_cells(BASE, featurise=feat), "protocol.preprocessing_leak")
     assert finding.status == "fail" and "MinMaxScaler" in finding.message
 
 
 def test_top_level_selector_used_by_the_model_leaks(tmp_path):
-    nb = extra("from sklearn.feature_selection import SelectKBest, f_regression\n"
-               "selector = SelectKBest(f_regression, k=5)\n"
-               "selector.fit(featurise(task.df[input_column]), task.df[target_column])\n", after="featurise")
-    model = MODEL.replace("    return model.fit(features, targets)\n",
-                          "    return model.fit(selector.transform(features), targets)\n")
+    nb = extra(
+        "from sklearn.feature_selection import SelectKBest, f_regression\n"
+        "selector = SelectKBest(f_regression, k=5)\n"
+        "selector.fit(featurise(task.df[input_column]), task.df[target_column])\n",
+        after="featurise",
+    )
+    model = MODEL.replace(
+        "    return model.fit(features, targets)\n",
+        "    return model.fit(selector.transform(features), targets)\n",
+    )
     finding = status(tmp_path, with_cells(nb, model=model), "protocol.preprocessing_leak")
     assert finding.status == "fail"
 
 
 def test_smote_before_the_folds_leaks_when_the_model_uses_it(tmp_path):
-    nb = extra("from imblearn.over_sampling import SMOTE\n"
-               "X_res, y_res = SMOTE().fit_resample(all_features, task.df[target_column])\n", after="featurise")
+    nb = extra(
+        "from imblearn.over_sampling import SMOTE\n"
+        "X_res, y_res = SMOTE().fit_resample(all_features, task.df[target_column])\n",
+        after="featurise",
+    )
     model = MODEL.replace("    return model.fit(features, targets)\n", "    return model.fit(X_res, y_res)\n")
     assert model != MODEL
     finding = status(tmp_path, with_cells(nb, model=model), "protocol.preprocessing_leak")
@@ -183,21 +233,28 @@ def test_smote_before_the_folds_leaks_when_the_model_uses_it(tmp_path):
 
 def test_smote_on_all_the_data_that_nothing_uses_is_a_warning(tmp_path):
     """Fitted on every material, but its result never reaches the model: a warning for the marker."""
-    nb = extra("from imblearn.over_sampling import SMOTE\n"
-               "X_res, y_res = SMOTE().fit_resample(all_features, task.df[target_column])\n", after="featurise")
+    nb = extra(
+        "from imblearn.over_sampling import SMOTE\n"
+        "X_res, y_res = SMOTE().fit_resample(all_features, task.df[target_column])\n",
+        after="featurise",
+    )
     finding = status(tmp_path, nb, "protocol.preprocessing_leak")
     assert finding.status == "warn" and "SMOTE" in finding.message, finding.message
 
 
 def test_scaler_inside_train_model_is_fine(tmp_path):
-    model = MODEL.replace("    return model.fit(features, targets)\n",
-                          "    from sklearn.pipeline import make_pipeline\n"
-                          "    from sklearn.preprocessing import StandardScaler\n"
-                          "    return make_pipeline(StandardScaler(), model).fit(features, targets)\n")
+    model = MODEL.replace(
+        "    return model.fit(features, targets)\n",
+        "    from sklearn.pipeline import make_pipeline\n"
+        "    from sklearn.preprocessing import StandardScaler\n"
+        "    return make_pipeline(StandardScaler(), model).fit(features, targets)\n",
+    )
     assert status(tmp_path, with_cells(BASE, model=model), "protocol.preprocessing_leak").status == "pass"
 
 
-SCALED_MODEL = MODEL.replace("def train_model(", '''from sklearn.preprocessing import StandardScaler
+SCALED_MODEL = MODEL.replace(
+    "def train_model(",
+    '''from sklearn.preprocessing import StandardScaler
 
 
 class ScaledBoosting:
@@ -212,15 +269,20 @@ class ScaledBoosting:
         return self.model.predict(self.scaler.transform(features))
 
 
-def train_model(''', 1)
+def train_model(''',
+    1,
+)
 
 
 def test_own_model_class_fitted_on_all_the_data_at_the_top_level_leaks(tmp_path):
     """The scaler sits inside the student's class, but the class is fitted on every material (test folds
     included) at the top level and that fitted model then predicts in the protocol."""
     model = SCALED_MODEL.replace("    return model.fit(features, targets)\n", "    return whole_data_model\n")
-    nb = add_cell(with_cells(BASE, model=model), "model",
-                  "whole_data_model = ScaledBoosting().fit(all_features, task.df[target_column])\n")
+    nb = add_cell(
+        with_cells(BASE, model=model),
+        "model",
+        "whole_data_model = ScaledBoosting().fit(all_features, task.df[target_column])\n",
+    )
     finding = status(tmp_path, nb, "protocol.preprocessing_leak")
     assert finding.status == "fail", finding.message
     assert "ScaledBoosting.fit" in finding.message and "StandardScaler" in finding.message
@@ -229,13 +291,18 @@ def test_own_model_class_fitted_on_all_the_data_at_the_top_level_leaks(tmp_path)
 def test_train_model_on_all_the_data_for_a_first_look_is_not_a_leak(tmp_path):
     """The fold loop's own train_model fits its scaler on whatever it is given; called once on every
     material for a look at the data, with the result never reaching the protocol, nothing leaks."""
-    model = MODEL.replace("    return model.fit(features, targets)\n",
-                          "    from sklearn.preprocessing import StandardScaler\n"
-                          "    scaler = StandardScaler().fit(features)\n"
-                          "    return model.fit(scaler.transform(features), targets)\n")
+    model = MODEL.replace(
+        "    return model.fit(features, targets)\n",
+        "    from sklearn.preprocessing import StandardScaler\n"
+        "    scaler = StandardScaler().fit(features)\n"
+        "    return model.fit(scaler.transform(features), targets)\n",
+    )
     assert model != MODEL
-    nb = add_cell(with_cells(BASE, model=model), "model",
-                  "first_look = train_model(all_features, task.df[target_column])\n")
+    nb = add_cell(
+        with_cells(BASE, model=model),
+        "model",
+        "first_look = train_model(all_features, task.df[target_column])\n",
+    )
     finding = status(tmp_path, nb, "protocol.preprocessing_leak")
     assert finding.status == "pass", finding.message
 
@@ -243,15 +310,19 @@ def test_train_model_on_all_the_data_for_a_first_look_is_not_a_leak(tmp_path):
 def test_own_class_outside_the_model_fitted_on_all_the_data_is_a_warning(tmp_path):
     """A class of the student's that the fold loop never uses, fitted on every material: fine for
     exploring, a leak if its result feeds the model, which the code does not show: a warning."""
-    nb = add_cell(with_cells(BASE, model=SCALED_MODEL), "model",
-                  "explored = ScaledBoosting().fit(all_features, task.df[target_column])\n")
+    nb = add_cell(
+        with_cells(BASE, model=SCALED_MODEL),
+        "model",
+        "explored = ScaledBoosting().fit(all_features, task.df[target_column])\n",
+    )
     finding = status(tmp_path, nb, "protocol.preprocessing_leak")
     assert finding.status == "warn" and "ScaledBoosting" in finding.message, finding.message
 
 
 def test_own_model_class_used_inside_train_model_is_fine(tmp_path):
-    model = SCALED_MODEL.replace("    return model.fit(features, targets)\n",
-                                 "    return ScaledBoosting().fit(features, targets)\n")
+    model = SCALED_MODEL.replace(
+        "    return model.fit(features, targets)\n", "    return ScaledBoosting().fit(features, targets)\n"
+    )
     assert model != SCALED_MODEL
     finding = status(tmp_path, with_cells(BASE, model=model), "protocol.preprocessing_leak")
     assert finding.status == "pass", finding.message
@@ -263,35 +334,47 @@ def test_test_targets_requested(tmp_path):
 
 
 def test_early_stopping_on_the_test_fold(tmp_path):
-    nb = extra("test_x = task.get_test_data(0)\nfeatures_test = all_features.loc[test_x.index]\n"
-               "import xgboost\nxgboost.XGBRegressor().fit(all_features, task.df[target_column], "
-               "eval_set=[(features_test, None)])\n", after="test_predictions_valid")
+    nb = extra(
+        "test_x = task.get_test_data(0)\nfeatures_test = all_features.loc[test_x.index]\n"
+        "import xgboost\nxgboost.XGBRegressor().fit(all_features, task.df[target_column], "
+        "eval_set=[(features_test, None)])\n",
+        after="test_predictions_valid",
+    )
     assert status(tmp_path, nb, "protocol.test_tuning").status == "fail"
 
 
 def test_search_on_all_data_feeding_the_model(tmp_path):
-    nb = extra("from sklearn.model_selection import GridSearchCV\n"
-               "search = GridSearchCV(HistGradientBoostingRegressor(), {'max_iter': [50, 100]}, cv=5)\n"
-               "search.fit(featurise(task.df[input_column]), task.df[target_column])\n"
-               "best = search.best_params_\n")
+    nb = extra(
+        "from sklearn.model_selection import GridSearchCV\n"
+        "search = GridSearchCV(HistGradientBoostingRegressor(), {'max_iter': [50, 100]}, cv=5)\n"
+        "search.fit(featurise(task.df[input_column]), task.df[target_column])\n"
+        "best = search.best_params_\n"
+    )
     assert status(tmp_path, nb, "protocol.test_tuning").status == "fail"
 
 
-SWEEP = ("from sklearn.model_selection import train_test_split\n"
-         "from sklearn.metrics import mean_absolute_error\n"
-         "X = featurise(task.df[input_column])\n"
-         "X_tr, X_te, y_tr, y_te = train_test_split(X, task.df[target_column])\n"
-         "best = float('inf')\n"
-         "for depth in (3, 5, 8):\n"
-         "    m = HistGradientBoostingRegressor(max_depth=depth).fit(X_tr, y_tr)\n"
-         "    print(depth, mean_absolute_error(y_te, m.predict(X_te)))\n")
+SWEEP = (
+    "from sklearn.model_selection import train_test_split\n"
+    "from sklearn.metrics import mean_absolute_error\n"
+    "X = featurise(task.df[input_column])\n"
+    "X_tr, X_te, y_tr, y_te = train_test_split(X, task.df[target_column])\n"
+    "best = float('inf')\n"
+    "for depth in (3, 5, 8):\n"
+    "    m = HistGradientBoostingRegressor(max_depth=depth).fit(X_tr, y_tr)\n"
+    "    print(depth, mean_absolute_error(y_te, m.predict(X_te)))\n"
+)
 
 
 def test_choosing_settings_by_own_test_split_score(tmp_path):
-    nb = add_cell(without(BASE, "protocol"), "model",
-                  SWEEP.replace("    print(depth, mean_absolute_error(y_te, m.predict(X_te)))\n",
-                                "    error = mean_absolute_error(y_te, m.predict(X_te))\n"
-                                "    if error < best:\n        best, best_depth = error, depth\n"))
+    nb = add_cell(
+        without(BASE, "protocol"),
+        "model",
+        SWEEP.replace(
+            "    print(depth, mean_absolute_error(y_te, m.predict(X_te)))\n",
+            "    error = mean_absolute_error(y_te, m.predict(X_te))\n"
+            "    if error < best:\n        best, best_depth = error, depth\n",
+        ),
+    )
     finding = status(tmp_path, nb, "protocol.test_tuning")
     assert finding.status == "fail" and "max_depth" not in finding.message, finding.message
     assert "`error < best`" in finding.message and "(3, 5, 8)" in finding.message
@@ -305,8 +388,10 @@ def test_printing_the_test_score_of_each_setting_is_a_warning(tmp_path):
 
 
 def test_whole_data_frame_inside_the_model(tmp_path):
-    model = MODEL.replace("    return model.fit(features, targets)\n",
-                          "    return model.fit(all_features, task.df[target_column])\n")
+    model = MODEL.replace(
+        "    return model.fit(features, targets)\n",
+        "    return model.fit(all_features, task.df[target_column])\n",
+    )
     finding = status(tmp_path, with_cells(BASE, model=model), "protocol.full_data_in_loop")
     assert finding.status == "fail"
 
@@ -322,16 +407,19 @@ def test_a_global_named_like_a_parameter_is_not_read_by_the_model(tmp_path):
 def test_a_global_read_inside_the_model_is_still_found(tmp_path):
     """The same global read by a function that does not bind the name is a leak."""
     nb = extra("all_targets = task.df[target_column]\n", after="explore_data")
-    model = MODEL.replace("    return model.fit(features, targets)\n",
-                          "    return model.fit(features, all_targets.loc[features.index])\n")
+    model = MODEL.replace(
+        "    return model.fit(features, targets)\n",
+        "    return model.fit(features, all_targets.loc[features.index])\n",
+    )
     nb = with_cells(nb, model=model)
     finding = status(tmp_path, nb, "protocol.full_data_in_loop")
     assert finding.status == "fail" and "all_targets" in finding.message, finding.message
 
 
 def test_reordering_in_predict_is_a_warning_without_scores(tmp_path):
-    model = MODEL.replace("    return model.predict(features)\n",
-                          "    return model.predict(features.dropna())\n")
+    model = MODEL.replace(
+        "    return model.predict(features)\n", "    return model.predict(features.dropna())\n"
+    )
     assert status(tmp_path, with_cells(BASE, model=model), "protocol.alignment").status == "warn"
 
 
@@ -339,10 +427,18 @@ def test_recording_predictions_made_elsewhere_is_not_the_protocol(tmp_path):
     """The official benchmark notebooks' replay style: `record` of predictions loaded from a file,
     without asking Matbench for any fold's data. The message says so (not "never records")."""
     nb = without(BASE, "protocol")
-    nb = add_cell(nb, "model", "import pickle\nsaved = pickle.load(open('predictions.pkl', 'rb'))\n"
-                               "for fold in task.folds:\n    task.record(fold, saved[fold])\n")
+    nb = add_cell(
+        nb,
+        "model",
+        "import pickle\nsaved = pickle.load(open('predictions.pkl', 'rb'))\n"
+        "for fold in task.folds:\n    task.record(fold, saved[fold])\n",
+    )
     finding = status(tmp_path, nb, "protocol.api_used")
-    assert finding.status == "fail" and "task.record" in finding.message and "never records" not in finding.message
+    assert (
+        finding.status == "fail"
+        and "task.record" in finding.message
+        and "never records" not in finding.message
+    )
 
 
 def test_own_record_call(tmp_path):
@@ -357,15 +453,19 @@ def test_writing_the_results_file_yourself(tmp_path):
 
     write_results(tmp_path / "results.json.gz", build_results_dict("matbench_expt_gap", {0: {}}))
     ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
-    finding = {f.check_id: f for f in run_checks(ctx, only=["protocol.written_by_run"])}["protocol.written_by_run"]
+    finding = {f.check_id: f for f in run_checks(ctx, only=["protocol.written_by_run"])}[
+        "protocol.written_by_run"
+    ]
     assert finding.status == "warn" and "shutil.copy" in finding.message
 
 
 # --- magics, syntax, lint ---------------------------------------------------------------------------
 
+
 def test_strip_magics_keeps_lines_and_blocks():
-    code, magics = strip_magics("!pip install shap\n%matplotlib inline\nfiles = !ls\nif True:\n    %time x = 1\n"
-                                "model?\nprint(1)")
+    code, magics = strip_magics(
+        "!pip install shap\n%matplotlib inline\nfiles = !ls\nif True:\n    %time x = 1\nmodel?\nprint(1)"
+    )
     assert code.split("\n") == ["pass", "pass", "files = None", "if True:", "    pass", "pass", "print(1)"]
     assert len(magics) == 5
     body, magics = strip_magics("%%time\nx = 1\n")
@@ -375,8 +475,10 @@ def test_strip_magics_keeps_lines_and_blocks():
 
 
 def test_magics_do_not_count_as_syntax_errors(tmp_path):
-    nb = extra("!pip install lightgbm --quiet\n%matplotlib inline\nimport lightgbm\nprint(lightgbm.__version__)\n",
-               after="explore_data")
+    nb = extra(
+        "!pip install lightgbm --quiet\n%matplotlib inline\nimport lightgbm\nprint(lightgbm.__version__)\n",
+        after="explore_data",
+    )
     assert status(tmp_path, nb, "code.lint").status == "pass"
 
 
@@ -399,22 +501,31 @@ def test_execution_order_and_errors_left(tmp_path):
     code_cells[3]["execution_count"], code_cells[5]["execution_count"] = 40, 2
     (tmp_path / "o").mkdir()
     assert status(tmp_path / "o", nb, "code.execution_order").status == "warn"
-    code_cells[4]["outputs"] = [{"output_type": "error", "ename": "FileNotFoundError",
-                                 "evalue": "[Errno 2] /home/grader/secret/path/data.csv", "traceback": []}]
+    code_cells[4]["outputs"] = [
+        {
+            "output_type": "error",
+            "ename": "FileNotFoundError",
+            "evalue": "[Errno 2] /home/grader/secret/path/data.csv",
+            "traceback": [],
+        }
+    ]
     (tmp_path / "e").mkdir()
     finding = status(tmp_path / "e", nb, "code.errors_left")
     assert finding.status == "warn" and "/home/grader" not in finding.message
 
 
 def test_organisation_flags_repeated_blocks(tmp_path):
-    block = ("a = task.df[target_column].astype(float)\nb = a.describe()\nc = a.quantile([0.1, 0.9])\n"
-             "d = float(a.mean()) + float(a.std())\nprint(b, c, d)\n")
+    block = (
+        "a = task.df[target_column].astype(float)\nb = a.describe()\nc = a.quantile([0.1, 0.9])\n"
+        "d = float(a.mean()) + float(a.std())\nprint(b, c, d)\n"
+    )
     nb = extra(block, after="explore_data")
     nb = add_cell(nb, "explore_data", block)
     assert status(tmp_path, nb, "code.organisation").status == "warn"
 
 
 # --- robustness -------------------------------------------------------------------------------------
+
 
 def test_a_check_that_raises_could_not_run(tmp_path, monkeypatch):
     registry()
@@ -433,7 +544,9 @@ def test_a_check_that_raises_could_not_run(tmp_path, monkeypatch):
 def test_a_check_that_returns_no_list_of_findings_could_not_run(tmp_path, monkeypatch):
     registry()
     spec = REGISTRY["code.annotation"]
-    monkeypatch.setitem(REGISTRY, "code.annotation", dataclasses.replace(spec, function=lambda ctx, spec: None))
+    monkeypatch.setitem(
+        REGISTRY, "code.annotation", dataclasses.replace(spec, function=lambda ctx, spec: None)
+    )
     finding = status(tmp_path, BASE, "code.annotation")
     assert finding.status == COULD_NOT_RUN and finding.visibility == MARKER
     assert "not a list of findings" in finding.details["error"]
@@ -486,14 +599,19 @@ def test_the_first_unmet_need_is_the_one_could_not_run_finding(tmp_path, monkeyp
     monkeypatch.setattr(CheckContext, "task_result", property(lambda self: object()))
     monkeypatch.setattr(CheckContext, "_ground_truth", (None, "no data here"))
     found = run_checks(ctx)
-    assert not called and all(f.visibility == MARKER and f.details == {"error": "no data here"} for f in found)
+    assert not called and all(
+        f.visibility == MARKER and f.details == {"error": "no data here"} for f in found
+    )
     assert found[0].message.startswith("Not checked: the Matbench data set is not available to the checker")
 
     monkeypatch.setattr(CheckContext, "_ground_truth", (object(), None))
     found = run_checks(ctx)
     assert called == ["protocol.scores", "protocol.plausibility"]
     assert [(f.status, f.visibility, f.details) for f in found] == [
-        ("pass", "student", {"n": 1}), ("pass", MARKER, {}), ("info", "student", {})]
+        ("pass", "student", {"n": 1}),
+        ("pass", MARKER, {}),
+        ("info", "student", {}),
+    ]
 
 
 def test_unreadable_notebook_gives_findings_not_a_crash(tmp_path):
@@ -501,26 +619,37 @@ def test_unreadable_notebook_gives_findings_not_a_crash(tmp_path):
     path.write_text("{not json")
     ctx = CheckContext.from_notebook(path, challenge="B", released_path=RELEASED)
     findings = run_checks(ctx)
-    assert findings and all(f.status != "pass" for f in findings if f.check_id.startswith(("code", "declaration")))
+    assert findings and all(
+        f.status != "pass" for f in findings if f.check_id.startswith(("code", "declaration"))
+    )
     assert {f.status for f in findings} <= {"could-not-run", "fail", "not-applicable", "info"}
 
 
 def test_every_check_id_is_in_a_known_family():
     for check_id, spec in registry().items():
-        assert check_id.split(".")[0] in ("protocol", "declaration", "code", "practice", "leaderboard"), check_id
+        assert check_id.split(".")[0] in ("protocol", "declaration", "code", "practice", "leaderboard"), (
+            check_id
+        )
         assert spec.criterion in ("data_preparation", "model_choice", "training_testing", "code", "general")
 
 
 def test_code_that_nothing_explains_fails_annotation(tmp_path):
     """No comment, no docstring and no markdown of the student's own: the Code criterion's 'annotated' is
     not met, whatever the code does; one comment that says why, or answers in markdown, and it is met."""
-    bare = ("from sklearn.linear_model import LinearRegression\n"
-            "def train_model(features: pd.DataFrame, targets: pd.Series):\n"
-            "    model = LinearRegression()\n    model.fit(features, targets)\n    return model\n")
+    bare = (
+        "from sklearn.linear_model import LinearRegression\n"
+        "def train_model(features: pd.DataFrame, targets: pd.Series):\n"
+        "    model = LinearRegression()\n    model.fit(features, targets)\n    return model\n"
+    )
     nb = with_cells(released(), model=bare)
     finding = status(tmp_path, nb, "code.annotation")
-    assert finding.status == "fail" and "Nothing in the notebook explains your 5 lines of code" in finding.message
-    commented = bare.replace("    model = LinearRegression()",
-                             "    model = LinearRegression()  # a linear baseline, to measure later models against")
+    assert (
+        finding.status == "fail"
+        and "Nothing in the notebook explains your 5 lines of code" in finding.message
+    )
+    commented = bare.replace(
+        "    model = LinearRegression()",
+        "    model = LinearRegression()  # a linear baseline, to measure later models against",
+    )
     assert status(tmp_path, with_cells(released(), model=commented), "code.annotation").status == "info"
     assert status(tmp_path, released(), "code.annotation").status == "fail"  # no code of their own at all

@@ -17,7 +17,9 @@ def test_a_loaded_or_selected_task_is_the_one_worked_on():
 
 
 def test_comparisons_and_tables_of_tasks_are_not():
-    code = ('if task_name == "matbench_perovskites":\n    depth = 8\n'
-            'TASKS = {"A": "matbench_phonons", "B": "matbench_expt_gap"}\n')
+    code = (
+        'if task_name == "matbench_perovskites":\n    depth = 8\n'
+        'TASKS = {"A": "matbench_phonons", "B": "matbench_expt_gap"}\n'
+    )
     assert tasks_of(code) == []
     assert tasks_of(code + 'data = load_dataset("matbench_phonons")\n') == ["matbench_phonons"]

@@ -31,8 +31,15 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "120"}, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=300,
+        check=False,
+    )
 
 
 def test_version_is_the_package_metadata():
@@ -50,7 +57,9 @@ def test_help_lists_the_commands_in_the_order_of_a_term_with_real_metavars():
     commands = [name for name in listed if name in TERM_ORDER]
     assert commands[:3] == ["init", "release", "assign"] and commands[-1] == "demo"
     assert commands == sorted(commands, key=TERM_ORDER.index)
-    assert {"init", "release", "assign", "data", "check", "collect", "grade", "report", "export"} <= set(commands)
+    assert {"init", "release", "assign", "data", "check", "collect", "grade", "report", "export"} <= set(
+        commands
+    )
     for command in ("assign", "export", "grade", "init", "collect", "report"):
         text = run(command, "--help").stdout
         assert "<bool>" not in text and "{" not in text, command
@@ -74,19 +83,24 @@ def course(course_dir) -> Path:
     return course_dir
 
 
-@pytest.mark.parametrize("args, message", [
-    (["grade", "homework9", "--no-execute"],
-     "Unknown assignment 'homework9' in {root}. The course's assignments: research_challenge"),
-    (["grade", "research_challeng", "--no-execute"], "Did you mean 'research_challenge'?"),
-    (["grade", "--student", "ab123", "--no-execute"], "No submission of research_challenge for 'ab123'"),
-    (["grade", "--student", "ab123"], "Did you mean 'ab1234'?"),
-    (["report", "homework9"], "Unknown assignment 'homework9'"),
-    (["report"], "No graded submissions of 'research_challenge'"),
-    (["export", "homework9"], "Unknown assignment 'homework9'"),
-    (["export", "--format", "plian"], "Unknown export format 'plian'. Did you mean 'plain'?"),
-    (["collect", "homework9"], "Unknown assignment 'homework9'"),
-    (["release", "research_challenge_2"], "Did you mean 'research_challenge'?"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["grade", "homework9", "--no-execute"],
+            "Unknown assignment 'homework9' in {root}. The course's assignments: research_challenge",
+        ),
+        (["grade", "research_challeng", "--no-execute"], "Did you mean 'research_challenge'?"),
+        (["grade", "--student", "ab123", "--no-execute"], "No submission of research_challenge for 'ab123'"),
+        (["grade", "--student", "ab123"], "Did you mean 'ab1234'?"),
+        (["report", "homework9"], "Unknown assignment 'homework9'"),
+        (["report"], "No graded submissions of 'research_challenge'"),
+        (["export", "homework9"], "Unknown assignment 'homework9'"),
+        (["export", "--format", "plian"], "Unknown export format 'plian'. Did you mean 'plain'?"),
+        (["collect", "homework9"], "Unknown assignment 'homework9'"),
+        (["release", "research_challenge_2"], "Did you mean 'research_challenge'?"),
+    ],
+)
 def test_a_typo_is_an_error_with_the_closest_name_and_nothing_written(course, args, message):
     before = snapshot(course)
     done = run(*args, "--course", str(course))
@@ -99,15 +113,25 @@ def test_a_typo_is_an_error_with_the_closest_name_and_nothing_written(course, ar
 def test_a_folder_that_is_not_a_course_is_refused_before_anything_is_written(tmp_path, course):
     empty = tmp_path / "emptydir"
     empty.mkdir()
-    for command in (["grade"], ["grade", "--no-execute"], ["collect"], ["report"], ["export"], ["release"],
-                    ["assign", str(course / "allocation.csv")]):
+    for command in (
+        ["grade"],
+        ["grade", "--no-execute"],
+        ["collect"],
+        ["report"],
+        ["export"],
+        ["release"],
+        ["assign", str(course / "allocation.csv")],
+    ):
         done = run(*command, "--course", str(empty))
         assert done.returncode == 2, command
         assert f"{empty} is not a course directory" in done.stderr and "autograder init" in done.stderr
         assert list(empty.iterdir()) == [], command  # no autograded/, no lock
     mistyped = run("grade", "--course", str(course.parent / "cours"))
     assert mistyped.returncode == 2
-    assert f"Course directory {course.parent / 'cours'} does not exist. Did you mean {course}?" in mistyped.stderr
+    assert (
+        f"Course directory {course.parent / 'cours'} does not exist. Did you mean {course}?"
+        in mistyped.stderr
+    )
     assert not (course.parent / "cours").exists()
 
 
@@ -122,9 +146,14 @@ def test_collect_with_nothing_submitted_says_where_it_looked(course_dir):
 
 def test_grade_with_a_missing_data_set_leaves_no_lock(course, tmp_path):
     before = snapshot(course)
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course)],
-                          capture_output=True, text=True, env={**os.environ, "MATMINER_DATA": str(tmp_path)},
-                          timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "--course", str(course)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MATMINER_DATA": str(tmp_path)},
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 2 and "matbench_expt_gap" in done.stderr
     assert snapshot(course) == before
 
@@ -138,16 +167,29 @@ def test_data_status_sizes_json_and_unknown_challenge(tmp_path):
     assert as_json["autograder_version"] == autograder.__version__
     assert [(d["task"], d["present"], d["size_bytes"]) for d in as_json["datasets"]] == [
         ("matbench_expt_gap", True, size),
-        ("matbench_glass", True, (Path(os.environ["MATMINER_DATA"]) / "matbench_glass.json.gz").stat().st_size)]
-    missing = json.loads(subprocess.run(
-        [sys.executable, "-m", "autograder", "data", "status", "A", "--json"], capture_output=True, text=True,
-        cwd=tmp_path, env={**os.environ, "MATMINER_DATA": str(tmp_path)}, check=False).stdout)
-    assert missing["datasets"][0]["present"] is False and "matbench_phonons" in missing["datasets"][0]["problem"]
+        (
+            "matbench_glass",
+            True,
+            (Path(os.environ["MATMINER_DATA"]) / "matbench_glass.json.gz").stat().st_size,
+        ),
+    ]
+    missing = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "autograder", "data", "status", "A", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "MATMINER_DATA": str(tmp_path)},
+            check=False,
+        ).stdout
+    )
+    assert (
+        missing["datasets"][0]["present"] is False and "matbench_phonons" in missing["datasets"][0]["problem"]
+    )
     typo = run("data", "status", "matbench_phonon", cwd=tmp_path)
     assert typo.returncode == 2 and "Did you mean 'matbench_phonons'?" in typo.stderr
     letter = run("data", "status", "E", cwd=tmp_path)
     assert letter.returncode == 2 and "A (matbench_phonons), B (matbench_expt_gap)" in letter.stderr
-
 
 
 def test_demo_never_deletes_a_folder_that_is_not_a_demo_course(course):

@@ -21,15 +21,22 @@ def course(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli-export")
     course = make_course(tmp / "course")
     add_submission(course, "ab1234", "B", "RF-SCM/Magpie", good_findings("MAE 0.4461"), tmp)
-    add_submission(course, "cd5678", "D", "RF-SCM/Magpie", good_findings("ROC-AUC 0.8587"), tmp, recording=None)
+    add_submission(
+        course, "cd5678", "D", "RF-SCM/Magpie", good_findings("ROC-AUC 0.8587"), tmp, recording=None
+    )
     (course.root / "marks.csv").write_text(MARKS, encoding="utf-8")
     grade_cohort(course, ASSIGNMENT, update_gradebook=False)
     return course
 
 
 def run(course, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args, "--course", str(course.root)],
-                          capture_output=True, timeout=300, env=os.environ, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args, "--course", str(course.root)],
+        capture_output=True,
+        timeout=300,
+        env=os.environ,
+        check=False,
+    )
 
 
 def test_export_never_overwrites_without_force_and_never_a_course_file(course):
@@ -38,7 +45,9 @@ def test_export_never_overwrites_without_force_and_never_a_course_file(course):
     assert first.returncode == 0, first.stderr
     assert f"2 student(s) written to {out} (plain).".encode() in first.stdout
     written = out.read_bytes()
-    assert written.startswith(b"student_id,challenge,task,status") and b"ab1234,B,matbench_expt_gap" in written
+    assert (
+        written.startswith(b"student_id,challenge,task,status") and b"ab1234,B,matbench_expt_gap" in written
+    )
 
     again = run(course, "export", "--format", "plain")
     assert again.returncode == 2
@@ -57,8 +66,14 @@ def test_export_never_overwrites_without_force_and_never_a_course_file(course):
         assert refused.returncode == 2, name
         assert b"which the course reads: an export never writes there" in refused.stderr
         assert target.read_bytes() == before
-    relative = subprocess.run([sys.executable, "-m", "autograder", "export", "--output", "marks.csv"],
-                              cwd=course.root, capture_output=True, env=os.environ, timeout=300, check=False)
+    relative = subprocess.run(
+        [sys.executable, "-m", "autograder", "export", "--output", "marks.csv"],
+        cwd=course.root,
+        capture_output=True,
+        env=os.environ,
+        timeout=300,
+        check=False,
+    )
     assert relative.returncode == 2 and (course.root / "marks.csv").read_text() == MARKS  # README step 7
     assert not [p for p in (course.root / "export").iterdir() if p.name.startswith(".")]  # no temporary left
 
@@ -75,7 +90,15 @@ def test_export_to_standard_output_and_json(course, tmp_path):
     done = run(course, "export", "-o", str(blackboard), "--json", "--include-provisional")
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout)
-    assert set(outcome) == {"autograder_version", "assignment", "format", "path", "replaced", "written", "left_out"}
+    assert set(outcome) == {
+        "autograder_version",
+        "assignment",
+        "format",
+        "path",
+        "replaced",
+        "written",
+        "left_out",
+    }
     assert outcome["path"] == str(blackboard) and outcome["format"] == "blackboard"
     left_out = {item["student_id"] for item in outcome["left_out"]}
     assert sorted(outcome["written"] + sorted(left_out)) == ["ab1234", "cd5678"]

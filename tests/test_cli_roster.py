@@ -14,8 +14,14 @@ from autograder.course.challenges import Catalogue
 
 
 def assign(course: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", "assign", *args, "--course", str(course)],
-                          capture_output=True, text=True, env=os.environ, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "assign", *args, "--course", str(course)],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        timeout=120,
+        check=False,
+    )
 
 
 def roster(path: Path, ids: list[str]) -> Path:
@@ -35,14 +41,20 @@ def test_ids_differing_only_in_case_are_one_student(course_dir):
 
     twice = assign(course_dir, str(roster(course_dir / "twice.csv", ["ab123", "AB123"])))
     assert twice.returncode == 2
-    assert ("line 3: student 'AB123' is listed twice (first on line 2, as 'ab123': ids are compared without "
-            "regard to case)") in twice.stderr
+    assert (
+        "line 3: student 'AB123' is listed twice (first on line 2, as 'ab123': ids are compared without "
+        "regard to case)"
+    ) in twice.stderr
 
 
 def test_case_sensitive_ids_when_configured(course_dir):
     config = course_dir / "autograder.toml"
-    config.write_text(config.read_text().replace('assignment = "research_challenge"\n',
-                                                 'assignment = "research_challenge"\ncase_sensitive_ids = true\n'))
+    config.write_text(
+        config.read_text().replace(
+            'assignment = "research_challenge"\n',
+            'assignment = "research_challenge"\ncase_sensitive_ids = true\n',
+        )
+    )
     done = assign(course_dir, str(roster(course_dir / "roster.csv", ["ab123", "AB123"])))
     assert done.returncode == 0, done.stderr
     assert "2 students allocated" in done.stdout
@@ -59,8 +71,10 @@ def test_a_roster_that_drops_students_names_them_and_needs_force(course_dir):
     smaller = roster(course_dir / "new.csv", ["s00", "s01"])
     done = assign(course_dir, str(smaller))
     assert done.returncode == 2
-    assert ("7 student(s) in allocation.csv are not on the roster and would be removed: s02, s03, s04, s05, s06, "
-            "s07, s08") in done.stderr and "--force" in done.stderr
+    assert (
+        "7 student(s) in allocation.csv are not on the roster and would be removed: s02, s03, s04, s05, s06, "
+        "s07, s08"
+    ) in done.stderr and "--force" in done.stderr
     assert allocation.read_bytes() == before  # nothing changed
     forced = assign(course_dir, str(smaller), "--force")
     assert forced.returncode == 0 and "2 students allocated" in forced.stdout

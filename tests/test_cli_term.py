@@ -24,8 +24,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def autograder(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "160"}, timeout=1500, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "160"},
+        timeout=1500,
+        check=False,
+    )
 
 
 def test_the_package_course_is_the_repository_course():
@@ -33,8 +40,14 @@ def test_the_package_course_is_the_repository_course():
     for relative, text in skeleton_files().items():
         if (REPO / relative).is_file():
             assert (REPO / relative).read_text(encoding="utf-8") == text, relative
-    assert {"autograder.toml", "nbgrader_config.py", "roster.csv", f"rubric/{ASSIGNMENT}.toml",
-            f"source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", f"source/{ASSIGNMENT}/requirements.txt"} == set(skeleton_files())
+    assert {
+        "autograder.toml",
+        "nbgrader_config.py",
+        "roster.csv",
+        f"rubric/{ASSIGNMENT}.toml",
+        f"source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
+        f"source/{ASSIGNMENT}/requirements.txt",
+    } == set(skeleton_files())
 
 
 def test_init_refuses_a_non_empty_folder_and_keeps_every_file(tmp_path):
@@ -48,7 +61,9 @@ def test_init_refuses_a_non_empty_folder_and_keeps_every_file(tmp_path):
     forced = autograder("init", str(target), "--force", cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
     assert "1 already there and kept (autograder.toml)" in forced.stdout
-    assert (target / "autograder.toml").read_text() == "# my settings\n" and (target / "notes.txt").read_text() == "mine"
+    assert (target / "autograder.toml").read_text() == "# my settings\n" and (
+        target / "notes.txt"
+    ).read_text() == "mine"
     assert (target / "rubric" / f"{ASSIGNMENT}.toml").is_file()
     file = tmp_path / "file"
     file.write_text("x")
@@ -63,7 +78,10 @@ def test_a_term_from_init_to_export(tmp_path, monkeypatch):
     course_dir = tmp_path / "mate70026"
     done = autograder("init", str(course_dir), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert f"New course in {course_dir}: 6 file(s) written." in done.stdout and "autograder release" in done.stdout
+    assert (
+        f"New course in {course_dir}: 6 file(s) written." in done.stdout
+        and "autograder release" in done.stdout
+    )
     assert autograder("init", str(course_dir), cwd=tmp_path).returncode == 2  # never twice into one folder
 
     released = autograder("release", cwd=course_dir)
@@ -99,7 +117,9 @@ def test_a_term_from_init_to_export(tmp_path, monkeypatch):
     assert graded.returncode == 0, graded.stderr[-3000:]
     lines = graded.stdout.splitlines()
     line = next(x for x in lines if x.startswith(student))
-    assert "graded" in line and ("incomplete" in line or "provisional" in line)  # the presentation is not marked
+    assert "graded" in line and (
+        "incomplete" in line or "provisional" in line
+    )  # the presentation is not marked
     assert f"Feedback pages: {course.feedback_page('<student>')}" in lines
     assert any(x.startswith("Export-ready: 0 final mark(s) of 1") for x in lines)
     assert not any(x.startswith("time: ") for x in lines)  # the timings only with --timings
@@ -108,14 +128,18 @@ def test_a_term_from_init_to_export(tmp_path, monkeypatch):
     (course_dir / "marks.csv").write_text(
         "student_id,criterion,mark,comment\n"
         f"{student},data_preparation,68,\n{student},model_choice,66,\n{student},training_testing,accept,\n"
-        f"{student},code,accept,\n{student},presentation,70,Clear and within time.\n", encoding="utf-8")
+        f"{student},code,accept,\n{student},presentation,70,Clear and within time.\n",
+        encoding="utf-8",
+    )
     regraded = autograder("grade", "--no-execute", "--json", cwd=course_dir)
     assert regraded.returncode == 0, regraded.stderr[-3000:]
     outcome = json.loads(regraded.stdout)
     info = outcome["students"][student]
     assert info["status"] == "final" and isinstance(info["mark"], int) and info["run"] == "graded"
     assert outcome["export_ready"] == 1 and outcome["checked"] == [student] and outcome["executed"] == []
-    assert outcome["summary"] == str(course.summary_page()) and info["feedback_page"] == str(course.feedback_page(student))
+    assert outcome["summary"] == str(course.summary_page()) and info["feedback_page"] == str(
+        course.feedback_page(student)
+    )
 
     # with many students (here: more than 0) the counts and the attention list; the timings on request
     from typer.testing import CliRunner

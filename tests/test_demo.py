@@ -28,9 +28,13 @@ ASSIGNMENT = "research_challenge"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, shared_data) -> tuple[Path, str]:
     course = tmp_path_factory.mktemp("demo") / "demo-course"
-    done = subprocess.run([sys.executable, "-m", "autograder", "demo", "--course", str(course)],
-                          capture_output=True, text=True, timeout=1500,
-                          env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "demo", "--course", str(course)],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return course, done.stdout
 
@@ -51,15 +55,22 @@ def _profile_of(student: str, stdout: str) -> str:
 def test_the_demo_writes_what_the_readme_describes(demo):
     course, stdout = demo
     readme = (REPO / "README.md").read_text()
-    for described in ("feedback/<student>/research_challenge/index.html", "reports/research_challenge/summary.html",
-                      "export/blackboard.csv", "export/plain.csv", "gradebook.db"):
+    for described in (
+        "feedback/<student>/research_challenge/index.html",
+        "reports/research_challenge/summary.html",
+        "export/blackboard.csv",
+        "export/plain.csv",
+        "gradebook.db",
+    ):
         assert described in readme, described
     students = [student for student, _ in ROSTER]
     for student in students:
         assert (course / "feedback" / student / ASSIGNMENT / "index.html").is_file()
         record, status = stored_submission(course, student)
         crashed = _profile_of(student, stdout) == next(p.description for p in PROFILES if p.name == "crashes")
-        assert status == ("failed" if crashed else "graded") and record.sandbox in ("bubblewrap", "none"), status
+        assert status == ("failed" if crashed else "graded") and record.sandbox in ("bubblewrap", "none"), (
+            status
+        )
     assert (course / "reports" / ASSIGNMENT / "summary.html").is_file()
     assert (course / "gradebook.db").is_file()
     plain = _rows(course / "export" / "plain.csv")
@@ -85,20 +96,26 @@ def test_each_example_student_gets_the_verdict_it_was_made_for(demo):
     assert float(plain[crashed]["training_testing"]) < 40  # no results: the protocol was not completed
 
     summary = (course / "reports" / ASSIGNMENT / "summary.html").read_text()
-    attention = summary[summary.index("needing attention"):summary.index("Marks by criterion")]
+    attention = summary[summary.index("needing attention") : summary.index("Marks by criterion")]
     template = by_profile[descriptions["template-declaration"]][0]
     leaky = by_profile[descriptions["leaky-scaler"]][0]
     flags_by_student = {  # one <tbody> per student, one row per reason
         student: set(re.findall(r'data-flag="([^"]+)"', rows))
-        for student, rows in re.findall(r'data-student="([^"]+)">(.*?)</tbody>', attention, flags=re.S)}
-    for student, why in ((template, "Missing or incomplete LLM declaration"), (template, "Long recording"),
-                         (leaky, "Protocol failure"), (crashed, "Failed run"), (late, "Late submission")):
+        for student, rows in re.findall(r'data-student="([^"]+)">(.*?)</tbody>', attention, flags=re.S)
+    }
+    for student, why in (
+        (template, "Missing or incomplete LLM declaration"),
+        (template, "Long recording"),
+        (leaky, "Protocol failure"),
+        (crashed, "Failed run"),
+        (late, "Late submission"),
+    ):
         assert why in flags_by_student.get(student, set()), (student, why, flags_by_student)
 
 
 def test_a_feedback_page_shows_nothing_of_the_other_students(demo):
     course, _ = demo
-    for student, name in ROSTER:
+    for student, _name in ROSTER:
         page = (course / "feedback" / student / ASSIGNMENT / "index.html").read_text()
         assert student in page
         for other, other_name in ROSTER:
@@ -112,8 +129,12 @@ def test_the_failed_run_is_called_a_failed_run_everywhere(demo):
     its page (their cell numbers, no library frames), and the cap note names the failed run."""
     course, stdout = demo
     descriptions = {p.name: p.description for p in PROFILES}
-    crashed = next(student for student, _ in ROSTER if _profile_of(student, stdout) == descriptions["crashes"])
-    grading = stdout[stdout.index("$ autograder grade"):stdout.index("$ autograder export")]  # grade's tables
+    crashed = next(
+        student for student, _ in ROSTER if _profile_of(student, stdout) == descriptions["crashes"]
+    )
+    grading = stdout[
+        stdout.index("$ autograder grade") : stdout.index("$ autograder export")
+    ]  # grade's tables
     table_rows = [line.split() for line in grading.splitlines() if line.startswith(crashed + " ")]
     assert table_rows and all(row[1] == "failed" for row in table_rows), table_rows
     grade = json.loads((course / "autograded" / crashed / ASSIGNMENT / "grade.json").read_text())
@@ -123,6 +144,6 @@ def test_the_failed_run_is_called_a_failed_run_everywhere(demo):
     caps = {c["key"]: c["caps"] for c in grade["criteria"]}["training_testing"]
     assert caps and all(f"run failed (cell {error['cell']} raised NameError)" in cap["note"] for cap in caps)
     page = (course / "feedback" / crashed / ASSIGNMENT / "index.html").read_text(encoding="utf-8")
-    banner = page[page.index('id="run-failed"'):page.index("</section>", page.index('id="run-failed"'))]
+    banner = page[page.index('id="run-failed"') : page.index("</section>", page.index('id="run-failed"'))]
     assert f"cell {error['cell']} raised <code>NameError</code>" in banner and "build_my_network" in banner
     assert "protocol was not followed" not in page

@@ -25,8 +25,11 @@ def _record(course, student):
 
 @pytest.fixture
 def course(course_dir) -> Course:
-    make_course(course_dir, {"alice": quick_notebook("good", marker="alice")},
-                execution={"cell_timeout": 60, "timeout": 120})
+    make_course(
+        course_dir,
+        {"alice": quick_notebook("good", marker="alice")},
+        execution={"cell_timeout": 60, "timeout": 120},
+    )
     return Course.open(course_dir)
 
 
@@ -35,15 +38,19 @@ def test_without_bubblewrap_grading_refuses_unless_allowed(course, monkeypatch):
     with pytest.raises(batch.BatchError, match="--allow-unsandboxed"):
         batch.grade(course, batch.GradeOptions(progress=False, run_grading=False), console=_console())
     console = _console()
-    summary = batch.grade(course, batch.GradeOptions(allow_unsandboxed=True, progress=False, run_grading=False),
-                          console=console)
+    summary = batch.grade(
+        course, batch.GradeOptions(allow_unsandboxed=True, progress=False, run_grading=False), console=console
+    )
     assert summary.sandbox == "none" and _record(course, "alice").sandbox == "none"
     assert _record(course, "alice").status == "executed"
-    assert batch.stage_status(course, "alice", ASSIGNMENT) == "checked"  # run_grading=False: checked, not graded
+    assert (
+        batch.stage_status(course, "alice", ASSIGNMENT) == "checked"
+    )  # run_grading=False: checked, not graded
     assert console.file.getvalue().count("WITHOUT a sandbox") == 1  # warned once per batch
     # --no-execute needs no sandbox at all
-    again = batch.grade(course, batch.GradeOptions(no_execute=True, progress=False, run_grading=False),
-                        console=_console())
+    again = batch.grade(
+        course, batch.GradeOptions(no_execute=True, progress=False, run_grading=False), console=_console()
+    )
     assert again.checked == ["alice"] and again.executed == []
 
 
@@ -68,15 +75,22 @@ def test_cache_stale_and_force(course):
     import nbformat
 
     nbformat.write(quick_notebook("good", marker="alice, resubmitted"), notebook)
-    stale = batch.grade(course, batch.GradeOptions(no_execute=True, progress=False, run_grading=False),
-                        console=_console())
+    stale = batch.grade(
+        course, batch.GradeOptions(no_execute=True, progress=False, run_grading=False), console=_console()
+    )
     assert stale.stale == ["alice"] and stale.checked == []
     third = batch.grade(course, options, console=_console())
     assert third.executed == ["alice"] and _record(course, "alice").cache_key != key
-    forced = batch.grade(course, batch.GradeOptions(force=True, progress=False, run_grading=False),
-                         console=_console())
+    forced = batch.grade(
+        course, batch.GradeOptions(force=True, progress=False, run_grading=False), console=_console()
+    )
     assert forced.executed == ["alice"]
-    assert set(forced.phases) >= {"all planned at", "all executed at", "grading (within execute)", "grading after"}
+    assert set(forced.phases) >= {
+        "all planned at",
+        "all executed at",
+        "grading (within execute)",
+        "grading after",
+    }
     assert 0 < forced.phases["all planned at"] <= forced.phases["all executed at"]
 
 
@@ -84,7 +98,11 @@ def test_student_missing_from_the_allocation(course):
     (course.root / "allocation.csv").write_text("student_id,challenge\n")
     summary = batch.grade(course, batch.GradeOptions(progress=False, run_grading=False), console=_console())
     record = _record(course, "alice")
-    assert record.status == "failed" and "allocation.csv" in record.reason and "autograder assign" in record.reason
+    assert (
+        record.status == "failed"
+        and "allocation.csv" in record.reason
+        and "autograder assign" in record.reason
+    )
     assert summary.executed == []
 
 
@@ -106,13 +124,16 @@ def test_missing_data_set_stops_before_running(course, tmp_path, monkeypatch):
     monkeypatch.setenv("MATMINER_DATA", str(tmp_path / "empty"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(batch.BatchError, match="matbench_expt_gap"):
-        batch.grade(course, batch.GradeOptions(progress=False, run_grading=False, allow_unsandboxed=True),
-                    console=_console())
+        batch.grade(
+            course,
+            batch.GradeOptions(progress=False, run_grading=False, allow_unsandboxed=True),
+            console=_console(),
+        )
 
 
 def test_memory_limit_parsing():
-    assert sb.parse_size("8G") == 8 * 1024 ** 3 and sb.parse_size("512M") == 512 * 1024 ** 2
-    assert sb.parse_size("1.5GiB") == int(1.5 * 1024 ** 3) and sb.parse_size("0") is None
+    assert sb.parse_size("8G") == 8 * 1024**3 and sb.parse_size("512M") == 512 * 1024**2
+    assert sb.parse_size("1.5GiB") == int(1.5 * 1024**3) and sb.parse_size("0") is None
     with pytest.raises(sb.SizeError, match="8G"):
         sb.parse_size("lots")
 
@@ -133,8 +154,11 @@ def test_the_first_execution_starts_before_the_last_notebook_is_prepared(course_
     already running (in the real sandbox) when its preparation ends."""
     import time
 
-    make_course(course_dir, {name: quick_notebook("good", marker=name) for name in ("ann", "bob", "cat")},
-                execution={"cell_timeout": 60, "timeout": 120})
+    make_course(
+        course_dir,
+        {name: quick_notebook("good", marker=name) for name in ("ann", "bob", "cat")},
+        execution={"cell_timeout": 60, "timeout": 120},
+    )
     course = Course.open(course_dir)
     events = []
     prepare, execute = planning.prepare_job, batch.runners.execute_job
@@ -152,13 +176,19 @@ def test_the_first_execution_starts_before_the_last_notebook_is_prepared(course_
 
     monkeypatch.setattr(planning, "prepare_job", slow_prepare)  # where the planning calls it
     monkeypatch.setattr(batch.runners, "execute_job", recorded_execute)  # where the local runner calls it
-    summary = batch.grade(course, batch.GradeOptions(workers=2, progress=False, run_grading=False,
-                                                     allow_unsandboxed=not sb.bwrap_status()[0]),
-                          console=_console())
+    summary = batch.grade(
+        course,
+        batch.GradeOptions(
+            workers=2, progress=False, run_grading=False, allow_unsandboxed=not sb.bwrap_status()[0]
+        ),
+        console=_console(),
+    )
     assert sorted(summary.executed) == ["ann", "bob", "cat"]
     assert all(batch.stage_status(course, s, ASSIGNMENT) == "checked" for s in ("ann", "bob", "cat"))
     at = {(kind, student): t for kind, student, t in events}
-    assert at[("started", "ann")] < at[("prepared", "cat")] and at[("started", "bob")] < at[("prepared", "cat")]
+    assert (
+        at[("started", "ann")] < at[("prepared", "cat")] and at[("started", "bob")] < at[("prepared", "cat")]
+    )
     assert summary.phases["all planned at"] >= 3
 
 
@@ -169,8 +199,11 @@ def test_a_regrade_does_not_sanitise_an_unchanged_notebook_again(course, monkeyp
     import nbformat
 
     unsandboxed = not sb.bwrap_status()[0]
-    batch.grade(course, batch.GradeOptions(progress=False, run_grading=False, allow_unsandboxed=unsandboxed),
-                console=_console())
+    batch.grade(
+        course,
+        batch.GradeOptions(progress=False, run_grading=False, allow_unsandboxed=unsandboxed),
+        console=_console(),
+    )
     prepared = []
     prepare = planning.prepare_job
 
@@ -187,8 +220,12 @@ def test_a_regrade_does_not_sanitise_an_unchanged_notebook_again(course, monkeyp
     stale = batch.grade(course, options, console=_console())
     assert stale.stale == ["alice"] and prepared == ["alice"]
     # the memo is of the sanitised notebook's key: a forced run still prepares the job it executes
-    forced = batch.grade(course, batch.GradeOptions(force=True, progress=False, run_grading=False,
-                                                    allow_unsandboxed=unsandboxed), console=_console())
+    forced = batch.grade(
+        course,
+        batch.GradeOptions(force=True, progress=False, run_grading=False, allow_unsandboxed=unsandboxed),
+        console=_console(),
+    )
     assert forced.executed == ["alice"] and prepared == ["alice", "alice"]
     assert _record(course, "alice").cache_key == planning.remembered_cache_key(
-        course, "alice", ASSIGNMENT, course.plan_key_path("alice", ASSIGNMENT).read_text().split()[0])
+        course, "alice", ASSIGNMENT, course.plan_key_path("alice", ASSIGNMENT).read_text().split()[0]
+    )

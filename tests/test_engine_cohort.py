@@ -22,8 +22,10 @@ from engine_support import (
 from autograder.execute import sandbox as sb
 from autograder.execute.trace import read_trace
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here"),
+]
 KINDS = ["good", "loop", "memory", "exit", "network", "tampered", "duplicated"]
 OUTPUTS = ("autograded", "feedback", "reports", "gradebook.db")  # what the pipeline itself writes
 
@@ -53,14 +55,25 @@ def cohort(tmp_path_factory):
     before = snapshot(course, [course / o for o in OUTPUTS])
     prefix_before = sorted(os.listdir(sys.prefix))
     # not --quiet: the test reads the line of every student (--quiet prints only the problems)
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course), "--workers", "2"],
-                          capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "--course", str(course), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     records, statuses = {}, {}
     for folder in (course / "autograded").iterdir():
         if (folder / ASSIGNMENT / "result.json").is_file():
             records[folder.name], statuses[folder.name] = stored_submission(course, folder.name)
-    return {"course": course, "done": done, "records": records, "statuses": statuses, "before": before,
-            "prefix_before": prefix_before}
+    return {
+        "course": course,
+        "done": done,
+        "records": records,
+        "statuses": statuses,
+        "before": before,
+        "prefix_before": prefix_before,
+    }
 
 
 def _ids(record, status=None):
@@ -124,7 +137,9 @@ def test_escape_attempts_fail_and_change_nothing(cohort):
     record = cohort["records"]["escape"]
     assert record.status == "executed" and cohort["statuses"]["escape"] == "graded"
     failed = [c for c in record.cells if c.status == "failed"]
-    assert len(failed) == 4  # read another student, write another student, write the config, write site-packages
+    assert (
+        len(failed) == 4
+    )  # read another student, write another student, write the config, write site-packages
     assert {c.error["ename"] for c in failed} <= {"FileNotFoundError", "OSError", "PermissionError"}
     assert "execution.filesystem" in _ids(record)
     course = cohort["course"]
@@ -167,13 +182,25 @@ def test_garbage_is_an_intake_error(cohort):
 def test_grading_again_repeats_nothing(cohort):
     course = cohort["course"]
     mtimes = {s: (course / "autograded" / s / ASSIGNMENT / "result.json").stat().st_mtime_ns for s in KINDS}
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course), "--quiet",
-                           "--workers", "2"], capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "--course", str(course), "--quiet", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "0 executed" in done.stdout and "8 unchanged" in done.stdout
-    assert {s: (course / "autograded" / s / ASSIGNMENT / "result.json").stat().st_mtime_ns for s in KINDS} == mtimes
-    rechecked = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course), "--quiet",
-                                "--no-execute"], capture_output=True, text=True, timeout=600, check=False)
+    assert {
+        s: (course / "autograded" / s / ASSIGNMENT / "result.json").stat().st_mtime_ns for s in KINDS
+    } == mtimes
+    rechecked = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", "--course", str(course), "--quiet", "--no-execute"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert rechecked.returncode == 0 and "0 executed, 8 re-checked" in rechecked.stdout
     assert stored_submission(course, "good")[1] == "graded"
 
@@ -182,10 +209,20 @@ def test_files_outside_are_untouched_even_in_the_victims_folder(cohort):
     from autograder.layout import CHECKS_FILE, GRADE_FILE, SCORE_ARRAYS_FILE, SCORE_FILE
 
     victim = cohort["course"] / "autograded" / "good" / ASSIGNMENT
-    later_stages = {CHECKS_FILE, SCORE_FILE, SCORE_ARRAYS_FILE, GRADE_FILE}  # written by the grader, not the run
+    later_stages = {
+        CHECKS_FILE,
+        SCORE_FILE,
+        SCORE_ARRAYS_FILE,
+        GRADE_FILE,
+    }  # written by the grader, not the run
     assert later_stages <= {p.name for p in victim.iterdir()}
     assert sorted(p.name for p in victim.iterdir() if p.name not in later_stages) == [
-        "execution.log", "protocol_trace.jsonl", "research_challenge.ipynb", "result.json", "student-files"]
+        "execution.log",
+        "protocol_trace.jsonl",
+        "research_challenge.ipynb",
+        "result.json",
+        "student-files",
+    ]
     assert sorted(p.name for p in (victim / "student-files").iterdir()) == ["results.json.gz"]
 
 

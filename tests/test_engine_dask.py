@@ -15,8 +15,10 @@ from engine_support import ASSIGNMENT, make_course, quick_notebook, stored_submi
 from autograder.execute import sandbox as sb
 from autograder.layout import NOTEBOOK_FILES_DIR
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here"),
+]
 KINDS = ["good", "exit", "tampered", "network"]
 
 
@@ -35,7 +37,8 @@ def _summary(course) -> dict:
         record, status = stored_submission(course, kind)  # with the checks' findings
         results = work / NOTEBOOK_FILES_DIR / "results.json.gz"
         result[kind] = {
-            "status": status, "reason": record.reason,
+            "status": status,
+            "reason": record.reason,
             "cells": [(c.index, c.status, (c.error or {}).get("ename")) for c in record.cells],
             "sanitise": sorted(c["kind"] for c in record.sanitise),
             "findings": sorted((f.check_id, f.status) for f in record.findings),
@@ -51,16 +54,49 @@ def test_dask_cluster_gives_the_same_results_as_the_local_pool(course_dir, tmp_p
 
     make_course(course_dir, {kind: quick_notebook(kind) for kind in KINDS})
     local_course = shutil.copytree(course_dir, tmp_path / "local-course")
-    local = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(local_course), "--workers",
-                            "2", "--quiet"], capture_output=True, text=True, timeout=600, check=False)
+    local = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "--course",
+            str(local_course),
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert local.returncode == 0, local.stderr[-3000:]
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         worker_pids = set(client.run(lambda: __import__("os").getpid()).values())
-        remote = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course_dir),
-                                 "--scheduler", cluster.scheduler_address, "--quiet"],
-                                capture_output=True, text=True, timeout=600, check=False)
+        remote = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                "--course",
+                str(course_dir),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
     assert remote.returncode == 0, remote.stderr[-3000:]
     assert "4 executed" in remote.stdout and "on Dask (2 workers)" in remote.stdout
 
@@ -76,6 +112,21 @@ def test_dask_cluster_gives_the_same_results_as_the_local_pool(course_dir, tmp_p
 
 def test_unreachable_scheduler_is_a_clear_error(course_dir):
     make_course(course_dir, {"good": quick_notebook("good")})
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(course_dir), "--scheduler",
-                           "tcp://127.0.0.1:9", "--quiet"], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "--course",
+            str(course_dir),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2 and "Cannot reach the Dask scheduler" in done.stderr

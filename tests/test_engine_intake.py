@@ -24,10 +24,14 @@ def _nb_bytes(marker: str) -> bytes:
 
 
 def _receipt(user: str, full: str, stamp: str, files: list[str]) -> bytes:
-    listing = "".join(f"\tOriginal filename: {f}\n\tFilename: {BB}_{user}_attempt_{stamp}_{f}\n" for f in files)
-    return (f"Name: {full} ({user})\nAssignment: {BB}\nDate Submitted: Tuesday, 10 March 2026 14:55:02 o'clock GMT\n"
-            f"Current Mark: Needs Marking\n\nSubmission Field:\nThere is no student submission text data for this "
-            f"assignment.\n\nComments:\nThere are no student comments for this assignment.\n\nFiles:\n{listing}").encode()
+    listing = "".join(
+        f"\tOriginal filename: {f}\n\tFilename: {BB}_{user}_attempt_{stamp}_{f}\n" for f in files
+    )
+    return (
+        f"Name: {full} ({user})\nAssignment: {BB}\nDate Submitted: Tuesday, 10 March 2026 14:55:02 o'clock GMT\n"
+        f"Current Mark: Needs Marking\n\nSubmission Field:\nThere is no student submission text data for this "
+        f"assignment.\n\nComments:\nThere are no student comments for this assignment.\n\nFiles:\n{listing}"
+    ).encode()
 
 
 def build_blackboard_zip(path):
@@ -40,13 +44,26 @@ def build_blackboard_zip(path):
             entries.append((f"{BB}_{user}_attempt_{stamp}_{name}", data))
 
     attempt("ab1234", "Ada Byron", "2026-03-09-10-00-00", {"my notebook.ipynb": _nb_bytes("first attempt")})
-    attempt("ab1234", "Ada Byron", "2026-03-10-14-55-02", {"Challenge B final.ipynb": _nb_bytes("second attempt"),
-                                                            "presentation.mp4": b"\x00\x00\x00\x18ftypmp42" * 10})
-    attempt("jk_lee", "Ji-Kyung Lee", "2026-03-11-09-30-00", {"research_challenge.ipynb": _nb_bytes("jk"),
-                                                              "slides.pptx": b"PK\x03\x04slides"})
+    attempt(
+        "ab1234",
+        "Ada Byron",
+        "2026-03-10-14-55-02",
+        {
+            "Challenge B final.ipynb": _nb_bytes("second attempt"),
+            "presentation.mp4": b"\x00\x00\x00\x18ftypmp42" * 10,
+        },
+    )
+    attempt(
+        "jk_lee",
+        "Ji-Kyung Lee",
+        "2026-03-11-09-30-00",
+        {"research_challenge.ipynb": _nb_bytes("jk"), "slides.pptx": b"PK\x03\x04slides"},
+    )
     attempt("cd5678", "Cy Dee", "2026-03-10-12-00-00", {"report.pdf": b"%PDF-1.7 no notebook here"})
     attempt("ef9012", "Ef Eff", "2026-03-10-12-00-00", {"a.ipynb": _nb_bytes("a"), "b.ipynb": _nb_bytes("b")})
-    attempt("gh3456", "Gee Aitch", "2026-03-10-12-00-00", {"research_challenge.ipynb": b"%PDF-1.4 not a notebook"})
+    attempt(
+        "gh3456", "Gee Aitch", "2026-03-10-12-00-00", {"research_challenge.ipynb": b"%PDF-1.4 not a notebook"}
+    )
     attempt("ij7890", "Eye Jay", "2026-03-10-12-00-00", {"research_challenge.ipynb": _nb_bytes("damaged")})
     entries.append(("desktop.ini", b"[junk]"))
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -81,8 +98,12 @@ def test_blackboard_zip_intake(course, tmp_path):
     ada = by["ab1234"]  # latest attempt wins; notebook renamed to the released name; recording kept
     assert ada.ok and ada.notebook == "research_challenge.ipynb" and ada.recordings == ["presentation.mp4"]
     folder = course.submitted_dir("ab1234")
-    assert sorted(p.name for p in folder.iterdir()) == ["presentation.mp4", "research_challenge.ipynb",
-                                                         "submission.json", "timestamp.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "presentation.mp4",
+        "research_challenge.ipynb",
+        "submission.json",
+        "timestamp.txt",
+    ]
     assert "second attempt" in (folder / "research_challenge.ipynb").read_text()
     stamp = datetime.fromisoformat(read_timestamp(folder))
     assert stamp == datetime(2026, 3, 10, 14, 55, 2).astimezone()  # Blackboard's local time, kept exactly
@@ -106,7 +127,10 @@ def test_blackboard_zip_intake(course, tmp_path):
     # the instructor fixes a folder by hand: it is judged again from what is in it
     (course.submitted_dir("ef9012") / "b.ipynb").unlink()
     assert inspect_submission(course, "ef9012").ok
-    assert not inspect_submission(course, "ij7890").ok and "damaged" in inspect_submission(course, "ij7890").problem
+    assert (
+        not inspect_submission(course, "ij7890").ok
+        and "damaged" in inspect_submission(course, "ij7890").problem
+    )
 
     # collecting the same zip again keeps what is there (same attempt); --force replaces
     again, _ = collect_zip(course, archive)
@@ -119,7 +143,9 @@ def test_collect_command(course, tmp_path):
     assert result.exit_code == 0, result.output
     assert "2 submission(s) ready to grade, 4 intake error(s)" in result.output
     assert "ab1234" in result.output and "presentation.mp4" in result.output
-    missing = CliRunner().invoke(app, ["collect", "--zip", str(tmp_path / "nope.zip"), "--course", str(course.root)])
+    missing = CliRunner().invoke(
+        app, ["collect", "--zip", str(tmp_path / "nope.zip"), "--course", str(course.root)]
+    )
     assert missing.exit_code != 0
 
 

@@ -16,8 +16,10 @@ from engine_support import ASSIGNMENT, make_course, quick_notebook, stored_submi
 from autograder.execute import sandbox as sb
 from autograder.layout import NOTEBOOK_FILES_DIR
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here"),
+]
 STUDENTS = [f"s{i}" for i in range(1, 6)]
 
 
@@ -36,7 +38,9 @@ def _sandboxes_of(course) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if str(course) in " ".join(proc.info["cmdline"] or []) and "bwrap" in " ".join(proc.info["cmdline"]):
+            if str(course) in " ".join(proc.info["cmdline"] or []) and "bwrap" in " ".join(
+                proc.info["cmdline"]
+            ):
                 found.append(proc)
         except psutil.Error:
             pass
@@ -49,8 +53,9 @@ def _grade(course) -> list[str]:
 
 def test_sigkill_mid_batch_then_resume(course_dir):
     course = make_course(course_dir, {s: quick_notebook("good", marker=s) for s in STUDENTS})
-    batch = subprocess.Popen(_grade(course), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    batch = subprocess.Popen(
+        _grade(course), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
@@ -69,8 +74,11 @@ def test_sigkill_mid_batch_then_resume(course_dir):
     assert "running" in killed_at.values()
     time.sleep(2)
     assert _sandboxes_of(course) == []  # --die-with-parent: nothing runs on without its grader
-    graded_before = {s: (course / "autograded" / s / ASSIGNMENT / "result.json").read_bytes()
-                     for s, v in killed_at.items() if v in ("graded", "checked")}  # its checks are stored
+    graded_before = {
+        s: (course / "autograded" / s / ASSIGNMENT / "result.json").read_bytes()
+        for s, v in killed_at.items()
+        if v in ("graded", "checked")
+    }  # its checks are stored
     executed_before = [s for s, v in killed_at.items() if v == "executed"]  # ran, not yet checked
 
     done = subprocess.run(_grade(course), capture_output=True, text=True, timeout=600, check=False)
@@ -79,7 +87,9 @@ def test_sigkill_mid_batch_then_resume(course_dir):
     for student, content in graded_before.items():  # finished work is neither lost nor repeated
         assert (course / "autograded" / student / ASSIGNMENT / "result.json").read_bytes() == content
     to_run = len(STUDENTS) - len(graded_before) - len(executed_before)
-    assert f"{to_run} executed, {len(executed_before)} re-checked, {len(graded_before)} unchanged" in done.stdout
+    assert (
+        f"{to_run} executed, {len(executed_before)} re-checked, {len(graded_before)} unchanged" in done.stdout
+    )
     for student in STUDENTS:  # and every one of them really ran to the end once
         work = course / "autograded" / student / ASSIGNMENT
         assert (work / NOTEBOOK_FILES_DIR / "results.json.gz").is_file()

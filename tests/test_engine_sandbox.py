@@ -25,8 +25,11 @@ from autograder.records import ExecutionRecord
 needs_bwrap = pytest.mark.skipif(not sb.bwrap_status()[0], reason="bubblewrap cannot run here")
 
 
-def notebook(*sources: str, parameters: str = 'challenge = "B"\ndata_dir = None\nseed = 0\nn_jobs = 1\n'
-             'results_path = "results.json.gz"') -> nbformat.NotebookNode:
+def notebook(
+    *sources: str,
+    parameters: str = 'challenge = "B"\ndata_dir = None\nseed = 0\nn_jobs = 1\n'
+    'results_path = "results.json.gz"',
+) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(parameters)
     params.metadata.tags = ["parameters"]
@@ -35,20 +38,45 @@ def notebook(*sources: str, parameters: str = 'challenge = "B"\ndata_dir = None\
     return nb
 
 
-def run(tmp_path: Path, nb, use_bwrap: bool = True, support_files: tuple[str, ...] = (),
-        **settings) -> tuple[ExecutionRecord, Path]:
+def run(
+    tmp_path: Path, nb, use_bwrap: bool = True, support_files: tuple[str, ...] = (), **settings
+) -> tuple[ExecutionRecord, Path]:
     course = tmp_path / "course"
-    defaults = dict(cell_timeout=30, timeout=120, memory_limit=sb.parse_size("2G"), threads=1, seed=0,
-                    use_bwrap=use_bwrap, data_dir=os.environ["MATMINER_DATA"])
+    defaults = dict(
+        cell_timeout=30,
+        timeout=120,
+        memory_limit=sb.parse_size("2G"),
+        threads=1,
+        seed=0,
+        use_bwrap=use_bwrap,
+        data_dir=os.environ["MATMINER_DATA"],
+    )
     defaults.update(settings)
     settings = EngineSettings(**defaults)
     data_dir = sb.SANDBOX_DATA if use_bwrap else settings.data_dir
-    job = Job(course_root=str(course), student_id="s1", assignment="research_challenge",
-              notebook_name="research_challenge.ipynb", submitted_at=None, challenge="B", task="matbench_expt_gap",
-              sanitised=nbformat.writes(nb), changes=[], cache_key="test", environment={}, declared_packages=[],
-              parameters={"challenge": "B", "data_dir": data_dir, "seed": 0, "n_jobs": 1,
-                          "results_path": "results.json.gz"}, settings=settings,
-              support_files=list(support_files))
+    job = Job(
+        course_root=str(course),
+        student_id="s1",
+        assignment="research_challenge",
+        notebook_name="research_challenge.ipynb",
+        submitted_at=None,
+        challenge="B",
+        task="matbench_expt_gap",
+        sanitised=nbformat.writes(nb),
+        changes=[],
+        cache_key="test",
+        environment={},
+        declared_packages=[],
+        parameters={
+            "challenge": "B",
+            "data_dir": data_dir,
+            "seed": 0,
+            "n_jobs": 1,
+            "results_path": "results.json.gz",
+        },
+        settings=settings,
+        support_files=list(support_files),
+    )
     record = ExecutionRecord.from_dict(execute_job(job))
     return record, job.work_dir
 
@@ -56,11 +84,13 @@ def run(tmp_path: Path, nb, use_bwrap: bool = True, support_files: tuple[str, ..
 def outputs(work: Path, index: int) -> str:
     nb = nbformat.read(work / "research_challenge.ipynb", as_version=4)
     cell = nb.cells[index]
-    return "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + o.get("evalue", "")
-                   for o in cell.outputs)
+    return "".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) + o.get("evalue", "")
+        for o in cell.outputs
+    )
 
 
-PROBE = '''
+PROBE = """
     import json, os, socket, subprocess, sys
     facts = {"uid": os.getuid(), "home": os.environ.get("HOME"), "cwd": os.getcwd(),
              "secret": os.environ.get("AUTOGRADER_TEST_SECRET"), "threads": os.environ.get("OMP_NUM_THREADS"),
@@ -83,9 +113,9 @@ PROBE = '''
     attempt("forge_status", lambda: open("result.json", "w").write("{}"))
     attempt("nested_userns", lambda: subprocess.run(["unshare", "-U", "true"], check=True, capture_output=True))
     print(json.dumps(facts))
-'''
+"""
 
-NUMBA_MPL = '''
+NUMBA_MPL = """
     import numba, numpy as np
     @numba.njit(cache=True)
     def total(a):
@@ -96,7 +126,7 @@ NUMBA_MPL = '''
     ax.plot([1, 2, 3])
     fig.savefig("figure.png")
     print("figure saved")
-'''
+"""
 
 
 @needs_bwrap
@@ -125,7 +155,9 @@ def test_sandbox_isolation(tmp_path, monkeypatch):
     assert facts["forge_status"][0] == "ok"  # its own result.json, in its own folder: not the record
     assert facts["nested_userns"][0] in ("CalledProcessError", "FileNotFoundError")
     files = work / NOTEBOOK_FILES_DIR
-    assert (files / "own-file.txt").is_file() and ExecutionRecord.load(work / "result.json").status == "executed"
+    assert (files / "own-file.txt").is_file() and ExecutionRecord.load(
+        work / "result.json"
+    ).status == "executed"
     assert "numba 45.0" in outputs(work, 4) and "figure saved" in outputs(work, 4)
     assert (files / "figure.png").is_file()
     assert record.cpu_seconds > 0.3 and record.wall_seconds >= record.cpu_seconds / 4
@@ -135,8 +167,10 @@ def test_sandbox_isolation(tmp_path, monkeypatch):
 
 def test_unsandboxed_run_works_and_keeps_the_environment_clean(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOGRADER_TEST_SECRET", "grader-only")
-    nb = notebook('import os\nprint(os.environ.get("AUTOGRADER_TEST_SECRET"), os.environ["HOME"] != '
-                  'os.path.expanduser("~root"), os.getcwd())')
+    nb = notebook(
+        'import os\nprint(os.environ.get("AUTOGRADER_TEST_SECRET"), os.environ["HOME"] != '
+        'os.path.expanduser("~root"), os.getcwd())'
+    )
     record, work = run(tmp_path, nb, use_bwrap=False)
     assert record.status == "executed" and record.sandbox == "none"
     text = outputs(work, 2)
@@ -152,14 +186,18 @@ def test_errors_do_not_stop_the_run_and_statuses_are_per_cell(tmp_path):
     assert statuses[4] == ("failed", "ModuleNotFoundError")
     assert statuses[5] == ("completed", None)  # an empty cell
     # every cell ran, but cells raised and no results were saved: a failed run, named by its first error
-    assert record.status == "failed" and record.reason.startswith("Cell 2 raised ZeroDivisionError: division by zero")
+    assert record.status == "failed" and record.reason.startswith(
+        "Cell 2 raised ZeroDivisionError: division by zero"
+    )
     assert "did not save its results" in record.reason
     assert not any(f.check_id == "execution.not_run" for f in record.findings)
     executed = nbformat.read(work / "research_challenge.ipynb", as_version=4)
     assert not any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in executed.cells)
     assert [c.metadata.papermill.status for c in executed.cells[2:5]] == ["failed", "completed", "failed"]
-    assert any(f.check_id == "environment.missing_package" and "this_package_does_not_exist" in f.message
-               for f in record.findings)
+    assert any(
+        f.check_id == "environment.missing_package" and "this_package_does_not_exist" in f.message
+        for f in record.findings
+    )
     # messages number the cells as the student's notebook does (papermill's injected cell not counted)
     found = {f.check_id: f.message for f in record.findings}
     assert "the first, cell 2, raised ZeroDivisionError" in found["execution.cell_errors"]
@@ -173,8 +211,10 @@ def test_cell_budget_interrupts_and_the_rest_still_runs(tmp_path):
     assert [c.status for c in record.cells][2:] == ["timeout", "completed"]
     assert "next cell ran" in outputs(work, 3)
     assert "stopped after 3 s" in outputs(work, 2)
-    assert any(f.check_id == "execution.cell_timeout" and f.message.startswith("Cell 2 ran longer")
-               for f in record.findings)
+    assert any(
+        f.check_id == "execution.cell_timeout" and f.message.startswith("Cell 2 ran longer")
+        for f in record.findings
+    )
 
 
 def test_notebook_budget_keeps_the_partial_notebook(tmp_path):
@@ -191,9 +231,16 @@ def test_notebook_budget_keeps_the_partial_notebook(tmp_path):
 def test_both_budgets_are_reported_where_each_ran_out(tmp_path):
     """A cell over the per-cell limit is interrupted and the notebook goes on; later the whole-notebook
     budget runs out in another cell: both are said, each with its cell, and the cells that did not run."""
-    nb = notebook("import time\nwhile True:\n    time.sleep(0.01)", "print('went on')",
-                  "import time\ntime.sleep(600)", "print('never')", "print('nor this')")
-    record, work = run(tmp_path, nb, cell_timeout=6, timeout=10)  # cell 4 meets the budget before its own limit
+    nb = notebook(
+        "import time\nwhile True:\n    time.sleep(0.01)",
+        "print('went on')",
+        "import time\ntime.sleep(600)",
+        "print('never')",
+        "print('nor this')",
+    )
+    record, work = run(
+        tmp_path, nb, cell_timeout=6, timeout=10
+    )  # cell 4 meets the budget before its own limit
     assert record.status == "failed"
     assert [c.status for c in record.cells][2:] == ["timeout", "completed", "timeout", "pending", "pending"]
     assert "the budget ran out in cell 4, and cells 5 to 6 (2 code cells) did not run" in record.reason
@@ -203,22 +250,32 @@ def test_both_budgets_are_reported_where_each_ran_out(tmp_path):
 
 
 def test_a_file_or_module_not_handed_in_is_named_as_the_cause(tmp_path):
-    nb = notebook("import pandas as pd\nteam = pd.read_csv('team-a.csv')", "print(team.shape)",
-                  "import train_crabnet")
+    nb = notebook(
+        "import pandas as pd\nteam = pd.read_csv('team-a.csv')", "print(team.shape)", "import train_crabnet"
+    )
     record, work = run(tmp_path, nb)
     found = {f.check_id: f for f in record.findings}
     missing = found["execution.missing_file"]
-    assert missing.status == "fail" and missing.message.startswith("Cell 2 reads `team-a.csv`, a file that was not "
-                                                                   "handed in")
+    assert missing.status == "fail" and missing.message.startswith(
+        "Cell 2 reads `team-a.csv`, a file that was not handed in"
+    )
     errors = found["execution.cell_errors"].message
     assert "cell 3, raised NameError" in errors and "follow from the error in cell 2" in errors
     module = found["environment.missing_package"]
-    assert "`train_crabnet`, which is neither a package of the course environment nor a file handed in" in \
-        module.message and "train_crabnet.py" in module.advice
+    assert (
+        "`train_crabnet`, which is neither a package of the course environment nor a file handed in"
+        in module.message
+        and "train_crabnet.py" in module.advice
+    )
 
 
-@pytest.mark.parametrize("code, words", [("import os\nos._exit(3)", "exited with status 3"),
-                                         ("import ctypes\nctypes.string_at(0)", "segmentation fault")])
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        ("import os\nos._exit(3)", "exited with status 3"),
+        ("import ctypes\nctypes.string_at(0)", "segmentation fault"),
+    ],
+)
 def test_kernel_death_is_recorded_with_its_cause(tmp_path, code, words):
     nb = notebook("print('before')", code, "print('after')")
     record, work = run(tmp_path, nb)
@@ -228,7 +285,7 @@ def test_kernel_death_is_recorded_with_its_cause(tmp_path, code, words):
     assert any(f.check_id == "execution.kernel_died" for f in record.findings)
 
 
-HOG = '''
+HOG = """
     import subprocess, sys, time
     # three helpers of 400 MB each: each below the per-process limit, together above the 1 GB budget
     code = "import time; x = bytearray(400 * 2**20); [x.__setitem__(i, 1) for i in range(0, len(x), 4096)]; time.sleep(60)"
@@ -237,7 +294,7 @@ HOG = '''
     print("survived", sorted(str(h.poll()) for h in helpers))
     for h in helpers:
         h.kill()
-'''
+"""
 
 
 @pytest.mark.parametrize("method", ["cgroup", "watchdog"])
@@ -258,7 +315,9 @@ def test_memory_limit_for_the_whole_process_tree(tmp_path, monkeypatch, method):
         assert "-9" in outputs(work, 3)  # at least one helper was killed
         assert any(f.check_id == "execution.memory" for f in record.findings)
     assert record.peak_memory_mb < 1024 + 600  # stopped near the limit, not at 1.2 GB + kernel
-    assert not [p for p in psutil.process_iter(["cmdline"]) if "bytearray(400" in " ".join(p.info["cmdline"] or [])]
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if "bytearray(400" in " ".join(p.info["cmdline"] or [])
+    ]
 
 
 def test_single_allocation_over_the_limit_is_a_memory_error(tmp_path):
@@ -269,7 +328,7 @@ def test_single_allocation_over_the_limit_is_a_memory_error(tmp_path):
     assert any(f.check_id == "execution.memory" for f in record.findings)
 
 
-WRITER = '''
+WRITER = """
     import os, time
     # 1 GB in 5 MB files, half in the notebook's folder and half in its home, over about 5 s
     for i in range(200):
@@ -278,7 +337,7 @@ WRITER = '''
             handle.write(b"x" * 5 * 2**20)
         time.sleep(0.02)
     print("wrote everything")
-'''
+"""
 
 
 @pytest.mark.parametrize("use_bwrap", [True, False], ids=["sandboxed", "unsandboxed"])
@@ -298,7 +357,9 @@ def test_disk_limit_stops_a_notebook_that_fills_the_disk(tmp_path, use_bwrap):
     removed = finding.details["removed"]  # the half written to its folder (its home goes with the sandbox)
     assert removed and all(name.startswith("junk") for name in removed)
     assert len(removed) < 60  # stopped on the way (at most 300 MB), not after the whole gigabyte
-    assert not list((work / NOTEBOOK_FILES_DIR).glob("junk*")) and (work / "research_challenge.ipynb").is_file()
+    assert (
+        not list((work / NOTEBOOK_FILES_DIR).glob("junk*")) and (work / "research_challenge.ipynb").is_file()
+    )
     assert shutil.disk_usage(tmp_path).free > free_before - 50 * 2**20  # the space is given back
 
 
@@ -316,7 +377,7 @@ def test_a_run_within_the_disk_limit_keeps_its_files(tmp_path):
 
 
 TRACE_CELLS = [
-    '''
+    """
     import os, importlib
     os.environ["MATMINER_DATA"] = data_dir
     import matbench.task
@@ -327,8 +388,8 @@ TRACE_CELLS = [
     task = mb.matbench_expt_gap
     task.load()
     lone = MatbenchTask("matbench_expt_gap", autoload=False)
-    ''',
-    '''
+    """,
+    """
     import numpy as np
     df = task.df                                 # whole data frame before the loop
     for fold in task.folds:
@@ -339,7 +400,7 @@ TRACE_CELLS = [
         task.record(fold, np.full(len(inputs), float(y.mean())))
     task.record(0, np.zeros(len(task.get_test_data(0))))   # ignored by matbench: already recorded
     mb.to_file(results_path)
-    ''',
+    """,
 ]
 
 
@@ -358,8 +419,14 @@ def test_protocol_trace_inside_the_kernel(tmp_path):
     assert [e["include_target"] for e in tests] == [False, True, False, False, False, False]
     assert [e["fold"] for e in events if e["event"] == "get_train_and_val_data"] == [0, 1, 2, 3, 4]
     records = [e for e in events if e["event"] == "record"]
-    assert [(e["fold"], e["already_recorded"]) for e in records] == [(0, False), (1, False), (2, False), (3, False),
-                                                                     (4, False), (0, True)]
+    assert [(e["fold"], e["already_recorded"]) for e in records] == [
+        (0, False),
+        (1, False),
+        (2, False),
+        (3, False),
+        (4, False),
+        (0, True),
+    ]
     assert records[0]["n_predictions"] == 921 and all(e["cell"] == 3 for e in records)
     df = [e for e in events if e["event"] == "df_access"]
     assert [d["inside_fold_loop"] for d in df] == [False, True]  # once per (cell, inside loop)
@@ -367,16 +434,23 @@ def test_protocol_trace_inside_the_kernel(tmp_path):
     import hashlib
 
     assert saved["path"] == "results.json.gz"
-    assert saved["sha256"] == hashlib.sha256((work / NOTEBOOK_FILES_DIR / "results.json.gz").read_bytes()).hexdigest()
+    assert (
+        saved["sha256"]
+        == hashlib.sha256((work / NOTEBOOK_FILES_DIR / "results.json.gz").read_bytes()).hexdigest()
+    )
     assert "trace_error" not in kinds
     # the kernel's view: the nonce file is gone before the first cell runs
-    _, work2 = run(tmp_path / "again", notebook('import os\nprint(os.listdir(os.path.expanduser("~/.autograder")))'))
+    _, work2 = run(
+        tmp_path / "again", notebook('import os\nprint(os.listdir(os.path.expanduser("~/.autograder")))')
+    )
     assert "kernel.json" not in outputs(work2, 2)
 
 
 def test_trace_is_cheap_and_does_not_touch_the_namespace(tmp_path):
-    nb = notebook("import sys\nprint(sorted(k for k in globals() if 'autograder' in k.lower()), "
-                  "'matbench' in sys.modules)")
+    nb = notebook(
+        "import sys\nprint(sorted(k for k in globals() if 'autograder' in k.lower()), "
+        "'matbench' in sys.modules)"
+    )
     record, work = run(tmp_path, nb)
     assert outputs(work, 2).strip() == "[] False"  # nothing defined, matbench not imported eagerly
     trace = read_trace(work / "protocol_trace.jsonl", record.environment["trace_nonce"])
@@ -386,8 +460,10 @@ def test_trace_is_cheap_and_does_not_touch_the_namespace(tmp_path):
 def test_symlinks_planted_by_the_notebook_are_removed(tmp_path):
     target = tmp_path / "outside.txt"
     target.write_text("grader file")
-    nb = notebook(f"import os\nos.symlink({str(target)!r}, 'results.json.gz')\nos.symlink('/etc/passwd', "
-                  "'research_challenge.ipynb.bak')\nos.symlink('/etc', 'protocol_trace.jsonl')")
+    nb = notebook(
+        f"import os\nos.symlink({str(target)!r}, 'results.json.gz')\nos.symlink('/etc/passwd', "
+        "'research_challenge.ipynb.bak')\nos.symlink('/etc', 'protocol_trace.jsonl')"
+    )
     record, work = run(tmp_path, nb)
     assert record.results_file is None
     assert not any(p.is_symlink() for p in (work / NOTEBOOK_FILES_DIR).iterdir())
@@ -410,14 +486,32 @@ FORGER = """
 def test_files_a_notebook_writes_stay_apart_from_the_graders(tmp_path, use_bwrap):
     """A notebook that writes an index.html and the grader's artefact names into its working folder: they
     stay in a folder of the notebook's own, and nothing beside result.json is the notebook's."""
-    up = ["index.html", "grade.json", "result.json"] if use_bwrap else []  # unsandboxed: the student's own machine
+    up = (
+        ["index.html", "grade.json", "result.json"] if use_bwrap else []
+    )  # unsandboxed: the student's own machine
     record, work = run(tmp_path, notebook(f"UP = {up!r}", FORGER), use_bwrap=use_bwrap)
     assert record.status == "executed", record.reason
-    assert {"index.html", "grade.json", "checks.json", "score.json", "result.json", "execution.log",
-            "research_challenge.ipynb"} <= {p.name for p in (work / NOTEBOOK_FILES_DIR).iterdir()}
+    assert {
+        "index.html",
+        "grade.json",
+        "checks.json",
+        "score.json",
+        "result.json",
+        "execution.log",
+        "research_challenge.ipynb",
+    } <= {p.name for p in (work / NOTEBOOK_FILES_DIR).iterdir()}
     assert sorted(p.name for p in work.iterdir()) == sorted(
-        ["execution.log", "protocol_trace.jsonl", "research_challenge.ipynb", "result.json", NOTEBOOK_FILES_DIR])
-    assert ExecutionRecord.load(work / "result.json").cells  # the grader's record, the grader's log and notebook
+        [
+            "execution.log",
+            "protocol_trace.jsonl",
+            "research_challenge.ipynb",
+            "result.json",
+            NOTEBOOK_FILES_DIR,
+        ]
+    )
+    assert ExecutionRecord.load(
+        work / "result.json"
+    ).cells  # the grader's record, the grader's log and notebook
     assert (work / "execution.log").read_text().startswith("# s1/research_challenge")
     ran = nbformat.read(work / "research_challenge.ipynb", as_version=4)
     assert ran.cells[-1].metadata["autograder"]["status"] == "completed"
@@ -461,11 +555,19 @@ def test_a_python_installation_under_tmp_stays_visible(tmp_path, monkeypatch):
     work.mkdir()
     home.mkdir()
     spec = sb.SandboxSpec(work_dir=work, home_dir=home, inner_work_dir=f"{sb.SANDBOX_HOME}/work", env={})
-    seen = subprocess.run(sb.bwrap_command(spec, ["/bin/cat", str(venv / "marker")]), capture_output=True,
-                          text=True, check=False)
+    seen = subprocess.run(
+        sb.bwrap_command(spec, ["/bin/cat", str(venv / "marker")]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert seen.stdout == "here", seen.stderr
-    hidden = subprocess.run(sb.bwrap_command(spec, ["/bin/cat", str(tmp_path / "secret")]), capture_output=True,
-                            text=True, check=False)
+    hidden = subprocess.run(
+        sb.bwrap_command(spec, ["/bin/cat", str(tmp_path / "secret")]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert hidden.returncode != 0 and "host /tmp" not in hidden.stdout
 
 
@@ -481,13 +583,20 @@ def test_a_virtual_environment_reached_through_a_symlink_runs_in_the_sandbox(tmp
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     home.mkdir()
-    code = ("import subprocess, sys; from pathlib import Path; from autograder.execute import sandbox as sb\n"
-            f"spec = sb.SandboxSpec(work_dir=Path({str(work)!r}), home_dir=Path({str(home)!r}), "
-            "inner_work_dir=sb.SANDBOX_HOME + '/work', env={})\n"
-            "done = subprocess.run(sb.bwrap_command(spec, [sys.executable, '-c', 'import sys; print(sys.prefix)']),"
-            " capture_output=True, text=True)\n"
-            "print(done.stdout.strip() or done.stderr.strip())\n")
-    ran = subprocess.run([str(link / "bin" / "python"), "-c", code], capture_output=True, text=True, check=False,
-                         cwd=Path(__file__).resolve().parents[1],
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    code = (
+        "import subprocess, sys; from pathlib import Path; from autograder.execute import sandbox as sb\n"
+        f"spec = sb.SandboxSpec(work_dir=Path({str(work)!r}), home_dir=Path({str(home)!r}), "
+        "inner_work_dir=sb.SANDBOX_HOME + '/work', env={})\n"
+        "done = subprocess.run(sb.bwrap_command(spec, [sys.executable, '-c', 'import sys; print(sys.prefix)']),"
+        " capture_output=True, text=True)\n"
+        "print(done.stdout.strip() or done.stderr.strip())\n"
+    )
+    ran = subprocess.run(
+        [str(link / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
     assert ran.stdout.strip() == str(link), ran.stdout + ran.stderr

@@ -69,9 +69,12 @@ def test_unlocking_a_test_cell_by_metadata_and_changing_its_type_is_undone(refer
     clean, changes = sanitise(nb, reference)
     restored = clean.cells[test]
     assert restored.source == reference.cells["test_all_folds_recorded"].cell.source
-    assert restored.metadata.nbgrader["points"] == 0 and restored.metadata.nbgrader["grade"] is True  # as released: evidence, no points
-    assert {"nbgrader settings", "source"} <= set(next(c for c in changes if c.get("grade_id") ==
-                                                       "test_all_folds_recorded")["what"])
+    assert (
+        restored.metadata.nbgrader["points"] == 0 and restored.metadata.nbgrader["grade"] is True
+    )  # as released: evidence, no points
+    assert {"nbgrader settings", "source"} <= set(
+        next(c for c in changes if c.get("grade_id") == "test_all_folds_recorded")["what"]
+    )
 
 
 def test_deleted_locked_cell_comes_back_in_place(reference):
@@ -126,8 +129,11 @@ def test_stale_papermill_artefacts_and_planted_status_are_removed(reference):
     code.metadata["papermill"] = {"status": "completed"}
     clean, changes = sanitise(nb, reference)
     assert "papermill" not in clean.metadata
-    assert all("papermill-error-cell-tag" not in c.metadata.get("tags", []) and
-               "injected-parameters" not in c.metadata.get("tags", []) for c in clean.cells)
+    assert all(
+        "papermill-error-cell-tag" not in c.metadata.get("tags", [])
+        and "injected-parameters" not in c.metadata.get("tags", [])
+        for c in clean.cells
+    )
     for cell in clean.cells:
         assert "autograder" not in cell.metadata and "papermill" not in cell.metadata
         if cell.cell_type == "code":
@@ -136,8 +142,10 @@ def test_stale_papermill_artefacts_and_planted_status_are_removed(reference):
 
 
 def test_install_lines_become_pass_and_are_reported():
-    source = ("import numpy as np\n!pip install umap-learn==0.5 --quiet\nif True:\n    %pip install -q shap \\\n"
-              "        xgboost\n! conda install -c conda-forge lightgbm\nprint('pip install is just text')")
+    source = (
+        "import numpy as np\n!pip install umap-learn==0.5 --quiet\nif True:\n    %pip install -q shap \\\n"
+        "        xgboost\n! conda install -c conda-forge lightgbm\nprint('pip install is just text')"
+    )
     new, commands = neutralise_installs(source)
     assert len(commands) == 3
     assert "    pass  # [autograder]" in new and "print('pip install is just text')" in new
@@ -163,12 +171,19 @@ def test_install_findings_name_packages_outside_the_course_environment():
 
 def test_missing_module_findings_say_what_to_do():
     declared = ["numpy", "scikit-learn"]
-    findings = missing_module_findings([(4, "ModuleNotFoundError", "No module named 'umap'"),
-                                        (5, "ModuleNotFoundError", "No module named 'sklearn.does_not_exist'"),
-                                        (6, "ZeroDivisionError", "division by zero")], declared)
+    findings = missing_module_findings(
+        [
+            (4, "ModuleNotFoundError", "No module named 'umap'"),
+            (5, "ModuleNotFoundError", "No module named 'sklearn.does_not_exist'"),
+            (6, "ZeroDivisionError", "division by zero"),
+        ],
+        declared,
+    )
     by_id = {f.check_id: f for f in findings}
     missing = by_id["environment.missing_package"]
-    assert "umap" in missing.message and "umap-learn" in missing.message and "cell 5" in missing.message.lower()
+    assert (
+        "umap" in missing.message and "umap-learn" in missing.message and "cell 5" in missing.message.lower()
+    )
     assert "requirements.txt" in missing.advice
     assert "sklearn.does_not_exist" in by_id["environment.missing_module"].message
 
@@ -194,8 +209,11 @@ def test_deleted_settings_cell_comes_back_and_no_instructor_cell_is_taken_for_it
     tagged = [i for i, c in enumerate(clean.cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and not clean.cells[tagged[0]].metadata.get("nbgrader")
     assert "restored_parameters_cell" in _kinds(changes) and "restored_parameters_tag" not in _kinds(changes)
-    first_instructor_code = next(i for i, c in enumerate(clean.cells) if c.cell_type == "code"
-                                 and c.metadata.get("nbgrader", {}).get("locked"))
+    first_instructor_code = next(
+        i
+        for i, c in enumerate(clean.cells)
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")
+    )
     assert tagged[0] < first_instructor_code  # the injected values exist before the set-up cell reads them
     assert injection_index(clean) == tagged[0] + 1
 
@@ -203,11 +221,15 @@ def test_deleted_settings_cell_comes_back_and_no_instructor_cell_is_taken_for_it
 def test_a_notebook_written_without_the_template_runs_as_written(reference):
     """An earlier year's notebook (no instructor cell of this assignment): nothing is restored or
     inserted, no cell is tagged; papermill injects the parameters in a cell of their own at the top."""
-    cells = [nbformat.v4.new_markdown_cell("# Band gaps: my model\nName: Ada, CID 0123"),
-             nbformat.v4.new_code_cell("challenge = 'B'  # my own variable, not the grader's\n"
-                                       "from matminer.datasets import load_dataset\n"
-                                       "df = load_dataset('matbench_expt_gap')"),
-             nbformat.v4.new_code_cell("!pip install matminer\nprint(len(df))")]
+    cells = [
+        nbformat.v4.new_markdown_cell("# Band gaps: my model\nName: Ada, CID 0123"),
+        nbformat.v4.new_code_cell(
+            "challenge = 'B'  # my own variable, not the grader's\n"
+            "from matminer.datasets import load_dataset\n"
+            "df = load_dataset('matbench_expt_gap')"
+        ),
+        nbformat.v4.new_code_cell("!pip install matminer\nprint(len(df))"),
+    ]
     nb = nbformat.v4.new_notebook(cells=cells)
     clean, changes = sanitise(nb, reference)
     assert _kinds(changes) == ["template_free", "neutralised_install"]
@@ -248,10 +270,17 @@ def _with_cell(nb, source):
 def test_trace_reader_validates_the_nonce(tmp_path):
     path = tmp_path / "protocol_trace.jsonl"
     assert not read_trace(path, "abc").valid and "no protocol trace" in read_trace(path, "abc").problem
-    lines = [{"event": "trace_start", "nonce": "abc", "t": 1}, {"event": "task_load", "task": "t", "cell": 3, "t": 2}]
+    lines = [
+        {"event": "trace_start", "nonce": "abc", "t": 1},
+        {"event": "task_load", "task": "t", "cell": 3, "t": 2},
+    ]
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
     good = read_trace(path, "abc")
-    assert good.valid and good.bad_lines == 1 and [e["event"] for e in good.events] == ["trace_start", "task_load"]
+    assert (
+        good.valid
+        and good.bad_lines == 1
+        and [e["event"] for e in good.events] == ["trace_start", "task_load"]
+    )
     assert "wrong nonce" in read_trace(path, "xyz").problem
     path.write_text(json.dumps(lines[1]) + "\n")
     assert "does not start" in read_trace(path, "abc").problem

@@ -16,14 +16,29 @@ RUBRIC = load_rubric(__import__("pages_support").REPO / "rubric" / "research_cha
 
 
 def finding(check_id, criterion, status, message, advice="", visibility="student"):
-    return {"check_id": check_id, "criterion": criterion, "status": status, "message": message, "advice": advice,
-            "visibility": visibility, "details": {}}
+    return {
+        "check_id": check_id,
+        "criterion": criterion,
+        "status": status,
+        "message": message,
+        "advice": advice,
+        "visibility": visibility,
+        "details": {},
+    }
 
 
 def entry(key, weight, mark, evidence=(), caps=(), uncapped=None):
-    return {"key": key, "title": RUBRIC.criteria[key].title, "weight": weight, "mark": mark, "uncapped": uncapped,
-            "caps": [{"check_id": c, "cap": mark} for c in caps],
-            "evidence": [{"check_id": c, "status": "warn", "effect": "suggest", "marks": 55, "rule": 1} for c in evidence]}
+    return {
+        "key": key,
+        "title": RUBRIC.criteria[key].title,
+        "weight": weight,
+        "mark": mark,
+        "uncapped": uncapped,
+        "caps": [{"check_id": c, "cap": mark} for c in caps],
+        "evidence": [
+            {"check_id": c, "status": "warn", "effect": "suggest", "marks": 55, "rule": 1} for c in evidence
+        ],
+    }
 
 
 KNOWN = {
@@ -35,17 +50,40 @@ KNOWN = {
         entry("presentation", 30, 68),  # no finding: nothing to do there from the checks
     ],
     "findings": [
-        finding("protocol.preprocessing_leak", "data_preparation", "warn", "A scaler is fitted on all the data.",
-                "Fit the scaler inside each training fold."),
-        finding("practice.baseline", "model_choice", "warn", "No baseline is compared.", "Compare with a Dummy model."),
-        finding("protocol.test_tuning", "training_testing", "fail", "Tuned on the test fold.",
-                "Tune inside the training data of each fold."),
-        finding("protocol.test_ids", "training_testing", "fail", "Fold 3 predicts other materials.",
-                "Predict exactly the official test materials."),
+        finding(
+            "protocol.preprocessing_leak",
+            "data_preparation",
+            "warn",
+            "A scaler is fitted on all the data.",
+            "Fit the scaler inside each training fold.",
+        ),
+        finding(
+            "practice.baseline",
+            "model_choice",
+            "warn",
+            "No baseline is compared.",
+            "Compare with a Dummy model.",
+        ),
+        finding(
+            "protocol.test_tuning",
+            "training_testing",
+            "fail",
+            "Tuned on the test fold.",
+            "Tune inside the training data of each fold.",
+        ),
+        finding(
+            "protocol.test_ids",
+            "training_testing",
+            "fail",
+            "Fold 3 predicts other materials.",
+            "Predict exactly the official test materials.",
+        ),
         finding("code.lint", "code", "fail", "41 problems.", "Run `ruff check`."),
         finding("code.annotation", "code", "warn", "Few comments.", "Explain each step."),
         finding("declaration.present", "general", "fail", "No declaration.", "Add the declaration."),
-        finding("protocol.plausibility", "training_testing", "warn", "Check this result.", visibility="marker"),
+        finding(
+            "protocol.plausibility", "training_testing", "warn", "Check this result.", visibility="marker"
+        ),
         finding("protocol.api_used", "training_testing", "pass", "The Matbench API is used."),
     ],
 }
@@ -57,22 +95,43 @@ def test_the_three_top_improvements_of_a_known_set_of_findings():
     #   test_tuning 20*2/1 = 40 (and test_ids 40, same criterion: one per criterion first)
     #   preprocessing_leak 20*1/3 = 6.7; baseline 20*1/6 = 3.3; code.lint 10*2/11 = 1.8; declaration 0
     # (the tie of test_ids and test_tuning is broken by the check id, so the choice is stable)
-    assert [t["check_id"] for t in top] == ["protocol.test_ids", "protocol.preprocessing_leak", "practice.baseline"]
-    assert [t["advice"] for t in top] == ["Predict exactly the official test materials.",
-                                          "Fit the scaler inside each training fold.", "Compare with a Dummy model."]
+    assert [t["check_id"] for t in top] == [
+        "protocol.test_ids",
+        "protocol.preprocessing_leak",
+        "practice.baseline",
+    ]
+    assert [t["advice"] for t in top] == [
+        "Predict exactly the official test materials.",
+        "Fit the scaler inside each training fold.",
+        "Compare with a Dummy model.",
+    ]
     assert "capped at 39" in top[0]["why"] and "without the cap it would be 62" in top[0]["why"]
-    assert top[1]["why"] == "Data preparation (20 % of the mark) is at 58, 2 marks below Upper second (2:1) (60)."
+    assert (
+        top[1]["why"]
+        == "Data preparation (20 % of the mark) is at 58, 2 marks below Upper second (2:1) (60)."
+    )
     # fewer to choose from: the next best, a second one of a criterion, then the unweighted
-    few = dict(KNOWN, findings=[f for f in KNOWN["findings"] if f["criterion"] in ("training_testing", "general")])
+    few = dict(
+        KNOWN, findings=[f for f in KNOWN["findings"] if f["criterion"] in ("training_testing", "general")]
+    )
     assert [t["check_id"] for t in top_improvements(few, RUBRIC.bands)] == [
-        "protocol.test_ids", "protocol.test_tuning", "declaration.present"]
+        "protocol.test_ids",
+        "protocol.test_tuning",
+        "declaration.present",
+    ]
     # a marker's override of the cap: the cap no longer holds the mark down
     overridden = json.loads(json.dumps(KNOWN))
     overridden["criteria"][2].update(mark=62, uncapped=None, override="the tuning was inside the folds")
     # the two training findings now 20*2/(1 + 8 to a First) = 4.4, below the leak's 6.7
     assert [t["check_id"] for t in top_improvements(overridden, RUBRIC.bands)] == [
-        "protocol.preprocessing_leak", "protocol.test_ids", "practice.baseline"]
-    assert top_improvements({"criteria": KNOWN["criteria"], "findings": KNOWN["findings"][-1:]}, RUBRIC.bands) == []
+        "protocol.preprocessing_leak",
+        "protocol.test_ids",
+        "practice.baseline",
+    ]
+    assert (
+        top_improvements({"criteria": KNOWN["criteria"], "findings": KNOWN["findings"][-1:]}, RUBRIC.bands)
+        == []
+    )
 
 
 def test_the_page_shows_them_first(cohort):  # noqa: F811
@@ -83,7 +142,7 @@ def test_the_page_shows_them_first(cohort):  # noqa: F811
     # every criterion is marked: only the cap on the marker's Training and testing (39) and the finding of no
     # criterion are left to do
     assert expected == ["protocol.test_tuning", "declaration.present"]
-    improve = page[page.index('id="improve"'):page.index('id="submission"')]
+    improve = page[page.index('id="improve"') : page.index('id="submission"')]
     assert [chunk.split('"')[0] for chunk in improve.split('<li data-check="')[1:]] == expected
     sections = [chunk.split('"')[0] for chunk in page.split('<section class="card" id="')[1:]]
     assert sections[:3] == ["overall", "improve", "submission"]
@@ -95,7 +154,7 @@ def test_the_submission_and_the_late_penalty_arithmetic(cohort):  # noqa: F811
     page = course.feedback_page("cd5678").read_text(encoding="utf-8")
     overall = grade["overall"]
     assert overall["late_penalty"] == "late by 3.5 h (1 started day): 5 marks off"  # 5 per started day
-    steps = page[page.index('id="late-steps"'):].split("</ol>")[0]
+    steps = page[page.index('id="late-steps"') :].split("</ol>")[0]
     assert f"Weighted mark of the criteria: {overall['before_late']:.1f}" in steps
     assert "Late penalty: late by 3.5 h (1 started day): 5 marks off" in steps
     assert f"After the penalty: {overall['before_late'] - 5:.1f}, rounded to {overall['mark']}" in steps
@@ -111,7 +170,7 @@ def test_how_a_suggested_mark_was_reached(cohort):  # noqa: F811
     code = next(c for c in grade["criteria"] if c["key"] == "code")
     assert code["source"] == "suggested" and code["evidence"]
     page = course.feedback_page("ef9012").read_text(encoding="utf-8")
-    row = page[page.index('data-criterion="code"'):].split("</tr>")[0]
+    row = page[page.index('data-criterion="code"') :].split("</tr>")[0]
     assert f"How the suggested {code['suggested']:g} was reached" in row
     for item in code["evidence"]:
         if item["effect"] == "suggest":
@@ -127,15 +186,35 @@ def test_a_limit_on_the_suggestion_is_explained(cohort):  # noqa: F811
     course, _, _ = cohort
     grade = course.load_grade("ef9012")
     code = next(c for c in grade["criteria"] if c["key"] == "code")
-    code["evidence"].append({"check_id": "code.annotation", "status": "fail", "effect": "limit", "rule": 10,
-                             "limit": 49, "note": "Nothing in the notebook explains your 40 lines of code."})
-    code["evidence"].append({"check_id": "protocol.plausibility", "status": "fail", "effect": "limit", "rule": 11,
-                             "limit": 45, "note": "Marker-only reason."})
+    code["evidence"].append(
+        {
+            "check_id": "code.annotation",
+            "status": "fail",
+            "effect": "limit",
+            "rule": 10,
+            "limit": 49,
+            "note": "Nothing in the notebook explains your 40 lines of code.",
+        }
+    )
+    code["evidence"].append(
+        {
+            "check_id": "protocol.plausibility",
+            "status": "fail",
+            "effect": "limit",
+            "rule": 11,
+            "limit": 45,
+            "note": "Marker-only reason.",
+        }
+    )
     limits = suggestion_steps(grade)["code"]["limits"]
-    assert [(x["limit"], x["note"]) for x in limits] == [(45, "A check your marker reviews."),
-                                                         (49, "Nothing in the notebook explains your 40 lines of code.")]
-    page = render_feedback(course, "research_challenge", "ef9012", grade, course.config.catalogue.get("B"), None)
-    row = page[page.index('data-criterion="code"'):].split("</tr>")[0]
+    assert [(x["limit"], x["note"]) for x in limits] == [
+        (45, "A check your marker reviews."),
+        (49, "Nothing in the notebook explains your 40 lines of code."),
+    ]
+    page = render_feedback(
+        course, "research_challenge", "ef9012", grade, course.config.catalogue.get("B"), None
+    )
+    row = page[page.index('data-criterion="code"') :].split("</tr>")[0]
     assert "The rubric limits this suggestion to 45 (rule 11): A check your marker reviews." in row
     assert "Marker-only reason" not in page
 
@@ -158,7 +237,15 @@ def test_query_text_and_nothing_of_moderation_or_other_students(cohort):  # noqa
     pages = {s: course.feedback_page(s).read_text(encoding="utf-8") for s in result.graded}
     for student, page in pages.items():
         assert QUERY in page
-        for word in ("Dr Bo", "Dr Ada", "second mark", "moderation", "Moderation", "similarity", "Similarity"):
+        for word in (
+            "Dr Bo",
+            "Dr Ada",
+            "second mark",
+            "moderation",
+            "Moderation",
+            "similarity",
+            "Similarity",
+        ):
             assert word not in page, (student, word)
         assert all(other not in page for other in pages if other != student)
     for student in ("ab1234", "cd5678", "ef9012"):
@@ -184,7 +271,9 @@ def test_a_screen_reader_and_a_phone_can_use_it(cohort, browser, width):  # noqa
         seen = watch(page)
         page.goto(path.as_uri(), wait_until="load")
         if student == "cd5678":
-            page.screenshot(path=str(ARTIFACTS / f"feedback-{student}-{width}.png"))  # what a student sees first
+            page.screenshot(
+                path=str(ARTIFACTS / f"feedback-{student}-{width}.png")
+            )  # what a student sees first
             page.screenshot(path=str(ARTIFACTS / f"feedback-{student}-{width}-full.png"), full_page=True)
         levels = page.evaluate(HEADINGS)
         assert levels[0] == 1 and levels.count(1) == 1

@@ -49,14 +49,17 @@ def test_allocate_fills_least_used_first():
     assert "A" not in allocate(["a", "b", "c"], Catalogue(), existing={"x": "A"}, seed=1).values()
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "is empty"),
-    ("name,email\nAnn,a@x\n", "line 1: no student id column"),
-    ("student_id,name\nab12,Ann\nab12,Bob\n", "line 3: student 'ab12' is listed twice (first on line 2)"),
-    ("student_id,name\nab12,Ann\nhas space,Bob\n", "line 3: 'has space' is not a usable student id"),
-    ("name,student_id\nAnn\n", "line 2: has 1 fields"),
-    ("student_id\n\n", "lists no students"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty"),
+        ("name,email\nAnn,a@x\n", "line 1: no student id column"),
+        ("student_id,name\nab12,Ann\nab12,Bob\n", "line 3: student 'ab12' is listed twice (first on line 2)"),
+        ("student_id,name\nab12,Ann\nhas space,Bob\n", "line 3: 'has space' is not a usable student id"),
+        ("name,student_id\nAnn\n", "line 2: has 1 fields"),
+        ("student_id\n\n", "lists no students"),
+    ],
+)
 def test_malformed_rosters_name_the_line(tmp_path, content, message):
     roster = tmp_path / "roster.csv"
     roster.write_text(content)
@@ -75,15 +78,24 @@ def test_bad_allocation_file_names_the_line(tmp_path):
 def test_cli_assign_and_broken_roster(course_dir):
     roster = _roster(course_dir / "roster.csv", ["u1", "u2", "u3", "u4", "u5"])
     env = {**os.environ}
-    done = subprocess.run([sys.executable, "-m", "autograder", "assign", str(roster), "--course", str(course_dir)],
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "assign", str(roster), "--course", str(course_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "5 students allocated" in done.stdout
     lines = (course_dir / "allocation.csv").read_text().splitlines()
     assert lines[0] == "student_id,challenge" and len(lines) == 6
     assert "Name" not in (course_dir / "allocation.csv").read_text()  # names are not copied
     (course_dir / "bad.csv").write_text("student_id\nu1\nu1\n")
-    bad = subprocess.run([sys.executable, "-m", "autograder", "assign", "bad.csv", "--course", str(course_dir)],
-                         capture_output=True, text=True, env=env, cwd=course_dir)
+    bad = subprocess.run(
+        [sys.executable, "-m", "autograder", "assign", "bad.csv", "--course", str(course_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=course_dir,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip() == "Error: bad.csv, line 3: student 'u1' is listed twice (first on line 2)."

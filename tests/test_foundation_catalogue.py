@@ -10,24 +10,38 @@ from autograder.course.data import load_ground_truth
 def test_the_lectures_four_challenges():
     catalogue = Catalogue()
     assert [(c.letter, c.task) for c in catalogue] == [
-        ("A", "matbench_phonons"), ("B", "matbench_expt_gap"),
-        ("C", "matbench_perovskites"), ("D", "matbench_glass")]
+        ("A", "matbench_phonons"),
+        ("B", "matbench_expt_gap"),
+        ("C", "matbench_perovskites"),
+        ("D", "matbench_glass"),
+    ]
     glass = catalogue.get("D")
     assert (glass.task_type, glass.input_type, glass.metric, glass.n_samples) == (
-        "classification", "composition", "rocauc", 5680)
+        "classification",
+        "composition",
+        "rocauc",
+        5680,
+    )
     phonons = catalogue.get("matbench_phonons")
     assert (phonons.input_type, phonons.unit, phonons.metric, phonons.n_samples) == (
-        "structure", "cm^-1", "mae", 1265)
+        "structure",
+        "cm^-1",
+        "mae",
+        1265,
+    )
     assert catalogue.get("expt_gap").letter == "B"
     assert catalogue.get("c").target == "e_form"
 
 
-@pytest.mark.parametrize("letter, best, modnet, rf, dummy", [
-    ("A", 28.7606, 34.2751, 67.6126, 323.9822),
-    ("B", 0.2865, 0.3327, 0.4461, 1.1435),
-    ("C", 0.0269, 0.0908, 0.2355, 0.5660),
-    ("D", 0.9603, 0.9603, 0.8587, 0.5005),
-])
+@pytest.mark.parametrize(
+    "letter, best, modnet, rf, dummy",
+    [
+        ("A", 28.7606, 34.2751, 67.6126, 323.9822),
+        ("B", 0.2865, 0.3327, 0.4461, 1.1435),
+        ("C", 0.0269, 0.0908, 0.2355, 0.5660),
+        ("D", 0.9603, 0.9603, 0.8587, 0.5005),
+    ],
+)
 def test_leaderboard_reference_points(letter, best, modnet, rf, dummy):
     challenge = Catalogue().get(letter)
     points = {label: entry.mean for label, entry in challenge.reference_points}
@@ -45,8 +59,9 @@ def test_rank_follows_the_metric_direction():
     assert glass.rank(0.86) == 3  # below AMMExpress 0.8607, above RF 0.8587
 
 
-@pytest.mark.parametrize("task", ["matbench_phonons", "matbench_expt_gap",
-                                  "matbench_perovskites", "matbench_glass"])
+@pytest.mark.parametrize(
+    "task", ["matbench_phonons", "matbench_expt_gap", "matbench_perovskites", "matbench_glass"]
+)
 def test_official_fold_sizes_match_the_data(task):
     challenge = Catalogue().get(task)
     truth = load_ground_truth(task)
@@ -65,7 +80,8 @@ def test_unknown_task_lists_the_valid_ones():
 
 def test_a_course_may_choose_other_matbench_tasks(tmp_path):
     (tmp_path / "autograder.toml").write_text(
-        '[challenges]\nA = "matbench_dielectric"\nB = "matbench_expt_is_metal"\nC = "matbench_steels"\n')
+        '[challenges]\nA = "matbench_dielectric"\nB = "matbench_expt_is_metal"\nC = "matbench_steels"\n'
+    )
     catalogue = load_config(tmp_path).catalogue
     assert [c.task for c in catalogue] == ["matbench_dielectric", "matbench_expt_is_metal", "matbench_steels"]
     assert catalogue.get("B").metric == "rocauc"
@@ -74,7 +90,7 @@ def test_a_course_may_choose_other_matbench_tasks(tmp_path):
 
 def test_config_errors_say_what_to_fix(tmp_path):
     config = tmp_path / "autograder.toml"
-    config.write_text('[execution]\ncell_timout = 10\n')
+    config.write_text("[execution]\ncell_timout = 10\n")
     with pytest.raises(ConfigError, match="unknown setting 'cell_timout'"):
         load_config(tmp_path)
     config.write_text('[execution]\ncell_timeout = "ten"\n')
@@ -83,7 +99,7 @@ def test_config_errors_say_what_to_fix(tmp_path):
     config.write_text('[challenges]\nA = "matbench_nothing"\n')
     with pytest.raises(UnknownTaskError, match="Valid tasks"):
         load_config(tmp_path)
-    config.write_text('[course\n')
+    config.write_text("[course\n")
     with pytest.raises(ConfigError, match="TOML"):
         load_config(tmp_path)
 

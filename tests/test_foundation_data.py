@@ -128,8 +128,12 @@ def test_cache_makes_the_second_load_fast_and_identical(tmp_path, monkeypatch):
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_cli_data_commands(tmp_path):

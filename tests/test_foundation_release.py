@@ -24,9 +24,13 @@ def test_release_regenerates_the_committed_release_identically(course_dir):
     assert released[0].read_bytes() == committed
     # the course environment, then the students' checker: its wheel beside it (tests/test_selfcheck_install.py)
     released_requirements = (course_dir / "release" / "research_challenge" / "requirements.txt").read_text()
-    assert released_requirements.startswith((REPO / "source" / "research_challenge" / "requirements.txt").read_text())
+    assert released_requirements.startswith(
+        (REPO / "source" / "research_challenge" / "requirements.txt").read_text()
+    )
     assert released_requirements.rstrip().endswith("--find-links .\nmlmat-autograder==0.1.0")
-    assert len(list((course_dir / "release" / "research_challenge").glob("mlmat_autograder-0.1.0-*.whl"))) == 1
+    assert (
+        len(list((course_dir / "release" / "research_challenge").glob("mlmat_autograder-0.1.0-*.whl"))) == 1
+    )
     assert (course_dir / "gradebook.db").exists()  # nbgrader recorded the cells' checksums
 
 
@@ -56,8 +60,12 @@ def test_released_notebook_structure():
     for locked in ("setup", "protocol", "test_results_saved", "test_all_folds_recorded"):
         assert by_id[locked].metadata["nbgrader"]["locked"] is True
     protocol = by_id["protocol"].source
-    for call in ("get_train_and_val_data", "get_test_data(fold, include_target=False)", "task.record(",
-                 "mb.to_file(results_path)"):
+    for call in (
+        "get_train_and_val_data",
+        "get_test_data(fold, include_target=False)",
+        "task.record(",
+        "mb.to_file(results_path)",
+    ):
         assert call in protocol
     for manual in ("data_preparation", "model_choice", "training_testing", "llm_declaration"):
         meta = by_id[manual].metadata["nbgrader"]
@@ -67,8 +75,13 @@ def test_released_notebook_structure():
         assert question in declaration
     assert declaration.count("YOUR ANSWER HERE") == 4
     headings = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for section in ("Data preparation (20 %)", "Model choice (20 %)", "Training and testing (20 %)",
-                    "Analysis", "Comparison with the leaderboard"):
+    for section in (
+        "Data preparation (20 %)",
+        "Model choice (20 %)",
+        "Training and testing (20 %)",
+        "Analysis",
+        "Comparison with the leaderboard",
+    ):
         assert section in headings
 
 
@@ -78,8 +91,18 @@ def test_strip_solution_markers_keeps_the_solution():
 
 
 def _papermill(notebook: Path, output: Path, cwd: Path, **parameters):
-    command = [sys.executable, "-m", "papermill", str(notebook), str(output), "--cwd", str(cwd),
-               "--kernel", "python3", "--no-progress-bar"]
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(notebook),
+        str(output),
+        "--cwd",
+        str(cwd),
+        "--kernel",
+        "python3",
+        "--no-progress-bar",
+    ]
     for key, value in parameters.items():
         command += ["-p", key, str(value)]
     return subprocess.run(command, capture_output=True, text=True, timeout=1500)
@@ -90,8 +113,9 @@ def test_untouched_released_notebook_stops_with_a_clear_message(tmp_path):
     done = _papermill(REPO / "release" / "research_challenge" / NOTEBOOK, output, tmp_path, challenge="B")
     assert done.returncode != 0
     nb = nbformat.read(output, as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert errors[0]["ename"] == "TypeError"
     assert "write your featurisation in section 2" in errors[0]["evalue"]
 
@@ -102,8 +126,13 @@ def test_released_notebook_with_reference_solution_beats_rf_magpie_on_expt_gap(t
     """The real thing: the released notebook, the reference solution written in, executed headlessly on
     the offline data, all five folds; the score is recomputed here from the saved predictions."""
     notebook = tmp_path / NOTEBOOK
-    nbformat.write(solved_copy(REPO / "release" / "research_challenge" / NOTEBOOK,
-                               REPO / "source" / "research_challenge" / NOTEBOOK), notebook)
+    nbformat.write(
+        solved_copy(
+            REPO / "release" / "research_challenge" / NOTEBOOK,
+            REPO / "source" / "research_challenge" / NOTEBOOK,
+        ),
+        notebook,
+    )
     done = _papermill(notebook, tmp_path / "executed.ipynb", tmp_path, challenge="B", n_jobs=2)
     assert done.returncode == 0, done.stderr[-3000:]
     raw = (tmp_path / "results.json.gz").read_bytes()

@@ -42,14 +42,19 @@ HOLDER = textwrap.dedent("""
 def course(tmp_path):
     course = make_course(tmp_path / "course", release=True)
     nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
-    add_submission(course, STUDENT, "B", "RF-SCM/Magpie", good_findings("MAE 0.4461 eV."), tmp_path, notebook=nb)
+    add_submission(
+        course, STUDENT, "B", "RF-SCM/Magpie", good_findings("MAE 0.4461 eV."), tmp_path, notebook=nb
+    )
     grade_cohort(course, ASSIGNMENT)  # the submission is in the gradebook
     return course
 
 
 def hold_lock(course, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(course.gradebook_path), STUDENT, MARKER_COMMENT,
-                               str(seconds)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(course.gradebook_path), STUDENT, MARKER_COMMENT, str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     return holder
 
@@ -64,9 +69,12 @@ def test_a_batch_waits_for_a_marker_holding_the_lock_and_both_writes_stay(course
     assert waited >= 5.0  # it did meet the lock
     with GradebookBridge.for_course(course) as bridge:
         gb = bridge.gradebook
-        assert gb.find_comment("model_choice", ASSIGNMENT, ASSIGNMENT, STUDENT).manual_comment == MARKER_COMMENT
+        assert (
+            gb.find_comment("model_choice", ASSIGNMENT, ASSIGNMENT, STUDENT).manual_comment == MARKER_COMMENT
+        )
         assert gb.find_comment("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT).auto_comment.startswith(
-            "Autograder suggestion")
+            "Autograder suggestion"
+        )
     # the marker's comment reaches the grade at the next re-grade
     grade_cohort(course, ASSIGNMENT)
     grade = course.load_grade(STUDENT, ASSIGNMENT)
@@ -78,10 +86,12 @@ def test_a_lock_that_is_never_released_names_its_holder(course, monkeypatch):
     holder = hold_lock(course, 30.0)
     grade, rubric = course.load_grade(STUDENT, ASSIGNMENT), load_rubric(course.rubric_path)
     try:
-        with pytest.raises(GradebookError, match=rf"stayed locked for 6 s \(open in: python[\d.]* pid {holder.pid}") \
-                as raised:
-            with GradebookBridge.for_course(course) as bridge:
-                bridge.record(STUDENT, ASSIGNMENT, grade, rubric)
+        locked = rf"stayed locked for 6 s \(open in: python[\d.]* pid {holder.pid}"
+        with (
+            pytest.raises(GradebookError, match=locked) as raised,
+            GradebookBridge.for_course(course) as bridge,
+        ):
+            bridge.record(STUDENT, ASSIGNMENT, grade, rubric)
         assert "nothing of this attempt was written" in str(raised.value)
     finally:
         holder.kill()

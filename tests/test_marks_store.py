@@ -24,15 +24,22 @@ from autograder.report.cohort import write_cohort_reports
 
 IN_FORMGRADER, IN_CSV = "ab1234", "cd5678"
 # formgrader cell -> points (out of the cell's weight) a marker types for IN_FORMGRADER
-FORMGRADER_POINTS = {"data_preparation": 14.0, "model_choice": 13.0, "training_testing": 15.0, "code_quality": 7.5,
-                     "presentation": 21.0}
-MARKS_CSV = ("student_id,criterion,mark,comment,marker\n"
-             f"{IN_CSV},data_preparation,62,Features explained.,KL\n"
-             f"{IN_CSV},model_choice,58,,KL\n"
-             f"{IN_CSV},training_testing,accept,,KL\n"
-             f"{IN_CSV},code,66,Tidy functions.,KL\n"
-             f"{IN_CSV},presentation,71,Clear and within time.,KL\n"
-             f"{IN_CSV},general,,Good work overall.,KL\n")
+FORMGRADER_POINTS = {
+    "data_preparation": 14.0,
+    "model_choice": 13.0,
+    "training_testing": 15.0,
+    "code_quality": 7.5,
+    "presentation": 21.0,
+}
+MARKS_CSV = (
+    "student_id,criterion,mark,comment,marker\n"
+    f"{IN_CSV},data_preparation,62,Features explained.,KL\n"
+    f"{IN_CSV},model_choice,58,,KL\n"
+    f"{IN_CSV},training_testing,accept,,KL\n"
+    f"{IN_CSV},code,66,Tidy functions.,KL\n"
+    f"{IN_CSV},presentation,71,Clear and within time.,KL\n"
+    f"{IN_CSV},general,,Good work overall.,KL\n"
+)
 
 
 class Outcome:
@@ -59,8 +66,9 @@ def course(tmp_path_factory):
     course = make_course(root / "course", release=True)
     for student, letter, algorithm in ((IN_FORMGRADER, "B", "RF-SCM/Magpie"), (IN_CSV, "B", "Dummy")):
         nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
-        add_submission(course, student, letter, algorithm, good_findings("Recomputed MAE: 0.4461 eV."), root,
-                       notebook=nb)
+        add_submission(
+            course, student, letter, algorithm, good_findings("Recomputed MAE: 0.4461 eV."), root, notebook=nb
+        )
     course.submitted_dir("zz9999", ASSIGNMENT).mkdir(parents=True)  # handed in, but given no challenge
     grade_cohort(course, ASSIGNMENT)  # the first grading: the gradebook now has both submissions
     return course
@@ -85,12 +93,18 @@ def gradebook_total(course, student) -> float:
 
 
 def test_formgrader_and_a_csv_give_one_agreeing_mark_on_every_surface(course):
-    formgrader_grades(course, IN_FORMGRADER, FORMGRADER_POINTS,
-                      {"training_testing": "Official folds well used.\nmarker: JS"})
+    formgrader_grades(
+        course,
+        IN_FORMGRADER,
+        FORMGRADER_POINTS,
+        {"training_testing": "Official folds well used.\nmarker: JS"},
+    )
     (course.root / "marks.csv").write_text(MARKS_CSV, encoding="utf-8")
     before = (course.root / "marks.csv").read_bytes()
 
-    result = grade_cohort(course, ASSIGNMENT)  # what `autograder grade --no-execute` does: imports marks.csv first
+    result = grade_cohort(
+        course, ASSIGNMENT
+    )  # what `autograder grade --no-execute` does: imports marks.csv first
     assert result.errors == {}
     assert len(course.load_marks_import_log(ASSIGNMENT)["marks"][IN_CSV]) == 6  # imported into the store
     write_cohort_reports(course, ASSIGNMENT)
@@ -98,10 +112,14 @@ def test_formgrader_and_a_csv_give_one_agreeing_mark_on_every_surface(course):
     grades = {s: course.load_grade(s, ASSIGNMENT) for s in (IN_FORMGRADER, IN_CSV)}
     by_key = {s: {c["key"]: c for c in g["criteria"]} for s, g in grades.items()}
     # the formgrader student: 14/20 = 70, 13/20 = 65, 15/20 = 75, 7.5/10 = 75, 21/30 = 70
-    assert [by_key[IN_FORMGRADER][k]["mark"] for k in ("data_preparation", "model_choice", "training_testing",
-                                                        "code", "presentation")] == [70, 65, 75, 75, 70]
+    assert [
+        by_key[IN_FORMGRADER][k]["mark"]
+        for k in ("data_preparation", "model_choice", "training_testing", "code", "presentation")
+    ] == [70, 65, 75, 75, 70]
     assert by_key[IN_FORMGRADER]["training_testing"]["marker"] == "JS"
-    assert by_key[IN_FORMGRADER]["training_testing"]["comment"] == "Official folds well used."  # record line hidden
+    assert (
+        by_key[IN_FORMGRADER]["training_testing"]["comment"] == "Official folds well used."
+    )  # record line hidden
     # the CSV student: in the gradebook now, training and testing the confirmed suggestion
     tt = by_key[IN_CSV]["training_testing"]
     assert tt["source"] == "confirmed" and tt["mark"] == tt["suggested"] and tt["marker"] == "KL"
@@ -114,7 +132,9 @@ def test_formgrader_and_a_csv_give_one_agreeing_mark_on_every_surface(course):
     for student, grade in grades.items():
         assert grade["status"] == "final"
         exact, mark = grade["overall"]["exact"], grade["overall"]["mark"]
-        assert gradebook_total(course, student) == pytest.approx(exact, abs=0.01)  # formgrader's total, out of 100
+        assert gradebook_total(course, student) == pytest.approx(
+            exact, abs=0.01
+        )  # formgrader's total, out of 100
         assert exported[student]["overall_mark"] == str(mark)
         page = course.feedback_page(student, ASSIGNMENT).read_text(encoding="utf-8")
         assert f">{mark}<" in page.replace(" ", "") or f"{mark}/100" in page or f"{mark} / 100" in page
@@ -136,16 +156,31 @@ def test_formgrader_and_a_csv_give_one_agreeing_mark_on_every_surface(course):
     assert stored_rows(course, ASSIGNMENT) == rows_before
 
 
-@pytest.mark.parametrize("body, message", [
-    (f"{IN_CSV},presentation,60,\ndemo1,presentation,50,\n", r"line 3: unknown student id 'demo1'"),
-    # ids compare without regard to case (the course's default): CD5678 is cd5678
-    (f"{IN_CSV},presentation,60,\nCD5678,presentation,50,\n", r"line 3: cd5678 / presentation is already given on line 2"),
-    (f"{IN_CSV},presentaton,60,\n", r"line 2: unknown criterion 'presentaton'\. Did you mean 'presentation'\?"),
-    (f"{IN_CSV},presentation,60,\n{IN_CSV},presentation,61,\n", r"line 3: cd5678 / presentation is already given on line 2"),
-    (f"{IN_CSV},presentation,160,\n", r"line 2: mark 160 is outside 0-100"),
-    (f"{IN_CSV},general,60,\n", r"line 2: 'general' takes a comment only"),
-    (f"{IN_CSV},presentation,60,\nzz9999,presentation,50,\n", r"line 3: zz9999 has a submission but no challenge"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (f"{IN_CSV},presentation,60,\ndemo1,presentation,50,\n", r"line 3: unknown student id 'demo1'"),
+        # ids compare without regard to case (the course's default): CD5678 is cd5678
+        (
+            f"{IN_CSV},presentation,60,\nCD5678,presentation,50,\n",
+            r"line 3: cd5678 / presentation is already given on line 2",
+        ),
+        (
+            f"{IN_CSV},presentaton,60,\n",
+            r"line 2: unknown criterion 'presentaton'\. Did you mean 'presentation'\?",
+        ),
+        (
+            f"{IN_CSV},presentation,60,\n{IN_CSV},presentation,61,\n",
+            r"line 3: cd5678 / presentation is already given on line 2",
+        ),
+        (f"{IN_CSV},presentation,160,\n", r"line 2: mark 160 is outside 0-100"),
+        (f"{IN_CSV},general,60,\n", r"line 2: 'general' takes a comment only"),
+        (
+            f"{IN_CSV},presentation,60,\nzz9999,presentation,50,\n",
+            r"line 3: zz9999 has a submission but no challenge",
+        ),
+    ],
+)
 def test_a_bad_marks_file_names_the_line_and_changes_nothing(course, tmp_path, body, message):
     before = stored_rows(course, ASSIGNMENT)
     path = tmp_path / "marks.csv"
@@ -161,15 +196,21 @@ def test_an_import_never_overwrites_a_mark_changed_in_formgrader(course, tmp_pat
     """The CSV says 71 for the presentation; a marker then changes it to 65 in formgrader. Importing
     the old file again would put 71 back: refused, with the line, unless --replace."""
     path = tmp_path / "marks.csv"
-    path.write_text("student_id,criterion,mark,comment\n" f"{IN_CSV},presentation,71,Clear and within time.\n",
-                    encoding="utf-8")
+    path.write_text(
+        f"student_id,criterion,mark,comment\n{IN_CSV},presentation,71,Clear and within time.\n",
+        encoding="utf-8",
+    )
     assert run(course, "marks", "import", str(path)).exit_code == 0
     formgrader_grades(course, IN_CSV, {"presentation": 19.5})  # 65 %
-    path.write_text("student_id,criterion,mark,comment\n" f"{IN_CSV},presentation,72,Clear and within time.\n",
-                    encoding="utf-8")
+    path.write_text(
+        f"student_id,criterion,mark,comment\n{IN_CSV},presentation,72,Clear and within time.\n",
+        encoding="utf-8",
+    )
     refused = run(course, "marks", "import", str(path))
-    assert refused.exit_code == 2 and "line 2: cd5678 / presentation: the gradebook has 65 entered in formgrader" \
-        in refused.output
+    assert (
+        refused.exit_code == 2
+        and "line 2: cd5678 / presentation: the gradebook has 65 entered in formgrader" in refused.output
+    )
     stored = {(r.student, r.criterion): r for r in stored_rows(course, ASSIGNMENT)}
     assert stored[IN_CSV, "presentation"].mark == 65
     assert run(course, "marks", "import", str(path), "--replace").exit_code == 0
@@ -184,13 +225,26 @@ def test_a_marker_overrides_a_cap_on_the_record(tmp_path):
     reason line."""
     course = make_course(tmp_path / "course", release=True)
     nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
-    leak = f("protocol.preprocessing_leak", "data_preparation", FAIL, "The scaler was fitted on all the data.")
-    add_submission(course, IN_FORMGRADER, "B", "RF-SCM/Magpie", good_findings("MAE 0.4461 eV.") + [leak], tmp_path,
-                   notebook=nb)
+    leak = f(
+        "protocol.preprocessing_leak", "data_preparation", FAIL, "The scaler was fitted on all the data."
+    )
+    add_submission(
+        course,
+        IN_FORMGRADER,
+        "B",
+        "RF-SCM/Magpie",
+        good_findings("MAE 0.4461 eV.") + [leak],
+        tmp_path,
+        notebook=nb,
+    )
     grade_cohort(course, ASSIGNMENT)
     reason = "The scaler is refitted inside each fold in cell 12; the check misread the loop."
-    formgrader_grades(course, IN_FORMGRADER, FORMGRADER_POINTS | {"data_preparation": 12.0},
-                      {"data_preparation": f"Careful pre-processing.\noverride: {reason}\nmarker: JS"})
+    formgrader_grades(
+        course,
+        IN_FORMGRADER,
+        FORMGRADER_POINTS | {"data_preparation": 12.0},
+        {"data_preparation": f"Careful pre-processing.\noverride: {reason}\nmarker: JS"},
+    )
     grade_cohort(course, ASSIGNMENT)
     write_cohort_reports(course, ASSIGNMENT)
     grade = course.load_grade(IN_FORMGRADER, ASSIGNMENT)
@@ -202,7 +256,10 @@ def test_a_marker_overrides_a_cap_on_the_record(tmp_path):
     assert "Cap overridden by the marker" in summary and "the check misread the loop" in summary
     export = run(course, "export", ASSIGNMENT, "--format", "plain", "-o", "-")
     row = next(csv.DictReader(io.StringIO(export.stdout)))
-    assert row["overrides"] == f"data_preparation: cap 49 overridden, {reason}" and row["markers"] == "data_preparation: JS"
+    assert (
+        row["overrides"] == f"data_preparation: cap 49 overridden, {reason}"
+        and row["markers"] == "data_preparation: JS"
+    )
     page = course.feedback_page(IN_FORMGRADER, ASSIGNMENT).read_text(encoding="utf-8")
     assert "Careful pre-processing." in page and "override:" not in page and "misread" not in page
 
@@ -220,7 +277,11 @@ def test_a_reimport_stores_only_the_lines_that_changed(course, tmp_path):
     from autograder.grade.marks_store import import_marks
 
     path = tmp_path / "marks.csv"
-    lines = ["student_id,criterion,mark,comment", f"{IN_CSV},model_choice,58,", f"{IN_CSV},code,66,Tidy functions."]
+    lines = [
+        "student_id,criterion,mark,comment",
+        f"{IN_CSV},model_choice,58,",
+        f"{IN_CSV},code,66,Tidy functions.",
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     import_marks(course, ASSIGNMENT, path, replace=True)
     path.write_text("\n".join(lines[:2] + [f"{IN_CSV},code,67,Tidy functions."]) + "\n", encoding="utf-8")
@@ -235,15 +296,21 @@ def test_the_cohorts_marks_read_at_once_are_each_students_marks(course):
     student is what reading that student alone gives, and a mark stored mid-batch is read again."""
     from autograder.grade.rubric import load_rubric
 
-    formgrader_grades(course, IN_FORMGRADER, FORMGRADER_POINTS,
-                      {"training_testing": "Official folds well used.\nmarker: JS"})
+    formgrader_grades(
+        course,
+        IN_FORMGRADER,
+        FORMGRADER_POINTS,
+        {"training_testing": "Official folds well used.\nmarker: JS"},
+    )
     rubric = load_rubric(course.rubric_path)
     with GradebookBridge.for_course(course) as bridge:
         alone = {s: bridge._manual_grades(s, ASSIGNMENT, rubric) for s in (IN_FORMGRADER, IN_CSV)}
         bridge.read_marks_by_cohort(ASSIGNMENT)
         assert alone[IN_FORMGRADER].marks["training_testing"].marker == "JS"
         assert bridge.manual_grades(IN_FORMGRADER, ASSIGNMENT, rubric) == alone[IN_FORMGRADER]
-        remarked = MARKS_CSV.replace("presentation,71,", "presentation,73,")  # a mark the gradebook has not had
+        remarked = MARKS_CSV.replace(
+            "presentation,71,", "presentation,73,"
+        )  # a mark the gradebook has not had
         (course.root / "marks.csv").write_text(remarked, encoding="utf-8")
         from autograder.grade.marks_store import import_course_marks
 

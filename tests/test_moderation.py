@@ -8,6 +8,7 @@ import random
 from dataclasses import replace
 
 import pytest
+from rubric_fixtures import REPO
 
 from autograder.course.config import ModerationSettings
 from autograder.grade.marks import CSV_COLUMNS
@@ -27,7 +28,6 @@ from autograder.report.moderation import (
     rows_from_grades,
     sample_csv,
 )
-from rubric_fixtures import REPO
 
 RUBRIC = load_rubric(REPO / "rubric" / "research_challenge.toml")
 BANDS = RUBRIC.bands
@@ -102,8 +102,14 @@ def test_marker_agreement_equals_the_hand_computation():
     assert [p.student for p in result["large"]] == ["s4"]
     # bands: first  = first, upper, lower, third, fail, upper
     #        second = first, lower, lower, third, lower, first   -> 3 of 6 agree
-    assert [p.second_band for p in result["pairs"]] == ["first", "lower_second", "lower_second", "third",
-                                                         "lower_second", "first"]
+    assert [p.second_band for p in result["pairs"]] == [
+        "first",
+        "lower_second",
+        "lower_second",
+        "third",
+        "lower_second",
+        "first",
+    ]
     observed = 3 / 6
     # marginals: first rater first 1, upper 2, lower 1, third 1, fail 1; second: first 2, lower 3, third 1
     expected = (1 * 2 + 2 * 0 + 1 * 3 + 1 * 1 + 1 * 0) / 36
@@ -113,19 +119,31 @@ def test_marker_agreement_equals_the_hand_computation():
 
 def test_agreement_without_pairs_and_with_one_band():
     assert marker_agreement([MarkRow("s", "A", "code", 60, "Dr Ada")], BANDS)["kappa"] is None
-    same_band = [MarkRow("s1", "A", "code", 72, "Dr Ada"), MarkRow("s1", "A", "code", 75, "Dr Bo", SECOND),
-                 MarkRow("s2", "A", "code", 80, "Dr Ada"), MarkRow("s2", "A", "code", 78, "Dr Bo", SECOND)]
+    same_band = [
+        MarkRow("s1", "A", "code", 72, "Dr Ada"),
+        MarkRow("s1", "A", "code", 75, "Dr Bo", SECOND),
+        MarkRow("s2", "A", "code", 80, "Dr Ada"),
+        MarkRow("s2", "A", "code", 78, "Dr Bo", SECOND),
+    ]
     result = marker_agreement(same_band, BANDS)
     assert result["n"] == 2 and result["kappa"] is None and result["band_agreement"] == 1.0
     # the same marker twice is no second opinion
-    assert marker_agreement([MarkRow("s", "A", "code", 60, "Dr Ada"),
-                             MarkRow("s", "A", "code", 64, "Dr Ada", SECOND)], BANDS)["n"] == 0
+    assert (
+        marker_agreement(
+            [MarkRow("s", "A", "code", 60, "Dr Ada"), MarkRow("s", "A", "code", 64, "Dr Ada", SECOND)], BANDS
+        )["n"]
+        == 0
+    )
 
 
 def test_marker_distributions_against_the_cohort():
-    rows = [MarkRow("s1", "A", "code", 60, "Dr Ada"), MarkRow("s2", "A", "code", 70, "Dr Ada"),
-            MarkRow("s3", "B", "code", 50, "Dr Bo"), MarkRow("s1", "A", "code", 56, "Dr Bo", SECOND),
-            MarkRow("s1", "A", OVERALL, 61, "Dr Ada")]
+    rows = [
+        MarkRow("s1", "A", "code", 60, "Dr Ada"),
+        MarkRow("s2", "A", "code", 70, "Dr Ada"),
+        MarkRow("s3", "B", "code", 50, "Dr Bo"),
+        MarkRow("s1", "A", "code", 56, "Dr Bo", SECOND),
+        MarkRow("s1", "A", OVERALL, 61, "Dr Ada"),
+    ]
     table = {row["marker"]: row for row in marker_distributions(rows)}
     assert table["whole cohort"]["n"] == 4 and table["whole cohort"]["mean"] == pytest.approx(59)
     assert table["Dr Ada"]["mean"] == pytest.approx(65) and table["Dr Ada"]["difference"] == pytest.approx(6)
@@ -133,15 +151,22 @@ def test_marker_distributions_against_the_cohort():
     assert table["Dr Bo"]["roles"] == [FIRST, SECOND]
 
 
-SUBMISSIONS = [
-    SubmissionRow("fail1", "A", 35),  # a fail
-    SubmissionRow("edge1", "A", 59),  # 1 below 60
-    SubmissionRow("edge2", "B", 71.5),  # 1.5 above 70
-    SubmissionRow("flag1", "B", 64, flags=["Implausible score"]),
-    SubmissionRow("over1", "C", 65, overridden=["training_testing"]),
-    SubmissionRow("pending", "C", None, status="incomplete"),
-] + [SubmissionRow(f"{letter.lower()}{i:02d}", letter, 55 + (i * 7 + ord(letter)) % 8)
-     for letter in "ABCD" for i in range(12)] + [SubmissionRow("top_a", "A", 88), SubmissionRow("low_d", "D", 45)]
+SUBMISSIONS = (
+    [
+        SubmissionRow("fail1", "A", 35),  # a fail
+        SubmissionRow("edge1", "A", 59),  # 1 below 60
+        SubmissionRow("edge2", "B", 71.5),  # 1.5 above 70
+        SubmissionRow("flag1", "B", 64, flags=["Implausible score"]),
+        SubmissionRow("over1", "C", 65, overridden=["training_testing"]),
+        SubmissionRow("pending", "C", None, status="incomplete"),
+    ]
+    + [
+        SubmissionRow(f"{letter.lower()}{i:02d}", letter, 55 + (i * 7 + ord(letter)) % 8)
+        for letter in "ABCD"
+        for i in range(12)
+    ]
+    + [SubmissionRow("top_a", "A", 88), SubmissionRow("low_d", "D", 45)]
+)
 
 
 def reasons(sample):
@@ -174,18 +199,24 @@ def test_the_sample_holds_every_case_it_must():
 def test_the_sample_is_reproducible_from_its_seed_and_configurable():
     settings = ModerationSettings(seed=11)
     first = moderation_sample(SUBMISSIONS, BANDS, settings)
-    assert [(s.student, s.reasons) for s in first] == [(s.student, s.reasons)
-                                                       for s in moderation_sample(SUBMISSIONS, BANDS, settings)]
+    assert [(s.student, s.reasons) for s in first] == [
+        (s.student, s.reasons) for s in moderation_sample(SUBMISSIONS, BANDS, settings)
+    ]
     random_of = lambda sample: {s.student for s in sample if any(r.startswith("random") for r in s.reasons)}  # noqa: E731
-    draws = {frozenset(random_of(moderation_sample(SUBMISSIONS, BANDS, ModerationSettings(seed=seed))))
-             for seed in range(5)}
+    draws = {
+        frozenset(random_of(moderation_sample(SUBMISSIONS, BANDS, ModerationSettings(seed=seed))))
+        for seed in range(5)
+    }
     assert len(draws) > 1  # another seed, another random part
     everyone = moderation_sample(SUBMISSIONS, BANDS, ModerationSettings(random_share=1.0))
     assert len(everyone) == sum(s.mark is not None for s in SUBMISSIONS)
-    none_random = moderation_sample(SUBMISSIONS, BANDS, ModerationSettings(random_share=0.0, boundary_margin=0,
-                                                                           top_bottom=0))
+    none_random = moderation_sample(
+        SUBMISSIONS, BANDS, ModerationSettings(random_share=0.0, boundary_margin=0, top_bottom=0)
+    )
     on_a_boundary = {s.student for s in SUBMISSIONS if s.mark in (40, 50, 60, 70)}  # margin 0: only these
-    assert len(on_a_boundary) == 4 and set(reasons(none_random)) == {"fail1", "flag1", "over1"} | on_a_boundary
+    assert (
+        len(on_a_boundary) == 4 and set(reasons(none_random)) == {"fail1", "flag1", "over1"} | on_a_boundary
+    )
 
 
 def test_the_sample_csv_is_a_second_marker_s_list():
@@ -200,33 +231,58 @@ def test_the_sample_csv_is_a_second_marker_s_list():
 def grade(student, letter, marks, marker="Dr Ada", second=None, overall=None, attention=(), override=None):
     criteria = []
     for key, mark in marks.items():
-        entry = {"key": key, "mark": mark, "marker": marker, "provisional": False, "override": "",
-                 "second_marks": []}
+        entry = {
+            "key": key,
+            "mark": mark,
+            "marker": marker,
+            "provisional": False,
+            "override": "",
+            "second_marks": [],
+        }
         if second and key in second:
             entry["second_marks"] = [{"mark": second[key], "marker": "Dr Bo", "comment": ""}]
         if override == key:
             entry["override"] = "the cap's finding is a false positive"
         criteria.append(entry)
-    return {"status": "final", "challenge": letter, "criteria": criteria,
-            "overall": {"mark": overall}, "attention": [{"flag": f} for f in attention]}
+    return {
+        "status": "final",
+        "challenge": letter,
+        "criteria": criteria,
+        "overall": {"mark": overall},
+        "attention": [{"flag": f} for f in attention],
+    }
 
 
 def test_rows_and_the_page_data_from_stored_grades():
-    grades = {"ab1": grade("ab1", "A", {"code": 70, "presentation": 66}, second={"presentation": 58}, overall=67),
-              "cd2": grade("cd2", "B", {"code": 38, "presentation": 40}, overall=39, attention=["Failed run"]),
-              "ef3": grade("ef3", "B", {"code": 62}, override="code", overall=None),
-              "gh4": {"status": "error"}}
+    grades = {
+        "ab1": grade("ab1", "A", {"code": 70, "presentation": 66}, second={"presentation": 58}, overall=67),
+        "cd2": grade("cd2", "B", {"code": 38, "presentation": 40}, overall=39, attention=["Failed run"]),
+        "ef3": grade("ef3", "B", {"code": 62}, override="code", overall=None),
+        "gh4": {"status": "error"},
+    }
     grades["ef3"]["criteria"][0]["marker"] = ""
-    grades["ef3"]["criteria"].append({"key": "presentation", "mark": 64, "source": "suggested", "marker": "",
-                                      "second_marks": [{"mark": 50, "marker": "Dr Bo"}]})
+    grades["ef3"]["criteria"].append(
+        {
+            "key": "presentation",
+            "mark": 64,
+            "source": "suggested",
+            "marker": "",
+            "second_marks": [{"mark": 50, "marker": "Dr Bo"}],
+        }
+    )
     rows = rows_from_grades(grades)
     assert MarkRow("ef3", "B", "presentation", 64, "", FIRST, suggested=True) in rows
     assert MarkRow("ab1", "A", "presentation", 58, "Dr Bo", SECOND) in rows
     assert MarkRow("ab1", "A", OVERALL, 67, "Dr Ada", FIRST) in rows
     assert {r.student for r in rows} == {"ab1", "cd2", "ef3"}
     view = build_moderation(grades, RUBRIC, ModerationSettings())
-    assert view["agreement"]["n"] == 1 and view["agreement"]["mean_difference"] == -8  # not against a suggestion
+    assert (
+        view["agreement"]["n"] == 1 and view["agreement"]["mean_difference"] == -8
+    )  # not against a suggestion
     sampled = {s.student: s.reasons for s in view["sample"]}
-    assert sampled["cd2"][:2] == ["fail", "within 2 of the boundary at 40"] and "flagged: Failed run" in sampled["cd2"]
+    assert (
+        sampled["cd2"][:2] == ["fail", "within 2 of the boundary at 40"]
+        and "flagged: Failed run" in sampled["cd2"]
+    )
     assert [s.student for s in view["not_marked"]] == ["ef3"]
     assert band_of(69.5, BANDS) == "first" and band_of(69.4, BANDS) == "upper_second"

@@ -47,12 +47,35 @@ STUDENTS_WITH_PAGES = ["ab1234", "cd5678", "gh3456"]
 def template(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("regrade")
     course = make_course(tmp / "course", release=True)
-    add_submission(course, "ab1234", "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 eV."), tmp,
-                   notebook=executed_notebook(course, {}))
-    add_submission(course, "cd5678", "D", "RF-SCM/Magpie", faulty_findings(), tmp,
-                   notebook=executed_notebook(course, {"test_all_folds_recorded": False}))
-    add_submission(course, "gh3456", "B", None, failed_findings(), tmp, status="failed",
-                   reason="cell 9 raised MemoryError", recording=None)
+    add_submission(
+        course,
+        "ab1234",
+        "B",
+        "RF-SCM/Magpie",
+        good_findings("Recomputed MAE: 0.4461 eV."),
+        tmp,
+        notebook=executed_notebook(course, {}),
+    )
+    add_submission(
+        course,
+        "cd5678",
+        "D",
+        "RF-SCM/Magpie",
+        faulty_findings(),
+        tmp,
+        notebook=executed_notebook(course, {"test_all_folds_recorded": False}),
+    )
+    add_submission(
+        course,
+        "gh3456",
+        "B",
+        None,
+        failed_findings(),
+        tmp,
+        status="failed",
+        reason="cell 9 raised MemoryError",
+        recording=None,
+    )
     (course.root / "marks").mkdir()
     (course.root / "marks" / f"{ASSIGNMENT}.csv").write_text(MARKS, encoding="utf-8")
     return course.root
@@ -67,7 +90,9 @@ class FrozenClock(datetime):
 @pytest.fixture
 def course(template, tmp_path, monkeypatch):
     root = shutil.copytree(template, tmp_path / "course")
-    monkeypatch.setattr(feedback, "datetime", FrozenClock)  # a full re-render at another minute differs only there
+    monkeypatch.setattr(
+        feedback, "datetime", FrozenClock
+    )  # a full re-render at another minute differs only there
     return Course.open(root)
 
 
@@ -114,8 +139,13 @@ def regrade(course):
 def files(course) -> dict[str, tuple[int, bytes]]:
     """Every artefact of the later stages: path -> (mtime_ns, bytes)."""
     out = {}
-    for pattern in ("autograded/*/*/checks.json", "autograded/*/*/score.json", "autograded/*/*/score.npz",
-                    "autograded/*/*/grade.json", "feedback/*/*/index.html"):
+    for pattern in (
+        "autograded/*/*/checks.json",
+        "autograded/*/*/score.json",
+        "autograded/*/*/score.npz",
+        "autograded/*/*/grade.json",
+        "feedback/*/*/index.html",
+    ):
         for path in course.root.glob(pattern):
             out[str(path.relative_to(course.root))] = (path.stat().st_mtime_ns, path.read_bytes())
     return out
@@ -139,8 +169,11 @@ def assert_pages_are_full_renders(course):
 
 def set_mark(course, student, criterion, mark, comment):
     path = course.root / "marks" / f"{ASSIGNMENT}.csv"
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
-             if not line.startswith(f"{student},{criterion},")]
+    lines = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if not line.startswith(f"{student},{criterion},")
+    ]
     path.write_text("\n".join(lines + [f"{student},{criterion},{mark},{comment}"]) + "\n", encoding="utf-8")
 
 
@@ -166,8 +199,10 @@ def test_a_marks_change_rewrites_only_that_students_grade_and_page(course, count
     reports = regrade(course)
     assert reports.rewritten == ["ab1234"] and reports.charts_drawn == 0  # the page's charts show no mark
     assert counts["checked"] == [] and counts["gradebook"] == ["ab1234"]
-    assert changed(before, files(course)) == [f"autograded/ab1234/{ASSIGNMENT}/grade.json",
-                                              f"feedback/ab1234/{ASSIGNMENT}/index.html"]
+    assert changed(before, files(course)) == [
+        f"autograded/ab1234/{ASSIGNMENT}/grade.json",
+        f"feedback/ab1234/{ASSIGNMENT}/index.html",
+    ]
     page = course.feedback_page("ab1234", ASSIGNMENT).read_text(encoding="utf-8")
     assert "Re-marked after moderation." in page
     grade = course.load_grade("ab1234", ASSIGNMENT)
@@ -185,8 +220,13 @@ def test_a_rubric_change_regrades_without_reading_results_or_redrawing_charts(co
     weights = list(re.finditer(r"^weight = (\d+)$", text, flags=re.MULTILINE))
     data_preparation, presentation = weights[0], next(m for m in weights if m.group(1) == "30")
     assert data_preparation.group(1) == "20"
-    text = (text[:data_preparation.start()] + "weight = 25" + text[data_preparation.end():presentation.start()]
-            + "weight = 25" + text[presentation.end():])
+    text = (
+        text[: data_preparation.start()]
+        + "weight = 25"
+        + text[data_preparation.end() : presentation.start()]
+        + "weight = 25"
+        + text[presentation.end() :]
+    )
     rubric.write_text(text, encoding="utf-8")
     reports = regrade(course)
     assert counts["checked"] == []  # no results file, notebook or ground truth read again
@@ -235,7 +275,9 @@ def test_a_charts_key_is_what_it_shows():
     y_true, y_pred = np.linspace(0.0, 4.0, 50), np.linspace(0.1, 4.2, 50)
     seen = np.arange(50) % 3 == 0
     key = figures.figure_key("parity_plot", (challenge, y_true, y_pred, seen), {})
-    assert figures.figure_key("parity_plot", (challenge, y_true.copy(), y_pred.copy(), seen.copy()), {}) == key
+    assert (
+        figures.figure_key("parity_plot", (challenge, y_true.copy(), y_pred.copy(), seen.copy()), {}) == key
+    )
     moved = y_pred.copy()
     moved[7] += 1e-9
     assert figures.figure_key("parity_plot", (challenge, y_true, moved, seen), {}) != key
@@ -248,7 +290,9 @@ def test_a_charts_key_is_what_it_shows():
     assert drawn.startswith(figures.PNG_URI)
 
 
-@pytest.mark.parametrize("letter", ["B", "D"])  # a regression and the classification (all four: test_report_figures)
+@pytest.mark.parametrize(
+    "letter", ["B", "D"]
+)  # a regression and the classification (all four: test_report_figures)
 def test_the_seen_unseen_chart_shows_the_tasks_own_metric(letter, tmp_path, monkeypatch):
     from rubric_fixtures import write_results_file
 
@@ -259,7 +303,9 @@ def test_the_seen_unseen_chart_shows_the_tasks_own_metric(letter, tmp_path, monk
     to_uri = figures.to_data_uri
     monkeypatch.setattr(figures, "to_data_uri", lambda figure: kept.append(figure) or to_uri(figure))
     challenge = Catalogue().get(letter)
-    score = score_results_file(challenge, write_results_file(challenge.task, "RF-SCM/Magpie", tmp_path / "r.json"))
+    score = score_results_file(
+        challenge, write_results_file(challenge.task, "RF-SCM/Magpie", tmp_path / "r.json")
+    )
     results = score.to_dict()
     assert results["seen_unseen"]["measure"] == challenge.metric_label
     charts = submission_figures(challenge, results, score.arrays)

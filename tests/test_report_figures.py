@@ -34,7 +34,12 @@ def _outside(figure) -> list[str]:
     content = figure.get_tightbbox(renderer)
     width, height = figure.get_size_inches()
     slack = 0.01
-    overflow = {"left": -content.x0, "bottom": -content.y0, "right": content.x1 - width, "top": content.y1 - height}
+    overflow = {
+        "left": -content.x0,
+        "bottom": -content.y0,
+        "right": content.x1 - width,
+        "top": content.y1 - height,
+    }
     return [f"{side} by {inches:.2f} in" for side, inches in overflow.items() if inches > slack]
 
 
@@ -54,12 +59,24 @@ def test_summary_charts_keep_long_labels_inside(drawn):
         def __init__(self, lowest):
             self.min = lowest
 
-    figures.histogram({"final": [38, 55, 62, 71, 80, 93], "provisional": [45, 66]}, [Band(40), Band(50), Band(70)],
-                      "Overall marks", "overall mark")
-    figures.criterion_marks_chart([("Data preparation", [60, 70, 80]), ("Training and testing (a long title)", [70]),
-                                   ("Code", []), ("Presentation", [55, 75, 90])])
-    figures.leaderboard_chart(Catalogue().get("C"), [
-        {"label": "a student's model with a very long name (ab1234)", "mean": 0.08, "std": 0.01}],
-        title="Challenge C: every model of the cohort")
+    figures.histogram(
+        {"final": [38, 55, 62, 71, 80, 93], "provisional": [45, 66]},
+        [Band(40), Band(50), Band(70)],
+        "Overall marks",
+        "overall mark",
+    )
+    figures.criterion_marks_chart(
+        [
+            ("Data preparation", [60, 70, 80]),
+            ("Training and testing (a long title)", [70]),
+            ("Code", []),
+            ("Presentation", [55, 75, 90]),
+        ]
+    )
+    figures.leaderboard_chart(
+        Catalogue().get("C"),
+        [{"label": "a student's model with a very long name (ab1234)", "mean": 0.08, "std": 0.01}],
+        title="Challenge C: every model of the cohort",
+    )
     for figure in drawn:
         assert _outside(figure) == []

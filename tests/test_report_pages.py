@@ -24,8 +24,14 @@ from autograder.report.cohort import write_cohort_reports
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 LAPTOP = {"width": 1366, "height": 768}
 
 MARKS = """student_id,criterion,mark,comment
@@ -43,16 +49,48 @@ ef9012,presentation,61,
 def cohort(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pages")
     course = make_course(tmp / "course", release=True)
-    add_submission(course, "ab1234", "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 ± 0.0177 eV."), tmp,
-                   notebook=executed_notebook(course, {}))
-    add_submission(course, "cd5678", "D", "RF-SCM/Magpie", faulty_findings(), tmp,
-                   notebook=executed_notebook(course, {"test_all_folds_recorded": False}),
-                   submitted_at="2026-03-11T18:30:00", recording=("talk.m4a", 372))
+    add_submission(
+        course,
+        "ab1234",
+        "B",
+        "RF-SCM/Magpie",
+        good_findings("Recomputed MAE: 0.4461 ± 0.0177 eV."),
+        tmp,
+        notebook=executed_notebook(course, {}),
+    )
+    add_submission(
+        course,
+        "cd5678",
+        "D",
+        "RF-SCM/Magpie",
+        faulty_findings(),
+        tmp,
+        notebook=executed_notebook(course, {"test_all_folds_recorded": False}),
+        submitted_at="2026-03-11T18:30:00",
+        recording=("talk.m4a", 372),
+    )
     # real gzip, as GitHub matbench writes it
-    add_submission(course, "ef9012", "B", "Darwin", good_findings("Recomputed MAE: 0.2865 eV."), tmp,
-                   real_gzip=True, recording=("presentation.mp4", 295))
-    add_submission(course, "gh3456", "B", None, failed_findings(), tmp, status="failed",
-                   reason="cell 9 raised MemoryError", recording=None)
+    add_submission(
+        course,
+        "ef9012",
+        "B",
+        "Darwin",
+        good_findings("Recomputed MAE: 0.2865 eV."),
+        tmp,
+        real_gzip=True,
+        recording=("presentation.mp4", 295),
+    )
+    add_submission(
+        course,
+        "gh3456",
+        "B",
+        None,
+        failed_findings(),
+        tmp,
+        status="failed",
+        reason="cell 9 raised MemoryError",
+        recording=None,
+    )
     (course.root / "marks").mkdir()
     (course.root / "marks" / f"{ASSIGNMENT}.csv").write_text(MARKS, encoding="utf-8")
     result = grade_cohort(course, ASSIGNMENT)
@@ -83,7 +121,8 @@ def open_page(browser, path: Path, shot: str) -> dict:
     charts = page.eval_on_selector_all(
         "figure.chart img",
         "imgs => imgs.map(i => ({id: i.parentElement.id, ok: i.complete && i.naturalWidth > 100,"
-        " data: i.src.startsWith('data:image/png;base64,'), shown: i.getBoundingClientRect().width}))")
+        " data: i.src.startsWith('data:image/png;base64,'), shown: i.getBoundingClientRect().width}))",
+    )
     width = page.evaluate("document.documentElement.scrollWidth")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
@@ -102,10 +141,12 @@ def assert_clean(view, path):
 
 def test_feedback_pages_in_chromium(cohort, browser):
     course, _, _ = cohort
-    expected = {"ab1234": {"chart-leaderboard", "chart-parity", "chart-seen-unseen"},
-                "cd5678": {"chart-leaderboard", "chart-roc", "chart-confusion", "chart-seen-unseen"},
-                "ef9012": {"chart-leaderboard", "chart-parity", "chart-seen-unseen"},
-                "gh3456": set()}
+    expected = {
+        "ab1234": {"chart-leaderboard", "chart-parity", "chart-seen-unseen"},
+        "cd5678": {"chart-leaderboard", "chart-roc", "chart-confusion", "chart-seen-unseen"},
+        "ef9012": {"chart-leaderboard", "chart-parity", "chart-seen-unseen"},
+        "gh3456": set(),
+    }
     for student, charts in expected.items():
         path = course.feedback_dir(student) / "index.html"
         view = open_page(browser, path, f"feedback-{student}.png")
@@ -129,15 +170,30 @@ def test_summary_in_chromium(cohort, browser):
     assert path == course.root / "reports" / ASSIGNMENT / "summary.html"
     view = open_page(browser, path, "summary.png")
     assert_clean(view, path)
-    assert {c["id"] for c in view["charts"]} == {"chart-criteria", "chart-histogram", "chart-challenge-B",
-                                                  "chart-challenge-D"}
+    assert {c["id"] for c in view["charts"]} == {
+        "chart-criteria",
+        "chart-histogram",
+        "chart-challenge-B",
+        "chart-challenge-D",
+    }
     text = view["text"]
-    for flag in ("Failed run", "Protocol failure", "Implausible score", "Missing or incomplete LLM declaration",
-                 "Long recording", "Late submission", "Recording missing or unreadable"):
+    for flag in (
+        "Failed run",
+        "Protocol failure",
+        "Implausible score",
+        "Missing or incomplete LLM declaration",
+        "Long recording",
+        "Late submission",
+        "Recording missing or unreadable",
+    ):
         assert flag in text
     grades = {s: json.loads((course.autograded_dir(s) / "grade.json").read_text()) for s in result.graded}
     assert {s: g["status"] for s, g in grades.items()} == {
-        "ab1234": "final", "cd5678": "incomplete", "ef9012": "incomplete", "gh3456": "incomplete"}
+        "ab1234": "final",
+        "cd5678": "incomplete",
+        "ef9012": "incomplete",
+        "gh3456": "incomplete",
+    }
 
 
 def test_a_students_page_holds_nothing_of_another(cohort):
@@ -153,7 +209,11 @@ def test_a_students_page_holds_nothing_of_another(cohort):
             for criterion in grades[other]["criteria"]:  # nor their markers' comments
                 if criterion["comment"]:
                     assert criterion["comment"] not in page
-            own = {q for f in grades[student]["findings"] for q in (f.get("details") or {}).get("answers", {}).values()}
+            own = {
+                q
+                for f in grades[student]["findings"]
+                for q in (f.get("details") or {}).get("answers", {}).values()
+            }
             for finding in grades[other]["findings"]:  # nor their declaration quotes
                 for quote in (finding.get("details") or {}).get("answers", {}).values():
                     if quote not in own:

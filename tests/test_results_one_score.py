@@ -44,10 +44,12 @@ def _with_nan(path, fold: int = NAN_FOLD):
 def surfaces(tmp_path_factory, shared_data):
     tmp = tmp_path_factory.mktemp("one-score")
     course = make_course(tmp / "course", release=True)
-    add_submission(course, "nan01", "B", "RF-SCM/Magpie", good_findings(""), tmp,
-                   notebook=executed_notebook(course, {}))
-    add_submission(course, "full01", "B", "RF-SCM/Magpie", good_findings(""), tmp,
-                   notebook=executed_notebook(course, {}))
+    add_submission(
+        course, "nan01", "B", "RF-SCM/Magpie", good_findings(""), tmp, notebook=executed_notebook(course, {})
+    )
+    add_submission(
+        course, "full01", "B", "RF-SCM/Magpie", good_findings(""), tmp, notebook=executed_notebook(course, {})
+    )
     _with_nan(course.autograded_dir("nan01") / "results.json.gz")
     out = {}
     for student in ("nan01", "full01"):
@@ -58,11 +60,20 @@ def surfaces(tmp_path_factory, shared_data):
         findings = {f.check_id: f for f in load_check_findings(course, student, ASSIGNMENT)}
         grade = course.load_grade(student, ASSIGNMENT)
         results = course.autograded_dir(student) / "results.json.gz"
-        report = selfcheck.check(course.autograded_dir(student) / f"{ASSIGNMENT}.ipynb", results=results,
-                                 challenge="B", course=course)
-        out[student] = {"findings": findings, "grade": grade, "page": reports.pages[student].read_text(),
-                        "selfcheck": report, "stored": course.load_score(student, ASSIGNMENT),
-                        "direct": score_results_file(CHALLENGE, results)}
+        report = selfcheck.check(
+            course.autograded_dir(student) / f"{ASSIGNMENT}.ipynb",
+            results=results,
+            challenge="B",
+            course=course,
+        )
+        out[student] = {
+            "findings": findings,
+            "grade": grade,
+            "page": reports.pages[student].read_text(),
+            "selfcheck": report,
+            "stored": course.load_score(student, ASSIGNMENT),
+            "direct": score_results_file(CHALLENGE, results),
+        }
     return out
 
 
@@ -82,7 +93,7 @@ def test_a_nan_prediction_leaves_its_fold_scored_on_the_rest_and_the_submission_
 
 
 def test_findings_page_grade_and_self_check_report_one_score_and_rank(surfaces):
-    for student, seen in surfaces.items():
+    for seen in surfaces.values():
         direct, stored = seen["direct"], seen["stored"]
         assert stored["mean"] == pytest.approx(direct.mean, rel=1e-12) and stored["rank"] == direct.rank
         # the checks' finding

@@ -14,12 +14,15 @@ from autograder.results.score import score_results_file
 CATALOGUE = Catalogue()
 
 
-@pytest.mark.parametrize("letter, algorithm, mean, std, rank", [
-    ("B", "RF-SCM/Magpie", 0.4461, 0.0177, 10),
-    ("B", "Dummy", 1.1435, 0.0310, 13),  # 1.14352 > the rounded 1.1435 on the board
-    ("D", "RF-SCM/Magpie", 0.8587, 0.0158, 3),
-    ("D", "Dummy", 0.5005, 0.0178, 7),
-])
+@pytest.mark.parametrize(
+    "letter, algorithm, mean, std, rank",
+    [
+        ("B", "RF-SCM/Magpie", 0.4461, 0.0177, 10),
+        ("B", "Dummy", 1.1435, 0.0310, 13),  # 1.14352 > the rounded 1.1435 on the board
+        ("D", "RF-SCM/Magpie", 0.8587, 0.0158, 3),
+        ("D", "Dummy", 0.5005, 0.0178, 7),
+    ],
+)
 def test_leaderboard_predictions_rescore_to_the_leaderboard(tmp_path, letter, algorithm, mean, std, rank):
     challenge = CATALOGUE.get(letter)
     path = write_results_file(challenge.task, algorithm, tmp_path / "results.json.gz")

@@ -28,16 +28,16 @@ THIRD_CLASS_TOP = 49
 RUBRIC = load_rubric(RELEASED.parents[2] / "rubric" / "research_challenge.toml")
 
 # The issue's notebook: a linear model on one crude feature, no comments anywhere.
-CRUDE_FEATURES = '''import numpy as np
+CRUDE_FEATURES = """import numpy as np
 def featurise(inputs: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"n_chars": inputs.astype(str).str.len()})
-'''
-CRUDE_MODEL = '''from sklearn.linear_model import LinearRegression
+"""
+CRUDE_MODEL = """from sklearn.linear_model import LinearRegression
 def train_model(features: pd.DataFrame, targets: pd.Series):
     model = LinearRegression()
     model.fit(features, targets)
     return model
-'''
+"""
 EXPLAINED_FEATURES = '''# The formula's length stands in for its number of elements: a crude first feature, kept to see
 # how far a linear model gets before I add composition features.
 import numpy as np
@@ -54,15 +54,15 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 '''
 ANSWERS = {
     "problem_statement": "We predict the experimental band gap (eV) of a material from its chemical formula alone: "
-                         "a regression over 4,604 compositions, scored by the mean absolute error over five folds.",
+    "a regression over 4,604 compositions, scored by the mean absolute error over five folds.",
     "data_preparation": "I used one feature, the length of the formula, as a stand-in for its complexity. I checked "
-                        "the target for zeros (many metals have a gap of 0 eV) and kept them, since they are real.",
+    "the target for zeros (many metals have a gap of 0 eV) and kept them, since they are real.",
     "model_choice": "A linear regression, as the simplest model above predicting the mean; it has no "
-                    "hyperparameters, so it shows what the feature alone carries.",
+    "hyperparameters, so it shows what the feature alone carries.",
     "training_testing": "The official Matbench folds were used through the API; the model is fitted on each "
-                        "training fold only and its predictions on the test fold recorded.",
+    "training fold only and its predictions on the test fold recorded.",
     "leaderboard_comparison": "My MAE is about that of the Dummy model, far from the best entries (below 0.35 eV): "
-                              "one crude feature does not describe the chemistry.",
+    "one crude feature does not describe the chemistry.",
 }
 
 
@@ -74,8 +74,12 @@ def _suggestions(tmp_path, name: str, nb: dict, predictions_of: str | None) -> d
     findings = run_checks(CheckContext.from_notebook(path, challenge="B", released_path=RELEASED))
     caps = caps_for(RUBRIC, findings)
     # what a marker who accepts the suggestion awards: the suggestion under the rubric's caps
-    return {criterion: mark if mark is None or criterion not in caps else min([mark] + [c["cap"] for c in caps[criterion]])
-            for criterion, (mark, _) in suggest(RUBRIC, findings).items()}
+    return {
+        criterion: mark
+        if mark is None or criterion not in caps
+        else min([mark] + [c["cap"] for c in caps[criterion]])
+        for criterion, (mark, _) in suggest(RUBRIC, findings).items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +92,10 @@ def ladder(tmp_path_factory) -> list[tuple[str, dict]]:
         ("untouched template, nothing run", _suggestions(tmp, "untouched", released(), None)),
         ("Dummy-level, unanswered, unexplained", _suggestions(tmp, "crude", crude, "dummy")),
         ("Dummy-level, answered and commented", _suggestions(tmp, "explained", explained, "dummy")),
-        ("compliant, random forest", _suggestions(tmp, "compliant", corpus_notebook("compliant_B_expt_gap"), "rf")),
+        (
+            "compliant, random forest",
+            _suggestions(tmp, "compliant", corpus_notebook("compliant_B_expt_gap"), "rf"),
+        ),
         ("reference solution, best predictions", _suggestions(tmp, "reference", reference, "darwin")),
     ]
 

@@ -19,21 +19,34 @@ STUDENT = "ab1234"
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("gradebook")
     course = make_course(root / "course", release=True)  # nbgrader generate_assignment records the cells
-    nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": False},
-                           {"data_preparation": "**Your data preparation.**\n\nMagpie features, scaled in each fold."})
-    add_submission(course, STUDENT, "B", "RF-SCM/Magpie",
-                   good_findings("Recomputed MAE: 0.4461 ± 0.0177 eV over 5 folds."), root, notebook=nb,
-                   submitted_at="2026-03-12T09:00:00+00:00")  # 18 h late (deadline 15:00 local)
+    nb = executed_notebook(
+        course,
+        {"test_results_saved": True, "test_all_folds_recorded": False},
+        {"data_preparation": "**Your data preparation.**\n\nMagpie features, scaled in each fold."},
+    )
+    add_submission(
+        course,
+        STUDENT,
+        "B",
+        "RF-SCM/Magpie",
+        good_findings("Recomputed MAE: 0.4461 ± 0.0177 eV over 5 folds."),
+        root,
+        notebook=nb,
+        submitted_at="2026-03-12T09:00:00+00:00",
+    )  # 18 h late (deadline 15:00 local)
     (course.root / "marks").mkdir()
     (course.root / "marks" / f"{ASSIGNMENT}.csv").write_text(
-        "student_id,criterion,mark,comment\nab1234,presentation,68,Clear and well paced.\n", encoding="utf-8")
+        "student_id,criterion,mark,comment\nab1234,presentation,68,Clear and well paced.\n", encoding="utf-8"
+    )
     return course
 
 
 def counts(bridge):
     db = bridge.gradebook.db
-    return {table: db.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
-            for table in ("student", "submitted_assignment", "submitted_notebook", "grade", "comment")}
+    return {
+        table: db.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+        for table in ("student", "submitted_assignment", "submitted_notebook", "grade", "comment")
+    }
 
 
 def test_gradebook_round_trip(course):
@@ -52,13 +65,19 @@ def test_gradebook_round_trip(course):
         gb = bridge.gradebook
         submission = gb.find_submission(ASSIGNMENT, STUDENT)
         assert submission.timestamp.isoformat() == "2026-03-12T09:00:00"  # stored in UTC, as nbgrader does
-        tests = {name: gb.find_grade(name, ASSIGNMENT, ASSIGNMENT, STUDENT)
-                 for name in ("test_results_saved", "test_all_folds_recorded")}
+        tests = {
+            name: gb.find_grade(name, ASSIGNMENT, ASSIGNMENT, STUDENT)
+            for name in ("test_results_saved", "test_all_folds_recorded")
+        }
         # the tests are evidence, not points: formgrader's total is the rubric's 100
-        assert {t.max_score for t in tests.values()} == {0.0} and tests["test_results_saved"].auto_score == 0.0
+        assert {t.max_score for t in tests.values()} == {0.0} and tests[
+            "test_results_saved"
+        ].auto_score == 0.0
         assert gb.find_assignment(ASSIGNMENT).max_score == 100.0
         presentation = gb.find_grade("presentation", ASSIGNMENT, ASSIGNMENT, STUDENT)
-        assert presentation.manual_score == pytest.approx(68 * 30 / 100)  # the marks CSV, imported into the store
+        assert presentation.manual_score == pytest.approx(
+            68 * 30 / 100
+        )  # the marks CSV, imported into the store
         tt = gb.find_grade("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT)
         # our suggestion is in the comment, not a score: formgrader's total counts marks only
         assert tt.auto_score is None and tt.needs_manual_grade and tt.manual_score is None
@@ -72,15 +91,22 @@ def test_gradebook_round_trip(course):
         before = counts(bridge)
 
         # A marker grades in formgrader: what its GradeHandler/CommentHandler PUTs write.
-        for cell, score in (("data_preparation", 14.0), ("model_choice", 13.0), ("training_testing", 15.0),
-                            ("code_quality", 7.5)):
+        for cell, score in (
+            ("data_preparation", 14.0),
+            ("model_choice", 13.0),
+            ("training_testing", 15.0),
+            ("code_quality", 7.5),
+        ):
             grade = gb.find_grade(cell, ASSIGNMENT, ASSIGNMENT, STUDENT)
             grade.manual_score = score
             grade.extra_credit = None
             grade.needs_manual_grade = False
-        gb.find_comment("training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT).manual_comment = \
-            "Good use of the official folds; discuss the unseen-chemistry error."
-        gb.find_comment("llm_declaration", ASSIGNMENT, ASSIGNMENT, STUDENT).manual_comment = "Honest and complete."
+        gb.find_comment(
+            "training_testing", ASSIGNMENT, ASSIGNMENT, STUDENT
+        ).manual_comment = "Good use of the official folds; discuss the unseen-chemistry error."
+        gb.find_comment(
+            "llm_declaration", ASSIGNMENT, ASSIGNMENT, STUDENT
+        ).manual_comment = "Honest and complete."
         gb.db.commit()
         # ...and grants a 24 h extension (nbgrader db / formgrader)
         gb.grant_extension(ASSIGNMENT, STUDENT, hours=24)
@@ -126,7 +152,9 @@ def test_a_gradebook_that_cannot_be_opened_does_not_stop_the_marks(tmp_path):
     """A gradebook database that cannot be opened (here: a folder where the SQLite file should be) is a
     warning that says why; every mark and feedback page is still written."""
     course = make_course(tmp_path / "course")
-    add_submission(course, STUDENT, "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path)
+    add_submission(
+        course, STUDENT, "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path
+    )
     (course.root / "gradebook.db").mkdir()
     result = grade_cohort(course, ASSIGNMENT)
     write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
@@ -142,13 +170,25 @@ def test_the_late_penalty_reaches_nbgraders_gradebook(tmp_path):
     `nbgrader export` agree with our mark. An extension granted in nbgrader clears it at the re-grade."""
     course = make_course(tmp_path / "course", release=True)
     nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
-    add_submission(course, STUDENT, "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path,
-                   notebook=nb, submitted_at="2026-03-12T09:00:00+00:00")  # 18 h late
+    add_submission(
+        course,
+        STUDENT,
+        "B",
+        "RF-SCM/Magpie",
+        good_findings("Recomputed MAE: 0.4461 eV."),
+        tmp_path,
+        notebook=nb,
+        submitted_at="2026-03-12T09:00:00+00:00",
+    )  # 18 h late
     (course.root / "marks").mkdir()
     (course.root / "marks" / f"{ASSIGNMENT}.csv").write_text(
-        "student_id,criterion,mark,comment\n" + "".join(
-            f"{STUDENT},{criterion},70,\n" for criterion in
-            ("data_preparation", "model_choice", "training_testing", "code", "presentation")), encoding="utf-8")
+        "student_id,criterion,mark,comment\n"
+        + "".join(
+            f"{STUDENT},{criterion},70,\n"
+            for criterion in ("data_preparation", "model_choice", "training_testing", "code", "presentation")
+        ),
+        encoding="utf-8",
+    )
     grade_cohort(course, ASSIGNMENT)
     write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json
     grade = json.loads((course.autograded_dir(STUDENT) / "grade.json").read_text())
@@ -159,8 +199,9 @@ def test_the_late_penalty_reaches_nbgraders_gradebook(tmp_path):
         submission = bridge.gradebook.find_submission(ASSIGNMENT, STUDENT)
         assert submission.score > 0
         assert submission.late_submission_penalty == pytest.approx(submission.score * (1 - 40 / 70), abs=0.01)
-        assert (submission.score - submission.late_submission_penalty) / submission.score == pytest.approx(40 / 70,
-                                                                                                         abs=0.01)
+        assert (submission.score - submission.late_submission_penalty) / submission.score == pytest.approx(
+            40 / 70, abs=0.01
+        )
         bridge.gradebook.grant_extension(ASSIGNMENT, STUDENT, hours=24)
     grade_cohort(course, ASSIGNMENT)
     write_cohort_reports(course, ASSIGNMENT)  # the report stage, from grade.json

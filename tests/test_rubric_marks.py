@@ -33,8 +33,12 @@ CAP = LatePolicy(kind="cap", cap_mark=40.0, grace_hours=24.0)
 PER_DAY = LatePolicy(kind="per_day", percent_per_day=5.0, zero_after_days=7.0)
 
 # Code findings: marks pass 72, warn 58 (rubric's code rule) -> (58 + 72 + 72 + 72) / 4 = 68.5
-CODE_FINDINGS = [f("code.lint", "code", WARN, "7 lint problems"), f("code.annotation", "code", PASS, "annotated"),
-                 f("code.organisation", "code", PASS, "organised"), f("code.errors_left", "code", PASS, "clean")]
+CODE_FINDINGS = [
+    f("code.lint", "code", WARN, "7 lint problems"),
+    f("code.annotation", "code", PASS, "annotated"),
+    f("code.organisation", "code", PASS, "organised"),
+    f("code.errors_left", "code", PASS, "clean"),
+]
 MANUAL = {"data_preparation": 65, "model_choice": 72, "training_testing": 58, "code": 70, "presentation": 61}
 
 
@@ -57,7 +61,9 @@ def test_all_manual_marks_give_a_final_weighted_mark():
     assert grade["overall"]["exact"] == pytest.approx(64.3)
     assert grade["overall"]["mark"] == 64 and grade["overall"]["band"] == "upper_second"
     code = by_key(grade)["code"]
-    assert code["mark"] == 70 and code["suggested"] == 68.5 and code["source"] == CSV_SOURCE  # manual overrides
+    assert (
+        code["mark"] == 70 and code["suggested"] == 68.5 and code["source"] == CSV_SOURCE
+    )  # manual overrides
     assert not code["provisional"] and grade["missing"] == [] and grade["provisional_parts"] == []
 
 
@@ -76,9 +82,13 @@ def test_criterion_without_manual_mark_is_provisional_with_the_suggestion():
 def test_cells_that_failed_when_run_bring_the_code_suggestion_to_a_band_that_says_so():
     """Six passing code checks would suggest 72 ("Runs top to bottom without errors"); cells that raised
     an error when the grader ran the notebook outweigh them: (6 x 72 + 12 x 38) / 18 = 49.3."""
-    passing = [f(f"code.{name}", "code", PASS, "fine") for name in
-               ("lint", "annotation", "organisation", "execution_order", "errors_left", "run_time")]
-    errors = f("execution.cell_errors", "code", FAIL, "6 cell(s) raised an error when the grader ran the notebook")
+    passing = [
+        f(f"code.{name}", "code", PASS, "fine")
+        for name in ("lint", "annotation", "organisation", "execution_order", "errors_left", "run_time")
+    ]
+    errors = f(
+        "execution.cell_errors", "code", FAIL, "6 cell(s) raised an error when the grader ran the notebook"
+    )
     marks = dict(MANUAL)
     del marks["code"]
     clean = by_key(combine(RUBRIC, passing, csv(**marks), on_time(), CAP))["code"]
@@ -113,12 +123,17 @@ def test_a_protocol_failure_caps_training_and_testing_even_a_manual_mark():
 
 
 def test_a_cap_does_not_raise_a_lower_mark_and_suggestions_are_capped_too():
-    findings = [f("protocol.own_split", "training_testing", FAIL, "own train_test_split"),
-                f("protocol.api_used", "training_testing", PASS, "API used")]
+    findings = [
+        f("protocol.own_split", "training_testing", FAIL, "own train_test_split"),
+        f("protocol.api_used", "training_testing", PASS, "API used"),
+    ]
     marks = dict(MANUAL)
     marks["training_testing"] = 35
     grade = combine(RUBRIC, findings, csv(**marks), on_time(), CAP)
-    assert by_key(grade)["training_testing"]["mark"] == 35 and by_key(grade)["training_testing"]["uncapped"] is None
+    assert (
+        by_key(grade)["training_testing"]["mark"] == 35
+        and by_key(grade)["training_testing"]["uncapped"] is None
+    )
     del marks["training_testing"]
     grade = combine(RUBRIC, findings, csv(**marks), on_time(), CAP)
     tt = by_key(grade)["training_testing"]
@@ -133,11 +148,15 @@ def test_a_marker_above_a_cap_is_asked_and_an_override_with_a_reason_stands():
     marks = csv(**MANUAL)  # data_preparation 65, above the leak's cap of 49
     grade = combine(RUBRIC, CODE_FINDINGS + leak, marks, on_time(), CAP)
     dp = by_key(grade)["data_preparation"]
-    assert dp["mark"] == 49 and dp["uncapped"] == 65 and dp["provisional"] and grade["status"] == "provisional"
+    assert (
+        dp["mark"] == 49 and dp["uncapped"] == 65 and dp["provisional"] and grade["status"] == "provisional"
+    )
     asked = [a for a in grade["attention"] if a["flag"] == "Mark above an automatic cap"]
     assert asked and "override: <reason>" in asked[0]["message"]
 
-    marks["data_preparation"].override = "The scaler is refitted inside each fold in cell 12; the check misread it."
+    marks[
+        "data_preparation"
+    ].override = "The scaler is refitted inside each fold in cell 12; the check misread it."
     marks["data_preparation"].marker = "JS"
     grade = combine(RUBRIC, CODE_FINDINGS + leak, marks, on_time(), CAP)
     dp = by_key(grade)["data_preparation"]
@@ -158,15 +177,18 @@ def test_accept_confirms_the_suggested_mark():
     assert grade["status"] == "final" and grade["overall"]["mark"] == 64
 
 
-@pytest.mark.parametrize("submitted, policy, expected_mark, state", [
-    ("2026-03-11T14:59:59", CAP, 64, "on-time"),
-    ("2026-03-11T18:00:00", CAP, 40, "late"),  # 3 h late: capped at 40
-    ("2026-03-12T21:00:00", CAP, 0, "late"),  # 30 h late: more than 24 h -> 0
-    ("2026-03-12T21:00:00", PER_DAY, 54, "late"),  # 30 h = 2 started days: 64.3 - 10 = 54.3 -> 54
-    ("2026-03-11T15:30:00", PER_DAY, 59, "late"),  # 1 started day: 64.3 - 5 = 59.3 -> 59
-    ("2026-03-19T15:30:00", PER_DAY, 0, "late"),  # more than 7 days -> 0
-    ("2026-03-11T18:00:00", LatePolicy(kind="none"), 64, "late"),  # recorded only
-])
+@pytest.mark.parametrize(
+    "submitted, policy, expected_mark, state",
+    [
+        ("2026-03-11T14:59:59", CAP, 64, "on-time"),
+        ("2026-03-11T18:00:00", CAP, 40, "late"),  # 3 h late: capped at 40
+        ("2026-03-12T21:00:00", CAP, 0, "late"),  # 30 h late: more than 24 h -> 0
+        ("2026-03-12T21:00:00", PER_DAY, 54, "late"),  # 30 h = 2 started days: 64.3 - 10 = 54.3 -> 54
+        ("2026-03-11T15:30:00", PER_DAY, 59, "late"),  # 1 started day: 64.3 - 5 = 59.3 -> 59
+        ("2026-03-19T15:30:00", PER_DAY, 0, "late"),  # more than 7 days -> 0
+        ("2026-03-11T18:00:00", LatePolicy(kind="none"), 64, "late"),  # recorded only
+    ],
+)
 def test_late_penalties(submitted, policy, expected_mark, state):
     lateness = assess_lateness(policy, DEADLINE, submitted)
     assert lateness.state == state
@@ -203,17 +225,22 @@ def test_could_not_run_findings_suggest_nothing():
 def test_a_failed_run_is_flagged_once_not_again_for_each_check_it_left_unrun():
     run = f("execution.run", "general", FAIL, "The notebook stopped: cell 9 raised MemoryError.")
     unrun = f("protocol.scores", "training_testing", COULD_NOT_RUN, "Not checked: no scorable predictions.")
-    broke = f("code.lint", "code", COULD_NOT_RUN, "The check could not run.", details={"error": "KeyError: 'x'"})
+    broke = f(
+        "code.lint", "code", COULD_NOT_RUN, "The check could not run.", details={"error": "KeyError: 'x'"}
+    )
     flags = [a["flag"] for a in combine(RUBRIC, [run, unrun], {}, on_time(), CAP)["attention"]]
     assert flags == ["Failed run"]
     # a check that broke is not the run's consequence: the marker still hears of it
     flags = [a["flag"] for a in combine(RUBRIC, [run, unrun, broke], {}, on_time(), CAP)["attention"]]
     assert sorted(flags) == ["A check could not run", "Failed run"]
     # without a failed run, a check that could not run is flagged as before
-    assert [a["flag"] for a in combine(RUBRIC, [unrun], {}, on_time(), CAP)["attention"]] == ["A check could not run"]
+    assert [a["flag"] for a in combine(RUBRIC, [unrun], {}, on_time(), CAP)["attention"]] == [
+        "A check could not run"
+    ]
 
 
 # --- the marks CSV --------------------------------------------------------------------------------
+
 
 def write(tmp_path, text):
     path = tmp_path / "research_challenge.csv"
@@ -229,15 +256,22 @@ STUDENTS = KnownStudents({"ab1234": "B", "cd5678": "D"}, {"ef9012"})
 
 
 def test_marks_csv_reads_titles_aliases_comments_markers_and_overrides(tmp_path):
-    path = write(tmp_path, "student_id,criterion,mark,comment,marker,override,role\n"
-                           "ab1234,Presentation,68,\"Clear, well paced\",JS,,\n"
-                           "ab1234,code_quality,accept,,JS,,\n"
-                           "ab1234,general,,Good work overall.,JS,,\n"
-                           "cd5678,Training and testing,55.5%,,KL,Own folds are the official ones,\n"
-                           "cd5678,training_testing,50,,MN,,second\n")
+    path = write(
+        tmp_path,
+        "student_id,criterion,mark,comment,marker,override,role\n"
+        'ab1234,Presentation,68,"Clear, well paced",JS,,\n'
+        "ab1234,code_quality,accept,,JS,,\n"
+        "ab1234,general,,Good work overall.,JS,,\n"
+        "cd5678,Training and testing,55.5%,,KL,Own folds are the official ones,\n"
+        "cd5678,training_testing,50,,MN,,second\n",
+    )
     rows = rows_by_key(read_marks_csv(path, RUBRIC, STUDENTS))
     presentation = rows["ab1234", "presentation", "first"]
-    assert presentation.mark == 68 and presentation.comment == "Clear, well paced" and presentation.marker == "JS"
+    assert (
+        presentation.mark == 68
+        and presentation.comment == "Clear, well paced"
+        and presentation.marker == "JS"
+    )
     assert rows["ab1234", "code", "first"].accept
     assert rows["ab1234", "general", "first"].comment == "Good work overall."
     tt = rows["cd5678", "training_testing", "first"]
@@ -246,27 +280,44 @@ def test_marks_csv_reads_titles_aliases_comments_markers_and_overrides(tmp_path)
 
 
 def test_record_lines_round_trip_through_a_formgrader_comment():
-    parts = CommentParts("Clear and within time.\nGood slides.", "JS", "check misread the folds", False,
-                         [SecondMark(64.0, "CD", "a little long")])
+    parts = CommentParts(
+        "Clear and within time.\nGood slides.",
+        "JS",
+        "check misread the folds",
+        False,
+        [SecondMark(64.0, "CD", "a little long")],
+    )
     text = join_comment(parts)
     assert text.startswith("Clear and within time.\nGood slides.\nmarker: JS")
     assert split_comment(text) == parts
     # what a marker types in formgrader reads the same way
     typed = split_comment("Nice work.\nOverride: the leak check is wrong here\nMarker: AB")
-    assert typed.text == "Nice work." and typed.override == "the leak check is wrong here" and typed.marker == "AB"
+    assert (
+        typed.text == "Nice work."
+        and typed.override == "the leak check is wrong here"
+        and typed.marker == "AB"
+    )
 
 
-@pytest.mark.parametrize("body, message", [
-    ("ab1234,presentaton,60,\n", r"line 2: unknown criterion 'presentaton'\. Did you mean 'presentation'\?"),
-    ("ab1234,presentation,60,\nab1234,Presentation,61,\n",
-     r"line 3: ab1234 / presentation is already given on line 2"),
-    ("ab1234,presentation,106,\n", r"line 2: mark 106 is outside 0-100"),
-    ("ab1234,presentation,good,\n", r"line 2: mark 'good' is not a number"),
-    ("ab1234,general,60,\n", r"line 2: 'general' takes a comment only"),
-    ("ab124,presentation,60,\n", r"line 2: unknown student id 'ab124'\. Did you mean 'ab1234'\?"),
-    ("ef9012,presentation,60,\n", r"line 2: ef9012 has a submission but no challenge in the allocation"),
-    ("ab1234,presentation,60,\nab1234,bogus,60,\n", r"line 3: unknown criterion 'bogus'"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            "ab1234,presentaton,60,\n",
+            r"line 2: unknown criterion 'presentaton'\. Did you mean 'presentation'\?",
+        ),
+        (
+            "ab1234,presentation,60,\nab1234,Presentation,61,\n",
+            r"line 3: ab1234 / presentation is already given on line 2",
+        ),
+        ("ab1234,presentation,106,\n", r"line 2: mark 106 is outside 0-100"),
+        ("ab1234,presentation,good,\n", r"line 2: mark 'good' is not a number"),
+        ("ab1234,general,60,\n", r"line 2: 'general' takes a comment only"),
+        ("ab124,presentation,60,\n", r"line 2: unknown student id 'ab124'\. Did you mean 'ab1234'\?"),
+        ("ef9012,presentation,60,\n", r"line 2: ef9012 has a submission but no challenge in the allocation"),
+        ("ab1234,presentation,60,\nab1234,bogus,60,\n", r"line 3: unknown criterion 'bogus'"),
+    ],
+)
 def test_marks_csv_errors_name_the_line(tmp_path, body, message):
     with pytest.raises(MarksError, match=message) as raised:
         read_marks_csv(write(tmp_path, "student_id,criterion,mark,comment\n" + body), RUBRIC, STUDENTS)
@@ -282,7 +333,11 @@ def test_ids_in_another_case_are_the_allocation_s_student_unless_the_course_says
 
 
 def test_a_mark_for_a_criterion_left_to_the_autograder_is_refused(tmp_path):
-    text = (REPO / "rubric" / "research_challenge.toml").read_text().replace('formgrader_cell = "code_quality"\n', "")
+    text = (
+        (REPO / "rubric" / "research_challenge.toml")
+        .read_text()
+        .replace('formgrader_cell = "code_quality"\n', "")
+    )
     (tmp_path / "rubric.toml").write_text(text)
     rubric = load_rubric(tmp_path / "rubric.toml")
     with pytest.raises(MarksError, match=r"line 2: 'code' is left to the autograder by the rubric"):
@@ -307,11 +362,14 @@ def test_recording_lengths_are_read_from_real_files(tmp_path):
     assert recording_duration(make_recording(tmp_path / "b.m4a", 312)) == pytest.approx(312, abs=0.5)
 
 
-@pytest.mark.parametrize("name, seconds, status", [
-    ("talk.mp4", 270, PASS),  # 4:30
-    ("talk.m4a", 320, WARN),  # 5:20, within the 30 s tolerance
-    ("talk.mp4", 372, FAIL),  # 6:12
-])
+@pytest.mark.parametrize(
+    "name, seconds, status",
+    [
+        ("talk.mp4", 270, PASS),  # 4:30
+        ("talk.m4a", 320, WARN),  # 5:20, within the 30 s tolerance
+        ("talk.mp4", 372, FAIL),  # 6:12
+    ],
+)
 def test_recording_length_against_the_limit(tmp_path, name, seconds, status):
     findings, facts = presentation_findings([make_recording(tmp_path / name, seconds)], SETTINGS)
     length = next(x for x in findings if x.check_id == "presentation.length")

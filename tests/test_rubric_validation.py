@@ -27,8 +27,13 @@ def problems(text: str) -> str:
 def test_shipped_rubric_is_the_lectures():
     rubric = load_rubric(RUBRIC)
     weights = {c.key: c.weight for c in rubric.criteria.values()}
-    assert weights == {"data_preparation": 20, "model_choice": 20, "training_testing": 20, "code": 10,
-                       "presentation": 30}
+    assert weights == {
+        "data_preparation": 20,
+        "model_choice": 20,
+        "training_testing": 20,
+        "code": 10,
+        "presentation": 30,
+    }
     guidelines = {c.key: c.guideline for c in rubric.criteria.values()}
     assert guidelines["model_choice"] == "Justify based on the problem and available data"
     assert guidelines["presentation"] == "Clarity and conciseness"
@@ -36,9 +41,13 @@ def test_shipped_rubric_is_the_lectures():
     for criterion in rubric.criteria.values():  # a descriptor for every band of every criterion
         assert set(criterion.descriptors) == {b.key for b in rubric.bands}
         assert all(len(text) > 40 for text in criterion.descriptors.values())
-    assert rubric.formgrader_cells == {"data_preparation": "data_preparation", "model_choice": "model_choice",
-                                       "training_testing": "training_testing", "code_quality": "code",
-                                       "presentation": "presentation"}
+    assert rubric.formgrader_cells == {
+        "data_preparation": "data_preparation",
+        "model_choice": "model_choice",
+        "training_testing": "training_testing",
+        "code_quality": "code",
+        "presentation": "presentation",
+    }
     assert rubric.declaration_cell == "llm_declaration" and rubric.general_cell == "markers_feedback"
     assert rubric.band_for(69.5).key == "first" and rubric.band_for(69.49).key == "upper_second"
     assert rubric.band_for(39.4).key == "fail"
@@ -92,17 +101,19 @@ def test_gap_between_bands_is_refused():
 
 
 def test_typo_in_a_key_suggests_the_known_key():
-    text = TEXT.replace("guideline = \"Clarity and conciseness\"", "guidline = \"Clarity and conciseness\"", 1)
+    text = TEXT.replace('guideline = "Clarity and conciseness"', 'guidline = "Clarity and conciseness"', 1)
     message = problems(text)
     assert "unknown key 'guidline' in [criteria.presentation]. Did you mean 'guideline'?" in message
     assert f"line {line_of(text, 'guidline')}" in message
 
 
 def test_typo_in_a_criterion_and_an_effect_and_a_descriptor_band():
-    text = (TEXT.replace("[criteria.model_choice]", "[criteria.model_choise]", 1)
-            .replace("[criteria.model_choice.descriptors]", "[criteria.model_choise.descriptors]", 1)
-            .replace('\neffect = "suggest"', '\neffect = "sugest"', 1)
-            .replace("upper_second = \"Sound,", "uper_second = \"Sound,", 1))
+    text = (
+        TEXT.replace("[criteria.model_choice]", "[criteria.model_choise]", 1)
+        .replace("[criteria.model_choice.descriptors]", "[criteria.model_choise.descriptors]", 1)
+        .replace('\neffect = "suggest"', '\neffect = "sugest"', 1)
+        .replace('upper_second = "Sound,', 'uper_second = "Sound,', 1)
+    )
     message = problems(text)
     assert "unknown criterion 'model_choise'. Did you mean 'model_choice'?" in message
     assert f"line {line_of(text, '[criteria.model_choise]')}" in message
@@ -134,7 +145,11 @@ def test_missing_rubric_file_says_what_to_do(tmp_path):
 
 
 def test_a_limit_rule_needs_a_mark_and_a_criterion():
-    text = TEXT.replace('effect = "limit"\nlimit = 49\nnote = "The model scores', 'effect = "limit"\nlimit = 149\nnote = "The model scores', 1)
+    text = TEXT.replace(
+        'effect = "limit"\nlimit = 49\nnote = "The model scores',
+        'effect = "limit"\nlimit = 149\nnote = "The model scores',
+        1,
+    )
     assert text != TEXT
     assert "a limit rule needs limit = <mark 0-100>" in problems(text)
     text = TEXT.replace('criterion = "training_testing"\neffect = "limit"', 'effect = "limit"', 1)
@@ -146,8 +161,10 @@ def test_a_limit_bounds_the_suggestion_not_the_markers_mark():
     from autograder.records import PASS, WARN, Finding
 
     rubric = load_rubric(RUBRIC)
-    findings = [Finding("protocol.api_used", "training_testing", PASS, "Used the API."),
-                Finding("leaderboard.rank", "training_testing", WARN, "No better than the Dummy.")]
+    findings = [
+        Finding("protocol.api_used", "training_testing", PASS, "Used the API."),
+        Finding("leaderboard.rank", "training_testing", WARN, "No better than the Dummy."),
+    ]
     mark, evidence = suggest(rubric, findings)["training_testing"]
     assert mark == 49  # the weighted mean of 65 and 55 is 60; the limit brings it to 49
     limit = next(e for e in evidence if e["effect"] == "limit")

@@ -50,14 +50,17 @@ def student_folder(tmp_path, dummy_raw) -> Path:
 
 # --- the released notebook, untouched -------------------------------------------------------------
 
+
 def test_released_notebook_untouched_fails_and_says_the_work_is_missing(tmp_path):
     notebook = tmp_path / "research_challenge.ipynb"
     shutil.copy(RELEASED, notebook)
     code, out, err = run_check(notebook)
     assert code == 1, out + err
     flat = " ".join(out.split())
-    assert "Your work is missing: `featurise`, `train_model` and `predict` are still the template's empty " \
-           "functions; 6 answers still say YOUR ANSWER HERE." in flat
+    assert (
+        "Your work is missing: `featurise`, `train_model` and `predict` are still the template's empty "
+        "functions; 6 answers still say YOUR ANSWER HERE." in flat
+    )
     assert "Must fix:" in out
     must_fix = out.split("Must fix:")[1].split("Worth a look:")[0]
     assert "LLM usage declaration answered" in must_fix
@@ -84,20 +87,27 @@ def test_challenge_option_gives_the_leaderboard_even_without_results(tmp_path):
     assert "challenge-unknown" not in note_kinds(report)
     # glass: the best entry is MODNet itself, so it is not repeated
     assert [(r["label"], r["algorithm"]) for r in report["leaderboard"]] == [
-        ("best", "MODNet (v0.1.12)"), ("RF-SCM/Magpie", "RF-SCM/Magpie"), ("Dummy", "Dummy")]
+        ("best", "MODNet (v0.1.12)"),
+        ("RF-SCM/Magpie", "RF-SCM/Magpie"),
+        ("Dummy", "Dummy"),
+    ]
 
 
 def _template_free(path: Path, *code: str) -> Path:
     """A notebook written without the template (an earlier year's style), cells of code given."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("##**My band-gap model**\nAda, CID 0123")]
-                                  + [nbformat.v4.new_code_cell(c) for c in code])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("##**My band-gap model**\nAda, CID 0123")]
+        + [nbformat.v4.new_code_cell(c) for c in code]
+    )
     nbformat.write(nb, path)
     return path
 
 
 def test_a_template_free_notebook_naming_one_task_is_checked_as_that_challenge(tmp_path):
-    notebook = _template_free(tmp_path / "my_model.ipynb", "from matminer.datasets import load_dataset\n"
-                                                          "df = load_dataset('matbench_glass')  # glass formers")
+    notebook = _template_free(
+        tmp_path / "my_model.ipynb",
+        "from matminer.datasets import load_dataset\ndf = load_dataset('matbench_glass')  # glass formers",
+    )
     code, report = run_check_json(notebook)
     assert report["challenge"] == {"letter": "D", "task": "matbench_glass", "source": "named in the code"}
     assert "challenge-inferred" in note_kinds(report) and "challenge-unknown" not in note_kinds(report)
@@ -109,14 +119,19 @@ def test_a_template_free_notebook_naming_one_task_is_checked_as_that_challenge(t
 
 
 def test_a_template_free_notebook_naming_two_tasks_or_none_asks_for_the_challenge(tmp_path):
-    two = _template_free(tmp_path / "two.ipynb", "a = load_dataset('matbench_glass')\n"
-                                                 "b = load_dataset('matbench_expt_gap')")
-    code, report = run_check_json(two)  # exit 1 here: it has no declaration either (a failure beats "unusable")
+    two = _template_free(
+        tmp_path / "two.ipynb", "a = load_dataset('matbench_glass')\nb = load_dataset('matbench_expt_gap')"
+    )
+    code, report = run_check_json(
+        two
+    )  # exit 1 here: it has no declaration either (a failure beats "unusable")
     assert code == 1 and report["challenge"] is None
     unknown = next(n for n in report["notes"] if n["kind"] == "challenge-unknown")["message"]
     assert "matbench_glass and matbench_expt_gap" in unknown and "--challenge" in unknown
-    none = _template_free(tmp_path / "none.ipynb", "from matbench.bench import MatbenchBenchmark\n"
-                                                   "mb = MatbenchBenchmark(autoload=False)  # every task")
+    none = _template_free(
+        tmp_path / "none.ipynb",
+        "from matbench.bench import MatbenchBenchmark\nmb = MatbenchBenchmark(autoload=False)  # every task",
+    )
     code, report = run_check_json(none)
     assert code == 1 and report["challenge"] is None
     unknown = next(n for n in report["notes"] if n["kind"] == "challenge-unknown")["message"]
@@ -128,23 +143,46 @@ def test_a_template_free_notebook_naming_two_tasks_or_none_asks_for_the_challeng
 
 def test_another_assignments_notebook_is_told_so_in_one_sentence(tmp_path):
     """An nbgrader problem set of another course (its own grade ids, no Matbench): exit 2, no checklist."""
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Problem set 1\nWrite `squares(n)`."),
-        nbformat.v4.new_code_cell('def squares(n):\n    """The squares of 1..n."""\n    return [i ** 2 for i in range(1, n + 1)]',
-                                  metadata={"nbgrader": {"grade": False, "solution": True, "locked": False,
-                                                         "grade_id": "squares", "schema_version": 3}}),
-        nbformat.v4.new_code_cell("assert squares(3) == [1, 4, 9]",
-                                  metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
-                                                         "points": 1, "grade_id": "correct_squares",
-                                                         "schema_version": 3}})])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# Problem set 1\nWrite `squares(n)`."),
+            nbformat.v4.new_code_cell(
+                'def squares(n):\n    """The squares of 1..n."""\n    return [i ** 2 for i in range(1, n + 1)]',
+                metadata={
+                    "nbgrader": {
+                        "grade": False,
+                        "solution": True,
+                        "locked": False,
+                        "grade_id": "squares",
+                        "schema_version": 3,
+                    }
+                },
+            ),
+            nbformat.v4.new_code_cell(
+                "assert squares(3) == [1, 4, 9]",
+                metadata={
+                    "nbgrader": {
+                        "grade": True,
+                        "solution": False,
+                        "locked": True,
+                        "points": 1,
+                        "grade_id": "correct_squares",
+                        "schema_version": 3,
+                    }
+                },
+            ),
+        ]
+    )
     notebook = tmp_path / "ps1.ipynb"
     nbformat.write(nb, notebook)
     for args in ((), ("--execute",)):
         code, out, err = run_check(notebook, *args)
         assert code == 2 and out == "", (args, out)
-        assert err.strip() == ("Error: ps1.ipynb is not the research challenge notebook: it has none of the "
-                               "assignment's cells and never mentions Matbench, matminer or pymatgen, so there is "
-                               "nothing here for this checker to check.")
+        assert err.strip() == (
+            "Error: ps1.ipynb is not the research challenge notebook: it has none of the "
+            "assignment's cells and never mentions Matbench, matminer or pymatgen, so there is "
+            "nothing here for this checker to check."
+        )
     code, report = run_check_json(notebook)
     assert code == 2 and report["error"]["kind"] == "not-this-assignment"
     assert not (tmp_path / "ps1.executed.ipynb").exists()
@@ -158,7 +196,9 @@ def test_student_id_gives_the_challenge_from_the_allocation(tmp_path, course_dir
     assert report["challenge"] == {"letter": "D", "task": "matbench_glass", "source": "allocation"}
     assert "challenge-allocated" in note_kinds(report) and "challenge-unknown" not in note_kinds(report)
     code, report = run_check_json(notebook, "--student", "zz999", cwd=folder)
-    assert code == 2 and report["error"]["kind"] == "challenge-unknown" and "zz999" in report["error"]["message"]
+    assert (
+        code == 2 and report["error"]["kind"] == "challenge-unknown" and "zz999" in report["error"]["message"]
+    )
 
 
 def test_unknown_challenge_letter_is_a_tool_error(student_folder):
@@ -168,6 +208,7 @@ def test_unknown_challenge_letter_is_a_tool_error(student_folder):
 
 
 # --- wrong paths and files that are not notebooks ---------------------------------------------------
+
 
 def test_wrong_path_suggests_the_notebooks_in_the_folder(tmp_path):
     shutil.copy(RELEASED, tmp_path / "research_challenge.ipynb")
@@ -191,13 +232,32 @@ def test_a_folder_without_notebooks_and_a_folder_with_one(tmp_path):
     assert code == 1 and report["notebook"].endswith("mine.ipynb")
 
 
-@pytest.mark.parametrize("name, content, expected", [
-    ("research_challenge.py", "# %%\nimport numpy as np\nprint(np.pi)\n", "is a Python script, not a Jupyter notebook"),
-    ("research_challenge.ipynb", "import numpy as np\n\nmae = 0.4\n", "is a Python script, not a Jupyter notebook"),
-    ("research_challenge.ipynb", "", "is empty (0 bytes)"),
-    ("research_challenge.ipynb", "<!DOCTYPE html><html><body>notebook</body></html>", "is a web page (HTML)"),
-    ("research_challenge.ipynb", '{"cells": "none", "metadata": {}}', "is JSON but not a Jupyter notebook"),
-])
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        (
+            "research_challenge.py",
+            "# %%\nimport numpy as np\nprint(np.pi)\n",
+            "is a Python script, not a Jupyter notebook",
+        ),
+        (
+            "research_challenge.ipynb",
+            "import numpy as np\n\nmae = 0.4\n",
+            "is a Python script, not a Jupyter notebook",
+        ),
+        ("research_challenge.ipynb", "", "is empty (0 bytes)"),
+        (
+            "research_challenge.ipynb",
+            "<!DOCTYPE html><html><body>notebook</body></html>",
+            "is a web page (HTML)",
+        ),
+        (
+            "research_challenge.ipynb",
+            '{"cells": "none", "metadata": {}}',
+            "is JSON but not a Jupyter notebook",
+        ),
+    ],
+)
 def test_files_that_are_not_notebooks_get_a_plain_answer(tmp_path, name, content, expected):
     (tmp_path / name).write_text(content, encoding="utf-8")
     code, out, err = run_check(tmp_path / name)
@@ -220,6 +280,7 @@ def test_half_written_notebook_points_to_the_checkpoint(tmp_path):
 
 
 # --- results files ----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def phonons_raw(shared_data) -> dict:
@@ -245,10 +306,13 @@ def test_results_file_of_another_task_beside_the_notebook_fails_the_task_check(s
 
 
 def test_results_option_with_a_missing_or_unreadable_file(student_folder):
-    code, _, err = run_check(student_folder / "research_challenge.ipynb", "--results", student_folder / "nope.json.gz")
+    code, _, err = run_check(
+        student_folder / "research_challenge.ipynb", "--results", student_folder / "nope.json.gz"
+    )
     assert code == 2 and "There is no results file" in err and "results.json.gz" in err
-    code, report = run_check_json(student_folder / "research_challenge.ipynb", "--results",
-                                  student_folder / "research_challenge.ipynb")
+    code, report = run_check_json(
+        student_folder / "research_challenge.ipynb", "--results", student_folder / "research_challenge.ipynb"
+    )
     assert code == 2 and report["error"]["kind"] == "results-unreadable"
     assert "is not a matbench results file" in report["error"]["message"]
 
@@ -268,20 +332,29 @@ def test_without_the_data_set_the_score_is_recomputed_and_execute_says_what_to_d
     empty = tmp_path / "no-data"
     empty.mkdir()
     # No network: every request goes to a proxy on a closed port (fails at once, also on machines online).
-    offline = {"MATMINER_DATA": str(empty), "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-               "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "NO_PROXY": "",
-               "no_proxy": ""}
+    offline = {
+        "MATMINER_DATA": str(empty),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+        "http_proxy": "http://127.0.0.1:9",
+        "NO_PROXY": "",
+        "no_proxy": "",
+    }
     code, report = run_check_json(student_folder / "research_challenge.ipynb", env=offline)
     _, with_data = run_check_json(student_folder / "research_challenge.ipynb")
     assert "data-missing" not in note_kinds(report) and code != 2
     assert report["score"] is not None and report["score"] == with_data["score"]
-    code, out, err = run_check(student_folder / "research_challenge.ipynb", "--execute", "--no-download", env=offline)
+    code, out, err = run_check(
+        student_folder / "research_challenge.ipynb", "--execute", "--no-download", env=offline
+    )
     flat = " ".join((out + err).split())
     assert code == 2 and "is not on this machine" in flat
     assert "autograder data fetch matbench_expt_gap" in flat and "MATMINER_DATA" in flat
 
 
 # --- the score beside the leaderboard, and the printed score ----------------------------------------
+
 
 def test_score_is_recomputed_and_shown_beside_the_leaderboard(student_folder):
     _, report = run_check_json(student_folder / "research_challenge.ipynb")
@@ -296,17 +369,26 @@ def test_score_is_recomputed_and_shown_beside_the_leaderboard(student_folder):
     _code, out, _ = run_check(student_folder / "research_challenge.ipynb")
     flat = " ".join(out.split())
     assert "Your MAE: 1.1435 ± 0.0310 eV over the 5 official folds, which would rank 13 of 13" in flat
-    assert "Leaderboard (lower is better): best (Darwin) 0.2865 ± 0.0083; MODNet 0.3327 ± 0.0239; " \
-           "RF-SCM/Magpie 0.4461 ± 0.0177; Dummy 1.1435 ± 0.0310." in flat
+    assert (
+        "Leaderboard (lower is better): best (Darwin) 0.2865 ± 0.0083; MODNet 0.3327 ± 0.0239; "
+        "RF-SCM/Magpie 0.4461 ± 0.0177; Dummy 1.1435 ± 0.0310." in flat
+    )
 
 
 def _print_in_protocol_cell(nb, mean: float, std: float, fold0: float) -> None:
     """Outputs as the locked protocol cell prints them."""
     cell = cell_by_grade_id(nb, "protocol")
     cell.execution_count = 7
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
-        f"fold 0: mae = {fold0:.4f}\nmatbench_expt_gap: mae = {mean:.4f} ± {std:.4f} over the 5 folds (60 s); "
-        "predictions saved to results.json.gz\n"))]
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream",
+            name="stdout",
+            text=(
+                f"fold 0: mae = {fold0:.4f}\nmatbench_expt_gap: mae = {mean:.4f} ± {std:.4f} over the 5 folds (60 s); "
+                "predictions saved to results.json.gz\n"
+            ),
+        )
+    ]
 
 
 def test_printed_score_that_differs_from_the_results_file_is_warned(student_folder):
@@ -349,9 +431,23 @@ def test_one_fold_missing_fails_and_is_not_compared_with_the_leaderboard(student
 
 def test_json_layout_is_stable(student_folder):
     code, report = run_check_json(student_folder / "research_challenge.ipynb")
-    assert set(report) == {"schema", "autograder_version", "notebook", "results", "challenge", "verdict",
-                           "exit_code", "counts", "items", "score", "leaderboard", "notes", "execution", "seconds",
-                           "checked_when_graded"}
+    assert set(report) == {
+        "schema",
+        "autograder_version",
+        "notebook",
+        "results",
+        "challenge",
+        "verdict",
+        "exit_code",
+        "counts",
+        "items",
+        "score",
+        "leaderboard",
+        "notes",
+        "execution",
+        "seconds",
+        "checked_when_graded",
+    }
     assert report["schema"] == 1 and report["execution"] is None
     assert set(report["counts"]) == {"fail", "warn", "could-not-run", "info", "pass", "not-applicable"}
     for item in report["items"]:
@@ -366,6 +462,7 @@ def test_json_layout_is_stable(student_folder):
 
 # --- speed: the light import path ---------------------------------------------------------------------
 
+
 def test_check_imports_nothing_heavy(student_folder):
     """The path `autograder check` takes must not import the heavy libraries (issue 6: < 2 s)."""
     script = (
@@ -376,8 +473,10 @@ def test_check_imports_nothing_heavy(student_folder):
         "except SystemExit:\n"
         "    pass\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & set(" + repr(HEAVY) + "))\n"
-        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n")
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          check=False)
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
     line = next(x for x in done.stderr.splitlines() if x.startswith("HEAVY="))
     assert line == "HEAVY=", line

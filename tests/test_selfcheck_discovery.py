@@ -44,7 +44,10 @@ def test_vscode_global(notebook, no_kernel):
 
 
 def test_jpy_session_name(notebook, no_kernel):
-    assert find_open_notebook({}, environ={"JPY_SESSION_NAME": str(notebook)}) == (notebook, "jupyter-session-name")
+    assert find_open_notebook({}, environ={"JPY_SESSION_NAME": str(notebook)}) == (
+        notebook,
+        "jupyter-session-name",
+    )
     # ipykernel copies it into the namespace as __session__
     assert find_open_notebook({"__session__": str(notebook)}, environ={})[1] == "jupyter-session-name"
 
@@ -84,8 +87,11 @@ def test_jupyter_server_sessions_matched_by_kernel_id(notebook):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        info = {"url": f"http://127.0.0.1:{server.server_port}/", "token": "secret",
-                "root_dir": str(notebook.parent.parent)}
+        info = {
+            "url": f"http://127.0.0.1:{server.server_port}/",
+            "token": "secret",
+            "root_dir": str(notebook.parent.parent),
+        }
         assert locate._path_from_servers("k-mine", [info]) == notebook
         assert locate._path_from_servers("k-unknown", [info]) is None
         assert locate._path_from_servers("k-mine", [{**info, "token": "wrong"}]) is None  # 403: skipped
@@ -100,12 +106,28 @@ def test_real_jupyter_server_session(notebook, tmp_path):
     """A real `jupyter server`: a session opened on the notebook starts a kernel; the server's info
     file (list_running_servers) and /api/sessions lead from that kernel's id to the notebook."""
     runtime = tmp_path / "runtime"
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "JUPYTER_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(runtime),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--port=0", "--ServerApp.port_retries=0", "--allow-root",
-         f"--ServerApp.root_dir={notebook.parent.parent}", "--IdentityProvider.token=tok"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--port=0",
+            "--ServerApp.port_retries=0",
+            "--allow-root",
+            f"--ServerApp.root_dir={notebook.parent.parent}",
+            "--IdentityProvider.token=tok",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         from jupyter_server.serverapp import list_running_servers
 
@@ -116,10 +138,19 @@ def test_real_jupyter_server_session(notebook, tmp_path):
             time.sleep(0.3)
         assert servers, "jupyter server did not start"
         info = servers[0]
-        request = urllib.request.Request(info["url"] + "api/sessions", method="POST", data=json.dumps(
-            {"path": "work/research_challenge.ipynb", "type": "notebook", "name": "research_challenge.ipynb",
-             "kernel": {"name": "python3"}}).encode(), headers={"Authorization": "token tok",
-                                                                "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            info["url"] + "api/sessions",
+            method="POST",
+            data=json.dumps(
+                {
+                    "path": "work/research_challenge.ipynb",
+                    "type": "notebook",
+                    "name": "research_challenge.ipynb",
+                    "kernel": {"name": "python3"},
+                }
+            ).encode(),
+            headers={"Authorization": "token tok", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             kernel_id = json.loads(response.read())["kernel"]["id"]
         assert locate._path_from_servers(kernel_id, servers) == notebook

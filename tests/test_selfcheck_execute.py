@@ -45,7 +45,10 @@ def test_execute_runs_the_notebook_as_the_grader_and_checks_the_run(tmp_path, sh
     if run["sandbox"] == "none":
         assert "unsandboxed" in [n["kind"] for n in report["notes"]]
     # the run happened in a temporary folder; only the executed copy is left beside the student's notebook
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["research_challenge.executed.ipynb", "research_challenge.ipynb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "research_challenge.executed.ipynb",
+        "research_challenge.ipynb",
+    ]
     assert run["executed_copy"] == str(tmp_path / "research_challenge.executed.ipynb")
 
 
@@ -60,7 +63,9 @@ def test_execute_without_a_challenge_says_how_to_give_it(tmp_path):
     assert "--challenge" in report["error"]["message"]
 
 
-def test_execute_a_template_free_notebook_infers_its_task_reports_each_cell_and_keeps_the_run(tmp_path, shared_data):
+def test_execute_a_template_free_notebook_infers_its_task_reports_each_cell_and_keeps_the_run(
+    tmp_path, shared_data
+):
     """An earlier year's kind of notebook (no Settings cell, `subset=["matbench_expt_gap"]`) with two
     cells that fail: it runs as challenge B, says so, shows its progress per cell, counts the failed
     cells and names the first, and leaves the executed notebook beside it (the student's file untouched)."""
@@ -69,7 +74,9 @@ def test_execute_a_template_free_notebook_infers_its_task_reports_each_cell_and_
     import nbformat
     from selfcheck_helpers import REPO, run_check
 
-    nb = nbformat.read(REPO / "tests" / "corpus" / "free_official_one_task" / "research_challenge.ipynb", as_version=4)
+    nb = nbformat.read(
+        REPO / "tests" / "corpus" / "free_official_one_task" / "research_challenge.ipynb", as_version=4
+    )
     nb.cells += [nbformat.v4.new_code_cell("print(undefined_name)"), nbformat.v4.new_code_cell("1 / 0")]
     notebook = write(nb, tmp_path / "old_year.ipynb")
     before = notebook.read_bytes()

@@ -21,15 +21,25 @@ import subprocess
 import sys
 import time
 import tomllib
-from pathlib import Path
 
 import nbformat
 import pytest
 from selfcheck_helpers import REPO, SOURCE, dummy_results, solved, write
 
 # The `grader` extra and what only it brings (nbgrader's server and database layers, Dask).
-INSTRUCTOR_ONLY = ("nbgrader", "distributed", "dask", "matplotlib", "pandas", "matminer", "tinytag", "nbconvert",
-                   "sqlalchemy", "alembic", "jupyter_server")
+INSTRUCTOR_ONLY = (
+    "nbgrader",
+    "distributed",
+    "dask",
+    "matplotlib",
+    "pandas",
+    "matminer",
+    "tinytag",
+    "nbconvert",
+    "sqlalchemy",
+    "alembic",
+    "jupyter_server",
+)
 
 
 def _pyproject() -> dict:
@@ -46,7 +56,9 @@ def test_the_core_dependencies_are_what_checking_needs_and_the_grader_extra_the_
     assert not core & grader
     assert {"nbgrader", "distributed", "matplotlib", "pandas", "matminer", "tinytag"} <= grader
     assert {"nbformat", "numpy", "ruff", "papermill", "ipykernel"} <= core
-    assert "grader" in (REPO / "Makefile").read_text(encoding="utf-8")  # the Makefile installs the grader's stack
+    assert "grader" in (REPO / "Makefile").read_text(
+        encoding="utf-8"
+    )  # the Makefile installs the grader's stack
 
 
 _BLOCKED_RUN = r"""
@@ -79,16 +91,29 @@ print(json.dumps({"attempted": sorted(set(attempted)), "exit": report.exit_code,
 
 def test_the_self_check_path_imports_nothing_of_the_grader_extra(tmp_path, shared_data):
     notebook = write(solved("B"), tmp_path / "research_challenge.ipynb")
-    (tmp_path / "results.json.gz").write_text(json.dumps(dummy_results("matbench_expt_gap")), encoding="utf-8")
-    env = dict(os.environ, AUTOGRADER_CACHE=str(tmp_path / "cache"))  # a cold ground-truth cache: the folds too
-    done = subprocess.run([sys.executable, "-c", _BLOCKED_RUN, ",".join(INSTRUCTOR_ONLY), str(notebook)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600, check=False)
+    (tmp_path / "results.json.gz").write_text(
+        json.dumps(dummy_results("matbench_expt_gap")), encoding="utf-8"
+    )
+    env = dict(
+        os.environ, AUTOGRADER_CACHE=str(tmp_path / "cache")
+    )  # a cold ground-truth cache: the folds too
+    done = subprocess.run(
+        [sys.executable, "-c", _BLOCKED_RUN, ",".join(INSTRUCTOR_ONLY), str(notebook)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["exit"] == 0 and outcome["score"], outcome
     # our code asked only for nbgrader (sanitise), and took the fallback; libraries may try their optional
     # imports (scikit-learn tries pandas) and go on without them
-    assert outcome["ours"] == ["nbgrader"] and outcome["identity"] == "autograder.execute.cell_identity", outcome
+    assert outcome["ours"] == ["nbgrader"] and outcome["identity"] == "autograder.execute.cell_identity", (
+        outcome
+    )
     assert {name.split(".")[0] for name, _ in outcome["attempted"]} <= {"nbgrader", "pandas"}, outcome
 
 
@@ -98,12 +123,18 @@ def test_the_fallback_cell_identity_is_nbgraders():
     from autograder.execute import cell_identity
 
     compared = 0
-    for path in (SOURCE, REPO / "release" / "research_challenge" / "research_challenge.ipynb",
-                 *sorted((REPO / "tests" / "corpus").glob("*/*.ipynb"))):
+    for path in (
+        SOURCE,
+        REPO / "release" / "research_challenge" / "research_challenge.ipynb",
+        *sorted((REPO / "tests" / "corpus").glob("*/*.ipynb")),
+    ):
         for cell in nbformat.read(path, as_version=4).cells:
             assert cell_identity.is_locked(cell) == utils.is_locked(cell), (path, cell.get("id"))
             if "grade_id" in cell.metadata.get("nbgrader", {}):
-                assert cell_identity.compute_checksum(cell) == utils.compute_checksum(cell), (path, cell.get("id"))
+                assert cell_identity.compute_checksum(cell) == utils.compute_checksum(cell), (
+                    path,
+                    cell.get("id"),
+                )
                 compared += 1
     assert compared > 100
 
@@ -115,7 +146,9 @@ def test_release_puts_the_checker_beside_the_notebook_reproducibly(tmp_path):
     frozen.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(project_root() / name, frozen / name)
-    shutil.copytree(project_root() / "autograder", frozen / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        project_root() / "autograder", frozen / "autograder", ignore=shutil.ignore_patterns("__pycache__")
+    )
     folders = []
     for name in ("one", "two"):
         folder = tmp_path / name
@@ -138,8 +171,11 @@ def _students_commands() -> list[str]:
     section = readme.split("## Students", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n# in a fresh virtual environment.*?\n(.*?)```", section, re.S)
     assert block, "the Students section has no fresh-venv block"
-    return [line.split("  #")[0].strip() for line in block.group(1).splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.split("  #")[0].strip()
+        for line in block.group(1).splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 @pytest.mark.slow
@@ -157,36 +193,79 @@ def test_a_student_installs_the_checker_as_the_readme_says_in_a_fresh_venv(tmp_p
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", VIRTUAL_ENV=str(venv),
-               AUTOGRADER_CACHE=str(tmp_path / "cache"), MATMINER_DATA=str(shared_data))
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}",
+        VIRTUAL_ENV=str(venv),
+        AUTOGRADER_CACHE=str(tmp_path / "cache"),
+        MATMINER_DATA=str(shared_data),
+    )
     started = time.perf_counter()
     for command in _students_commands():
-        assert command.startswith(("python -m venv", "source ", "pip install", "python -m pip install")), command
+        assert command.startswith(("python -m venv", "source ", "pip install", "python -m pip install")), (
+            command
+        )
         if command.startswith(("python -m venv", "source ")):
             continue  # made above; PATH and VIRTUAL_ENV stand for `source .venv/bin/activate`
-        done = subprocess.run(command, shell=True, cwd=student, env=env, capture_output=True, text=True,  # noqa: S602
-                              timeout=1800, check=False)
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=student,
+            env=env,
+            capture_output=True,
+            text=True,  # noqa: S602
+            timeout=1800,
+            check=False,
+        )
         assert done.returncode == 0, f"{command}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     seconds = time.perf_counter() - started
-    listed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"], env=env,
-                            capture_output=True, text=True, check=True).stdout.lower().split()
+    listed = (
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.lower()
+        .split()
+    )
     installed = {line.split("==")[0].replace("_", "-") for line in listed}
     assert "mlmat-autograder" in installed
     assert not installed & {n.replace("_", "-") for n in INSTRUCTOR_ONLY}, installed & set(INSTRUCTOR_ONLY)
     # the checker from that environment, never this repository's
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import autograder; print(autograder.__file__)"],
-                           env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import autograder; print(autograder.__file__)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert where.startswith(str(venv)), where
     autograder = str(venv / "bin" / "autograder")
     # the released notebook, untouched: a checklist that says the work is missing (exit 1, not a crash)
-    done = subprocess.run([autograder, "check", "research_challenge.ipynb"], cwd=student, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [autograder, "check", "research_challenge.ipynb"],
+        cwd=student,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 1 and "Your work is missing" in done.stdout, done.stdout + done.stderr
     # a solved notebook with its results file: the score recomputed there (the folds from a cold cache)
     write(solved("B"), student / "research_challenge.ipynb")
     (student / "results.json.gz").write_text(json.dumps(dummy_results("matbench_expt_gap")), encoding="utf-8")
-    done = subprocess.run([autograder, "check", "--json", "research_challenge.ipynb"], cwd=student, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [autograder, "check", "--json", "research_challenge.ipynb"],
+        cwd=student,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     report = json.loads(done.stdout)
     assert report["exit_code"] == 0 and report["score"]["mean"] == pytest.approx(1.1435, abs=1e-4), report
     size = sum(p.stat().st_size for p in venv.rglob("*") if p.is_file() and not p.is_symlink())

@@ -29,7 +29,7 @@ from autograder.records import FAIL, PASS, WARN
 
 pytestmark = pytest.mark.slow
 
-OWN_SPLIT = '''# My own evaluation: a quick hold-out split.
+OWN_SPLIT = """# My own evaluation: a quick hold-out split.
 from sklearn.metrics import mean_absolute_error
 from sklearn.model_selection import train_test_split
 
@@ -38,14 +38,20 @@ X_train, X_test, y_train, y_test = train_test_split(features, task.df[target_col
                                                     random_state=seed)
 model = train_model(X_train, y_train)
 print(f"MAE = {mean_absolute_error(y_test, predict(model, X_test)):.4f}")
-'''
+"""
 
 
 def _execute(notebook: Path, **parameters) -> Path:
     import papermill
 
-    papermill.execute_notebook(str(notebook), str(notebook), parameters=parameters, cwd=str(notebook.parent),
-                               progress_bar=False, log_output=False)
+    papermill.execute_notebook(
+        str(notebook),
+        str(notebook),
+        parameters=parameters,
+        cwd=str(notebook.parent),
+        progress_bar=False,
+        log_output=False,
+    )
     return notebook
 
 
@@ -77,9 +83,16 @@ def test_reference_solution_executed_passes(reference):
     assert code == 0, _fails(report)
     assert report["verdict"] == "pass" and not _fails(report)
     found = items(report)
-    for check_id in ("protocol.results_file", "protocol.task", "protocol.folds_complete", "protocol.test_ids",
-                     "protocol.prediction_values", "protocol.own_split", "declaration.complete",
-                     "selfcheck.printed_score"):
+    for check_id in (
+        "protocol.results_file",
+        "protocol.task",
+        "protocol.folds_complete",
+        "protocol.test_ids",
+        "protocol.prediction_values",
+        "protocol.own_split",
+        "declaration.complete",
+        "selfcheck.printed_score",
+    ):
         assert found[check_id]["status"] == PASS, (check_id, found[check_id]["message"])
     score = report["score"]
     assert score["complete"] and score["metric"] == "mae"
@@ -107,8 +120,9 @@ def test_declaration_with_only_the_template_prompts(student):
     assert "none of them is answered" in items(report)["declaration.complete"]["message"]
     code, out, _ = run_check(notebook)
     must_fix = out.split("Must fix:")[1].split("\n\n")[0]
-    assert "LLM usage declaration answered" in must_fix and 'write "No, I did not use an LLM"' in \
-        " ".join(must_fix.split())
+    assert "LLM usage declaration answered" in must_fix and 'write "No, I did not use an LLM"' in " ".join(
+        must_fix.split()
+    )
 
 
 def test_own_train_test_split_instead_of_the_protocol(student):
@@ -172,8 +186,11 @@ def test_execute_catches_a_notebook_that_only_worked_in_the_students_kernel(stud
     assert "NameError" in run["failed_cells"][0]["error"] and "train_model" in run["failed_cells"][0]["error"]
     assert "protocol.results_file" in _fails(report)  # the run wrote no results
     # the student's files untouched (the old results file too); the fresh run left beside them to open
-    assert sorted(p.name for p in student.iterdir()) == ["research_challenge.executed.ipynb", "research_challenge.ipynb",
-                                                         "results.json.gz"]
+    assert sorted(p.name for p in student.iterdir()) == [
+        "research_challenge.executed.ipynb",
+        "research_challenge.ipynb",
+        "results.json.gz",
+    ]
     assert "NameError" in (student / "research_challenge.executed.ipynb").read_text()
 
 
@@ -187,8 +204,10 @@ def test_self_check_called_inside_a_notebook(reference, tmp_path):
     caller.cells = [
         nbformat.v4.new_code_cell("import autograder"),
         nbformat.v4.new_code_cell('autograder.self_check("research_challenge.ipynb")'),
-        nbformat.v4.new_code_cell('from pathlib import Path\n__vsc_ipynb_file__ = str(Path("untouched.ipynb").resolve())\n'
-                                  "autograder.self_check()"),
+        nbformat.v4.new_code_cell(
+            'from pathlib import Path\n__vsc_ipynb_file__ = str(Path("untouched.ipynb").resolve())\n'
+            "autograder.self_check()"
+        ),
         nbformat.v4.new_code_cell('autograder.self_check("reseach_challenge.ipynb")'),
     ]
     caller.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -203,7 +222,7 @@ def test_self_check_called_inside_a_notebook(reference, tmp_path):
         return shown[0]
 
     passing = html_of(done.cells[1])
-    assert '<table' in passing and 'data-exit-code="0"' in passing
+    assert "<table" in passing and 'data-exit-code="0"' in passing
     assert "Self-check of research_challenge.ipynb: challenge B (matbench_expt_gap)" in passing
     assert "Your MAE:" in passing and "RF-SCM/Magpie" in passing
     assert "Checked the notebook as last saved" in passing

@@ -52,13 +52,22 @@ def works():
 
 def test_a_copied_pair_is_flagged_with_its_passages(tmp_path, works):
     copy = build.altered(works["glass_logistic"], COPY_CHANGES, seed=7, work="glass_logistic", name="st02")
-    course = _course(tmp_path / "course", {"st01": works["glass_logistic"], "st02": copy,
-                                           "st03": works["lasso_masses"], "st04": works["knn_orbitals"]})
+    course = _course(
+        tmp_path / "course",
+        {
+            "st01": works["glass_logistic"],
+            "st02": copy,
+            "st03": works["lasso_masses"],
+            "st04": works["knn_orbitals"],
+        },
+    )
     result, data = _similarity(course)
     assert data["cohort"] == 4 and data["template"] is True and data["notes"] == []
     assert [(p["a"]["key"], p["b"]["key"]) for p in data["pairs"] if p["flagged"]] == [("st01", "st02")]
     pair = _pair(data, "st01", "st02")
-    assert pair["score"] >= data["threshold"] and pair["code"]["share_a"] > 0.5 and pair["text"]["share_a"] > 0.5
+    assert (
+        pair["score"] >= data["threshold"] and pair["code"]["share_a"] > 0.5 and pair["text"]["share_a"] > 0.5
+    )
     # the passages, cell against cell, with what to highlight
     kinds = {p["kind"] for p in pair["passages"]}
     assert kinds == {"code", "text"}
@@ -78,12 +87,20 @@ def test_a_copied_pair_is_flagged_with_its_passages(tmp_path, works):
     page = course.similarity_page().read_text(encoding="utf-8")
     assert str(course.similarity_page()) in result.output and "st01 · st02: score" in result.output
     assert "for markers only" in page and "<mark>" in page and "cell 13 (model)" in page
-    assert "LogisticRegression(C=0.7)" in page and "cheat" not in page.lower() and "plagiar" not in page.lower()
+    assert (
+        "LogisticRegression(C=0.7)" in page and "cheat" not in page.lower() and "plagiar" not in page.lower()
+    )
 
 
 def test_a_pair_that_shares_only_the_template_is_not_flagged(tmp_path, works):
-    course = _course(tmp_path / "course", {"tp01": build.template_only("tp01"), "tp02": build.template_only("tp02"),
-                                           "st01": works["magpie_forest"]})
+    course = _course(
+        tmp_path / "course",
+        {
+            "tp01": build.template_only("tp01"),
+            "tp02": build.template_only("tp02"),
+            "st01": works["magpie_forest"],
+        },
+    )
     result, data = _similarity(course, "--json")
     assert data["flagged"] == 0 and data["candidates"] == 0 and data["pairs"] == []
     assert json.loads(result.output)["flagged"] == [] and json.loads(result.output)["cohort"] == 3
@@ -99,15 +116,22 @@ def test_what_most_of_the_cohort_shares_is_common_not_copied(tmp_path, works):
     """The same featuriser in most submissions is reported as common material, not as copying."""
     featurise = build._source(build._by_id(works["magpie_forest"])["featurise"])
     cohort = {}
-    for n, name in enumerate(("pymatgen_ridge", "knn_orbitals", "oxidation_trees", "fraction_mlp", "glass_logistic")):
+    for n, name in enumerate(
+        ("pymatgen_ridge", "knn_orbitals", "oxidation_trees", "fraction_mlp", "glass_logistic")
+    ):
         nb = json.loads(json.dumps(works[name]))
         build._by_id(nb)["featurise"]["source"] = featurise
         cohort[f"st{n}"] = nb
-    material = read_material({k: build.save(nb, tmp_path / k / build.NOTEBOOK) for k, nb in cohort.items()}, {},
-                             build.released_path())
+    material = read_material(
+        {k: build.save(nb, tmp_path / k / build.NOTEBOOK) for k, nb in cohort.items()},
+        {},
+        build.released_path(),
+    )
     data = compare(material, 0.4)
     assert data["flagged"] == 0
-    assert any("ElementProperty.from_preset" in c["text"] and c["documents"] == 5 for c in data["common"]["code"])
+    assert any(
+        "ElementProperty.from_preset" in c["text"] and c["documents"] == 5 for c in data["common"]["code"]
+    )
 
 
 def test_a_copy_of_an_archive_notebook_is_found(tmp_path, works):
@@ -117,15 +141,25 @@ def test_a_copy_of_an_archive_notebook_is_found(tmp_path, works):
     for n in range(30):
         build.save(build.synthetic(n, pool), archive / f"student{n}.ipynb")
     (archive / "broken.ipynb").write_text("not a notebook", encoding="utf-8")
-    course = _course(tmp_path / "course", {
-        "st01": build.altered(works["structure_boosting"], COPY_CHANGES, seed=3, work="structure_boosting", name="st01"),
-        "st02": works["pymatgen_ridge"]}, toml='[similarity]\narchive = ["archive/2025"]\nthreshold = 0.4\n')
+    course = _course(
+        tmp_path / "course",
+        {
+            "st01": build.altered(
+                works["structure_boosting"], COPY_CHANGES, seed=3, work="structure_boosting", name="st01"
+            ),
+            "st02": works["pymatgen_ridge"],
+        },
+        toml='[similarity]\narchive = ["archive/2025"]\nthreshold = 0.4\n',
+    )
     _, data = _similarity(course)
     assert data["cohort"] == 2 and data["archive"] == 31 and data["archive_folders"] == ["archive/2025"]
     assert [(p["a"]["key"], p["b"]["key"]) for p in data["pairs"] if p["flagged"]] == [
-        ("st01", "archive/2025/public/gh_user.ipynb")]
+        ("st01", "archive/2025/public/gh_user.ipynb")
+    ]
     assert any("broken.ipynb: left out" in note for note in data["notes"])
-    assert "archive: archive/2025/public/gh_user.ipynb" in course.similarity_page().read_text(encoding="utf-8")
+    assert "archive: archive/2025/public/gh_user.ipynb" in course.similarity_page().read_text(
+        encoding="utf-8"
+    )
 
 
 def test_the_similarity_setting_is_checked(tmp_path):
@@ -153,8 +187,15 @@ def test_the_report_is_linked_from_the_summary_only(tmp_path, works):
     copy = build.altered(works["magpie_forest"], COPY_CHANGES, seed=11, work="magpie_forest", name="cd5678")
     notebooks = {"ab1234": works["magpie_forest"], "cd5678": copy, "ef9012": works["oxidation_trees"]}
     for student, nb in notebooks.items():
-        add_submission(course, student, "B", "RF-SCM/Magpie", good_findings("Recomputed MAE: 0.4461 eV."), tmp_path,
-                       notebook=nbformat.from_dict(nb))
+        add_submission(
+            course,
+            student,
+            "B",
+            "RF-SCM/Magpie",
+            good_findings("Recomputed MAE: 0.4461 eV."),
+            tmp_path,
+            notebook=nbformat.from_dict(nb),
+        )
     assert grade_cohort(course, ASSIGNMENT).errors == {}
     outcome = similarity_report(course, ASSIGNMENT)
     assert [(p["a"]["key"], p["b"]["key"]) for p in outcome.flagged] == [("ab1234", "cd5678")]
@@ -168,7 +209,9 @@ def test_the_report_is_linked_from_the_summary_only(tmp_path, works):
             text = page.read_text(encoding="utf-8")
             assert not re.search(r"similar|shares work", text, re.IGNORECASE), page
             assert not any(other in text for other in notebooks if other != student), page
-    checked = CliRunner().invoke(app, ["check", str(course.submitted_dir("cd5678") / build.NOTEBOOK), "--json"])
+    checked = CliRunner().invoke(
+        app, ["check", str(course.submitted_dir("cd5678") / build.NOTEBOOK), "--json"]
+    )
     assert checked.exit_code in (0, 1), checked.output
     assert not re.search(r"similar|ab1234", checked.output, re.IGNORECASE)
 

@@ -33,19 +33,25 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("ids")
     course = make_course(root / "course", release=True)
     nb = executed_notebook(course, {"test_results_saved": True, "test_all_folds_recorded": True})
-    add_submission(course, STORED_ID, "B", "Dummy", good_findings("Recomputed MAE: 0.4461 eV."), root, notebook=nb)
+    add_submission(
+        course, STORED_ID, "B", "Dummy", good_findings("Recomputed MAE: 0.4461 eV."), root, notebook=nb
+    )
     return course
 
 
 def test_marks_typed_in_another_case_are_stored_for_the_student_the_course_knows(course, tmp_path):
     marks = tmp_path / "marks.csv"
-    marks.write_text("student_id,criterion,mark,comment\n"
-                     f"{TYPED_ID},presentation,71,Clear and within time.\n"
-                     f"{TYPED_ID},model_choice,58,\n")
+    marks.write_text(
+        "student_id,criterion,mark,comment\n"
+        f"{TYPED_ID},presentation,71,Clear and within time.\n"
+        f"{TYPED_ID},model_choice,58,\n"
+    )
     code, output = run(course, "marks", "import", str(marks))
     assert code == 0, output
     assert {(row.student, row.criterion, row.mark) for row in stored_rows(course, ASSIGNMENT)} == {
-        (STORED_ID, "presentation", 71.0), (STORED_ID, "model_choice", 58.0)}
+        (STORED_ID, "presentation", 71.0),
+        (STORED_ID, "model_choice", 58.0),
+    }
 
 
 def test_a_student_typed_in_another_case_is_graded(course):
@@ -62,11 +68,13 @@ def test_ids_are_one_student_only_without_regard_to_case_when_the_course_says_so
 
 def test_grade_and_marks_import_report_the_same_problems_of_a_marks_file(course, tmp_path):
     marks = tmp_path / "marks.csv"
-    marks.write_text("student_id,criterion,mark,comment\n"
-                     f"{TYPED_ID},presentation,71,\n"
-                     f"{TYPED_ID},model_choice,58,\n"
-                     f"{STORED_ID},data_preparation,140,\n"
-                     "xx0000,presentation,60,\n")
+    marks.write_text(
+        "student_id,criterion,mark,comment\n"
+        f"{TYPED_ID},presentation,71,\n"
+        f"{TYPED_ID},model_choice,58,\n"
+        f"{STORED_ID},data_preparation,140,\n"
+        "xx0000,presentation,60,\n"
+    )
     course.marks_csv_path(ASSIGNMENT).parent.mkdir(parents=True, exist_ok=True)
     course.marks_csv_path(ASSIGNMENT).write_text(marks.read_text())
     try:
@@ -93,7 +101,9 @@ def test_formgraders_total_counts_only_the_marks_the_page_counts_as_given(course
     assert grade_cohort(course, ASSIGNMENT).errors == {}
     grade = json.loads((course.autograded_dir(STORED_ID) / "grade.json").read_text())
     assert grade["status"] != "final"
-    given = {c["key"]: c["mark"] for c in grade["criteria"] if c["mark"] is not None and c["source"] != SUGGESTED}
+    given = {
+        c["key"]: c["mark"] for c in grade["criteria"] if c["mark"] is not None and c["source"] != SUGGESTED
+    }
     suggested = [c["key"] for c in grade["criteria"] if c["source"] == SUGGESTED]
     assert suggested  # the case in question: the page shows suggestions, not marks
     weights = {c["key"]: c["weight"] for c in grade["criteria"]}
@@ -127,13 +137,18 @@ def test_a_failed_cell_has_one_number_in_the_check_s_run_line_and_in_the_progres
             cell.metadata["papermill"] = {"status": "completed", "duration": 0.1}
             cell.metadata["autograder"] = {"status": "completed"}  # what the run writes for each cell
             if "undefined_name" in cell.source:
-                cell.metadata["autograder"] = {"status": "failed", "error": {
-                    "ename": "NameError", "evalue": "name 'undefined_name' is not defined"}}
-    result = SandboxResult(returncode=0, wall_seconds=1.0, cpu_seconds=1.0, peak_memory_bytes=0, outcome={"ok": 1})
+                cell.metadata["autograder"] = {
+                    "status": "failed",
+                    "error": {"ename": "NameError", "evalue": "name 'undefined_name' is not defined"},
+                }
+    result = SandboxResult(
+        returncode=0, wall_seconds=1.0, cpu_seconds=1.0, peak_memory_bytes=0, outcome={"ok": 1}
+    )
     record = ExecutionRecord("s", ASSIGNMENT, cells=_cell_runs(ran, {}, result))
     _, record.reason = _status(SimpleNamespace(settings=EngineSettings()), record, {}, result, ran)
-    line = run_summary({"wall_seconds": 1, "status": "failed", "reason": record.reason,
-                        "failed_cells": failed_cells(record)})
+    line = run_summary(
+        {"wall_seconds": 1, "status": "failed", "reason": record.reason, "failed_cells": failed_cells(record)}
+    )
     assert "NameError" in line and set(re.findall(r"[Cc]ell (\d+)", line)) == {str(failing)}, line
 
     said = []
@@ -156,15 +171,28 @@ def test_a_criterion_the_marker_has_marked_is_no_longer_a_thing_to_do():
     from autograder.report.feedback import top_improvements
 
     grade = json.loads(json.dumps(KNOWN))
-    grade["findings"].append(finding("presentation.length", "presentation", "fail", "The recording is 14 min long.",
-                                     "Keep it within 10 minutes."))
+    grade["findings"].append(
+        finding(
+            "presentation.length",
+            "presentation",
+            "fail",
+            "The recording is 14 min long.",
+            "Keep it within 10 minutes.",
+        )
+    )
     presentation = next(c for c in grade["criteria"] if c["key"] == "presentation")
     presentation.update(mark=None)
     assert [t["check_id"] for t in top_improvements(grade, RUBRIC.bands)] == [
-        "protocol.test_ids", "protocol.preprocessing_leak", "presentation.length"]
+        "protocol.test_ids",
+        "protocol.preprocessing_leak",
+        "presentation.length",
+    ]
     presentation.update(mark=52, manual=52, source="formgrader")  # 8 below a 2:1: it would rank higher still
     assert [t["check_id"] for t in top_improvements(grade, RUBRIC.bands)] == [
-        "protocol.test_ids", "protocol.preprocessing_leak", "practice.baseline"]
+        "protocol.test_ids",
+        "protocol.preprocessing_leak",
+        "practice.baseline",
+    ]
 
 
 def test_a_package_this_python_lacks_is_the_machines_and_not_the_course_environments(tmp_path):
@@ -175,19 +203,29 @@ def test_a_package_this_python_lacks_is_the_machines_and_not_the_course_environm
     from autograder.selfcheck.report import EXIT_UNUSABLE, Note, Report
     from autograder.selfcheck.run import _as_this_machine_sees_it, _declared_packages
 
-    (tmp_path / "requirements.txt").write_text("crabnet==2.0\nscikit-learn>=1.3  # models\n", encoding="utf-8")
+    (tmp_path / "requirements.txt").write_text(
+        "crabnet==2.0\nscikit-learn>=1.3  # models\n", encoding="utf-8"
+    )
     declared = _declared_packages(None, tmp_path / "research_challenge.ipynb")  # the released folder's list
     assert declared == ["crabnet", "scikit-learn"]
-    errors = [(2, "ModuleNotFoundError", "No module named 'crabnet'"),
-              (4, "ModuleNotFoundError", "No module named 'modnet'")]
+    errors = [
+        (2, "ModuleNotFoundError", "No module named 'crabnet'"),
+        (4, "ModuleNotFoundError", "No module named 'modnet'"),
+    ]
     shown, missing = _as_this_machine_sees_it(missing_module_findings(errors, declared), declared)
     assert missing == ["crabnet"] and [f.check_id for f in shown] == ["environment.missing_package"]
-    assert "modnet" in shown[0].message and "not in the course environment" in shown[0].message  # it is not listed
+    assert (
+        "modnet" in shown[0].message and "not in the course environment" in shown[0].message
+    )  # it is not listed
     # no requirements.txt to go by: the package is one this Python lacks, nothing is said of the course's
     shown, missing = _as_this_machine_sees_it(missing_module_findings(errors[:1], []), [])
     assert missing == [] and "course environment" not in shown[0].message.split(";")[0]
     assert "this Python does not have" in shown[0].message
     failing = Finding("protocol.results_file", "training_testing", FAIL, "No results file was written.")
-    report = Report(notebook=tmp_path / "nb.ipynb", results=None, items=[failing],
-                    notes=[Note("course-environment-missing", "this Python lacks crabnet")])
+    report = Report(
+        notebook=tmp_path / "nb.ipynb",
+        results=None,
+        items=[failing],
+        notes=[Note("course-environment-missing", "this Python lacks crabnet")],
+    )
     assert report.exit_code == EXIT_UNUSABLE and "says nothing yet" in report.summary_line()

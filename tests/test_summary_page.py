@@ -79,32 +79,44 @@ def test_pass_rates_leave_a_failed_run_out_and_count_it_once(summary):
         passed, warned, failed = statuses.count("pass"), statuses.count("warn"), statuses.count("fail")
         assert row[3:6] == [str(passed), str(warned), str(failed)], (check, row)
         assert row[2] == f"{round(100 * passed / (passed + warned + failed))} %"
-    assert "fail" in [f["status"] for f in grades["gh3456"]["findings"] if f["check_id"] == "protocol.results_file"]
+    assert "fail" in [
+        f["status"] for f in grades["gh3456"]["findings"] if f["check_id"] == "protocol.results_file"
+    ]
     assert "the 1 whose run failed (gh3456) are counted once" in page.inner_text("#checks")
     # the attention list: one group per student; the failed run is one item, its checks folded into it
-    groups = page.eval_on_selector_all("#attention tbody.attention-student", """gs => gs.map(g => ({
-        student: g.dataset.student, flags: Array.from(g.querySelectorAll('tr')).map(r => r.dataset.flag)}))""")
+    groups = page.eval_on_selector_all(
+        "#attention tbody.attention-student",
+        """gs => gs.map(g => ({
+        student: g.dataset.student, flags: Array.from(g.querySelectorAll('tr')).map(r => r.dataset.flag)}))""",
+    )
     students = [g["student"] for g in groups]
     assert students == sorted(set(students)) and {"cd5678", "gh3456"} <= set(students)
     failed = next(g for g in groups if g["student"] == "gh3456")
     assert failed["flags"] == ["Failed run"]
     own = {a["flag"] for a in grades["gh3456"]["attention"]} - {"Failed run"}
-    assert own and all(flag in page.inner_text("tbody[data-student='gh3456']") for flag in own)  # named, not counted
+    assert own and all(
+        flag in page.inner_text("tbody[data-student='gh3456']") for flag in own
+    )  # named, not counted
     counts = page.inner_text("#attention p.small")
     assert "Failed run: 1" in counts and "Protocol failure: 1" in counts  # cd5678's only
 
 
 def test_each_submission_links_its_notebook_and_log(summary):
     course, page, _ = summary
-    links = page.eval_on_selector_all("#submissions tbody tr", """rs => rs.map(r => ({student: r.dataset.student,
-        hrefs: Array.from(r.querySelectorAll('a')).map(a => [a.textContent.trim(), a.href])}))""")
+    links = page.eval_on_selector_all(
+        "#submissions tbody tr",
+        """rs => rs.map(r => ({student: r.dataset.student,
+        hrefs: Array.from(r.querySelectorAll('a')).map(a => [a.textContent.trim(), a.href])}))""",
+    )
     by_student = {row["student"]: dict(row["hrefs"]) for row in links}
     for student, hrefs in by_student.items():
         for text, href in hrefs.items():
             assert Path(unquote(urlparse(href).path)).is_file(), (student, text, href)
     assert set(by_student["ab1234"]) == {"ab1234", "notebook", "as HTML", "log"}
     assert Path(unquote(urlparse(by_student["ab1234"]["log"]).path)) == course.log_path("ab1234")
-    assert by_student["ab1234"]["notebook"].endswith("autograded/ab1234/research_challenge/research_challenge.ipynb")
+    assert by_student["ab1234"]["notebook"].endswith(
+        "autograded/ab1234/research_challenge/research_challenge.ipynb"
+    )
     assert set(by_student["gh3456"]) == {"gh3456", "log"}  # the failed run kept no notebook
 
 
@@ -128,7 +140,9 @@ def test_the_moderation_page(cohort, browser):  # noqa: F811
     seconds = [mark for s in SECOND_MARKS for mark in SECOND_MARKS[s]]
     mean_difference = sum(b - a for a, b in zip(firsts, seconds)) / 10
     assert f"{mean_difference:.2f}" in agreement and f"{(0.3 - 0.21) / (1 - 0.21):.3f}" in agreement
-    assert "Dr Ada" in page.inner_text("#marker-distributions") and "Dr Bo" in page.inner_text("#marker-distributions")
+    assert "Dr Ada" in page.inner_text("#marker-distributions") and "Dr Bo" in page.inner_text(
+        "#marker-distributions"
+    )
     assert page.locator("#fairness-challenge-table tr[data-criterion='overall']").count() == 1
     href = page.get_attribute("a[download]", "href")
     assert (course.moderation_page().parent / href).resolve() == course.moderation_sample_path()

@@ -69,9 +69,25 @@ from autograder.execute.engine import is_disk_full
 from autograder.records import INTERRUPTED, ExecutionRecord
 from autograder.report.similarity import similarity_step
 
-__all__ = ["RUNNERS", "BatchError", "BatchInterrupted", "BatchPlan", "BatchSummary", "DiskFull", "GradeOptions",
-           "batch_students", "checked_execution", "cores", "engine_settings", "grade", "plan_each", "prepare_batch",
-           "run_batch", "stage_status", "status_table"]
+__all__ = [
+    "RUNNERS",
+    "BatchError",
+    "BatchInterrupted",
+    "BatchPlan",
+    "BatchSummary",
+    "DiskFull",
+    "GradeOptions",
+    "batch_students",
+    "checked_execution",
+    "cores",
+    "engine_settings",
+    "grade",
+    "plan_each",
+    "prepare_batch",
+    "run_batch",
+    "stage_status",
+    "status_table",
+]
 
 
 def grade(course, options: GradeOptions, console=None) -> BatchSummary:
@@ -97,8 +113,13 @@ def _grade(plan: BatchPlan, console, stop: BatchStop) -> BatchSummary:
     course, assignment, settings = plan.course, plan.assignment, plan.settings
     for warning in plan.warnings:
         console.print(f"[bold red]Warning:[/] {warning}")
-    summary = BatchSummary(assignment, workers=plan.workers, threads=settings.threads, warnings=plan.warnings,
-                           sandbox="bubblewrap" if settings.use_bwrap else "none")
+    summary = BatchSummary(
+        assignment,
+        workers=plan.workers,
+        threads=settings.threads,
+        warnings=plan.warnings,
+        sandbox="bubblewrap" if settings.use_bwrap else "none",
+    )
     # a grading step that cannot start (the gradebook, say) is reported here, before hours of executions
     grading = GradeStage(plan, summary, console) if plan.options.run_grading else None
     after = AfterExecution(plan, summary, grading, stop, console)
@@ -106,8 +127,14 @@ def _grade(plan: BatchPlan, console, stop: BatchStop) -> BatchSummary:
     jobs = iter(planned)
     first = next(jobs, None)
     if first is not None:
-        run_executions(itertools.chain([first], jobs), plan, after.take, summary, console,
-                       meanwhile=lambda: after.take_stored(planned))
+        run_executions(
+            itertools.chain([first], jobs),
+            plan,
+            after.take,
+            summary,
+            console,
+            meanwhile=lambda: after.take_stored(planned),
+        )
     else:
         after.take_stored(planned)
     executed = time.monotonic()
@@ -130,11 +157,15 @@ def _grade(plan: BatchPlan, console, stop: BatchStop) -> BatchSummary:
             counts[finding.status] = counts.get(finding.status, 0) + 1
     summary.wall_seconds = time.monotonic() - start
     # the executions start as soon as the first notebook is planned, so the first two are moments in the batch
-    summary.phases = {"all planned at": (planned.finished_at or start) - start, "all executed at": executed - start,
-                      "checks (within execute)": after.checks.seconds, "grading (within execute)": graded_meanwhile,
-                      "grading after": time.monotonic() - executed,
-                      # plan, checks, grading and imports; the executions' own CPU is in each result.json
-                      "CPU of this process": _own_cpu_seconds()}
+    summary.phases = {
+        "all planned at": (planned.finished_at or start) - start,
+        "all executed at": executed - start,
+        "checks (within execute)": after.checks.seconds,
+        "grading (within execute)": graded_meanwhile,
+        "grading after": time.monotonic() - executed,
+        # plan, checks, grading and imports; the executions' own CPU is in each result.json
+        "CPU of this process": _own_cpu_seconds(),
+    }
     if stop.stopped:
         raise _stopped(course, summary, stop)
     return summary
@@ -165,8 +196,9 @@ class AfterExecution:
     finishes; and, while the executions run, the same for the stored executions that need only
     the checks."""
 
-    def __init__(self, plan: BatchPlan, summary: BatchSummary, grading: GradeStage | None, stop: BatchStop,
-                 console):
+    def __init__(
+        self, plan: BatchPlan, summary: BatchSummary, grading: GradeStage | None, stop: BatchStop, console
+    ):
         self.plan, self.summary, self.grading, self.stop, self.console = plan, summary, grading, stop, console
         self.checks = CheckStage(plan)
 
@@ -195,7 +227,9 @@ class AfterExecution:
         except Exception as error:
             if not is_disk_full(error):
                 raise
-            self.stop.full(error)  # the execution is in place; its checks and grade are made at the next batch
+            self.stop.full(
+                error
+            )  # the execution is in place; its checks and grade are made at the next batch
 
     def take_stored(self, planned: PlannedExecutions) -> None:
         """Once every notebook is planned: the submissions nothing runs for go into the summary, and
@@ -208,11 +242,14 @@ class AfterExecution:
                     summary.records[student] = item
                 lists.get(kind, []).append(student)
         for label, names, advice in (
-                ("Stale", summary.stale, "changed since they were executed (or the environment did)"),
-                ("Not executed yet", summary.not_executed, "have no stored execution")):
+            ("Stale", summary.stale, "changed since they were executed (or the environment did)"),
+            ("Not executed yet", summary.not_executed, "have no stored execution"),
+        ):
             if names:
-                self.console.print(f"[yellow]{label}:[/] {len(names)} notebook(s) {advice}: {', '.join(names[:10])}"
-                                   f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them.")
+                self.console.print(
+                    f"[yellow]{label}:[/] {len(names)} notebook(s) {advice}: {', '.join(names[:10])}"
+                    f"{' ...' if len(names) > 10 else ''}; run without --no-execute to execute them."
+                )
         for student, (kind, item) in planned.decisions.items():
             if self.stop.stopped:
                 break
@@ -228,24 +265,36 @@ def _stopped(course, summary: BatchSummary, stop: BatchStop):
     finished = [s for s in summary.records if s not in summary.interrupted]
     parts = [f"{len(finished)} submission(s) finished and are kept"]
     if stopped:
-        parts.append(f"stopped, {'to run again' if stop.disk_full else 'recorded as interrupted'}: "
-                     f"{', '.join(stopped[:10])}{' ...' if len(stopped) > 10 else ''}")
+        parts.append(
+            f"stopped, {'to run again' if stop.disk_full else 'recorded as interrupted'}: "
+            f"{', '.join(stopped[:10])}{' ...' if len(stopped) > 10 else ''}"
+        )
     if summary.not_started:
-        parts.append(f"not started: {', '.join(summary.not_started[:10])}{' ...' if len(summary.not_started) > 10 else ''}")
+        parts.append(
+            f"not started: {', '.join(summary.not_started[:10])}{' ...' if len(summary.not_started) > 10 else ''}"
+        )
     if summary.kept_previous:
-        parts.append(f"re-runs stopped, previous execution, grade and page kept: {', '.join(summary.kept_previous[:10])}")
+        parts.append(
+            f"re-runs stopped, previous execution, grade and page kept: {', '.join(summary.kept_previous[:10])}"
+        )
     if stop.disk_full:
         free = _free_space(course.root)
-        return DiskFull(f"The disk holding the course ({course.root}) is full{free}: {stop.disk_full}. The batch "
-                        f"stopped; {'; '.join(parts)}. Free some space, then run `autograder grade` again: it resumes "
-                        "where it stopped.", summary)
-    return BatchInterrupted(f"Stopped by {stop.reason}: {'; '.join(parts)}. Run `autograder grade` again to resume "
-                            "(finished submissions are not run again).", summary)
+        return DiskFull(
+            f"The disk holding the course ({course.root}) is full{free}: {stop.disk_full}. The batch "
+            f"stopped; {'; '.join(parts)}. Free some space, then run `autograder grade` again: it resumes "
+            "where it stopped.",
+            summary,
+        )
+    return BatchInterrupted(
+        f"Stopped by {stop.reason}: {'; '.join(parts)}. Run `autograder grade` again to resume "
+        "(finished submissions are not run again).",
+        summary,
+    )
 
 
 def _free_space(root) -> str:
     try:
-        return f" ({shutil.disk_usage(root).free // 1024 ** 2} MB free)"
+        return f" ({shutil.disk_usage(root).free // 1024**2} MB free)"
     except OSError:
         return ""
 

@@ -74,10 +74,14 @@ class BatchStop:
         again = self.stopped
         self.request(name)
         if self.console is not None:  # never raises: nothing is left half-written by the handler
-            self.console.print(f"[bold yellow]{name}:[/] " + ("already stopping; the running notebooks are being "
-                                                              "stopped." if again else
-                                                              "stopping the running notebooks (the finished "
-                                                              "ones are kept)..."))
+            self.console.print(
+                f"[bold yellow]{name}:[/] "
+                + (
+                    "already stopping; the running notebooks are being stopped."
+                    if again
+                    else "stopping the running notebooks (the finished ones are kept)..."
+                )
+            )
 
     def request(self, reason: str) -> None:
         with self._lock:

@@ -47,7 +47,9 @@ class BatchSummary:
     stale: list[str] = field(default_factory=list)
     not_executed: list[str] = field(default_factory=list)  # --no-execute, never executed
     interrupted: list[str] = field(default_factory=list)  # stopped (or never started) when the batch stopped
-    kept_previous: list[str] = field(default_factory=list)  # of those, the ones whose previous execution stands
+    kept_previous: list[str] = field(
+        default_factory=list
+    )  # of those, the ones whose previous execution stands
     not_started: list[str] = field(default_factory=list)  # of those, the ones that never started
     wall_seconds: float = 0.0
     workers: int = 1
@@ -94,14 +96,20 @@ def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int,
         if mode == "none" or (not usable and options.allow_unsandboxed and mode == "auto"):
             use_bwrap = False
             if mode == "none" and not options.allow_unsandboxed:
-                raise BatchError(f"{CONFIG_FILE} sets [execution] sandbox = \"none\": grading without a sandbox lets "
-                                 "student code read other submissions and the gradebook. Pass --allow-unsandboxed "
-                                 "to confirm.")
-            warnings.append("Grading WITHOUT a sandbox (--allow-unsandboxed): student code runs with your "
-                            "permissions, can use the network and read every file you can.")
+                raise BatchError(
+                    f'{CONFIG_FILE} sets [execution] sandbox = "none": grading without a sandbox lets '
+                    "student code read other submissions and the gradebook. Pass --allow-unsandboxed "
+                    "to confirm."
+                )
+            warnings.append(
+                "Grading WITHOUT a sandbox (--allow-unsandboxed): student code runs with your "
+                "permissions, can use the network and read every file you can."
+            )
         elif not usable:
-            raise BatchError(f"Cannot sandbox the notebooks: {reason}. Install bubblewrap, or pass "
-                             "--allow-unsandboxed to grade without a sandbox (only for notebooks you trust).")
+            raise BatchError(
+                f"Cannot sandbox the notebooks: {reason}. Install bubblewrap, or pass "
+                "--allow-unsandboxed to grade without a sandbox (only for notebooks you trust)."
+            )
         if use_bwrap:
             sb.check_layout(course.root)
     memory = sb.parse_size(options.memory_limit if options.memory_limit is not None else ex.memory_limit)
@@ -109,9 +117,15 @@ def engine_settings(course, options: GradeOptions) -> tuple[EngineSettings, int,
     settings = EngineSettings(
         cell_timeout=options.cell_timeout if options.cell_timeout is not None else ex.cell_timeout,
         timeout=options.timeout if options.timeout is not None else ex.timeout,
-        memory_limit=memory, disk_limit=disk, threads=threads, seed=ex.seed, use_bwrap=use_bwrap,
-        data_dir=str(data_home().resolve()), max_cell_output=sb.parse_size(ex.max_cell_output),
-        max_notebook_output=sb.parse_size(ex.max_notebook_output))
+        memory_limit=memory,
+        disk_limit=disk,
+        threads=threads,
+        seed=ex.seed,
+        use_bwrap=use_bwrap,
+        data_dir=str(data_home().resolve()),
+        max_cell_output=sb.parse_size(ex.max_cell_output),
+        max_notebook_output=sb.parse_size(ex.max_notebook_output),
+    )
     return settings, workers, warnings
 
 
@@ -135,13 +149,15 @@ def lock_batch(course, assignment: str) -> BatchLock:
     path = course.lock_path(assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        handle = open(path, "a+")
+        handle = open(path, "a+")  # noqa: SIM115 - held open: the lock lasts as long as the handle
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise BatchError(f"Another `autograder grade {assignment}` is running on this course; wait for it to "
-                             "finish (or stop it) first.") from None
+            raise BatchError(
+                f"Another `autograder grade {assignment}` is running on this course; wait for it to "
+                "finish (or stop it) first."
+            ) from None
         try:  # a batch that finished between our open and our lock removed the file: lock the new one
             if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
                 return BatchLock(handle, path)

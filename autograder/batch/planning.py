@@ -67,7 +67,11 @@ def preparation_digest(cohort, notebook: Path, parameters: dict) -> str:
 
 def _current(existing: ExecutionRecord | None, cache_key: str | None) -> bool:
     """The stored execution is of this notebook (as sanitised) and was not stopped by the engine."""
-    return existing is not None and existing.cache_key == cache_key and not existing.environment.get("engine_error")
+    return (
+        existing is not None
+        and existing.cache_key == cache_key
+        and not existing.environment.get("engine_error")
+    )
 
 
 def remembered_cache_key(course, student: str, assignment: str, digest: str) -> str | None:
@@ -100,7 +104,9 @@ def stage_status(course, student: str, assignment: str, record: ExecutionRecord 
     if record is None:
         return "pending"
     if record.status != EXECUTED or checked_execution(course, student, assignment) != record.cache_key:
-        return record.status  # intake-error, running, failed (checked or not), or executed but not yet checked
+        return (
+            record.status
+        )  # intake-error, running, failed (checked or not), or executed but not yet checked
     grade = course.load_grade(student, assignment)
     if grade is not None and grade.get("execution") == record.cache_key and grade.get("status") != "error":
         return GRADED
@@ -112,6 +118,7 @@ class BatchPlan:
     """What one `autograder grade` works from, each read and checked once, before the batch's lock is
     taken (a typo or a missing file leaves no lock and no folder): the runner, the checks and the
     grading take it instead of reading the course's files again."""
+
     course: object
     options: GradeOptions
     assignment: str
@@ -121,7 +128,9 @@ class BatchPlan:
     settings: EngineSettings
     workers: int
     warnings: list[str] = field(default_factory=list)  # shown once, when the batch starts
-    datasets: set[str] = field(default_factory=set)  # the tasks the executions need, present in settings.data_dir
+    datasets: set[str] = field(
+        default_factory=set
+    )  # the tasks the executions need, present in settings.data_dir
 
 
 def prepare_batch(course, options: GradeOptions) -> BatchPlan:
@@ -143,7 +152,9 @@ def prepare_batch(course, options: GradeOptions) -> BatchPlan:
     if not options.no_execute:  # a missing data set is the instructor's to fetch, before any execution
         datasets = {course.config.catalogue.get(allocation[s]).task for s in students if s in allocation}
         check_data(settings, datasets)
-    return BatchPlan(course, options, assignment, students, allocation, rubric, settings, workers, warnings, datasets)
+    return BatchPlan(
+        course, options, assignment, students, allocation, rubric, settings, workers, warnings, datasets
+    )
 
 
 def batch_students(course, assignment: str, asked: list[str] | None, no_execute: bool = False) -> list[str]:
@@ -158,9 +169,11 @@ def batch_students(course, assignment: str, asked: list[str] | None, no_execute:
     folders = Allocation(dict.fromkeys(known), course.config.case_sensitive_ids)
     for name in asked:
         if folders.spelling(name) is None:
-            raise BatchError(f"No submission of {assignment} for '{name}' (looked in {course.root / SUBMITTED})."
-                             f"{closest(name, known)} {len(known)} student(s) have one"
-                             + (f": {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}." if known else "."))
+            raise BatchError(
+                f"No submission of {assignment} for '{name}' (looked in {course.root / SUBMITTED})."
+                f"{closest(name, known)} {len(known)} student(s) have one"
+                + (f": {', '.join(known[:8])}{' ...' if len(known) > 8 else ''}." if known else ".")
+            )
     spelled = {folders.spelling(name) for name in asked}
     return [student for student in known if student in spelled]
 
@@ -185,10 +198,14 @@ def plan_each(plan: BatchPlan):
             continue
         letter = plan.allocation.get(student)
         if letter is None:
-            record = ExecutionRecord(student_id=student, assignment=assignment, status=FAILED,
-                                     submitted_at=sub.submitted_at,
-                                     reason=f"{student} has no challenge in {ALLOCATION_FILE}; run `autograder assign "
-                                            f"roster.csv` (or add a line to {ALLOCATION_FILE}) and grade again.")
+            record = ExecutionRecord(
+                student_id=student,
+                assignment=assignment,
+                status=FAILED,
+                submitted_at=sub.submitted_at,
+                reason=f"{student} has no challenge in {ALLOCATION_FILE}; run `autograder assign "
+                f"roster.csv` (or add a line to {ALLOCATION_FILE}) and grade again.",
+            )
             record.environment["engine_error"] = True
             record.save(course.result_path(student, assignment))
             yield student, "unallocated", record
@@ -200,14 +217,24 @@ def plan_each(plan: BatchPlan):
         key = remembered_cache_key(course, student, assignment, digest)
 
         job = None
-        if key is None or not options.no_execute and (options.force or not ran or not _current(existing, key)):
+        if (
+            key is None
+            or not options.no_execute
+            and (options.force or not ran or not _current(existing, key))
+        ):
             try:  # the notebook changed, or is to be run: read and sanitise it
-                job = prepare_job(course, student, assignment, settings, letter, task, reference, environment,
-                                  declared, sub)
+                job = prepare_job(
+                    course, student, assignment, settings, letter, task, reference, environment, declared, sub
+                )
             except Exception as error:  # noqa: BLE001 - an unreadable notebook is this student's problem
-                bad = Submission(student, assignment, sub.folder, submitted_at=sub.submitted_at,
-                                 problem=f"the notebook could not be prepared for running "
-                                         f"({type(error).__name__}: {str(error)[:200]})")
+                bad = Submission(
+                    student,
+                    assignment,
+                    sub.folder,
+                    submitted_at=sub.submitted_at,
+                    problem=f"the notebook could not be prepared for running "
+                    f"({type(error).__name__}: {str(error)[:200]})",
+                )
                 yield student, "intake", record_intake_error(course, bad)
                 continue
             key = job.cache_key

@@ -49,8 +49,14 @@ class LocalRunner:
     def __init__(self, plan: BatchPlan, summary: BatchSummary):
         self.workers = plan.workers
 
-    def run(self, jobs: Iterable[Job], started: Callable[[Job], None], finished: Callable[[dict], None],
-            submitted: Callable[[int], None], meanwhile: Callable[[], None]) -> None:
+    def run(
+        self,
+        jobs: Iterable[Job],
+        started: Callable[[Job], None],
+        finished: Callable[[dict], None],
+        submitted: Callable[[int], None],
+        meanwhile: Callable[[], None],
+    ) -> None:
         def run(job: Job) -> dict:
             started(job)
             return execute_job(job)
@@ -73,8 +79,14 @@ class DaskRunner:
     def __init__(self, plan: BatchPlan, summary: BatchSummary):
         self.address, self.summary = plan.options.scheduler, summary
 
-    def run(self, jobs: Iterable[Job], started: Callable[[Job], None], finished: Callable[[dict], None],
-            submitted: Callable[[int], None], meanwhile: Callable[[], None]) -> None:
+    def run(
+        self,
+        jobs: Iterable[Job],
+        started: Callable[[Job], None],
+        finished: Callable[[dict], None],
+        submitted: Callable[[int], None],
+        meanwhile: Callable[[], None],
+    ) -> None:
         address = self.address
         try:
             from distributed import Client
@@ -84,23 +96,31 @@ class DaskRunner:
         try:
             client = Client(address, timeout="10s")
         except OSError as error:
-            raise BatchError(f"Cannot reach the Dask scheduler at {address} ({error}). Start one with "
-                             "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1` on machines "
-                             "that see the course directory at the same path.") from None
+            raise BatchError(
+                f"Cannot reach the Dask scheduler at {address} ({error}). Start one with "
+                "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1` on machines "
+                "that see the course directory at the same path."
+            ) from None
         with client:
             try:
                 client.wait_for_workers(1, timeout=60)
             except (TimeoutError, OSError):
-                raise BatchError(f"The Dask scheduler at {address} has no workers: start some with "
-                                 f"`dask worker {address} --nthreads 1` on machines that see the course "
-                                 "directory at the same path.") from None
+                raise BatchError(
+                    f"The Dask scheduler at {address} has no workers: start some with "
+                    f"`dask worker {address} --nthreads 1` on machines that see the course "
+                    "directory at the same path."
+                ) from None
             slots = sum(client.nthreads().values()) or 1
             summary = self.summary
-            summary.workers, summary.sandbox = slots, summary.sandbox + f" on Dask ({len(client.nthreads())} workers)"
+            summary.workers, summary.sandbox = (
+                slots,
+                summary.sandbox + f" on Dask ({len(client.nthreads())} workers)",
+            )
             futures, by_key = [], {}
             for job in jobs:
-                future = client.submit(execute_job, job, pure=False,
-                                       key=f"grade-{job.student_id}-{os.urandom(4).hex()}")
+                future = client.submit(
+                    execute_job, job, pure=False, key=f"grade-{job.student_id}-{os.urandom(4).hex()}"
+                )
                 futures.append(future)
                 by_key[future.key] = job
                 submitted(len(futures))
@@ -114,7 +134,9 @@ class DaskRunner:
                 except Exception as error:  # noqa: BLE001 - a lost worker etc.
                     result = crashed(by_key[future.key], error)
                 finished(result)
-                if sb.STOP.is_set():  # stopping: what has not started never will (runs under way are cancelled)
+                if (
+                    sb.STOP.is_set()
+                ):  # stopping: what has not started never will (runs under way are cancelled)
                     client.cancel(futures)
                     break
                 if waiting:
@@ -127,16 +149,28 @@ RUNNERS.register("dask", DaskRunner)
 
 def crashed(job: Job, error: BaseException) -> dict:
     """The record of a job whose runner failed (not the notebook): it runs again next time."""
-    record = ExecutionRecord(student_id=job.student_id, assignment=job.assignment, status=FAILED,
-                             challenge=job.challenge, task=job.task, cache_key=job.cache_key,
-                             reason=f"The grader could not run this notebook: {type(error).__name__}: {error}")
+    record = ExecutionRecord(
+        student_id=job.student_id,
+        assignment=job.assignment,
+        status=FAILED,
+        challenge=job.challenge,
+        task=job.task,
+        cache_key=job.cache_key,
+        reason=f"The grader could not run this notebook: {type(error).__name__}: {error}",
+    )
     record.environment = {"engine_error": True}
     record.save(job.work_dir / RESULT_FILE)
     return record.to_dict()
 
 
-def run_executions(jobs: Iterable[Job], plan: BatchPlan, checked: Callable, summary: BatchSummary, console,
-                   meanwhile: Callable[[], None]) -> None:
+def run_executions(
+    jobs: Iterable[Job],
+    plan: BatchPlan,
+    checked: Callable,
+    summary: BatchSummary,
+    console,
+    meanwhile: Callable[[], None],
+) -> None:
     """Run the jobs on the chosen runner and check and grade each as it finishes, with a progress
     line (done / running / failed / interrupted). `checked` gets every finished record, also an
     interrupted one (the batch decides what stays on disk)."""
@@ -154,13 +188,24 @@ def run_executions(jobs: Iterable[Job], plan: BatchPlan, checked: Callable, summ
     lock = threading.Lock()
 
     def describe() -> str:
-        return (f"grading  [green]done {state['done']}[/]  [cyan]running {state['running']}[/]  "
-                f"[red]failed {state['failed']}[/]"
-                + (f"  [yellow]interrupted {state['interrupted']}[/]" if state["interrupted"] else ""))
+        return (
+            f"grading  [green]done {state['done']}[/]  [cyan]running {state['running']}[/]  "
+            f"[red]failed {state['failed']}[/]"
+            + (f"  [yellow]interrupted {state['interrupted']}[/]" if state["interrupted"] else "")
+        )
 
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
-                        console=console, disable=not plan.options.progress, transient=False)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not plan.options.progress,
+        transient=False,
+    )
 
     with progress:
         task = progress.add_task(describe(), total=None)
@@ -174,7 +219,9 @@ def run_executions(jobs: Iterable[Job], plan: BatchPlan, checked: Callable, summ
             record = ExecutionRecord.from_dict(record_dict)
             checked(record)
             summary.records[record.student_id] = record
-            (summary.interrupted if record.status == INTERRUPTED else summary.executed).append(record.student_id)
+            (summary.interrupted if record.status == INTERRUPTED else summary.executed).append(
+                record.student_id
+            )
             with lock:
                 state["running"] = max(0, state["running"] - 1)
                 if record.status == INTERRUPTED:

@@ -54,8 +54,10 @@ class GradeStage:
     def _failed(self, error: BaseException) -> None:
         self.cohort = None
         self.summary.grading_error = f"{type(error).__name__}: {error}"
-        self.console.print(f"[bold red]The grading step failed:[/] {self.summary.grading_error}. The executions "
-                           "and checks are stored; fix the problem and run `autograder grade --no-execute`.")
+        self.console.print(
+            f"[bold red]The grading step failed:[/] {self.summary.grading_error}. The executions "
+            "and checks are stored; fix the problem and run `autograder grade --no-execute`."
+        )
 
     def grade(self, student: str) -> None:
         if self.cohort is None or student in self.graded:
@@ -73,8 +75,9 @@ class GradeStage:
             return
         try:
             self.cohort.finish()
-            self.reports.summary_path = write_summary(self.course, self.assignment, self.plan.rubric,
-                                                      self.plan.allocation)
+            self.reports.summary_path = write_summary(
+                self.course, self.assignment, self.plan.rubric, self.plan.allocation
+            )
         except UserError:
             raise
         except Exception as error:  # noqa: BLE001

@@ -10,11 +10,25 @@ def status_table(summary: BatchSummary):
     from rich.table import Table
 
     table = Table(title=f"{summary.assignment}: {len(summary.records)} submission(s)", show_lines=False)
-    for column, justify in (("student", "left"), ("status", "left"), ("cells", "right"), ("wall s", "right"),
-                            ("CPU s", "right"), ("peak MB", "right"), ("findings", "left"), ("reason", "left")):
+    for column, justify in (
+        ("student", "left"),
+        ("status", "left"),
+        ("cells", "right"),
+        ("wall s", "right"),
+        ("CPU s", "right"),
+        ("peak MB", "right"),
+        ("findings", "left"),
+        ("reason", "left"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")
-    colours = {GRADED: "green", CHECKED: "cyan", EXECUTED: "cyan", FAILED: "red", INTAKE_ERROR: "magenta",
-               INTERRUPTED: "yellow"}
+    colours = {
+        GRADED: "green",
+        CHECKED: "cyan",
+        EXECUTED: "cyan",
+        FAILED: "red",
+        INTAKE_ERROR: "magenta",
+        INTERRUPTED: "yellow",
+    }
     for student in sorted(summary.records):
         r = summary.records[student]
         ran = sum(1 for c in r.cells if c.status in ("completed", "failed"))
@@ -25,9 +39,16 @@ def status_table(summary: BatchSummary):
         if student in summary.kept_previous:
             note = (note + " " if note else "") + "(the previous execution, grade and page are kept)"
         status = summary.status(student)
-        table.add_row(student, f"[{colours.get(status, 'white')}]{status}[/]",
-                      f"{ran}/{len(r.cells)}" if r.cells else "", _fmt(r.wall_seconds), _fmt(r.cpu_seconds),
-                      _fmt(r.peak_memory_mb, 0), findings, note[:160])
+        table.add_row(
+            student,
+            f"[{colours.get(status, 'white')}]{status}[/]",
+            f"{ran}/{len(r.cells)}" if r.cells else "",
+            _fmt(r.wall_seconds),
+            _fmt(r.cpu_seconds),
+            _fmt(r.peak_memory_mb, 0),
+            findings,
+            note[:160],
+        )
     return table
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from autograder.checks.inputs import check_inputs_key
 from autograder.checks.needs import (
@@ -76,11 +76,19 @@ class CheckSpec:
     def label(self) -> str:
         return self.kind.label
 
-    def finding(self, status: str, message: str, *, advice: str = "", visibility: str | None = None,
-                details: dict | None = None) -> Finding:
+    def finding(
+        self,
+        status: str,
+        message: str,
+        *,
+        advice: str = "",
+        visibility: str | None = None,
+        details: dict | None = None,
+    ) -> Finding:
         """A finding of this check (visibility: the check's own unless given)."""
-        return self.kind.finding(status, message, advice=advice, visibility=visibility or self.visibility,
-                                 details=details)
+        return self.kind.finding(
+            status, message, advice=advice, visibility=visibility or self.visibility, details=details
+        )
 
     def unmet(self, ctx) -> Finding | None:
         """The could-not-run finding of the first need `ctx` does not meet, or None."""
@@ -104,9 +112,12 @@ class CheckSpec:
     def could_not_run(self, error: BaseException) -> Finding:
         """The safety net: the check raised, so it says nothing (for the marker)."""
         return self.finding(
-            COULD_NOT_RUN, f"The check '{self.id}' could not run, so it says nothing about this submission; a "
-                           "marker will look at this point by hand.",
-            visibility=MARKER, details={"error": f"{type(error).__name__}: {error}"[:500]})
+            COULD_NOT_RUN,
+            f"The check '{self.id}' could not run, so it says nothing about this submission; a "
+            "marker will look at this point by hand.",
+            visibility=MARKER,
+            details={"error": f"{type(error).__name__}: {error}"[:500]},
+        )
 
 
 REGISTRY: dict[str, CheckSpec] = {}
@@ -127,6 +138,7 @@ def check(check_id: str, needs: tuple[Need, ...] = (), visibility: str = STUDENT
         doc = (function.__doc__ or "").strip().split("\n")[0]
         REGISTRY[check_id] = CheckSpec(declared, function, tuple(needs), visibility, doc)
         return function
+
     return wrap
 
 
@@ -179,8 +191,11 @@ def run_check_stage(course, student_id: str, assignment: str | None = None, allo
     assignment = assignment or course.assignment
     record = course.load_record(student_id, assignment)
     stored = course.load_checks(student_id, assignment)
-    if stored and stored.get("inputs") and stored["inputs"] == check_inputs_key(course, student_id, assignment, record,
-                                                                              allocation):
+    if (
+        stored
+        and stored.get("inputs")
+        and stored["inputs"] == check_inputs_key(course, student_id, assignment, record, allocation)
+    ):
         return [Finding.from_dict(f) for f in stored.get("findings", [])]  # nothing it reads changed
     score = None
     try:
@@ -188,17 +203,32 @@ def run_check_stage(course, student_id: str, assignment: str | None = None, allo
         findings = run_checks(ctx)
         score = ctx.score
     except Exception as error:  # noqa: BLE001 - one submission's check failure stays with it
-        findings = [make("checks.error", COULD_NOT_RUN,
-                         "The automatic checks could not run on this notebook; a marker will look at it.",
-                         visibility=MARKER, details={"error": f"{type(error).__name__}: {error}"[:1000]})]
-    course.save_score(student_id, assignment, score.to_dict() if score else None,
-                      score.arrays_to_save() if score else None)
-    course.save_checks(student_id, assignment, {
-        "student_id": student_id, "assignment": assignment, "status": CHECKED,
-        "execution": record.cache_key if record else "", "findings": [asdict(f) for f in findings],
-        # after the Score is saved: the key says whether it is there (autograder.checks.inputs)
-        "inputs": check_inputs_key(course, student_id, assignment, record, allocation),
-        "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        findings = [
+            make(
+                "checks.error",
+                COULD_NOT_RUN,
+                "The automatic checks could not run on this notebook; a marker will look at it.",
+                visibility=MARKER,
+                details={"error": f"{type(error).__name__}: {error}"[:1000]},
+            )
+        ]
+    course.save_score(
+        student_id, assignment, score.to_dict() if score else None, score.arrays_to_save() if score else None
+    )
+    course.save_checks(
+        student_id,
+        assignment,
+        {
+            "student_id": student_id,
+            "assignment": assignment,
+            "status": CHECKED,
+            "execution": record.cache_key if record else "",
+            "findings": [asdict(f) for f in findings],
+            # after the Score is saved: the key says whether it is there (autograder.checks.inputs)
+            "inputs": check_inputs_key(course, student_id, assignment, record, allocation),
+            "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
     return findings
 
 

@@ -20,40 +20,142 @@ from autograder.checks.notebook import Cell, Notebook
 LOOP_FUNCTIONS = ("train_model", "predict")
 FEATURISE = "featurise"
 
-SPLITTERS = {"train_test_split", "KFold", "StratifiedKFold", "ShuffleSplit", "StratifiedShuffleSplit",
-             "RepeatedKFold", "RepeatedStratifiedKFold", "GroupKFold", "StratifiedGroupKFold",
-             "LeaveOneGroupOut", "LeavePGroupsOut", "GroupShuffleSplit", "LeaveOneOut", "TimeSeriesSplit",
-             "PredefinedSplit"}
+SPLITTERS = {
+    "train_test_split",
+    "KFold",
+    "StratifiedKFold",
+    "ShuffleSplit",
+    "StratifiedShuffleSplit",
+    "RepeatedKFold",
+    "RepeatedStratifiedKFold",
+    "GroupKFold",
+    "StratifiedGroupKFold",
+    "LeaveOneGroupOut",
+    "LeavePGroupsOut",
+    "GroupShuffleSplit",
+    "LeaveOneOut",
+    "TimeSeriesSplit",
+    "PredefinedSplit",
+}
 # Splits by group (e.g. chemical system) are how an extrapolation test is done, next to the official folds.
-GROUP_SPLITTERS = {"GroupKFold", "StratifiedGroupKFold", "LeaveOneGroupOut", "LeavePGroupsOut", "GroupShuffleSplit"}
-CV_FUNCTIONS = {"cross_val_score", "cross_validate", "cross_val_predict", "learning_curve",
-                "validation_curve", "permutation_test_score"}
-SEARCHES = {"GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
-            "BayesSearchCV", "gp_minimize", "forest_minimize", "gbrt_minimize", "create_study", "optimize"}
+GROUP_SPLITTERS = {
+    "GroupKFold",
+    "StratifiedGroupKFold",
+    "LeaveOneGroupOut",
+    "LeavePGroupsOut",
+    "GroupShuffleSplit",
+}
+CV_FUNCTIONS = {
+    "cross_val_score",
+    "cross_validate",
+    "cross_val_predict",
+    "learning_curve",
+    "validation_curve",
+    "permutation_test_score",
+}
+SEARCHES = {
+    "GridSearchCV",
+    "RandomizedSearchCV",
+    "HalvingGridSearchCV",
+    "HalvingRandomSearchCV",
+    "BayesSearchCV",
+    "gp_minimize",
+    "forest_minimize",
+    "gbrt_minimize",
+    "create_study",
+    "optimize",
+}
 PREPROCESSORS = {
     # scalers / transformers
-    "StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler", "Normalizer",
-    "QuantileTransformer", "PowerTransformer", "KBinsDiscretizer", "PolynomialFeatures",
+    "StandardScaler",
+    "MinMaxScaler",
+    "RobustScaler",
+    "MaxAbsScaler",
+    "Normalizer",
+    "QuantileTransformer",
+    "PowerTransformer",
+    "KBinsDiscretizer",
+    "PolynomialFeatures",
     # imputers
-    "SimpleImputer", "KNNImputer", "IterativeImputer",
+    "SimpleImputer",
+    "KNNImputer",
+    "IterativeImputer",
     # decomposition
-    "PCA", "TruncatedSVD", "KernelPCA", "FastICA", "NMF", "IncrementalPCA", "FactorAnalysis", "UMAP", "TSNE",
+    "PCA",
+    "TruncatedSVD",
+    "KernelPCA",
+    "FastICA",
+    "NMF",
+    "IncrementalPCA",
+    "FactorAnalysis",
+    "UMAP",
+    "TSNE",
     # feature selection
-    "SelectKBest", "SelectPercentile", "VarianceThreshold", "RFE", "RFECV", "SelectFromModel",
-    "SequentialFeatureSelector", "GenericUnivariateSelect", "SelectFdr", "SelectFpr", "SelectFwe",
+    "SelectKBest",
+    "SelectPercentile",
+    "VarianceThreshold",
+    "RFE",
+    "RFECV",
+    "SelectFromModel",
+    "SequentialFeatureSelector",
+    "GenericUnivariateSelect",
+    "SelectFdr",
+    "SelectFpr",
+    "SelectFwe",
     # resampling (imbalanced-learn)
-    "SMOTE", "ADASYN", "BorderlineSMOTE", "SVMSMOTE", "KMeansSMOTE", "SMOTENC", "SMOTEN",
-    "RandomOverSampler", "RandomUnderSampler", "SMOTEENN", "SMOTETomek", "NearMiss", "TomekLinks",
-    "EditedNearestNeighbours", "ClusterCentroids",
+    "SMOTE",
+    "ADASYN",
+    "BorderlineSMOTE",
+    "SVMSMOTE",
+    "KMeansSMOTE",
+    "SMOTENC",
+    "SMOTEN",
+    "RandomOverSampler",
+    "RandomUnderSampler",
+    "SMOTEENN",
+    "SMOTETomek",
+    "NearMiss",
+    "TomekLinks",
+    "EditedNearestNeighbours",
+    "ClusterCentroids",
 }
 FIT_METHODS = {"fit", "fit_transform", "fit_resample"}
-METRIC_FUNCTIONS = {"mean_absolute_error", "mean_squared_error", "root_mean_squared_error", "r2_score",
-                    "roc_auc_score", "accuracy_score", "balanced_accuracy_score", "f1_score",
-                    "max_error", "mean_absolute_percentage_error", "score"}
-EARLY_STOPPING_KEYWORDS = {"eval_set", "validation_data", "eval_X", "X_val", "valid_sets", "evals",
-                           "eval_y", "y_val", "validation_split_data"}
-REORDERING_METHODS = {"sort_values", "sort_index", "sample", "dropna", "drop_duplicates",
-                      "reset_index", "merge", "shuffle", "reindex", "groupby"}
+METRIC_FUNCTIONS = {
+    "mean_absolute_error",
+    "mean_squared_error",
+    "root_mean_squared_error",
+    "r2_score",
+    "roc_auc_score",
+    "accuracy_score",
+    "balanced_accuracy_score",
+    "f1_score",
+    "max_error",
+    "mean_absolute_percentage_error",
+    "score",
+}
+EARLY_STOPPING_KEYWORDS = {
+    "eval_set",
+    "validation_data",
+    "eval_X",
+    "X_val",
+    "valid_sets",
+    "evals",
+    "eval_y",
+    "y_val",
+    "validation_split_data",
+}
+REORDERING_METHODS = {
+    "sort_values",
+    "sort_index",
+    "sample",
+    "dropna",
+    "drop_duplicates",
+    "reset_index",
+    "merge",
+    "shuffle",
+    "reindex",
+    "groupby",
+}
 OFFICIAL_SEED = 18012019
 FULL_DATA_NAMES = {"all_features"}  # the protocol's features of every material (train + test)
 
@@ -205,9 +307,11 @@ def function_locals(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             declared.update(child.names)
         elif isinstance(child, (ast.Import, ast.ImportFrom)):
             bound.update((alias.asname or alias.name).split(".")[0] for alias in child.names)
-        elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(child.name)
-        elif isinstance(child, ast.ExceptHandler) and child.name:
+        elif (
+            isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            or isinstance(child, ast.ExceptHandler)
+            and child.name
+        ):
             bound.add(child.name)
     return bound - declared
 
@@ -230,7 +334,7 @@ class _Visitor(ast.NodeVisitor):
         self.guards.extend(names)
         for child in node.body + node.orelse:
             self.visit(child)
-        del self.guards[len(self.guards) - len(names):]
+        del self.guards[len(self.guards) - len(names) :]
 
     def visit_ClassDef(self, node):
         if self.function is not None or self.class_name is not None:
@@ -285,8 +389,11 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Call(self, node):
         name = dotted(node.func)
-        self.facts.calls.append(CallSite(name, node, self.cell, self.function, bool(self.loops),
-                                         tuple(self.loops), tuple(self.guards)))
+        self.facts.calls.append(
+            CallSite(
+                name, node, self.cell, self.function, bool(self.loops), tuple(self.loops), tuple(self.guards)
+            )
+        )
         self.generic_visit(node)
 
     def _targets(self, target) -> list[str]:
@@ -304,25 +411,30 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Assign(self, node):
         targets = [t for target in node.targets for t in self._targets(target)]
-        self.facts.assignments.append(Assignment(targets, node.value, self.cell, self.function,
-                                                 tuple(self.guards)))
+        self.facts.assignments.append(
+            Assignment(targets, node.value, self.cell, self.function, tuple(self.guards))
+        )
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node):
         if node.value is not None:
-            self.facts.assignments.append(Assignment(self._targets(node.target), node.value, self.cell,
-                                                     self.function))
+            self.facts.assignments.append(
+                Assignment(self._targets(node.target), node.value, self.cell, self.function)
+            )
         self.generic_visit(node)
 
     def visit_AugAssign(self, node):
-        self.facts.assignments.append(Assignment(self._targets(node.target), node.value, self.cell,
-                                                 self.function))
+        self.facts.assignments.append(
+            Assignment(self._targets(node.target), node.value, self.cell, self.function)
+        )
         self.generic_visit(node)
 
     def visit_Attribute(self, node):
         name = dotted(node)
         if name and not name.startswith("?"):
-            self.facts.attributes.append(AttributeRead(name, node, self.cell, self.function, bool(self.loops)))
+            self.facts.attributes.append(
+                AttributeRead(name, node, self.cell, self.function, bool(self.loops))
+            )
         self.generic_visit(node)
 
     def visit_Name(self, node):
@@ -355,10 +467,37 @@ def collect(cells: list[Cell]) -> CodeFacts:
 
 
 # How a data set file is recognised when it is read directly (pd.read_csv("expt_gap.csv")).
-DATASET_WORDS = ("matbench", "expt_gap", "exptgap", "phonon", "perovskite", "glass", "dielectric", "band_gap",
-                 "bandgap", "is_metal", "kvrh", "gvrh", "jdft2d", "mp_gap", "e_form", "steels")
-FILE_READERS = {"read_csv", "read_json", "read_pickle", "read_excel", "read_parquet", "read_feather", "read_table",
-                "read_hdf", "loadtxt", "genfromtxt", "load_dataframe_from_json"}
+DATASET_WORDS = (
+    "matbench",
+    "expt_gap",
+    "exptgap",
+    "phonon",
+    "perovskite",
+    "glass",
+    "dielectric",
+    "band_gap",
+    "bandgap",
+    "is_metal",
+    "kvrh",
+    "gvrh",
+    "jdft2d",
+    "mp_gap",
+    "e_form",
+    "steels",
+)
+FILE_READERS = {
+    "read_csv",
+    "read_json",
+    "read_pickle",
+    "read_excel",
+    "read_parquet",
+    "read_feather",
+    "read_table",
+    "read_hdf",
+    "loadtxt",
+    "genfromtxt",
+    "load_dataframe_from_json",
+}
 
 
 class NotebookAnalysis:
@@ -467,8 +606,11 @@ class NotebookAnalysis:
             value_text = dotted(a.value)
             calls = {dotted(n.func).rsplit(".", 1)[-1] for n in ast.walk(a.value) if isinstance(n, ast.Call)}
             copy = bool(calls & FILE_READERS) and any(
-                isinstance(n, ast.Constant) and isinstance(n.value, str)
-                and any(word in n.value.lower() for word in DATASET_WORDS) for n in ast.walk(a.value))
+                isinstance(n, ast.Constant)
+                and isinstance(n.value, str)
+                and any(word in n.value.lower() for word in DATASET_WORDS)
+                for n in ast.walk(a.value)
+            )
             if value_text.endswith(".df") or "load_dataset" in calls or value_text.endswith(".df[]") or copy:
                 seeds.update(t for t in a.targets if "." not in t and "[" not in t)
         return seeds

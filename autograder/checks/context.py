@@ -54,8 +54,12 @@ def load_trace(path: Path, nonce: str | None) -> TraceView:
 
     trace = read_trace(path, nonce or "")
     valid, problem = trace.valid, trace.problem
-    if nonce is None and trace.events and trace.events[0].get("event") == "trace_start" \
-            and sum(1 for e in trace.events if e.get("event") == "trace_start") == 1:
+    if (
+        nonce is None
+        and trace.events
+        and trace.events[0].get("event") == "trace_start"
+        and sum(1 for e in trace.events if e.get("event") == "trace_start") == 1
+    ):
         valid, problem = True, ""
     return TraceView(trace.events, valid, problem, trace.bad_lines)
 
@@ -95,7 +99,9 @@ class CheckContext:
 
     # --- constructors ----------------------------------------------------------------------------
     @classmethod
-    def from_autograded(cls, course, student_id: str, assignment: str | None = None, allocation=None) -> CheckContext:
+    def from_autograded(
+        cls, course, student_id: str, assignment: str | None = None, allocation=None
+    ) -> CheckContext:
         assignment = assignment or course.assignment
         folder = course.autograded_dir(student_id, assignment)
         notes = []
@@ -139,20 +145,39 @@ class CheckContext:
                     except ValueError:
                         pass
         ran = record is not None and record.status not in ("pending", "intake-error")
-        ctx = cls(notebook_path=notebook_path, mode="autograded", results_path=results_path,
-                  trace_path=trace_path, record=record, challenge=challenge, challenge_source=source,
-                  released_path=find_released_notebook(course, assignment), submitted_path=submitted,
-                  catalogue=catalogue, trace_expected=ran, expected_nonce=_nonce_of(record),
-                  student_id=student_id, course=course, notes=notes)
+        ctx = cls(
+            notebook_path=notebook_path,
+            mode="autograded",
+            results_path=results_path,
+            trace_path=trace_path,
+            record=record,
+            challenge=challenge,
+            challenge_source=source,
+            released_path=find_released_notebook(course, assignment),
+            submitted_path=submitted,
+            catalogue=catalogue,
+            trace_expected=ran,
+            expected_nonce=_nonce_of(record),
+            student_id=student_id,
+            course=course,
+            notes=notes,
+        )
         if ctx.challenge is None:
             ctx._challenge_from_files()
         return ctx
 
     @classmethod
-    def from_notebook(cls, notebook_path: Path | str, results_path: Path | str | None = None,
-                      challenge: Challenge | str | None = None, released_path: Path | str | None = None,
-                      trace_path: Path | str | None = None, record: ExecutionRecord | None = None,
-                      course=None, expected_nonce: str | None = None) -> CheckContext:
+    def from_notebook(
+        cls,
+        notebook_path: Path | str,
+        results_path: Path | str | None = None,
+        challenge: Challenge | str | None = None,
+        released_path: Path | str | None = None,
+        trace_path: Path | str | None = None,
+        record: ExecutionRecord | None = None,
+        course=None,
+        expected_nonce: str | None = None,
+    ) -> CheckContext:
         notebook_path = Path(notebook_path)
         catalogue = course.config.catalogue if course is not None else Catalogue()
         if results_path is None:
@@ -163,12 +188,19 @@ class CheckContext:
                     results_path = notebook_path.parent / named
             except NotebookError:
                 pass
-        ctx = cls(notebook_path=notebook_path, mode="notebook", results_path=Path(results_path),
-                  trace_path=Path(trace_path) if trace_path else None, record=record,
-                  released_path=Path(released_path) if released_path else find_released_notebook(course),
-                  submitted_path=notebook_path, catalogue=catalogue,
-                  trace_expected=trace_path is not None, expected_nonce=expected_nonce or _nonce_of(record),
-                  course=course)
+        ctx = cls(
+            notebook_path=notebook_path,
+            mode="notebook",
+            results_path=Path(results_path),
+            trace_path=Path(trace_path) if trace_path else None,
+            record=record,
+            released_path=Path(released_path) if released_path else find_released_notebook(course),
+            submitted_path=notebook_path,
+            catalogue=catalogue,
+            trace_expected=trace_path is not None,
+            expected_nonce=expected_nonce or _nonce_of(record),
+            course=course,
+        )
         if isinstance(challenge, Challenge):
             ctx.challenge, ctx.challenge_source = challenge, "given"
         elif challenge:
@@ -197,7 +229,10 @@ class CheckContext:
         if self.challenge is None and self.notebook is not None:
             course_tasks = [t for t in self.notebook.matbench_tasks() if t in self.catalogue.tasks]
             if len(course_tasks) == 1:
-                self.challenge, self.challenge_source = self.catalogue.get(course_tasks[0]), "named in the code"
+                self.challenge, self.challenge_source = (
+                    self.catalogue.get(course_tasks[0]),
+                    "named in the code",
+                )
 
     # --- lazily loaded parts ---------------------------------------------------------------------
     @cached_property

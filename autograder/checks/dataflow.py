@@ -33,34 +33,132 @@ from autograder.checks.analysis import (
 from autograder.checks.notebook import Cell
 
 WHOLE, TRAIN, TEST, FILE = "whole", "train", "test", "file"
-OPAQUE_LOADERS = {"load", "loads", "fromfile", "read_sql"}  # np.load, pickle.load...: a file of unknown content
+OPAQUE_LOADERS = {
+    "load",
+    "loads",
+    "fromfile",
+    "read_sql",
+}  # np.load, pickle.load...: a file of unknown content
 LOADER_MODULES = {"np", "numpy", "pickle", "json", "joblib", "torch", "dill", "cloudpickle", "pd", "pandas"}
 DATASET_LOADERS = {"load_dataset"}
 ROW_SPLITTERS = {"train_test_split"}
-PIPELINES = {"Pipeline", "make_pipeline", "ColumnTransformer", "make_column_transformer", "FeatureUnion",
-             "make_union", "TransformedTargetRegressor"}
-PREDICT_METHODS = {"predict", "predict_proba", "predict_log_proba", "transform", "inverse_transform",
-                   "decision_function", "score_samples", "kneighbors"}
+PIPELINES = {
+    "Pipeline",
+    "make_pipeline",
+    "ColumnTransformer",
+    "make_column_transformer",
+    "FeatureUnion",
+    "make_union",
+    "TransformedTargetRegressor",
+}
+PREDICT_METHODS = {
+    "predict",
+    "predict_proba",
+    "predict_log_proba",
+    "transform",
+    "inverse_transform",
+    "decision_function",
+    "score_samples",
+    "kneighbors",
+}
 SCORE_METHODS = {"score", "evaluate"}
-CHOICE_CALLS = {"min", "max", "sorted", "argmin", "argmax", "nanargmin", "nanargmax", "idxmin", "idxmax",
-                "sort_values", "nsmallest", "nlargest", "argsort", "sort", "choose", "best"}
-CALLBACK_SEARCHES = {"gp_minimize", "forest_minimize", "gbrt_minimize", "dummy_minimize", "optimize", "fmin",
-                     "minimize", "minimize_scalar", "BayesianOptimization"}
-BEST_ATTRS = {"best_params_", "best_estimator_", "best_score_", "best_index_", "cv_results_", "best_params",
-              "best_value", "best_trial", "x", "fun"}
-SEED_KEYWORDS = {"random_state", "seed", "random_seed", "n_jobs", "verbose", "verbosity", "device", "nthread",
-                 "n_threads", "thread_count", "silent", "njobs"}
-DATA_CLASSES = {"DataFrame", "Series", "Index", "Composition", "Structure", "Path", "Lattice", "Element", "Counter",
-                "OrderedDict", "Figure", "Dataset", "DMatrix", "Pool", "TensorDataset", "DataLoader", "Tensor"}
+CHOICE_CALLS = {
+    "min",
+    "max",
+    "sorted",
+    "argmin",
+    "argmax",
+    "nanargmin",
+    "nanargmax",
+    "idxmin",
+    "idxmax",
+    "sort_values",
+    "nsmallest",
+    "nlargest",
+    "argsort",
+    "sort",
+    "choose",
+    "best",
+}
+CALLBACK_SEARCHES = {
+    "gp_minimize",
+    "forest_minimize",
+    "gbrt_minimize",
+    "dummy_minimize",
+    "optimize",
+    "fmin",
+    "minimize",
+    "minimize_scalar",
+    "BayesianOptimization",
+}
+BEST_ATTRS = {
+    "best_params_",
+    "best_estimator_",
+    "best_score_",
+    "best_index_",
+    "cv_results_",
+    "best_params",
+    "best_value",
+    "best_trial",
+    "x",
+    "fun",
+}
+SEED_KEYWORDS = {
+    "random_state",
+    "seed",
+    "random_seed",
+    "n_jobs",
+    "verbose",
+    "verbosity",
+    "device",
+    "nthread",
+    "n_threads",
+    "thread_count",
+    "silent",
+    "njobs",
+}
+DATA_CLASSES = {
+    "DataFrame",
+    "Series",
+    "Index",
+    "Composition",
+    "Structure",
+    "Path",
+    "Lattice",
+    "Element",
+    "Counter",
+    "OrderedDict",
+    "Figure",
+    "Dataset",
+    "DMatrix",
+    "Pool",
+    "TensorDataset",
+    "DataLoader",
+    "Tensor",
+}
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "__setitem__", "put"}
-SCALAR_CALLS = {"len", "print", "isinstance", "issubclass", "type", "range", "hasattr", "id", "display", "open",
-                "format", "repr", "callable"}
+SCALAR_CALLS = {
+    "len",
+    "print",
+    "isinstance",
+    "issubclass",
+    "type",
+    "range",
+    "hasattr",
+    "id",
+    "display",
+    "open",
+    "format",
+    "repr",
+    "callable",
+}
 SPLIT_WORDS = ("split", "train", "test", "fold", "partition", "holdout")
 
 
 @dataclass(frozen=True)
 class Source:
     """Where data came from, for messages: `df = load_dataset("matbench_expt_gap")`, cell 3."""
+
     kind: str
     text: str
     cell: int  # 1-based
@@ -75,35 +173,58 @@ _EMPTY_SET: frozenset = frozenset()
 @dataclass(frozen=True)
 class Value:
     """What the analysis knows of a value."""
-    rows: frozenset = _EMPTY_SET      # {(kind, source index)}: the rows it holds
-    taint: frozenset = _EMPTY_SET     # ids of the pre-processing fits it depends on
-    scores: frozenset = _EMPTY_SET    # ids of scores on test data it carries
+
+    rows: frozenset = _EMPTY_SET  # {(kind, source index)}: the rows it holds
+    taint: frozenset = _EMPTY_SET  # ids of the pre-processing fits it depends on
+    scores: frozenset = _EMPTY_SET  # ids of scores on test data it carries
     cvscores: frozenset = _EMPTY_SET  # ids of cross-validation scores on the whole data set
     settings: frozenset = _EMPTY_SET  # ids of the loops (over settings) it depends on
     searches: frozenset = _EMPTY_SET  # ids of fitted searches (GridSearchCV...) it comes from
     selected: frozenset = _EMPTY_SET  # ids of the loops whose variable selected its columns (`X[cols]`)
-    unsure: frozenset = _EMPTY_SET    # why the analysis cannot tell what it holds
-    klass: str = ""                   # class it was constructed from ("StandardScaler", "KFold")
-    holds: str = ""                   # pre-processing class inside a pipeline
-    splits: tuple = ()                # ("outer", source) / ("inner", rows): iterable of (train, test) indices
-    function: str = ""                # a student function or class referenced by name
-    parts: tuple | None = None        # values of a tuple's elements
-    elem: tuple | None = None         # zip/enumerate: the iterables of an element's parts
-    fields: tuple | None = None       # a dict with literal keys: ((key, value), ...)
-    item: Value | None = None         # a container (list, dict) built in the code: what its elements hold
+    unsure: frozenset = _EMPTY_SET  # why the analysis cannot tell what it holds
+    klass: str = ""  # class it was constructed from ("StandardScaler", "KFold")
+    holds: str = ""  # pre-processing class inside a pipeline
+    splits: tuple = ()  # ("outer", source) / ("inner", rows): iterable of (train, test) indices
+    function: str = ""  # a student function or class referenced by name
+    parts: tuple | None = None  # values of a tuple's elements
+    elem: tuple | None = None  # zip/enumerate: the iterables of an element's parts
+    fields: tuple | None = None  # a dict with literal keys: ((key, value), ...)
+    item: Value | None = None  # a container (list, dict) built in the code: what its elements hold
 
     def __or__(self, other: Value) -> Value:
         if other is EMPTY:
-            return Value(self.rows, self.taint, self.scores, self.cvscores, self.settings, self.searches,
-                         self.selected, self.unsure, self.klass, self.holds, self.splits) \
-                if self.parts or self.elem or self.function or self.fields or self.item is not None else self
+            return (
+                Value(
+                    self.rows,
+                    self.taint,
+                    self.scores,
+                    self.cvscores,
+                    self.settings,
+                    self.searches,
+                    self.selected,
+                    self.unsure,
+                    self.klass,
+                    self.holds,
+                    self.splits,
+                )
+                if self.parts or self.elem or self.function or self.fields or self.item is not None
+                else self
+            )
         if self is EMPTY:
             return other | EMPTY
-        return Value(self.rows | other.rows, self.taint | other.taint, self.scores | other.scores,
-                     self.cvscores | other.cvscores, self.settings | other.settings,
-                     self.searches | other.searches, self.selected | other.selected, self.unsure | other.unsure,
-                     self.klass if self.klass == other.klass else "", self.holds or other.holds,
-                     self.splits or other.splits)
+        return Value(
+            self.rows | other.rows,
+            self.taint | other.taint,
+            self.scores | other.scores,
+            self.cvscores | other.cvscores,
+            self.settings | other.settings,
+            self.searches | other.searches,
+            self.selected | other.selected,
+            self.unsure | other.unsure,
+            self.klass if self.klass == other.klass else "",
+            self.holds or other.holds,
+            self.splits or other.splits,
+        )
 
     @property
     def kinds(self) -> set[str]:
@@ -113,12 +234,21 @@ class Value:
         return {src for kind, src in self.rows if not kinds or kind in kinds}
 
     def without_rows(self) -> Value:
-        return replace(self, rows=_EMPTY_SET, parts=None, elem=None, function="", splits=(), fields=None, item=None)
+        return replace(
+            self, rows=_EMPTY_SET, parts=None, elem=None, function="", splits=(), fields=None, item=None
+        )
 
     def labels(self) -> Value:
         """Everything but the rows and the class: what a model fitted on it or a prediction from it inherits."""
-        return Value(taint=self.taint, scores=self.scores, cvscores=self.cvscores, settings=self.settings,
-                     searches=self.searches, selected=self.selected, unsure=self.unsure)
+        return Value(
+            taint=self.taint,
+            scores=self.scores,
+            cvscores=self.cvscores,
+            settings=self.settings,
+            searches=self.searches,
+            selected=self.selected,
+            unsure=self.unsure,
+        )
 
     def with_unsure(self, reason: str) -> Value:
         return replace(self, unsure=self.unsure | {reason})
@@ -134,8 +264,10 @@ def merged(a: Value | None, b: Value | None) -> Value:
     if b is None:
         return a
     out = a | b
-    out = replace(out, klass=a.klass if a.klass == b.klass else (a.klass or b.klass if not (a.klass and b.klass)
-                                                                  else ""))
+    out = replace(
+        out,
+        klass=a.klass if a.klass == b.klass else (a.klass or b.klass if not (a.klass and b.klass) else ""),
+    )
     if a.parts is not None and b.parts is not None and len(a.parts) == len(b.parts):
         out = replace(out, parts=tuple(merged(x, y) for x, y in zip(a.parts, b.parts)))
     if a.fields is not None and b.fields is not None:
@@ -156,6 +288,7 @@ def union(values) -> Value:
 @dataclass
 class Frame:
     """One call of a student function being followed."""
+
     key: str
     node: ast.Call
     cell: Cell  # the cell of the call
@@ -164,8 +297,9 @@ class Frame:
 @dataclass
 class Use:
     """Where what a pre-processing fit learnt reaches a model, a score or the recorded predictions."""
+
     text: str  # the code there
-    how: str   # "" (a model fitted on it), "scored by", "cross-validated by", "tuned by", "recorded by"
+    how: str  # "" (a model fitted on it), "scored by", "cross-validated by", "tuned by", "recorded by"
     cell: Cell
     root_id: int
     root_cell: Cell
@@ -177,6 +311,7 @@ class Use:
 @dataclass
 class FitEvent:
     """A pre-processing step (or a pipeline holding one) fitted to data."""
+
     id: int
     node: ast.Call
     cell: Cell
@@ -299,8 +434,11 @@ def _source_segment(lines: list[str], node: ast.AST) -> str | None:
     first, last, col = node.lineno - 1, end_lineno - 1, node.col_offset
     if first == last:
         return lines[first].encode()[col:end_col].decode()
-    return (lines[first].encode()[col:].decode() + "".join(lines[first + 1:last])
-            + lines[last].encode()[:end_col].decode())
+    return (
+        lines[first].encode()[col:].decode()
+        + "".join(lines[first + 1 : last])
+        + lines[last].encode()[:end_col].decode()
+    )
 
 
 def _unparse(node: ast.AST, limit: int = 160) -> str:
@@ -345,8 +483,8 @@ class DataFlow:
         self._loop_keys: dict = {}
         self.configuring: dict[int, set[str]] = {}  # loops whose variable configures a model -> how
         #   "param" (a hyper-parameter), "columns" (the features), "model" (the model itself), "search"
-        self.separated: set[int] = set()    # sources whose rows were split into training and test parts
-        self.outer_splits: list[str] = []   # splits of the data set into training and test parts
+        self.separated: set[int] = set()  # sources whose rows were split into training and test parts
+        self.outer_splits: list[str] = []  # splits of the data set into training and test parts
         self.bindings: dict[str, dict[str, int]] = {}  # top-level name -> {"train"/"whole": first cell}
         self.problems: list[str] = []
         self.complete = True
@@ -366,10 +504,24 @@ class DataFlow:
         self._seeds = {}
         self.failed: list[tuple[Cell, ast.stmt]] = []  # top-level statements the analysis could not follow
         template = protocol_cell is not None and analysis.notebook.cells[protocol_cell].origin == "locked"
-        for name in FULL_DATA_NAMES if template else ():  # the locked protocol cell's features of every material
-            self._seeds[name] = Value(rows=frozenset({(WHOLE, self._source(
-                ("seed", name), WHOLE, f"{name} = featurise(task.df[input_column])",
-                (protocol_cell + 1) if protocol_cell is not None else 0))}))
+        for name in (
+            FULL_DATA_NAMES if template else ()
+        ):  # the locked protocol cell's features of every material
+            self._seeds[name] = Value(
+                rows=frozenset(
+                    {
+                        (
+                            WHOLE,
+                            self._source(
+                                ("seed", name),
+                                WHOLE,
+                                f"{name} = featurise(task.df[input_column])",
+                                (protocol_cell + 1) if protocol_cell is not None else 0,
+                            ),
+                        )
+                    }
+                )
+            )
             self.globals.names[name] = self._seeds[name]
         self._run([c for c in analysis.notebook.code_cells if c.origin != "injected"])
 
@@ -387,16 +539,24 @@ class DataFlow:
                     self.stmt(stmt)
                 except _OutOfBudget:
                     self.complete = False
-                    self.problems.append(f"the code is too long or too nested to follow beyond cell {cell.number}")
+                    self.problems.append(
+                        f"the code is too long or too nested to follow beyond cell {cell.number}"
+                    )
                     self.failed += [(cell, s) for s in cell.tree.body[number:]]
-                    self.failed += [(c, s) for c in cells[position + 1:] if c.tree is not None for s in c.tree.body]
+                    self.failed += [
+                        (c, s) for c in cells[position + 1 :] if c.tree is not None for s in c.tree.body
+                    ]
                     return
                 except RecursionError:
-                    self.problems.append(f"cell {cell.number}, line {stmt.lineno}: too deeply nested to follow")
+                    self.problems.append(
+                        f"cell {cell.number}, line {stmt.lineno}: too deeply nested to follow"
+                    )
                     self.failed.append((cell, stmt))
                 except Exception as error:  # noqa: BLE001 - one statement the analysis cannot follow
-                    self.problems.append(f"cell {cell.number}, line {getattr(stmt, 'lineno', '?')}: "
-                                         f"{type(error).__name__}: {error}")
+                    self.problems.append(
+                        f"cell {cell.number}, line {getattr(stmt, 'lineno', '?')}: "
+                        f"{type(error).__name__}: {error}"
+                    )
                     self.failed.append((cell, stmt))
 
     def _tick(self):
@@ -415,8 +575,12 @@ class DataFlow:
 
     def _new_source(self, node, kind: str) -> int:
         stmt = self.statement if self.statement is not None and not self.stack else node
-        shown = stmt if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Expr, ast.AugAssign)) \
-            and getattr(stmt, "end_lineno", 0) - getattr(stmt, "lineno", 0) < 2 else node
+        shown = (
+            stmt
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Expr, ast.AugAssign))
+            and getattr(stmt, "end_lineno", 0) - getattr(stmt, "lineno", 0) < 2
+            else node
+        )
         return self._source(("node", id(node)), kind, segment(self.cell, shown, 120), self.cell.number)
 
     @property
@@ -447,8 +611,13 @@ class DataFlow:
 
     def s_Assign(self, node):
         value = self.expr(node.value)
-        if isinstance(node.value, ast.Call) and value.parts is None and value.rows and any(
-                isinstance(t, (ast.Tuple, ast.List)) for t in node.targets) and not self._known_call(node.value):
+        if (
+            isinstance(node.value, ast.Call)
+            and value.parts is None
+            and value.rows
+            and any(isinstance(t, (ast.Tuple, ast.List)) for t in node.targets)
+            and not self._known_call(node.value)
+        ):
             value = self._unpacked_call(node.value, value)
         for target in node.targets:
             self.bind(target, value)
@@ -511,7 +680,9 @@ class DataFlow:
         if isinstance(test, ast.Constant):
             value = bool(test.value)
         elif isinstance(test, ast.Name):
-            assigned = [a.value for a in self.analysis.all.assignments if test.id in a.targets and a.function is None]
+            assigned = [
+                a.value for a in self.analysis.all.assignments if test.id in a.targets and a.function is None
+            ]
             if not assigned or not all(isinstance(v, ast.Constant) for v in assigned):
                 return None
             truths = {bool(v.value) for v in assigned}
@@ -654,17 +825,29 @@ class DataFlow:
         current = self.scope.lookup(name)
         if current is None:
             current = EMPTY
-        out = replace(current | extra, klass=current.klass or extra.klass, holds=current.holds or extra.holds,
-                      function=current.function, splits=current.splits or extra.splits, parts=current.parts,
-                      fields=current.fields, item=current.item, elem=current.elem)
+        out = replace(
+            current | extra,
+            klass=current.klass or extra.klass,
+            holds=current.holds or extra.holds,
+            function=current.function,
+            splits=current.splits or extra.splits,
+            parts=current.parts,
+            fields=current.fields,
+            item=current.item,
+            elem=current.elem,
+        )
         self._set(name, out)
 
     def _known_call(self, call: ast.Call) -> bool:
         """A call whose results the analysis labels itself (the fold accessors, splitters, the student's code)."""
         name = dotted(call.func)
         attr = name.rsplit(".", 1)[-1]
-        if attr in ("get_train_and_val_data", "get_test_data", "fit_resample", "shuffle", "resample") \
-                or attr in ROW_SPLITTERS or name in self.defs or attr in self.classes:
+        if (
+            attr in ("get_train_and_val_data", "get_test_data", "fit_resample", "shuffle", "resample")
+            or attr in ROW_SPLITTERS
+            or name in self.defs
+            or attr in self.classes
+        ):
             return True
         if isinstance(call.func, ast.Attribute):
             receiver = self.scope.lookup(dotted(call.func.value)) if dotted(call.func.value) else None
@@ -677,8 +860,10 @@ class DataFlow:
         call looks like a split of the data (then which part is which cannot be told)."""
         name = dotted(call.func).rsplit(".", 1)[-1].lower()
         if any(word in name for word in SPLIT_WORDS):
-            return value.with_unsure(f"`{segment(self.cell, call, 80)}` (cell {self.cell.number}) returns parts of the data "
-                                     "that the analysis cannot tell apart")
+            return value.with_unsure(
+                f"`{segment(self.cell, call, 80)}` (cell {self.cell.number}) returns parts of the data "
+                "that the analysis cannot tell apart"
+            )
         return value
 
     # --- loops -----------------------------------------------------------------------------------
@@ -688,8 +873,12 @@ class DataFlow:
             return self.loops[self._loop_keys[key]]
         text = dotted(iter_node) or segment(self.cell, iter_node, 80)
         if kind is None:
-            if iterable.splits or (iterable.elem and any(e.splits for e in iterable.elem)) \
-                    or text.endswith("folds") or text.endswith("folds[]"):
+            if (
+                iterable.splits
+                or (iterable.elem and any(e.splits for e in iterable.elem))
+                or text.endswith("folds")
+                or text.endswith("folds[]")
+            ):
                 kind = "folds"
             elif iterable.rows or (iterable.elem and any(e.rows for e in iterable.elem)):
                 kind = "data"
@@ -706,8 +895,12 @@ class DataFlow:
             mode, info = iterable.splits
             labels = iterable.labels()
             if mode == "outer":
-                return Value(parts=(Value(rows=frozenset({(TRAIN, info)})) | labels,
-                                    Value(rows=frozenset({(TEST, info)})) | labels))
+                return Value(
+                    parts=(
+                        Value(rows=frozenset({(TRAIN, info)})) | labels,
+                        Value(rows=frozenset({(TEST, info)})) | labels,
+                    )
+                )
             return Value(parts=(Value(rows=info) | labels, Value(rows=info) | labels))
         if iterable.elem is not None:
             parts = tuple(self._element(e, loop) for e in iterable.elem)
@@ -731,7 +924,9 @@ class DataFlow:
             return element
         tagged = replace(element, settings=element.settings | {loop.id})
         if tagged.parts is not None:
-            tagged = replace(tagged, parts=tuple(replace(p, settings=p.settings | {loop.id}) for p in tagged.parts))
+            tagged = replace(
+                tagged, parts=tuple(replace(p, settings=p.settings | {loop.id}) for p in tagged.parts)
+            )
         return tagged
 
     # --- expressions -----------------------------------------------------------------------------
@@ -739,8 +934,9 @@ class DataFlow:
         """An `if`/`while` test: a comparison of test scores there is a choice made from them."""
         value = self.expr(node)
         for sub in ast.walk(node):
-            if isinstance(sub, ast.Compare) and any(isinstance(op, (ast.Lt, ast.Gt, ast.LtE, ast.GtE))
-                                                     for op in sub.ops):
+            if isinstance(sub, ast.Compare) and any(
+                isinstance(op, (ast.Lt, ast.Gt, ast.LtE, ast.GtE)) for op in sub.ops
+            ):
                 operands = self._compares.get(id(sub), [])
                 both = union(operands)
                 if both.scores or both.cvscores:
@@ -780,8 +976,11 @@ class DataFlow:
         base = self.expr(node.value)
         if node.attr in BEST_ATTRS:
             self._search_used(base)
-        return replace(base, function="", parts=None, elem=None) if base.function or base.parts or base.elem \
+        return (
+            replace(base, function="", parts=None, elem=None)
+            if base.function or base.parts or base.elem
             else base
+        )
 
     def e_Subscript(self, node):
         value = self.expr(node.value)
@@ -807,8 +1006,10 @@ class DataFlow:
         if value.rows and index.settings and not index.rows:  # X_train[cols]: columns chosen by a loop
             out = replace(out, selected=out.selected | index.settings)
         if value.rows and _row_slice(node.slice):
-            out = out.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) takes a slice of the rows, "
-                                  "which the analysis cannot place in a training or test part")
+            out = out.with_unsure(
+                f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) takes a slice of the rows, "
+                "which the analysis cannot place in a training or test part"
+            )
         return out
 
     def e_BinOp(self, node):
@@ -902,20 +1103,34 @@ class DataFlow:
             if callee.function in self.defs:
                 result, _ = self._inline(callee.function, node, args, kws)
                 return result
-        if receiver is not None and receiver.klass in self.classes and f"{receiver.klass}.{attr}" in self.defs:
+        if (
+            receiver is not None
+            and receiver.klass in self.classes
+            and f"{receiver.klass}.{attr}" in self.defs
+        ):
             result, instance = self._inline(f"{receiver.klass}.{attr}", node, args, kws, receiver=receiver)
             if isinstance(func.value, ast.Name):
                 self._set(func.value.id, instance)
             return result
-        if receiver is not None and receiver.function in self.classes and f"{receiver.function}.{attr}" in self.defs:
+        if (
+            receiver is not None
+            and receiver.function in self.classes
+            and f"{receiver.function}.{attr}" in self.defs
+        ):
             result, _ = self._inline(f"{receiver.function}.{attr}", node, args, kws)  # Class.method(obj, ...)
             return result
 
         result = self._library_call(node, name, attr, receiver, args, kws)
         if callee is not None and not callee.function and callee.labels() != EMPTY:
             # `delayed(f)(x)`, `make_model()(x)`: what was called carries its own labels
-            result = replace(result | callee.labels(), klass=result.klass, holds=result.holds, splits=result.splits,
-                             parts=result.parts, elem=result.elem)
+            result = replace(
+                result | callee.labels(),
+                klass=result.klass,
+                holds=result.holds,
+                splits=result.splits,
+                parts=result.parts,
+                elem=result.elem,
+            )
         return self._callbacks(node, attr, receiver, args, kws, result)
 
     def _library_call(self, node, name, attr, receiver, args, kws) -> Value:
@@ -936,8 +1151,10 @@ class DataFlow:
         if attr in ROW_SPLITTERS:
             return self._train_test_split(node, args)
         if attr in ("split", "array_split") and name.split(".")[0] in ("np", "numpy"):
-            return everything.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) cuts the rows into "
-                                          "pieces the analysis cannot tell apart")
+            return everything.with_unsure(
+                f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) cuts the rows into "
+                "pieces the analysis cannot tell apart"
+            )
         if attr == "split" and recv.klass in SPLITTERS:
             data = args[0] if args else kws.get("X", EMPTY)
             if data.kinds and data.kinds <= {TRAIN}:
@@ -952,8 +1169,9 @@ class DataFlow:
         if attr in FIT_METHODS or attr == "partial_fit":
             return self._fit(node, attr, receiver, args, kws)
         # --- scores
-        if (attr in METRIC_FUNCTIONS and attr != "score") or (attr in SCORE_METHODS and receiver is not None
-                                                               and not recv.rows):
+        if (attr in METRIC_FUNCTIONS and attr != "score") or (
+            attr in SCORE_METHODS and receiver is not None and not recv.rows
+        ):
             scored = everything | (recv.labels() if receiver is not None else EMPTY)
             if attr in SCORE_METHODS:
                 self._search_used(recv)
@@ -998,7 +1216,11 @@ class DataFlow:
             return recv | everything.labels()
         if attr in SCALAR_CALLS and receiver is None:
             return EMPTY if attr != "range" else everything.labels()
-        if attr in ("list", "tuple", "iter", "reversed", "set", "deepcopy", "copy") and receiver is None and args:
+        if (
+            attr in ("list", "tuple", "iter", "reversed", "set", "deepcopy", "copy")
+            and receiver is None
+            and args
+        ):
             return args[0]
         if attr == "enumerate" and receiver is None and args:
             return replace(args[0].labels(), elem=(EMPTY, args[0]))
@@ -1009,8 +1231,10 @@ class DataFlow:
             frac_value = literal(next((k.value for k in node.keywords if k.arg == "frac"), None))
             out = recv | everything
             if frac is not None and not (isinstance(frac_value, (int, float)) and frac_value >= 1):
-                out = out.with_unsure(f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) keeps a fraction of the "
-                                      "rows, which may be a training part")
+                out = out.with_unsure(
+                    f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) keeps a fraction of the "
+                    "rows, which may be a training part"
+                )
             return out
         if attr in ("fit_predict",):
             return self._fit(node, "fit_transform", receiver, args, kws)
@@ -1022,13 +1246,25 @@ class DataFlow:
         return recv | everything if receiver is not None else everything
 
     def _path(self, node) -> str:
-        first = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg in (
-            "filepath_or_buffer", "path", "path_or_buf", "fname", "file", "filename")), None)
+        first = (
+            node.args[0]
+            if node.args
+            else next(
+                (
+                    k.value
+                    for k in node.keywords
+                    if k.arg in ("filepath_or_buffer", "path", "path_or_buf", "fname", "file", "filename")
+                ),
+                None,
+            )
+        )
         text = _literal_str(first)
         if not text and isinstance(first, ast.Name):
             text = " ".join(v for v in self.analysis.all.literal_values(first.id) if isinstance(v, str))
         if not text and first is not None:
-            text = " ".join(n.value for n in ast.walk(first) if isinstance(n, ast.Constant) and isinstance(n.value, str))
+            text = " ".join(
+                n.value for n in ast.walk(first) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            )
         return text
 
     def _constructor(self, node, attr, args, kws) -> Value:
@@ -1047,7 +1283,9 @@ class DataFlow:
                         holds = inner
                         break
             if not holds:
-                holds = union(args).holds or next((a.klass for a in _flatten(args) if a.klass in PREPROCESSORS), "")
+                holds = union(args).holds or next(
+                    (a.klass for a in _flatten(args) if a.klass in PREPROCESSORS), ""
+                )
         return replace(out, klass=attr, holds=holds, parts=None, elem=None, function="")
 
     def _configure(self, value: Value, route: str = "param"):
@@ -1080,7 +1318,9 @@ class DataFlow:
             values = [receiver] + values
         names: dict[str, Value] = {}
         defaults = [None] * (len(positional) - len(params.defaults)) + list(params.defaults)
-        starred = any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords)
+        starred = any(isinstance(a, ast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords
+        )
         for i, param in enumerate(positional):
             if i < len(values):
                 value = values[i]
@@ -1091,12 +1331,14 @@ class DataFlow:
             else:
                 value = EMPTY
             if starred:
-                value = (value | everything).with_unsure(f"`{segment(self.cell, node, 60)}` passes *args/**kwargs")
+                value = (value | everything).with_unsure(
+                    f"`{segment(self.cell, node, 60)}` passes *args/**kwargs"
+                )
             names[param.arg] = value
         for param, default in zip(params.kwonlyargs, params.kw_defaults):
             names[param.arg] = kws.get(param.arg, self.expr(default) if default is not None else EMPTY)
         if params.vararg is not None:
-            names[params.vararg.arg] = union(values[len(positional):])
+            names[params.vararg.arg] = union(values[len(positional) :])
         if params.kwarg is not None:
             names[params.kwarg.arg] = union(v for k, v in kws.items() if k not in names)
         self_name = positional[0].arg if receiver is not None and positional else None
@@ -1126,8 +1368,11 @@ class DataFlow:
 
     def _callbacks(self, node, attr, receiver, args, kws, result: Value) -> Value:
         """Student functions passed to another call (`df.apply(f)`, `gp_minimize(objective, ...)`)."""
-        callbacks = [v.function for v in list(args) + list(kws.values())
-                     if v.function and v.function in self.defs and v.function not in self.classes]
+        callbacks = [
+            v.function
+            for v in list(args) + list(kws.values())
+            if v.function and v.function in self.defs and v.function not in self.classes
+        ]
         if not callbacks:
             return result
         others = union(v for v in list(args) + list(kws.values()) if not v.function) | (receiver or EMPTY)
@@ -1138,7 +1383,9 @@ class DataFlow:
                 n = len(self.defs[key][1].args.args)
                 self.loop_stack.append(loop)  # the search calls the objective once per setting it tries
                 try:
-                    returned, _ = self._inline(key, node, [Value(settings=frozenset({loop.id}))] * max(n, 1), {})
+                    returned, _ = self._inline(
+                        key, node, [Value(settings=frozenset({loop.id}))] * max(n, 1), {}
+                    )
                 finally:
                     self.loop_stack.pop()
                 if returned.scores or returned.cvscores:
@@ -1156,8 +1403,10 @@ class DataFlow:
     # --- the events ------------------------------------------------------------------------------
     def _train_test_split(self, node, args) -> Value:
         if any(isinstance(a, ast.Starred) for a in node.args):
-            reason = (f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) splits a list of arrays "
-                      "the analysis cannot count")
+            reason = (
+                f"`{segment(self.cell, node, 60)}` (cell {self.cell.number}) splits a list of arrays "
+                "the analysis cannot count"
+            )
             return union(args).with_unsure(reason)
         parts = []
         src = self._new_source(node, TEST)
@@ -1169,7 +1418,10 @@ class DataFlow:
             else:
                 outer = True
                 self._separate(arg, node)
-                parts += [Value(rows=frozenset({(TRAIN, src)})) | labels, Value(rows=frozenset({(TEST, src)})) | labels]
+                parts += [
+                    Value(rows=frozenset({(TRAIN, src)})) | labels,
+                    Value(rows=frozenset({(TEST, src)})) | labels,
+                ]
         if outer:
             self.outer_splits.append(f"{segment(self.cell, node, 80)} (cell {self.cell.number})")
         return replace(union(parts), parts=tuple(parts))
@@ -1180,7 +1432,9 @@ class DataFlow:
 
     def _cross_validation(self, node, attr, args, kws) -> Value:
         estimator = args[0] if args else kws.get("estimator", EMPTY)
-        data = (args[1] if len(args) > 1 else kws.get("X", EMPTY)) | (args[2] if len(args) > 2 else kws.get("y", EMPTY))
+        data = (args[1] if len(args) > 1 else kws.get("X", EMPTY)) | (
+            args[2] if len(args) > 2 else kws.get("y", EMPTY)
+        )
         labels = estimator.labels() | data.labels()
         self._configure(Value(settings=estimator.settings), "model")
         self._configure(Value(settings=data.selected), "columns")
@@ -1191,9 +1445,19 @@ class DataFlow:
         key = self._key(node)
         if key not in self._cv_keys:
             self._cv_keys[key] = len(self.cv_scores)
-            self.cv_scores.append(ScoreEvent(len(self.cv_scores), node, self.cell, self.function, self.root_cell,
-                                             labels.settings, labels.unsure, tuple(self.loop_stack),
-                                             segment(self.cell, node, 80)))
+            self.cv_scores.append(
+                ScoreEvent(
+                    len(self.cv_scores),
+                    node,
+                    self.cell,
+                    self.function,
+                    self.root_cell,
+                    labels.settings,
+                    labels.unsure,
+                    tuple(self.loop_stack),
+                    segment(self.cell, node, 80),
+                )
+            )
         event = self.cv_scores[self._cv_keys[key]]
         event.settings = event.settings | labels.settings
         return labels | Value(cvscores=frozenset({event.id}))
@@ -1209,8 +1473,9 @@ class DataFlow:
         preprocessing = klass in PREPROCESSORS or (klass in PIPELINES and recv.holds)
         out = recv.labels() | data.labels()
         if preprocessing:
-            event = self._fit_event(node, klass if klass in PREPROCESSORS else f"{klass} with a {recv.holds}",
-                                    data, args)
+            event = self._fit_event(
+                node, klass if klass in PREPROCESSORS else f"{klass} with a {recv.holds}", data, args
+            )
             out = out | Value(taint=frozenset({event}))
         if klass in SEARCHES:
             self._search_fit(node, klass, data)
@@ -1243,9 +1508,20 @@ class DataFlow:
         if self.top_level and not self.stack:
             for arg in node.args[:1]:
                 arg_names |= names_in(arg)
-        event = FitEvent(len(self.fits), node, self.cell, self.function, tuple(self.stack), self.root_cell,
-                         self.root_id, klass, data, segment(self.cell, node.args[0], 80) if node.args else "",
-                         arg_names, tuple(self.loop_stack))
+        event = FitEvent(
+            len(self.fits),
+            node,
+            self.cell,
+            self.function,
+            tuple(self.stack),
+            self.root_cell,
+            self.root_id,
+            klass,
+            data,
+            segment(self.cell, node.args[0], 80) if node.args else "",
+            arg_names,
+            tuple(self.loop_stack),
+        )
         self._fit_keys[key] = event.id
         self.fits.append(event)
         return event.id
@@ -1254,8 +1530,18 @@ class DataFlow:
         key = self._key(node)
         if key not in self._search_keys:
             self._search_keys[key] = len(self.searches)
-            self.searches.append(SearchFit(len(self.searches), node, self.cell, self.function, tuple(self.stack),
-                                           self.root_cell, klass, data))
+            self.searches.append(
+                SearchFit(
+                    len(self.searches),
+                    node,
+                    self.cell,
+                    self.function,
+                    tuple(self.stack),
+                    self.root_cell,
+                    klass,
+                    data,
+                )
+            )
         else:
             search = self.searches[self._search_keys[key]]
             search.data = search.data | data
@@ -1269,15 +1555,28 @@ class DataFlow:
         text = segment(self.cell, node, 80)
         for fit_id in value.taint:
             event = self.fits[fit_id]
-            if len(event.used) < 6 and not any(u.text == text and u.root_id == self.root_id for u in event.used):
+            if len(event.used) < 6 and not any(
+                u.text == text and u.root_id == self.root_id for u in event.used
+            ):
                 event.used.append(Use(text, how, self.cell, self.root_id, self.root_cell))
 
     def _score(self, node, value: Value, text: str) -> int:
         key = self._key(node)
         if key not in self._score_keys:
             self._score_keys[key] = len(self.scores)
-            self.scores.append(ScoreEvent(len(self.scores), node, self.cell, self.function, self.root_cell,
-                                          value.settings, value.unsure, tuple(self.loop_stack), text))
+            self.scores.append(
+                ScoreEvent(
+                    len(self.scores),
+                    node,
+                    self.cell,
+                    self.function,
+                    self.root_cell,
+                    value.settings,
+                    value.unsure,
+                    tuple(self.loop_stack),
+                    text,
+                )
+            )
         event = self.scores[self._score_keys[key]]
         event.settings = event.settings | value.settings
         event.unsure = event.unsure | value.unsure
@@ -1293,8 +1592,20 @@ class DataFlow:
                     choice.cvscores |= value.cvscores
             return
         self._choice_keys.add(key)
-        self.choices.append(Choice(node, self.cell, self.function, self.root_cell, kind, value.scores,
-                                   value.cvscores, value.settings, value.unsure, segment(self.cell, node, 80)))
+        self.choices.append(
+            Choice(
+                node,
+                self.cell,
+                self.function,
+                self.root_cell,
+                kind,
+                value.scores,
+                value.cvscores,
+                value.settings,
+                value.unsure,
+                segment(self.cell, node, 80),
+            )
+        )
 
     def _early_stopping(self, node, kws):
         for k in node.keywords:
@@ -1304,8 +1615,9 @@ class DataFlow:
                     key = self._key(node)
                     if key not in self._stop_keys:
                         self._stop_keys.add(key)
-                        self.early_stops.append(EarlyStop(node, self.cell, self.function, self.root_cell, k.arg,
-                                                          value.unsure))
+                        self.early_stops.append(
+                            EarlyStop(node, self.cell, self.function, self.root_cell, k.arg, value.unsure)
+                        )
 
     # --- queries ---------------------------------------------------------------------------------
     def rebound(self, names) -> list[str]:
@@ -1315,8 +1627,10 @@ class DataFlow:
             kinds = self.bindings.get(name, {})
             if "train" in kinds and "whole" in kinds:
                 cells = sorted(set(kinds.values()))
-                found.append(f"`{name}` is assigned both a training part and the whole data set "
-                             f"(cells {', '.join(map(str, cells))})")
+                found.append(
+                    f"`{name}` is assigned both a training part and the whole data set "
+                    f"(cells {', '.join(map(str, cells))})"
+                )
         return found
 
     def sweep_loops(self, event: ScoreEvent, tuned_only: bool = False) -> list[LoopInfo]:

@@ -62,28 +62,51 @@ QUESTION_LABELS = {
 # The prompts of this course's template and of its earlier editions (templates.toml), used with the
 # released notebook's own text and the course's [declaration] setting, and alone when neither is
 # available (the student self-check).
-BUILTIN_TEMPLATE_LINES = tuple(dict.fromkeys(
-    [line for edition in template_editions().values() for line in edition.get("declaration", ())]
-    + [ANSWER_STUB]))
+BUILTIN_TEMPLATE_LINES = tuple(
+    dict.fromkeys(
+        [line for edition in template_editions().values() for line in edition.get("declaration", ())]
+        + [ANSWER_STUB]
+    )
+)
 
 CELL_BREAK = "\x00 cell break \x00"  # marks where one markdown cell of the section ends
 
 _HEADING_WORDS = re.compile(
     r"(large language model|\bllms?\b|\bai\b|artificial intelligence|chatgpt|generative)"
     r".{0,40}(usage|use|declaration|statement|disclosure)|"
-    r"(declaration|statement|disclosure).{0,40}(\bllms?\b|\bai\b|large language|chatgpt)", re.IGNORECASE)
+    r"(declaration|statement|disclosure).{0,40}(\bllms?\b|\bai\b|large language|chatgpt)",
+    re.IGNORECASE,
+)
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s*(.*)$")
 _BOLD_LINE = re.compile(r"^\s*(\*\*|__)(.+?)(\*\*|__)\s*:?\s*$")
 _QUESTION_KEYS = (
-    ("used", re.compile(r"(did you use|do you use|use of|used an?\b|usage of|which llm|llms? used|"
-                        r"llm usage|tools? used|which (ai|model|tool)|ai used|have you used)", re.IGNORECASE)),
-    ("tasks", re.compile(r"(which tasks|what tasks|for which|specify tasks|\btasks?\b|used (it|them) for|"
-                         r"purpose)", re.IGNORECASE)),
-    ("limitations", re.compile(r"(limitation|bias|shortcoming|problems? noted|issues? noted)", re.IGNORECASE)),
+    (
+        "used",
+        re.compile(
+            r"(did you use|do you use|use of|used an?\b|usage of|which llm|llms? used|"
+            r"llm usage|tools? used|which (ai|model|tool)|ai used|have you used)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "tasks",
+        re.compile(
+            r"(which tasks|what tasks|for which|specify tasks|\btasks?\b|used (it|them) for|"
+            r"purpose)",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "limitations",
+        re.compile(r"(limitation|bias|shortcoming|problems? noted|issues? noted)", re.IGNORECASE),
+    ),
     ("ethics", re.compile(r"(ethic|responsib|integrity)", re.IGNORECASE)),
 )
-_NEGATIVE = re.compile(r"(^\s*no\b|\bno[,.]|\bdid not\b|\bdidn'?t\b|\bhave not\b|\bhaven'?t\b|\bnot use|"
-                       r"\bnever\b|\bnone\b|\bno llms?\b|\bno ai\b|\bwithout (any )?(llm|ai))", re.IGNORECASE)
+_NEGATIVE = re.compile(
+    r"(^\s*no\b|\bno[,.]|\bdid not\b|\bdidn'?t\b|\bhave not\b|\bhaven'?t\b|\bnot use|"
+    r"\bnever\b|\bnone\b|\bno llms?\b|\bno ai\b|\bwithout (any )?(llm|ai))",
+    re.IGNORECASE,
+)
 _AFFIRMATIVE = re.compile(r"(\byes\b|\bi used\b|\bwe used\b|\bi have used\b|\bi did use\b)", re.IGNORECASE)
 
 
@@ -110,8 +133,10 @@ def _template_lines(ctx, notes: list[str] | None = None) -> list[str]:
             if found:
                 lines.update(found)
             elif notes is not None:
-                notes.append(f"[declaration] template {name} {problem}; its prompts are not known to "
-                             f"the check (see {CONFIG_FILE}).")
+                notes.append(
+                    f"[declaration] template {name} {problem}; its prompts are not known to "
+                    f"the check (see {CONFIG_FILE})."
+                )
     lines.discard("")
     return sorted(lines, key=len, reverse=True)
 
@@ -134,8 +159,11 @@ def _template_notebook_prompts(path: Path, mtime_ns: int) -> frozenset[str]:
     return frozenset(_section_prompts(Notebook.read(path)))
 
 
-_INTRO_WORDS = re.compile(r"(points to consider|answer (each|every|all|the following)|acknowledge|"
-                          r"complete declaration|following questions|declare (any|your))", re.IGNORECASE)
+_INTRO_WORDS = re.compile(
+    r"(points to consider|answer (each|every|all|the following)|acknowledge|"
+    r"complete declaration|following questions|declare (any|your))",
+    re.IGNORECASE,
+)
 
 
 def _is_intro(norm: str) -> bool:
@@ -187,12 +215,12 @@ def find_section(notebook) -> tuple[list[str], list[int]] | None:
     first = cells[start_cell].source.split("\n")
     level = _heading_level(first[start_line]) if start_line >= 0 else 7
     section, used = [], [start_cell]
-    for line in first[start_line + 1:]:
+    for line in first[start_line + 1 :]:
         heading = _MD_HEADING.match(line)
         if heading and len(heading.group(1)) <= level and not _question_of(heading.group(2)):
             return section, used
         section.append(line)
-    for cell in cells[start_cell + 1:]:
+    for cell in cells[start_cell + 1 :]:
         if cell.is_code and _no_code(cell.source):
             continue  # the template's "# Spare cell" between the prompts and the answers
         if not cell.is_markdown:
@@ -251,8 +279,12 @@ def _is_template(norm: str, template: list[str]) -> bool:
         return True
     if any(len(t) >= 12 and t in norm and _answered(norm.replace(t, " ")) for t in template):
         return False  # a prompt and, on the same line, the student's words ("...Co-Pilot) ChatGPT")
-    return any(len(t) > 20 and difflib.SequenceMatcher(None, norm, t).quick_ratio() >= 0.92
-               and difflib.SequenceMatcher(None, norm, t).ratio() >= 0.92 for t in template)
+    return any(
+        len(t) > 20
+        and difflib.SequenceMatcher(None, norm, t).quick_ratio() >= 0.92
+        and difflib.SequenceMatcher(None, norm, t).ratio() >= 0.92
+        for t in template
+    )
 
 
 def _split_label(raw: str) -> tuple[str | None, str]:
@@ -266,8 +298,9 @@ def _split_label(raw: str) -> tuple[str | None, str]:
             key = _question_of(cells[0])
             if key:
                 return key, " ".join(cells[1:])
-            if normalise_text(cells[0]) in ("question", "questions", "item", "") and \
-                    normalise_text(" ".join(cells[1:])) in ("answer", "answers", "response", ""):
+            if normalise_text(cells[0]) in ("question", "questions", "item", "") and normalise_text(
+                " ".join(cells[1:])
+            ) in ("answer", "answers", "response", ""):
                 return None, ""
         return None, " ".join(cells)
     line = re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line)  # bullets, numbered lists
@@ -348,25 +381,36 @@ def parse_declaration(lines: list[str], template: list[str]) -> dict:
 
 
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\(?\d+[.)])\s+")
-_TASK_START = re.compile(r"^\W*(summar|debug|writ|explain|fix|generat|draft|proofread|plot|cod|understand|"
-                         r"brainstorm|rephras|format|complet|autocomplet|translat|learn|research)")
-_LIMITS = re.compile(r"limitation|bias|wrong|incorrect|hallucinat|outdated|deprecated|error(?!s? messages?)|"
-                     r"mistake|inaccura|invent|made[- ]up|fabricat|not exist|n'?t exist|did not work|"
-                     r"didn'?t work|unreliable|misleading")
-_ETHICS = re.compile(r"ethic|verif|checked|own work|responsib|acknowledg|cite|understood|reviewed|tested|"
-                     r"my own|myself|double[- ]check|cross[- ]check|plagiar|transparen|critical|rewr[io]te")
-_LLM_NAMES = re.compile(r"\b(chat ?gpt|gpt[- ]?[345]\w*|gpt|claude|gemini|co-?pilot|llama|bard|"
-                        r"perplexity|deepseek|mistral|grok|openai|bing chat|phind|cursor)\b")
+_TASK_START = re.compile(
+    r"^\W*(summar|debug|writ|explain|fix|generat|draft|proofread|plot|cod|understand|"
+    r"brainstorm|rephras|format|complet|autocomplet|translat|learn|research)"
+)
+_LIMITS = re.compile(
+    r"limitation|bias|wrong|incorrect|hallucinat|outdated|deprecated|error(?!s? messages?)|"
+    r"mistake|inaccura|invent|made[- ]up|fabricat|not exist|n'?t exist|did not work|"
+    r"didn'?t work|unreliable|misleading"
+)
+_ETHICS = re.compile(
+    r"ethic|verif|checked|own work|responsib|acknowledg|cite|understood|reviewed|tested|"
+    r"my own|myself|double[- ]check|cross[- ]check|plagiar|transparen|critical|rewr[io]te"
+)
+_LLM_NAMES = re.compile(
+    r"\b(chat ?gpt|gpt[- ]?[345]\w*|gpt|claude|gemini|co-?pilot|llama|bard|"
+    r"perplexity|deepseek|mistral|grok|openai|bing chat|phind|cursor)\b"
+)
 _USAGE = re.compile(r"\b(used|use|using|asked|prompted|helped|relied|help)\b")
 _TASK_WORDS = re.compile(
     r"\b(for|to|with|in)\b.{0,80}?\b(cod(e|es|ing)|debug\w*|summar\w*|plot\w*|writ\w*|explain\w*|"
     r"snippets?|research|grammar|proofread\w*|literature|papers?|error messages?|tracebacks?|syntax|"
     r"functions?|hyperparameters?|featuri[sz]\w*|draft\w*|rephras\w*|brainstorm\w*|visuali[sz]\w*|"
-    r"comment\w*|implement\w*|boilerplate|pandas|matplotlib|scikit-learn|sklearn)|\btasks?\b")
-_NO_LLM = re.compile(r"(\b(did not|didn'?t|do not|don'?t|have not|haven'?t|never)\s+(use|used|make use of)\b"
-                     r".{0,30}\b(llms?|ai|chat ?gpt|generative|language models?|gpt)\b|"
-                     r"\bno (llms?|ai|generative \w+|large language models?)\b.{0,30}\b(was|were)\s+used)",
-                     re.IGNORECASE)
+    r"comment\w*|implement\w*|boilerplate|pandas|matplotlib|scikit-learn|sklearn)|\btasks?\b"
+)
+_NO_LLM = re.compile(
+    r"(\b(did not|didn'?t|do not|don'?t|have not|haven'?t|never)\s+(use|used|make use of)\b"
+    r".{0,30}\b(llms?|ai|chat ?gpt|generative|language models?|gpt)\b|"
+    r"\bno (llms?|ai|generative \w+|large language models?)\b.{0,30}\b(was|were)\s+used)",
+    re.IGNORECASE,
+)
 
 
 def _classify_sentence(sentence: str) -> list[str]:
@@ -375,8 +419,9 @@ def _classify_sentence(sentence: str) -> list[str]:
     low = sentence.lower()
     keys = [key for key, pattern in (("limitations", _LIMITS), ("ethics", _ETHICS)) if pattern.search(low)]
     named = bool(_LLM_NAMES.search(low) or _AFFIRMATIVE.search(low) or _NO_LLM.search(low))
-    if (_TASK_WORDS.search(low) and (named or _USAGE.search(low) or not keys)) or \
-            (not keys and not named and _TASK_START.search(low)):
+    if (_TASK_WORDS.search(low) and (named or _USAGE.search(low) or not keys)) or (
+        not keys and not named and _TASK_START.search(low)
+    ):
         keys.append("tasks")
     if named or not keys:
         keys.append("used")
@@ -392,12 +437,20 @@ def present(ctx, spec) -> list[Finding]:
     """The notebook has an LLM usage declaration section."""
     found = find_section(ctx.notebook)
     if found is None:
-        return [spec.finding(FAIL, "The notebook has no Large Language Model (LLM) usage declaration.",
-                             advice="Add the section 'Large Language Model (LLM) usage declaration' from the template and "
-                                    "answer its four questions (\"No, I did not use an LLM\" is a complete answer).")]
+        return [
+            spec.finding(
+                FAIL,
+                "The notebook has no Large Language Model (LLM) usage declaration.",
+                advice="Add the section 'Large Language Model (LLM) usage declaration' from the template and "
+                'answer its four questions ("No, I did not use an LLM" is a complete answer).',
+            )
+        ]
     _, cells = found
-    return [spec.finding(PASS, "The LLM usage declaration section is there.",
-                         details={"cells": [c + 1 for c in cells]})]
+    return [
+        spec.finding(
+            PASS, "The LLM usage declaration section is there.", details={"cells": [c + 1 for c in cells]}
+        )
+    ]
 
 
 @check("declaration.complete", needs=(NOTEBOOK,))
@@ -411,22 +464,43 @@ def complete(ctx, spec) -> list[Finding]:
     answers = parse_declaration(lines, _template_lines(ctx, notes))
     answered = {q: _answered(answers[q]) for q in QUESTIONS}
     quotes = {q: answers[q][:400] for q in QUESTIONS if answered[q]}
-    details = {"answers": quotes, "answered": answered, "cells": [c + 1 for c in cells],
-               "compared_with_released_notebook": ctx.released is not None}
+    details = {
+        "answers": quotes,
+        "answered": answered,
+        "cells": [c + 1 for c in cells],
+        "compared_with_released_notebook": ctx.released is not None,
+    }
     if notes:
         details["template_notes"] = notes  # for the marker: a [declaration] template that could not be read
     used_text = answers["used"]
     no_llm = answered["used"] and _NEGATIVE.search(used_text) and not _AFFIRMATIVE.search(used_text)
     if no_llm:
         details["no_llm"] = True
-        return [spec.finding(PASS, f"Complete: you declare that you did not use an LLM (\"{used_text[:120]}\").",
-                             details=details)]
+        return [
+            spec.finding(
+                PASS,
+                f'Complete: you declare that you did not use an LLM ("{used_text[:120]}").',
+                details=details,
+            )
+        ]
     if not any(answered.values()):
-        return [spec.finding(FAIL, "The declaration holds only the template's questions: none of them is answered.",
-                             advice="Answer the four questions in your own words; if you did not use an LLM, write "
-                                    "\"No, I did not use an LLM\".", details=details)]
+        return [
+            spec.finding(
+                FAIL,
+                "The declaration holds only the template's questions: none of them is answered.",
+                advice="Answer the four questions in your own words; if you did not use an LLM, write "
+                '"No, I did not use an LLM".',
+                details=details,
+            )
+        ]
     missing = [q for q in QUESTIONS if not answered[q]]
     if missing:
-        return [spec.finding(WARN, "The declaration does not answer: " + "; ".join(QUESTION_LABELS[q] for q in missing),
-                             advice="Answer every question (a short sentence each is enough).", details=details)]
+        return [
+            spec.finding(
+                WARN,
+                "The declaration does not answer: " + "; ".join(QUESTION_LABELS[q] for q in missing),
+                advice="Answer every question (a short sentence each is enough).",
+                details=details,
+            )
+        ]
     return [spec.finding(PASS, "All four questions of the declaration are answered.", details=details)]

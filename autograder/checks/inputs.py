@@ -20,7 +20,12 @@ from pathlib import Path
 
 from autograder.layout import CHECKS_FILE, GRADE_FILE, SCORE_ARRAYS_FILE, SCORE_FILE
 
-WRITTEN_LATER = (CHECKS_FILE, SCORE_FILE, SCORE_ARRAYS_FILE, GRADE_FILE)  # by this stage and the next: not inputs
+WRITTEN_LATER = (
+    CHECKS_FILE,
+    SCORE_FILE,
+    SCORE_ARRAYS_FILE,
+    GRADE_FILE,
+)  # by this stage and the next: not inputs
 
 
 def _stat(path: Path) -> list | None:
@@ -51,11 +56,16 @@ def check_inputs_key(course, student: str, assignment: str, record, allocation=N
     from autograder.course.data import dataset_path
 
     folder = course.autograded_dir(student, assignment)
-    own = sorted(_stat(p) for p in folder.iterdir() if p.is_file() and p.name not in WRITTEN_LATER) \
-        if folder.is_dir() else []
+    own = (
+        sorted(_stat(p) for p in folder.iterdir() if p.is_file() and p.name not in WRITTEN_LATER)
+        if folder.is_dir()
+        else []
+    )
     if record.results_file:  # the run's results file, in the notebook's own folder
         own.append(_stat(folder / record.results_file))
-    scored = [(folder / name).is_file() for name in (SCORE_FILE, SCORE_ARRAYS_FILE)]  # a Score removed: checked again
+    scored = [
+        (folder / name).is_file() for name in (SCORE_FILE, SCORE_ARRAYS_FILE)
+    ]  # a Score removed: checked again
     submitted = course.submitted_dir(student, assignment)
     handed_in = sorted(_stat(p) for p in submitted.glob("*.ipynb")) if submitted.is_dir() else []
     released = course.release_dir(assignment)
@@ -70,6 +80,20 @@ def check_inputs_key(course, student: str, assignment: str, record, allocation=N
     templates = [_stat(Path(course.root) / name) for name in settings.templates]
     task = record.task or ""
     data = _stat(dataset_path(task)) if task else None
-    blob = json.dumps([record.cache_key, own, scored, handed_in, letter, releases, _stat(course.config_path), templates,
-                       data, package_hash()], sort_keys=True, default=str)
+    blob = json.dumps(
+        [
+            record.cache_key,
+            own,
+            scored,
+            handed_in,
+            letter,
+            releases,
+            _stat(course.config_path),
+            templates,
+            data,
+            package_hash(),
+        ],
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()

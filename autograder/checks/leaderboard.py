@@ -18,28 +18,48 @@ def rank(ctx, spec) -> list[Finding]:
     """Where the recomputed score would rank on the task's leaderboard."""
     ch, score = ctx.challenge, ctx.score
     n = score.n_entries
-    points = {label: {"algorithm": e.algorithm, "mean": e.mean, "std": e.std} for label, e in ch.reference_points}
-    details = {"metric": score.metric, "mean": score.mean, "std": score.std, "rank": score.rank, "entries": n,
-               "reference_points": points}
-    text = (f"Your {ch.metric_label} {format_score(score.mean)} ± {format_score(score.std)} would rank {score.rank} of {n + 1} "
-            f"on the {ch.task} leaderboard")
+    points = {
+        label: {"algorithm": e.algorithm, "mean": e.mean, "std": e.std} for label, e in ch.reference_points
+    }
+    details = {
+        "metric": score.metric,
+        "mean": score.mean,
+        "std": score.std,
+        "rank": score.rank,
+        "entries": n,
+        "reference_points": points,
+    }
+    text = (
+        f"Your {ch.metric_label} {format_score(score.mean)} ± {format_score(score.std)} would rank {score.rank} of {n + 1} "
+        f"on the {ch.task} leaderboard"
+    )
     if ch.is_classification:
         text += " (matbench's label-based ROC-AUC, the leaderboard's own figure)"
     else:
         details["mae_over_mad"] = score.mad_ratio
         if score.mad_ratio is not None:
             text += f"; MAE/MAD = {score.mad_ratio:.3f} (1 = predicting the mean)"
-    comparisons = ", ".join(f"{label} ({e.algorithm}) {format_score(e.mean)}" if label == "best" else f"{label} {format_score(e.mean)}"
-                            for label, e in ch.reference_points)
+    comparisons = ", ".join(
+        f"{label} ({e.algorithm}) {format_score(e.mean)}"
+        if label == "best"
+        else f"{label} {format_score(e.mean)}"
+        for label, e in ch.reference_points
+    )
     dummy = ch.reference("Dummy")
     if dummy is not None and _no_better_than(score.mean, dummy.mean, ch.higher_is_better):
         details["no_better_than_dummy"] = True
-        return [spec.finding(WARN, f"{text}: no better than the Dummy baseline ({format_score(dummy.mean)}), which "
-                                   f"predicts {'the majority class' if ch.is_classification else 'the mean of the training targets'}"
-                                   f" without looking at the materials. Reference points: {comparisons}.",
-                             advice="Find out why the model learns nothing: check the features (are they informative "
-                                    "and computed for every material?), compare with a simple baseline, and tune "
-                                    "inside the training folds.", details=details)]
+        return [
+            spec.finding(
+                WARN,
+                f"{text}: no better than the Dummy baseline ({format_score(dummy.mean)}), which "
+                f"predicts {'the majority class' if ch.is_classification else 'the mean of the training targets'}"
+                f" without looking at the materials. Reference points: {comparisons}.",
+                advice="Find out why the model learns nothing: check the features (are they informative "
+                "and computed for every material?), compare with a simple baseline, and tune "
+                "inside the training folds.",
+                details=details,
+            )
+        ]
     return [spec.finding(INFO, f"{text}. Reference points: {comparisons}.", details=details)]
 
 
@@ -65,5 +85,9 @@ def interpolation_vs_extrapolation(ctx, spec) -> list[Finding]:
         if not entry.get("n"):
             continue
         label = "in training" if key == "seen" else "not in training"
-        parts.append(f"chemical system {label}: {entry['n']} test materials, {ch.metric_label} {format_score(entry['value'])}")
-    return [spec.finding(INFO, "Interpolation vs extrapolation: " + "; ".join(parts) + ".", details=dict(split))]
+        parts.append(
+            f"chemical system {label}: {entry['n']} test materials, {ch.metric_label} {format_score(entry['value'])}"
+        )
+    return [
+        spec.finding(INFO, "Interpolation vs extrapolation: " + "; ".join(parts) + ".", details=dict(split))
+    ]

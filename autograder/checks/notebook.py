@@ -161,6 +161,7 @@ def heading_title(line: str) -> tuple[int, str] | None:
 @dataclass
 class Section:
     """A notebook's markdown section: its heading and what follows it up to the next heading."""
+
     title: str
     level: int
     cells: list  # the markdown cells its text comes from
@@ -267,10 +268,17 @@ class Notebook:
         self.raw = raw
         self.path = path
         self.released = released
-        self.cells = [Cell(index=i, cell_type=c.get("cell_type", "code"), source=cell_source(c),
-                           metadata=c.get("metadata") or {}, outputs=c.get("outputs") or [],
-                           execution_count=c.get("execution_count"))
-                      for i, c in enumerate(raw.get("cells", []))]
+        self.cells = [
+            Cell(
+                index=i,
+                cell_type=c.get("cell_type", "code"),
+                source=cell_source(c),
+                metadata=c.get("metadata") or {},
+                outputs=c.get("outputs") or [],
+                execution_count=c.get("execution_count"),
+            )
+            for i, c in enumerate(raw.get("cells", []))
+        ]
         self._label_origins()
         counted = 0
         for cell in self.cells:
@@ -305,11 +313,15 @@ class Notebook:
         if self.on_template:
             return None
         titles = {s.title for s in self.sections}
-        lines = with_sentences({normalise_text(line) for c in self.markdown_cells for line in c.source.split("\n")})
+        lines = with_sentences(
+            {normalise_text(line) for c in self.markdown_cells for line in c.source.split("\n")}
+        )
         best, best_score = None, 0
         for name, edition in template_wording().get("editions", {}).items():
             headings = sum(normalise_text(h) in titles for h in edition.get("headings", ()))
-            prompts = with_sentences({normalise_text(p) for ps in edition.get("sections", {}).values() for p in ps})
+            prompts = with_sentences(
+                {normalise_text(p) for ps in edition.get("sections", {}).values() for p in ps}
+            )
             score = headings + len(prompts & lines)
             if score > best_score:
                 best, best_score = name, score
@@ -317,7 +329,7 @@ class Notebook:
 
     @property
     def kind(self) -> str:
-        """"template" (this course's, with its locked cells), "earlier template (2024)", or "free-form"."""
+        """ "template" (this course's, with its locked cells), "earlier template (2024)", or "free-form"."""
         if self.on_template:
             return "template"
         return f"earlier template ({self.earlier_edition})" if self.earlier_edition else "free-form"
@@ -387,8 +399,13 @@ class Notebook:
                 if isinstance(node, ast.Compare):
                     ignored.update(id(n) for n in ast.walk(node))
                 elif isinstance(node, (ast.Dict, ast.Set, ast.List, ast.Tuple)):
-                    entries = [n for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                               and _TASK_NAME.search(n.value)]
+                    entries = [
+                        n
+                        for n in ast.walk(node)
+                        if isinstance(n, ast.Constant)
+                        and isinstance(n.value, str)
+                        and _TASK_NAME.search(n.value)
+                    ]
                     if len(entries) > 1:
                         ignored.update(id(n) for n in entries)
             for node in ast.walk(cell.tree):
@@ -415,8 +432,11 @@ class Notebook:
             for cell in self.code_cells:
                 if tag in cell.tags and cell.tree is not None:
                     for node in cell.tree.body:
-                        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
-                                and isinstance(node.targets[0], ast.Name):
+                        if (
+                            isinstance(node, ast.Assign)
+                            and len(node.targets) == 1
+                            and isinstance(node.targets[0], ast.Name)
+                        ):
                             try:
                                 values[node.targets[0].id] = ast.literal_eval(node.value)
                             except ValueError:
@@ -457,7 +477,7 @@ class Notebook:
                 continue
             prompt = next((t for t in self._long_template_lines if norm.startswith(t)), None)
             if prompt is not None:
-                line = norm[len(prompt):].strip(" :-–—")
+                line = norm[len(prompt) :].strip(" :-–—")
                 if not line:
                     continue
             elif any(x in template for x in sentences(norm)):

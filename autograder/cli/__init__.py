@@ -13,7 +13,7 @@ import sys
 import typer
 
 # In the order of a term: set up, data, the students' self-check, grading, reports and marks out.
-from autograder.cli import course, data, check, grading, marks, similarity, reports  # noqa: F401,I001  (registers the commands)
+from autograder.cli import check, course, data, grading, marks, reports, similarity  # noqa: F401,I001  (registers the commands)
 from autograder.cli.app import app
 from autograder.errors import UserError
 

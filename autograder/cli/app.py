@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -19,8 +18,20 @@ from autograder.errors import UserError
 from autograder.version import __version__
 
 # `autograder --help` lists the commands in the order of a term; commands not named here follow.
-TERM_ORDER = ("init", "release", "assign", "data", "check", "collect", "grade", "marks", "report",
-              "similarity", "export", "demo")
+TERM_ORDER = (
+    "init",
+    "release",
+    "assign",
+    "data",
+    "check",
+    "collect",
+    "grade",
+    "marks",
+    "report",
+    "similarity",
+    "export",
+    "demo",
+)
 
 
 def _real_metavars(params: list) -> list:
@@ -69,9 +80,14 @@ class App(typer.Typer):
         return super().command(*args, cls=cls or Command, **kwargs)
 
 
-app = App(cls=Group, add_completion=True, no_args_is_help=True, rich_markup_mode="markdown",
-          help="Autograder for the Matbench research challenge (nbgrader + papermill). "
-               "Exit status: 0 done, 1 something to look at, 2 could not run (nothing written).")
+app = App(
+    cls=Group,
+    add_completion=True,
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="Autograder for the Matbench research challenge (nbgrader + papermill). "
+    "Exit status: 0 done, 1 something to look at, 2 could not run (nothing written).",
+)
 data_app = App(cls=Group, no_args_is_help=True, help="Matbench data sets: status, fetch, verify.")
 app.add_typer(data_app, name="data")
 
@@ -83,13 +99,18 @@ def _show_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: Optional[bool] = typer.Option(
-        None, "--version", callback=_show_version, is_eager=True, help="Print the version and exit.")):
+def _main(
+    version: bool | None = typer.Option(
+        None, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+):
     """Autograder for the Matbench research challenge (nbgrader + papermill). Exit status: 0 done,
     1 something to look at, 2 could not run (nothing written)."""
 
 
-CourseOption = typer.Option(None, "--course", metavar="DIR", help="Course directory (default: the current one).")
+CourseOption = typer.Option(
+    None, "--course", metavar="DIR", help="Course directory (default: the current one)."
+)
 JsonOption = typer.Option(False, "--json", help="Print the outcome as JSON (stable keys, see the README).")
 QuietOption = typer.Option(False, "--quiet", "-q", help="Print only problems.")
 
@@ -134,8 +155,10 @@ def _tasks(course_dir: Path | None, tasks: list[str] | None) -> list[str]:
 
                 ours = [c.task for c in catalogue]
                 hint = closest(key, [*catalogue.letters, *ours, *MATBENCH_V01_TASKS], cutoff=0.5)
-                raise UserError(f"Unknown Matbench v0.1 task '{key}', and not a challenge of this course.{hint} Its challenges: "
-                                + ", ".join(f"{c.letter} ({c.task})" for c in catalogue)
-                                + "; any Matbench v0.1 task name works too.") from error
+                raise UserError(
+                    f"Unknown Matbench v0.1 task '{key}', and not a challenge of this course.{hint} Its challenges: "
+                    + ", ".join(f"{c.letter} ({c.task})" for c in catalogue)
+                    + "; any Matbench v0.1 task name works too."
+                ) from error
             result.append(key)
     return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -11,9 +10,11 @@ from autograder.cli.app import CourseOption, JsonOption, _tasks, data_app, emit_
 
 
 @data_app.command("status")
-def data_status(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or challenge letters."),
-                course: Optional[Path] = CourseOption,
-                as_json: bool = JsonOption):
+def data_status(
+    tasks: list[str] | None = typer.Argument(None, help="Tasks or challenge letters."),
+    course: Path | None = CourseOption,
+    as_json: bool = JsonOption,
+):
     """Which data sets are on this machine, and where. Exit status 1 if one is missing."""
     from rich.filesize import decimal
 
@@ -22,10 +23,21 @@ def data_status(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or
     rows = data.status(_tasks(course, tasks))
     missing = [row for row in rows if not row.present]
     if as_json:
-        emit_json({"data_dir": str(data.data_home()), "datasets": [
-            {"task": row.task, "present": row.present, "path": str(row.path),
-             "size_bytes": row.size_bytes if row.present else None,
-             "problem": None if row.present else data.missing_message(row.task)} for row in rows]})
+        emit_json(
+            {
+                "data_dir": str(data.data_home()),
+                "datasets": [
+                    {
+                        "task": row.task,
+                        "present": row.present,
+                        "path": str(row.path),
+                        "size_bytes": row.size_bytes if row.present else None,
+                        "problem": None if row.present else data.missing_message(row.task),
+                    }
+                    for row in rows
+                ],
+            }
+        )
     else:
         for row in rows:
             if row.present:
@@ -36,8 +48,10 @@ def data_status(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or
 
 
 @data_app.command("fetch")
-def data_fetch(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or challenge letters."),
-               course: Optional[Path] = CourseOption):
+def data_fetch(
+    tasks: list[str] | None = typer.Argument(None, help="Tasks or challenge letters."),
+    course: Path | None = CourseOption,
+):
     """Download missing data sets through matminer (needs a network)."""
     from autograder.course import data
 
@@ -46,8 +60,10 @@ def data_fetch(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or 
 
 
 @data_app.command("verify")
-def data_verify(tasks: Optional[list[str]] = typer.Argument(None, help="Tasks or challenge letters."),
-                course: Optional[Path] = CourseOption):
+def data_verify(
+    tasks: list[str] | None = typer.Argument(None, help="Tasks or challenge letters."),
+    course: Path | None = CourseOption,
+):
     """Check rows, columns, target type and ids/order against the official folds."""
     from autograder.course import data
 

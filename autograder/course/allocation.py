@@ -65,7 +65,7 @@ class Allocation(dict):
         return isinstance(student, str) and self.spelling(student) is not None
 
     def get(self, student, default=None):
-        return self[student] if student in self else default
+        return self[student] if student in self else default  # noqa: SIM401 - this is get()
 
 
 def _id_column(header: list[str], path: Path) -> int:
@@ -73,8 +73,10 @@ def _id_column(header: list[str], path: Path) -> int:
     for name in ID_COLUMNS:
         if name in lowered:
             return lowered.index(name)
-    raise RosterError(f"{path}, line 1: no student id column. The header must name one of: "
-                      f"{', '.join(ID_COLUMNS)} (found: {', '.join(header) or 'nothing'}).")
+    raise RosterError(
+        f"{path}, line 1: no student id column. The header must name one of: "
+        f"{', '.join(ID_COLUMNS)} (found: {', '.join(header) or 'nothing'})."
+    )
 
 
 def read_roster(path: Path, case_sensitive: bool = False) -> list[str]:
@@ -88,25 +90,32 @@ def read_roster(path: Path, case_sensitive: bool = False) -> list[str]:
         raise RosterError(f"{path} is not a UTF-8 text file; save it as CSV (UTF-8).") from error
     rows = list(csv.reader(text.splitlines()))
     if not rows:
-        raise RosterError(f"{path} is empty; it needs a header line with student_id and one line per student.")
+        raise RosterError(
+            f"{path} is empty; it needs a header line with student_id and one line per student."
+        )
     column = _id_column(rows[0], path)
     ids, seen = [], {}
     for line_number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue  # blank lines are harmless
         if len(row) <= column:
-            raise RosterError(f"{path}, line {line_number}: has {len(row)} fields, the student id "
-                              f"is field {column + 1}.")
+            raise RosterError(
+                f"{path}, line {line_number}: has {len(row)} fields, the student id is field {column + 1}."
+            )
         student = row[column].strip()
         if not STUDENT_ID.match(student):
-            raise RosterError(f"{path}, line {line_number}: '{student}' is not a usable student id "
-                              "(letters, digits, '.', '_' or '-', starting with a letter or digit).")
+            raise RosterError(
+                f"{path}, line {line_number}: '{student}' is not a usable student id "
+                "(letters, digits, '.', '_' or '-', starting with a letter or digit)."
+            )
         key = id_key(student, case_sensitive)
         if key in seen:
             first, first_line = seen[key]
             same = "" if first == student else f", as '{first}': ids are compared without regard to case"
-            raise RosterError(f"{path}, line {line_number}: student '{student}' is listed twice "
-                              f"(first on line {first_line}{same}).")
+            raise RosterError(
+                f"{path}, line {line_number}: student '{student}' is listed twice "
+                f"(first on line {first_line}{same})."
+            )
         seen[key] = (student, line_number)
         ids.append(student)
     if not ids:
@@ -132,8 +141,10 @@ def read_allocation(path: Path, catalogue: Catalogue, case_sensitive: bool = Fal
         if not STUDENT_ID.match(student):
             raise RosterError(f"{path}, line {line_number}: '{student}' is not a usable student id.")
         if student in allocation:
-            raise RosterError(f"{path}, line {line_number}: student '{student}' is listed twice (first on line "
-                              f"{lines[allocation.spelling(student)]}); keep one line per student.")
+            raise RosterError(
+                f"{path}, line {line_number}: student '{student}' is listed twice (first on line "
+                f"{lines[allocation.spelling(student)]}); keep one line per student."
+            )
         lines[student] = line_number
         try:
             allocation[student] = catalogue.get(letter).letter
@@ -142,8 +153,9 @@ def read_allocation(path: Path, catalogue: Catalogue, case_sensitive: bool = Fal
     return allocation
 
 
-def allocate(students: list[str], catalogue: Catalogue, existing: dict[str, str] | None = None,
-             seed: int = 0) -> dict[str, str]:
+def allocate(
+    students: list[str], catalogue: Catalogue, existing: dict[str, str] | None = None, seed: int = 0
+) -> dict[str, str]:
     """Balanced, reproducible allocation; students in `existing` keep their challenge."""
     existing = existing if isinstance(existing, Allocation) else Allocation(existing or {})
     counts = Counter({letter: 0 for letter in catalogue.letters})
@@ -174,9 +186,15 @@ class AssignResult:
     changed: list[str] = field(default_factory=list)  # another challenge than before (fresh, force)
 
 
-def plan_assignment(roster: Path, allocation_path: Path, catalogue: Catalogue, seed: int = 0,
-                    keep_existing: bool = True, force: bool = False,
-                    case_sensitive: bool = False) -> AssignResult:
+def plan_assignment(
+    roster: Path,
+    allocation_path: Path,
+    catalogue: Catalogue,
+    seed: int = 0,
+    keep_existing: bool = True,
+    force: bool = False,
+    case_sensitive: bool = False,
+) -> AssignResult:
     """The allocation a roster gives, checked before anything is written: students who would be
     removed, or whose challenge would change, need `force`."""
     students = read_roster(roster, case_sensitive)
@@ -191,30 +209,55 @@ def plan_assignment(roster: Path, allocation_path: Path, catalogue: Catalogue, s
     changed = sorted(s for s in existing if s in on_roster and on_roster[s] != existing[s])
     problems = []
     if removed:
-        problems.append(f"{len(removed)} student(s) in {Path(allocation_path).name} are not on the roster and would "
-                        f"be removed: {_names(removed)} (add them to the roster to keep them)")
+        problems.append(
+            f"{len(removed)} student(s) in {Path(allocation_path).name} are not on the roster and would "
+            f"be removed: {_names(removed)} (add them to the roster to keep them)"
+        )
     if changed:
-        problems.append(f"{len(changed)} student(s) would get another challenge: {_names(changed)} (run without "
-                        "--fresh to keep their challenges)")
+        problems.append(
+            f"{len(changed)} student(s) would get another challenge: {_names(changed)} (run without "
+            "--fresh to keep their challenges)"
+        )
     if problems and not force:
-        raise RosterError(f"{Path(roster)}: " + "; ".join(problems) + ". Nothing was changed; pass --force to "
-                          "apply the roster as it is.")
-    return AssignResult(result, new=sorted(s for s in result if s not in existing), removed=removed,
-                        changed=changed)
+        raise RosterError(
+            f"{Path(roster)}: " + "; ".join(problems) + ". Nothing was changed; pass --force to "
+            "apply the roster as it is."
+        )
+    return AssignResult(
+        result, new=sorted(s for s in result if s not in existing), removed=removed, changed=changed
+    )
 
 
 def _names(students: list[str], shown: int = 10) -> str:
-    return ", ".join(students[:shown]) + (f" and {len(students) - shown} more" if len(students) > shown else "")
+    return ", ".join(students[:shown]) + (
+        f" and {len(students) - shown} more" if len(students) > shown else ""
+    )
 
 
-def assign(roster: Path, allocation_path: Path, catalogue: Catalogue, seed: int = 0,
-           keep_existing: bool = True, force: bool = False, case_sensitive: bool = False) -> dict[str, str]:
+def assign(
+    roster: Path,
+    allocation_path: Path,
+    catalogue: Catalogue,
+    seed: int = 0,
+    keep_existing: bool = True,
+    force: bool = False,
+    case_sensitive: bool = False,
+) -> dict[str, str]:
     """Allocate the roster's students and write allocation.csv (see plan_assignment)."""
-    return assign_roster(roster, allocation_path, catalogue, seed, keep_existing, force, case_sensitive).allocation
+    return assign_roster(
+        roster, allocation_path, catalogue, seed, keep_existing, force, case_sensitive
+    ).allocation
 
 
-def assign_roster(roster: Path, allocation_path: Path, catalogue: Catalogue, seed: int = 0,
-                  keep_existing: bool = True, force: bool = False, case_sensitive: bool = False) -> AssignResult:
+def assign_roster(
+    roster: Path,
+    allocation_path: Path,
+    catalogue: Catalogue,
+    seed: int = 0,
+    keep_existing: bool = True,
+    force: bool = False,
+    case_sensitive: bool = False,
+) -> AssignResult:
     result = plan_assignment(roster, allocation_path, catalogue, seed, keep_existing, force, case_sensitive)
     write_allocation(allocation_path, result.allocation)
     return result

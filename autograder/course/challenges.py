@@ -18,19 +18,110 @@ from autograder.errors import UserError
 # (input type, task type, target column, unit, number of rows, MAD or fraction True).
 # Kept here so that grading never needs to import matbench.
 MATBENCH_V01_TASKS: dict[str, dict] = {
-    "matbench_dielectric": dict(input_type="structure", task_type="regression", target="n", unit="", n_samples=4764, mad=0.808534704217072),
-    "matbench_expt_gap": dict(input_type="composition", task_type="regression", target="gap expt", unit="eV", n_samples=4604, mad=1.1432002429044061),
-    "matbench_expt_is_metal": dict(input_type="composition", task_type="classification", target="is_metal", unit="", n_samples=4921, frac_true=0.4980694980694981),
-    "matbench_glass": dict(input_type="composition", task_type="classification", target="gfa", unit="", n_samples=5680, frac_true=0.710387323943662),
-    "matbench_jdft2d": dict(input_type="structure", task_type="regression", target="exfoliation_en", unit="meV/atom", n_samples=636, mad=67.20200406491116),
-    "matbench_log_gvrh": dict(input_type="structure", task_type="regression", target="log10(G_VRH)", unit="log10(GPa)", n_samples=10987, mad=0.29313828328604646),
-    "matbench_log_kvrh": dict(input_type="structure", task_type="regression", target="log10(K_VRH)", unit="log10(GPa)", n_samples=10987, mad=0.2896736342937069),
-    "matbench_mp_e_form": dict(input_type="structure", task_type="regression", target="e_form", unit="eV/atom", n_samples=132752, mad=1.0059220443295362),
-    "matbench_mp_gap": dict(input_type="structure", task_type="regression", target="gap pbe", unit="eV", n_samples=106113, mad=1.3271449960162496),
-    "matbench_mp_is_metal": dict(input_type="structure", task_type="classification", target="is_metal", unit="", n_samples=106113, frac_true=0.43492314796490533),
-    "matbench_perovskites": dict(input_type="structure", task_type="regression", target="e_form", unit="eV/unit cell", n_samples=18928, mad=0.5659924184827462),
-    "matbench_phonons": dict(input_type="structure", task_type="regression", target="last phdos peak", unit="cm^-1", n_samples=1265, mad=323.78696979348734),
-    "matbench_steels": dict(input_type="composition", task_type="regression", target="yield strength", unit="MPa", n_samples=312, mad=229.37426857330706),
+    "matbench_dielectric": dict(
+        input_type="structure",
+        task_type="regression",
+        target="n",
+        unit="",
+        n_samples=4764,
+        mad=0.808534704217072,
+    ),
+    "matbench_expt_gap": dict(
+        input_type="composition",
+        task_type="regression",
+        target="gap expt",
+        unit="eV",
+        n_samples=4604,
+        mad=1.1432002429044061,
+    ),
+    "matbench_expt_is_metal": dict(
+        input_type="composition",
+        task_type="classification",
+        target="is_metal",
+        unit="",
+        n_samples=4921,
+        frac_true=0.4980694980694981,
+    ),
+    "matbench_glass": dict(
+        input_type="composition",
+        task_type="classification",
+        target="gfa",
+        unit="",
+        n_samples=5680,
+        frac_true=0.710387323943662,
+    ),
+    "matbench_jdft2d": dict(
+        input_type="structure",
+        task_type="regression",
+        target="exfoliation_en",
+        unit="meV/atom",
+        n_samples=636,
+        mad=67.20200406491116,
+    ),
+    "matbench_log_gvrh": dict(
+        input_type="structure",
+        task_type="regression",
+        target="log10(G_VRH)",
+        unit="log10(GPa)",
+        n_samples=10987,
+        mad=0.29313828328604646,
+    ),
+    "matbench_log_kvrh": dict(
+        input_type="structure",
+        task_type="regression",
+        target="log10(K_VRH)",
+        unit="log10(GPa)",
+        n_samples=10987,
+        mad=0.2896736342937069,
+    ),
+    "matbench_mp_e_form": dict(
+        input_type="structure",
+        task_type="regression",
+        target="e_form",
+        unit="eV/atom",
+        n_samples=132752,
+        mad=1.0059220443295362,
+    ),
+    "matbench_mp_gap": dict(
+        input_type="structure",
+        task_type="regression",
+        target="gap pbe",
+        unit="eV",
+        n_samples=106113,
+        mad=1.3271449960162496,
+    ),
+    "matbench_mp_is_metal": dict(
+        input_type="structure",
+        task_type="classification",
+        target="is_metal",
+        unit="",
+        n_samples=106113,
+        frac_true=0.43492314796490533,
+    ),
+    "matbench_perovskites": dict(
+        input_type="structure",
+        task_type="regression",
+        target="e_form",
+        unit="eV/unit cell",
+        n_samples=18928,
+        mad=0.5659924184827462,
+    ),
+    "matbench_phonons": dict(
+        input_type="structure",
+        task_type="regression",
+        target="last phdos peak",
+        unit="cm^-1",
+        n_samples=1265,
+        mad=323.78696979348734,
+    ),
+    "matbench_steels": dict(
+        input_type="composition",
+        task_type="regression",
+        target="yield strength",
+        unit="MPa",
+        n_samples=312,
+        mad=229.37426857330706,
+    ),
 }
 
 # The official folds: KFold (regression) / StratifiedKFold (classification) with these settings,
@@ -184,16 +275,20 @@ class Challenge:
         if self.best:
             points.append(("best", self.best))
         modnet = next((e for e in self.leaderboard if e.algorithm.startswith("MODNet")), None)
-        for label, entry in (("MODNet", modnet), ("RF-SCM/Magpie", self.reference("RF-SCM/Magpie")),
-                             ("Dummy", self.reference("Dummy"))):
+        for label, entry in (
+            ("MODNet", modnet),
+            ("RF-SCM/Magpie", self.reference("RF-SCM/Magpie")),
+            ("Dummy", self.reference("Dummy")),
+        ):
             if entry and all(entry is not e for _, e in points):
                 points.append((label, entry))
         return points
 
     def rank(self, score: float) -> int:
         """1-based place the score would take on the leaderboard."""
-        better = [e for e in self.leaderboard
-                  if (e.mean > score if self.higher_is_better else e.mean < score)]
+        better = [
+            e for e in self.leaderboard if (e.mean > score if self.higher_is_better else e.mean < score)
+        ]
         return len(better) + 1
 
 
@@ -214,10 +309,18 @@ def task_info(task: str) -> dict:
 
 def make_challenge(letter: str, task: str) -> Challenge:
     info = task_info(task)
-    return Challenge(letter=letter, task=task, leaderboard=tuple(LEADERBOARDS.get(task, ())),
-                     task_type=info["task_type"], input_type=info["input_type"], target=info["target"],
-                     unit=info["unit"], n_samples=info["n_samples"], mad=info.get("mad"),
-                     frac_true=info.get("frac_true"))
+    return Challenge(
+        letter=letter,
+        task=task,
+        leaderboard=tuple(LEADERBOARDS.get(task, ())),
+        task_type=info["task_type"],
+        input_type=info["input_type"],
+        target=info["target"],
+        unit=info["unit"],
+        n_samples=info["n_samples"],
+        mad=info.get("mad"),
+        frac_true=info.get("frac_true"),
+    )
 
 
 class Catalogue:
@@ -225,8 +328,9 @@ class Catalogue:
 
     def __init__(self, mapping: dict[str, str] | None = None):
         mapping = mapping or DEFAULT_CHALLENGES
-        self.challenges = {letter.upper(): make_challenge(letter.upper(), task)
-                           for letter, task in mapping.items()}
+        self.challenges = {
+            letter.upper(): make_challenge(letter.upper(), task) for letter, task in mapping.items()
+        }
 
     def __iter__(self):
         return iter(self.challenges.values())

@@ -39,7 +39,9 @@ class ExecutionSettings:
     timeout: int = 2700  # seconds the whole notebook may run
     memory_limit: str = "8G"  # per submission (kernel and everything it starts)
     disk_limit: str = "4G"  # per submission: the files it writes (its folder and its home); "0" = no limit
-    max_cell_output: str = "1M"  # outputs kept per cell in the executed notebook (the rest is cut, with a note)
+    max_cell_output: str = (
+        "1M"  # outputs kept per cell in the executed notebook (the rest is cut, with a note)
+    )
     max_notebook_output: str = "5M"  # outputs kept for the whole executed notebook; "0" = no limit
     workers: int = 0  # submissions graded at once; 0 = number of cores
     threads_per_kernel: int = 0  # BLAS/OpenMP/n_jobs threads per kernel; 0 = cores // workers
@@ -114,8 +116,10 @@ class ModerationSettings:
 class FeedbackSettings:
     """What the student's feedback page says beyond the marks: how to query a mark."""
 
-    query: str = ("If you think a mark is wrong, write to the module leader within 10 working days of the "
-                  "feedback's release, naming the criterion and the reason; a second marker then reviews it.")
+    query: str = (
+        "If you think a mark is wrong, write to the module leader within 10 working days of the "
+        "feedback's release, naming the criterion and the reason; a second marker then reviews it."
+    )
 
 
 @dataclass
@@ -137,9 +141,14 @@ class CourseConfig:
     course_id: str = "MATE70026"
     course_name: str = "Machine Learning for Materials"
     assignment: str = DEFAULT_ASSIGNMENT
-    challenges: dict[str, str] = field(default_factory=lambda: {
-        "A": "matbench_phonons", "B": "matbench_expt_gap",
-        "C": "matbench_perovskites", "D": "matbench_glass"})
+    challenges: dict[str, str] = field(
+        default_factory=lambda: {
+            "A": "matbench_phonons",
+            "B": "matbench_expt_gap",
+            "C": "matbench_perovskites",
+            "D": "matbench_glass",
+        }
+    )
     deadline: datetime | None = None  # naive = local time of the grading machine
     late: LatePolicy = field(default_factory=LatePolicy)
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
@@ -180,31 +189,43 @@ def _check_declaration(settings: DeclarationSettings, course_dir: Path, where: s
     for name in settings.templates:
         path = Path(course_dir) / name
         if not path.is_file():
-            raise ConfigError(f"{where}.templates: the template notebook {name} does not exist "
-                              f"(looked for {path}; paths are relative to the course root).")
+            raise ConfigError(
+                f"{where}.templates: the template notebook {name} does not exist "
+                f"(looked for {path}; paths are relative to the course root)."
+            )
 
 
 def _check_moderation(settings: ModerationSettings, where: str):
     if not 0 <= settings.random_share <= 1:
-        raise ConfigError(f"{where}.random_share: expected a share between 0 and 1 (0.1 = 10 %), "
-                          f"got {settings.random_share}.")
+        raise ConfigError(
+            f"{where}.random_share: expected a share between 0 and 1 (0.1 = 10 %), "
+            f"got {settings.random_share}."
+        )
     if not 0 < settings.alpha < 1:
-        raise ConfigError(f"{where}.alpha: expected a significance level between 0 and 1 (e.g. 0.05), got {settings.alpha}.")
+        raise ConfigError(
+            f"{where}.alpha: expected a significance level between 0 and 1 (e.g. 0.05), got {settings.alpha}."
+        )
     for key in ("boundary_margin", "large_difference", "top_bottom"):
         if getattr(settings, key) < 0:
-            raise ConfigError(f"{where}.{key}: expected a number of marks of 0 or more, got {getattr(settings, key)}.")
+            raise ConfigError(
+                f"{where}.{key}: expected a number of marks of 0 or more, got {getattr(settings, key)}."
+            )
 
 
 def _check_similarity(settings: SimilaritySettings, course_dir: Path, where: str):
     if not 0 < settings.threshold <= 1:
-        raise ConfigError(f"{where}.threshold: expected a share above 0 and at most 1 (0.5 = half of a "
-                          f"side's own code or text matches), got {settings.threshold}.")
+        raise ConfigError(
+            f"{where}.threshold: expected a share above 0 and at most 1 (0.5 = half of a "
+            f"side's own code or text matches), got {settings.threshold}."
+        )
     for name in settings.archive:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{where}.archive: expected a list of folder names, got {name!r}.")
         if not (Path(course_dir) / name).is_dir():
-            raise ConfigError(f"{where}.archive: the folder {name} does not exist (looked for "
-                              f"{Path(course_dir) / name}; paths are relative to the course root).")
+            raise ConfigError(
+                f"{where}.archive: the folder {name} does not exist (looked for "
+                f"{Path(course_dir) / name}; paths are relative to the course root)."
+            )
 
 
 def load_config(course_dir: Path) -> CourseConfig:
@@ -226,8 +247,9 @@ def load_config(course_dir: Path) -> CourseConfig:
         try:
             config.deadline = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
         except ValueError as error:
-            raise ConfigError(f"{path}: [course] deadline {raw!r} is not a date-time "
-                              "like 2026-03-11T15:00:00.") from error
+            raise ConfigError(
+                f"{path}: [course] deadline {raw!r} is not a date-time like 2026-03-11T15:00:00."
+            ) from error
     if "case_sensitive_ids" in course:
         value = course.pop("case_sensitive_ids")
         if not isinstance(value, bool):
@@ -237,20 +259,28 @@ def load_config(course_dir: Path) -> CourseConfig:
         raise ConfigError(f"{path}: [course] has unknown keys: {', '.join(course)}.")
     if "challenges" in data:
         config.challenges = {str(k).upper(): str(v) for k, v in data.pop("challenges").items()}
-    for section, target in (("execution", config.execution), ("intake", config.intake), ("late", config.late),
-                            ("presentation", config.presentation), ("declaration", config.declaration),
-                            ("moderation", config.moderation), ("feedback", config.feedback),
-                            ("similarity", config.similarity)):
+    for section, target in (
+        ("execution", config.execution),
+        ("intake", config.intake),
+        ("late", config.late),
+        ("presentation", config.presentation),
+        ("declaration", config.declaration),
+        ("moderation", config.moderation),
+        ("feedback", config.feedback),
+        ("similarity", config.similarity),
+    ):
         if section in data:
             _fill(target, data.pop(section), f"{path}: [{section}]")
     _check_declaration(config.declaration, course_dir, f"{path}: [declaration]")
     _check_moderation(config.moderation, f"{path}: [moderation]")
     _check_similarity(config.similarity, course_dir, f"{path}: [similarity]")
     if data:
-        raise ConfigError(f"{path}: unknown sections: {', '.join(data)}. "
-                          "Known: course, challenges, execution, intake, late, presentation, declaration, moderation, feedback, "
-                          "similarity.")
-    config.catalogue  # validates the task names (UnknownTaskError lists the valid ones)
+        raise ConfigError(
+            f"{path}: unknown sections: {', '.join(data)}. "
+            "Known: course, challenges, execution, intake, late, presentation, declaration, moderation, feedback, "
+            "similarity."
+        )
+    _ = config.catalogue  # validates the task names (UnknownTaskError lists the valid ones)
     return config
 
 
@@ -261,7 +291,7 @@ class Course(CourseLayout):
     config: CourseConfig = field(default_factory=CourseConfig)
 
     @classmethod
-    def open(cls, root: Path | str | None = None, *, require_course: bool = False) -> "Course":
+    def open(cls, root: Path | str | None = None, *, require_course: bool = False) -> Course:
         """The course at `root` (default: $AUTOGRADER_COURSE, else the current folder). With
         require_course (the instructor's commands), a folder without the course's configuration is an
         error that names the closest course folder, so that nothing is written into a mistyped one."""
@@ -270,9 +300,11 @@ class Course(CourseLayout):
             what = "is a file, not a folder" if root.exists() else "does not exist"
             raise ConfigError(f"Course directory {root} {what}.{_closest_course(root)}")
         if require_course and not is_course_dir(root):
-            raise ConfigError(f"{root} is not a course directory (it has no {CONFIG_FILE} or "
-                              f"{NBGRADER_CONFIG_FILE}).{_closest_course(root)} To start a course there, run "
-                              f"`autograder init {root}`; otherwise pass --course with the course's folder.")
+            raise ConfigError(
+                f"{root} is not a course directory (it has no {CONFIG_FILE} or "
+                f"{NBGRADER_CONFIG_FILE}).{_closest_course(root)} To start a course there, run "
+                f"`autograder init {root}`; otherwise pass --course with the course's folder."
+            )
         return cls(root=root, config=load_config(root))
 
     def known_assignments(self) -> list[str]:
@@ -296,9 +328,11 @@ class Course(CourseLayout):
             return self.assignment
         known = self.known_assignments()
         if assignment not in known:
-            raise ConfigError(f"Unknown assignment '{assignment}' in {self.root}.{closest(assignment, known)} "
-                              f"The course's assignments: {', '.join(known)} (folders of {SOURCE}/, "
-                              f"[course] assignment in {CONFIG_FILE}).")
+            raise ConfigError(
+                f"Unknown assignment '{assignment}' in {self.root}.{closest(assignment, known)} "
+                f"The course's assignments: {', '.join(known)} (folders of {SOURCE}/, "
+                f"[course] assignment in {CONFIG_FILE})."
+            )
         return assignment
 
     @property

@@ -62,10 +62,12 @@ def dataset_path(task: str) -> Path:
 
 def missing_message(task: str) -> str:
     path = dataset_path(task)
-    return (f"The data set {task} is not on this machine: {path} does not exist. "
-            f"With a network, run `autograder data fetch {task}` (matminer downloads it). "
-            f"Without one, copy {task}.json.gz from a machine that has it into {path.parent}, "
-            "or point MATMINER_DATA at a folder that holds it.")
+    return (
+        f"The data set {task} is not on this machine: {path} does not exist. "
+        f"With a network, run `autograder data fetch {task}` (matminer downloads it). "
+        f"Without one, copy {task}.json.gz from a machine that has it into {path.parent}, "
+        "or point MATMINER_DATA at a folder that holds it."
+    )
 
 
 def mbids(task: str, n_rows: int) -> list[str]:
@@ -93,8 +95,9 @@ def _read_split_json(path: Path) -> dict:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, EOFError, json.JSONDecodeError) as error:
-        raise DataInvalidError(f"{path} is not a readable matminer data file ({error}). "
-                               "Delete it and fetch it again.") from error
+        raise DataInvalidError(
+            f"{path} is not a readable matminer data file ({error}). Delete it and fetch it again."
+        ) from error
 
 
 @dataclass
@@ -139,7 +142,8 @@ def official_test_folds(targets: np.ndarray, task_type: str) -> np.ndarray:
 
 def _cache_dir() -> Path:
     base = os.environ.get("AUTOGRADER_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "autograder")
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "autograder"
+    )
     return Path(base)
 
 
@@ -178,8 +182,13 @@ def load_ground_truth(task: str, use_cache: bool = True) -> GroundTruth:
             with gzip.open(cache_file, "rt", encoding="utf-8") as handle:
                 cached = json.load(handle)
             dtype = bool if info["task_type"] == "classification" else float
-            return GroundTruth(task, cached["mbids"], np.asarray(cached["targets"], dtype=dtype),
-                               cached["chemsys"], np.asarray(cached["test_fold"], dtype=int))
+            return GroundTruth(
+                task,
+                cached["mbids"],
+                np.asarray(cached["targets"], dtype=dtype),
+                cached["chemsys"],
+                np.asarray(cached["test_fold"], dtype=int),
+            )
         except (OSError, EOFError, KeyError, json.JSONDecodeError):
             pass  # a damaged cache is rebuilt below
     truth = _ground_truth_from_file(task, path, info)
@@ -188,8 +197,15 @@ def load_ground_truth(task: str, use_cache: bool = True) -> GroundTruth:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_file.with_suffix(".tmp")
             with gzip.open(tmp, "wt", encoding="utf-8") as handle:
-                json.dump({"mbids": truth.mbids, "targets": truth.targets.tolist(),
-                           "chemsys": truth.chemsys, "test_fold": truth.test_fold.tolist()}, handle)
+                json.dump(
+                    {
+                        "mbids": truth.mbids,
+                        "targets": truth.targets.tolist(),
+                        "chemsys": truth.chemsys,
+                        "test_fold": truth.test_fold.tolist(),
+                    },
+                    handle,
+                )
             os.replace(tmp, cache_file)
         except OSError:
             pass  # a read-only home (sandbox, computer room) only costs speed
@@ -208,14 +224,23 @@ def _ground_truth_from_artifact(task: str, path: Path, info: dict) -> GroundTrut
         values = [columns[info["target"]][r] for r in rows]
         compositions = [columns["composition"][r] for r in rows]
     except (OSError, EOFError, KeyError, ValueError) as error:
-        raise DataInvalidError(f"{path}, matbench's targets shipped with the autograder, cannot be read ({error}): "
-                               f"reinstall the autograder, or put the data set at {dataset_path(task)}.") from error
+        raise DataInvalidError(
+            f"{path}, matbench's targets shipped with the autograder, cannot be read ({error}): "
+            f"reinstall the autograder, or put the data set at {dataset_path(task)}."
+        ) from error
     if ids != mbids(task, len(ids)):
-        raise DataInvalidError(f"{path} does not list {task}'s rows in the official order: reinstall the autograder.")
+        raise DataInvalidError(
+            f"{path} does not list {task}'s rows in the official order: reinstall the autograder."
+        )
     dtype = bool if info["task_type"] == "classification" else float
     targets = np.asarray([bool(v) for v in values] if dtype is bool else values, dtype=dtype)
-    return GroundTruth(task, ids, targets, [chemical_system(_elements_of(c)) for c in compositions],
-                       official_test_folds(targets, info["task_type"]))
+    return GroundTruth(
+        task,
+        ids,
+        targets,
+        [chemical_system(_elements_of(c)) for c in compositions],
+        official_test_folds(targets, info["task_type"]),
+    )
 
 
 def _ground_truth_from_file(task: str, path: Path, info: dict) -> GroundTruth:
@@ -224,7 +249,8 @@ def _ground_truth_from_file(task: str, path: Path, info: dict) -> GroundTruth:
     if info["target"] not in columns or info["input_type"] not in columns:
         raise DataInvalidError(
             f"{path} has columns {columns}, but {task} needs '{info['input_type']}' and "
-            f"'{info['target']}'. It is not the Matbench data set; delete it and fetch it again.")
+            f"'{info['target']}'. It is not the Matbench data set; delete it and fetch it again."
+        )
     t_col, i_col = columns.index(info["target"]), columns.index(info["input_type"])
     rows = raw["data"]
     if info["task_type"] == "classification":
@@ -232,11 +258,13 @@ def _ground_truth_from_file(task: str, path: Path, info: dict) -> GroundTruth:
     else:
         targets = np.asarray([r[t_col] for r in rows], dtype=float)
     chemsys = [chemical_system(_elements_of(r[i_col])) for r in rows]
-    return GroundTruth(task, mbids(task, len(rows)), targets, chemsys,
-                       official_test_folds(targets, info["task_type"]))
+    return GroundTruth(
+        task, mbids(task, len(rows)), targets, chemsys, official_test_folds(targets, info["task_type"])
+    )
 
 
 # --- status, fetch, verify (the `autograder data` commands) ------------------------------------
+
 
 @dataclass
 class DataStatus:
@@ -267,8 +295,9 @@ def fetch(task: str) -> Path:
 
         load_dataset(task, data_home=str(path.parent), download_if_missing=True)
     except Exception as error:  # matminer raises bare Exceptions, urllib errors, IOErrors...
-        raise DataMissingError(f"Could not download {task} ({type(error).__name__}: {error}). "
-                               + missing_message(task)) from error
+        raise DataMissingError(
+            f"Could not download {task} ({type(error).__name__}: {error}). " + missing_message(task)
+        ) from error
     if not path.exists():
         raise DataMissingError(missing_message(task))
     return path
@@ -328,8 +357,9 @@ def verify(task: str) -> VerifyReport:
     if info["task_type"] == "classification":
         if not all(isinstance(v, bool) for v in values):
             problems.append(f"target '{info['target']}' is not boolean")
-    elif not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                 for v in values):
+    elif not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    ):
         problems.append(f"target '{info['target']}' is not a finite number in every row")
     facts.append(f"{n_rows} rows, columns {columns}")
     if problems:
@@ -337,14 +367,18 @@ def verify(task: str) -> VerifyReport:
     truth = load_ground_truth(task, use_cache=False)
     splits = load_official_splits(task)
     if splits is None:
-        facts.append("matbench is not installed: folds regenerated with scikit-learn, "
-                     "not compared with matbench_v0.1_validation.json")
+        facts.append(
+            "matbench is not installed: folds regenerated with scikit-learn, "
+            "not compared with matbench_v0.1_validation.json"
+        )
     else:
         for fold in range(truth.n_folds):
             official = splits[f"fold_{fold}"]
             if truth.test_ids(fold) != official["test"] or truth.train_ids(fold) != official["train"]:
-                problems.append(f"fold {fold}: ids/order differ from matbench's official split; "
-                                "the rows are not in Matbench order")
+                problems.append(
+                    f"fold {fold}: ids/order differ from matbench's official split; "
+                    "the rows are not in Matbench order"
+                )
         if not problems:
             facts.append("ids and row order give exactly matbench's official 5 folds")
     return VerifyReport(task, problems, facts)

@@ -49,8 +49,10 @@ def skeleton_files() -> dict[str, str]:
 
     root = files("autograder.course") / SKELETON
     if not root.is_dir():
-        raise InitError(f"The course files are missing from this installation of autograder ({root}); "
-                        "reinstall it (pip install --force-reinstall mlmat-autograder).")
+        raise InitError(
+            f"The course files are missing from this installation of autograder ({root}); "
+            "reinstall it (pip install --force-reinstall mlmat-autograder)."
+        )
     walk(root, "")
     return out
 
@@ -62,8 +64,10 @@ def init_course(target: Path | str | None = None, *, force: bool = False) -> Ini
     contents = sorted(p.name for p in target.iterdir()) if target.is_dir() else []
     if contents and not force:
         shown = ", ".join(contents[:5]) + (" ..." if len(contents) > 5 else "")
-        raise InitError(f"{target} is not empty ({shown}). Give a new or empty folder, or pass --force to add "
-                        "the course files that are missing there (files already there are kept).")
+        raise InitError(
+            f"{target} is not empty ({shown}). Give a new or empty folder, or pass --force to add "
+            "the course files that are missing there (files already there are kept)."
+        )
     skeleton = skeleton_files()
     result = InitResult(target)
     if not contents:  # build it beside the target, then one rename: a failure leaves nothing behind

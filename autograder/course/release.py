@@ -47,8 +47,16 @@ def release(course: Course, assignment: str | None = None) -> list[Path]:
     source = course.source_dir(assignment)
     if not any(source.glob("*.ipynb")):
         raise ReleaseError(f"No notebook in {source}: the assignment's source must be there.")
-    command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-               f"--CourseDirectory.root={course.root}", "--log-level=WARN"]
+    command = [
+        sys.executable,
+        "-m",
+        "nbgrader",
+        "generate_assignment",
+        assignment,
+        "--force",
+        f"--CourseDirectory.root={course.root}",
+        "--log-level=WARN",
+    ]
     done = subprocess.run(command, cwd=course.root, env=nbgrader_env(), capture_output=True, text=True)
     if done.returncode != 0:
         raise ReleaseError(f"nbgrader generate_assignment failed:\n{done.stdout}\n{done.stderr}")
@@ -61,8 +69,11 @@ def release(course: Course, assignment: str | None = None) -> list[Path]:
     if project_root() is not None:
         release_checker(course.release_dir(assignment))
     else:  # installed from a wheel: nothing to build the checker from; the release itself is complete
-        print("Note: the students' checker was not put in the released folder (this autograder is not installed "
-              "from its source checkout: pip install -e DIR, then release again).", file=sys.stderr)
+        print(
+            "Note: the students' checker was not put in the released folder (this autograder is not installed "
+            "from its source checkout: pip install -e DIR, then release again).",
+            file=sys.stderr,
+        )
     return released
 
 
@@ -86,8 +97,10 @@ def build_checker_wheel(out_dir: Path, root: Path | None = None) -> Path:
     a copy of the checkout (the build leaves nothing in the checkout), offline, reproducibly."""
     root = root or project_root()
     if root is None:
-        raise ReleaseError("The students' checker cannot be built: this autograder is not installed from its "
-                           "source checkout (pip install -e DIR). Install it that way and release again.")
+        raise ReleaseError(
+            "The students' checker cannot be built: this autograder is not installed from its "
+            "source checkout (pip install -e DIR). Install it that way and release again."
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="autograder-wheel-") as tmp:
         copy = Path(tmp) / "src"
@@ -95,16 +108,37 @@ def build_checker_wheel(out_dir: Path, root: Path | None = None) -> Path:
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(root / name, copy / name)
         # never the course that `autograder init` copies (course/skeleton): it holds the reference solution
-        shutil.copytree(root / "autograder", copy / "autograder",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", SKELETON))
+        shutil.copytree(
+            root / "autograder",
+            copy / "autograder",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", SKELETON),
+        )
         built = Path(tmp) / "wheel"
         env = dict(os.environ, SOURCE_DATE_EPOCH=_WHEEL_EPOCH)
-        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                               "--no-index", "--wheel-dir", str(built), str(copy)],
-                              capture_output=True, text=True, env=env, check=False)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-index",
+                "--wheel-dir",
+                str(built),
+                str(copy),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         wheels = sorted(built.glob(CHECKER_WHEELS)) if done.returncode == 0 else []
         if not wheels:
-            raise ReleaseError(f"Building the students' checker failed (pip wheel):\n{done.stdout}\n{done.stderr}")
+            raise ReleaseError(
+                f"Building the students' checker failed (pip wheel):\n{done.stdout}\n{done.stderr}"
+            )
         for old in out_dir.glob(CHECKER_WHEELS):
             old.unlink()
         target = out_dir / wheels[0].name
@@ -120,11 +154,13 @@ def release_checker(release_dir: Path, root: Path | None = None) -> Path:
     requirements = release_dir / REQUIREMENTS_FILE
     text = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
     if _CHECKER_MARK in text:
-        text = text[:text.index(_CHECKER_MARK)]
+        text = text[: text.index(_CHECKER_MARK)]
     text = text.rstrip("\n") + "\n" if text.strip() else ""
-    text += (f"{_CHECKER_MARK} (`autograder check`, `autograder.self_check()`): {wheel.name}, beside this file.\n"
-             "--find-links .\n"
-             f"{CHECKER_DISTRIBUTION}=={__version__}\n")
+    text += (
+        f"{_CHECKER_MARK} (`autograder check`, `autograder.self_check()`): {wheel.name}, beside this file.\n"
+        "--find-links .\n"
+        f"{CHECKER_DISTRIBUTION}=={__version__}\n"
+    )
     requirements.write_text(text, encoding="utf-8")
     return wheel
 
@@ -141,8 +177,11 @@ def normalise_released(path: Path) -> None:
 
 def strip_solution_markers(text: str) -> str:
     """The source text with nbgrader's solution delimiters removed (the solution itself kept)."""
-    return "\n".join(line for line in text.split("\n")
-                     if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return "\n".join(
+        line
+        for line in text.split("\n")
+        if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    )
 
 
 def solved_copy(released_path: Path, source_path: Path) -> nbformat.NotebookNode:
@@ -151,8 +190,11 @@ def solved_copy(released_path: Path, source_path: Path) -> nbformat.NotebookNode
     Used by the tests, the demo cohort and the reference-solution benchmark."""
     released = nbformat.read(released_path, as_version=4)
     source = nbformat.read(source_path, as_version=4)
-    solutions = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in source.cells
-                 if cell.metadata.get("nbgrader", {}).get("solution")}
+    solutions = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.source
+        for cell in source.cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
     for cell in released.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in solutions:

@@ -32,7 +32,7 @@ def parse_size(text: str | int | None, what: str = "Memory limit") -> int | None
 def format_size(n: int | None) -> str:
     if not n:
         return "no limit"
-    for unit, scale in (("GB", 1024 ** 3), ("MB", 1024 ** 2)):
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2)):
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{n} bytes"

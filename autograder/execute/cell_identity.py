@@ -31,8 +31,14 @@ def compute_checksum(cell) -> str:
     grade = flags.get("grade", False)
     solution = flags.get("solution", False)
     digest = hashlib.md5()  # nbgrader's checksum, not a security measure
-    for part in (cell["source"], cell["cell_type"], str(grade), str(solution), str(is_locked(cell)),
-                 flags["grade_id"]):
+    for part in (
+        cell["source"],
+        cell["cell_type"],
+        str(grade),
+        str(solution),
+        str(is_locked(cell)),
+        flags["grade_id"],
+    ):
         digest.update(part.encode("utf-8"))
     if grade:
         digest.update(str(float(flags["points"])).encode("utf-8"))

@@ -60,12 +60,25 @@ from autograder.records import (
     Finding,
 )
 
-RESULTS_KEEP_BYTES = 64 * 1024 ** 2  # matbench results of the largest task are about 1 MB
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "LOKY_MAX_CPU_COUNT", "NUMBA_NUM_THREADS")
-_NETWORK_HINTS = ("Network is unreachable", "Temporary failure in name resolution", "Name or service not known",
-                  "No address associated", "Failed to establish a new connection", "getaddrinfo failed",
-                  "nodename nor servname")
+RESULTS_KEEP_BYTES = 64 * 1024**2  # matbench results of the largest task are about 1 MB
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "LOKY_MAX_CPU_COUNT",
+    "NUMBA_NUM_THREADS",
+)
+_NETWORK_HINTS = (
+    "Network is unreachable",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "No address associated",
+    "Failed to establish a new connection",
+    "getaddrinfo failed",
+    "nodename nor servname",
+)
 _FS_HINTS = ("Read-only file system", "Permission denied", "No such file or directory: '/")
 
 
@@ -73,8 +86,8 @@ _FS_HINTS = ("Read-only file system", "Permission denied", "No such file or dire
 class EngineSettings:
     cell_timeout: int = 1200
     timeout: int = 2700
-    memory_limit: int | None = 8 * 1024 ** 3
-    disk_limit: int | None = 4 * 1024 ** 3  # what a run may write to its folder and its home
+    memory_limit: int | None = 8 * 1024**3
+    disk_limit: int | None = 4 * 1024**3  # what a run may write to its folder and its home
     threads: int = 1
     seed: int = 2026
     use_bwrap: bool = True
@@ -82,8 +95,8 @@ class EngineSettings:
     kernel_name: str = "python3"
     results_path: str = RESULTS_FILE
     grace_seconds: float = 60.0  # beyond `timeout`, before the sandbox is killed from outside
-    max_cell_output: int | None = 1024 ** 2  # bytes of output kept per cell in the executed notebook
-    max_notebook_output: int | None = 5 * 1024 ** 2  # and for the whole notebook (autograder.execute.outputs)
+    max_cell_output: int | None = 1024**2  # bytes of output kept per cell in the executed notebook
+    max_notebook_output: int | None = 5 * 1024**2  # and for the whole notebook (autograder.execute.outputs)
 
 
 @dataclass
@@ -119,6 +132,7 @@ class Job:
 
 # --- preparing -------------------------------------------------------------------------------------
 
+
 def key_parameters(parameters: dict) -> dict:
     """The parameters that change what a notebook computes (n_jobs and the data path do not)."""
     return {k: v for k, v in parameters.items() if k not in ("n_jobs", "data_dir")}
@@ -127,25 +141,52 @@ def key_parameters(parameters: dict) -> dict:
 def notebook_fingerprint(nb) -> list:
     """What of a notebook can change its execution: cell types, sources, nbgrader ids and tags
     (cell ids and metadata noise excluded, so re-saving a notebook does not invalidate the cache)."""
-    return [[c.cell_type, c.source, c.metadata.get("nbgrader", {}).get("grade_id"),
-             sorted(c.metadata.get("tags", []))] for c in nb.cells] + [
-        nb.metadata.get("kernelspec", {}).get("name")]
+    return [
+        [
+            c.cell_type,
+            c.source,
+            c.metadata.get("nbgrader", {}).get("grade_id"),
+            sorted(c.metadata.get("tags", [])),
+        ]
+        for c in nb.cells
+    ] + [nb.metadata.get("kernelspec", {}).get("name")]
 
 
 def cache_key(nb, parameters: dict, environment: dict) -> str:
-    blob = json.dumps({"notebook": notebook_fingerprint(nb), "parameters": key_parameters(parameters),
-                       "environment": environment}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {
+            "notebook": notebook_fingerprint(nb),
+            "parameters": key_parameters(parameters),
+            "environment": environment,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def sandbox_parameters(settings: EngineSettings, challenge: str) -> dict:
-    return {"challenge": challenge,
-            "data_dir": sb.SANDBOX_DATA if settings.use_bwrap else settings.data_dir,
-            "seed": settings.seed, "n_jobs": settings.threads, "results_path": settings.results_path}
+    return {
+        "challenge": challenge,
+        "data_dir": sb.SANDBOX_DATA if settings.use_bwrap else settings.data_dir,
+        "seed": settings.seed,
+        "n_jobs": settings.threads,
+        "results_path": settings.results_path,
+    }
 
 
-def prepare_job(course, student_id: str, assignment: str, settings: EngineSettings, challenge: str,
-                task: str, reference, environment: dict, declared: list[str], submission) -> Job:
+def prepare_job(
+    course,
+    student_id: str,
+    assignment: str,
+    settings: EngineSettings,
+    challenge: str,
+    task: str,
+    reference,
+    environment: dict,
+    declared: list[str],
+    submission,
+) -> Job:
     """Sanitise the submission (an ok intake.Submission) and compute its cache key."""
     import nbformat
 
@@ -158,41 +199,70 @@ def prepare_job(course, student_id: str, assignment: str, settings: EngineSettin
     clean, changes = sanitise(nb, reference)
     changes = shift_for_injection(clean, changes)
     parameters = sandbox_parameters(settings, challenge)
-    support = [name for name in submission.other_files
-               if name not in IGNORED_NAMES and name not in ENGINE_FILES and name != settings.results_path
-               and not is_recording(name)]
+    support = [
+        name
+        for name in submission.other_files
+        if name not in IGNORED_NAMES
+        and name not in ENGINE_FILES
+        and name != settings.results_path
+        and not is_recording(name)
+    ]
     from autograder.intake import released_notebook_name
 
-    return Job(course_root=str(course.root), student_id=student_id, assignment=assignment,
-               notebook_name=released_notebook_name(course, assignment), submitted_at=submission.submitted_at,
-               challenge=challenge, task=task, sanitised=nbformat.writes(clean), changes=changes,
-               parameters=parameters, cache_key=cache_key(clean, parameters, environment),
-               environment=environment, declared_packages=declared, settings=settings,
-               support_files=support)
+    return Job(
+        course_root=str(course.root),
+        student_id=student_id,
+        assignment=assignment,
+        notebook_name=released_notebook_name(course, assignment),
+        submitted_at=submission.submitted_at,
+        challenge=challenge,
+        task=task,
+        sanitised=nbformat.writes(clean),
+        changes=changes,
+        parameters=parameters,
+        cache_key=cache_key(clean, parameters, environment),
+        environment=environment,
+        declared_packages=declared,
+        settings=settings,
+        support_files=support,
+    )
 
 
 # --- executing -------------------------------------------------------------------------------------
 
 # The runner is started from the autograder package that is grading (the sandbox binds it), not from
 # whichever copy an editable install's finder points to: a second checkout grades with its own code.
-RUN_ONE = (f"import runpy, sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r}); "
-           "runpy.run_module('autograder.execute.run_one', run_name='__main__', alter_sys=True)"
-           )
+RUN_ONE = (
+    f"import runpy, sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r}); "
+    "runpy.run_module('autograder.execute.run_one', run_name='__main__', alter_sys=True)"
+)
 
 
 def _sandbox_env(settings: EngineSettings, home: str, tmp: str) -> dict:
     threads = str(max(1, settings.threads))
     env = {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "HOME": home, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-        "TMPDIR": tmp, "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": f"{home}/.config/matplotlib", "NUMBA_CACHE_DIR": f"{home}/.cache/numba",
-        "XDG_CACHE_HOME": f"{home}/.cache", "XDG_CONFIG_HOME": f"{home}/.config",
-        "XDG_DATA_HOME": f"{home}/.local/share", "IPYTHONDIR": f"{home}/.ipython",
-        "JUPYTER_CONFIG_DIR": f"{home}/.jupyter", "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
+        "HOME": home,
+        "USER": "student",
+        "LOGNAME": "student",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": tmp,
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": f"{home}/.config/matplotlib",
+        "NUMBA_CACHE_DIR": f"{home}/.cache/numba",
+        "XDG_CACHE_HOME": f"{home}/.cache",
+        "XDG_CONFIG_HOME": f"{home}/.config",
+        "XDG_DATA_HOME": f"{home}/.local/share",
+        "IPYTHONDIR": f"{home}/.ipython",
+        "JUPYTER_CONFIG_DIR": f"{home}/.jupyter",
+        "JUPYTER_DATA_DIR": f"{home}/.local/share/jupyter",
         "MATMINER_DATA": sb.SANDBOX_DATA if settings.use_bwrap else settings.data_dir,
-        "PYTHONHASHSEED": str(settings.seed % 4294967296), "PYTHONNOUSERSITE": "1",
-        "PYTHONDONTWRITEBYTECODE": "1", "NBGRADER_EXECUTION": "autograde", "AUTOGRADER": "1",
+        "PYTHONHASHSEED": str(settings.seed % 4294967296),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "NBGRADER_EXECUTION": "autograde",
+        "AUTOGRADER": "1",
     }
     env.update({name: threads for name in THREAD_VARIABLES})
     return env
@@ -202,8 +272,11 @@ def _data_binds(data_dir: str) -> dict[str, Path]:
     """The data sets only (matminer's <name>.json.gz files), not whatever else sits in the cache folder."""
     if not data_dir or not Path(data_dir).is_dir():
         return {}
-    return {f"{sb.SANDBOX_DATA}/{p.name}": p.resolve() for p in sorted(Path(data_dir).glob("*.json.gz"))
-            if p.is_file()}
+    return {
+        f"{sb.SANDBOX_DATA}/{p.name}": p.resolve()
+        for p in sorted(Path(data_dir).glob("*.json.gz"))
+        if p.is_file()
+    }
 
 
 def _clear(folder: Path) -> None:
@@ -272,7 +345,9 @@ def _clear_written(work: Path, job: Job, settings: EngineSettings) -> list[str]:
         for name in files:
             path = Path(root) / name
             relative = str(path.relative_to(work))
-            if relative in keep or (relative == settings.results_path and path.stat().st_size <= RESULTS_KEEP_BYTES):
+            if relative in keep or (
+                relative == settings.results_path and path.stat().st_size <= RESULTS_KEEP_BYTES
+            ):
                 continue
             path.unlink()
             removed.append(relative)
@@ -289,14 +364,28 @@ def execute_job(job: Job, on_notebook=None) -> dict:
     on_notebook: called with each snapshot of the running notebook (bytes), for progress."""
     settings = job.settings
     work = job.work_dir
-    record = ExecutionRecord(student_id=job.student_id, assignment=job.assignment, status=RUNNING,
-                             challenge=job.challenge, task=job.task, submitted_at=job.submitted_at,
-                             notebook=job.notebook_name, sandbox="bubblewrap" if settings.use_bwrap else "none",
-                             sanitise=job.changes, parameters=job.parameters, cache_key=job.cache_key)
+    record = ExecutionRecord(
+        student_id=job.student_id,
+        assignment=job.assignment,
+        status=RUNNING,
+        challenge=job.challenge,
+        task=job.task,
+        submitted_at=job.submitted_at,
+        notebook=job.notebook_name,
+        sandbox="bubblewrap" if settings.use_bwrap else "none",
+        sanitise=job.changes,
+        parameters=job.parameters,
+        cache_key=job.cache_key,
+    )
     nonce = secrets.token_hex(16)
-    record.environment = {**job.environment, "trace_nonce": nonce, "threads": settings.threads,
-                          "host": socket.gethostname(), "worker_pid": os.getpid(),
-                          "memory_limit": settings.memory_limit}
+    record.environment = {
+        **job.environment,
+        "trace_nonce": nonce,
+        "threads": settings.threads,
+        "host": socket.gethostname(),
+        "worker_pid": os.getpid(),
+        "memory_limit": settings.memory_limit,
+    }
     if sb.STOP.is_set():  # the batch is stopping: this run never starts, and nothing is touched
         return _interrupted(record).to_dict()
     private = Path(tempfile.mkdtemp(prefix=f"autograder-{job.student_id}-"))
@@ -324,14 +413,18 @@ def execute_job(job: Job, on_notebook=None) -> dict:
 def is_disk_full(error: BaseException) -> bool:
     """The file system ran out of space (or the user's quota): the grading machine's problem."""
     return (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or (
-        type(error).__name__ == "OperationalError" and "disk is full" in str(error))  # SQLite's words
+        type(error).__name__ == "OperationalError" and "disk is full" in str(error)
+    )  # SQLite's words
 
 
 def _interrupted(record: ExecutionRecord, disk_full: str = "") -> ExecutionRecord:
     record.status = INTERRUPTED
-    record.reason = (f"The disk holding the course ran out of space while this notebook ran ({disk_full}); it runs "
-                     "again at the next `autograder grade`, once space is freed." if disk_full else
-                     "The batch was stopped while this notebook ran; it runs again at the next `autograder grade`.")
+    record.reason = (
+        f"The disk holding the course ran out of space while this notebook ran ({disk_full}); it runs "
+        "again at the next `autograder grade`, once space is freed."
+        if disk_full
+        else "The batch was stopped while this notebook ran; it runs again at the next `autograder grade`."
+    )
     if disk_full:
         record.environment["disk_full"] = disk_full  # the error, for the batch's message
     record.findings = []
@@ -339,12 +432,21 @@ def _interrupted(record: ExecutionRecord, disk_full: str = "") -> ExecutionRecor
 
 
 def _engine_error(record: ExecutionRecord, work: Path, error: BaseException) -> dict:
-    record.status, record.reason = FAILED, f"The grader could not run this notebook: {type(error).__name__}: {error}"
+    record.status, record.reason = (
+        FAILED,
+        f"The grader could not run this notebook: {type(error).__name__}: {error}",
+    )
     record.environment["engine_error"] = True
-    record.findings = [make("execution.engine_error", COULD_NOT_RUN,
-                            "The grader could not run this notebook because of a problem on the "
-                            "grading machine, not in the notebook.", visibility=MARKER,
-                            details={"error": f"{type(error).__name__}: {error}"[:1000]})]
+    record.findings = [
+        make(
+            "execution.engine_error",
+            COULD_NOT_RUN,
+            "The grader could not run this notebook because of a problem on the "
+            "grading machine, not in the notebook.",
+            visibility=MARKER,
+            details={"error": f"{type(error).__name__}: {error}"[:1000]},
+        )
+    ]
     try:
         record.save(work / RESULT_FILE)
     except OSError as full:
@@ -354,8 +456,9 @@ def _engine_error(record: ExecutionRecord, work: Path, error: BaseException) -> 
     return record.to_dict()
 
 
-def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce: str,
-             on_notebook=None) -> ExecutionRecord:
+def _execute(
+    job: Job, record: ExecutionRecord, work: Path, private: Path, nonce: str, on_notebook=None
+) -> ExecutionRecord:
     import nbformat
 
     settings = job.settings
@@ -371,26 +474,39 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
         inner_home, inner_work, tmp = str(home), str(files), str(home / "tmp")
     trace_inner = f"{inner_home}/.autograder/trace/{TRACE_FILE}"
     spec = sb.SandboxSpec(
-        work_dir=files, home_dir=home, inner_work_dir=inner_work,
+        work_dir=files,
+        home_dir=home,
+        inner_work_dir=inner_work,
         env=_sandbox_env(settings, inner_home, tmp),
         readonly=_data_binds(settings.data_dir),
-        memory_limit=settings.memory_limit, disk_limit=settings.disk_limit,
+        memory_limit=settings.memory_limit,
+        disk_limit=settings.disk_limit,
         hard_timeout=(settings.timeout + settings.grace_seconds) if settings.timeout else None,
-        use_bwrap=settings.use_bwrap)
-    payload = {"notebook": job.sanitised, "parameters": job.parameters, "kernel_name": settings.kernel_name,
-               "cell_timeout": settings.cell_timeout or None, "timeout": settings.timeout or None,
-               "memory_limit": settings.memory_limit, "nonce": nonce, "trace_path": trace_inner,
-               "max_cell_output": settings.max_cell_output}
+        use_bwrap=settings.use_bwrap,
+    )
+    payload = {
+        "notebook": job.sanitised,
+        "parameters": job.parameters,
+        "kernel_name": settings.kernel_name,
+        "cell_timeout": settings.cell_timeout or None,
+        "timeout": settings.timeout or None,
+        "memory_limit": settings.memory_limit,
+        "nonce": nonce,
+        "trace_path": trace_inner,
+        "max_cell_output": settings.max_cell_output,
+    }
     with open(log_path, "w", encoding="utf-8") as log:
-        log.write(f"# {job.student_id}/{job.assignment}: started {time.strftime('%Y-%m-%d %H:%M:%S')}, "
-                  f"sandbox={record.sandbox}, cell budget {settings.cell_timeout} s, notebook budget "
-                  f"{settings.timeout} s, memory {sb.format_size(settings.memory_limit)}\n")
+        log.write(
+            f"# {job.student_id}/{job.assignment}: started {time.strftime('%Y-%m-%d %H:%M:%S')}, "
+            f"sandbox={record.sandbox}, cell budget {settings.cell_timeout} s, notebook budget "
+            f"{settings.timeout} s, memory {sb.format_size(settings.memory_limit)}\n"
+        )
     inner = [sys.executable, "-I", "-c", RUN_ONE, "{frame_fd}"]
     result = sb.run_sandboxed(spec, inner, json.dumps(payload).encode(), log_path, on_notebook=on_notebook)
 
     record.wall_seconds = round(result.wall_seconds, 3)
     record.cpu_seconds = round(result.cpu_seconds, 3)
-    record.peak_memory_mb = round(result.peak_memory_bytes / 1024 ** 2, 1)
+    record.peak_memory_mb = round(result.peak_memory_bytes / 1024**2, 1)
     record.environment["memory_method"] = result.memory_method
     if result.killed == "interrupted":  # the batch is stopping: a partial run is worth nothing
         record = _interrupted(record)
@@ -427,9 +543,11 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     if results.is_file() and not results.is_symlink():
         record.results_file = f"{NOTEBOOK_FILES_DIR}/{settings.results_path}"
     with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"\n# finished: exit {result.returncode}, killed={result.killed}, wall {record.wall_seconds} s, "
-                  f"cpu {record.cpu_seconds} s, peak {record.peak_memory_mb} MB, memory limit by "
-                  f"{result.memory_method}; outcome {json.dumps({k: v for k, v in outcome.items() if k != 'started'})}\n")
+        log.write(
+            f"\n# finished: exit {result.returncode}, killed={result.killed}, wall {record.wall_seconds} s, "
+            f"cpu {record.cpu_seconds} s, peak {record.peak_memory_mb} MB, memory limit by "
+            f"{result.memory_method}; outcome {json.dumps({k: v for k, v in outcome.items() if k != 'started'})}\n"
+        )
     _write_private(work / LOG_FILE, log_path.read_bytes())
 
     record.status, record.reason = _status(job, record, outcome, result, nb)
@@ -438,11 +556,17 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     findings += _findings(job, record, outcome, result, nb)
     for finding in findings:
         if finding.check_id == "execution.disk":
-            finding.details.update(written_mb=round(result.disk_bytes / 1024 ** 2, 1), removed=cleared[:50])
+            finding.details.update(written_mb=round(result.disk_bytes / 1024**2, 1), removed=cleared[:50])
     if removed_links:
-        findings.append(make("execution.links_removed", WARN,
-                                f"The notebook created links to files outside its folder ({', '.join(removed_links[:5])}); "
-                                "they were removed before grading.", details={"links": removed_links}))
+        findings.append(
+            make(
+                "execution.links_removed",
+                WARN,
+                f"The notebook created links to files outside its folder ({', '.join(removed_links[:5])}); "
+                "they were removed before grading.",
+                details={"links": removed_links},
+            )
+        )
     if record.trace_file:
         trace = read_trace(work / TRACE_FILE, nonce)
         if not trace.valid:
@@ -452,7 +576,7 @@ def _execute(job: Job, record: ExecutionRecord, work: Path, private: Path, nonce
     return record
 
 
-DISK_FULL_MARGIN = 16 * 1024 ** 2  # free bytes below which "No space left on device" is the course disk's
+DISK_FULL_MARGIN = 16 * 1024**2  # free bytes below which "No space left on device" is the course disk's
 
 
 def _course_disk_full(work: Path, nb) -> bool:
@@ -468,19 +592,26 @@ def _course_disk_full(work: Path, nb) -> bool:
 
 def _output_cut_finding(nb, cuts: list[dict], settings: EngineSettings) -> Finding:
     first = cuts[0]
-    cells = ", ".join(str(_student_index(nb, c["cell"]) + 1) for c in cuts[:8]) + (" ..." if len(cuts) > 8 else "")
-    size = sb.format_size(first["bytes"]) if first["bytes"] >= 1024 ** 2 else f"{first['bytes'] // 1024} KB"
+    cells = ", ".join(str(_student_index(nb, c["cell"]) + 1) for c in cuts[:8]) + (
+        " ..." if len(cuts) > 8 else ""
+    )
+    size = sb.format_size(first["bytes"]) if first["bytes"] >= 1024**2 else f"{first['bytes'] // 1024} KB"
     lines = f" ({first['lines']:,} lines)" if first.get("lines") else ""
-    return make("execution.output_cut", WARN,
-                f"The output of cell{'s' if len(cuts) > 1 else ''} {cells} was cut in the executed notebook: cell "
-                f"{_student_index(nb, first['cell']) + 1} printed {size}{lines}, and the grader keeps "
-                f"{sb.format_size(settings.max_cell_output)} per cell and {sb.format_size(settings.max_notebook_output)} "
-                "for the whole notebook. The start and the end of each output are kept, with a note where it was cut.",
-                advice="Print less: a summary, the first rows (`df.head()`), or progress every few hundred steps; "
-                       "write long logs to a file instead.",
-                details={"cuts": [{**c, "cell": _student_index(nb, c["cell"])} for c in cuts[:50]],
-                         "max_cell_output": settings.max_cell_output,
-                         "max_notebook_output": settings.max_notebook_output})
+    return make(
+        "execution.output_cut",
+        WARN,
+        f"The output of cell{'s' if len(cuts) > 1 else ''} {cells} was cut in the executed notebook: cell "
+        f"{_student_index(nb, first['cell']) + 1} printed {size}{lines}, and the grader keeps "
+        f"{sb.format_size(settings.max_cell_output)} per cell and {sb.format_size(settings.max_notebook_output)} "
+        "for the whole notebook. The start and the end of each output are kept, with a note where it was cut.",
+        advice="Print less: a summary, the first rows (`df.head()`), or progress every few hundred steps; "
+        "write long logs to a file instead.",
+        details={
+            "cuts": [{**c, "cell": _student_index(nb, c["cell"])} for c in cuts[:50]],
+            "max_cell_output": settings.max_cell_output,
+            "max_notebook_output": settings.max_notebook_output,
+        },
+    )
 
 
 def _describe_exit(code) -> str:
@@ -519,11 +650,18 @@ def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
             status = "timeout" if (budget or exception == "CellTimeoutError") else "killed"
             reached = False
             if status == "killed":
-                error = {"ename": "DeadKernelError", "evalue": "the kernel stopped: "
-                         + {"memory": "out of memory", "disk": "it wrote more files than the disk limit"}.get(
-                             result.killed, _describe_exit(outcome.get("kernel_exit")))}
+                error = {
+                    "ename": "DeadKernelError",
+                    "evalue": "the kernel stopped: "
+                    + {"memory": "out of memory", "disk": "it wrote more files than the disk limit"}.get(
+                        result.killed, _describe_exit(outcome.get("kernel_exit"))
+                    ),
+                }
             else:
-                error = {"ename": BUDGET_ENAME, "evalue": "the time budget ran out while this cell was running"}
+                error = {
+                    "ename": BUDGET_ENAME,
+                    "evalue": "the time budget ran out while this cell was running",
+                }
         elif not cell.source.strip() and reached:
             status = "completed"
         else:
@@ -538,10 +676,18 @@ def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
         if pm:
             pm["status"] = pm_status  # papermill marks never-run cells "completed" after a kernel death
         injected = INJECTED_TAG in cell.metadata.get("tags", [])
-        runs.append(CellRun(index=index, status=status, cell_id=cell.get("id"),
-                            grade_id=cell.metadata.get("nbgrader", {}).get("grade_id"),
-                            duration=pm.get("duration"), error=error,
-                            number=None if injected else _student_index(nb, index) + 1, injected=injected))
+        runs.append(
+            CellRun(
+                index=index,
+                status=status,
+                cell_id=cell.get("id"),
+                grade_id=cell.metadata.get("nbgrader", {}).get("grade_id"),
+                duration=pm.get("duration"),
+                error=error,
+                number=None if injected else _student_index(nb, index) + 1,
+                injected=injected,
+            )
+        )
     return runs
 
 
@@ -555,10 +701,18 @@ BUDGET_ENAME = "Timeout"  # the error _cell_runs gives the cell the whole-notebo
 def _stopped_cell(record: ExecutionRecord) -> CellRun | None:
     """The cell the run was stopped in: the kernel killed, or the whole-notebook budget ran out
     (not a cell that only hit the per-cell limit: the notebook went on after that one)."""
-    return (next((c for c in record.cells if c.status == "killed"), None)
-            or next((c for c in record.cells if c.status == "timeout" and (c.error or {}).get("ename") == BUDGET_ENAME),
-                    None)
-            or next((c for c in record.cells if c.status in ("killed", "timeout")), None))
+    return (
+        next((c for c in record.cells if c.status == "killed"), None)
+        or next(
+            (
+                c
+                for c in record.cells
+                if c.status == "timeout" and (c.error or {}).get("ename") == BUDGET_ENAME
+            ),
+            None,
+        )
+        or next((c for c in record.cells if c.status in ("killed", "timeout")), None)
+    )
 
 
 def _not_run(nb, record: ExecutionRecord) -> str:
@@ -571,50 +725,72 @@ def _not_run(nb, record: ExecutionRecord) -> str:
     return f"cells {pending[0]} to {pending[-1]} ({len(pending)} code cells) did not run"
 
 
-def _status(job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb) -> tuple[str, str]:
+def _status(
+    job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb
+) -> tuple[str, str]:
     settings = job.settings
     stopped = _stopped_cell(record)
     where = f" in cell {_student_index(nb, stopped.index) + 1}" if stopped else ""
     exception = outcome.get("exception") or {}
     if result.killed == "memory":
-        return FAILED, (f"The notebook used more memory than the limit for one submission "
-                        f"({sb.format_size(settings.memory_limit)}) and was stopped{where}; the cells after it "
-                        "did not run.")
+        return FAILED, (
+            f"The notebook used more memory than the limit for one submission "
+            f"({sb.format_size(settings.memory_limit)}) and was stopped{where}; the cells after it "
+            "did not run."
+        )
     if result.killed == "disk":
-        return FAILED, (f"The notebook wrote more than {sb.format_size(settings.disk_limit)} of files (the limit for "
-                        f"one submission, in its folder and home) and was stopped{where}; the cells after it did not "
-                        "run, and the files it wrote were removed.")
+        return FAILED, (
+            f"The notebook wrote more than {sb.format_size(settings.disk_limit)} of files (the limit for "
+            f"one submission, in its folder and home) and was stopped{where}; the cells after it did not "
+            "run, and the files it wrote were removed."
+        )
     if outcome.get("deadline_hit") or result.killed == "timeout":
-        return FAILED, (f"The notebook did not finish within {_minutes(settings.timeout)}, the time budget for the "
-                        f"whole notebook: the budget ran out{where}, and {_not_run(nb, record)}.")
+        return FAILED, (
+            f"The notebook did not finish within {_minutes(settings.timeout)}, the time budget for the "
+            f"whole notebook: the budget ran out{where}, and {_not_run(nb, record)}."
+        )
     if exception.get("type") == "CellTimeoutError":
         which = f"Cell {_student_index(nb, stopped.index) + 1}" if stopped else "A cell"
-        return FAILED, (f"{which} ran longer than {settings.cell_timeout} s (the time budget for one cell) and "
-                        "could not be interrupted; the notebook was stopped there and the cells after it did not run.")
+        return FAILED, (
+            f"{which} ran longer than {settings.cell_timeout} s (the time budget for one cell) and "
+            "could not be interrupted; the notebook was stopped there and the cells after it did not run."
+        )
     if exception.get("type") == "DeadKernelError":
-        return FAILED, (f"The Python kernel stopped{where}: {_describe_exit(outcome.get('kernel_exit'))}. "
-                        "The cells after it did not run.")
+        return FAILED, (
+            f"The Python kernel stopped{where}: {_describe_exit(outcome.get('kernel_exit'))}. "
+            "The cells after it did not run."
+        )
     if nb is None or not result.outcome:
         detail = exception.get("message") or f"the sandbox exited with status {result.returncode}"
         return FAILED, f"The grader could not run this notebook ({detail}). See {LOG_FILE}."
     if exception:
-        return FAILED, f"The grader could not finish running this notebook ({exception.get('type')}: " \
-                       f"{exception.get('message', '')[:300]}). See {LOG_FILE}."
+        return (
+            FAILED,
+            f"The grader could not finish running this notebook ({exception.get('type')}: "
+            f"{exception.get('message', '')[:300]}). See {LOG_FILE}.",
+        )
     raised = [c for c in record.cells if c.status == "failed"]
     if raised and not record.results_file:  # every cell ran, but the protocol never saved its results
         error = raised[0].error or {}
         more = f"; {len(raised)} cells raised an error in all" if len(raised) > 1 else ""
-        return FAILED, (f"Cell {_student_index(nb, raised[0].index) + 1} raised {error.get('ename')}: "
-                        f"{str(error.get('evalue'))[:200]}, and the notebook did not save its results "
-                        f"({settings.results_path}){more}.")
+        return FAILED, (
+            f"Cell {_student_index(nb, raised[0].index) + 1} raised {error.get('ename')}: "
+            f"{str(error.get('evalue'))[:200]}, and the notebook did not save its results "
+            f"({settings.results_path}){more}."
+        )
     return EXECUTED, ""
 
 
 def _failed_by_errors(record: ExecutionRecord, outcome: dict, result: sb.SandboxResult) -> bool:
     """Failed only because cells raised (every cell ran): the execution.cell_errors finding says it all."""
-    return (record.status == FAILED and not result.killed and not outcome.get("deadline_hit")
-            and not outcome.get("exception") and not record.results_file
-            and any(c.status == "failed" for c in record.cells))
+    return (
+        record.status == FAILED
+        and not result.killed
+        and not outcome.get("deadline_hit")
+        and not outcome.get("exception")
+        and not record.results_file
+        and any(c.status == "failed" for c in record.cells)
+    )
 
 
 def _student_index(nb, index: int) -> int:
@@ -646,7 +822,9 @@ def _error_cells(nb) -> list[tuple[int, str, str]]:
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.get("output_type") == "error":
-                found.append((_student_index(nb, index), output.get("ename", ""), str(output.get("evalue", ""))))
+                found.append(
+                    (_student_index(nb, index), output.get("ename", ""), str(output.get("evalue", "")))
+                )
     return found
 
 
@@ -660,7 +838,9 @@ def _renumbered(change: dict, nb) -> dict:
     return change
 
 
-def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb) -> list[Finding]:
+def _findings(
+    job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb
+) -> list[Finding]:
     from autograder.execute.environment import install_findings, missing_module_findings
 
     settings = job.settings
@@ -669,111 +849,186 @@ def _findings(job: Job, record: ExecutionRecord, outcome: dict, result: sb.Sandb
     stopped = _stopped_cell(record) if record.status == FAILED else None
     if record.status == FAILED and not _failed_by_errors(record, outcome, result):
         cell = stopped
-        check = ("execution.memory" if result.killed == "memory" else
-                 "execution.disk" if result.killed == "disk" else
-                 "execution.notebook_timeout" if (outcome.get("deadline_hit") or result.killed == "timeout") else
-                 "execution.cell_timeout" if (outcome.get("exception") or {}).get("type") == "CellTimeoutError" else
-                 "execution.kernel_died" if (outcome.get("exception") or {}).get("type") == "DeadKernelError" else
-                 "execution.not_run")
+        check = (
+            "execution.memory"
+            if result.killed == "memory"
+            else "execution.disk"
+            if result.killed == "disk"
+            else "execution.notebook_timeout"
+            if (outcome.get("deadline_hit") or result.killed == "timeout")
+            else "execution.cell_timeout"
+            if (outcome.get("exception") or {}).get("type") == "CellTimeoutError"
+            else "execution.kernel_died"
+            if (outcome.get("exception") or {}).get("type") == "DeadKernelError"
+            else "execution.not_run"
+        )
         advice = {
             "execution.memory": "Use less memory: smaller feature sets, fewer models kept at once, float32, "
-                                "or process the data in batches. Check your notebook's peak memory before submitting.",
+            "or process the data in batches. Check your notebook's peak memory before submitting.",
             "execution.disk": f"Write fewer and smaller files: keep {RESULTS_FILE} and small figures, and do not "
-                              "save every model or copies of the data set.",
+            "save every model or copies of the data set.",
             "execution.notebook_timeout": "Make the notebook faster: fewer hyper-parameter combinations, smaller "
-                                          "models, or fewer epochs; run it top to bottom and time it before submitting.",
+            "models, or fewer epochs; run it top to bottom and time it before submitting.",
             "execution.cell_timeout": "A cell should not run for longer than the budget; look for a loop that never "
-                                      "ends or that waits for input.",
+            "ends or that waits for input.",
             "execution.kernel_died": "Run the notebook from top to bottom in a fresh kernel and find the cell that "
-                                     "stops the kernel; remove calls such as os._exit or exit().",
+            "stops the kernel; remove calls such as os._exit or exit().",
         }.get(check, "")
-        findings.append(make(check, FAIL if check != "execution.not_run" else COULD_NOT_RUN,
-                                record.reason, advice=advice,
-                                visibility=MARKER if check == "execution.not_run" else "student",
-                                details={"cell": _student_index(nb, cell.index) if cell else None,
-                                         "wall_seconds": record.wall_seconds,
-                                         "peak_memory_mb": record.peak_memory_mb}))
+        findings.append(
+            make(
+                check,
+                FAIL if check != "execution.not_run" else COULD_NOT_RUN,
+                record.reason,
+                advice=advice,
+                visibility=MARKER if check == "execution.not_run" else "student",
+                details={
+                    "cell": _student_index(nb, cell.index) if cell else None,
+                    "wall_seconds": record.wall_seconds,
+                    "peak_memory_mb": record.peak_memory_mb,
+                },
+            )
+        )
     # cells that hit the per-cell limit and were interrupted while the notebook went on (also when the
     # whole-notebook budget ran out later: both are said, each where it happened)
     timeouts = [c for c in record.cells if c.status == "timeout" and c is not stopped]
     for cell in timeouts:
-        findings.append(make("execution.cell_timeout", FAIL,
-                                f"Cell {_student_index(nb, cell.index) + 1} ran longer than {settings.cell_timeout} s (the "
-                                "time budget for one cell) and was interrupted; the cells after it still ran.",
-                                advice="Make that cell faster, or look for a loop that never ends.",
-                                details={"cell": _student_index(nb, cell.index)}))
+        findings.append(
+            make(
+                "execution.cell_timeout",
+                FAIL,
+                f"Cell {_student_index(nb, cell.index) + 1} ran longer than {settings.cell_timeout} s (the "
+                "time budget for one cell) and was interrupted; the cells after it still ran.",
+                advice="Make that cell faster, or look for a loop that never ends.",
+                details={"cell": _student_index(nb, cell.index)},
+            )
+        )
     memory = [(i, e, v) for i, e, v in errors if e == "MemoryError"]
     if result.oom_kills and record.status != FAILED:
-        findings.append(make("execution.memory", WARN,
-                                f"A process the notebook started used more memory than the limit for one submission "
-                                f"({sb.format_size(settings.memory_limit)}) and was stopped; the notebook went on.",
-                                advice="Use fewer parallel workers (n_jobs) or less memory per worker.",
-                                details={"processes_stopped": result.oom_kills}))
+        findings.append(
+            make(
+                "execution.memory",
+                WARN,
+                f"A process the notebook started used more memory than the limit for one submission "
+                f"({sb.format_size(settings.memory_limit)}) and was stopped; the notebook went on.",
+                advice="Use fewer parallel workers (n_jobs) or less memory per worker.",
+                details={"processes_stopped": result.oom_kills},
+            )
+        )
     if memory:
-        findings.append(make("execution.memory", FAIL,
-                                f"Cell {memory[0][0] + 1} ran out of memory (the limit for one submission is "
-                                f"{sb.format_size(settings.memory_limit)}).",
-                                advice="Use less memory: smaller feature sets, float32, or batches.",
-                                details={"cells": [i for i, _, _ in memory]}))
-    network = [(i, e, v) for i, e, v in errors if any(h in v for h in _NETWORK_HINTS)
-               or e in ("URLError", "ConnectionError", "gaierror", "MaxRetryError", "NewConnectionError")]
+        findings.append(
+            make(
+                "execution.memory",
+                FAIL,
+                f"Cell {memory[0][0] + 1} ran out of memory (the limit for one submission is "
+                f"{sb.format_size(settings.memory_limit)}).",
+                advice="Use less memory: smaller feature sets, float32, or batches.",
+                details={"cells": [i for i, _, _ in memory]},
+            )
+        )
+    network = [
+        (i, e, v)
+        for i, e, v in errors
+        if any(h in v for h in _NETWORK_HINTS)
+        or e in ("URLError", "ConnectionError", "gaierror", "MaxRetryError", "NewConnectionError")
+    ]
     if network:
-        findings.append(make("execution.network", WARN,
-                                f"Cell {network[0][0] + 1} tried to use the internet, which is not available when "
-                                "notebooks are graded.",
-                                advice="Load data from the course's data (the data_dir parameter / MATMINER_DATA) "
-                                       "and do not download anything while the notebook runs.",
-                                details={"cells": [i for i, _, _ in network]}))
+        findings.append(
+            make(
+                "execution.network",
+                WARN,
+                f"Cell {network[0][0] + 1} tried to use the internet, which is not available when "
+                "notebooks are graded.",
+                advice="Load data from the course's data (the data_dir parameter / MATMINER_DATA) "
+                "and do not download anything while the notebook runs.",
+                details={"cells": [i for i, _, _ in network]},
+            )
+        )
     filesystem = [(i, e, v) for i, e, v in errors if any(h in v for h in _FS_HINTS)]
     if filesystem:
-        findings.append(make("execution.filesystem", WARN,
-                                f"Cell {filesystem[0][0] + 1} tried to use a file outside the notebook's own folder; "
-                                "when notebooks are graded only that folder (and the course data) can be used.",
-                                advice="Use relative paths to files in the notebook's folder, and the data_dir "
-                                       "parameter for the Matbench data; do not use absolute paths of your computer.",
-                                details={"cells": [i for i, _, _ in filesystem]}))
-    missing = [(i, e, v, name) for i, e, v in errors if (name := _missing_file(e, v)) and i not in
-               {j for j, _, _ in filesystem}]
+        findings.append(
+            make(
+                "execution.filesystem",
+                WARN,
+                f"Cell {filesystem[0][0] + 1} tried to use a file outside the notebook's own folder; "
+                "when notebooks are graded only that folder (and the course data) can be used.",
+                advice="Use relative paths to files in the notebook's folder, and the data_dir "
+                "parameter for the Matbench data; do not use absolute paths of your computer.",
+                details={"cells": [i for i, _, _ in filesystem]},
+            )
+        )
+    missing = [
+        (i, e, v, name)
+        for i, e, v in errors
+        if (name := _missing_file(e, v)) and i not in {j for j, _, _ in filesystem}
+    ]
     if missing:  # the first file not handed in (later reads of it fail for the same reason)
         index, _, _, name = missing[0]
         dataset = name.startswith("matbench_") or name.endswith((".json.gz", ".json.bz2"))
-        findings.append(make("execution.missing_file", FAIL,
-                             f"Cell {index + 1} reads `{name}`, a file that was not handed in with the notebook, so "
-                             "it failed when the grader ran it (the grader runs the notebook in a folder that holds "
-                             "only what you submitted).",
-                             advice=("Load the Matbench data with matminer's `load_dataset(...)` or the Matbench "
-                                     "task (`task.load()`): the grader provides every data set." if dataset else
-                                     "Submit the file with the notebook, or make it in the notebook itself."),
-                             details={"cells": [i for i, _, _, _ in missing], "files": sorted({n for *_, n in missing})}))
+        findings.append(
+            make(
+                "execution.missing_file",
+                FAIL,
+                f"Cell {index + 1} reads `{name}`, a file that was not handed in with the notebook, so "
+                "it failed when the grader ran it (the grader runs the notebook in a folder that holds "
+                "only what you submitted).",
+                advice=(
+                    "Load the Matbench data with matminer's `load_dataset(...)` or the Matbench "
+                    "task (`task.load()`): the grader provides every data set."
+                    if dataset
+                    else "Submit the file with the notebook, or make it in the notebook itself."
+                ),
+                details={"cells": [i for i, _, _, _ in missing], "files": sorted({n for *_, n in missing})},
+            )
+        )
     # Any other error: the notebook does not run from top to bottom as the grader runs it.
     explained = {i for i, _, _ in memory + network + filesystem} | {i for i, *_ in missing}
     other = [(i, e, v) for i, e, v in errors if i not in explained and e != "ModuleNotFoundError"]
     if other:
         index, ename, evalue = other[0]
-        earlier = [i for i in sorted(explained | {i for i, e, _ in errors if e == "ModuleNotFoundError"}) if i < index]
-        cause = (f" (it may follow from the error in cell {earlier[0] + 1}, explained above)" if earlier else "")
-        findings.append(make("execution.cell_errors", FAIL,
-                                f"{len(other)} cell(s) raised an error when the grader ran the notebook from top to "
-                                f"bottom; the first, cell {index + 1}, raised {ename}: {evalue[:200]}{cause}",
-                                advice="Restart the kernel and run all cells, then fix the first error (later ones "
-                                       "often follow from it); `autograder check --execute` runs it as the grader does.",
-                                details={"cells": [{"cell": i, "ename": e, "evalue": v[:300]}
-                                                   for i, e, v in other[:10]]}))
+        earlier = [
+            i
+            for i in sorted(explained | {i for i, e, _ in errors if e == "ModuleNotFoundError"})
+            if i < index
+        ]
+        cause = (
+            f" (it may follow from the error in cell {earlier[0] + 1}, explained above)" if earlier else ""
+        )
+        findings.append(
+            make(
+                "execution.cell_errors",
+                FAIL,
+                f"{len(other)} cell(s) raised an error when the grader ran the notebook from top to "
+                f"bottom; the first, cell {index + 1}, raised {ename}: {evalue[:200]}{cause}",
+                advice="Restart the kernel and run all cells, then fix the first error (later ones "
+                "often follow from it); `autograder check --execute` runs it as the grader does.",
+                details={"cells": [{"cell": i, "ename": e, "evalue": v[:300]} for i, e, v in other[:10]]},
+            )
+        )
     findings += missing_module_findings(errors, job.declared_packages)
     changes = [_renumbered(change, nb) for change in job.changes]
     findings += install_findings(changes, job.declared_packages)
     for change in changes:
         kind = change.get("kind")
         if kind in ("restored_locked_cell", "restored_deleted_cell"):
-            findings.append(make("sanitise.restored_cell", WARN,
-                                    f"{change['message']} (cell {change['cell'] + 1})",
-                                    advice="Do not edit or delete the locked cells: the grader always runs "
-                                           "the instructor's version.",
-                                    details={k: v for k, v in change.items() if k != "message"}))
+            findings.append(
+                make(
+                    "sanitise.restored_cell",
+                    WARN,
+                    f"{change['message']} (cell {change['cell'] + 1})",
+                    advice="Do not edit or delete the locked cells: the grader always runs "
+                    "the instructor's version.",
+                    details={k: v for k, v in change.items() if k != "message"},
+                )
+            )
         elif kind == "duplicate_grade_id":
             copies = ", ".join(str(c + 1) for c in change.get("copies", []))
-            findings.append(make("sanitise.duplicate_cell", INFO,
-                                    f"{change['message']} (cells {copies})",
-                                    advice="Copying a locked cell is fine; change the copy, not the original.",
-                                    details={k: v for k, v in change.items() if k != "message"}))
+            findings.append(
+                make(
+                    "sanitise.duplicate_cell",
+                    INFO,
+                    f"{change['message']} (cells {copies})",
+                    advice="Copying a locked cell is fine; change the copy, not the original.",
+                    details={k: v for k, v in change.items() if k != "message"},
+                )
+            )
     return findings

@@ -24,14 +24,36 @@ REQUIREMENTS = "requirements.txt"
 # Import name -> distribution name, for modules that are NOT installed (installed ones are looked
 # up with importlib.metadata.packages_distributions()).
 KNOWN_IMPORTS = {
-    "sklearn": "scikit-learn", "skopt": "scikit-optimize", "imblearn": "imbalanced-learn",
-    "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml", "umap": "umap-learn",
-    "Bio": "biopython", "dscribe": "dscribe", "ase": "ase", "catboost": "catboost",
-    "optuna": "optuna", "tensorflow": "tensorflow", "keras": "keras", "jax": "jax",
-    "torch_geometric": "torch-geometric", "dgl": "dgl", "megnet": "megnet", "m3gnet": "m3gnet",
-    "matgl": "matgl", "alignn": "alignn", "modnet": "modnet", "crabnet": "crabnet",
-    "automatminer": "automatminer", "mendeleev": "mendeleev", "plotly": "plotly", "mp_api": "mp-api",
-    "ydata_profiling": "ydata-profiling", "hyperopt": "hyperopt", "pymatviz": "pymatviz",
+    "sklearn": "scikit-learn",
+    "skopt": "scikit-optimize",
+    "imblearn": "imbalanced-learn",
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+    "yaml": "pyyaml",
+    "umap": "umap-learn",
+    "Bio": "biopython",
+    "dscribe": "dscribe",
+    "ase": "ase",
+    "catboost": "catboost",
+    "optuna": "optuna",
+    "tensorflow": "tensorflow",
+    "keras": "keras",
+    "jax": "jax",
+    "torch_geometric": "torch-geometric",
+    "dgl": "dgl",
+    "megnet": "megnet",
+    "m3gnet": "m3gnet",
+    "matgl": "matgl",
+    "alignn": "alignn",
+    "modnet": "modnet",
+    "crabnet": "crabnet",
+    "automatminer": "automatminer",
+    "mendeleev": "mendeleev",
+    "plotly": "plotly",
+    "mp_api": "mp-api",
+    "ydata_profiling": "ydata-profiling",
+    "hyperopt": "hyperopt",
+    "pymatviz": "pymatviz",
 }
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
 
@@ -71,8 +93,12 @@ def fingerprint(packages: tuple[str, ...]) -> dict:
             versions[_normal(name)] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[_normal(name)] = None
-    return {"python": platform.python_version(), "implementation": sys.implementation.name,
-            "autograder": __version__, "packages": versions}
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "autograder": __version__,
+        "packages": versions,
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -116,38 +142,59 @@ def missing_module_findings(cells: list[tuple[int, str, str]], declared: list[st
         seen.add(top)
         if find_spec_safe(top):
             # the package exists; a submodule does not (wrong version or a typo)
-            findings.append(make("environment.missing_module", FAIL,
-                f"Cell {index + 1} imports `{module}`, which does not exist in the installed version of "
-                f"{top} ({_version(distribution_for(top))}).",
-                advice="Check the name, or write the import for the version in the course environment "
-                       "(pip install -r requirements.txt gives you the same versions).",
-                details={"cell": index, "module": module, "package": distribution_for(top)}))
+            findings.append(
+                make(
+                    "environment.missing_module",
+                    FAIL,
+                    f"Cell {index + 1} imports `{module}`, which does not exist in the installed version of "
+                    f"{top} ({_version(distribution_for(top))}).",
+                    advice="Check the name, or write the import for the version in the course environment "
+                    "(pip install -r requirements.txt gives you the same versions).",
+                    details={"cell": index, "module": module, "package": distribution_for(top)},
+                )
+            )
             continue
         dist = distribution_for(module)
         if _normal(dist) in declared_norm:
-            findings.append(make("environment.declared_but_missing", COULD_NOT_RUN,
-                f"Cell {index + 1} imports `{top}` (package {dist}): requirements.txt lists it but the grading "
-                "environment does not have it, so the notebook could not be graded fairly.",
-                advice="Install the course environment on the grading machine (make setup, or pip install "
-                       "-r requirements.txt) and grade again with --force.",
-                visibility=MARKER, details={"cell": index, "module": module, "package": dist}))
+            findings.append(
+                make(
+                    "environment.declared_but_missing",
+                    COULD_NOT_RUN,
+                    f"Cell {index + 1} imports `{top}` (package {dist}): requirements.txt lists it but the grading "
+                    "environment does not have it, so the notebook could not be graded fairly.",
+                    advice="Install the course environment on the grading machine (make setup, or pip install "
+                    "-r requirements.txt) and grade again with --force.",
+                    visibility=MARKER,
+                    details={"cell": index, "module": module, "package": dist},
+                )
+            )
             continue
         if top not in KNOWN_IMPORTS and dist == top:
             # no package known by that name: it may as well be a module of the student's own
-            findings.append(make("environment.missing_package", FAIL,
-                f"Cell {index + 1} imports `{top}`, which is neither a package of the course environment nor a "
-                "file handed in with the notebook, so it failed when your notebook was graded.",
-                advice=f"If `{top}` is your own module, submit {top}.py with the notebook (or put its code in "
-                       "the notebook); if it is a package, use packages from the assignment's requirements.txt "
-                       "or ask the instructor to add it well before the deadline.",
-                details={"cell": index, "module": module, "package": None, "maybe_local": True}))
+            findings.append(
+                make(
+                    "environment.missing_package",
+                    FAIL,
+                    f"Cell {index + 1} imports `{top}`, which is neither a package of the course environment nor a "
+                    "file handed in with the notebook, so it failed when your notebook was graded.",
+                    advice=f"If `{top}` is your own module, submit {top}.py with the notebook (or put its code in "
+                    "the notebook); if it is a package, use packages from the assignment's requirements.txt "
+                    "or ask the instructor to add it well before the deadline.",
+                    details={"cell": index, "module": module, "package": None, "maybe_local": True},
+                )
+            )
             continue
-        findings.append(make("environment.missing_package", FAIL,
-            f"Cell {index + 1} imports `{top}` (package {dist}), which is not in the course environment, "
-            "so it failed when your notebook was graded.",
-            advice=f"Use packages from the assignment's requirements.txt, or ask the instructor to add "
-                   f"{dist} to the course environment well before the deadline.",
-            details={"cell": index, "module": module, "package": dist}))
+        findings.append(
+            make(
+                "environment.missing_package",
+                FAIL,
+                f"Cell {index + 1} imports `{top}` (package {dist}), which is not in the course environment, "
+                "so it failed when your notebook was graded.",
+                advice=f"Use packages from the assignment's requirements.txt, or ask the instructor to add "
+                f"{dist} to the course environment well before the deadline.",
+                details={"cell": index, "module": module, "package": dist},
+            )
+        )
     return findings
 
 
@@ -161,20 +208,30 @@ def install_findings(changes: list[dict], declared: list[str]) -> list[Finding]:
         packages = change.get("packages") or []
         absent = [p for p in packages if _normal(p) not in declared_norm and not is_installed(p)]
         if absent:
-            findings.append(make("environment.pip_install", WARN,
-                f"Cell {change['cell'] + 1} runs `{change['command']}`. Installing packages is not possible when "
-                f"notebooks are graded, and {', '.join(absent)} "
-                f"{'is' if len(absent) == 1 else 'are'} not in the course environment.",
-                advice="Use packages from the assignment's requirements.txt, or ask the instructor to add "
-                       "the package before the deadline. Remove the install line from your notebook.",
-                details={"cell": change["cell"], "packages": packages, "absent": absent}))
+            findings.append(
+                make(
+                    "environment.pip_install",
+                    WARN,
+                    f"Cell {change['cell'] + 1} runs `{change['command']}`. Installing packages is not possible when "
+                    f"notebooks are graded, and {', '.join(absent)} "
+                    f"{'is' if len(absent) == 1 else 'are'} not in the course environment.",
+                    advice="Use packages from the assignment's requirements.txt, or ask the instructor to add "
+                    "the package before the deadline. Remove the install line from your notebook.",
+                    details={"cell": change["cell"], "packages": packages, "absent": absent},
+                )
+            )
         else:
-            findings.append(make("environment.pip_install", INFO,
-                f"Cell {change['cell'] + 1} runs `{change['command']}`; it was skipped when grading (packages cannot "
-                "be installed then), and the course environment already has "
-                f"{', '.join(packages) if packages else 'what it needs'}.",
-                advice="Remove the install line: the course environment provides the packages.",
-                details={"cell": change["cell"], "packages": packages}))
+            findings.append(
+                make(
+                    "environment.pip_install",
+                    INFO,
+                    f"Cell {change['cell'] + 1} runs `{change['command']}`; it was skipped when grading (packages cannot "
+                    "be installed then), and the course environment already has "
+                    f"{', '.join(packages) if packages else 'what it needs'}.",
+                    advice="Remove the install line: the course environment provides the packages.",
+                    details={"cell": change["cell"], "packages": packages},
+                )
+            )
     return findings
 
 

@@ -47,8 +47,13 @@ def _coalesce(outputs) -> list:
     merged: list = []
     parts: list[str] = []  # the texts of the stream being merged (joined once: linear in the output)
     for output in list(outputs) + [None]:
-        same = (output is not None and output.get("output_type") == "stream" and merged and parts
-                and merged[-1].get("name") == output.get("name"))
+        same = (
+            output is not None
+            and output.get("output_type") == "stream"
+            and merged
+            and parts
+            and merged[-1].get("name") == output.get("name")
+        )
         if same:
             parts.append(_text(output.get("text", "")))
             continue
@@ -71,29 +76,32 @@ def _fit(data: bytes, budget: int) -> int:
 def _head(text: str, budget: int) -> str:
     """The start of `text` within `budget` bytes, ending at a line break when there is one."""
     data = text.encode("utf-8", "replace")
-    cut = data[:_fit(data, budget)].decode("utf-8", "ignore")
+    cut = data[: _fit(data, budget)].decode("utf-8", "ignore")
     return cut[: cut.rfind("\n") + 1] if "\n" in cut else cut
 
 
 def _tail(text: str, budget: int) -> str:
     data = text.encode("utf-8", "replace")
     size = _fit(data[::-1], budget)
-    cut = data[len(data) - size:].decode("utf-8", "ignore") if size else ""
-    return cut[cut.find("\n") + 1:] if "\n" in cut[:-1] else cut
+    cut = data[len(data) - size :].decode("utf-8", "ignore") if size else ""
+    return cut[cut.find("\n") + 1 :] if "\n" in cut[:-1] else cut
 
 
 def _short_error(output):
     lines = output.get("traceback", [])
     if len(lines) > TRACEBACK_LINES:
         half = TRACEBACK_LINES // 2
-        output["traceback"] = lines[:half] + [f"{NOTE}... {len(lines) - TRACEBACK_LINES} lines of the traceback cut ..."] \
+        output["traceback"] = (
+            lines[:half]
+            + [f"{NOTE}... {len(lines) - TRACEBACK_LINES} lines of the traceback cut ..."]
             + lines[-half:]
+        )
     output["traceback"] = [line[:20_000] for line in output.get("traceback", [])]
     return output
 
 
 def _human(n: int) -> str:
-    for unit, scale in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n} bytes"
@@ -102,8 +110,12 @@ def _human(n: int) -> str:
 def _record(cell, original: int, kept: int, why: str) -> None:
     ours = cell.metadata.setdefault("autograder", {})
     before = ours.get("output_cut") or {}
-    ours["output_cut"] = {"bytes": max(original, before.get("bytes", 0)), "kept": kept,
-                          "lines": before.get("lines", 0), "why": before.get("why", why)}
+    ours["output_cut"] = {
+        "bytes": max(original, before.get("bytes", 0)),
+        "kept": kept,
+        "lines": before.get("lines", 0),
+        "why": before.get("why", why),
+    }
 
 
 class OutputGuard:
@@ -123,8 +135,9 @@ class OutputGuard:
         if not self.limit or msg.get("msg_type") not in self.KINDS or self.kept[cell_index] <= self.limit:
             return True
         content = msg.get("content", {})
-        gone = self.dropped.setdefault(cell_index, {"bytes": 0, "lines": 0, "tail": deque(), "tail_chars": 0,
-                                                    "name": "stdout"})
+        gone = self.dropped.setdefault(
+            cell_index, {"bytes": 0, "lines": 0, "tail": deque(), "tail_chars": 0, "name": "stdout"}
+        )
         if msg["msg_type"] == "stream":
             text = str(content.get("text", ""))
             lines = text.count("\n")
@@ -133,7 +146,9 @@ class OutputGuard:
             gone["tail"].append(text)
             gone["tail_chars"] += len(text)
             gone["name"] = content.get("name", "stdout")
-            while len(gone["tail"]) > 1 and gone["tail_chars"] - len(gone["tail"][0]) > self.limit // TAIL_SHARE:
+            while (
+                len(gone["tail"]) > 1 and gone["tail_chars"] - len(gone["tail"][0]) > self.limit // TAIL_SHARE
+            ):
                 gone["tail_chars"] -= len(gone["tail"].popleft())
         else:
             gone["bytes"] += len(json.dumps(content.get("data", {})))
@@ -185,7 +200,7 @@ def bound_cell(cell, limit: int | None, dropped: dict | None = None) -> bool:
                 if part:
                     head.append(_stream(output.get("name", "stdout"), part))
                 used = head_budget
-                text = text[len(part):]
+                text = text[len(part) :]
             dropped_text.append(text)
             last_stream = output.get("name", "stdout")
         else:
@@ -194,9 +209,13 @@ def bound_cell(cell, limit: int | None, dropped: dict | None = None) -> bool:
     tail = _tail(rest, limit // TAIL_SHARE) if rest else ""
     lines = rest.count("\n") - tail.count("\n") + max(extra_lines, 0)
     cut_bytes = total - used - len(tail.encode("utf-8", "replace")) - sum(output_bytes(e) for e in errors)
-    note = (f"\n{NOTE}{_human(max(cut_bytes, 0))} of this cell's output{f' ({lines:,} lines)' if lines else ''} "
-            f"cut here: the grader keeps {_human(limit)} per cell.{' The end of the output follows.' if tail else ''}\n")
-    cell["outputs"] = head + [_stream("stderr", note)] + ([_stream(last_stream, tail)] if tail else []) + errors
+    note = (
+        f"\n{NOTE}{_human(max(cut_bytes, 0))} of this cell's output{f' ({lines:,} lines)' if lines else ''} "
+        f"cut here: the grader keeps {_human(limit)} per cell.{' The end of the output follows.' if tail else ''}\n"
+    )
+    cell["outputs"] = (
+        head + [_stream("stderr", note)] + ([_stream(last_stream, tail)] if tail else []) + errors
+    )
     _record(cell, total, sum(output_bytes(o) for o in cell["outputs"]), "cell")
     cell.metadata["autograder"]["output_cut"]["lines"] = max(lines, 0)
     return True
@@ -214,11 +233,19 @@ def bound_notebook(nb, cell_limit: int | None, notebook_limit: int | None) -> li
         size = sum(output_bytes(o) for o in cell.get("outputs", []))
         if notebook_limit and used + size > notebook_limit and size:
             errors = [_short_error(o) for o in cell.outputs if o.get("output_type") == "error"]
-            cell["outputs"] = [_stream("stderr", f"{NOTE}The output of this cell ({_human(size)}) was not kept: "
-                                                 f"the grader keeps {_human(notebook_limit)} of output for the "
-                                                 "whole notebook.\n")] + errors
+            cell["outputs"] = [
+                _stream(
+                    "stderr",
+                    f"{NOTE}The output of this cell ({_human(size)}) was not kept: "
+                    f"the grader keeps {_human(notebook_limit)} of output for the "
+                    "whole notebook.\n",
+                )
+            ] + errors
             _record(cell, size, sum(output_bytes(o) for o in cell.outputs), "notebook")
             size = sum(output_bytes(o) for o in cell.outputs)
         used += size
-    return [{"cell": index, **cell.metadata["autograder"]["output_cut"]} for index, cell in enumerate(nb.cells)
-            if cell.cell_type == "code" and (cell.metadata.get("autograder") or {}).get("output_cut")]
+    return [
+        {"cell": index, **cell.metadata["autograder"]["output_cut"]}
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.metadata.get("autograder") or {}).get("output_cut")
+    ]

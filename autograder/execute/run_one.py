@@ -77,8 +77,11 @@ def _limit_data(limit: int | None) -> None:
 def code_cell_hashes(nb) -> list[list]:
     """[[index, sha1 of source]] of the code cells the kernel will be sent, for the trace's `cell`
     events (IPython's pre_run_cell sees the source, not the index)."""
-    return [[i, hashlib.sha1(c.source.encode()).hexdigest()] for i, c in enumerate(nb.cells)
-            if c.cell_type == "code" and c.source.strip()]
+    return [
+        [i, hashlib.sha1(c.source.encode()).hexdigest()]
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and c.source.strip()
+    ]
 
 
 def install_kernel_startup(spec: dict, nb) -> None:
@@ -86,14 +89,17 @@ def install_kernel_startup(spec: dict, nb) -> None:
     ipython_dir = Path(os.environ.get("IPYTHONDIR", home / ".ipython"))
     startup = ipython_dir / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(__file__).with_name("kernel_startup") / "autograder_trace.py", startup / STARTUP_NAME)
+    shutil.copyfile(
+        Path(__file__).with_name("kernel_startup") / "autograder_trace.py", startup / STARTUP_NAME
+    )
     config = home / ".autograder" / "kernel.json"
     config.parent.mkdir(parents=True, exist_ok=True)
     Path(spec["trace_path"]).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump({"nonce": spec["nonce"], "trace_path": spec["trace_path"],
-                   "cells": code_cell_hashes(nb)}, handle)
+        json.dump(
+            {"nonce": spec["nonce"], "trace_path": spec["trace_path"], "cells": code_cell_hashes(nb)}, handle
+        )
 
 
 def main() -> int:
@@ -101,8 +107,14 @@ def main() -> int:
     _non_dumpable()
     frames = FrameWriter(int(sys.argv[1]))
     _limit_data(spec.get("memory_limit"))
-    outcome: dict = {"finished": False, "exception": None, "current_cell": None, "kernel_exit": None,
-                     "deadline_hit": False, "started": time.time()}
+    outcome: dict = {
+        "finished": False,
+        "exception": None,
+        "current_cell": None,
+        "kernel_exit": None,
+        "deadline_hit": False,
+        "started": time.time(),
+    }
     try:
         _run(spec, frames, outcome)
     except BaseException as error:  # noqa: BLE001 - everything becomes data for the engine
@@ -171,8 +183,9 @@ def _run(spec: dict, frames: FrameWriter, outcome: dict) -> None:
 
     # The notebook as papermill will run it (same loading and parameter injection), for the trace's
     # map from cell source to cell index.
-    parameterised = parameterize_notebook(load_notebook_node(INPUT_URL), spec["parameters"],
-                                          kernel_name=spec["kernel_name"], language="python")
+    parameterised = parameterize_notebook(
+        load_notebook_node(INPUT_URL), spec["parameters"], kernel_name=spec["kernel_name"], language="python"
+    )
     install_kernel_startup(spec, parameterised)
 
     def on_cell_start(cell, cell_index):
@@ -184,10 +197,14 @@ def _run(spec: dict, frames: FrameWriter, outcome: dict) -> None:
         record = {"status": status}
         if content.get("ename") == TIMEOUT_ENAME:
             record["status"] = "timeout"
-            cell.outputs.append(nbformat.v4.new_output(
-                "stream", name="stderr",
-                text=f"[autograder] This cell was stopped after {spec['cell_timeout']} s, the time "
-                     "budget for one cell. The cells after it still ran.\n"))
+            cell.outputs.append(
+                nbformat.v4.new_output(
+                    "stream",
+                    name="stderr",
+                    text=f"[autograder] This cell was stopped after {spec['cell_timeout']} s, the time "
+                    "budget for one cell. The cells after it still ran.\n",
+                )
+            )
         if status == "failed":
             record["error"] = {"ename": content.get("ename"), "evalue": str(content.get("evalue"))[:500]}
         cell.metadata["autograder"] = record
@@ -199,14 +216,28 @@ def _run(spec: dict, frames: FrameWriter, outcome: dict) -> None:
         threading.Thread(target=_notebook_deadline, args=(deadline, done, outcome), daemon=True).start()
     try:
         papermill.execute_notebook(
-            INPUT_URL, OUTPUT_URL, parameters=spec["parameters"], kernel_name=spec["kernel_name"],
-            language="python", progress_bar=False, log_output=False, request_save_on_cell_execute=True,
-            start_timeout=spec.get("start_timeout", 120), execution_timeout=spec.get("cell_timeout"),
-            allow_errors=True, interrupt_on_timeout=True, iopub_timeout=15,
-            error_on_timeout={"ename": TIMEOUT_ENAME,
-                              "evalue": f"the cell ran longer than {spec.get('cell_timeout')} s",
-                              "traceback": []},
-            shutdown_kernel="immediate", on_cell_start=on_cell_start, on_cell_executed=on_cell_executed)
+            INPUT_URL,
+            OUTPUT_URL,
+            parameters=spec["parameters"],
+            kernel_name=spec["kernel_name"],
+            language="python",
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=True,
+            start_timeout=spec.get("start_timeout", 120),
+            execution_timeout=spec.get("cell_timeout"),
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            iopub_timeout=15,
+            error_on_timeout={
+                "ename": TIMEOUT_ENAME,
+                "evalue": f"the cell ran longer than {spec.get('cell_timeout')} s",
+                "traceback": [],
+            },
+            shutdown_kernel="immediate",
+            on_cell_start=on_cell_start,
+            on_cell_executed=on_cell_executed,
+        )
         outcome["finished"] = True
     except PapermillExecutionError:
         outcome["finished"] = True  # some cells raised; every cell still ran (allow_errors)

@@ -63,24 +63,42 @@ class SandboxError(UserError):
 
 # --- bubblewrap ------------------------------------------------------------------------------------
 
+
 @functools.lru_cache(maxsize=1)
 def bwrap_status() -> tuple[bool, str]:
     """(usable, reason). Runs a tiny sandbox once per process: bwrap may be installed but unusable
     (no unprivileged user namespaces)."""
     exe = shutil.which("bwrap")
     if not exe:
-        return False, ("bubblewrap is not installed (sudo apt-get install bubblewrap; "
-                       "on other systems the package is usually called bubblewrap too)")
-    probe = [exe, "--unshare-user", "--unshare-net", "--unshare-pid", "--die-with-parent",
-             "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+        return False, (
+            "bubblewrap is not installed (sudo apt-get install bubblewrap; "
+            "on other systems the package is usually called bubblewrap too)"
+        )
+    probe = [
+        exe,
+        "--unshare-user",
+        "--unshare-net",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "true",
+    ]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return False, f"bubblewrap is installed but does not start ({error})"
     if done.returncode != 0:
-        return False, (f"bubblewrap is installed but cannot create a sandbox here "
-                       f"({done.stderr.strip() or done.returncode}); user namespaces may be disabled "
-                       "(sysctl kernel.unprivileged_userns_clone=1 or run as root)")
+        return False, (
+            f"bubblewrap is installed but cannot create a sandbox here "
+            f"({done.stderr.strip() or done.returncode}); user namespaces may be disabled "
+            "(sysctl kernel.unprivileged_userns_clone=1 or run as root)"
+        )
     return True, exe
 
 
@@ -88,12 +106,18 @@ def _python_roots() -> list[Path]:
     """Folders the interpreter, its standard library and site-packages live in, and the autograder
     package (for run_one). Other sys.path entries (the current folder, a script's folder: perhaps the
     course root) are deliberately left out."""
-    roots = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-             Path(os.path.realpath(sys.executable)).parent.parent}
+    roots = {
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+        Path(os.path.realpath(sys.executable)).parent.parent,
+    }
     for entry in sys.path:
         if entry and os.path.isdir(entry) and ("site-packages" in entry or "dist-packages" in entry):
             roots.add(Path(entry))
-    roots.add(Path(__file__).resolve().parents[1])  # autograder/: this module is autograder/execute/sandbox.py
+    roots.add(
+        Path(__file__).resolve().parents[1]
+    )  # autograder/: this module is autograder/execute/sandbox.py
     return [p.resolve() for p in roots]
 
 
@@ -102,8 +126,10 @@ def check_layout(course_root: Path) -> None:
     course_root = Path(course_root).resolve()
     for path in _python_roots():
         if path == course_root or path in course_root.parents:
-            raise SandboxError(f"The Python installation ({path}) contains the course directory, so the sandbox "
-                               "cannot show one without the other; put the course elsewhere.")
+            raise SandboxError(
+                f"The Python installation ({path}) contains the course directory, so the sandbox "
+                "cannot show one without the other; put the course elsewhere."
+            )
 
 
 def _minimal(paths: list[Path]) -> list[Path]:
@@ -134,10 +160,25 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
     ok, exe = bwrap_status()
     if not ok:
         raise SandboxError(exe)
-    args = [exe, "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try",
-            "--disable-userns", "--hostname", "grader", "--die-with-parent", "--new-session",
-            "--clearenv"]
+    args = [
+        exe,
+        "--unshare-user",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-net",
+        "--unshare-cgroup-try",
+        "--disable-userns",
+        "--hostname",
+        "grader",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+    ]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
         if host.is_symlink():
@@ -146,22 +187,43 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
             args += ["--ro-bind", str(host), str(host)]
     # The private /tmp, /var/tmp and /run come before the Python installation is bound: bubblewrap mounts in
     # order, and a virtual environment under /tmp (a CI checkout) must stay visible on top of the new /tmp.
-    tmp_size = str(spec.memory_limit or 4 * 1024 ** 3)  # tmpfs lives in memory: bound it
-    args += ["--dev", "/dev", "--proc", "/proc", "--size", tmp_size, "--tmpfs", "/tmp",
-             "--size", tmp_size, "--tmpfs", "/var/tmp", "--size", str(64 * 1024 ** 2), "--tmpfs", "/run"]
+    tmp_size = str(spec.memory_limit or 4 * 1024**3)  # tmpfs lives in memory: bound it
+    args += [
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--size",
+        tmp_size,
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        tmp_size,
+        "--tmpfs",
+        "/var/tmp",
+        "--size",
+        str(64 * 1024**2),
+        "--tmpfs",
+        "/run",
+    ]
     work = Path(spec.work_dir).resolve()
     system = [Path("/usr"), Path("/etc"), Path("/sys")]
     for path in _minimal([p for p in system if p.is_dir()] + _python_roots()):
         if path == work or path in work.parents:
             # e.g. Python installed in a folder that holds the course: binding it would show the course
-            raise SandboxError(f"The Python installation ({path}) contains the course directory, so the sandbox "
-                               "cannot show one without the other; put the course elsewhere.")
+            raise SandboxError(
+                f"The Python installation ({path}) contains the course directory, so the sandbox "
+                "cannot show one without the other; put the course elsewhere."
+            )
         args += ["--ro-bind", str(path), str(path)]
     # a virtual environment reached through a symlink (a worktree's .venv linking to another checkout's) is run
     # by the link's path: show the environment there too, or the interpreter is not found inside
     prefix = Path(sys.prefix)
-    if prefix.is_absolute() and prefix.resolve() != prefix and not any(
-            prefix == r or r in prefix.parents for r in _minimal([p for p in system if p.is_dir()])):
+    if (
+        prefix.is_absolute()
+        and prefix.resolve() != prefix
+        and not any(prefix == r or r in prefix.parents for r in _minimal([p for p in system if p.is_dir()]))
+    ):
         args += ["--ro-bind", str(prefix.resolve()), str(prefix)]
     for secret in _ETC_SECRETS:
         if os.path.exists(secret):
@@ -176,8 +238,7 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
         args += ["--ro-bind", str(host), inside]
     if data_files:
         args += ["--remount-ro", SANDBOX_DATA]
-    args += ["--bind", str(spec.home_dir), SANDBOX_HOME,
-             "--bind", str(spec.work_dir), spec.inner_work_dir]
+    args += ["--bind", str(spec.home_dir), SANDBOX_HOME, "--bind", str(spec.work_dir), spec.inner_work_dir]
     for key, value in spec.env.items():
         args += ["--setenv", key, value]
     args += ["--chdir", spec.inner_work_dir, "--"]
@@ -185,6 +246,7 @@ def bwrap_command(spec: SandboxSpec, inner: list[str]) -> list[str]:
 
 
 # --- memory cgroups --------------------------------------------------------------------------------
+
 
 class MemoryCgroup:
     """A child cgroup of our own with a memory limit (v2: memory.max; v1: memory.limit_in_bytes)."""
@@ -241,7 +303,7 @@ class MemoryCgroup:
             limit = probe / ("memory.max" if version == 2 else "memory.limit_in_bytes")
             if not limit.exists():
                 return False
-            limit.write_text(str(256 * 1024 ** 2))
+            limit.write_text(str(256 * 1024**2))
             return True
         except OSError:
             return False
@@ -325,13 +387,16 @@ class MemoryCgroup:
 
 # --- running ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class SandboxResult:
     returncode: int | None
     wall_seconds: float
     cpu_seconds: float
     peak_memory_bytes: int
-    killed: str | None = None  # "memory" | "disk" | "timeout" | "interrupted" when we (or the OOM killer) stopped it
+    killed: str | None = (
+        None  # "memory" | "disk" | "timeout" | "interrupted" when we (or the OOM killer) stopped it
+    )
     notebook: bytes | None = None  # the last notebook snapshot the run sent
     outcome: dict | None = None  # the run's own account (None if it was killed before sending it)
     memory_method: str = "none"  # "cgroup-v1" | "cgroup-v2" | "rlimit+watchdog" | "none"
@@ -404,8 +469,9 @@ def _stop_kernel_side(procs) -> float:
     return time.monotonic() + 30
 
 
-def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_path: Path,
-                  on_start=None, on_notebook=None) -> SandboxResult:
+def run_sandboxed(
+    spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_path: Path, on_start=None, on_notebook=None
+) -> SandboxResult:
     """Run `inner` (a command line for the sandbox's Python) with `stdin_data` on stdin; its stdout
     and stderr go to `log_path`; it may write frames to the file descriptor given in its stdin
     spec (we substitute `{frame_fd}` in `inner`). on_notebook: called with each notebook snapshot."""
@@ -438,9 +504,16 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
     start = time.monotonic()
     with open(log_path, "ab") as log:
         try:
-            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=log,
-                                    pass_fds=(write_fd,), env=env, start_new_session=True,
-                                    cwd=None if spec.use_bwrap else spec.work_dir)
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                pass_fds=(write_fd,),
+                env=env,
+                start_new_session=True,
+                cwd=None if spec.use_bwrap else spec.work_dir,
+            )
         finally:
             os.close(write_fd)
         if on_start:
@@ -502,11 +575,21 @@ def run_sandboxed(spec: SandboxSpec, inner: list[str], stdin_data: bytes, log_pa
         oom_kills = cgroup.oom_kills()
         cgroup.remove()
     if oom_kills and killed is None and not (reader.outcome or {}).get("finished"):
-        killed = "memory"  # the out-of-memory killer stopped the kernel (a run that finished only lost a helper)
-    return SandboxResult(returncode=proc.returncode, wall_seconds=wall,
-                         cpu_seconds=max(cpu_rusage, cpu_sampled), peak_memory_bytes=int(max(peak, maxrss)),
-                         killed=killed, notebook=reader.notebook, outcome=reader.outcome,
-                         memory_method=method, oom_kills=oom_kills, disk_bytes=written)
+        killed = (
+            "memory"  # the out-of-memory killer stopped the kernel (a run that finished only lost a helper)
+        )
+    return SandboxResult(
+        returncode=proc.returncode,
+        wall_seconds=wall,
+        cpu_seconds=max(cpu_rusage, cpu_sampled),
+        peak_memory_bytes=int(max(peak, maxrss)),
+        killed=killed,
+        notebook=reader.notebook,
+        outcome=reader.outcome,
+        memory_method=method,
+        oom_kills=oom_kills,
+        disk_bytes=written,
+    )
 
 
 def written_bytes(folders, stop_above: int | None = None) -> int:

@@ -52,10 +52,29 @@ _NBGRADER_KEYS = ("grade", "solution", "locked", "points", "task", "schema_versi
 _INSTALL = re.compile(
     r"^(?P<indent>\s*)(?P<command>(?:[!%]\s*|%%\s*)"
     r"(?:(?:sudo\s+)?(?:pip3?|conda|mamba|micromamba|uv\s+pip|apt-get|apt)"
-    r"|(?:python3?|\{sys\.executable\}|\$\{?sys\.executable\}?)\s+-m\s+pip)\s+install\b.*)$")
-_PIP_OPTIONS_WITH_VALUE = {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url",
-                           "--extra-index-url", "-f", "--find-links", "-t", "--target", "-e", "--editable",
-                           "--prefix", "--root", "--channel", "-n", "--name", "-p"}
+    r"|(?:python3?|\{sys\.executable\}|\$\{?sys\.executable\}?)\s+-m\s+pip)\s+install\b.*)$"
+)
+_PIP_OPTIONS_WITH_VALUE = {
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-t",
+    "--target",
+    "-e",
+    "--editable",
+    "--prefix",
+    "--root",
+    "--channel",
+    "-n",
+    "--name",
+    "-p",
+}
 
 
 @dataclass
@@ -92,8 +111,9 @@ def _load_reference(path: Path, mtime: int) -> Reference:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if not grade_id or grade_id in cells:
             continue
-        cells[grade_id] = ReferenceCell(index, grade_id, cell, nbgrader_utils.is_locked(cell),
-                                        nbgrader_utils.compute_checksum(cell))
+        cells[grade_id] = ReferenceCell(
+            index, grade_id, cell, nbgrader_utils.is_locked(cell), nbgrader_utils.compute_checksum(cell)
+        )
         order.append(grade_id)
     return Reference(path, cells, order, parameters_cell, list(nb.cells))
 
@@ -129,7 +149,7 @@ def pip_packages(command: str) -> list[str]:
     if "install" not in words:
         return []
     names, skip = [], False
-    for word in words[words.index("install") + 1:]:
+    for word in words[words.index("install") + 1 :]:
         if skip:
             skip = False
             continue
@@ -160,9 +180,11 @@ def neutralise_installs(source: str) -> tuple[str, list[str]]:
             j += 1
             command = command.rstrip()[:-1] + " " + lines[j].strip()
         commands.append(command.strip())
-        out.append(f"{match.group('indent')}pass  # [autograder] not run when grading "
-                   f"(packages cannot be installed): {command.strip()}")
-        out.extend(f"{match.group('indent')}# {line.strip()}" for line in lines[i + 1:j + 1])
+        out.append(
+            f"{match.group('indent')}pass  # [autograder] not run when grading "
+            f"(packages cannot be installed): {command.strip()}"
+        )
+        out.extend(f"{match.group('indent')}# {line.strip()}" for line in lines[i + 1 : j + 1])
         i = j + 1
     return "\n".join(out), commands
 
@@ -177,12 +199,22 @@ def sanitise(nb, reference: Reference | None) -> tuple[object, list[dict]]:
     for index, cell in enumerate(nb.cells):
         tags = cell.metadata.get("tags", [])
         if PAPERMILL_ERROR_TAG in tags:
-            changes.append(_change("removed_papermill_error_cell", index,
-                                   "Removed a papermill error banner left from an earlier run."))
+            changes.append(
+                _change(
+                    "removed_papermill_error_cell",
+                    index,
+                    "Removed a papermill error banner left from an earlier run.",
+                )
+            )
             continue
         if INJECTED_TAG in tags:
-            changes.append(_change("removed_injected_parameters", index,
-                                   "Removed parameters injected by an earlier papermill run."))
+            changes.append(
+                _change(
+                    "removed_injected_parameters",
+                    index,
+                    "Removed parameters injected by an earlier papermill run.",
+                )
+            )
             continue
         kept.append(cell)
     nb.cells = kept
@@ -196,15 +228,20 @@ def sanitise(nb, reference: Reference | None) -> tuple[object, list[dict]]:
     if reference is not None and on_template(nb, reference):
         _restore(nb, reference, changes)
     elif reference is not None:
-        changes.append(_change("template_free", None,
-                               "The notebook does not use the assignment's template (it has none of the "
-                               "instructor's cells), so it ran as written; the grader's settings went into a "
-                               "cell of their own at the top."))
+        changes.append(
+            _change(
+                "template_free",
+                None,
+                "The notebook does not use the assignment's template (it has none of the "
+                "instructor's cells), so it ran as written; the grader's settings went into a "
+                "cell of their own at the top.",
+            )
+        )
 
     # copied cells copy their cell id too: make ids unique, deterministically (nbformat would pick
     # random ones, and the cache key must not change from one run to the next)
     seen_ids: set[str] = set()
-    for index, cell in enumerate(nb.cells):
+    for cell in nb.cells:
         cell_id = cell.get("id")
         if cell_id is None:
             continue
@@ -223,9 +260,15 @@ def sanitise(nb, reference: Reference | None) -> tuple[object, list[dict]]:
         if commands:
             cell.source = source
             for command in commands:
-                changes.append(_change("neutralised_install", index,
-                                       f"Did not run `{command}`: packages cannot be installed while grading.",
-                                       command=command, packages=pip_packages(command)))
+                changes.append(
+                    _change(
+                        "neutralised_install",
+                        index,
+                        f"Did not run `{command}`: packages cannot be installed while grading.",
+                        command=command,
+                        packages=pip_packages(command),
+                    )
+                )
     return nb, changes
 
 
@@ -254,11 +297,16 @@ def _restore(nb, reference: Reference, changes: list[dict]) -> None:
                 nb.cells[index].metadata.pop("nbgrader", None)
                 nb.cells[index].metadata.pop("deletable", None)
                 nb.cells[index].metadata.pop("editable", None)
-        changes.append(_change(
-            "duplicate_grade_id", keep,
-            f"The locked cell '{grade_id}' appeared {len(where)} times; the copy that matches the instructor's "
-            "cell (else the last one) was used as the instructor's cell, the other copies ran as ordinary cells.",
-            grade_id=grade_id, copies=where))
+        changes.append(
+            _change(
+                "duplicate_grade_id",
+                keep,
+                f"The locked cell '{grade_id}' appeared {len(where)} times; the copy that matches the instructor's "
+                "cell (else the last one) was used as the instructor's cell, the other copies ran as ordinary cells.",
+                grade_id=grade_id,
+                copies=where,
+            )
+        )
 
     # 1. restore instructor-owned cells; drop ids the source does not know
     present = set()
@@ -270,9 +318,15 @@ def _restore(nb, reference: Reference, changes: list[dict]) -> None:
         ref = reference.cells.get(grade_id)
         if ref is None:
             cell.metadata.pop("nbgrader", None)
-            changes.append(_change("unknown_grade_id", index,
-                                   f"A cell carried an nbgrader id '{grade_id}' that the assignment does not "
-                                   "have; it was treated as an ordinary cell.", grade_id=grade_id))
+            changes.append(
+                _change(
+                    "unknown_grade_id",
+                    index,
+                    f"A cell carried an nbgrader id '{grade_id}' that the assignment does not "
+                    "have; it was treated as an ordinary cell.",
+                    grade_id=grade_id,
+                )
+            )
             continue
         present.add(grade_id)
         what = []
@@ -281,7 +335,9 @@ def _restore(nb, reference: Reference, changes: list[dict]) -> None:
             what.append("cell type")
         meta, ref_meta = cell.metadata["nbgrader"], ref.cell.metadata["nbgrader"]
         if "checksum" in meta and meta["checksum"] is None:
-            del meta["checksum"]  # invalid for nbgrader's schema (CheckCellMetadata would reject the notebook)
+            del meta[
+                "checksum"
+            ]  # invalid for nbgrader's schema (CheckCellMetadata would reject the notebook)
         differing = [k for k in _NBGRADER_KEYS if meta.get(k) != ref_meta.get(k)]
         if differing:
             for key in _NBGRADER_KEYS:
@@ -300,12 +356,19 @@ def _restore(nb, reference: Reference, changes: list[dict]) -> None:
                 what.append("source")
             meta["checksum"] = ref.checksum  # as OverwriteCells: always the source's checksum
         if what:
-            changes.append(_change("restored_locked_cell", index,
-                                   f"The instructor's cell '{grade_id}' had been changed ({', '.join(what)}); "
-                                   "the original was restored before running.", grade_id=grade_id, what=what))
+            changes.append(
+                _change(
+                    "restored_locked_cell",
+                    index,
+                    f"The instructor's cell '{grade_id}' had been changed ({', '.join(what)}); "
+                    "the original was restored before running.",
+                    grade_id=grade_id,
+                    what=what,
+                )
+            )
 
     # deleted instructor-owned cells come back after the cell that preceded them in the source
-    for position, grade_id in enumerate(reference.order):
+    for grade_id in reference.order:
         ref = reference.cells[grade_id]
         if grade_id in present or not ref.locked:
             continue
@@ -317,32 +380,54 @@ def _restore(nb, reference: Reference, changes: list[dict]) -> None:
         nb.cells.insert(insert_at, restored)
         present.add(grade_id)
         _shift(changes, insert_at)
-        changes.append(_change("restored_deleted_cell", insert_at,
-                               f"The instructor's cell '{grade_id}' was missing; it was put back before "
-                               "running.", grade_id=grade_id))
+        changes.append(
+            _change(
+                "restored_deleted_cell",
+                insert_at,
+                f"The instructor's cell '{grade_id}' was missing; it was put back before running.",
+                grade_id=grade_id,
+            )
+        )
 
     # 5. the papermill parameters cell
     if reference.parameters_cell is not None and not any(
-            PARAMETERS_TAG in c.metadata.get("tags", []) for c in nb.cells):
+        PARAMETERS_TAG in c.metadata.get("tags", []) for c in nb.cells
+    ):
         names = re.findall(r"^([A-Za-z_]\w*)\s*=", reference.parameters_cell.source, flags=re.MULTILINE)
         for index, cell in enumerate(nb.cells):
             if cell.metadata.get("nbgrader", {}).get("grade_id"):
                 continue  # an instructor's cell (e.g. `challenge = str(challenge).upper()`) is never the Settings cell
-            if cell.cell_type == "code" and names and re.search(rf"^{re.escape(names[0])}\s*=", cell.source, re.MULTILINE):
+            if (
+                cell.cell_type == "code"
+                and names
+                and re.search(rf"^{re.escape(names[0])}\s*=", cell.source, re.MULTILINE)
+            ):
                 cell.metadata.setdefault("tags", []).append(PARAMETERS_TAG)
-                changes.append(_change("restored_parameters_tag", index,
-                                       "The settings cell had lost its 'parameters' tag; the tag was put back "
-                                       "so the grader's values apply."))
+                changes.append(
+                    _change(
+                        "restored_parameters_tag",
+                        index,
+                        "The settings cell had lost its 'parameters' tag; the tag was put back "
+                        "so the grader's values apply.",
+                    )
+                )
                 break
         else:
-            first_locked = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                                 and nbgrader_utils.is_locked(c)), 0)
+            first_locked = next(
+                (i for i, c in enumerate(nb.cells) if c.cell_type == "code" and nbgrader_utils.is_locked(c)),
+                0,
+            )
             cell = copy.deepcopy(reference.parameters_cell)
             cell.outputs, cell.execution_count = [], None
             nb.cells.insert(first_locked, cell)
             _shift(changes, first_locked)
-            changes.append(_change("restored_parameters_cell", first_locked,
-                                   "The parameters cell was missing; the original was put back."))
+            changes.append(
+                _change(
+                    "restored_parameters_cell",
+                    first_locked,
+                    "The parameters cell was missing; the original was put back.",
+                )
+            )
 
 
 def _anchor(nb, reference: Reference, source_index: int) -> int:

@@ -41,8 +41,10 @@ def read_trace(path: Path, nonce: str | None) -> Trace:
     """Read and validate a trace. Never raises for a bad file: says what is wrong instead."""
     path = Path(path)
     if not path.is_file():
-        return Trace(problem="no protocol trace was written (the notebook never started, or the trace "
-                             "file was removed)")
+        return Trace(
+            problem="no protocol trace was written (the notebook never started, or the trace "
+            "file was removed)"
+        )
     events, bad = [], 0
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:

@@ -60,8 +60,12 @@ def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | 
             criterion = rule.criterion_of(finding)
             if criterion not in rubric.criteria:
                 continue
-            item = {"check_id": finding.check_id, "status": finding.status, "effect": rule.effect,
-                    "rule": rule.index + 1}
+            item = {
+                "check_id": finding.check_id,
+                "status": finding.status,
+                "effect": rule.effect,
+                "rule": rule.index + 1,
+            }
             if rule.effect == "suggest" and finding.status in rule.marks:
                 totals[criterion][0] += rule.marks[finding.status] * rule.weight
                 totals[criterion][1] += rule.weight
@@ -91,8 +95,13 @@ def caps_for(rubric: Rubric, findings: list[Finding]) -> dict[str, list[dict]]:
         for finding in findings:
             if rule.matches(finding) and rule.criterion in rubric.criteria:
                 caps.setdefault(rule.criterion, []).append(
-                    {"cap": rule.cap, "rule": rule.index + 1, "check_id": finding.check_id,
-                     "note": rule.note or finding.message})
+                    {
+                        "cap": rule.cap,
+                        "rule": rule.index + 1,
+                        "check_id": finding.check_id,
+                        "note": rule.note or finding.message,
+                    }
+                )
     return caps
 
 
@@ -105,8 +114,12 @@ def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
     run_failed = any(f.check_id.startswith("execution.") and f.status == FAIL for f in findings)
 
     def consequence(finding: Finding) -> bool:
-        return (run_failed and finding.status == COULD_NOT_RUN and not finding.check_id.startswith(ENGINE_PREFIXES)
-                and "error" not in (finding.details or {}))
+        return (
+            run_failed
+            and finding.status == COULD_NOT_RUN
+            and not finding.check_id.startswith(ENGINE_PREFIXES)
+            and "error" not in (finding.details or {})
+        )
 
     flags, seen = [], set()
     for rule in rubric.rules:
@@ -117,13 +130,20 @@ def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
                 continue
             if rule.matches(finding) and (rule.flag, finding.check_id) not in seen:
                 seen.add((rule.flag, finding.check_id))
-                flags.append({"flag": rule.flag, "check_id": finding.check_id, "status": finding.status,
-                              "message": finding.message})
+                flags.append(
+                    {
+                        "flag": rule.flag,
+                        "check_id": finding.check_id,
+                        "status": finding.status,
+                        "message": finding.message,
+                    }
+                )
     return flags
 
 
-def combine(rubric: Rubric, findings: list[Finding], marks: dict[str, ManualMark], lateness: Lateness,
-            late_policy) -> dict:
+def combine(
+    rubric: Rubric, findings: list[Finding], marks: dict[str, ManualMark], lateness: Lateness, late_policy
+) -> dict:
     """The whole mark of one submission as a JSON-able dict (autograder.grade.grading adds the rest and writes it)."""
     suggestions = suggest(rubric, findings)
     caps = caps_for(rubric, findings)
@@ -132,8 +152,9 @@ def combine(rubric: Rubric, findings: list[Finding], marks: dict[str, ManualMark
     missing: list[str] = []
     for criterion in rubric.criteria.values():
         suggested, evidence = suggestions[criterion.key]
-        entry = CriterionMark(criterion.key, criterion.title, criterion.weight, suggested=suggested,
-                              evidence=evidence)
+        entry = CriterionMark(
+            criterion.key, criterion.title, criterion.weight, suggested=suggested, evidence=evidence
+        )
         given = marks.get(criterion.key)
         chosen = given if given is not None and (given.mark is not None or given.accept_suggestion) else None
         if given is not None:
@@ -141,14 +162,30 @@ def combine(rubric: Rubric, findings: list[Finding], marks: dict[str, ManualMark
             entry.second_marks = [asdict(m) for m in given.second_marks]
         if chosen is not None and chosen.accept_suggestion:
             if suggested is None:
-                flags.append({"flag": "Nothing to accept", "check_id": "", "status": WARN,
-                              "message": f"{criterion.title}: 'accept' in {chosen.where}, but there is no "
-                                         "suggested mark to accept."})
+                flags.append(
+                    {
+                        "flag": "Nothing to accept",
+                        "check_id": "",
+                        "status": WARN,
+                        "message": f"{criterion.title}: 'accept' in {chosen.where}, but there is no "
+                        "suggested mark to accept.",
+                    }
+                )
             else:
-                entry.mark, entry.manual, entry.source, entry.provisional = suggested, suggested, CONFIRMED, False
+                entry.mark, entry.manual, entry.source, entry.provisional = (
+                    suggested,
+                    suggested,
+                    CONFIRMED,
+                    False,
+                )
                 entry.marker = chosen.marker
         elif chosen is not None:
-            entry.mark, entry.manual, entry.source, entry.provisional = chosen.mark, chosen.mark, chosen.source, False
+            entry.mark, entry.manual, entry.source, entry.provisional = (
+                chosen.mark,
+                chosen.mark,
+                chosen.source,
+                False,
+            )
             entry.marker = chosen.marker
         if entry.mark is None and suggested is not None:
             entry.mark, entry.source, entry.provisional = suggested, SUGGESTED, True
@@ -160,45 +197,74 @@ def combine(rubric: Rubric, findings: list[Finding], marks: dict[str, ManualMark
             marker_mark = entry.source not in (SUGGESTED, CONFIRMED)
             if entry.mark > lowest["cap"] and marker_mark and chosen.override:
                 entry.override = chosen.override
-                flags.append({"flag": "Cap overridden by the marker", "check_id": lowest["check_id"], "status": WARN,
-                              "message": f"{criterion.title}: the marker's {entry.mark:g} stands above the automatic "
-                                         f"cap of {lowest['cap']:g} ({lowest['check_id']}). Reason given: "
-                                         f"{chosen.override}"})
+                flags.append(
+                    {
+                        "flag": "Cap overridden by the marker",
+                        "check_id": lowest["check_id"],
+                        "status": WARN,
+                        "message": f"{criterion.title}: the marker's {entry.mark:g} stands above the automatic "
+                        f"cap of {lowest['cap']:g} ({lowest['check_id']}). Reason given: "
+                        f"{chosen.override}",
+                    }
+                )
             elif entry.mark > lowest["cap"]:
                 entry.uncapped = entry.mark
                 entry.mark = lowest["cap"]
                 if marker_mark:
                     entry.provisional = True
-                    flags.append({
-                        "flag": "Mark above an automatic cap", "check_id": lowest["check_id"], "status": WARN,
-                        "message": f"{criterion.title}: the marker gave {entry.uncapped:g}, above the cap of "
-                                   f"{lowest['cap']:g} ({lowest['note']}). The cap counts for now; lower the mark, "
-                                   "or keep it by writing 'override: <reason>' in the formgrader comment (or the "
-                                   "override column of the marks CSV)."})
+                    flags.append(
+                        {
+                            "flag": "Mark above an automatic cap",
+                            "check_id": lowest["check_id"],
+                            "status": WARN,
+                            "message": f"{criterion.title}: the marker gave {entry.uncapped:g}, above the cap of "
+                            f"{lowest['cap']:g} ({lowest['note']}). The cap counts for now; lower the mark, "
+                            "or keep it by writing 'override: <reason>' in the formgrader comment (or the "
+                            "override column of the marks CSV).",
+                        }
+                    )
         band = rubric.band_for(entry.mark)
         if band:
             entry.band, entry.band_label = band.key, band.label
             entry.descriptor = criterion.descriptors.get(band.key, "")
         criteria.append(entry)
 
-    provisional_parts = [f"{c.title}: the marker's mark is above an automatic cap; awaiting the marker's decision"
-                         if c.source not in (SUGGESTED, CONFIRMED) else
-                         f"{c.title}: suggested by the autograder, not yet confirmed by a marker"
-                         for c in criteria if c.mark is not None and c.provisional]
+    provisional_parts = [
+        f"{c.title}: the marker's mark is above an automatic cap; awaiting the marker's decision"
+        if c.source not in (SUGGESTED, CONFIRMED)
+        else f"{c.title}: suggested by the autograder, not yet confirmed by a marker"
+        for c in criteria
+        if c.mark is not None and c.provisional
+    ]
     if lateness.state == "unknown":
-        flags.append({"flag": "Submission time unknown", "check_id": "", "status": WARN,
-                      "message": lateness.rule})
+        flags.append(
+            {"flag": "Submission time unknown", "check_id": "", "status": WARN, "message": lateness.rule}
+        )
         provisional_parts.append("Lateness: the submission time is unknown")
     elif lateness.state == "late":
-        flags.append({"flag": "Late submission", "check_id": "", "status": WARN,
-                      "message": f"Submitted {duration_text(lateness.hours_late)} after the deadline."})
+        flags.append(
+            {
+                "flag": "Late submission",
+                "check_id": "",
+                "status": WARN,
+                "message": f"Submitted {duration_text(lateness.hours_late)} after the deadline.",
+            }
+        )
 
     marked = [c for c in criteria if c.mark is not None]
     marked_weight = sum(c.weight for c in marked)
     partial = (sum(c.weight * c.mark for c in marked) / marked_weight) if marked_weight else None
-    overall = {"mark": None, "exact": None, "before_late": None, "band": "", "band_label": "",
-               "late_penalty": "", "partial": round(partial, 2) if partial is not None else None,
-               "marked_weight": marked_weight, "total_weight": rubric.total_weight}
+    overall = {
+        "mark": None,
+        "exact": None,
+        "before_late": None,
+        "band": "",
+        "band_label": "",
+        "late_penalty": "",
+        "partial": round(partial, 2) if partial is not None else None,
+        "marked_weight": marked_weight,
+        "total_weight": rubric.total_weight,
+    }
     if missing:
         status = INCOMPLETE
     else:
@@ -206,8 +272,14 @@ def combine(rubric: Rubric, findings: list[Finding], marks: dict[str, ManualMark
         after, penalty = lateness.apply(exact, late_policy)
         mark = round_half_up(after)
         band = rubric.band_for(mark)
-        overall.update(mark=mark, exact=round(after, 4), before_late=round(exact, 4), late_penalty=penalty,
-                       band=band.key if band else "", band_label=band.label if band else "")
+        overall.update(
+            mark=mark,
+            exact=round(after, 4),
+            before_late=round(exact, 4),
+            late_penalty=penalty,
+            band=band.key if band else "",
+            band_label=band.label if band else "",
+        )
         status = PROVISIONAL if provisional_parts else FINAL
     return {
         "status": status,

@@ -38,11 +38,19 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from autograder.errors import UserError
-from autograder.grade.marks import FIRST, FORMGRADER, CommentParts, ManualMark, MarkRow, join_comment, split_comment
+from autograder.grade.marks import (
+    FIRST,
+    FORMGRADER,
+    CommentParts,
+    ManualMark,
+    MarkRow,
+    join_comment,
+    split_comment,
+)
 from autograder.grade.rubric import Rubric
 
 log = logging.getLogger(__name__)
@@ -84,7 +92,7 @@ def nbgrader_settings(course) -> tuple[str, str]:
             course_id = str(directory["course_id"])
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        url = prefix + str((Path(course.root) / url[len(prefix):]).resolve())
+        url = prefix + str((Path(course.root) / url[len(prefix) :]).resolve())
     return url, course_id
 
 
@@ -109,7 +117,7 @@ class GradebookBridge:
         self.gradebook = self._retrying(lambda: Gradebook(db_url, course_id=course_id))
 
     @classmethod
-    def for_course(cls, course) -> "GradebookBridge":
+    def for_course(cls, course) -> GradebookBridge:
         return cls(*nbgrader_settings(course))
 
     def __enter__(self):
@@ -132,10 +140,12 @@ class GradebookBridge:
         except MissingEntry as error:
             raise GradebookError(
                 f"The gradebook has no assignment '{assignment}'. Run `autograder release` first: "
-                "nbgrader records the assignment's cells in the gradebook then.") from error
+                "nbgrader records the assignment's cells in the gradebook then."
+            ) from error
         if not found.notebooks:
-            raise GradebookError(f"The gradebook's assignment '{assignment}' has no notebooks. "
-                                 "Run `autograder release` again.")
+            raise GradebookError(
+                f"The gradebook's assignment '{assignment}' has no notebooks. Run `autograder release` again."
+            )
         return list(found.notebooks)
 
     def _cells(self, notebook) -> dict[str, object]:
@@ -181,15 +191,20 @@ class GradebookBridge:
         from sqlalchemy.orm import selectinload
 
         notebooks = selectinload(SubmittedAssignment.notebooks)
-        submissions = (self.gradebook.db.query(SubmittedAssignment)
-                       .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-                       .filter(Assignment.name == assignment)
-                       .options(notebooks.selectinload(SubmittedNotebook.grades).selectinload(Grade.cell),
-                                notebooks.selectinload(SubmittedNotebook.comments).selectinload(Comment.cell),
-                                notebooks.selectinload(SubmittedNotebook.notebook)
-                                .selectinload(Notebook._base_cells))  # nbgrader keeps its cells in this relationship
-                       .all())
-        return {submission.student_id: self._submission_grades(submission, rubric) for submission in submissions}
+        submissions = (
+            self.gradebook.db.query(SubmittedAssignment)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .filter(Assignment.name == assignment)
+            .options(
+                notebooks.selectinload(SubmittedNotebook.grades).selectinload(Grade.cell),
+                notebooks.selectinload(SubmittedNotebook.comments).selectinload(Comment.cell),
+                notebooks.selectinload(SubmittedNotebook.notebook).selectinload(Notebook._base_cells),
+            )  # nbgrader keeps its cells in this relationship
+            .all()
+        )
+        return {
+            submission.student_id: self._submission_grades(submission, rubric) for submission in submissions
+        }
 
     def _manual_grades(self, student: str, assignment: str, rubric: Rubric) -> ManualGrades:
         from nbgrader.api import MissingEntry
@@ -222,11 +237,20 @@ class GradebookBridge:
                     mark = round(min(100.0, max(0.0, 100.0 * points / master.max_score)), 2)
                 if mark is not None or parts.text or parts.accept or parts.second_marks:
                     result.marks[criterion] = ManualMark(
-                        criterion, mark, parts.text, FORMGRADER, f"formgrader cell {grade_id}",
-                        accept_suggestion=parts.accept and mark is None, marker=parts.marker,
-                        override=parts.override, second_marks=parts.second_marks)
-            for cell, attribute in ((rubric.declaration_cell, "declaration_comment"),
-                                    (rubric.general_cell, "general_comment")):
+                        criterion,
+                        mark,
+                        parts.text,
+                        FORMGRADER,
+                        f"formgrader cell {grade_id}",
+                        accept_suggestion=parts.accept and mark is None,
+                        marker=parts.marker,
+                        override=parts.override,
+                        second_marks=parts.second_marks,
+                    )
+            for cell, attribute in (
+                (rubric.declaration_cell, "declaration_comment"),
+                (rubric.general_cell, "general_comment"),
+            ):
                 comment = comments.get(cell) if cell and cell in masters else None
                 if comment is not None and comment.manual_comment:
                     setattr(result, attribute, split_comment(comment.manual_comment).text)
@@ -234,8 +258,9 @@ class GradebookBridge:
 
     # --- the markers' marks from a spreadsheet ------------------------------------------------------
 
-    def store_marks(self, assignment: str, rubric: Rubric, rows: list[MarkRow], *,
-                    may_change: "callable") -> dict[tuple[str, str], str]:
+    def store_marks(
+        self, assignment: str, rubric: Rubric, rows: list[MarkRow], *, may_change: callable
+    ) -> dict[tuple[str, str], str]:
         """Write checked marks CSV rows into the gradebook, in one transaction: all of them or none.
         `may_change(row, current)` says whether a different mark already there may be replaced (the
         caller knows which marks an earlier import wrote); when it says no for any row, nothing is
@@ -250,7 +275,9 @@ class GradebookBridge:
             return rubric.general_cell
         return rubric.criteria[criterion].formgrader_cell
 
-    def current_marks(self, assignment: str, rubric: Rubric, student: str) -> dict[str, tuple[float | None, CommentParts]]:
+    def current_marks(
+        self, assignment: str, rubric: Rubric, student: str
+    ) -> dict[str, tuple[float | None, CommentParts]]:
         """criterion -> (the mark in the gradebook on the 0-100 scale, its comment split) for one student."""
         from nbgrader.api import MissingEntry
 
@@ -276,15 +303,24 @@ class GradebookBridge:
     def _store_marks(self, assignment, rubric, rows, may_change) -> dict[tuple[str, str], str]:
         notebooks = self.notebooks(assignment)
         if len(notebooks) != 1:
-            raise GradebookError(f"The gradebook's assignment '{assignment}' has {len(notebooks)} notebooks; "
-                                 "marks can be imported for a one-notebook assignment only.")
+            raise GradebookError(
+                f"The gradebook's assignment '{assignment}' has {len(notebooks)} notebooks; "
+                "marks can be imported for a one-notebook assignment only."
+            )
         notebook = notebooks[0]
         masters = self._cells(notebook)
-        missing_cells = sorted({self._cell_of(rubric, r.criterion) or r.criterion for r in rows
-                                if (self._cell_of(rubric, r.criterion) or "") not in masters})
+        missing_cells = sorted(
+            {
+                self._cell_of(rubric, r.criterion) or r.criterion
+                for r in rows
+                if (self._cell_of(rubric, r.criterion) or "") not in masters
+            }
+        )
         if missing_cells:
-            raise GradebookError(f"The released notebook has no formgrader cell(s) {', '.join(missing_cells)} "
-                                 "named in the rubric; release the assignment again (`autograder release`).")
+            raise GradebookError(
+                f"The released notebook has no formgrader cell(s) {', '.join(missing_cells)} "
+                "named in the rubric; release the assignment again (`autograder release`)."
+            )
         conflicts: dict[tuple[str, str], str] = {}
         try:
             with _quiet():
@@ -304,21 +340,31 @@ class GradebookBridge:
                         comment = self._find_comment(cell, notebook.name, assignment, student)
                         mark, parts = current.get(row.criterion, (None, CommentParts()))
                         if row.role == FIRST:
-                            new = CommentParts(row.comment, row.marker, row.override, row.accept, parts.second_marks)
+                            new = CommentParts(
+                                row.comment, row.marker, row.override, row.accept, parts.second_marks
+                            )
                             if (mark, parts) != (row.mark, new) and not may_change(row, (mark, parts)):
                                 conflicts[(student, row.criterion)] = (
-                                    f"{mark:g}" if mark is not None else "a comment") + " entered in formgrader"
+                                    f"{mark:g}" if mark is not None else "a comment"
+                                ) + " entered in formgrader"
                                 continue
                             if grade is not None and row.criterion not in ("declaration", "general"):
                                 points = masters[cell].max_score or 0.0
-                                grade.manual_score = None if row.mark is None else round(row.mark * points / 100.0, 4)
+                                grade.manual_score = (
+                                    None if row.mark is None else round(row.mark * points / 100.0, 4)
+                                )
                                 grade.needs_manual_grade = row.mark is None and not row.accept
                         else:
                             from autograder.grade.marks import SecondMark
 
                             others = [m for m in parts.second_marks if m.marker != row.marker]
-                            new = CommentParts(parts.text, parts.marker, parts.override, parts.accept,
-                                               others + [SecondMark(row.mark, row.marker, row.comment)])
+                            new = CommentParts(
+                                parts.text,
+                                parts.marker,
+                                parts.override,
+                                parts.accept,
+                                others + [SecondMark(row.mark, row.marker, row.comment)],
+                            )
                         if comment is not None:
                             comment.manual_comment = join_comment(new) or None
                         current[row.criterion] = (row.mark if row.role == FIRST else mark, new)
@@ -352,7 +398,8 @@ class GradebookBridge:
                     raise GradebookError(
                         f"The gradebook {self.db_url} stayed locked for {LOCK_RETRY_SECONDS:.0f} s"
                         f"{_lock_holders(self.db_url)}. Save or close formgrader's open grade, then run the "
-                        "command again: nothing of this attempt was written.") from error
+                        "command again: nothing of this attempt was written."
+                    ) from error
                 log.info("gradebook locked; retrying in %.1f s", pause)
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
@@ -374,11 +421,20 @@ class GradebookBridge:
         if found.last_name is None and found.first_name is None:
             found.last_name, found.first_name = "", ""
 
-    def record(self, student: str, assignment: str, grade: dict, rubric: Rubric, record=None,
-               executed_notebook: Path | None = None, submitted_at=None) -> dict:
+    def record(
+        self,
+        student: str,
+        assignment: str,
+        grade: dict,
+        rubric: Rubric,
+        record=None,
+        executed_notebook: Path | None = None,
+        submitted_at=None,
+    ) -> dict:
         """Store one submission's results; returns what was written (for logs and tests)."""
-        return self._retrying(lambda: self._record(student, assignment, grade, rubric, record, executed_notebook,
-                                                   submitted_at))
+        return self._retrying(
+            lambda: self._record(student, assignment, grade, rubric, record, executed_notebook, submitted_at)
+        )
 
     def _record(self, student, assignment, grade, rubric, record, executed_notebook, submitted_at) -> dict:
         self.notebooks(assignment)  # raises GradebookError with advice when not released
@@ -388,10 +444,8 @@ class GradebookBridge:
 
         moment = parse_time(submitted_at)
         if moment is not None:
-            from datetime import timezone
-
             if moment.tzinfo is not None:
-                moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
             kwargs["timestamp"] = moment
         self.gradebook.update_or_create_submission(assignment, student, **kwargs)
         executed = self._read_notebook(executed_notebook)
@@ -413,8 +467,11 @@ class GradebookBridge:
                     comment = self._find_comment(grade_id, notebook.name, assignment, student)
                     accepted = comment is not None and split_comment(comment.manual_comment).accept
                     # a suggestion is not a mark: only an accepted one counts in formgrader's total
-                    grade_row.auto_score = (round(suggested * master.max_score / 100.0, 2)
-                                            if accepted and suggested is not None and master.max_score else None)
+                    grade_row.auto_score = (
+                        round(suggested * master.max_score / 100.0, 2)
+                        if accepted and suggested is not None and master.max_score
+                        else None
+                    )
                     grade_row.needs_manual_grade = grade_row.manual_score is None and not accepted
                     if comment is not None:
                         comment.auto_comment = self._criterion_comment(entry, executed, grade_id)
@@ -504,13 +561,19 @@ class GradebookBridge:
             lines.append("Autograder: no suggested mark for this criterion; please grade it.")
         for item in entry.get("evidence") or []:
             if item.get("effect") == "limit":
-                lines.append(f"Suggestion limited to {item['limit']:g} by rubric rule {item['rule']} "
-                             f"({item['check_id']}): {item['note']} Your own mark is not limited.")
+                lines.append(
+                    f"Suggestion limited to {item['limit']:g} by rubric rule {item['rule']} "
+                    f"({item['check_id']}): {item['note']} Your own mark is not limited."
+                )
         for cap in entry.get("caps", []):
-            lines.append(f"Capped at {cap['cap']:g} by rubric rule {cap['rule']} ({cap['check_id']}): {cap['note']}")
+            lines.append(
+                f"Capped at {cap['cap']:g} by rubric rule {cap['rule']} ({cap['check_id']}): {cap['note']}"
+            )
         if entry.get("caps"):
-            lines.append("The cap is advice: to give a higher mark, add a line 'override: <your reason>' to your "
-                         "comment (it is shown to the module leader, not to the student).")
+            lines.append(
+                "The cap is advice: to give a higher mark, add a line 'override: <your reason>' to your "
+                "comment (it is shown to the module leader, not to the student)."
+            )
         if entry.get("override"):
             lines.append(f"Cap overridden by the marker: {entry['override']}")
         if entry.get("evidence"):
@@ -527,7 +590,9 @@ class GradebookBridge:
 
     @staticmethod
     def _declaration_comment(grade: dict) -> str:
-        items = [f for f in grade.get("findings", []) if str(f.get("check_id", "")).startswith("declaration.")]
+        items = [
+            f for f in grade.get("findings", []) if str(f.get("check_id", "")).startswith("declaration.")
+        ]
         if not items:
             return "Autograder: no declaration check result."
         return "Autograder: " + "; ".join(f"{f['check_id']} {f['status']}: {f['message']}" for f in items[:8])
@@ -542,14 +607,16 @@ def _lock_holders(db_url: str) -> str:
         import psutil
     except ImportError:
         return ""
-    target, holders = str(Path(db_url[len(prefix):]).resolve()), []
+    target, holders = str(Path(db_url[len(prefix) :]).resolve()), []
     me = os.getpid()
     for process in psutil.process_iter(["pid", "name", "username"]):
         if process.info["pid"] == me:
             continue
         try:
             if any(f.path == target for f in process.open_files()):
-                holders.append(f"{process.info['name']} pid {process.info['pid']} ({process.info['username']})")
+                holders.append(
+                    f"{process.info['name']} pid {process.info['pid']} ({process.info['username']})"
+                )
         except (psutil.Error, OSError):
             continue
     return f" (open in: {', '.join(holders)})" if holders else ""

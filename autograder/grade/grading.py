@@ -25,7 +25,7 @@ import logging
 import re
 import traceback
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autograder.checks import load_check_findings
@@ -49,13 +49,18 @@ class CohortResult:
     statuses: dict[str, str] = field(default_factory=dict)  # student -> final/provisional/incomplete
 
 
-def grade_cohort(course, assignment: str | None = None, student_ids: list[str] | None = None,
-                 *, update_gradebook: bool = True) -> CohortResult:
+def grade_cohort(
+    course,
+    assignment: str | None = None,
+    student_ids: list[str] | None = None,
+    *,
+    update_gradebook: bool = True,
+) -> CohortResult:
     """Grade stored executions in one go (every executed student, or those given)."""
     assignment = assignment or course.assignment
     grading = CohortGrading(course, assignment, update_gradebook=update_gradebook)
     try:
-        for student in (list(student_ids) if student_ids else course.executed_students(assignment)):
+        for student in list(student_ids) if student_ids else course.executed_students(assignment):
             grading.grade(student)
     finally:
         result = grading.finish()
@@ -68,12 +73,19 @@ class CohortGrading:
     `autograder grade` grades each submission as soon as its execution is checked, while the other
     executions are still running, so that the marks and feedback pages cost no extra wall time."""
 
-    def __init__(self, course, assignment: str, *, update_gradebook: bool = True, rubric=None, allocation=None):
+    def __init__(
+        self, course, assignment: str, *, update_gradebook: bool = True, rubric=None, allocation=None
+    ):
         """`rubric` and `allocation` as the batch read them (None: read from the course)."""
         self.course, self.assignment = course, assignment
         self.rubric = rubric or load_rubric(course.rubric_path)
-        self.allocation = allocation if allocation is not None else read_allocation(
-            course.allocation_path, course.config.catalogue, course.config.case_sensitive_ids)
+        self.allocation = (
+            allocation
+            if allocation is not None
+            else read_allocation(
+                course.allocation_path, course.config.catalogue, course.config.case_sensitive_ids
+            )
+        )
         self.result = CohortResult(assignment)
         self.update_gradebook = update_gradebook
         self._bridge, self._gradebook_tried = None, False
@@ -114,16 +126,22 @@ class CohortGrading:
         """Mark one submission and return its grade; a broken one records its error in grade.json
         and never stops the cohort."""
         try:
-            grade = grade_submission(self.course, self.assignment, student, self.rubric,
-                                     self.allocation.get(student), self.bridge)
+            grade = grade_submission(
+                self.course, self.assignment, student, self.rubric, self.allocation.get(student), self.bridge
+            )
             self.result.graded.append(student)
             self.result.statuses[student] = grade["status"]
         except Exception as error:
             log.exception("grading %s failed", student)
             self.result.errors[student] = f"{type(error).__name__}: {error}"
-            grade = {"student_id": student, "assignment": self.assignment, "status": "error",
-                     "error": f"{type(error).__name__}: {error}",
-                     "traceback": traceback.format_exc(limit=6), "generated_at": _now()}
+            grade = {
+                "student_id": student,
+                "assignment": self.assignment,
+                "status": "error",
+                "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc(limit=6),
+                "generated_at": _now(),
+            }
             self.course.save_grade(student, self.assignment, grade)
         return grade
 
@@ -135,15 +153,19 @@ class CohortGrading:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def load_record(course, student: str, assignment: str) -> ExecutionRecord:
     """The execution record, or a pending one when the submission has not been run."""
     record = course.load_record(student, assignment)
     if record is None:
-        return ExecutionRecord(student_id=student, assignment=assignment, status=PENDING,
-                               reason="This submission has not been run yet.")
+        return ExecutionRecord(
+            student_id=student,
+            assignment=assignment,
+            status=PENDING,
+            reason="This submission has not been run yet.",
+        )
     return record
 
 
@@ -169,8 +191,9 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
             manual = bridge.manual_grades(student, assignment, rubric)
         except Exception as error:
             gradebook_note = f"formgrader marks not read: {error}"
-    lateness = assess_lateness(course.config.late, course.config.deadline, record.submitted_at,
-                               manual.extension if manual else None)
+    lateness = assess_lateness(
+        course.config.late, course.config.deadline, record.submitted_at, manual.extension if manual else None
+    )
     grade = combine(rubric, findings, manual.marks if manual else {}, lateness, course.config.late)
     notebook_path = folder / record.notebook if record.notebook else None
     _number_cells(record, notebook_path)
@@ -179,13 +202,18 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
         # a failed run is called a failed run: the protocol's caps say the run failed (the protocol could
         # not be checked), not that it was not followed, and the page shows the student's own traceback
         first_error = failed_cell(notebook_path, record)
-        because = (f"cell {first_error['cell']} raised {first_error['ename']}" if first_error
-                   else (record.reason or "it did not run to the end").rstrip("."))
+        because = (
+            f"cell {first_error['cell']} raised {first_error['ename']}"
+            if first_error
+            else (record.reason or "it did not run to the end").rstrip(".")
+        )
         for criterion in grade["criteria"]:
             for cap in criterion["caps"]:
                 if cap["check_id"].startswith("protocol."):
-                    cap["note"] = (f"The notebook's run failed ({because}), so the protocol could not be checked and "
-                                   "there are no results to compare with the leaderboard.")
+                    cap["note"] = (
+                        f"The notebook's run failed ({because}), so the protocol could not be checked and "
+                        "there are no results to compare with the leaderboard."
+                    )
 
     catalogue = course.config.catalogue
     challenge = None
@@ -200,34 +228,55 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
         score = None  # a Score of another task (the allocation changed since the checks ran)
     results_error = ""
     if challenge is not None and score is None:
-        results_error = ("no results file was written by the run" if not record.results_file
-                         else "the results file holds no predictions that could be scored for " + challenge.task)
+        results_error = (
+            "no results file was written by the run"
+            if not record.results_file
+            else "the results file holds no predictions that could be scored for " + challenge.task
+        )
 
-    comments = {k: text for k, text in (("general", manual.general_comment if manual else ""),
-                                        ("declaration", manual.declaration_comment if manual else "")) if text}
-    grade.update({
-        "student_id": student,
-        "assignment": assignment,
-        "challenge": challenge.letter if challenge else None,
-        "task": challenge.task if challenge else record.task,
-        "execution": record.cache_key,
-        "run": {"status": record.status, "reason": record.reason, "wall_seconds": record.wall_seconds,
-                "cpu_seconds": record.cpu_seconds, "peak_memory_mb": record.peak_memory_mb,
-                "sandbox": record.sandbox, "submitted_at": record.submitted_at,
+    comments = {
+        k: text
+        for k, text in (
+            ("general", manual.general_comment if manual else ""),
+            ("declaration", manual.declaration_comment if manual else ""),
+        )
+        if text
+    }
+    grade.update(
+        {
+            "student_id": student,
+            "assignment": assignment,
+            "challenge": challenge.letter if challenge else None,
+            "task": challenge.task if challenge else record.task,
+            "execution": record.cache_key,
+            "run": {
+                "status": record.status,
+                "reason": record.reason,
+                "wall_seconds": record.wall_seconds,
+                "cpu_seconds": record.cpu_seconds,
+                "peak_memory_mb": record.peak_memory_mb,
+                "sandbox": record.sandbox,
+                "submitted_at": record.submitted_at,
                 "notebook": record.notebook,
                 # numbered as the student counts their cells (from 1, papermill's injected cell not counted)
-                "cells_failed": [c.number or c.index + 1 for c in record.cells if c.status not in ("completed",)],
-                "first_error": first_error},
-        "results": score,
-        "results_error": results_error,
-        "presentation": talk_facts,
-        "comments": comments,
-        "findings": [asdict(f) for f in findings],
-        "rubric": {"title": rubric.title, "sha256": rubric.sha256},
-        "generated_at": _now(),
-    })
+                "cells_failed": [
+                    c.number or c.index + 1 for c in record.cells if c.status not in ("completed",)
+                ],
+                "first_error": first_error,
+            },
+            "results": score,
+            "results_error": results_error,
+            "presentation": talk_facts,
+            "comments": comments,
+            "findings": [asdict(f) for f in findings],
+            "rubric": {"title": rubric.title, "sha256": rubric.sha256},
+            "generated_at": _now(),
+        }
+    )
     if gradebook_note:
-        grade["attention"].append({"flag": "Gradebook", "check_id": "", "status": "warn", "message": gradebook_note})
+        grade["attention"].append(
+            {"flag": "Gradebook", "check_id": "", "status": "warn", "message": gradebook_note}
+        )
     stored = course.load_grade(student, assignment)
     if stored is not None and _grade_content(stored) == _grade_content(grade):
         grade["generated_at"] = stored.get("generated_at", grade["generated_at"])  # unchanged: left as it is
@@ -259,7 +308,9 @@ def _stat(path: Path | None) -> list | None:
 
 @functools.lru_cache(maxsize=1)
 def _gradebook_code() -> str:
-    from autograder.grade import gradebook  # the module that writes the entry (its 0.4 s of imports are paid anyway)
+    from autograder.grade import (
+        gradebook,  # the module that writes the entry (its 0.4 s of imports are paid anyway)
+    )
 
     return hashlib.sha256(Path(gradebook.__file__).read_bytes()).hexdigest()
 
@@ -271,9 +322,19 @@ def _gradebook_key(course, grade: dict, rubric, folder: Path, notebook: Path | N
         identity = [course.gradebook_path.stat().st_ino, course.gradebook_path.stat().st_dev]
     except OSError:
         identity = None
-    blob = json.dumps([_grade_content(grade), rubric.sha256, _stat(course.result_path(grade["student_id"],
-                       grade["assignment"])), _stat(notebook), identity, database is not None, _gradebook_code()],
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        [
+            _grade_content(grade),
+            rubric.sha256,
+            _stat(course.result_path(grade["student_id"], grade["assignment"])),
+            _stat(notebook),
+            identity,
+            database is not None,
+            _gradebook_code(),
+        ],
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -310,8 +371,12 @@ def failed_cell(notebook_path, record: ExecutionRecord) -> dict | None:
     first = next((c for c in record.cells if c.status == "failed" and c.error), None)
     if first is None:
         return None
-    found = {"cell": first.number or first.index + 1, "ename": first.error.get("ename") or "Error",
-             "evalue": str(first.error.get("evalue") or "")[:500], "traceback": ""}
+    found = {
+        "cell": first.number or first.index + 1,
+        "ename": first.error.get("ename") or "Error",
+        "evalue": str(first.error.get("evalue") or "")[:500],
+        "traceback": "",
+    }
     if notebook_path is None or not Path(notebook_path).is_file():
         return found
     import nbformat  # only for a failed run: its traceback
@@ -322,8 +387,11 @@ def failed_cell(notebook_path, record: ExecutionRecord) -> dict | None:
     except (OSError, ValueError, IndexError):
         return found
     # IPython names a frame by the execution counter ("Cell In[9], line 17"); the student counts cells
-    numbers = {cells[c.index].get("execution_count"): c.number or c.index + 1 for c in record.cells
-               if not c.injected and c.index < len(cells) and cells[c.index].get("execution_count") is not None}
+    numbers = {
+        cells[c.index].get("execution_count"): c.number or c.index + 1
+        for c in record.cells
+        if not c.injected and c.index < len(cells) and cells[c.index].get("execution_count") is not None
+    }
 
     def in_their_numbering(match: re.Match) -> str:
         number = numbers.get(int(match.group(1)))
@@ -337,11 +405,16 @@ def failed_cell(notebook_path, record: ExecutionRecord) -> dict | None:
             if line.startswith(("Cell In[", "Input In [")):
                 frame = [_IN_COUNTER.sub(in_their_numbering, line)]
                 own.append(frame)
-            elif (line.startswith(("File ", f"{found['ename']}:")) or set(line.strip()) == {"-"}
-                  or "Traceback (most recent call last)" in line):
+            elif (
+                line.startswith(("File ", f"{found['ename']}:"))
+                or set(line.strip()) == {"-"}
+                or "Traceback (most recent call last)" in line
+            ):
                 frame = None  # a library's frame, the banner or the error line (added once below)
             elif frame is not None and line.strip():
                 frame.append(line)
-        found["traceback"] = "\n\n".join(["\n".join(f) for f in own] + [f"{found['ename']}: {found['evalue']}"])[:4000]
+        found["traceback"] = "\n\n".join(
+            ["\n".join(f) for f in own] + [f"{found['ename']}: {found['evalue']}"]
+        )[:4000]
         break
     return found

@@ -51,18 +51,25 @@ class Lateness:
         if late_policy.kind == "cap":
             if self.hours_late <= late_policy.grace_hours:
                 capped = min(mark, late_policy.cap_mark)
-                return capped, (f"late by {duration_text(self.hours_late)}: mark capped at "
-                                f"{late_policy.cap_mark:g}" + (" (no change)" if capped == mark else ""))
-            return 0.0, (f"late by {duration_text(self.hours_late)}, more than {late_policy.grace_hours:g} h: "
-                         "mark 0")
+                return capped, (
+                    f"late by {duration_text(self.hours_late)}: mark capped at "
+                    f"{late_policy.cap_mark:g}" + (" (no change)" if capped == mark else "")
+                )
+            return 0.0, (
+                f"late by {duration_text(self.hours_late)}, more than {late_policy.grace_hours:g} h: mark 0"
+            )
         if late_policy.kind == "per_day":
             days = math.ceil(self.hours_late / 24)
             if self.hours_late / 24 > late_policy.zero_after_days:
-                return 0.0, (f"late by {duration_text(self.hours_late)}, more than "
-                             f"{late_policy.zero_after_days:g} days: mark 0")
+                return 0.0, (
+                    f"late by {duration_text(self.hours_late)}, more than "
+                    f"{late_policy.zero_after_days:g} days: mark 0"
+                )
             off = days * late_policy.percent_per_day
-            return max(0.0, mark - off), (f"late by {duration_text(self.hours_late)} ({days} started day"
-                                          f"{'s' if days != 1 else ''}): {off:g} marks off")
+            return max(0.0, mark - off), (
+                f"late by {duration_text(self.hours_late)} ({days} started day"
+                f"{'s' if days != 1 else ''}): {off:g} marks off"
+            )
         return mark, ""
 
 
@@ -74,29 +81,49 @@ def duration_text(hours: float) -> str:
     return f"{hours / 24:.1f} days"
 
 
-def assess_lateness(late_policy, deadline: datetime | None, submitted_at, extension: timedelta | None = None) -> Lateness:
+def assess_lateness(
+    late_policy, deadline: datetime | None, submitted_at, extension: timedelta | None = None
+) -> Lateness:
     submitted = parse_time(submitted_at)
     extension_hours = extension.total_seconds() / 3600 if extension else 0.0
     if deadline is None:
-        return Lateness("no-deadline", submitted_at=submitted.isoformat() if submitted else None,
-                        policy=late_policy.kind, rule="No deadline is configured.")
+        return Lateness(
+            "no-deadline",
+            submitted_at=submitted.isoformat() if submitted else None,
+            policy=late_policy.kind,
+            rule="No deadline is configured.",
+        )
     due = _aware(deadline) + (extension or timedelta(0))
     if submitted is None:
-        return Lateness("unknown", deadline=due.isoformat(), policy=late_policy.kind,
-                        extension_hours=extension_hours,
-                        rule="The submission time is unknown, so lateness could not be checked.")
+        return Lateness(
+            "unknown",
+            deadline=due.isoformat(),
+            policy=late_policy.kind,
+            extension_hours=extension_hours,
+            rule="The submission time is unknown, so lateness could not be checked.",
+        )
     hours = (_aware(submitted) - due).total_seconds() / 3600
     state = "late" if hours > 0 else "on-time"
-    return Lateness(state, deadline=due.isoformat(), submitted_at=_aware(submitted).isoformat(),
-                    hours_late=max(0.0, hours), extension_hours=extension_hours, policy=late_policy.kind,
-                    rule="" if state == "on-time" else describe_policy(late_policy))
+    return Lateness(
+        state,
+        deadline=due.isoformat(),
+        submitted_at=_aware(submitted).isoformat(),
+        hours_late=max(0.0, hours),
+        extension_hours=extension_hours,
+        policy=late_policy.kind,
+        rule="" if state == "on-time" else describe_policy(late_policy),
+    )
 
 
 def describe_policy(late_policy) -> str:
     if late_policy.kind == "cap":
-        return (f"Work up to {late_policy.grace_hours:g} h late is capped at {late_policy.cap_mark:g}; "
-                "later work gets 0.")
+        return (
+            f"Work up to {late_policy.grace_hours:g} h late is capped at {late_policy.cap_mark:g}; "
+            "later work gets 0."
+        )
     if late_policy.kind == "per_day":
-        return (f"{late_policy.percent_per_day:g} marks off per started day late; 0 after "
-                f"{late_policy.zero_after_days:g} days.")
+        return (
+            f"{late_policy.percent_per_day:g} marks off per started day late; 0 after "
+            f"{late_policy.zero_after_days:g} days."
+        )
     return "Lateness is recorded only."

@@ -95,8 +95,13 @@ def split_comment(comment: str | None) -> CommentParts:
             else:
                 second = _SECOND.match(value)
                 if second:
-                    parts.second_marks.append(SecondMark(float(second.group(1)), (second.group(2) or "").strip(),
-                                                         (second.group(3) or "").strip()))
+                    parts.second_marks.append(
+                        SecondMark(
+                            float(second.group(1)),
+                            (second.group(2) or "").strip(),
+                            (second.group(3) or "").strip(),
+                        )
+                    )
             continue
         if _ACCEPT_LINE.match(line):
             parts.accept = True
@@ -116,16 +121,21 @@ def join_comment(parts: CommentParts) -> str:
     if parts.override:
         lines.append(f"override: {parts.override}")
     for second in parts.second_marks:
-        lines.append(f"second mark: {second.mark:g}" + (f" by {second.marker}" if second.marker else "")
-                     + (f": {' '.join(second.comment.split())}" if second.comment else ""))
+        lines.append(
+            f"second mark: {second.mark:g}"
+            + (f" by {second.marker}" if second.marker else "")
+            + (f": {' '.join(second.comment.split())}" if second.comment else "")
+        )
     return "\n".join(lines)
 
 
 # --- the marks CSV ---------------------------------------------------------------------------------
 
+
 @dataclass
 class MarkRow:
     """One line of a marks CSV, checked."""
+
     line: int
     student: str
     criterion: str  # a rubric criterion key, or "general" / "declaration"
@@ -146,6 +156,7 @@ class KnownStudents:
     """Who may have marks: the students of the allocation (with their challenge) and any whose
     submission was collected. Ids are compared as the allocation compares them (the course's
     `case_sensitive_ids`)."""
+
     allocated: Allocation  # student -> challenge letter
     submitted: set[str] = field(default_factory=set)
 
@@ -162,11 +173,16 @@ class KnownStudents:
             return None
         everyone = sorted(set(self.allocated) | self.submitted)
         if Allocation(dict.fromkeys(self.submitted), self.allocated.case_sensitive).spelling(student):
-            return (f"{student} has a submission but no challenge in the allocation; add them with "
-                    "`autograder assign` first.")
+            return (
+                f"{student} has a submission but no challenge in the allocation; add them with "
+                "`autograder assign` first."
+            )
         folded = {s.lower(): s for s in everyone}
-        close = ([folded[student.lower()]] if student.lower() in folded
-                 else difflib.get_close_matches(student, everyone, n=1, cutoff=0.6))
+        close = (
+            [folded[student.lower()]]
+            if student.lower() in folded
+            else difflib.get_close_matches(student, everyone, n=1, cutoff=0.6)
+        )
         hint = f" Did you mean '{close[0]}'?" if close else ""
         return f"unknown student id '{student}'.{hint} Known students are those of the allocation (`autograder assign`)."
 
@@ -187,12 +203,16 @@ def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = 
     header = [h.strip().lower() for h in rows[0]]
     missing = [h for h in ("student_id", "criterion", "mark") if h not in header]
     if missing:
-        raise MarksError(f"{path}, line 1: the header must have student_id, criterion, mark and "
-                         f"(optionally) comment, marker, override, role; missing: {', '.join(missing)}.")
+        raise MarksError(
+            f"{path}, line 1: the header must have student_id, criterion, mark and "
+            f"(optionally) comment, marker, override, role; missing: {', '.join(missing)}."
+        )
     unknown_columns = [h for h in header if h and h not in CSV_COLUMNS]
     if unknown_columns:
-        raise MarksError(f"{path}, line 1: unknown column(s) {', '.join(unknown_columns)}; the columns are "
-                         f"{', '.join(CSV_COLUMNS)}.")
+        raise MarksError(
+            f"{path}, line 1: unknown column(s) {', '.join(unknown_columns)}; the columns are "
+            f"{', '.join(CSV_COLUMNS)}."
+        )
     col = {name: header.index(name) for name in header if name}
     problems: list[str] = []
     result: list[MarkRow] = []
@@ -203,7 +223,7 @@ def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = 
         if not any(cell.strip() for cell in row):
             continue
 
-        def cell(name: str) -> str:
+        def cell(name: str, row: list[str] = row) -> str:
             return row[col[name]].strip() if name in col and col[name] < len(row) else ""
 
         where = f"{path}, line {number}"
@@ -220,24 +240,36 @@ def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = 
         lowered = criterion_name.lower()
         criterion = rubric.resolve_criterion(criterion_name)
         if criterion is None and lowered in COMMENT_ONLY + ("llm_declaration", "overall"):
-            criterion = "declaration" if lowered == "llm_declaration" else ("general" if lowered == "overall" else lowered)
+            criterion = (
+                "declaration"
+                if lowered == "llm_declaration"
+                else ("general" if lowered == "overall" else lowered)
+            )
         if criterion is None:
-            close = difflib.get_close_matches(lowered, rubric.criterion_names() + list(COMMENT_ONLY), n=1, cutoff=0.5)
+            close = difflib.get_close_matches(
+                lowered, rubric.criterion_names() + list(COMMENT_ONLY), n=1, cutoff=0.5
+            )
             hint = f" Did you mean '{close[0]}'?" if close else ""
             problems.append(f"{where}: unknown criterion '{criterion_name}'.{hint} Criteria: {names}.")
             continue
         if criterion not in COMMENT_ONLY and criterion not in marked_by_hand:
-            problems.append(f"{where}: '{criterion}' is left to the autograder by the rubric (it has no "
-                            "formgrader_cell), so it takes no marker's mark.")
+            problems.append(
+                f"{where}: '{criterion}' is left to the autograder by the rubric (it has no "
+                "formgrader_cell), so it takes no marker's mark."
+            )
             continue
         if role not in (FIRST, SECOND):
-            problems.append(f"{where}: role '{role}' is neither 'first' (the mark that counts) nor 'second' "
-                            "(a moderator's second mark).")
+            problems.append(
+                f"{where}: role '{role}' is neither 'first' (the mark that counts) nor 'second' "
+                "(a moderator's second mark)."
+            )
             continue
         key = (student, criterion, role)
         if key in seen:
-            problems.append(f"{where}: {student} / {criterion}{' (second mark)' if role == SECOND else ''} is "
-                            f"already given on line {seen[key]}; keep one line per student and criterion.")
+            problems.append(
+                f"{where}: {student} / {criterion}{' (second mark)' if role == SECOND else ''} is "
+                f"already given on line {seen[key]}; keep one line per student and criterion."
+            )
             continue
         seen[key] = number
         mark, accept = None, False
@@ -247,8 +279,10 @@ def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = 
             try:
                 mark = float(raw_mark.rstrip("%"))
             except ValueError:
-                problems.append(f"{where}: mark '{raw_mark}' is not a number (0-100, or 'accept' to confirm "
-                                "the suggested mark).")
+                problems.append(
+                    f"{where}: mark '{raw_mark}' is not a number (0-100, or 'accept' to confirm "
+                    "the suggested mark)."
+                )
                 continue
             if not math.isfinite(mark) or not 0 <= mark <= 100:
                 problems.append(f"{where}: mark {raw_mark} is outside 0-100.")
@@ -263,11 +297,14 @@ def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = 
         if override and criterion in COMMENT_ONLY:
             problems.append(f"{where}: an override applies to a criterion's mark, not to '{criterion}'.")
             continue
-        result.append(MarkRow(number, student, criterion, mark, accept, cell("comment"), cell("marker"),
-                              override, role))
+        result.append(
+            MarkRow(number, student, criterion, mark, accept, cell("comment"), cell("marker"), override, role)
+        )
     if problems:
         shown = problems[:20] + ([f"... and {len(problems) - 20} more."] if len(problems) > 20 else [])
-        raise MarksError(f"{path} has {len(problems)} problem(s); nothing was applied:\n  " + "\n  ".join(shown))
+        raise MarksError(
+            f"{path} has {len(problems)} problem(s); nothing was applied:\n  " + "\n  ".join(shown)
+        )
     return result
 
 
@@ -277,5 +314,14 @@ def write_marks_csv(rows: list[MarkRow], stream) -> None:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         mark = "accept" if row.accept else ("" if row.mark is None else f"{row.mark:g}")
-        writer.writerow([row.student, row.criterion, mark, row.comment, row.marker, row.override,
-                         "" if row.role == FIRST else row.role])
+        writer.writerow(
+            [
+                row.student,
+                row.criterion,
+                mark,
+                row.comment,
+                row.marker,
+                row.override,
+                "" if row.role == FIRST else row.role,
+            ]
+        )

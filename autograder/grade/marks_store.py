@@ -39,15 +39,23 @@ def known_students(course, assignment: str, allocation=None) -> KnownStudents:
     `marks import` and `grade` report the same problems); `allocation` as the batch read it (None:
     read allocation.csv)."""
     if allocation is None:
-        allocation = read_allocation(course.allocation_path, course.config.catalogue,
-                                     course.config.case_sensitive_ids)
-    return KnownStudents(allocation, set(course.submitted_students(assignment))
-                         | set(course.executed_students(assignment)))
+        allocation = read_allocation(
+            course.allocation_path, course.config.catalogue, course.config.case_sensitive_ids
+        )
+    return KnownStudents(
+        allocation, set(course.submitted_students(assignment)) | set(course.executed_students(assignment))
+    )
 
 
 def _stored_form(row: MarkRow) -> dict:
-    return {"mark": row.mark, "comment": row.comment, "marker": row.marker, "override": row.override,
-            "accept": row.accept, "line": row.line}
+    return {
+        "mark": row.mark,
+        "comment": row.comment,
+        "marker": row.marker,
+        "override": row.override,
+        "accept": row.accept,
+        "line": row.line,
+    }
 
 
 def _open_bridge(course, assignment: str):
@@ -67,13 +75,23 @@ def _open_bridge(course, assignment: str):
     return bridge
 
 
-def import_marks(course, assignment: str, path: Path, *, replace: bool = False, rubric: Rubric | None = None,
-                 bridge=None, allocation=None) -> ImportResult:
+def import_marks(
+    course,
+    assignment: str,
+    path: Path,
+    *,
+    replace: bool = False,
+    rubric: Rubric | None = None,
+    bridge=None,
+    allocation=None,
+) -> ImportResult:
     """Check a marks CSV as a whole and store it in the gradebook (all rows or none)."""
     path = Path(path)
     if not path.is_file():
-        raise MarksError(f"{path}: no such file. The marks CSV has the columns student_id, criterion, mark, "
-                         "comment (and optionally marker, override, role).")
+        raise MarksError(
+            f"{path}: no such file. The marks CSV has the columns student_id, criterion, mark, "
+            "comment (and optionally marker, override, role)."
+        )
     rubric = rubric or load_rubric(course.rubric_path)
     rows = read_marks_csv(path, rubric, known_students(course, assignment, allocation))
     log = course.load_marks_import_log(assignment)
@@ -84,14 +102,22 @@ def import_marks(course, assignment: str, path: Path, *, replace: bool = False, 
         if replace or (mark is None and not parts.text and not parts.accept and not parts.override):
             return True
         before = previous.get(row.student, {}).get(row.criterion)
-        return before is not None and (before["mark"], before["comment"], before["marker"], before["override"],
-                                       before["accept"]) == (mark, parts.text, parts.marker, parts.override,
-                                                             parts.accept)
+        return before is not None and (
+            before["mark"],
+            before["comment"],
+            before["marker"],
+            before["override"],
+            before["accept"],
+        ) == (mark, parts.text, parts.marker, parts.override, parts.accept)
 
     def same_as_last_import(row: MarkRow) -> bool:
         before = previous.get(row.student, {}).get(row.criterion)
         now = _stored_form(row)
-        return row.role == FIRST and before is not None and all(before.get(k) == now[k] for k in now if k != "line")
+        return (
+            row.role == FIRST
+            and before is not None
+            and all(before.get(k) == now[k] for k in now if k != "line")
+        )
 
     # only what changed since the last import goes in: a file of 200 students with one new mark costs one
     # student's writes (and a row equal to the last import never undoes a later change in formgrader)
@@ -107,26 +133,34 @@ def import_marks(course, assignment: str, path: Path, *, replace: bool = False, 
                 bridge.close()
     if conflicts:
         lines = {(r.student, r.criterion): r.line for r in rows if r.role == FIRST}
-        listed = "\n  ".join(f"line {lines[key]}: {key[0]} / {key[1]}: the gradebook has {what}"
-                             for key, what in sorted(conflicts.items(), key=lambda item: lines[item[0]]))
-        raise MarksError(f"{path}: {len(conflicts)} mark(s) were changed in formgrader since the last import, and "
-                         f"the file would overwrite them; nothing was applied:\n  {listed}\n"
-                         "Bring the file up to date (`autograder marks export`), or run `autograder marks import "
-                         "--replace` if the file is the decision that counts.")
+        listed = "\n  ".join(
+            f"line {lines[key]}: {key[0]} / {key[1]}: the gradebook has {what}"
+            for key, what in sorted(conflicts.items(), key=lambda item: lines[item[0]])
+        )
+        raise MarksError(
+            f"{path}: {len(conflicts)} mark(s) were changed in formgrader since the last import, and "
+            f"the file would overwrite them; nothing was applied:\n  {listed}\n"
+            "Bring the file up to date (`autograder marks export`), or run `autograder marks import "
+            "--replace` if the file is the decision that counts."
+        )
     for row in rows:
         if row.role == FIRST:
             previous.setdefault(row.student, {})[row.criterion] = _stored_form(row)
     files = log.get("files", {})
     files[str(path.resolve())] = _digest(path)
     course.save_marks_import_log(assignment, {"files": files, "marks": previous})
-    return ImportResult(path, rows=len(rows), changed=len(changed), students=sorted({r.student for r in rows}))
+    return ImportResult(
+        path, rows=len(rows), changed=len(changed), students=sorted({r.student for r in rows})
+    )
 
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def import_course_marks(course, assignment: str, rubric: Rubric, bridge, allocation=None) -> list[ImportResult]:
+def import_course_marks(
+    course, assignment: str, rubric: Rubric, bridge, allocation=None
+) -> list[ImportResult]:
     """The course's marks CSVs (marks/<assignment>.csv, marks.csv), imported when they changed since
     their last import: what `autograder grade` does before it grades anyone."""
     paths = course.marks_csv_paths(assignment)
@@ -135,16 +169,20 @@ def import_course_marks(course, assignment: str, rubric: Rubric, bridge, allocat
     students = known_students(course, assignment, allocation)
     rows_of = {path: read_marks_csv(path, rubric, students) for path in paths}  # a bad file: its lines, first
     if bridge is None:
-        raise MarksError(f"{paths[0]} holds marks, but the gradebook, where marks are kept, cannot be opened. "
-                         "Release the assignment first (`autograder release`), then grade again.")
+        raise MarksError(
+            f"{paths[0]} holds marks, but the gradebook, where marks are kept, cannot be opened. "
+            "Release the assignment first (`autograder release`), then grade again."
+        )
     if len(paths) > 1:  # the same mark in both files would leave the winner to the order of the imports
         seen: dict[tuple[str, str, str], str] = {}
         for path in paths:
             for row in rows_of[path]:
                 key = (row.student, row.criterion, row.role)
                 if key in seen:
-                    raise MarksError(f"{path}, line {row.line}: {row.student} / {row.criterion} is also given in "
-                                     f"{seen[key]}; keep it in one file. Nothing was applied.")
+                    raise MarksError(
+                        f"{path}, line {row.line}: {row.student} / {row.criterion} is also given in "
+                        f"{seen[key]}; keep it in one file. Nothing was applied."
+                    )
                 seen[key] = f"{path.name}, line {row.line}"
     files = course.load_marks_import_log(assignment).get("files", {})
     results = []
@@ -152,7 +190,9 @@ def import_course_marks(course, assignment: str, rubric: Rubric, bridge, allocat
         if files.get(str(path.resolve())) == _digest(path):
             results.append(ImportResult(path, skipped=True))
             continue
-        results.append(import_marks(course, assignment, path, rubric=rubric, bridge=bridge, allocation=allocation))
+        results.append(
+            import_marks(course, assignment, path, rubric=rubric, bridge=bridge, allocation=allocation)
+        )
     return results
 
 
@@ -168,11 +208,33 @@ def stored_rows(course, assignment: str, rubric: Rubric | None = None) -> list[M
             current = bridge._retrying(lambda s=student: bridge.current_marks(assignment, rubric, s))
             for criterion, (mark, parts) in current.items():
                 if mark is not None or parts.text or parts.accept or parts.override:
-                    rows.append(MarkRow(0, student, criterion, mark, parts.accept and mark is None, parts.text,
-                                        parts.marker, parts.override, FIRST))
+                    rows.append(
+                        MarkRow(
+                            0,
+                            student,
+                            criterion,
+                            mark,
+                            parts.accept and mark is None,
+                            parts.text,
+                            parts.marker,
+                            parts.override,
+                            FIRST,
+                        )
+                    )
                 for second in parts.second_marks:
-                    rows.append(MarkRow(0, student, criterion, second.mark, False, second.comment, second.marker,
-                                        "", SECOND))
+                    rows.append(
+                        MarkRow(
+                            0,
+                            student,
+                            criterion,
+                            second.mark,
+                            False,
+                            second.comment,
+                            second.marker,
+                            "",
+                            SECOND,
+                        )
+                    )
     finally:
         bridge.close()
     return rows

@@ -18,9 +18,13 @@ def find_recordings(*folders: Path) -> list[Path]:
     found = []
     for folder in folders:
         if folder and Path(folder).is_dir():
-            found += [p for p in sorted(Path(folder).rglob("*"))
-                      if p.is_file() and is_recording(p)
-                      and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+            found += [
+                p
+                for p in sorted(Path(folder).rglob("*"))
+                if p.is_file()
+                and is_recording(p)
+                and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+            ]
     return found
 
 
@@ -42,10 +46,17 @@ def presentation_findings(recordings: list[Path], settings) -> tuple[list[Findin
     allowed = limit + settings.tolerance_seconds
     facts = {"limit_seconds": limit, "tolerance_seconds": settings.tolerance_seconds, "recordings": []}
     if not recordings:
-        return [make("presentation.recording", FAIL,
-                        "No presentation recording was found with your submission.",
-                        "Submit your recorded presentation (at most 5 minutes) on Blackboard with the notebook; "
-                        "if you did, tell the course team.", STUDENT, {"found": 0})], facts
+        return [
+            make(
+                "presentation.recording",
+                FAIL,
+                "No presentation recording was found with your submission.",
+                "Submit your recorded presentation (at most 5 minutes) on Blackboard with the notebook; "
+                "if you did, tell the course team.",
+                STUDENT,
+                {"found": 0},
+            )
+        ], facts
     findings = []
     durations = []
     for path in recordings:
@@ -55,36 +66,76 @@ def presentation_findings(recordings: list[Path], settings) -> tuple[list[Findin
             durations.append(seconds)
     if not durations:
         names = ", ".join(p.name for p in recordings)
-        findings.append(make("presentation.recording", COULD_NOT_RUN,
-            f"The length of your recording ({names}) could not be read automatically; a marker will check it.",
-            "", STUDENT, {"files": [p.name for p in recordings]}))
+        findings.append(
+            make(
+                "presentation.recording",
+                COULD_NOT_RUN,
+                f"The length of your recording ({names}) could not be read automatically; a marker will check it.",
+                "",
+                STUDENT,
+                {"files": [p.name for p in recordings]},
+            )
+        )
         return findings, facts
-    findings.append(make("presentation.recording", PASS,
-                            "Your presentation recording was received.", "", STUDENT,
-                            {"files": [p.name for p in recordings]}))
+    findings.append(
+        make(
+            "presentation.recording",
+            PASS,
+            "Your presentation recording was received.",
+            "",
+            STUDENT,
+            {"files": [p.name for p in recordings]},
+        )
+    )
     longest = max(durations)
     facts["seconds"] = longest
     minutes = _mmss(longest)
     if longest <= limit:
-        findings.append(make("presentation.length", PASS,
-                                f"Your recording lasts {minutes}, within the {settings.max_minutes:g}-minute limit.",
-                                "", STUDENT, {"seconds": longest, "limit_seconds": limit}))
+        findings.append(
+            make(
+                "presentation.length",
+                PASS,
+                f"Your recording lasts {minutes}, within the {settings.max_minutes:g}-minute limit.",
+                "",
+                STUDENT,
+                {"seconds": longest, "limit_seconds": limit},
+            )
+        )
     elif longest <= allowed:
-        findings.append(make("presentation.length", WARN,
-                                f"Your recording lasts {minutes}, slightly over the {settings.max_minutes:g}-minute "
-                                "limit (within the tolerance).",
-                                "Practise keeping to time: conciseness is part of the presentation mark.",
-                                STUDENT, {"seconds": longest, "limit_seconds": limit}))
+        findings.append(
+            make(
+                "presentation.length",
+                WARN,
+                f"Your recording lasts {minutes}, slightly over the {settings.max_minutes:g}-minute "
+                "limit (within the tolerance).",
+                "Practise keeping to time: conciseness is part of the presentation mark.",
+                STUDENT,
+                {"seconds": longest, "limit_seconds": limit},
+            )
+        )
     else:
-        findings.append(make("presentation.length", FAIL,
-                                f"Your recording lasts {minutes}, over the {settings.max_minutes:g}-minute limit.",
-                                "Keep to the time limit: plan about a minute per part (data, model, training "
-                                "and testing) and rehearse.", STUDENT,
-                                {"seconds": longest, "limit_seconds": limit}))
+        findings.append(
+            make(
+                "presentation.length",
+                FAIL,
+                f"Your recording lasts {minutes}, over the {settings.max_minutes:g}-minute limit.",
+                "Keep to the time limit: plan about a minute per part (data, model, training "
+                "and testing) and rehearse.",
+                STUDENT,
+                {"seconds": longest, "limit_seconds": limit},
+            )
+        )
     if len(recordings) > 1:
-        findings.append(make("presentation.recording", WARN,
-                                f"{len(recordings)} recordings were found; the marker will decide which one counts.",
-                                "", MARKER, {"files": [p.name for p in recordings]}))
+        findings.append(
+            make(
+                "presentation.recording",
+                WARN,
+                f"{len(recordings)} recordings were found; the marker will decide which one counts.",
+                "",
+                MARKER,
+                {"files": [p.name for p in recordings]},
+            )
+        )
     return findings, facts
 
 

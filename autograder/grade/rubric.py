@@ -52,6 +52,7 @@ class RubricError(UserError, ValueError):
 
 # --- known finding ids -----------------------------------------------------------------------------
 
+
 def known_finding_ids() -> frozenset[str]:
     """Every finding id a rubric rule may name: the whole registry of findings."""
     from autograder.findings import ids
@@ -60,6 +61,7 @@ def known_finding_ids() -> frozenset[str]:
 
 
 # --- the rubric ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Band:
@@ -91,7 +93,9 @@ class Rule:
     statuses: tuple[str, ...]
     criterion: str | None = None  # None: the finding's own criterion
     cap: float | None = None
-    limit: float | None = None  # the highest mark the autograder may suggest (a marker's own mark is not limited)
+    limit: float | None = (
+        None  # the highest mark the autograder may suggest (a marker's own mark is not limited)
+    )
     marks: dict[str, float] = field(default_factory=dict)
     weight: float = 1.0
     flag: str = ""
@@ -99,7 +103,8 @@ class Rule:
 
     def matches(self, finding: Finding) -> bool:
         return finding.status in self.statuses and any(
-            fnmatch.fnmatchcase(finding.check_id, pattern) for pattern in self.findings)
+            fnmatch.fnmatchcase(finding.check_id, pattern) for pattern in self.findings
+        )
 
     def criterion_of(self, finding: Finding) -> str:
         return self.criterion or finding.criterion
@@ -163,8 +168,11 @@ class Rubric:
         finding (the course may rename it in its rubric), else "Failed run"."""
         execution_ids = sorted(i for i in known_finding_ids() if i.startswith("execution."))
         for rule in self.rules:
-            if rule.flag and FAIL in rule.statuses and any(
-                    fnmatch.filter(execution_ids, pattern) for pattern in rule.findings):
+            if (
+                rule.flag
+                and FAIL in rule.statuses
+                and any(fnmatch.filter(execution_ids, pattern) for pattern in rule.findings)
+            ):
                 return rule.flag
         return FAILED_RUN_FLAG
 
@@ -214,7 +222,7 @@ def key_lines(text: str) -> dict[tuple, int]:
         if not stripped or stripped.startswith("#"):
             continue
         if stripped.startswith("[["):
-            path = _split_dotted(stripped[2:stripped.find("]]")])
+            path = _split_dotted(stripped[2 : stripped.find("]]")])
             index = counts.get(path, 0)
             counts[path] = index + 1
             table = path + (index,)
@@ -222,7 +230,7 @@ def key_lines(text: str) -> dict[tuple, int]:
             lines.setdefault(path, number)
             continue
         if stripped.startswith("["):
-            table = _split_dotted(stripped[1:stripped.find("]")])
+            table = _split_dotted(stripped[1 : stripped.find("]")])
             lines.setdefault(table, number)
             continue
         if "=" in stripped:
@@ -312,11 +320,18 @@ def parse_rubric(text: str, path: Path | None = None, known_ids: frozenset[str] 
     export = data.get("export", {})
     problems.unknown_keys(export, EXPORT_KEYS, ("export",), "[export]")
     problems.raise_if_any()
-    return Rubric(title=title, assignment=assignment, bands=bands, criteria=criteria, rules=rules,
-                  declaration_cell=declaration.get("formgrader_cell"),
-                  general_cell=feedback.get("formgrader_cell"),
-                  export={k: str(v) for k, v in export.items()}, path=path,
-                  sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return Rubric(
+        title=title,
+        assignment=assignment,
+        bands=bands,
+        criteria=criteria,
+        rules=rules,
+        declaration_cell=declaration.get("formgrader_cell"),
+        general_cell=feedback.get("formgrader_cell"),
+        export={k: str(v) for k, v in export.items()},
+        path=path,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
 
 
 def _parse_bands(raw: dict, problems: _Problems) -> list[Band]:
@@ -331,23 +346,31 @@ def _parse_bands(raw: dict, problems: _Problems) -> list[Band]:
         problems.unknown_keys(table, BAND_KEYS, ("bands", key), f"[bands.{key}]")
         low, high = table.get("min"), table.get("max")
         if not (_number(low) and _number(high)) or int(low) != low or int(high) != high:
-            problems.add(("bands", key, "min" if not _number(low) else "max"),
-                         f"band '{key}' needs whole-number min and max marks.")
+            problems.add(
+                ("bands", key, "min" if not _number(low) else "max"),
+                f"band '{key}' needs whole-number min and max marks.",
+            )
             continue
         if not 0 <= low <= high <= 100:
-            problems.add(("bands", key, "min"), f"band '{key}': need 0 <= min <= max <= 100, got {low}-{high}.")
+            problems.add(
+                ("bands", key, "min"), f"band '{key}': need 0 <= min <= max <= 100, got {low}-{high}."
+            )
             continue
         bands.append(Band(key, str(table.get("label", key)), int(low), int(high)))
     bands.sort(key=lambda b: -b.min)
     for higher, lower in zip(bands, bands[1:]):
         if lower.max >= higher.min:
-            problems.add(("bands", lower.key, "max"),
-                         f"band '{lower.key}' ({lower.min}-{lower.max}) overlaps band '{higher.key}' "
-                         f"({higher.min}-{higher.max}).")
+            problems.add(
+                ("bands", lower.key, "max"),
+                f"band '{lower.key}' ({lower.min}-{lower.max}) overlaps band '{higher.key}' "
+                f"({higher.min}-{higher.max}).",
+            )
         elif lower.max + 1 < higher.min:
-            problems.add(("bands", lower.key, "max"),
-                         f"marks {lower.max + 1}-{higher.min - 1} fall in no band (between '{lower.key}' "
-                         f"and '{higher.key}').")
+            problems.add(
+                ("bands", lower.key, "max"),
+                f"marks {lower.max + 1}-{higher.min - 1} fall in no band (between '{lower.key}' "
+                f"and '{higher.key}').",
+            )
     if bands and bands[0].max != 100:
         problems.add(("bands", bands[0].key, "max"), f"the highest band '{bands[0].key}' must end at 100.")
     if bands and bands[-1].min != 0:
@@ -363,7 +386,9 @@ def _parse_criteria(raw: dict, band_keys: tuple[str, ...], problems: _Problems) 
     for key, table in raw.items():
         if key not in GRADED_CRITERIA:
             close = difflib.get_close_matches(key, GRADED_CRITERIA, n=1, cutoff=0.6)
-            hint = f" Did you mean '{close[0]}'?" if close else f" Known criteria: {', '.join(GRADED_CRITERIA)}."
+            hint = (
+                f" Did you mean '{close[0]}'?" if close else f" Known criteria: {', '.join(GRADED_CRITERIA)}."
+            )
             problems.add(("criteria", key), f"unknown criterion '{key}'.{hint}")
             continue
         if not isinstance(table, dict):
@@ -378,16 +403,26 @@ def _parse_criteria(raw: dict, band_keys: tuple[str, ...], problems: _Problems) 
         if not isinstance(descriptors, dict):
             problems.add(("criteria", key, "descriptors"), f"criteria.{key}.descriptors must be a table.")
             descriptors = {}
-        problems.unknown_keys(descriptors, band_keys, ("criteria", key, "descriptors"),
-                              f"[criteria.{key}.descriptors] (keys are band names)")
+        problems.unknown_keys(
+            descriptors,
+            band_keys,
+            ("criteria", key, "descriptors"),
+            f"[criteria.{key}.descriptors] (keys are band names)",
+        )
         missing = [b for b in band_keys if b not in descriptors]
         if missing and band_keys:
-            problems.add(("criteria", key, "descriptors"),
-                         f"criterion '{key}' has no descriptor for band(s): {', '.join(missing)}.")
-        criteria[key] = Criterion(key=key, title=str(table.get("title", key.replace("_", " ").capitalize())),
-                                  weight=float(weight), guideline=str(table.get("guideline", "")),
-                                  formgrader_cell=table.get("formgrader_cell"),
-                                  descriptors={k: str(v) for k, v in descriptors.items()})
+            problems.add(
+                ("criteria", key, "descriptors"),
+                f"criterion '{key}' has no descriptor for band(s): {', '.join(missing)}.",
+            )
+        criteria[key] = Criterion(
+            key=key,
+            title=str(table.get("title", key.replace("_", " ").capitalize())),
+            weight=float(weight),
+            guideline=str(table.get("guideline", "")),
+            formgrader_cell=table.get("formgrader_cell"),
+            descriptors={k: str(v) for k, v in descriptors.items()},
+        )
     total = sum(c.weight for c in criteria.values())
     if criteria and abs(total - 100) > 1e-9:
         listing = ", ".join(f"{c.key} {c.weight:g}" for c in criteria.values())
@@ -396,7 +431,9 @@ def _parse_criteria(raw: dict, band_keys: tuple[str, ...], problems: _Problems) 
     return criteria
 
 
-def _parse_rule(index: int, raw, criteria: dict, known_ids: frozenset[str], problems: _Problems) -> Rule | None:
+def _parse_rule(
+    index: int, raw, criteria: dict, known_ids: frozenset[str], problems: _Problems
+) -> Rule | None:
     here = ("rules", index)
     line = problems.line_of(here)
     if not isinstance(raw, dict):
@@ -407,8 +444,10 @@ def _parse_rule(index: int, raw, criteria: dict, known_ids: frozenset[str], prob
     if isinstance(patterns, str):
         patterns = [patterns]
     if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) and p for p in patterns):
-        problems.add(here + ("findings",), f"rule {index + 1} needs findings = \"<check id or pattern>\" "
-                                           "(or a list of them).")
+        problems.add(
+            here + ("findings",),
+            f'rule {index + 1} needs findings = "<check id or pattern>" (or a list of them).',
+        )
         return None
     for pattern in patterns:
         _check_finding_pattern(pattern, known_ids, problems, here + ("findings",))
@@ -416,7 +455,10 @@ def _parse_rule(index: int, raw, criteria: dict, known_ids: frozenset[str], prob
     if effect not in EFFECTS:
         close = difflib.get_close_matches(str(effect), EFFECTS, n=1, cutoff=0.5)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        problems.add(here + ("effect",), f"rule {index + 1}: effect '{effect}' is not one of {', '.join(EFFECTS)}.{hint}")
+        problems.add(
+            here + ("effect",),
+            f"rule {index + 1}: effect '{effect}' is not one of {', '.join(EFFECTS)}.{hint}",
+        )
         return None
     statuses = raw.get("status", DEFAULT_STATUSES[effect])
     if isinstance(statuses, str):
@@ -433,37 +475,56 @@ def _parse_rule(index: int, raw, criteria: dict, known_ids: frozenset[str], prob
         hint = f" Did you mean '{close[0]}'?" if close else f" Criteria: {', '.join(names)}."
         problems.add(here + ("criterion",), f"rule {index + 1}: unknown criterion '{criterion}'.{hint}")
     if effect in ("cap", "limit", "suggest") and (criterion is None or criterion == "general"):
-        problems.add(here + ("criterion",), f"rule {index + 1}: a {effect} rule needs the criterion it "
-                                            "applies to (one of the rubric's criteria).")
+        problems.add(
+            here + ("criterion",),
+            f"rule {index + 1}: a {effect} rule needs the criterion it "
+            "applies to (one of the rubric's criteria).",
+        )
     cap = raw.get("cap")
     if effect == "cap" and (not _number(cap) or not 0 <= cap <= 100):
         problems.add(here + ("cap",), f"rule {index + 1}: a cap rule needs cap = <mark 0-100>.")
     limit = raw.get("limit")
     if effect == "limit" and (not _number(limit) or not 0 <= limit <= 100):
-        problems.add(here + ("limit",), f"rule {index + 1}: a limit rule needs limit = <mark 0-100> (the highest "
-                                        "mark the autograder may suggest).")
+        problems.add(
+            here + ("limit",),
+            f"rule {index + 1}: a limit rule needs limit = <mark 0-100> (the highest "
+            "mark the autograder may suggest).",
+        )
     marks = raw.get("marks", {})
     if effect == "suggest":
         if not isinstance(marks, dict) or not marks:
-            problems.add(here + ("marks",), f"rule {index + 1}: a suggest rule needs marks = "
-                                            "{ pass = ..., warn = ..., fail = ... }.")
+            problems.add(
+                here + ("marks",),
+                f"rule {index + 1}: a suggest rule needs marks = {{ pass = ..., warn = ..., fail = ... }}.",
+            )
             marks = {}
         for status, mark in marks.items():
             if status not in (PASS, WARN, FAIL, INFO):
                 close = difflib.get_close_matches(status, (PASS, WARN, FAIL, INFO), n=1, cutoff=0.5)
                 hint = f" Did you mean '{close[0]}'?" if close else ""
-                problems.add(here + ("marks", status), f"rule {index + 1}: marks for unknown status '{status}'.{hint}")
+                problems.add(
+                    here + ("marks", status), f"rule {index + 1}: marks for unknown status '{status}'.{hint}"
+                )
             elif not _number(mark) or not 0 <= mark <= 100:
                 problems.add(here + ("marks", status), f"rule {index + 1}: marks.{status} must be 0-100.")
     weight = raw.get("weight", 1.0)
     if not _number(weight) or weight <= 0:
         problems.add(here + ("weight",), f"rule {index + 1}: weight must be a number > 0.")
         weight = 1.0
-    return Rule(index=index, line=line or 0, findings=tuple(patterns), effect=effect, statuses=tuple(statuses),
-                criterion=criterion, cap=float(cap) if _number(cap) else None,
-                limit=float(limit) if _number(limit) else None,
-                marks={k: float(v) for k, v in marks.items() if _number(v)} if isinstance(marks, dict) else {},
-                weight=float(weight), flag=str(raw.get("flag", "")), note=str(raw.get("note", "")))
+    return Rule(
+        index=index,
+        line=line or 0,
+        findings=tuple(patterns),
+        effect=effect,
+        statuses=tuple(statuses),
+        criterion=criterion,
+        cap=float(cap) if _number(cap) else None,
+        limit=float(limit) if _number(limit) else None,
+        marks={k: float(v) for k, v in marks.items() if _number(v)} if isinstance(marks, dict) else {},
+        weight=float(weight),
+        flag=str(raw.get("flag", "")),
+        note=str(raw.get("note", "")),
+    )
 
 
 def _check_finding_pattern(pattern: str, known_ids: frozenset[str], problems: _Problems, key_path: tuple):
@@ -491,8 +552,10 @@ def _check_finding_pattern(pattern: str, known_ids: frozenset[str], problems: _P
 def load_rubric(path: Path, known_ids: frozenset[str] | None = None) -> Rubric:
     path = Path(path)
     if not path.is_file():
-        raise RubricError(f"No rubric at {path}. Copy rubric/research_challenge.toml from the autograder "
-                          f"repository there, or set [course] rubric in {CONFIG_FILE}.")
+        raise RubricError(
+            f"No rubric at {path}. Copy rubric/research_challenge.toml from the autograder "
+            f"repository there, or set [course] rubric in {CONFIG_FILE}."
+        )
     return parse_rubric(path.read_text(encoding="utf-8"), path=path, known_ids=known_ids)
 
 

@@ -42,8 +42,9 @@ def page_key(context: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def write_feedback_page(course, assignment: str, student: str, grade: dict | None,
-                        result: ReportResult | None = None, bands=None) -> Path | None:
+def write_feedback_page(
+    course, assignment: str, student: str, grade: dict | None, result: ReportResult | None = None, bands=None
+) -> Path | None:
     """One student's page, written only when what it shows changed (None: no grade to show);
     `bands` as page_context takes them."""
     result = result if result is not None else ReportResult()
@@ -64,8 +65,9 @@ def write_feedback_page(course, assignment: str, student: str, grade: dict | Non
     return path
 
 
-def write_page(course, assignment: str, student: str, grade: dict | None, result: ReportResult,
-               bands=None) -> None:
+def write_page(
+    course, assignment: str, student: str, grade: dict | None, result: ReportResult, bands=None
+) -> None:
     """One student's page; a page that cannot be drawn is recorded, never stops the cohort."""
 
     try:
@@ -78,14 +80,15 @@ def write_page(course, assignment: str, student: str, grade: dict | None, result
         result.pages[student] = path
 
 
-def write_cohort_reports(course, assignment: str | None = None, rubric=None,
-                         students: list[str] | None = None) -> ReportResult:
+def write_cohort_reports(
+    course, assignment: str | None = None, rubric=None, students: list[str] | None = None
+) -> ReportResult:
     """Every student's feedback page (or those given) and the cohort summary."""
 
     assignment = assignment or course.assignment
     result = ReportResult()
     grades = course.load_grades(assignment)
-    for student in (students if students is not None else sorted(grades)):
+    for student in students if students is not None else sorted(grades):
         write_page(course, assignment, student, grades.get(student), result)
     result.summary_path = write_summary(course, assignment, rubric)
     return result

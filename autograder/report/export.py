@@ -48,26 +48,38 @@ class ExportResult:
     replaced: bool = False  # an existing file was replaced (force)
 
     def to_json(self, assignment: str, fmt: str) -> dict:
-        return {"assignment": assignment, "format": fmt,
-                "path": None if self.path is None else str(self.path.absolute()),
-                "replaced": self.replaced, "written": self.written,
-                "left_out": [{"student_id": s, "reason": why} for s, why in self.left_out]}
+        return {
+            "assignment": assignment,
+            "format": fmt,
+            "path": None if self.path is None else str(self.path.absolute()),
+            "replaced": self.replaced,
+            "written": self.written,
+            "left_out": [{"student_id": s, "reason": why} for s, why in self.left_out],
+        }
 
 
 def course_input(course, path: Path) -> str:
     """What the course reads from `path` ('' if nothing): such a file is never an export's output."""
     path = Path(path).resolve()
-    named = {course.config_path: "the course configuration", course.nbgrader_config_path: "nbgrader's configuration",
-             course.allocation_path: "the allocation of challenges", course.gradebook_path: "the gradebook",
-             course.root / MARKS_FILE: "the markers' marks", course.rubric_path: "the rubric"}
+    named = {
+        course.config_path: "the course configuration",
+        course.nbgrader_config_path: "nbgrader's configuration",
+        course.allocation_path: "the allocation of challenges",
+        course.gradebook_path: "the gradebook",
+        course.root / MARKS_FILE: "the markers' marks",
+        course.rubric_path: "the rubric",
+    }
     for assignment in course.known_assignments():
         named[course.marks_csv_path(assignment)] = "the markers' marks"
         named[course.default_rubric_path(assignment)] = "the rubric"
     for known, what in named.items():
         if Path(known).resolve() == path:
             return what
-    for folder, what in ((SOURCE, "the assignment's source"), (RELEASE, "the released assignment"),
-                         (SUBMITTED, "the students' submissions")):
+    for folder, what in (
+        (SOURCE, "the assignment's source"),
+        (RELEASE, "the released assignment"),
+        (SUBMITTED, "the students' submissions"),
+    ):
         if path.is_relative_to((course.root / folder).resolve()):
             return what
     return ""
@@ -80,13 +92,17 @@ def check_output(course, output: Path | str | None, fmt: str, force: bool = Fals
     path = Path(output) if output is not None else course.export_path(fmt)
     what = course_input(course, path)
     if what:
-        raise ExportError(f"{path} is {what}, which the course reads: an export never writes there. "
-                          f"Give another --output (default {course.export_path(fmt)}), or -o - for standard output.")
+        raise ExportError(
+            f"{path} is {what}, which the course reads: an export never writes there. "
+            f"Give another --output (default {course.export_path(fmt)}), or -o - for standard output."
+        )
     if path.is_dir():
         raise ExportError(f"{path} is a folder; give the CSV file to write, e.g. {path / (fmt + '.csv')}.")
     if path.exists() and not force:
-        raise ExportError(f"{path} already exists. Pass --force to replace it, give another --output, "
-                          "or -o - to write to standard output.")
+        raise ExportError(
+            f"{path} already exists. Pass --force to replace it, give another --output, "
+            "or -o - to write to standard output."
+        )
     return path
 
 
@@ -99,7 +115,7 @@ def _names(course) -> dict[str, tuple[str, str]]:
         from autograder.grade.gradebook import nbgrader_settings
 
         url, course_id = nbgrader_settings(course)
-        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
             return {}
         with Gradebook(url, course_id=course_id) as gradebook:
             return {s.id: (s.last_name or "", s.first_name or "") for s in gradebook.students}
@@ -127,10 +143,16 @@ def audit_columns(grade: dict) -> tuple[str, str, str]:
     """(markers, overrides, capped) of one grade: "criterion: ..." items joined by "; "."""
     criteria = grade.get("criteria", [])
     markers = "; ".join(f"{c['key']}: {c['marker']}" for c in criteria if c.get("marker"))
-    overrides = "; ".join(f"{c['key']}: cap {min(x['cap'] for x in c['caps']):g} overridden, {c['override']}"
-                          for c in criteria if c.get("override") and c.get("caps"))
-    capped = "; ".join(f"{c['key']}: {c['uncapped']:g} capped at {c['mark']:g}"
-                       for c in criteria if c.get("uncapped") is not None and c.get("mark") is not None)
+    overrides = "; ".join(
+        f"{c['key']}: cap {min(x['cap'] for x in c['caps']):g} overridden, {c['override']}"
+        for c in criteria
+        if c.get("override") and c.get("caps")
+    )
+    capped = "; ".join(
+        f"{c['key']}: {c['uncapped']:g} capped at {c['mark']:g}"
+        for c in criteria
+        if c.get("uncapped") is not None and c.get("mark") is not None
+    )
     return markers, overrides, capped
 
 
@@ -148,21 +170,34 @@ def grading_notes(grade: dict) -> str:
     return note
 
 
-def export_marks(course, assignment: str, output: Path | str | None = None, fmt: str = "blackboard", *,
-                 include_provisional: bool = False, column: str | None = None,
-                 column_id: str | None = None, rubric=None, force: bool = False) -> ExportResult:
+def export_marks(
+    course,
+    assignment: str,
+    output: Path | str | None = None,
+    fmt: str = "blackboard",
+    *,
+    include_provisional: bool = False,
+    column: str | None = None,
+    column_id: str | None = None,
+    rubric=None,
+    force: bool = False,
+) -> ExportResult:
     """Write the export to `output` (default export/<fmt>.csv; "-": nothing is written, the text is in
     the result for the caller to print)."""
     if fmt not in FORMATS:
         import difflib
 
         close = difflib.get_close_matches(fmt, FORMATS, n=1, cutoff=0.5)
-        raise ExportError(f"Unknown export format '{fmt}'.{f' Did you mean {close[0]!r}?' if close else ''} "
-                          f"Formats: {', '.join(FORMATS)}.")
+        raise ExportError(
+            f"Unknown export format '{fmt}'.{f' Did you mean {close[0]!r}?' if close else ''} "
+            f"Formats: {', '.join(FORMATS)}."
+        )
     grades = course.load_grades(assignment)
     if not grades:
-        raise ExportError(f"No graded submissions of '{assignment}' in {course.root / 'autograded'}: "
-                          "run `autograder grade` first.")
+        raise ExportError(
+            f"No graded submissions of '{assignment}' in {course.root / 'autograded'}: "
+            "run `autograder grade` first."
+        )
     output = check_output(course, output, fmt, force)
     rubric = rubric or load_rubric(course.rubric_path)
     result = ExportResult(output)
@@ -172,20 +207,42 @@ def export_marks(course, assignment: str, output: Path | str | None = None, fmt:
         column = column if column is not None else rubric.export.get("blackboard_column", rubric.title)
         column_id = column_id if column_id is not None else rubric.export.get("blackboard_column_id", "")
         writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-        writer.writerow(["Last Name", "First Name", "Username", blackboard_header(column, column_id),
-                         "Grading Notes", "Notes Format", "Feedback to Learner", "Feedback Format"])
+        writer.writerow(
+            [
+                "Last Name",
+                "First Name",
+                "Username",
+                blackboard_header(column, column_id),
+                "Grading Notes",
+                "Notes Format",
+                "Feedback to Learner",
+                "Feedback Format",
+            ]
+        )
         for student, grade in sorted(grades.items()):
             status = grade.get("status")
             mark = grade.get("overall", {}).get("mark")
             exportable = status == "final" or (include_provisional and status == "provisional")
             if not exportable or mark is None:
-                why = {"provisional": "provisional (suggested marks not confirmed)",
-                       "incomplete": "incomplete (parts not marked)"}.get(status, f"status {status}")
+                why = {
+                    "provisional": "provisional (suggested marks not confirmed)",
+                    "incomplete": "incomplete (parts not marked)",
+                }.get(status, f"status {status}")
                 result.left_out.append((student, why))
                 continue
             last, first = names.get(student, ("", ""))
-            writer.writerow([last, first, student, str(mark), grading_notes(grade), "SMART_TEXT",
-                             feedback_text(grade), "SMART_TEXT"])
+            writer.writerow(
+                [
+                    last,
+                    first,
+                    student,
+                    str(mark),
+                    grading_notes(grade),
+                    "SMART_TEXT",
+                    feedback_text(grade),
+                    "SMART_TEXT",
+                ]
+            )
             result.written.append(student)
         data = "\ufeff" + buffer.getvalue()
     else:
@@ -193,16 +250,39 @@ def export_marks(course, assignment: str, output: Path | str | None = None, fmt:
         writer = csv.writer(buffer, lineterminator="\n")
         # the audit columns: who gave each mark, the caps a marker overrode (with the reason), the caps
         # that lowered a mark
-        writer.writerow(["student_id", "challenge", "task", "status", "overall_mark", "band", "late_penalty",
-                         *keys, "missing", "markers", "overrides", "capped"])
+        writer.writerow(
+            [
+                "student_id",
+                "challenge",
+                "task",
+                "status",
+                "overall_mark",
+                "band",
+                "late_penalty",
+                *keys,
+                "missing",
+                "markers",
+                "overrides",
+                "capped",
+            ]
+        )
         for student, grade in sorted(grades.items()):
             overall = grade.get("overall", {})
             marks = {c["key"]: c.get("mark") for c in grade.get("criteria", [])}
-            writer.writerow([student, grade.get("challenge") or "", grade.get("task") or "", grade.get("status", ""),
-                             "" if overall.get("mark") is None else overall["mark"], overall.get("band_label", ""),
-                             overall.get("late_penalty", ""),
-                             *["" if marks.get(k) is None else f"{marks[k]:g}" for k in keys],
-                             "; ".join(grade.get("missing", [])), *audit_columns(grade)])
+            writer.writerow(
+                [
+                    student,
+                    grade.get("challenge") or "",
+                    grade.get("task") or "",
+                    grade.get("status", ""),
+                    "" if overall.get("mark") is None else overall["mark"],
+                    overall.get("band_label", ""),
+                    overall.get("late_penalty", ""),
+                    *["" if marks.get(k) is None else f"{marks[k]:g}" for k in keys],
+                    "; ".join(grade.get("missing", [])),
+                    *audit_columns(grade),
+                ]
+            )
             result.written.append(student)
         data = buffer.getvalue()
     result.text = data

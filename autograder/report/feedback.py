@@ -30,10 +30,22 @@ from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, 
 from autograder.report import Scrubber, environment
 
 STATUS_ORDER = {FAIL: 0, WARN: 1, COULD_NOT_RUN: 2, INFO: 3, PASS: 4, NOT_APPLICABLE: 5}
-STATUS_WORDS = {FAIL: "Needs work", WARN: "Check this", COULD_NOT_RUN: "Not checked",
-                INFO: "Note", PASS: "Good", NOT_APPLICABLE: "Not applicable"}
-CRITERION_TITLES = {"general": "General", "data_preparation": "Data preparation", "model_choice": "Model choice",
-                    "training_testing": "Training and testing", "code": "Code", "presentation": "Presentation"}
+STATUS_WORDS = {
+    FAIL: "Needs work",
+    WARN: "Check this",
+    COULD_NOT_RUN: "Not checked",
+    INFO: "Note",
+    PASS: "Good",
+    NOT_APPLICABLE: "Not applicable",
+}
+CRITERION_TITLES = {
+    "general": "General",
+    "data_preparation": "Data preparation",
+    "model_choice": "Model choice",
+    "training_testing": "Training and testing",
+    "code": "Code",
+    "presentation": "Presentation",
+}
 DECLARATION_QUESTIONS = (
     "Did you use an LLM (e.g. GPT-4, Gemini, Co-Pilot)?",
     "Which tasks (e.g. summarising research, code snippets)?",
@@ -44,16 +56,22 @@ DECLARATION_QUESTIONS = (
 
 def student_findings(grade: dict) -> list[dict]:
     """Findings a student may see, worst first, grouped by criterion."""
-    visible = [f for f in grade.get("findings", [])
-               if f.get("visibility", STUDENT) == STUDENT and f.get("status") != NOT_APPLICABLE]
+    visible = [
+        f
+        for f in grade.get("findings", [])
+        if f.get("visibility", STUDENT) == STUDENT and f.get("status") != NOT_APPLICABLE
+    ]
     visible.sort(key=lambda f: (STATUS_ORDER.get(f["status"], 9), f["check_id"]))
     return visible
 
 
 def declaration_view(grade: dict) -> dict:
     """The LLM usage declaration as the checks found it (their details), for the page."""
-    items = [f for f in grade.get("findings", []) if str(f.get("check_id", "")).startswith("declaration.")
-             and f.get("visibility", STUDENT) == STUDENT]
+    items = [
+        f
+        for f in grade.get("findings", [])
+        if str(f.get("check_id", "")).startswith("declaration.") and f.get("visibility", STUDENT) == STUDENT
+    ]
     answers: list[dict] = []
     for finding in items:
         details = finding.get("details") or {}
@@ -62,17 +80,39 @@ def declaration_view(grade: dict) -> dict:
             if isinstance(value, dict):
                 for question, answer in value.items():
                     if isinstance(answer, dict):
-                        answers.append({"question": answer.get("question", question),
-                                        "answer": answer.get("answer") or answer.get("quote") or answer.get("text") or "",
-                                        "answered": answer.get("answered", bool(answer.get("answer") or answer.get("quote")))})
+                        answers.append(
+                            {
+                                "question": answer.get("question", question),
+                                "answer": answer.get("answer")
+                                or answer.get("quote")
+                                or answer.get("text")
+                                or "",
+                                "answered": answer.get(
+                                    "answered", bool(answer.get("answer") or answer.get("quote"))
+                                ),
+                            }
+                        )
                     else:
-                        answers.append({"question": question, "answer": str(answer or ""), "answered": bool(answer)})
+                        answers.append(
+                            {"question": question, "answer": str(answer or ""), "answered": bool(answer)}
+                        )
             elif isinstance(value, list):
                 for entry in value:
                     if isinstance(entry, dict):
-                        answers.append({"question": entry.get("question") or entry.get("prompt") or entry.get("key", ""),
-                                        "answer": entry.get("answer") or entry.get("quote") or entry.get("text") or "",
-                                        "answered": entry.get("answered", bool(entry.get("answer") or entry.get("quote")))})
+                        answers.append(
+                            {
+                                "question": entry.get("question")
+                                or entry.get("prompt")
+                                or entry.get("key", ""),
+                                "answer": entry.get("answer")
+                                or entry.get("quote")
+                                or entry.get("text")
+                                or "",
+                                "answered": entry.get(
+                                    "answered", bool(entry.get("answer") or entry.get("quote"))
+                                ),
+                            }
+                        )
         if answers:
             break
     for answer in answers:
@@ -80,8 +120,11 @@ def declaration_view(grade: dict) -> dict:
         if question.isidentifier() or question in ("used", "tasks", "limitations", "ethics"):
             answer["question"] = _question_title(question)
         answer["answer"] = str(answer["answer"] or "").strip()
-    return {"answers": answers, "findings": items,
-            "found": bool(items) and not all(f["status"] == FAIL and not answers for f in items)}
+    return {
+        "answers": answers,
+        "findings": items,
+        "found": bool(items) and not all(f["status"] == FAIL and not answers for f in items),
+    }
 
 
 def _question_title(key: str) -> str:
@@ -101,8 +144,16 @@ def submission_figures(challenge, results: dict | None, arrays: dict | None) -> 
     if challenge is None or not results or results.get("mean") is None:
         return out
     out["leaderboard"] = figures.leaderboard_chart(
-        challenge, [{"label": "Your model", "mean": results["mean"], "std": results["std"],
-                     "folds": [f["score"] for f in results.get("folds", [])]}])
+        challenge,
+        [
+            {
+                "label": "Your model",
+                "mean": results["mean"],
+                "std": results["std"],
+                "folds": [f["score"] for f in results.get("folds", [])],
+            }
+        ],
+    )
     if arrays and len(arrays.get("y_true", ())):
         y_true, y_pred, seen = arrays["y_true"], arrays["y_pred"], arrays["seen"]
         if challenge.is_classification:
@@ -112,8 +163,9 @@ def submission_figures(challenge, results: dict | None, arrays: dict | None) -> 
             out["parity"] = figures.parity_plot(challenge, y_true, y_pred, seen)
     split = results.get("seen_unseen") or {}
     # one metric per chart: the task's own (a split stored with another measure is not drawn)
-    if split.get("measure") == challenge.metric_label and \
-            any((split.get(k) or {}).get("value") is not None for k in ("seen", "unseen")):
+    if split.get("measure") == challenge.metric_label and any(
+        (split.get(k) or {}).get("value") is not None for k in ("seen", "unseen")
+    ):
         out["seen_unseen"] = figures.seen_unseen_chart(challenge, split)
     return out
 
@@ -149,11 +201,17 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
     for finding in student_findings(grade):
         if finding.get("status") not in SEVERITY:
             continue
-        keys = informs.get(finding["check_id"]) or ([finding.get("criterion")] if finding.get("criterion") in entries else [])
+        keys = informs.get(finding["check_id"]) or (
+            [finding.get("criterion")] if finding.get("criterion") in entries else []
+        )
         # a criterion a marker has marked (or whose suggestion they accepted) is settled: no to-do about it,
         # unless this finding caps the marker's mark (fixing it still lifts the cap)
-        keys = [key for key in keys if entries[key].get("manual") is None
-                or any(c.get("check_id") == finding["check_id"] for c in entries[key].get("caps") or [])]
+        keys = [
+            key
+            for key in keys
+            if entries[key].get("manual") is None
+            or any(c.get("check_id") == finding["check_id"] for c in entries[key].get("caps") or [])
+        ]
         if not keys and finding.get("criterion") in entries:
             continue
         best = None
@@ -163,8 +221,10 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
             caps = [c for c in entry.get("caps") or [] if c.get("check_id") == finding["check_id"]]
             if caps and entry.get("uncapped") is not None and not entry.get("override"):
                 lacking = 0.0
-                why = (f"{title} ({weight:g} % of the mark) is capped at {entry['mark']:g} because of this; "
-                       f"without the cap it would be {entry['uncapped']:g}.")
+                why = (
+                    f"{title} ({weight:g} % of the mark) is capped at {entry['mark']:g} because of this; "
+                    f"without the cap it would be {entry['uncapped']:g}."
+                )
             elif mark is None:
                 lacking, why = 10.0, f"{title} ({weight:g} % of the mark) is not marked yet."
             else:
@@ -174,17 +234,30 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
                     why = f"{title} ({weight:g} % of the mark) is already in the top band, at {mark:g}."
                 else:
                     lacking = band.min - mark
-                    why = (f"{title} ({weight:g} % of the mark) is at {mark:g}, {lacking:g} "
-                           f"mark{'s' if lacking != 1 else ''} below {band.label} ({band.min}).")
+                    why = (
+                        f"{title} ({weight:g} % of the mark) is at {mark:g}, {lacking:g} "
+                        f"mark{'s' if lacking != 1 else ''} below {band.label} ({band.min})."
+                    )
             priority = weight * SEVERITY[finding["status"]] / (1.0 + lacking)
             if best is None or priority > best["priority"]:
                 best = {"criterion": key, "title": title, "weight": weight, "priority": priority, "why": why}
         if best is None:
-            best = {"criterion": finding.get("criterion", "general"), "weight": 0.0, "priority": 0.0, "why": "",
-                    "title": CRITERION_TITLES.get(finding.get("criterion", "general"), "General")}
-        candidates.append(dict(best, check_id=finding["check_id"], status=finding["status"],
-                               message=finding.get("message", ""),
-                               advice=finding.get("advice") or "See this finding below, under its criterion."))
+            best = {
+                "criterion": finding.get("criterion", "general"),
+                "weight": 0.0,
+                "priority": 0.0,
+                "why": "",
+                "title": CRITERION_TITLES.get(finding.get("criterion", "general"), "General"),
+            }
+        candidates.append(
+            dict(
+                best,
+                check_id=finding["check_id"],
+                status=finding["status"],
+                message=finding.get("message", ""),
+                advice=finding.get("advice") or "See this finding below, under its criterion.",
+            )
+        )
     candidates.sort(key=lambda c: (-c["priority"], STATUS_ORDER.get(c["status"], 9), c["check_id"]))
     chosen, criteria_seen = [], set()
     for candidate in candidates:  # one per criterion first
@@ -210,16 +283,31 @@ def suggestion_steps(grade: dict) -> dict[str, dict]:
             finding = findings.get(item["check_id"], {})
             visible = finding.get("visibility", STUDENT) == STUDENT
             if item.get("effect") == "limit" and item.get("limit") is not None:
-                limits.append({"rule": item.get("rule"), "limit": item["limit"],
-                               "note": item.get("note", "") if visible else "A check your marker reviews."})
+                limits.append(
+                    {
+                        "rule": item.get("rule"),
+                        "limit": item["limit"],
+                        "note": item.get("note", "") if visible else "A check your marker reviews.",
+                    }
+                )
             if item.get("effect") != "suggest" or item.get("marks") is None:
                 continue
-            steps.append({"rule": item.get("rule"), "status": item.get("status"), "marks": item["marks"],
-                          "message": finding.get("message", "") if visible else "A check your marker reviews.",
-                          "status_word": STATUS_WORDS.get(item.get("status"), item.get("status"))})
+            steps.append(
+                {
+                    "rule": item.get("rule"),
+                    "status": item.get("status"),
+                    "marks": item["marks"],
+                    "message": finding.get("message", "") if visible else "A check your marker reviews.",
+                    "status_word": STATUS_WORDS.get(item.get("status"), item.get("status")),
+                }
+            )
         limits.sort(key=lambda x: x["limit"])
-        out[entry["key"]] = {"suggested": entry["suggested"], "steps": steps, "limits": limits,
-                             "counts": entry.get("provisional") and entry.get("source") == "suggested"}
+        out[entry["key"]] = {
+            "suggested": entry["suggested"],
+            "steps": steps,
+            "limits": limits,
+            "counts": entry.get("provisional") and entry.get("source") == "suggested",
+        }
     return out
 
 
@@ -240,13 +328,21 @@ def submission_view(grade: dict, intake: dict | None) -> dict:
             attempt = f"the latest of your {found.group(1)} attempts ({found.group('stamp')})"
     steps = []
     if overall.get("late_penalty") and overall.get("before_late") is not None:
-        steps = [f"Weighted mark of the criteria: {overall['before_late']:.1f}",
-                 f"Late penalty: {overall['late_penalty']}",
-                 f"After the penalty: {overall['exact']:.1f}, rounded to {overall['mark']}"]
-    return {"attempt": attempt, "submitted": _when(lateness.get("submitted_at") or (grade.get("run") or {}).get("submitted_at")),
-            "deadline": _when(lateness.get("deadline")), "extension_hours": lateness.get("extension_hours") or 0,
-            "state": lateness.get("state", ""), "hours_late": lateness.get("hours_late") or 0,
-            "rule": lateness.get("rule", ""), "steps": steps}
+        steps = [
+            f"Weighted mark of the criteria: {overall['before_late']:.1f}",
+            f"Late penalty: {overall['late_penalty']}",
+            f"After the penalty: {overall['exact']:.1f}, rounded to {overall['mark']}",
+        ]
+    return {
+        "attempt": attempt,
+        "submitted": _when(lateness.get("submitted_at") or (grade.get("run") or {}).get("submitted_at")),
+        "deadline": _when(lateness.get("deadline")),
+        "extension_hours": lateness.get("extension_hours") or 0,
+        "state": lateness.get("state", ""),
+        "hours_late": lateness.get("hours_late") or 0,
+        "rule": lateness.get("rule", ""),
+        "steps": steps,
+    }
 
 
 def _when(value) -> str:
@@ -270,44 +366,77 @@ def rubric_bands(course):
     return _bands(str(path), path.stat().st_mtime)
 
 
-def build_context(course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None,
-                  bands=None) -> dict:
+def build_context(
+    course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None, bands=None
+) -> dict:
     results = grade.get("results")
     figures_out = submission_figures(challenge, results, arrays)
     reference = []
     if challenge is not None:
         for label, entry in challenge.reference_points:
-            reference.append({"label": label, "algorithm": entry.algorithm, "mean": entry.mean, "std": entry.std})
+            reference.append(
+                {"label": label, "algorithm": entry.algorithm, "mean": entry.mean, "std": entry.std}
+            )
     findings = student_findings(grade)
     groups: dict[str, list] = {}
     for finding in findings:
         groups.setdefault(finding.get("criterion", "general"), []).append(finding)
     order = [c["key"] for c in grade.get("criteria", [])] + ["general"]
-    grouped = [{"key": key, "title": CRITERION_TITLES.get(key, key),
-                "issues": [f for f in groups[key] if f["status"] in (FAIL, WARN, INFO)],
-                "unchecked": [f for f in groups[key] if f["status"] == COULD_NOT_RUN],
-                "passes": [f for f in groups[key] if f["status"] == PASS]}
-               for key in order if key in groups]
+    grouped = [
+        {
+            "key": key,
+            "title": CRITERION_TITLES.get(key, key),
+            "issues": [f for f in groups[key] if f["status"] in (FAIL, WARN, INFO)],
+            "unchecked": [f for f in groups[key] if f["status"] == COULD_NOT_RUN],
+            "passes": [f for f in groups[key] if f["status"] == PASS],
+        }
+        for key in order
+        if key in groups
+    ]
     config = course.config
     run = dict(grade.get("run") or {})
     run["cells_failed"] = [index + 1 for index in run.get("cells_failed") or []]  # cells counted from 1
     run.update(timeout=config.execution.timeout, memory_limit=config.execution.memory_limit)
     context = {
-        "course_name": config.course_name, "course_id": config.course_id, "assignment": assignment,
+        "course_name": config.course_name,
+        "course_id": config.course_id,
+        "assignment": assignment,
         "rubric_title": grade.get("rubric", {}).get("title", ""),
-        "student": student, "grade": grade, "overall": grade["overall"], "status": grade["status"],
-        "criteria": grade["criteria"], "missing": grade.get("missing", []),
+        "student": student,
+        "grade": grade,
+        "overall": grade["overall"],
+        "status": grade["status"],
+        "criteria": grade["criteria"],
+        "missing": grade.get("missing", []),
         "provisional_parts": grade.get("provisional_parts", []),
         "lateness": grade.get("lateness", {}),
-        "challenge": ({"letter": challenge.letter, "task": challenge.task, "short": challenge.short_name,
-                       "type": challenge.task_type, "input": challenge.input_type, "target": challenge.target,
-                       "unit": challenge.unit, "metric": challenge.metric_label,
-                       "higher_is_better": challenge.higher_is_better, "mad": challenge.mad,
-                       "n_entries": len(challenge.leaderboard)} if challenge else None),
-        "results": results, "results_error": grade.get("results_error", ""), "reference": reference,
-        "figures": figures_out, "groups": grouped, "status_words": STATUS_WORDS,
-        "declaration": declaration_view(grade), "comments": grade.get("comments", {}),
-        "presentation": grade.get("presentation", {}), "run": run,
+        "challenge": (
+            {
+                "letter": challenge.letter,
+                "task": challenge.task,
+                "short": challenge.short_name,
+                "type": challenge.task_type,
+                "input": challenge.input_type,
+                "target": challenge.target,
+                "unit": challenge.unit,
+                "metric": challenge.metric_label,
+                "higher_is_better": challenge.higher_is_better,
+                "mad": challenge.mad,
+                "n_entries": len(challenge.leaderboard),
+            }
+            if challenge
+            else None
+        ),
+        "results": results,
+        "results_error": grade.get("results_error", ""),
+        "reference": reference,
+        "figures": figures_out,
+        "groups": grouped,
+        "status_words": STATUS_WORDS,
+        "declaration": declaration_view(grade),
+        "comments": grade.get("comments", {}),
+        "presentation": grade.get("presentation", {}),
+        "run": run,
         "improvements": top_improvements(grade, bands if bands is not None else rubric_bands(course)),
         "suggestions": suggestion_steps(grade),
         "submission": submission_view(grade, course.load_submission(student, assignment)),
@@ -323,7 +452,9 @@ def build_context(course, assignment: str, student: str, grade: dict, challenge,
 TEMPLATE = "feedback.html.j2"
 
 
-def render_feedback(course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None) -> str:
+def render_feedback(
+    course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None
+) -> str:
     context = build_context(course, assignment, student, grade, challenge, arrays)
     return environment().get_template(TEMPLATE).render(**context)
 
@@ -419,7 +550,16 @@ def write_notebook_page(course, assignment: str, student: str, grade: dict) -> P
                     output["data"][kind] = scrub.text(output["data"][kind])
     body, _ = _html_exporter().from_notebook_node(notebook)
     body = re.sub(r"<img (?![^>]*\balt=)", '<img alt="A figure your code drew" ', body)
-    html = environment().get_template("notebook.html.j2").render(
-        body=body, student=student, assignment=assignment, n_cells=len(notebook.cells),
-        course_id=course.config.course_id, course_name=course.config.course_name)
+    html = (
+        environment()
+        .get_template("notebook.html.j2")
+        .render(
+            body=body,
+            student=student,
+            assignment=assignment,
+            n_cells=len(notebook.cells),
+            course_id=course.config.course_id,
+            course_name=course.config.course_name,
+        )
+    )
     return write_text_atomic(target, html)

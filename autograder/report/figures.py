@@ -83,7 +83,9 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
 def _margins(figure: Figure, left: float, bottom: float, right: float = 0.15, top: float = 0.1) -> None:
     """Place the axes with these margins, in inches (room for tick labels, axis labels and title)."""
     width, height = figure.get_size_inches()
-    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height)
+    figure.subplots_adjust(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height
+    )
 
 
 # Room, in inches, for one row of 8 pt tick labels plus an 8.5 pt axis label below the axes, for a
@@ -105,6 +107,7 @@ def to_data_uri(figure: Figure) -> str:
 
 # --- content addressing ------------------------------------------------------------------------------
 
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """What else a chart depends on: this file's drawing code and matplotlib's version."""
@@ -117,8 +120,11 @@ def _canonical(value):
     """A JSON-able form of a chart's argument that changes whenever what it draws would."""
     if isinstance(value, np.ndarray):
         array = np.ascontiguousarray(value)
-        return {"array": str(array.dtype), "shape": list(array.shape),
-                "sha256": hashlib.sha256(array.tobytes()).hexdigest()}
+        return {
+            "array": str(array.dtype),
+            "shape": list(array.shape),
+            "sha256": hashlib.sha256(array.tobytes()).hexdigest(),
+        }
     if isinstance(value, np.generic):
         return value.item()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -172,14 +178,14 @@ class Drawings:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{key}.{os.getpid()}.tmp")
-            tmp.write_bytes(base64.b64decode(uri[len(PNG_URI):]))
+            tmp.write_bytes(base64.b64decode(uri[len(PNG_URI) :]))
             os.replace(tmp, path)
         return uri
 
     def resolve(self, value):
         """`value` with each placeholder replaced by its chart (kept, or drawn now)."""
         if isinstance(value, str):
-            return self.uri(value[len(PLACEHOLDER):]) if value.startswith(PLACEHOLDER) else value
+            return self.uri(value[len(PLACEHOLDER) :]) if value.startswith(PLACEHOLDER) else value
         if isinstance(value, dict):
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -211,8 +217,10 @@ def content_addressed(function):
         drawings = _DEFERRED.get()
         if drawings is None:
             return function(*args, **kwargs)
-        return drawings.placeholder(figure_key(function.__name__, args, kwargs),
-                                    functools.partial(function, *args, **kwargs))
+        return drawings.placeholder(
+            figure_key(function.__name__, args, kwargs), functools.partial(function, *args, **kwargs)
+        )
+
     return chart
 
 
@@ -225,13 +233,27 @@ def _use_log(values: list[float]) -> bool:
 def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "") -> str:
     """The leaderboard entries (mean ± std) with the given models placed among them.
     models: [{"label", "mean", "std", "folds": [fold scores] (optional), "highlight": bool}]."""
-    entries = [{"label": e.algorithm, "mean": e.mean, "std": e.std or 0.0, "kind": "dummy" if e.algorithm == "Dummy" else "entry"}
-               for e in challenge.leaderboard]
+    entries = [
+        {
+            "label": e.algorithm,
+            "mean": e.mean,
+            "std": e.std or 0.0,
+            "kind": "dummy" if e.algorithm == "Dummy" else "entry",
+        }
+        for e in challenge.leaderboard
+    ]
     for model in models:
         if model.get("mean") is not None:
-            entries.append({"label": model["label"], "mean": model["mean"], "std": model.get("std") or 0.0,
-                            "kind": "model", "folds": model.get("folds") or [],
-                            "highlight": model.get("highlight", True)})
+            entries.append(
+                {
+                    "label": model["label"],
+                    "mean": model["mean"],
+                    "std": model.get("std") or 0.0,
+                    "kind": "model",
+                    "folds": model.get("folds") or [],
+                    "highlight": model.get("highlight", True),
+                }
+            )
     entries.sort(key=lambda e: e["mean"], reverse=challenge.higher_is_better)  # best first, drawn at the top
     height = 0.9 + 0.22 * len(entries)
     figure = _figure(8.0, height)
@@ -246,13 +268,31 @@ def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "")
     for kind, color in (("entry", REFERENCE), ("dummy", MUTED)):
         rows = [(y, e) for y, e in zip(ys, entries) if e["kind"] == kind]
         if rows:
-            ax.errorbar([e["mean"] for _, e in rows], [y for y, _ in rows], xerr=[e["std"] for _, e in rows],
-                        fmt="o", color=color, markersize=4.5, capsize=2, linewidth=1, zorder=2)
+            ax.errorbar(
+                [e["mean"] for _, e in rows],
+                [y for y, _ in rows],
+                xerr=[e["std"] for _, e in rows],
+                fmt="o",
+                color=color,
+                markersize=4.5,
+                capsize=2,
+                linewidth=1,
+                zorder=2,
+            )
     for y, entry in zip(ys, entries):
         if entry["kind"] == "model":
             color = ACCENT if entry.get("highlight", True) else "#f59e0b"
-            ax.errorbar(entry["mean"], y, xerr=entry["std"], fmt="D", color=color, markersize=7,
-                        capsize=3, linewidth=1.5, zorder=4)
+            ax.errorbar(
+                entry["mean"],
+                y,
+                xerr=entry["std"],
+                fmt="D",
+                color=color,
+                markersize=7,
+                capsize=3,
+                linewidth=1.5,
+                zorder=4,
+            )
             folds = [f for f in entry.get("folds", []) if f is not None]
             if folds:
                 jitter = np.linspace(-0.18, 0.18, len(folds))
@@ -265,7 +305,9 @@ def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "")
             label.set_fontweight("bold")
     arrow = "higher is better" if challenge.higher_is_better else "lower is better"
     unit = f" ({challenge.unit})" if challenge.unit and not challenge.is_classification else ""
-    ax.set_xlabel(f"{challenge.metric_label}{unit}, mean ± std over 5 folds — {arrow}", fontsize=8.5, color=INK)
+    ax.set_xlabel(
+        f"{challenge.metric_label}{unit}, mean ± std over 5 folds — {arrow}", fontsize=8.5, color=INK
+    )
     if not challenge.higher_is_better and _use_log([e["mean"] for e in entries]):
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -289,12 +331,30 @@ def parity_plot(challenge: Challenge, y_true: np.ndarray, y_pred: np.ndarray, se
     low = float(min(y_true.min(), y_pred.min()))
     high = float(max(y_true.max(), y_pred.max()))
     pad = 0.03 * (high - low or 1.0)
-    ax.plot([low - pad, high + pad], [low - pad, high + pad], color=MUTED, linewidth=1, linestyle="--", zorder=1)
+    ax.plot(
+        [low - pad, high + pad], [low - pad, high + pad], color=MUTED, linewidth=1, linestyle="--", zorder=1
+    )
     size = 6 if len(y_true) > 3000 else 9
-    ax.scatter(y_true[seen], y_pred[seen], s=size, alpha=0.45, color=SEEN, linewidths=0,
-               label=f"chemical system seen in training ({int(seen.sum())})", zorder=2)
-    ax.scatter(y_true[~seen], y_pred[~seen], s=size, alpha=0.45, color=UNSEEN, linewidths=0,
-               label=f"unseen system ({int((~seen).sum())})", zorder=3)
+    ax.scatter(
+        y_true[seen],
+        y_pred[seen],
+        s=size,
+        alpha=0.45,
+        color=SEEN,
+        linewidths=0,
+        label=f"chemical system seen in training ({int(seen.sum())})",
+        zorder=2,
+    )
+    ax.scatter(
+        y_true[~seen],
+        y_pred[~seen],
+        s=size,
+        alpha=0.45,
+        color=UNSEEN,
+        linewidths=0,
+        label=f"unseen system ({int((~seen).sum())})",
+        zorder=3,
+    )
     ax.set_xlim(low - pad, high + pad)
     ax.set_ylim(low - pad, high + pad)
     ax.set_aspect("equal")
@@ -318,8 +378,15 @@ def roc_curve_plot(y_true: np.ndarray, y_pred: np.ndarray, is_probability: bool)
     ax.plot([0, 1], [0, 1], color=MUTED, linestyle="--", linewidth=1, label="random guess (0.50)")
     labels = y_pred >= 0.5
     fpr, tpr, _ = roc_curve(truth, labels.astype(float))
-    ax.plot(fpr, tpr, color=ACCENT, linewidth=2, marker="o", markersize=4,
-            label=f"labels at 0.5 (leaderboard metric): {auc(fpr, tpr):.3f}")
+    ax.plot(
+        fpr,
+        tpr,
+        color=ACCENT,
+        linewidth=2,
+        marker="o",
+        markersize=4,
+        label=f"labels at 0.5 (leaderboard metric): {auc(fpr, tpr):.3f}",
+    )
     if is_probability:
         fpr_p, tpr_p, _ = roc_curve(truth, y_pred)
         ax.plot(fpr_p, tpr_p, color=SEEN, linewidth=1.6, label=f"probabilities: {auc(fpr_p, tpr_p):.3f}")
@@ -334,21 +401,33 @@ def roc_curve_plot(y_true: np.ndarray, y_pred: np.ndarray, is_probability: bool)
 
 
 @content_addressed
-def confusion_matrix_plot(y_true: np.ndarray, y_pred: np.ndarray, positive: str = "True",
-                          negative: str = "False") -> str:
+def confusion_matrix_plot(
+    y_true: np.ndarray, y_pred: np.ndarray, positive: str = "True", negative: str = "False"
+) -> str:
     from sklearn.metrics import confusion_matrix
 
     matrix = confusion_matrix(y_true.astype(bool), y_pred >= 0.5, labels=[False, True])
     figure = _figure(3.8, 3.4)
-    _margins(figure, left=max(text_width(f"true {name}", 8) for name in (negative, positive)) + 0.2,
-             bottom=0.32, top=TITLE)
+    _margins(
+        figure,
+        left=max(text_width(f"true {name}", 8) for name in (negative, positive)) + 0.2,
+        bottom=0.32,
+        top=TITLE,
+    )
     ax = figure.add_subplot()
     ax.imshow(matrix, cmap="Blues")
     total = matrix.sum() or 1
     for (i, j), value in np.ndenumerate(matrix):
         dark = value > matrix.max() * 0.55
-        ax.text(j, i, f"{value}\n{100 * value / total:.1f} %", ha="center", va="center", fontsize=9,
-                color="white" if dark else INK)
+        ax.text(
+            j,
+            i,
+            f"{value}\n{100 * value / total:.1f} %",
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white" if dark else INK,
+        )
     ax.set_xticks([0, 1], [f"predicted {negative}", f"predicted {positive}"], fontsize=8)
     ax.set_yticks([0, 1], [f"true {negative}", f"true {positive}"], fontsize=8)
     ax.set_title("Confusion matrix (threshold 0.5)", fontsize=10, color=INK, loc="left")
@@ -367,8 +446,12 @@ def seen_unseen_chart(challenge: Challenge, seen_unseen: dict) -> str:
     notes = [f"  {value:.3g}  (n = {seen_unseen[name]['n']})" for value, name in zip(values, names)]
     figure = _figure(4.0, 2.2)
     # the value notes sit at the end of each bar; the right margin holds the longest one
-    _margins(figure, left=max([text_width(label, 8) for label in labels] or [0.5]) + 0.2, bottom=BELOW,
-             right=max([text_width(note, 8) for note in notes] or [0.1]) + 0.1)
+    _margins(
+        figure,
+        left=max([text_width(label, 8) for label in labels] or [0.5]) + 0.2,
+        bottom=BELOW,
+        right=max([text_width(note, 8) for note in notes] or [0.1]) + 0.1,
+    )
     ax = figure.add_subplot()
     _style(ax)
     ax.grid(False, axis="y")
@@ -399,7 +482,9 @@ def histogram(values_by_kind: dict[str, list[float]], bands: list, title: str, x
     bins = np.arange(0, 105, 5)
     colors = {"final": "#2563eb", "provisional": "#93c5fd"}
     stacked = [values_by_kind.get(k, []) for k in colors]
-    ax.hist(stacked, bins=bins, stacked=True, color=list(colors.values()), label=list(colors), edgecolor="white")
+    ax.hist(
+        stacked, bins=bins, stacked=True, color=list(colors.values()), label=list(colors), edgecolor="white"
+    )
     for band in bands:
         if band.min > 0:
             ax.axvline(band.min - 0.5, color=MUTED, linewidth=0.8, linestyle=":")
@@ -422,9 +507,18 @@ def criterion_marks_chart(rows: list[tuple[str, list[float]]]) -> str:
     ax.grid(False, axis="y")
     data = [values if values else [np.nan] for _, values in rows]
     ys = np.arange(len(rows))[::-1] + 1
-    ax.boxplot(data, positions=ys, vert=False, widths=0.5, patch_artist=True,
-               boxprops={"facecolor": "#dbeafe", "color": SEEN}, medianprops={"color": ACCENT},
-               whiskerprops={"color": SEEN}, capprops={"color": SEEN}, flierprops={"markersize": 3})
+    ax.boxplot(
+        data,
+        positions=ys,
+        vert=False,
+        widths=0.5,
+        patch_artist=True,
+        boxprops={"facecolor": "#dbeafe", "color": SEEN},
+        medianprops={"color": ACCENT},
+        whiskerprops={"color": SEEN},
+        capprops={"color": SEEN},
+        flierprops={"markersize": 3},
+    )
     ax.set_yticks(ys, labels, fontsize=8)
     ax.set_xlim(0, 100)
     ax.set_xlabel("mark", fontsize=8.5, color=INK)

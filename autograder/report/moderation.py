@@ -64,6 +64,7 @@ class SampleItem:
 
 # --- reading the stored grades -----------------------------------------------------------------------
 
+
 def rows_from_grades(grades: dict[str, dict]) -> list[MarkRow]:
     """Every mark in the stored grades: each criterion's mark that counts (FIRST, with its marker)
     and the second markers' marks (SECOND), plus the overall mark (FIRST, criterion "overall",
@@ -79,16 +80,34 @@ def rows_from_grades(grades: dict[str, dict]) -> list[MarkRow]:
                 suggested = entry.get("source") == "suggested"
                 marker = "" if suggested else str(entry.get("marker") or "")
                 markers.add(marker)
-                rows.append(MarkRow(student, challenge, entry["key"], float(entry["mark"]), marker, FIRST, suggested))
+                rows.append(
+                    MarkRow(student, challenge, entry["key"], float(entry["mark"]), marker, FIRST, suggested)
+                )
             for second in entry.get("second_marks") or []:
                 if second.get("mark") is not None:
-                    rows.append(MarkRow(student, challenge, entry["key"], float(second["mark"]),
-                                        str(second.get("marker") or ""), SECOND))
+                    rows.append(
+                        MarkRow(
+                            student,
+                            challenge,
+                            entry["key"],
+                            float(second["mark"]),
+                            str(second.get("marker") or ""),
+                            SECOND,
+                        )
+                    )
         overall = (grade.get("overall") or {}).get("mark")
         markers.discard("")
         if overall is not None:
-            rows.append(MarkRow(student, challenge, OVERALL, float(overall),
-                                markers.pop() if len(markers) == 1 else "", FIRST))
+            rows.append(
+                MarkRow(
+                    student,
+                    challenge,
+                    OVERALL,
+                    float(overall),
+                    markers.pop() if len(markers) == 1 else "",
+                    FIRST,
+                )
+            )
     return rows
 
 
@@ -98,14 +117,21 @@ def submissions_from_grades(grades: dict[str, dict]) -> list[SubmissionRow]:
         if grade.get("status") == "error":
             continue
         criteria = grade.get("criteria") or []
-        out.append(SubmissionRow(
-            student, grade.get("challenge") or "", (grade.get("overall") or {}).get("mark"),
-            list(dict.fromkeys(a.get("flag", "") for a in grade.get("attention") or [] if a.get("flag"))),
-            [c["key"] for c in criteria if c.get("override")], grade.get("status", "")))
+        out.append(
+            SubmissionRow(
+                student,
+                grade.get("challenge") or "",
+                (grade.get("overall") or {}).get("mark"),
+                list(dict.fromkeys(a.get("flag", "") for a in grade.get("attention") or [] if a.get("flag"))),
+                [c["key"] for c in criteria if c.get("override")],
+                grade.get("status", ""),
+            )
+        )
     return out
 
 
 # --- bands -------------------------------------------------------------------------------------------
+
 
 def band_of(mark: float, bands) -> str:
     """The key of the band a mark falls in (bands: objects with key, min, max; looked up on the
@@ -127,6 +153,7 @@ def lowest_band(bands) -> str:
 
 
 # --- the sample --------------------------------------------------------------------------------------
+
 
 def moderation_sample(submissions: list[SubmissionRow], bands, settings) -> list[SampleItem]:
     """The submissions a second marker re-marks, each with why it was chosen (see the module's
@@ -156,10 +183,18 @@ def moderation_sample(submissions: list[SubmissionRow], bands, settings) -> list
             if f"top of challenge {letter or '?'}" not in reasons[sub.student]:
                 reasons[sub.student].append(f"bottom of challenge {letter or '?'}")
     rest = [s.student for s in marked if not reasons[s.student]]
-    drawn = random.Random(settings.seed).sample(rest, math.ceil(settings.random_share * len(rest))) if rest else []
+    drawn = (
+        random.Random(settings.seed).sample(rest, math.ceil(settings.random_share * len(rest)))
+        if rest
+        else []
+    )
     for student in drawn:
-        reasons[student].append(f"random ({100 * settings.random_share:g} % of the rest, seed {settings.seed})")
-    return [SampleItem(s.student, s.challenge, s.mark, reasons[s.student]) for s in marked if reasons[s.student]]
+        reasons[student].append(
+            f"random ({100 * settings.random_share:g} % of the rest, seed {settings.seed})"
+        )
+    return [
+        SampleItem(s.student, s.challenge, s.mark, reasons[s.student]) for s in marked if reasons[s.student]
+    ]
 
 
 def sample_csv(sample: list[SampleItem], criteria: list[str]) -> str:
@@ -177,6 +212,7 @@ def sample_csv(sample: list[SampleItem], criteria: list[str]) -> str:
 
 
 # --- marker agreement --------------------------------------------------------------------------------
+
 
 @dataclass
 class Pair:
@@ -204,8 +240,19 @@ def pairs_of(rows: list[MarkRow], bands) -> list[Pair]:
         first = firsts.get((row.student, row.criterion))
         if row.role != SECOND or first is None or (first.marker and first.marker == row.marker):
             continue
-        pairs.append(Pair(row.student, row.challenge, row.criterion, first.mark, row.mark, first.marker,
-                          row.marker, band_of(first.mark, bands), band_of(row.mark, bands)))
+        pairs.append(
+            Pair(
+                row.student,
+                row.challenge,
+                row.criterion,
+                first.mark,
+                row.mark,
+                first.marker,
+                row.marker,
+                band_of(first.mark, bands),
+                band_of(row.mark, bands),
+            )
+        )
     return sorted(pairs, key=lambda p: (p.student, p.criterion, p.second_marker))
 
 
@@ -216,8 +263,17 @@ def marker_agreement(rows: list[MarkRow], bands, large_difference: float = 10.0)
     further apart than `large_difference`."""
     pairs = pairs_of(rows, bands)
     if not pairs:
-        return {"n": 0, "pairs": [], "large": [], "mean_difference": None, "mean_abs_difference": None,
-                "max_abs_difference": None, "largest": None, "band_agreement": None, "kappa": None}
+        return {
+            "n": 0,
+            "pairs": [],
+            "large": [],
+            "mean_difference": None,
+            "mean_abs_difference": None,
+            "max_abs_difference": None,
+            "largest": None,
+            "band_agreement": None,
+            "kappa": None,
+        }
     differences = [p.difference for p in pairs]
     firsts, seconds = [p.first_band for p in pairs], [p.second_band for p in pairs]
     kappa = None
@@ -227,12 +283,17 @@ def marker_agreement(rows: list[MarkRow], bands, large_difference: float = 10.0)
         value = cohen_kappa_score(firsts, seconds, labels=[b.key for b in bands])
         kappa = None if math.isnan(value) else float(value)
     largest = max(pairs, key=lambda p: abs(p.difference))
-    return {"n": len(pairs), "pairs": pairs,
-            "large": [p for p in pairs if abs(p.difference) > large_difference],
-            "mean_difference": statistics.fmean(differences),
-            "mean_abs_difference": statistics.fmean(abs(d) for d in differences),
-            "max_abs_difference": abs(largest.difference), "largest": largest,
-            "band_agreement": sum(a == b for a, b in zip(firsts, seconds)) / len(pairs), "kappa": kappa}
+    return {
+        "n": len(pairs),
+        "pairs": pairs,
+        "large": [p for p in pairs if abs(p.difference) > large_difference],
+        "mean_difference": statistics.fmean(differences),
+        "mean_abs_difference": statistics.fmean(abs(d) for d in differences),
+        "max_abs_difference": abs(largest.difference),
+        "largest": largest,
+        "band_agreement": sum(a == b for a, b in zip(firsts, seconds)) / len(pairs),
+        "kappa": kappa,
+    }
 
 
 def marker_distributions(rows: list[MarkRow]) -> list[dict]:
@@ -244,8 +305,11 @@ def marker_distributions(rows: list[MarkRow]) -> list[dict]:
     out = []
     for marker in sorted({r.marker for r in rows if r.marker}):
         own = _describe([r.mark for r in rows if r.marker == marker and r.criterion != OVERALL])
-        own.update(marker=marker, roles=sorted({r.role for r in rows if r.marker == marker}),
-                   difference=own["mean"] - cohort["mean"] if own["n"] and cohort["n"] else None)
+        own.update(
+            marker=marker,
+            roles=sorted({r.role for r in rows if r.marker == marker}),
+            difference=own["mean"] - cohort["mean"] if own["n"] and cohort["n"] else None,
+        )
         out.append(own)
     return [dict(cohort, marker="whole cohort", roles=[], difference=0.0)] + out if out else []
 
@@ -253,14 +317,26 @@ def marker_distributions(rows: list[MarkRow]) -> list[dict]:
 def _describe(values: list[float]) -> dict:
     if not values:
         return {"n": 0, "mean": None, "median": None, "sd": None, "min": None, "max": None}
-    return {"n": len(values), "mean": statistics.fmean(values), "median": statistics.median(values),
-            "sd": statistics.stdev(values) if len(values) > 1 else None, "min": min(values), "max": max(values)}
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else None,
+        "min": min(values),
+        "max": max(values),
+    }
 
 
 # --- fairness ----------------------------------------------------------------------------------------
 
-def fairness(rows: list[MarkRow], by: str = "challenge", alpha: float = 0.05, min_group: int = 2,
-             criteria: list[str] | None = None) -> list[dict]:
+
+def fairness(
+    rows: list[MarkRow],
+    by: str = "challenge",
+    alpha: float = 0.05,
+    min_group: int = 2,
+    criteria: list[str] | None = None,
+) -> list[dict]:
     """Per criterion (and overall): the groups' means (by "challenge" or "marker"), the largest
     difference between them, the spread within them, and a one-way ANOVA (scipy's f_oneway): F and
     its p-value. Suggestions nobody confirmed are left out: the question is how markers marked.
@@ -279,9 +355,21 @@ def fairness(rows: list[MarkRow], by: str = "challenge", alpha: float = 0.05, mi
                 groups.setdefault(getattr(row, by), []).append(row.mark)
         table = {name: _describe(values) for name, values in sorted(groups.items())}
         tested = {name: values for name, values in sorted(groups.items()) if len(values) >= min_group}
-        entry = {"criterion": criterion, "by": by, "groups": table, "tested": sorted(tested), "f": None,
-                 "p": None, "p_adjusted": None, "flagged": False, "gap": None, "within_sd": None, "lowest": "", "highest": "",
-                 "reason": ""}
+        entry = {
+            "criterion": criterion,
+            "by": by,
+            "groups": table,
+            "tested": sorted(tested),
+            "f": None,
+            "p": None,
+            "p_adjusted": None,
+            "flagged": False,
+            "gap": None,
+            "within_sd": None,
+            "lowest": "",
+            "highest": "",
+            "reason": "",
+        }
         if len(tested) < 2:
             entry["reason"] = f"fewer than two {by}s with {min_group} or more marks"
             out.append(entry)
@@ -314,6 +402,7 @@ def fairness(rows: list[MarkRow], by: str = "challenge", alpha: float = 0.05, mi
 
 # --- for the page ------------------------------------------------------------------------------------
 
+
 def build_moderation(grades: dict[str, dict], rubric, settings) -> dict:
     """What the moderation page shows, from the stored grades."""
     rows = rows_from_grades(grades)
@@ -322,7 +411,9 @@ def build_moderation(grades: dict[str, dict], rubric, settings) -> dict:
     criteria = list(rubric.criteria)
     titles = {key: c.title for key, c in rubric.criteria.items()} | {OVERALL: "Overall"}
     return {
-        "settings": settings, "sample": sample, "titles": titles,
+        "settings": settings,
+        "sample": sample,
+        "titles": titles,
         "not_marked": [s for s in submissions if s.mark is None],
         "sample_csv": sample_csv(sample, criteria),
         "agreement": marker_agreement(rows, rubric.bands, settings.large_difference),

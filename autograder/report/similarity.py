@@ -78,24 +78,41 @@ def page_context(course, assignment: str, data: dict) -> dict:
     for n, pair in enumerate(data.get("pairs", []), start=1):
         passages = []
         for passage in pair.get("passages", []):
-            passages.append({"kind": passage["kind"], "tokens": passage["tokens"],
-                             "a": dict(passage["a"], lines=highlighted(passage["a"]["text"], passage["a"]["spans"])),
-                             "b": dict(passage["b"], lines=highlighted(passage["b"]["text"], passage["b"]["spans"]))})
-        pairs.append(dict(pair, anchor=f"pair-{n}", name_a=_name(pair["a"]), name_b=_name(pair["b"]),
-                          passages=passages))
-    return {"course_name": course.config.course_name, "course_id": course.config.course_id,
-            "assignment": assignment, "data": data, "pairs": pairs,
-            "flagged": [p for p in pairs if p.get("flagged")], "unflagged": [p for p in pairs if not p.get("flagged")],
-            "summary_link": os.path.relpath(course.summary_page(assignment), course.reports_dir(assignment)),
-            "rendered": datetime.now().strftime("%d %B %Y, %H:%M")}
+            passages.append(
+                {
+                    "kind": passage["kind"],
+                    "tokens": passage["tokens"],
+                    "a": dict(passage["a"], lines=highlighted(passage["a"]["text"], passage["a"]["spans"])),
+                    "b": dict(passage["b"], lines=highlighted(passage["b"]["text"], passage["b"]["spans"])),
+                }
+            )
+        pairs.append(
+            dict(
+                pair, anchor=f"pair-{n}", name_a=_name(pair["a"]), name_b=_name(pair["b"]), passages=passages
+            )
+        )
+    return {
+        "course_name": course.config.course_name,
+        "course_id": course.config.course_id,
+        "assignment": assignment,
+        "data": data,
+        "pairs": pairs,
+        "flagged": [p for p in pairs if p.get("flagged")],
+        "unflagged": [p for p in pairs if not p.get("flagged")],
+        "summary_link": os.path.relpath(course.summary_page(assignment), course.reports_dir(assignment)),
+        "rendered": datetime.now().strftime("%d %B %Y, %H:%M"),
+    }
 
 
 def write_similarity_page(course, assignment: str, data: dict) -> Path:
     """The page, drawn again only when the comparison, the course's names or the templates changed
     (drawing a cohort's passages costs seconds, and a re-grade after marks changes none of them)."""
     page, key_path = course.similarity_page(assignment), course.similarity_page_key_path(assignment)
-    blob = json.dumps([rendering_version(), course.config.course_name, course.config.course_id, data],
-                      sort_keys=True, default=str)
+    blob = json.dumps(
+        [rendering_version(), course.config.course_name, course.config.course_id, data],
+        sort_keys=True,
+        default=str,
+    )
     key = hashlib.sha256(blob.encode()).hexdigest()
     if page.is_file() and read_cache_key(key_path) == key:
         return page
@@ -105,11 +122,15 @@ def write_similarity_page(course, assignment: str, data: dict) -> Path:
     return page
 
 
-def similarity_report(course, assignment: str | None = None, threshold: float | None = None) -> SimilarityOutcome:
+def similarity_report(
+    course, assignment: str | None = None, threshold: float | None = None
+) -> SimilarityOutcome:
     """Compare the cohort (autograder.similarity) and write its page: the `autograder similarity`
     command and the last step of `autograder grade`."""
     assignment = assignment or course.assignment
-    data = run_similarity(course, assignment, threshold)  # the stored comparison when nothing it reads changed
+    data = run_similarity(
+        course, assignment, threshold
+    )  # the stored comparison when nothing it reads changed
     page = write_similarity_page(course, assignment, data)
     return SimilarityOutcome(data, course.similarity_path(assignment), page)
 
@@ -129,10 +150,14 @@ def similarity_attention(course, assignment: str) -> list[dict]:
         for me, other, mine in (("a", "b", "_a"), ("b", "a", "_b")):
             if pair[me].get("origin") != "cohort":
                 continue
-            message = (f"shares work with {_name(pair[other])}: {round(100 * code.get('share' + mine, 0))} % of "
-                       f"their own code and {round(100 * text.get('share' + mine, 0))} % of their own text match "
-                       f"(score {pair['score']:.2f}, threshold {data.get('threshold')}).")
-            items.append({"student": pair[me]["key"], "flag": FLAG, "message": message, "link": f"{link}#pair-{n}"})
+            message = (
+                f"shares work with {_name(pair[other])}: {round(100 * code.get('share' + mine, 0))} % of "
+                f"their own code and {round(100 * text.get('share' + mine, 0))} % of their own text match "
+                f"(score {pair['score']:.2f}, threshold {data.get('threshold')})."
+            )
+            items.append(
+                {"student": pair[me]["key"], "flag": FLAG, "message": message, "link": f"{link}#pair-{n}"}
+            )
     return items
 
 
@@ -157,10 +182,14 @@ def similarity_step(course, assignment: str, console=None) -> SimilarityOutcome 
     except Exception as error:
         logging.getLogger(__name__).exception("similarity step failed")
         if console is not None:
-            console.print(f"[bold red]The similarity step failed:[/] {type(error).__name__}: {error}. The grades "
-                          "are written; run `autograder similarity` to try again.")
+            console.print(
+                f"[bold red]The similarity step failed:[/] {type(error).__name__}: {error}. The grades "
+                "are written; run `autograder similarity` to try again."
+            )
         return None
     if console is not None:
-        console.print(f"Similarity: {len(outcome.flagged)} pair(s) at or above {outcome.data['threshold']} among "
-                      f"{outcome.data['cohort']} submission(s): {outcome.page} (markers only)")
+        console.print(
+            f"Similarity: {len(outcome.flagged)} pair(s) at or above {outcome.data['threshold']} among "
+            f"{outcome.data['cohort']} submission(s): {outcome.page} (markers only)"
+        )
     return outcome

@@ -33,8 +33,13 @@ FAILED_RUNS = ("failed", "intake-error")
 def _stats(values: list[float]) -> dict:
     if not values:
         return {"n": 0, "mean": None, "median": None, "min": None, "max": None}
-    return {"n": len(values), "mean": statistics.fmean(values), "median": statistics.median(values),
-            "min": min(values), "max": max(values)}
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values),
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+    }
 
 
 def run_failed(grade: dict) -> bool:
@@ -53,9 +58,20 @@ def check_rates(grades: dict[str, dict]) -> dict:
             check = finding.get("check_id", "")
             if not check or check.startswith("execution."):
                 continue
-            row = table.setdefault(check, {"check_id": check, "label": finding_label(check, check),
-                                           "criterion": finding.get("criterion", ""),
-                                           PASS: 0, WARN: 0, FAIL: 0, COULD_NOT_RUN: 0, INFO: 0, NOT_APPLICABLE: 0})
+            row = table.setdefault(
+                check,
+                {
+                    "check_id": check,
+                    "label": finding_label(check, check),
+                    "criterion": finding.get("criterion", ""),
+                    PASS: 0,
+                    WARN: 0,
+                    FAIL: 0,
+                    COULD_NOT_RUN: 0,
+                    INFO: 0,
+                    NOT_APPLICABLE: 0,
+                },
+            )
             row[finding.get("status", INFO)] = row.get(finding.get("status", INFO), 0) + 1
     rows = []
     for row in table.values():
@@ -64,8 +80,11 @@ def check_rates(grades: dict[str, dict]) -> dict:
         row["rate"] = row[PASS] / judged if judged else None
         rows.append(row)
     rows.sort(key=lambda r: (r["rate"] if r["rate"] is not None else 2, r["check_id"]))
-    return {"rows": rows, "failed_runs": failed,
-            "n": sum(1 for s, g in grades.items() if g.get("status") != "error" and s not in failed)}
+    return {
+        "rows": rows,
+        "failed_runs": failed,
+        "n": sum(1 for s, g in grades.items() if g.get("status") != "error" and s not in failed),
+    }
 
 
 def group_attention(attention: list[dict], failed: set[str], failed_run_flag: str) -> list[dict]:
@@ -110,9 +129,23 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
         by_status[status] = by_status.get(status, 0) + 1
         if status == "error":
             attention.append({"student": student, "flag": "Grading error", "message": grade.get("error", "")})
-            rows.append({"student": student, "status": status, "challenge": allocation.get(student, ""),
-                         "marks": {}, "overall": None, "partial": None, "score": None, "std": None,
-                         "rank": None, "metric": "", "flags": 1, "late": False, "feedback": ""})
+            rows.append(
+                {
+                    "student": student,
+                    "status": status,
+                    "challenge": allocation.get(student, ""),
+                    "marks": {},
+                    "overall": None,
+                    "partial": None,
+                    "score": None,
+                    "std": None,
+                    "rank": None,
+                    "metric": "",
+                    "flags": 1,
+                    "late": False,
+                    "feedback": "",
+                }
+            )
             continue
         marks = {c["key"]: c for c in grade.get("criteria", [])}
         for key, entry in marks.items():
@@ -130,58 +163,113 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
             grouped.setdefault(flag["flag"], []).append(flag)
         for name, items in grouped.items():
             messages = list(dict.fromkeys(m.get("message", "") for m in items if m.get("message")))
-            detail = " ".join(messages[:3]) + (f" (and {len(messages) - 3} more)" if len(messages) > 3 else "")
-            attention.append({"student": student, "flag": name, "message": detail,
-                              "from_check": any(m.get("check_id") for m in items)})
+            detail = " ".join(messages[:3]) + (
+                f" (and {len(messages) - 3} more)" if len(messages) > 3 else ""
+            )
+            attention.append(
+                {
+                    "student": student,
+                    "flag": name,
+                    "message": detail,
+                    "from_check": any(m.get("check_id") for m in items),
+                }
+            )
         if run_failed(grade):
             flags = [f for f in flags if f["flag"] == failed_run_flag or not f.get("check_id")]
         results = grade.get("results") or {}
         letter = grade.get("challenge") or allocation.get(student, "")
         if letter and results.get("mean") is not None:
             models_by_challenge.setdefault(letter, []).append(
-                {"label": student, "mean": results["mean"], "std": results.get("std"), "rank": results.get("rank"),
-                 "complete": results.get("complete")})
-        rows.append({"student": student, "status": status, "challenge": letter, "marks": marks,
-                     "overall": mark, "partial": grade.get("overall", {}).get("partial"),
-                     "score": results.get("mean"), "std": results.get("std"), "rank": results.get("rank"),
-                     "metric": results.get("metric_label", ""), "flags": len(flags),
-                     "late": (grade.get("lateness") or {}).get("state") == "late",
-                     "feedback": os.path.relpath(course.feedback_page(student, assignment),
-                                                 course.reports_dir(assignment)),
-                     **submission_links(course, assignment, student, grade)})
+                {
+                    "label": student,
+                    "mean": results["mean"],
+                    "std": results.get("std"),
+                    "rank": results.get("rank"),
+                    "complete": results.get("complete"),
+                }
+            )
+        rows.append(
+            {
+                "student": student,
+                "status": status,
+                "challenge": letter,
+                "marks": marks,
+                "overall": mark,
+                "partial": grade.get("overall", {}).get("partial"),
+                "score": results.get("mean"),
+                "std": results.get("std"),
+                "rank": results.get("rank"),
+                "metric": results.get("metric_label", ""),
+                "flags": len(flags),
+                "late": (grade.get("lateness") or {}).get("state") == "late",
+                "feedback": os.path.relpath(
+                    course.feedback_page(student, assignment), course.reports_dir(assignment)
+                ),
+                **submission_links(course, assignment, student, grade),
+            }
+        )
     submitted = set(grades)
     for student in sorted(set(allocation) - submitted):
-        attention.append({"student": student, "flag": "No submission graded",
-                          "message": f"allocated challenge {allocation[student]} but nothing has been graded"})
+        attention.append(
+            {
+                "student": student,
+                "flag": "No submission graded",
+                "message": f"allocated challenge {allocation[student]} but nothing has been graded",
+            }
+        )
 
     challenges = []
     for challenge in catalogue:
         members = [r for r in rows if r.get("challenge") == challenge.letter]
-        models = sorted(models_by_challenge.get(challenge.letter, []), key=lambda m: m["mean"],
-                        reverse=challenge.higher_is_better)
+        models = sorted(
+            models_by_challenge.get(challenge.letter, []),
+            key=lambda m: m["mean"],
+            reverse=challenge.higher_is_better,
+        )
         chart = None
         if models:
             chart = figures.leaderboard_chart(
-                challenge, [dict(m, highlight=True) for m in models],
-                title=f"{challenge.letter}: {challenge.task} — the cohort among the leaderboard")
+                challenge,
+                [dict(m, highlight=True) for m in models],
+                title=f"{challenge.letter}: {challenge.task} — the cohort among the leaderboard",
+            )
         dummy = challenge.reference("Dummy")
         rf = challenge.reference("RF-SCM/Magpie")
-        better = (lambda s, ref: s > ref.mean) if challenge.higher_is_better else (lambda s, ref: s < ref.mean)
-        challenges.append({
-            "letter": challenge.letter, "task": challenge.task, "metric": challenge.metric_label,
-            "n": len(members), "overall": _stats([r["overall"] for r in members if r["overall"] is not None]),
-            "scores": _stats([m["mean"] for m in models]), "models": models, "chart": chart,
-            "beat_dummy": sum(1 for m in models if dummy and better(m["mean"], dummy)),
-            "beat_rf": sum(1 for m in models if rf and better(m["mean"], rf)),
-            "best": challenge.best.mean if challenge.best else None,
-            "criteria": {c.key: _stats([r["marks"][c.key]["mark"] for r in members
-                                        if c.key in r.get("marks", {}) and r["marks"][c.key].get("mark") is not None])
-                         for c in criteria}})
+        better = (
+            (lambda s, ref: s > ref.mean) if challenge.higher_is_better else (lambda s, ref: s < ref.mean)
+        )
+        challenges.append(
+            {
+                "letter": challenge.letter,
+                "task": challenge.task,
+                "metric": challenge.metric_label,
+                "n": len(members),
+                "overall": _stats([r["overall"] for r in members if r["overall"] is not None]),
+                "scores": _stats([m["mean"] for m in models]),
+                "models": models,
+                "chart": chart,
+                "beat_dummy": sum(1 for m in models if dummy and better(m["mean"], dummy)),
+                "beat_rf": sum(1 for m in models if rf and better(m["mean"], rf)),
+                "best": challenge.best.mean if challenge.best else None,
+                "criteria": {
+                    c.key: _stats(
+                        [
+                            r["marks"][c.key]["mark"]
+                            for r in members
+                            if c.key in r.get("marks", {}) and r["marks"][c.key].get("mark") is not None
+                        ]
+                    )
+                    for c in criteria
+                },
+            }
+        )
     figs = {}
     if overall["final"] or overall["provisional"]:
         figs["histogram"] = figures.histogram(overall, rubric.bands, "Overall marks", "overall mark")
     if any(marks_by_criterion.values()):
-        figs["criteria"] = figures.criterion_marks_chart([(c.title, marks_by_criterion[c.key]) for c in criteria])
+        figs["criteria"] = figures.criterion_marks_chart(
+            [(c.title, marks_by_criterion[c.key]) for c in criteria]
+        )
     attention.extend(similarity_attention(course, assignment))  # pairs above the similarity threshold
     attention.sort(key=lambda a: (a["flag"], a["student"]))
     rates = check_rates(grades)
@@ -191,16 +279,32 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
         for item in group["entries"]:
             flag_counts[item["flag"]] = flag_counts.get(item["flag"], 0) + 1
     return {
-        "course_name": course.config.course_name, "course_id": course.config.course_id,
-        "assignment": assignment, "rubric_title": rubric.title,
-        "criteria": [{"key": c.key, "title": c.title, "weight": c.weight, "stats": _stats(marks_by_criterion[c.key])}
-                     for c in criteria],
-        "overall": _stats(overall["final"] + overall["provisional"]), "by_status": by_status,
-        "rows": rows, "attention": attention, "attention_groups": attention_groups, "flag_counts": flag_counts,
-        "check_rates": rates, "challenges": challenges, "failed_run_flag": failed_run_flag,
-        "moderation_link": os.path.relpath(course.moderation_page(assignment), course.reports_dir(assignment)),
-        "similarity_link": similarity_link(course, assignment),  # markers only; '' before `autograder similarity`
-        "figures": figs, "n": len(rows), "n_allocated": len(allocation),
+        "course_name": course.config.course_name,
+        "course_id": course.config.course_id,
+        "assignment": assignment,
+        "rubric_title": rubric.title,
+        "criteria": [
+            {"key": c.key, "title": c.title, "weight": c.weight, "stats": _stats(marks_by_criterion[c.key])}
+            for c in criteria
+        ],
+        "overall": _stats(overall["final"] + overall["provisional"]),
+        "by_status": by_status,
+        "rows": rows,
+        "attention": attention,
+        "attention_groups": attention_groups,
+        "flag_counts": flag_counts,
+        "check_rates": rates,
+        "challenges": challenges,
+        "failed_run_flag": failed_run_flag,
+        "moderation_link": os.path.relpath(
+            course.moderation_page(assignment), course.reports_dir(assignment)
+        ),
+        "similarity_link": similarity_link(
+            course, assignment
+        ),  # markers only; '' before `autograder similarity`
+        "figures": figs,
+        "n": len(rows),
+        "n_allocated": len(allocation),
         "generated": datetime.now().strftime("%d %B %Y, %H:%M"),
     }
 
@@ -210,11 +314,15 @@ def submission_links(course, assignment: str, student: str, grade: dict) -> dict
     notebook page, relative to the summary (so the course folder can be moved); "" when absent."""
     here = course.reports_dir(assignment)
     notebook = (grade.get("run") or {}).get("notebook")
-    candidates = {"notebook": course.autograded_dir(student, assignment) / notebook if notebook else None,
-                  "log": course.log_path(student, assignment),
-                  "notebook_page": course.notebook_page(student, assignment)}
-    return {key: os.path.relpath(path, here) if path is not None and path.is_file() else ""
-            for key, path in candidates.items()}
+    candidates = {
+        "notebook": course.autograded_dir(student, assignment) / notebook if notebook else None,
+        "log": course.log_path(student, assignment),
+        "notebook_page": course.notebook_page(student, assignment),
+    }
+    return {
+        key: os.path.relpath(path, here) if path is not None and path.is_file() else ""
+        for key, path in candidates.items()
+    }
 
 
 def write_summary(course, assignment: str, rubric=None, allocation=None) -> Path:
@@ -238,10 +346,20 @@ def write_moderation(course, assignment: str, rubric, grades: dict[str, dict]) -
     view = build_moderation(grades, rubric, course.config.moderation)
     sample_path = write_text_atomic(course.moderation_sample_path(assignment), view["sample_csv"])
     page = course.moderation_page(assignment)
-    html = environment().get_template("moderation.html.j2").render(
-        m=view, course_name=course.config.course_name, course_id=course.config.course_id, assignment=assignment,
-        rubric_title=rubric.title, n_marked=sum(1 for g in grades.values() if (g.get("overall") or {}).get("mark") is not None),
-        sample_link=os.path.relpath(sample_path, page.parent), sample_name=sample_path.name,
-        summary_link=os.path.relpath(course.summary_page(assignment), page.parent),
-        generated=datetime.now().strftime("%d %B %Y, %H:%M"))
+    html = (
+        environment()
+        .get_template("moderation.html.j2")
+        .render(
+            m=view,
+            course_name=course.config.course_name,
+            course_id=course.config.course_id,
+            assignment=assignment,
+            rubric_title=rubric.title,
+            n_marked=sum(1 for g in grades.values() if (g.get("overall") or {}).get("mark") is not None),
+            sample_link=os.path.relpath(sample_path, page.parent),
+            sample_name=sample_path.name,
+            summary_link=os.path.relpath(course.summary_page(assignment), page.parent),
+            generated=datetime.now().strftime("%d %B %Y, %H:%M"),
+        )
+    )
     return write_text_atomic(page, html)

@@ -90,8 +90,10 @@ def read_bytes_as_json(blob: bytes, name: str = "results file") -> object:
         try:
             blob = gzip.decompress(blob)
         except (OSError, EOFError, zlib.error) as error:
-            raise ResultsFileError(f"{name} starts like a gzip file but cannot be decompressed "
-                                   f"({error}); it is damaged or incomplete.") from error
+            raise ResultsFileError(
+                f"{name} starts like a gzip file but cannot be decompressed "
+                f"({error}); it is damaged or incomplete."
+            ) from error
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -99,8 +101,10 @@ def read_bytes_as_json(blob: bytes, name: str = "results file") -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise ResultsFileError(f"{name} is not valid JSON ({error.msg} at line {error.lineno}); "
-                               "it may have been cut short while being written.") from error
+        raise ResultsFileError(
+            f"{name} is not valid JSON ({error.msg} at line {error.lineno}); "
+            "it may have been cut short while being written."
+        ) from error
 
 
 def load_results(path: Path | str) -> ResultsFile:
@@ -115,12 +119,16 @@ def load_results(path: Path | str) -> ResultsFile:
         raise ResultsFileError(f"the results file {path.name} cannot be read ({error.strerror}).") from error
     raw = read_bytes_as_json(blob, f"the results file {path.name}")
     if not isinstance(raw, dict):
-        raise ResultsFileError(f"the results file {path.name} holds a JSON {type(raw).__name__}, "
-                               "not matbench's results object; write it with mb.to_file(...).")
+        raise ResultsFileError(
+            f"the results file {path.name} holds a JSON {type(raw).__name__}, "
+            "not matbench's results object; write it with mb.to_file(...)."
+        )
     tasks_raw = raw.get("tasks")
     if not isinstance(tasks_raw, dict):
-        raise ResultsFileError(f"the results file {path.name} has no 'tasks' entry; it was not written "
-                               "by MatbenchBenchmark.to_file.")
+        raise ResultsFileError(
+            f"the results file {path.name} has no 'tasks' entry; it was not written "
+            "by MatbenchBenchmark.to_file."
+        )
     problems = []
     for key in ("version", "benchmark_name", "datestamp", "hash"):
         if key not in raw:
@@ -130,9 +138,16 @@ def load_results(path: Path | str) -> ResultsFile:
     tasks = {}
     for task, entry in tasks_raw.items():
         tasks[task] = _parse_task(task, entry)
-    return ResultsFile(path=path, raw=raw, compressed=blob[:2] == GZIP_MAGIC,
-                       sha256=hashlib.sha256(blob).hexdigest(), size=len(blob), mtime=stat.st_mtime,
-                       tasks=tasks, problems=problems)
+    return ResultsFile(
+        path=path,
+        raw=raw,
+        compressed=blob[:2] == GZIP_MAGIC,
+        sha256=hashlib.sha256(blob).hexdigest(),
+        size=len(blob),
+        mtime=stat.st_mtime,
+        tasks=tasks,
+        problems=problems,
+    )
 
 
 def _parse_task(task: str, entry) -> TaskResult:
@@ -162,27 +177,48 @@ def _parse_task(task: str, entry) -> TaskResult:
             if required not in fold_entry:
                 result.problems.append(f"{task} {key} has no '{required}'")
         result.folds[int(number)] = FoldResult(
-            fold=int(number), data=data, parameters=fold_entry.get("parameters"),
+            fold=int(number),
+            data=data,
+            parameters=fold_entry.get("parameters"),
             scores=fold_entry.get("scores") if isinstance(fold_entry.get("scores"), dict) else {},
-            uncertainty=fold_entry.get("uncertainty"))
+            uncertainty=fold_entry.get("uncertainty"),
+        )
     return result
 
 
-def build_results_dict(task: str, fold_predictions: dict[int, dict], scores: dict[int, dict] | None = None,
-                       user_metadata: dict | None = None, datestamp: str = "2026.01.01 12:00.00.000000",
-                       parameters: dict | None = None) -> dict:
+def build_results_dict(
+    task: str,
+    fold_predictions: dict[int, dict],
+    scores: dict[int, dict] | None = None,
+    user_metadata: dict | None = None,
+    datestamp: str = "2026.01.01 12:00.00.000000",
+    parameters: dict | None = None,
+) -> dict:
     """A results object in matbench's layout with a valid hash (for tests and for converting the
     leaderboard's prediction files)."""
     results = {}
     for fold, preds in sorted(fold_predictions.items()):
-        results[f"fold_{fold}"] = {"data": dict(preds), "parameters": dict(parameters or {}),
-                                   "scores": dict((scores or {}).get(fold, {})), "uncertainty": None}
+        results[f"fold_{fold}"] = {
+            "data": dict(preds),
+            "parameters": dict(parameters or {}),
+            "scores": dict((scores or {}).get(fold, {})),
+            "uncertainty": None,
+        }
     raw = {
-        "@module": "matbench.bench", "@class": "MatbenchBenchmark", "version": "0.6",
-        "tasks": {task: {"@module": "matbench.task", "@class": "MatbenchTask",
-                         "benchmark_name": "matbench_v0.1", "dataset_name": task,
-                         "results": results}},
-        "user_metadata": dict(user_metadata or {}), "benchmark_name": "matbench_v0.1",
+        "@module": "matbench.bench",
+        "@class": "MatbenchBenchmark",
+        "version": "0.6",
+        "tasks": {
+            task: {
+                "@module": "matbench.task",
+                "@class": "MatbenchTask",
+                "benchmark_name": "matbench_v0.1",
+                "dataset_name": task,
+                "results": results,
+            }
+        },
+        "user_metadata": dict(user_metadata or {}),
+        "benchmark_name": "matbench_v0.1",
         "datestamp": datestamp,
     }
     raw["hash"] = matbench_hash(raw)

@@ -36,7 +36,7 @@ def regression_scores(y_true, y_pred) -> dict[str, float]:
     mape = float(np.mean(np.abs(err[mask] / y_true[mask]))) if mask.any() else float("nan")
     return {
         "mae": float(np.mean(np.abs(err))),
-        "rmse": float(math.sqrt(np.mean(err ** 2))),
+        "rmse": float(math.sqrt(np.mean(err**2))),
         "mape": mape,
         "max_error": float(np.max(np.abs(err))),
     }

@@ -98,16 +98,36 @@ class Score:
     # --- score.json ----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
-            "schema": SCHEMA, "task": self.task, "task_type": self.task_type, "metric": self.metric,
-            "metric_label": self.metric_label, "higher_is_better": self.higher_is_better,
-            "folds": [{"fold": f.fold, "score": f.scores.get(self.metric), "n": f.n, "n_expected": f.n_expected,
-                       "n_invalid": f.n_invalid, "n_other": f.n_other,
-                       "prob_rocauc": f.scores.get("rocauc_proba"), "scores": f.scores}
-                      for f in self.fold_scores],
-            "folds_scored": len(self.folds), "summary": {k: s.as_dict() for k, s in self.summary.items()},
-            "mean": self.mean, "std": self.std, "complete": self.complete, "n_invalid": self.n_invalid,
-            "rank": self.rank, "n_entries": self.n_entries, "mad_ratio": self.mad_ratio,
-            "prob_rocauc_mean": self.prob_rocauc_mean, "is_probability": self.is_probability,
+            "schema": SCHEMA,
+            "task": self.task,
+            "task_type": self.task_type,
+            "metric": self.metric,
+            "metric_label": self.metric_label,
+            "higher_is_better": self.higher_is_better,
+            "folds": [
+                {
+                    "fold": f.fold,
+                    "score": f.scores.get(self.metric),
+                    "n": f.n,
+                    "n_expected": f.n_expected,
+                    "n_invalid": f.n_invalid,
+                    "n_other": f.n_other,
+                    "prob_rocauc": f.scores.get("rocauc_proba"),
+                    "scores": f.scores,
+                }
+                for f in self.fold_scores
+            ],
+            "folds_scored": len(self.folds),
+            "summary": {k: s.as_dict() for k, s in self.summary.items()},
+            "mean": self.mean,
+            "std": self.std,
+            "complete": self.complete,
+            "n_invalid": self.n_invalid,
+            "rank": self.rank,
+            "n_entries": self.n_entries,
+            "mad_ratio": self.mad_ratio,
+            "prob_rocauc_mean": self.prob_rocauc_mean,
+            "is_probability": self.is_probability,
             "seen_unseen": self.seen_unseen,
         }
 
@@ -142,8 +162,13 @@ def score_predictions(challenge, fold_predictions: dict[int, dict[str, object]],
         rows = rows_of_fold[present]
         values = np.array([_as_float(given[m]) for m in test_ids[present]], dtype=float)
         ok = np.isfinite(values)
-        entry = FoldScore(fold, n_expected=len(rows_of_fold), n=int(ok.sum()), n_invalid=int((~ok).sum()),
-                          n_other=len(given) - int(present.sum()))
+        entry = FoldScore(
+            fold,
+            n_expected=len(rows_of_fold),
+            n=int(ok.sum()),
+            n_invalid=int((~ok).sum()),
+            n_other=len(given) - int(present.sum()),
+        )
         fold_scores.append(entry)
         if not entry.n:
             continue
@@ -159,9 +184,16 @@ def score_predictions(challenge, fold_predictions: dict[int, dict[str, object]],
         # labels (True/False, or 0/1 as numbers) are scored as labels; probabilities also get rocauc_proba
         y_pred = labels_of(finite) if clf and not is_probability else finite
         entry.scores = task_scores(challenge.task_type, y_true, y_pred)
-    score = Score(task=challenge.task, task_type=challenge.task_type, metric=challenge.metric,
-                  metric_label=challenge.metric_label, higher_is_better=challenge.higher_is_better,
-                  fold_scores=fold_scores, n_entries=len(challenge.leaderboard), is_probability=is_probability)
+    score = Score(
+        task=challenge.task,
+        task_type=challenge.task_type,
+        metric=challenge.metric,
+        metric_label=challenge.metric_label,
+        higher_is_better=challenge.higher_is_better,
+        fold_scores=fold_scores,
+        n_entries=len(challenge.leaderboard),
+        is_probability=is_probability,
+    )
     folds = score.folds
     if folds:
         metrics = set.intersection(*(set(s) for s in folds.values()))
@@ -218,7 +250,9 @@ def score_results_file(challenge, results_path, truth=None) -> Score:
     results = load_results(results_path)
     if challenge.task not in results.tasks:
         present = ", ".join(results.tasks) or "none"
-        raise ResultsFileError(f"the results file holds no predictions for {challenge.task} (tasks: {present})")
+        raise ResultsFileError(
+            f"the results file holds no predictions for {challenge.task} (tasks: {present})"
+        )
     predictions = {f: p for f, p in fold_predictions_of(results.tasks[challenge.task]).items() if p}
     if not predictions:
         raise ResultsFileError(f"the results file has no recorded folds for {challenge.task}")

@@ -75,14 +75,31 @@ from autograder.selfcheck.report import (
 )
 
 __all__ = [
-    "BLOCKING_NOTES", "EXIT_FAIL", "EXIT_OK", "EXIT_UNUSABLE", "PRINTED_SCORE_ID",
-    "SCHEMA", "STATUS_MARK", "STATUS_ORDER", "STATUS_WORD", "Note", "Report", "SelfCheckError", "check",
-    "explain_unreadable", "find_course", "find_open_notebook", "label_of", "resolve_notebook", "run_cli",
+    "BLOCKING_NOTES",
+    "EXIT_FAIL",
+    "EXIT_OK",
+    "EXIT_UNUSABLE",
+    "PRINTED_SCORE_ID",
+    "SCHEMA",
+    "STATUS_MARK",
+    "STATUS_ORDER",
+    "STATUS_WORD",
+    "Note",
+    "Report",
+    "SelfCheckError",
+    "check",
+    "explain_unreadable",
+    "find_course",
+    "find_open_notebook",
+    "label_of",
+    "resolve_notebook",
+    "run_cli",
     "self_check",
 ]
 
 
 # --- inside a notebook ----------------------------------------------------------------------------
+
 
 def self_check(notebook=None, results=None, challenge=None, student=None):
     """Check the notebook that is open (or the one given) with the graders' own checks.
@@ -98,16 +115,26 @@ def self_check(notebook=None, results=None, challenge=None, student=None):
         results_arg = results
         if how == "colab" and results is None:
             results_arg = _colab_results(notebook)
-        report = check(notebook, results=results_arg, where="notebook", challenge=challenge, student=student,
-                       progress=lambda line: print(line, file=sys.stderr))
+        report = check(
+            notebook,
+            results=results_arg,
+            where="notebook",
+            challenge=challenge,
+            student=student,
+            progress=lambda line: print(line, file=sys.stderr),
+        )
     except UserError as error:
         if in_kernel:
             import html
 
             from IPython.display import HTML, display
 
-            display(HTML(f'<div class="autograder-selfcheck" style="padding: 0.5em; background: #fdecea; '
-                         f'border-left: 4px solid #c0392b">Self-check: {html.escape(str(error))}</div>'))
+            display(
+                HTML(
+                    f'<div class="autograder-selfcheck" style="padding: 0.5em; background: #fdecea; '
+                    f'border-left: 4px solid #c0392b">Self-check: {html.escape(str(error))}</div>'
+                )
+            )
             return None
         raise
     if in_kernel:
@@ -121,9 +148,18 @@ def self_check(notebook=None, results=None, challenge=None, student=None):
 
 # --- the command line ------------------------------------------------------------------------------
 
-def run_cli(notebook, results=None, challenge=None, as_json: bool = False, execute: bool = False,
-            download: bool = True, student: str | None = None) -> int:
+
+def run_cli(
+    notebook,
+    results=None,
+    challenge=None,
+    as_json: bool = False,
+    execute: bool = False,
+    download: bool = True,
+    student: str | None = None,
+) -> int:
     """`autograder check`: print the checklist (or JSON) and return the exit status."""
+
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
@@ -132,13 +168,29 @@ def run_cli(notebook, results=None, challenge=None, as_json: bool = False, execu
             stream.reconfigure(errors="replace")
 
     try:
-        report = check(notebook, results=results, challenge=challenge, execute=execute, download=download,
-                       progress=progress, student=student)
+        report = check(
+            notebook,
+            results=results,
+            challenge=challenge,
+            execute=execute,
+            download=download,
+            progress=progress,
+            student=student,
+        )
     except UserError as error:
         kind = getattr(error, "kind", "usage")
         if as_json:
-            print(json.dumps({"schema": SCHEMA, "verdict": "unusable", "exit_code": EXIT_UNUSABLE,
-                              "error": {"kind": kind, "message": str(error)}}, indent=1))
+            print(
+                json.dumps(
+                    {
+                        "schema": SCHEMA,
+                        "verdict": "unusable",
+                        "exit_code": EXIT_UNUSABLE,
+                        "error": {"kind": kind, "message": str(error)},
+                    },
+                    indent=1,
+                )
+            )
         else:
             print(f"Error: {error}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -34,9 +34,18 @@ _THIS_ASSIGNMENT_WORDS = ("matbench", "matminer", "pymatgen", "llm usage declara
 
 # --- the check ----------------------------------------------------------------------------------
 
-def check(notebook: Path | str, results: Path | str | None = None, challenge: str | None = None,
-          execute: bool = False, download: bool = True, course=None, where: str = "cli",
-          progress=None, student: str | None = None) -> Report:
+
+def check(
+    notebook: Path | str,
+    results: Path | str | None = None,
+    challenge: str | None = None,
+    execute: bool = False,
+    download: bool = True,
+    course=None,
+    where: str = "cli",
+    progress=None,
+    student: str | None = None,
+) -> Report:
     """Check one notebook with the graders' checks; see the module docstring.
 
     where: "cli" or "notebook" (only changes the advice's wording). progress: a callable taking a
@@ -53,12 +62,17 @@ def check(notebook: Path | str, results: Path | str | None = None, challenge: st
     if challenge is not None:
         from autograder.course.challenges import Catalogue
 
-        challenge = (catalogue or Catalogue()).get(challenge)  # UnknownTaskError (exit 2) lists the valid ones
+        challenge = (catalogue or Catalogue()).get(
+            challenge
+        )  # UnknownTaskError (exit 2) lists the valid ones
     elif student is not None:
         challenge, source = _allocated(student, course), "allocation"
     if execute and results is not None:
-        raise SelfCheckError("--results and --execute do not go together: the run writes its own results file. "
-                             "Leave out --results.", "usage")
+        raise SelfCheckError(
+            "--results and --execute do not go together: the run writes its own results file. "
+            "Leave out --results.",
+            "usage",
+        )
     results_path = _explicit_results(results) if results is not None else None
     notes: list[Note] = []
     run = None
@@ -67,8 +81,9 @@ def check(notebook: Path | str, results: Path | str | None = None, challenge: st
             challenge, source = _challenge_to_run(path, course, where)
         run = _execute(path, challenge, course, progress)
     try:
-        return _check(path, results_path, challenge, course, run, notes, download, where, progress, started,
-                      source)
+        return _check(
+            path, results_path, challenge, course, run, notes, download, where, progress, started, source
+        )
     finally:
         if run is not None:
             import shutil
@@ -76,15 +91,23 @@ def check(notebook: Path | str, results: Path | str | None = None, challenge: st
             shutil.rmtree(run.root, ignore_errors=True)
 
 
-def _check(path, results_path, challenge, course, run, notes, download, where, progress, started,
-           source="given") -> Report:
+def _check(
+    path, results_path, challenge, course, run, notes, download, where, progress, started, source="given"
+) -> Report:
     from autograder.checks import run_checks
     from autograder.checks.context import CheckContext
 
     if run is not None:
         notes.extend(run.notes)
-        ctx = CheckContext.from_notebook(run.notebook, run.results, challenge, trace_path=run.trace,
-                                         record=run.record, course=course, expected_nonce=run.nonce)
+        ctx = CheckContext.from_notebook(
+            run.notebook,
+            run.results,
+            challenge,
+            trace_path=run.trace,
+            record=run.record,
+            course=course,
+            expected_nonce=run.nonce,
+        )
         ctx.submitted_path = path  # execution order, errors left: the notebook as the student saved it
         ctx.__dict__.pop("submitted", None)
     else:
@@ -92,43 +115,67 @@ def _check(path, results_path, challenge, course, run, notes, download, where, p
     if challenge is not None:
         ctx.challenge_source = source  # given, the allocation, or named in the code (--execute)
     if ctx.challenge is not None and ctx.challenge_source == "allocation":
-        notes.append(Note("challenge-allocated",
-                          f"Checked as challenge {ctx.challenge.letter} ({ctx.challenge.task}), the one the course "
-                          "allocated to you."))
+        notes.append(
+            Note(
+                "challenge-allocated",
+                f"Checked as challenge {ctx.challenge.letter} ({ctx.challenge.task}), the one the course "
+                "allocated to you.",
+            )
+        )
     if course is None and ctx.released_path is None:
-        notes.append(Note("released-copy-missing",
-                          "This copy of autograder does not include the released notebook, so your answers are told "
-                          "apart from the template's own text less precisely than the graders do."))
+        notes.append(
+            Note(
+                "released-copy-missing",
+                "This copy of autograder does not include the released notebook, so your answers are told "
+                "apart from the template's own text less precisely than the graders do.",
+            )
+        )
     if results_path is not None:
         _same_task_or_raise(ctx, results_path)
     elif run is None:
         _results_notes(ctx, notes, where)
     if ctx.challenge is not None and ctx.challenge_source == "named in the code":
-        notes.append(Note("challenge-inferred",
-                          f"Checked as challenge {ctx.challenge.letter} ({ctx.challenge.task}), the task your code "
-                          "names; " + ("pass --challenge with your letter" if where == "cli" else
-                                       "set `challenge` to your letter") + " if that is not your challenge."))
+        notes.append(
+            Note(
+                "challenge-inferred",
+                f"Checked as challenge {ctx.challenge.letter} ({ctx.challenge.task}), the task your code "
+                "names; "
+                + (
+                    "pass --challenge with your letter"
+                    if where == "cli"
+                    else "set `challenge` to your letter"
+                )
+                + " if that is not your challenge.",
+            )
+        )
     if ctx.challenge is None:
         given = ctx.notebook.parameters().get("challenge") if ctx.notebook is not None else None
         letters = ", ".join(ctx.catalogue.letters)
         on_template = ctx.notebook is not None and ctx.notebook.on_template
         named = ctx.notebook.matbench_tasks() if ctx.notebook is not None else []
-        why = (f"`challenge = {given!r}` in its Settings cell is not one of this course's challenges ({letters})"
-               if isinstance(given, str) and given.strip() else
-               f"the notebook names {' and '.join(named)}, so it is not clear which challenge it is for"
-               if len(named) > 1 else
-               "the notebook does not say which challenge it is for (`challenge` is empty in its Settings cell)"
-               if on_template else
-               "the notebook does not say which challenge it is for (its code names no Matbench task)")
-        notes.append(Note("challenge-unknown",
-                          why[:1].upper() + why[1:] + " and there is no results file to tell, so the score cannot be "
-                          "checked. Set `challenge` to your letter"
-                          + (", or pass --challenge with your letter." if where == "cli" else ".")))
+        why = (
+            f"`challenge = {given!r}` in its Settings cell is not one of this course's challenges ({letters})"
+            if isinstance(given, str) and given.strip()
+            else f"the notebook names {' and '.join(named)}, so it is not clear which challenge it is for"
+            if len(named) > 1
+            else "the notebook does not say which challenge it is for (`challenge` is empty in its Settings cell)"
+            if on_template
+            else "the notebook does not say which challenge it is for (its code names no Matbench task)"
+        )
+        notes.append(
+            Note(
+                "challenge-unknown",
+                why[:1].upper() + why[1:] + " and there is no results file to tell, so the score cannot be "
+                "checked. Set `challenge` to your letter"
+                + (", or pass --challenge with your letter." if where == "cli" else "."),
+            )
+        )
     _ensure_data(ctx, notes, download, progress)
 
     findings = run_checks(ctx)
-    items = (list(run.engine_findings) if run is not None else []) + \
-        [f for f in findings if f.visibility == STUDENT]
+    items = (list(run.engine_findings) if run is not None else []) + [
+        f for f in findings if f.visibility == STUDENT
+    ]
     printed = _printed_score(ctx, findings)
     if printed is not None:
         items.append(printed)
@@ -136,9 +183,16 @@ def _check(path, results_path, challenge, course, run, notes, download, where, p
     if missing:
         notes.insert(0, Note("work-missing", missing))
     shown_results = ctx.results_path if ctx.results is not None and run is None else None
-    report = Report(notebook=path, results=shown_results, items=items, challenge=ctx.challenge,
-                    challenge_source=ctx.challenge_source, notes=notes,
-                    execution=run.summary if run is not None else None, notebook_saved_at=_mtime(path))
+    report = Report(
+        notebook=path,
+        results=shown_results,
+        items=items,
+        challenge=ctx.challenge,
+        challenge_source=ctx.challenge_source,
+        notes=notes,
+        execution=run.summary if run is not None else None,
+        notebook_saved_at=_mtime(path),
+    )
     report.score, report.references = _score(ctx, findings)
     report.seconds = time.perf_counter() - started
     return report
@@ -158,31 +212,41 @@ def _this_assignment_or_raise(path: Path, course) -> None:
             released = Notebook.read(released_path)
     nb = Notebook(read_notebook(path), path, released)
     template_ids = {c.grade_id for c in released.cells if c.grade_id} if released is not None else set()
-    if any(c.grade_id in template_ids for c in nb.cells if c.grade_id) or \
-            any(c.origin == "template" for c in nb.cells):
+    if any(c.grade_id in template_ids for c in nb.cells if c.grade_id) or any(
+        c.origin == "template" for c in nb.cells
+    ):
         return  # written on the template
     text = "\n".join(c.source for c in nb.cells).lower()
     if nb.matbench_tasks() or any(word in text for word in _THIS_ASSIGNMENT_WORDS):
         return  # a notebook of its own about the challenge: the research challenge without the template
     name = course.assignment if course is not None else "research challenge"
-    raise SelfCheckError(f"{path.name} is not the {name.replace('_', ' ')} notebook: it has none of the "
-                         "assignment's cells and never mentions Matbench, matminer or pymatgen, so there is "
-                         "nothing here for this checker to check.", "not-this-assignment")
+    raise SelfCheckError(
+        f"{path.name} is not the {name.replace('_', ' ')} notebook: it has none of the "
+        "assignment's cells and never mentions Matbench, matminer or pymatgen, so there is "
+        "nothing here for this checker to check.",
+        "not-this-assignment",
+    )
 
 
 def _allocated(student: str, course):
     """The challenge the course's allocation gives a student id (--student)."""
     if course is None:
-        raise SelfCheckError(f"--student {student}: the allocation of challenges is not on this machine (no course "
-                             "folder around the notebook). Pass --challenge with your letter instead.",
-                             "challenge-unknown")
+        raise SelfCheckError(
+            f"--student {student}: the allocation of challenges is not on this machine (no course "
+            "folder around the notebook). Pass --challenge with your letter instead.",
+            "challenge-unknown",
+        )
     from autograder.course.allocation import read_allocation
 
-    letter = read_allocation(course.allocation_path, course.config.catalogue,
-                             course.config.case_sensitive_ids).get(student)
+    letter = read_allocation(
+        course.allocation_path, course.config.catalogue, course.config.case_sensitive_ids
+    ).get(student)
     if not letter:
-        raise SelfCheckError(f"{student} is not in the course's allocation ({course.allocation_path.name}). Check the "
-                             "id, or pass --challenge with your letter.", "challenge-unknown")
+        raise SelfCheckError(
+            f"{student} is not in the course's allocation ({course.allocation_path.name}). Check the "
+            "id, or pass --challenge with your letter.",
+            "challenge-unknown",
+        )
     return course.config.catalogue.get(letter)
 
 
@@ -201,19 +265,31 @@ def _challenge_to_run(path: Path, course, where: str):
     named = [t for t in nb.matbench_tasks() if t in catalogue.tasks]
     if len(named) == 1:
         return catalogue.get(named[0]), "named in the code"
-    how = "pass --challenge with your letter (or --student with your id)" if where == "cli" else \
-        "set `challenge` to your letter in the Settings cell"
+    how = (
+        "pass --challenge with your letter (or --student with your id)"
+        if where == "cli"
+        else "set `challenge` to your letter in the Settings cell"
+    )
     letters = ", ".join(catalogue.letters)
     if len(named) > 1:
         tasks = " and ".join(f"{t} ({catalogue.get(t).letter})" for t in named)
-        raise SelfCheckError(f"The notebook names {tasks}, so it is not clear which challenge to run it for: "
-                             f"{how} ({letters}).", "challenge-unknown")
+        raise SelfCheckError(
+            f"The notebook names {tasks}, so it is not clear which challenge to run it for: "
+            f"{how} ({letters}).",
+            "challenge-unknown",
+        )
     if isinstance(letter, str) and letter.strip():
-        raise SelfCheckError(f"`challenge = {letter!r}` in the Settings cell is not one of this course's challenges "
-                             f"({letters}): {how}.", "challenge-unknown")
-    raise SelfCheckError("To run the notebook the checker needs your challenge, and the notebook does not say it "
-                         f"(no `challenge` in a Settings cell, no Matbench task named in the code): {how} "
-                         f"({letters}).", "challenge-unknown")
+        raise SelfCheckError(
+            f"`challenge = {letter!r}` in the Settings cell is not one of this course's challenges "
+            f"({letters}): {how}.",
+            "challenge-unknown",
+        )
+    raise SelfCheckError(
+        "To run the notebook the checker needs your challenge, and the notebook does not say it "
+        f"(no `challenge` in a Settings cell, no Matbench task named in the code): {how} "
+        f"({letters}).",
+        "challenge-unknown",
+    )
 
 
 def _mtime(path: Path) -> float | None:
@@ -241,16 +317,21 @@ def _explicit_results(results: Path | str) -> Path:
     if not path.is_file():
         folder = path.parent if str(path.parent) not in ("", ".") else Path(".")
         found = sorted(p.name for p in (folder.glob("*.json*") if folder.is_dir() else []))
-        raise SelfCheckError(f"There is no results file {path}."
-                             + (f" JSON files in {folder}: {', '.join(found[:10])}." if found else "")
-                             + f" The notebook's protocol cell writes {RESULTS_FILE} into the notebook's folder "
-                               "when it runs; leave out --results to use that one.", "results-not-found")
+        raise SelfCheckError(
+            f"There is no results file {path}."
+            + (f" JSON files in {folder}: {', '.join(found[:10])}." if found else "")
+            + f" The notebook's protocol cell writes {RESULTS_FILE} into the notebook's folder "
+            "when it runs; leave out --results to use that one.",
+            "results-not-found",
+        )
     try:
         load_results(path)
     except ResultsFileError as error:
-        raise SelfCheckError(f"{path.name} is not a matbench results file: {error} Give the {RESULTS_FILE} the "
-                             "notebook's protocol cell wrote (or leave out --results).",
-                             "results-unreadable") from None
+        raise SelfCheckError(
+            f"{path.name} is not a matbench results file: {error} Give the {RESULTS_FILE} the "
+            "notebook's protocol cell wrote (or leave out --results).",
+            "results-unreadable",
+        ) from None
     return path
 
 
@@ -265,7 +346,9 @@ def _same_task_or_raise(ctx, results_path: Path) -> None:
             f"{results_path.name} holds results for {letters}, but this notebook is for challenge "
             f"{ctx.challenge.letter} ({ctx.challenge.task}) (from {_source_words(ctx.challenge_source)}). Give the "
             "results file this notebook wrote (the Settings cell's `results_path`), or run the notebook top to "
-            "bottom to write it.", "results-other-task")
+            "bottom to write it.",
+            "results-other-task",
+        )
 
 
 def _letters_of(ctx, tasks: list[str]) -> str:
@@ -279,28 +362,50 @@ def _letters_of(ctx, tasks: list[str]) -> str:
 
 
 def _source_words(source: str) -> str:
-    return {"given": "--challenge", "parameters": "its Settings cell", "allocation": "the allocation",
-            "results file": "the results file", "named in the code": "the task its code names"}.get(
-        source, source or "its Settings cell")
+    return {
+        "given": "--challenge",
+        "parameters": "its Settings cell",
+        "allocation": "the allocation",
+        "results file": "the results file",
+        "named in the code": "the task its code names",
+    }.get(source, source or "its Settings cell")
 
 
 def _results_notes(ctx, notes: list[Note], where: str) -> None:
-    rerun = ("Run the notebook top to bottom first (Kernel > Restart Kernel and Run All Cells), save it, and "
-             "check again")
-    rerun += ("; or run `autograder check --execute NOTEBOOK` to have it run as the grader runs it."
-              if where == "cli" else ".")
+    rerun = (
+        "Run the notebook top to bottom first (Kernel > Restart Kernel and Run All Cells), save it, and "
+        "check again"
+    )
+    rerun += (
+        "; or run `autograder check --execute NOTEBOOK` to have it run as the grader runs it."
+        if where == "cli"
+        else "."
+    )
     if ctx.results_error == "missing":
-        notes.append(Note("no-results", f"No results file yet: there is no {Path(ctx.results_path).name} beside "
-                                        f"the notebook, so your predictions cannot be checked. {rerun}"))
+        notes.append(
+            Note(
+                "no-results",
+                f"No results file yet: there is no {Path(ctx.results_path).name} beside "
+                f"the notebook, so your predictions cannot be checked. {rerun}",
+            )
+        )
     elif ctx.results is None:
-        notes.append(Note("results-unreadable", f"The results file beside the notebook cannot be read "
-                                                f"({ctx.results_error}). {rerun}"))
+        notes.append(
+            Note(
+                "results-unreadable",
+                f"The results file beside the notebook cannot be read ({ctx.results_error}). {rerun}",
+            )
+        )
     elif ctx.challenge is not None and ctx.challenge.task not in ctx.results.tasks:
-        notes.append(Note("results-other-task",
-                          f"The results file beside the notebook holds results for "
-                          f"{_letters_of(ctx, sorted(ctx.results.tasks))}, but the notebook is set to challenge "
-                          f"{ctx.challenge.letter} ({ctx.challenge.task}): it was written by an earlier run for "
-                          f"another challenge. {rerun}"))
+        notes.append(
+            Note(
+                "results-other-task",
+                f"The results file beside the notebook holds results for "
+                f"{_letters_of(ctx, sorted(ctx.results.tasks))}, but the notebook is set to challenge "
+                f"{ctx.challenge.letter} ({ctx.challenge.task}): it was written by an earlier run for "
+                f"another challenge. {rerun}",
+            )
+        )
 
 
 def _ensure_data(ctx, notes: list[Note], download: bool, progress) -> None:
@@ -329,6 +434,7 @@ def _ensure_data(ctx, notes: list[Note], download: bool, progress) -> None:
 
 # --- what the checklist adds to the checks --------------------------------------------------------
 
+
 def _number(text: str) -> float | None:
     try:
         value = float(text)
@@ -340,7 +446,9 @@ def _number(text: str) -> float | None:
 def _printed_score(ctx, findings: list[Finding]) -> Finding | None:
     """The score the notebook printed in its saved outputs vs the one recomputed from its results
     file: different figures mean the outputs and the results come from different runs."""
-    scores = next((f for f in findings if f.check_id == "protocol.scores" and f.status != COULD_NOT_RUN), None)
+    scores = next(
+        (f for f in findings if f.check_id == "protocol.scores" and f.status != COULD_NOT_RUN), None
+    )
     nb, result = ctx.notebook, ctx.score
     if scores is None or nb is None or ctx.challenge is None or result is None or result.mean is None:
         return None
@@ -353,40 +461,61 @@ def _printed_score(ctx, findings: list[Finding]) -> Finding | None:
     per_fold = {f: v.get(metric) for f, v in result.folds.items()}
     details = {"recomputed": {"mean": mean, "std": std}, "printed": None}
     if not lines:
-        return make(PRINTED_SCORE_ID, INFO,
-                       "The notebook's saved outputs show no score from the protocol cell, so what a reader of "
-                       "your notebook sees cannot be compared with your results file.",
-                       advice="Restart the kernel, run all cells and save the notebook with its outputs.",
-                       details=details)
+        return make(
+            PRINTED_SCORE_ID,
+            INFO,
+            "The notebook's saved outputs show no score from the protocol cell, so what a reader of "
+            "your notebook sees cannot be compared with your results file.",
+            advice="Restart the kernel, run all cells and save the notebook with its outputs.",
+            details=details,
+        )
     last = lines[-1]
     p_mean, p_std = _number(last.group(3)), _number(last.group(4))
-    details["printed"] = {"task": last.group(1), "mean": p_mean, "std": p_std,
-                          "folds": {str(k): v for k, v in sorted(folds.items())}}
+    details["printed"] = {
+        "task": last.group(1),
+        "mean": p_mean,
+        "std": p_std,
+        "folds": {str(k): v for k, v in sorted(folds.items())},
+    }
 
     def close(a, b):  # printed with 4 decimals
         return a is not None and b is not None and abs(a - b) <= 0.5e-4 * 1.01 + 1e-12
 
     differences = []
     if last.group(1) != ctx.challenge.task:
-        differences.append(f"it printed a score for {last.group(1)}, your results are for {ctx.challenge.task}")
+        differences.append(
+            f"it printed a score for {last.group(1)}, your results are for {ctx.challenge.task}"
+        )
     if not close(p_mean, mean) or not close(p_std, std):
-        differences.append(f"it printed {label} {last.group(3)} ± {last.group(4)}, the results file gives "
-                           f"{mean:.4f} ± {std:.4f}")
+        differences.append(
+            f"it printed {label} {last.group(3)} ± {last.group(4)}, the results file gives "
+            f"{mean:.4f} ± {std:.4f}"
+        )
     bad_folds = [k for k, v in folds.items() if k in per_fold and not close(v, per_fold[k])]
     if bad_folds and not differences:
-        differences.append(f"the per-fold scores printed for fold{'s' if len(bad_folds) > 1 else ''} "
-                           f"{', '.join(map(str, sorted(bad_folds)))} differ from the results file")
+        differences.append(
+            f"the per-fold scores printed for fold{'s' if len(bad_folds) > 1 else ''} "
+            f"{', '.join(map(str, sorted(bad_folds)))} differ from the results file"
+        )
     if differences:
-        return make(PRINTED_SCORE_ID, WARN,
-                       "The score your notebook shows is not the one its results file gives: "
-                       + "; ".join(differences) + f". The outputs and {RESULTS_FILE} come from different runs "
-                       "(cells run out of order, a run stopped half-way, or the results file was replaced). "
-                       "The grader re-runs the notebook and uses what that run records.",
-                       advice="Restart the kernel, run all cells from the top, and save the notebook.",
-                       details=details)
-    return make(PRINTED_SCORE_ID, PASS,
-                   f"The score your notebook printed ({label} {last.group(3)} ± {last.group(4)}) is the one "
-                   "recomputed from its results file.", details=details)
+        return make(
+            PRINTED_SCORE_ID,
+            WARN,
+            "The score your notebook shows is not the one its results file gives: "
+            + "; ".join(differences)
+            + f". The outputs and {RESULTS_FILE} come from different runs "
+            "(cells run out of order, a run stopped half-way, or the results file was replaced). "
+            "The grader re-runs the notebook and uses what that run records.",
+            advice="Restart the kernel, run all cells from the top, and save the notebook.",
+            details=details,
+        )
+    return make(
+        PRINTED_SCORE_ID,
+        PASS,
+        f"The score your notebook printed ({label} {last.group(3)} ± {last.group(4)}) is the one "
+        "recomputed from its results file.",
+        details=details,
+    )
 
 
 def _missing_work(ctx) -> str | None:
@@ -407,11 +536,15 @@ def _missing_work(ctx) -> str | None:
     if empty:
         names = [f"`{n}`" for n in empty]
         joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        parts.append(f"{joined} {'is' if len(names) == 1 else 'are'} still the template's empty "
-                     f"function{'s' if len(names) > 1 else ''}")
+        parts.append(
+            f"{joined} {'is' if len(names) == 1 else 'are'} still the template's empty "
+            f"function{'s' if len(names) > 1 else ''}"
+        )
     if unanswered:
-        parts.append(f"{unanswered} answer{'s' if unanswered > 1 else ''} still say{'s' if unanswered == 1 else ''} "
-                     "YOUR ANSWER HERE")
+        parts.append(
+            f"{unanswered} answer{'s' if unanswered > 1 else ''} still say{'s' if unanswered == 1 else ''} "
+            "YOUR ANSWER HERE"
+        )
     if not parts:
         return None
     return "Your work is missing: " + "; ".join(parts) + ". Write them, then run the notebook top to bottom."
@@ -419,11 +552,19 @@ def _missing_work(ctx) -> str | None:
 
 def _is_stub(node) -> bool:
     body = list(node.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-            and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(getattr(body[0], "value", None), ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]  # the docstring
-    return all(isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
-               or (isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n)) for n in body)
+    return all(
+        isinstance(n, ast.Pass)
+        or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+        or (isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n))
+        for n in body
+    )
 
 
 def _score(ctx, findings: list[Finding]) -> tuple[dict | None, list[dict]]:
@@ -432,18 +573,32 @@ def _score(ctx, findings: list[Finding]) -> tuple[dict | None, list[dict]]:
     ch = ctx.challenge
     if ch is None:
         return None, []
-    references = [{"label": label, "algorithm": e.algorithm, "mean": e.mean, "std": e.std}
-                  for label, e in ch.reference_points]
-    scores = next((f for f in findings if f.check_id == "protocol.scores" and f.status != COULD_NOT_RUN), None)
+    references = [
+        {"label": label, "algorithm": e.algorithm, "mean": e.mean, "std": e.std}
+        for label, e in ch.reference_points
+    ]
+    scores = next(
+        (f for f in findings if f.check_id == "protocol.scores" and f.status != COULD_NOT_RUN), None
+    )
     result = ctx.score
     if scores is None or result is None or result.mean is None:
         return None, references
-    score = {"metric": result.metric, "label": ch.metric_label, "unit": "" if ch.is_classification else ch.unit,
-             "higher_is_better": ch.higher_is_better, "mean": result.mean, "std": result.std,
-             "folds": {str(f): v.get(result.metric) for f, v in result.folds.items()},
-             "folds_scored": len(result.folds), "complete": result.complete, "rank": result.rank,
-             "entries": result.n_entries or None, "mae_over_mad": result.mad_ratio, "proba_rocauc": None,
-             "status": scores.status}
+    score = {
+        "metric": result.metric,
+        "label": ch.metric_label,
+        "unit": "" if ch.is_classification else ch.unit,
+        "higher_is_better": ch.higher_is_better,
+        "mean": result.mean,
+        "std": result.std,
+        "folds": {str(f): v.get(result.metric) for f, v in result.folds.items()},
+        "folds_scored": len(result.folds),
+        "complete": result.complete,
+        "rank": result.rank,
+        "entries": result.n_entries or None,
+        "mae_over_mad": result.mad_ratio,
+        "proba_rocauc": None,
+        "status": scores.status,
+    }
     proba = result.summary.get("rocauc_proba")
     if proba:
         score["proba_rocauc"] = {"mean": proba.mean, "std": proba.std}

@@ -8,11 +8,21 @@ from autograder.findings import label
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, WARN
 
 PRINTED_SCORE_ID = "selfcheck.printed_score"  # declared in autograder.findings, as every id
-EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2  # nothing fails; the work fails a check; the tool could not be used
+EXIT_OK, EXIT_FAIL, EXIT_UNUSABLE = (
+    0,
+    1,
+    2,
+)  # nothing fails; the work fails a check; the tool could not be used
 
 STATUS_ORDER = {FAIL: 0, WARN: 1, COULD_NOT_RUN: 2, INFO: 3, PASS: 4, NOT_APPLICABLE: 5}
-STATUS_WORD = {FAIL: "FAIL", WARN: "WARN", COULD_NOT_RUN: "NOT CHECKED", INFO: "NOTE", PASS: "PASS",
-               NOT_APPLICABLE: "N/A"}
+STATUS_WORD = {
+    FAIL: "FAIL",
+    WARN: "WARN",
+    COULD_NOT_RUN: "NOT CHECKED",
+    INFO: "NOTE",
+    PASS: "PASS",
+    NOT_APPLICABLE: "N/A",
+}
 STATUS_MARK = {FAIL: "✗", WARN: "!", COULD_NOT_RUN: "?", INFO: "·", PASS: "✓", NOT_APPLICABLE: "–"}
 
 

@@ -18,6 +18,7 @@ from autograder.selfcheck.report import SelfCheckError
 
 # --- finding the files ---------------------------------------------------------------------------
 
+
 def resolve_notebook(path: Path | str) -> Path:
     """The notebook a user named, or a SelfCheckError that says what is there instead."""
     given = Path(os.path.expanduser(str(path)))
@@ -26,18 +27,28 @@ def resolve_notebook(path: Path | str) -> Path:
         if len(found) == 1:
             return found[0]
         if not found:
-            raise SelfCheckError(f"{given} is a folder with no notebook (.ipynb) in it. Give the path to your "
-                                 "notebook file, e.g. `autograder check research_challenge.ipynb`.", "not-found")
-        raise SelfCheckError(f"{given} is a folder with {len(found)} notebooks; say which one to check: "
-                             + ", ".join(p.name for p in found) + ".", "not-found")
+            raise SelfCheckError(
+                f"{given} is a folder with no notebook (.ipynb) in it. Give the path to your "
+                "notebook file, e.g. `autograder check research_challenge.ipynb`.",
+                "not-found",
+            )
+        raise SelfCheckError(
+            f"{given} is a folder with {len(found)} notebooks; say which one to check: "
+            + ", ".join(p.name for p in found)
+            + ".",
+            "not-found",
+        )
     if given.is_file():
         return given
     folder = given.parent if str(given.parent) not in ("", ".") else Path.cwd()
     shown = given.parent if str(given.parent) not in ("", ".") else Path(".")
     if not folder.is_dir():
-        raise SelfCheckError(f"There is no file {given}: the folder {shown} does not exist. Give the path to your "
-                             "notebook (in a terminal, `cd` to its folder first, or drag the file into the "
-                             "terminal to paste its path).", "not-found")
+        raise SelfCheckError(
+            f"There is no file {given}: the folder {shown} does not exist. Give the path to your "
+            "notebook (in a terminal, `cd` to its folder first, or drag the file into the "
+            "terminal to paste its path).",
+            "not-found",
+        )
     found = _notebooks_in(folder)
     message = f"There is no file {given}."
     if found:
@@ -49,8 +60,10 @@ def resolve_notebook(path: Path | str) -> Path:
         message += " …" if len(names) > 10 else ""
         message += "."
     else:
-        message += (f" There is no notebook (.ipynb) in {'this folder' if shown == Path('.') else shown} "
-                    "at all: `cd` to the folder that holds your notebook, or give its full path.")
+        message += (
+            f" There is no notebook (.ipynb) in {'this folder' if shown == Path('.') else shown} "
+            "at all: `cd` to the folder that holds your notebook, or give its full path."
+        )
     raise SelfCheckError(message, "not-found")
 
 
@@ -65,16 +78,23 @@ def explain_unreadable(path: Path, error: str = "") -> str:
     """Why a file is not a notebook we can read, in words a student can act on."""
     name = path.name
     checkpoint = path.parent / ".ipynb_checkpoints" / f"{path.stem}-checkpoint.ipynb"
-    restore = (f" Jupyter's last checkpoint of it is {checkpoint}: open that and save it under the "
-               "notebook's name." if checkpoint.is_file() else "")
+    restore = (
+        f" Jupyter's last checkpoint of it is {checkpoint}: open that and save it under the notebook's name."
+        if checkpoint.is_file()
+        else ""
+    )
     try:
         blob = path.read_bytes()
     except OSError as err:
-        return f"{name} cannot be read ({err.strerror}); check that you may read it and that it is not open " \
-               "in another program that locks it."
+        return (
+            f"{name} cannot be read ({err.strerror}); check that you may read it and that it is not open "
+            "in another program that locks it."
+        )
     if not blob.strip():
-        return (f"{name} is empty (0 bytes): it was not saved completely. Open the notebook in Jupyter and save "
-                "it again." + restore)
+        return (
+            f"{name} is empty (0 bytes): it was not saved completely. Open the notebook in Jupyter and save "
+            "it again." + restore
+        )
     head = blob[:4096].decode("utf-8", "replace").lstrip("\ufeff").lstrip()
     lowered = head.lower()
     if blob[:4] == b"PK\x03\x04":
@@ -82,38 +102,51 @@ def explain_unreadable(path: Path, error: str = "") -> str:
     if blob[:2] == b"\x1f\x8b":
         return f"{name} is gzip-compressed, not a notebook: decompress it first (or give the .ipynb file)."
     if lowered.startswith(("<!doctype html", "<html")):
-        return (f"{name} is a web page (HTML), not the notebook: you probably saved the page that shows it. "
-                "Download the notebook file itself (on GitHub: 'Download raw file'; in Jupyter: File > "
-                "Download).")
+        return (
+            f"{name} is a web page (HTML), not the notebook: you probably saved the page that shows it. "
+            "Download the notebook file itself (on GitHub: 'Download raw file'; in Jupyter: File > "
+            "Download)."
+        )
     if path.suffix == ".py" or _looks_like_python(head):
-        return (f"{name} is a Python script, not a Jupyter notebook: the check needs the .ipynb file with its "
-                "cells and outputs. In Jupyter use File > Save Notebook (not 'Save as Python'); a script "
-                "paired with jupytext can be turned back with `jupytext --to notebook "
-                f"{path.with_suffix('.py').name}`.")
+        return (
+            f"{name} is a Python script, not a Jupyter notebook: the check needs the .ipynb file with its "
+            "cells and outputs. In Jupyter use File > Save Notebook (not 'Save as Python'); a script "
+            "paired with jupytext can be turned back with `jupytext --to notebook "
+            f"{path.with_suffix('.py').name}`."
+        )
     if head.startswith(("{", "[")):
         try:
             raw = json.loads(blob.decode("utf-8", "replace"))
         except json.JSONDecodeError as err:
             near_end = err.pos >= len(blob.decode("utf-8", "replace").rstrip()) - 2
             if near_end:
-                return (f"{name} is cut short: the JSON ends in the middle ({err.msg} at line {err.lineno}), so "
-                        "the save was interrupted or the disk was full. Open the notebook in Jupyter (it may "
-                        "still be open with your work) and save it again." + restore)
-            return (f"{name} is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}): it was "
-                    "edited outside Jupyter or damaged (for example by a merge conflict). Open it in Jupyter; "
-                    "if Jupyter cannot open it either, go back to your last good copy." + restore)
+                return (
+                    f"{name} is cut short: the JSON ends in the middle ({err.msg} at line {err.lineno}), so "
+                    "the save was interrupted or the disk was full. Open the notebook in Jupyter (it may "
+                    "still be open with your work) and save it again." + restore
+                )
+            return (
+                f"{name} is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}): it was "
+                "edited outside Jupyter or damaged (for example by a merge conflict). Open it in Jupyter; "
+                "if Jupyter cannot open it either, go back to your last good copy." + restore
+            )
         if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
-            return (f"{name} is JSON but not a Jupyter notebook (it has no list of cells). Give your notebook "
-                    "file, the one you open in Jupyter.")
+            return (
+                f"{name} is JSON but not a Jupyter notebook (it has no list of cells). Give your notebook "
+                "file, the one you open in Jupyter."
+            )
         return f"{name} cannot be read as a Jupyter notebook ({error})."
-    return (f"{name} is not a Jupyter notebook: a notebook is a JSON file that begins with '{{', this one begins "
-            f"with {head[:30]!r}. Give the .ipynb file you open in Jupyter.")
+    return (
+        f"{name} is not a Jupyter notebook: a notebook is a JSON file that begins with '{{', this one begins "
+        f"with {head[:30]!r}. Give the .ipynb file you open in Jupyter."
+    )
 
 
 def _looks_like_python(head: str) -> bool:
     first = next((line.strip() for line in head.splitlines() if line.strip()), "")
-    return first.startswith(("# %%", "#%%", "# In[", "#!", "import ", "from ", "def ", "# ---", '"""')) or \
-        bool(re.match(r"^[A-Za-z_]\w*\s*=", first))
+    return first.startswith(
+        ("# %%", "#%%", "# In[", "#!", "import ", "from ", "def ", "# ---", '"""')
+    ) or bool(re.match(r"^[A-Za-z_]\w*\s*=", first))
 
 
 def find_course(*starts: Path):
@@ -135,8 +168,9 @@ def find_course(*starts: Path):
         if folder in seen:
             continue
         seen.add(folder)
-        if (folder / NBGRADER_CONFIG_FILE).is_file() and \
-                ((folder / CONFIG_FILE).is_file() or (folder / RELEASE).is_dir()):
+        if (folder / NBGRADER_CONFIG_FILE).is_file() and (
+            (folder / CONFIG_FILE).is_file() or (folder / RELEASE).is_dir()
+        ):
             try:
                 return Course.open(folder)
             except (ConfigError, UserError, OSError):
@@ -145,6 +179,7 @@ def find_course(*starts: Path):
 
 
 # --- inside a notebook ----------------------------------------------------------------------------
+
 
 def find_open_notebook(user_ns: dict | None = None, environ: dict | None = None) -> tuple[Path, str]:
     """The path of the notebook this kernel belongs to, and how it was found.
@@ -174,7 +209,9 @@ def find_open_notebook(user_ns: dict | None = None, environ: dict | None = None)
         return Path(session), "jupyter-session-name"
     raise SelfCheckError(
         "Could not tell which notebook is open here (this works in JupyterLab, Jupyter Notebook, VS Code and "
-        "Colab). Give its file name: autograder.self_check(\"research_challenge.ipynb\").", "cannot-find-notebook")
+        'Colab). Give its file name: autograder.self_check("research_challenge.ipynb").',
+        "cannot-find-notebook",
+    )
 
 
 def _user_namespace() -> dict:
@@ -210,11 +247,13 @@ def _running_servers() -> list[dict]:
     return servers
 
 
-def _path_from_servers(kernel_id: str, servers: list[dict] | None = None, timeout: float = 2.0) -> Path | None:
+def _path_from_servers(
+    kernel_id: str, servers: list[dict] | None = None, timeout: float = 2.0
+) -> Path | None:
     """Ask each running Jupyter server which session runs this kernel: /api/sessions."""
     import urllib.request
 
-    for server in (_running_servers() if servers is None else servers):
+    for server in _running_servers() if servers is None else servers:
         url = str(server.get("url", "")).rstrip("/") + "/api/sessions"
         request = urllib.request.Request(url)
         if server.get("token"):

@@ -54,11 +54,16 @@ def _score_lines(report) -> list[str]:
         lines.append(line + ".")
         if s.get("proba_rocauc"):
             p = s["proba_rocauc"]
-            lines.append(f"ROC-AUC of your probabilities: {format_score(p['mean'])} ± {format_score(p['std'])} (not the "
-                         "leaderboard's figure, which matbench computes from True/False labels).")
+            lines.append(
+                f"ROC-AUC of your probabilities: {format_score(p['mean'])} ± {format_score(p['std'])} (not the "
+                "leaderboard's figure, which matbench computes from True/False labels)."
+            )
     if report.references:
-        direction = "higher is better" if (report.challenge and report.challenge.higher_is_better) \
+        direction = (
+            "higher is better"
+            if (report.challenge and report.challenge.higher_is_better)
             else "lower is better"
+        )
         refs = "; ".join(_reference_text(r) for r in report.references)
         lines.append(f"Leaderboard ({direction}): {refs}.")
     return lines
@@ -66,7 +71,9 @@ def _score_lines(report) -> list[str]:
 
 def _reference_text(r: dict) -> str:
     name = f"best ({r['algorithm']})" if r["label"] == "best" else r["label"]
-    return f"{name} {format_score(r['mean'])}" + (f" ± {format_score(r['std'])}" if r.get("std") is not None else "")
+    return f"{name} {format_score(r['mean'])}" + (
+        f" ± {format_score(r['std'])}" if r.get("std") is not None else ""
+    )
 
 
 def _grouped(report):
@@ -102,7 +109,7 @@ def _found(f: Finding) -> str:
     label = label_of(f.check_id)
     message = f.message
     if message.lower().startswith(label.lower() + ":"):
-        message = message[len(label) + 1:].strip()
+        message = message[len(label) + 1 :].strip()
         message = message[:1].upper() + message[1:]
     return f"{label}: {message}"
 
@@ -111,8 +118,11 @@ def _notes_and_run(report) -> list[str]:
     lines = []
     if report.execution:
         e = report.execution
-        where = ("in the bubblewrap sandbox" if e.get("sandbox") == "bubblewrap"
-                 else "UNSANDBOXED: bubblewrap cannot be used here")
+        where = (
+            "in the bubblewrap sandbox"
+            if e.get("sandbox") == "bubblewrap"
+            else "UNSANDBOXED: bubblewrap cannot be used here"
+        )
         text = f"Ran the notebook as the grader does ({where}): {e.get('status', '?')}"
         if e.get("wall_seconds") is not None:
             text += f" in {e['wall_seconds']:.0f} s"
@@ -121,8 +131,10 @@ def _notes_and_run(report) -> list[str]:
             text += f". {e['reason'].rstrip('.')}"
         elif failed:
             first = failed[0]
-            text += (f". {len(failed)} cell{'s' if len(failed) > 1 else ''} failed in that run, the first "
-                     f"(cell {first['cell']}) with {first['error'] or first['status']}")
+            text += (
+                f". {len(failed)} cell{'s' if len(failed) > 1 else ''} failed in that run, the first "
+                f"(cell {first['cell']}) with {first['error'] or first['status']}"
+            )
         lines.append(text.rstrip(".") + ".")
         if e.get("executed_copy"):
             lines.append(f"The notebook as that run left it (outputs, errors): {e['executed_copy']}.")
@@ -137,8 +149,9 @@ def as_text(report, width: int = 100) -> str:
     out = [_header(report), "=" * min(width, len(_header(report)))]
 
     def wrap(text, first, rest):
-        return textwrap.fill(text, width=width, initial_indent=first, subsequent_indent=rest,
-                             break_on_hyphens=False)
+        return textwrap.fill(
+            text, width=width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
+        )
 
     for line in _notes_and_run(report):
         out.append(wrap(line, "» ", "  "))
@@ -160,14 +173,32 @@ def as_text(report, width: int = 100) -> str:
     if not_checked or passed or na:
         out.append("")
     if not_checked:
-        out.append(wrap(f"? Not checked ({len(not_checked['labels'])}): " + ", ".join(not_checked["labels"])
-                        + ". Why: " + " ".join(not_checked["reasons"]), "", "    "))
+        out.append(
+            wrap(
+                f"? Not checked ({len(not_checked['labels'])}): "
+                + ", ".join(not_checked["labels"])
+                + ". Why: "
+                + " ".join(not_checked["reasons"]),
+                "",
+                "    ",
+            )
+        )
     if passed:
-        out.append(wrap(f"✓ Passed ({len(passed)}): " + ", ".join(label_of(f.check_id) for f in passed) + ".",
-                        "", "    "))
+        out.append(
+            wrap(
+                f"✓ Passed ({len(passed)}): " + ", ".join(label_of(f.check_id) for f in passed) + ".",
+                "",
+                "    ",
+            )
+        )
     if na:
-        out.append(wrap(f"– Not applicable here ({len(na)}): " + ", ".join(label_of(f.check_id) for f in na)
-                        + ".", "", "    "))
+        out.append(
+            wrap(
+                f"– Not applicable here ({len(na)}): " + ", ".join(label_of(f.check_id) for f in na) + ".",
+                "",
+                "    ",
+            )
+        )
     out.append(wrap("… Checked when graded: " + ", ".join(when_graded()) + ".", "", "    "))
     score = _score_lines(report)
     if score:
@@ -204,8 +235,14 @@ def _print_rich(report, file) -> None:
     console.print(Text(_header(report), style="bold"))
     for line in _notes_and_run(report):
         console.print(Text("» " + line, style="yellow"))
-    style = {FAIL: "bold red", WARN: "yellow", COULD_NOT_RUN: "magenta", INFO: "cyan", PASS: "green",
-             NOT_APPLICABLE: "dim"}
+    style = {
+        FAIL: "bold red",
+        WARN: "yellow",
+        COULD_NOT_RUN: "magenta",
+        INFO: "cyan",
+        PASS: "green",
+        NOT_APPLICABLE: "dim",
+    }
     table = Table(show_lines=True, expand=True)
     table.add_column("", no_wrap=True)
     table.add_column("Check", width=max(14, min(24, console.width // 6)))
@@ -213,24 +250,43 @@ def _print_rich(report, file) -> None:
     table.add_column("What to do", ratio=2, overflow="fold")
     rows, passed, na, not_checked = _grouped(report)
     for f in rows:
-        table.add_row(Text(f"{STATUS_MARK[f.status]} {STATUS_WORD[f.status]}", style=style[f.status]),
-                      Text(label_of(f.check_id)),
-                      Text(_found(f).split(": ", 1)[1] if f.status == INFO else f.message), Text(f.advice or ""))
+        table.add_row(
+            Text(f"{STATUS_MARK[f.status]} {STATUS_WORD[f.status]}", style=style[f.status]),
+            Text(label_of(f.check_id)),
+            Text(_found(f).split(": ", 1)[1] if f.status == INFO else f.message),
+            Text(f.advice or ""),
+        )
     if not_checked:
-        table.add_row(Text("? NOT RUN", style=style[COULD_NOT_RUN]), Text(", ".join(not_checked["labels"])),
-                      Text(" ".join(not_checked["reasons"])), "")
+        table.add_row(
+            Text("? NOT RUN", style=style[COULD_NOT_RUN]),
+            Text(", ".join(not_checked["labels"])),
+            Text(" ".join(not_checked["reasons"])),
+            "",
+        )
     if passed:
-        table.add_row(Text(f"✓ PASS {len(passed)}", style=style[PASS]),
-                      Text(", ".join(label_of(f.check_id) for f in passed)), "", "")
+        table.add_row(
+            Text(f"✓ PASS {len(passed)}", style=style[PASS]),
+            Text(", ".join(label_of(f.check_id) for f in passed)),
+            "",
+            "",
+        )
     if na:
-        table.add_row(Text("– N/A", style=style[NOT_APPLICABLE]), Text(", ".join(label_of(f.check_id) for f in na)),
-                      Text(na[0].message if len(na) == 1 else ""), "")
+        table.add_row(
+            Text("– N/A", style=style[NOT_APPLICABLE]),
+            Text(", ".join(label_of(f.check_id) for f in na)),
+            Text(na[0].message if len(na) == 1 else ""),
+            "",
+        )
     console.print(table)
     console.print(Text("… Checked when graded: " + ", ".join(when_graded()) + ".", style="dim"))
     for line in _score_lines(report):
         console.print(Text(line))
-    verdict_style = {EXIT_OK: "bold green", EXIT_FAIL: "bold red", EXIT_UNUSABLE: "bold yellow"}[report.exit_code]
-    console.print(Text(f"Result: {report.summary_line()} (exit status {report.exit_code})", style=verdict_style))
+    verdict_style = {EXIT_OK: "bold green", EXIT_FAIL: "bold red", EXIT_UNUSABLE: "bold yellow"}[
+        report.exit_code
+    ]
+    console.print(
+        Text(f"Result: {report.summary_line()} (exit status {report.exit_code})", style=verdict_style)
+    )
 
 
 _HTML = """
@@ -258,39 +314,94 @@ border-left: 4px solid #e0a800">{{ line }}</p>{% endfor %}
 </div>
 """
 
-_COLORS = {FAIL: "#c0392b", WARN: "#b7791f", COULD_NOT_RUN: "#8e44ad", INFO: "#2c7a7b", PASS: "#2f855a",
-           NOT_APPLICABLE: "#888"}
+_COLORS = {
+    FAIL: "#c0392b",
+    WARN: "#b7791f",
+    COULD_NOT_RUN: "#8e44ad",
+    INFO: "#2c7a7b",
+    PASS: "#2f855a",
+    NOT_APPLICABLE: "#888",
+}
 
 
 def as_html(report) -> str:
     import jinja2
 
     rows_f, passed, na, not_checked = _grouped(report)
-    rows = [{"status": f.status, "mark": STATUS_MARK[f.status], "word": STATUS_WORD[f.status],
-             "color": _COLORS[f.status], "label": label_of(f.check_id),
-             "message": _found(f).split(": ", 1)[1] if f.status == INFO else f.message, "advice": f.advice}
-            for f in rows_f]
+    rows = [
+        {
+            "status": f.status,
+            "mark": STATUS_MARK[f.status],
+            "word": STATUS_WORD[f.status],
+            "color": _COLORS[f.status],
+            "label": label_of(f.check_id),
+            "message": _found(f).split(": ", 1)[1] if f.status == INFO else f.message,
+            "advice": f.advice,
+        }
+        for f in rows_f
+    ]
     if not_checked:
-        rows.append({"status": COULD_NOT_RUN, "mark": "?", "word": "NOT RUN", "color": _COLORS[COULD_NOT_RUN],
-                     "label": "Not checked", "message": ", ".join(not_checked["labels"]) + ".",
-                     "advice": " ".join(not_checked["reasons"])})
+        rows.append(
+            {
+                "status": COULD_NOT_RUN,
+                "mark": "?",
+                "word": "NOT RUN",
+                "color": _COLORS[COULD_NOT_RUN],
+                "label": "Not checked",
+                "message": ", ".join(not_checked["labels"]) + ".",
+                "advice": " ".join(not_checked["reasons"]),
+            }
+        )
     if passed:
-        rows.append({"status": PASS, "mark": "✓", "word": f"PASS ({len(passed)})", "color": _COLORS[PASS],
-                     "label": "Passed", "message": ", ".join(label_of(f.check_id) for f in passed) + ".",
-                     "advice": ""})
+        rows.append(
+            {
+                "status": PASS,
+                "mark": "✓",
+                "word": f"PASS ({len(passed)})",
+                "color": _COLORS[PASS],
+                "label": "Passed",
+                "message": ", ".join(label_of(f.check_id) for f in passed) + ".",
+                "advice": "",
+            }
+        )
     if na:
-        rows.append({"status": NOT_APPLICABLE, "mark": "–", "word": "N/A", "color": _COLORS[NOT_APPLICABLE],
-                     "label": "Not applicable here", "message": ", ".join(label_of(f.check_id) for f in na) + ".",
-                     "advice": ""})
-    rows.append({"status": "when-graded", "mark": "…", "word": "LATER", "color": "#888",
-                 "label": "Checked when graded", "message": ", ".join(when_graded()) + ".", "advice": ""})
+        rows.append(
+            {
+                "status": NOT_APPLICABLE,
+                "mark": "–",
+                "word": "N/A",
+                "color": _COLORS[NOT_APPLICABLE],
+                "label": "Not applicable here",
+                "message": ", ".join(label_of(f.check_id) for f in na) + ".",
+                "advice": "",
+            }
+        )
+    rows.append(
+        {
+            "status": "when-graded",
+            "mark": "…",
+            "word": "LATER",
+            "color": "#888",
+            "label": "Checked when graded",
+            "message": ", ".join(when_graded()) + ".",
+            "advice": "",
+        }
+    )
     saved = None
     if report.notebook_saved_at:
         minutes = (time.time() - report.notebook_saved_at) / 60
-        saved = (time.strftime("%H:%M", time.localtime(report.notebook_saved_at))
-                 + (f", {minutes:.0f} min ago" if minutes >= 1 else ", just now"))
+        saved = time.strftime("%H:%M", time.localtime(report.notebook_saved_at)) + (
+            f", {minutes:.0f} min ago" if minutes >= 1 else ", just now"
+        )
     verdict_color = {EXIT_OK: "#2f855a", EXIT_FAIL: "#c0392b", EXIT_UNUSABLE: "#b7791f"}[report.exit_code]
     template = jinja2.Environment(autoescape=True).from_string(_HTML)
-    return template.render(header=_header(report), saved=saved, notes=_notes_and_run(report), rows=rows,
-                           score=_score_lines(report), verdict="Result: " + report.summary_line(),
-                           verdict_color=verdict_color, exit_code=report.exit_code)
+    return template.render(
+        header=_header(report),
+        saved=saved,
+        notes=_notes_and_run(report),
+        rows=rows,
+        score=_score_lines(report),
+        verdict="Result: " + report.summary_line(),
+        verdict_color=verdict_color,
+        exit_code=report.exit_code,
+    )

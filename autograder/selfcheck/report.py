@@ -81,11 +81,15 @@ class Report:
     def summary_line(self) -> str:
         n_fail, n_warn = self.count(FAIL), self.count(WARN)
         if self.exit_code == EXIT_FAIL:
-            text = (f"{n_fail} item{'s' if n_fail != 1 else ''} fail{'s' if n_fail == 1 else ''}: "
-                    "fix them and check again.")
+            text = (
+                f"{n_fail} item{'s' if n_fail != 1 else ''} fail{'s' if n_fail == 1 else ''}: "
+                "fix them and check again."
+            )
         elif self.exit_code == EXIT_UNUSABLE and n_fail:
-            text = ("The check is incomplete (see the notes above): this machine could not run the notebook as the "
-                    "grader does, so what fails here says nothing yet.")
+            text = (
+                "The check is incomplete (see the notes above): this machine could not run the notebook as the "
+                "grader does, so what fails here says nothing yet."
+            )
         elif self.exit_code == EXIT_UNUSABLE:
             text = "Nothing fails, but the check is incomplete (see the notes above)."
         else:
@@ -103,14 +107,25 @@ class Report:
             "autograder_version": __version__,
             "notebook": str(self.notebook),
             "results": str(self.results) if self.results else None,
-            "challenge": ({"letter": ch.letter, "task": ch.task, "source": self.challenge_source}
-                          if ch is not None else None),
+            "challenge": (
+                {"letter": ch.letter, "task": ch.task, "source": self.challenge_source}
+                if ch is not None
+                else None
+            ),
             "verdict": self.verdict,
             "exit_code": self.exit_code,
             "counts": {s: self.count(s) for s in STATUS_ORDER},
-            "items": [{"check_id": f.check_id, "criterion": f.criterion, "status": f.status,
-                       "label": label_of(f.check_id), "message": f.message, "advice": f.advice}
-                      for f in self.items],
+            "items": [
+                {
+                    "check_id": f.check_id,
+                    "criterion": f.criterion,
+                    "status": f.status,
+                    "label": label_of(f.check_id),
+                    "message": f.message,
+                    "advice": f.advice,
+                }
+                for f in self.items
+            ],
             "score": self.score,
             "leaderboard": self.references,
             "notes": [{"kind": n.kind, "message": n.message} for n in self.notes],

@@ -52,7 +52,9 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
             with contextlib.redirect_stdout(sys.stderr):
                 data.fetch(challenge.task)
         except data.DataMissingError as error:
-            raise SelfCheckError(f"The notebook cannot run without its data set. {error}", "data-missing") from None
+            raise SelfCheckError(
+                f"The notebook cannot run without its data set. {error}", "data-missing"
+            ) from None
 
     try:
         import nbformat
@@ -61,22 +63,34 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
         from autograder.execute import sandbox as sb
         from autograder.execute.sanitise import load_reference, sanitise, shift_for_injection
     except ImportError as error:
-        raise SelfCheckError(f"`--execute` needs the grading engine, which cannot be loaded here ({error}). Run the "
-                             "notebook top to bottom yourself, save it, and check it without --execute.",
-                             "execute-unavailable") from None
+        raise SelfCheckError(
+            f"`--execute` needs the grading engine, which cannot be loaded here ({error}). Run the "
+            "notebook top to bottom yourself, save it, and check it without --execute.",
+            "execute-unavailable",
+        ) from None
 
     usable, why = sb.bwrap_status()
     notes = []
     if not usable:
-        notes.append(Note("unsandboxed", f"The notebook ran UNSANDBOXED on this machine ({why}): it could use the "
-                                         "network and files outside its folder, which the grader's sandbox "
-                                         "forbids. Errors of that kind show up only when the grader runs it."))
+        notes.append(
+            Note(
+                "unsandboxed",
+                f"The notebook ran UNSANDBOXED on this machine ({why}): it could use the "
+                "network and files outside its folder, which the grader's sandbox "
+                "forbids. Errors of that kind show up only when the grader runs it.",
+            )
+        )
     execution = config.execution
     settings = engine.EngineSettings(
-        cell_timeout=execution.cell_timeout, timeout=execution.timeout,
-        memory_limit=sb.parse_size(execution.memory_limit), disk_limit=sb.parse_size(execution.disk_limit),
-        threads=execution.threads_per_kernel or max(1, os.cpu_count() or 1), seed=execution.seed,
-        use_bwrap=usable, data_dir=str(data.data_home()))
+        cell_timeout=execution.cell_timeout,
+        timeout=execution.timeout,
+        memory_limit=sb.parse_size(execution.memory_limit),
+        disk_limit=sb.parse_size(execution.disk_limit),
+        threads=execution.threads_per_kernel or max(1, os.cpu_count() or 1),
+        seed=execution.seed,
+        use_bwrap=usable,
+        data_dir=str(data.data_home()),
+    )
     reference_path = None
     if course is not None:
         source = course.source_dir() / f"{course.assignment}.ipynb"
@@ -93,20 +107,41 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
     assignment = course.assignment if course is not None else "research_challenge"
     support = _hand_in_beside(path, root, assignment, settings.results_path)
     if support:
-        notes.append(Note("ran-with-files", "The notebook ran with the files beside it (" + ", ".join(support[:8])
-                          + (" …" if len(support) > 8 else "") + "), as the grader runs it with the files you hand "
-                          "in: hand them in with the notebook."))
+        notes.append(
+            Note(
+                "ran-with-files",
+                "The notebook ran with the files beside it ("
+                + ", ".join(support[:8])
+                + (" …" if len(support) > 8 else "")
+                + "), as the grader runs it with the files you hand "
+                "in: hand them in with the notebook.",
+            )
+        )
     declared = _declared_packages(course, path)
-    job = engine.Job(course_root=str(root), student_id="self-check", assignment=assignment,
-                     notebook_name=_released_name(course, reference_path, path), submitted_at=None,
-                     challenge=challenge.letter, task=challenge.task, sanitised=nbformat.writes(clean),
-                     changes=changes, parameters=parameters, cache_key="", environment={},
-                     declared_packages=declared, settings=settings, support_files=support)
+    job = engine.Job(
+        course_root=str(root),
+        student_id="self-check",
+        assignment=assignment,
+        notebook_name=_released_name(course, reference_path, path),
+        submitted_at=None,
+        challenge=challenge.letter,
+        task=challenge.task,
+        sanitised=nbformat.writes(clean),
+        changes=changes,
+        parameters=parameters,
+        cache_key="",
+        environment={},
+        declared_packages=declared,
+        settings=settings,
+        support_files=support,
+    )
     if progress:
-        progress(f"Running {path.name} from top to bottom as the grader does "
-                 f"({'in the bubblewrap sandbox' if usable else 'UNSANDBOXED'}; challenge {challenge.letter}, "
-                 f"{settings.threads} core{'s' if settings.threads > 1 else ''})… this takes as long as the "
-                 "notebook takes.")
+        progress(
+            f"Running {path.name} from top to bottom as the grader does "
+            f"({'in the bubblewrap sandbox' if usable else 'UNSANDBOXED'}; challenge {challenge.letter}, "
+            f"{settings.threads} core{'s' if settings.threads > 1 else ''})… this takes as long as the "
+            "notebook takes."
+        )
     from autograder.records import ExecutionRecord
 
     watcher = _CellProgress(progress) if progress else None
@@ -116,12 +151,17 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
         if watcher is not None:
             watcher.stop()
     work = job.work_dir
-    summary = {"status": record.status, "reason": record.reason, "sandbox": record.sandbox,
-               "wall_seconds": record.wall_seconds, "cpu_seconds": record.cpu_seconds,
-               "peak_memory_mb": record.peak_memory_mb, "parameters": {k: v for k, v in parameters.items()
-                                                                       if k != "data_dir"},
-               "sanitised": [c.get("message", "") for c in changes],
-               "failed_cells": failed_cells(record)}
+    summary = {
+        "status": record.status,
+        "reason": record.reason,
+        "sandbox": record.sandbox,
+        "wall_seconds": record.wall_seconds,
+        "cpu_seconds": record.cpu_seconds,
+        "peak_memory_mb": record.peak_memory_mb,
+        "parameters": {k: v for k, v in parameters.items() if k != "data_dir"},
+        "sanitised": [c.get("message", "") for c in changes],
+        "failed_cells": failed_cells(record),
+    }
     copy = _keep_executed_copy(work / job.notebook_name, path)
     summary["executed_copy"] = str(copy) if copy is not None else None
     if progress:
@@ -130,17 +170,29 @@ def _execute(path: Path, challenge, course, progress) -> _Run:
     trace = work / (record.trace_file or TRACE_FILE)
     engine_findings, missing = _as_this_machine_sees_it(record.findings, declared)
     if missing:
-        notes.append(Note("course-environment-missing",
-                          f"Your notebook could not run here: this Python lacks {', '.join(missing)}, which the course "
-                          "environment provides (requirements.txt lists "
-                          f"{'it' if len(missing) == 1 else 'them'}) and the grader has. Install the course "
-                          "environment in this Python (`pip install -r requirements.txt && pip install --no-deps "
-                          "matbench==0.6`, in the released folder) and check again; or run the notebook in the course "
-                          "environment yourself, save it, and check it without --execute. What failed below because "
-                          "of it says nothing about your work."))
-    return _Run(notebook=work / job.notebook_name, results=results, trace=trace, record=record,
-                nonce=(record.environment or {}).get("trace_nonce"), summary=summary, notes=notes, root=root,
-                engine_findings=engine_findings)
+        notes.append(
+            Note(
+                "course-environment-missing",
+                f"Your notebook could not run here: this Python lacks {', '.join(missing)}, which the course "
+                "environment provides (requirements.txt lists "
+                f"{'it' if len(missing) == 1 else 'them'}) and the grader has. Install the course "
+                "environment in this Python (`pip install -r requirements.txt && pip install --no-deps "
+                "matbench==0.6`, in the released folder) and check again; or run the notebook in the course "
+                "environment yourself, save it, and check it without --execute. What failed below because "
+                "of it says nothing about your work.",
+            )
+        )
+    return _Run(
+        notebook=work / job.notebook_name,
+        results=results,
+        trace=trace,
+        record=record,
+        nonce=(record.environment or {}).get("trace_nonce"),
+        summary=summary,
+        notes=notes,
+        root=root,
+        engine_findings=engine_findings,
+    )
 
 
 def _as_this_machine_sees_it(findings: list[Finding], declared: list[str]) -> tuple[list[Finding], list[str]]:
@@ -156,14 +208,22 @@ def _as_this_machine_sees_it(findings: list[Finding], declared: list[str]) -> tu
             missing.append(str((finding.details or {}).get("package") or ""))
         elif finding.visibility != STUDENT:
             continue
-        elif finding.check_id == "environment.missing_package" and not declared and (finding.details or {}).get("package"):
+        elif (
+            finding.check_id == "environment.missing_package"
+            and not declared
+            and (finding.details or {}).get("package")
+        ):
             details = finding.details
-            shown.append(dataclasses.replace(
-                finding, message=f"Cell {details['cell'] + 1} imports `{details['module'].split('.')[0]}` (package "
-                                 f"{details['package']}), which this Python does not have; no requirements.txt beside "
-                                 "the notebook says whether the course environment has it.",
-                advice="Check with the course environment (requirements.txt, released with the assignment): install "
-                       "it and check again, or ask the instructor to add the package well before the deadline."))
+            shown.append(
+                dataclasses.replace(
+                    finding,
+                    message=f"Cell {details['cell'] + 1} imports `{details['module'].split('.')[0]}` (package "
+                    f"{details['package']}), which this Python does not have; no requirements.txt beside "
+                    "the notebook says whether the course environment has it.",
+                    advice="Check with the course environment (requirements.txt, released with the assignment): install "
+                    "it and check again, or ask the instructor to add the package well before the deadline.",
+                )
+            )
         else:
             shown.append(finding)
     return shown, [m for m in missing if m]
@@ -238,9 +298,17 @@ def _keep_executed_copy(executed: Path, original: Path) -> Path | None:
 def failed_cells(record) -> list[dict]:
     """The cells that did not complete, each by its number as the student counts it (1-based, papermill's
     injected parameters cell not counted: the engine's messages number cells so too)."""
-    return [{"cell": c.number or c.index + 1, "status": c.status,
-             "error": f"{(c.error or {}).get('ename', '')}: {(c.error or {}).get('evalue', '')}".strip(": ")[:300]}
-            for c in record.cells if c.status not in ("completed", "pending")]
+    return [
+        {
+            "cell": c.number or c.index + 1,
+            "status": c.status,
+            "error": f"{(c.error or {}).get('ename', '')}: {(c.error or {}).get('evalue', '')}".strip(": ")[
+                :300
+            ],
+        }
+        for c in record.cells
+        if c.status not in ("completed", "pending")
+    ]
 
 
 def run_summary(summary: dict) -> str:
@@ -249,8 +317,10 @@ def run_summary(summary: dict) -> str:
     text = f"Ran in {summary.get('wall_seconds') or 0:.0f} s: "
     if failed:
         first = failed[0]
-        text += (f"{len(failed)} cell{'s' if len(failed) > 1 else ''} failed, the first cell {first['cell']}"
-                 + (f" ({first['error']})" if first.get("error") else f" ({first['status']})"))
+        text += (
+            f"{len(failed)} cell{'s' if len(failed) > 1 else ''} failed, the first cell {first['cell']}"
+            + (f" ({first['error']})" if first.get("error") else f" ({first['status']})")
+        )
     elif summary.get("status") == "executed":
         text += "every cell ran without an error"
     else:
@@ -282,10 +352,19 @@ class _CellProgress:
         try:
             # cells numbered as the student counts them (as every message does): all cells, papermill's
             # injected parameters cell left out
-            cells = [c for c in json.loads(payload).get("cells", [])
-                     if INJECTED_TAG not in (c.get("metadata", {}).get("tags") or [])]
-            running = next((n for n, c in enumerate(cells, 1)
-                            if (c.get("metadata", {}).get("papermill") or {}).get("status") == "running"), None)
+            cells = [
+                c
+                for c in json.loads(payload).get("cells", [])
+                if INJECTED_TAG not in (c.get("metadata", {}).get("tags") or [])
+            ]
+            running = next(
+                (
+                    n
+                    for n, c in enumerate(cells, 1)
+                    if (c.get("metadata", {}).get("papermill") or {}).get("status") == "running"
+                ),
+                None,
+            )
             if running is None:
                 return
             with self.lock:
@@ -305,9 +384,11 @@ class _CellProgress:
                 return
             number, total, first = self.current
             now = time.monotonic()
-            text = (f"  cell {number} of {total} {'still running' if still else 'running'}"
-                    + (f" ({now - self.since:.0f} s in this cell" if still else f" ({first}" if first else " (")
-                    + f", {now - self.started:.0f} s so far)")
+            text = (
+                f"  cell {number} of {total} {'still running' if still else 'running'}"
+                + (f" ({now - self.since:.0f} s in this cell" if still else f" ({first}" if first else " (")
+                + f", {now - self.started:.0f} s so far)"
+            )
         self.progress(text)
 
     def _tick(self) -> None:

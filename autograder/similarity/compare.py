@@ -68,8 +68,9 @@ class Cohort:
     """The documents of one comparison (submissions first, then the archive) and their index."""
 
     def __init__(self, documents: list[Document], template: Document):
-        self.documents = ([d for d in documents if d.origin == "cohort"]
-                          + [d for d in documents if d.origin == "archive"])
+        self.documents = [d for d in documents if d.origin == "cohort"] + [
+            d for d in documents if d.origin == "archive"
+        ]
         self.template = template
         self.cohort = [i for i, d in enumerate(documents) if d.origin == "cohort"]
         self.archive = [i for i, d in enumerate(documents) if d.origin == "archive"]
@@ -110,7 +111,9 @@ class Cohort:
             in_common = covered(np.flatnonzero(np.isin(hashes, common_array)), kind.k, n) & ~in_template
             keep = ~np.isin(fp, boiler)
             own = ~(in_template | in_common)
-            prepared.append(Prepared(tokens, hashes, fp[keep], pos[keep], own, int(own.sum()), int(in_common.sum())))
+            prepared.append(
+                Prepared(tokens, hashes, fp[keep], pos[keep], own, int(own.sum()), int(in_common.sum()))
+            )
         self.prepared[kind.name] = prepared
 
     def _choices_frequency(self) -> None:
@@ -142,8 +145,9 @@ class Cohort:
                 continue
             vocabulary, columns = np.unique(np.concatenate(sets), return_inverse=True)
             rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
-            matrix = sparse.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, columns)),
-                                       shape=(len(sets), len(vocabulary)))
+            matrix = sparse.csr_matrix(
+                (np.ones(len(rows), dtype=np.int32), (rows, columns)), shape=(len(sets), len(vocabulary))
+            )
             counts = (matrix[cohort] @ matrix.T).tocoo()
             a, b, shared = cohort[counts.row], counts.col, counts.data
             # a submission with a later submission, or with any archive notebook
@@ -203,17 +207,34 @@ class Cohort:
                 group[1].append(q)
         out = []
         for (unit_a, unit_b), (positions_a, positions_b) in groups.items():
-            mask_a = covered(np.array(positions_a), kind.k, len(pa.tokens)) & (pa.tokens.cell == unit_a) & pa.own
-            mask_b = covered(np.array(positions_b), kind.k, len(pb.tokens)) & (pb.tokens.cell == unit_b) & pb.own
+            mask_a = (
+                covered(np.array(positions_a), kind.k, len(pa.tokens)) & (pa.tokens.cell == unit_a) & pa.own
+            )
+            mask_b = (
+                covered(np.array(positions_b), kind.k, len(pb.tokens)) & (pb.tokens.cell == unit_b) & pb.own
+            )
             if not mask_a.any() or not mask_b.any():
                 continue
             doc_a, doc_b = self.documents[pair.a], self.documents[pair.b]
             cell_a, cell_b = pa.tokens.cells[unit_a], pb.tokens.cells[unit_b]
-            out.append({"kind": kind.name, "tokens": int(min(mask_a.sum(), mask_b.sum())),
-                        "a": {"cell": cell_a, "label": doc_a.labels.get(cell_a, f"cell {cell_a + 1}"),
-                              "text": pa.tokens.texts[unit_a], "spans": pa.tokens.spans(mask_a).get(unit_a, [])},
-                        "b": {"cell": cell_b, "label": doc_b.labels.get(cell_b, f"cell {cell_b + 1}"),
-                              "text": pb.tokens.texts[unit_b], "spans": pb.tokens.spans(mask_b).get(unit_b, [])}})
+            out.append(
+                {
+                    "kind": kind.name,
+                    "tokens": int(min(mask_a.sum(), mask_b.sum())),
+                    "a": {
+                        "cell": cell_a,
+                        "label": doc_a.labels.get(cell_a, f"cell {cell_a + 1}"),
+                        "text": pa.tokens.texts[unit_a],
+                        "spans": pa.tokens.spans(mask_a).get(unit_a, []),
+                    },
+                    "b": {
+                        "cell": cell_b,
+                        "label": doc_b.labels.get(cell_b, f"cell {cell_b + 1}"),
+                        "text": pb.tokens.texts[unit_b],
+                        "spans": pb.tokens.spans(mask_b).get(unit_b, []),
+                    },
+                }
+            )
         out.sort(key=lambda g: -g["tokens"])
         return out[:PASSAGES_PER_KIND]
 
@@ -221,8 +242,11 @@ class Cohort:
         """Settings and printed results both sides have and (almost) nobody else has."""
         limit = _rare_limit(len(self.documents))
         a, b = self.documents[pair.a], self.documents[pair.b]
-        choices = sorted(c for c in (a.choices & b.choices) - self.template.choices
-                         if self.choice_counts.get(c, 0) <= limit)
+        choices = sorted(
+            c
+            for c in (a.choices & b.choices) - self.template.choices
+            if self.choice_counts.get(c, 0) <= limit
+        )
         results = sorted(r for r in a.results & b.results if self.result_counts.get(r, 0) <= limit)
         return {"choices": choices, "results": results}
 
@@ -244,9 +268,17 @@ class Cohort:
         for unit, spans in prepared.tokens.spans(mask).items():
             text = prepared.tokens.texts[unit]
             for start, end in spans:
-                inside = [counts.get(int(h), 0) for h, s in zip(prepared.hashes, prepared.tokens.start)
-                          if start <= s < end and int(h) in counts]
-                out.append({"text": text[start:end], "documents": max(inside) if inside else 0,
-                            "length": end - start})
+                inside = [
+                    counts.get(int(h), 0)
+                    for h, s in zip(prepared.hashes, prepared.tokens.start)
+                    if start <= s < end and int(h) in counts
+                ]
+                out.append(
+                    {
+                        "text": text[start:end],
+                        "documents": max(inside) if inside else 0,
+                        "length": end - start,
+                    }
+                )
         out.sort(key=lambda c: -c["length"])
         return out[:limit]

@@ -17,9 +17,35 @@ from autograder.checks.notebook import ANSWER_STUB, Notebook, NotebookError, nor
 from autograder.similarity.fingerprint import Tokens, code_tokens, imported_names, text_tokens
 
 # Keyword arguments that say nothing about a modelling choice.
-_NOT_CHOICES = frozenset({"n_jobs", "verbose", "verbosity", "figsize", "s", "alpha", "lw", "linewidth", "bins",
-                          "fontsize", "dpi", "ax", "color", "pbar", "ignore_errors", "axis", "inplace", "index",
-                          "ascending", "keep", "round", "decimals", "width", "height", "size"})
+_NOT_CHOICES = frozenset(
+    {
+        "n_jobs",
+        "verbose",
+        "verbosity",
+        "figsize",
+        "s",
+        "alpha",
+        "lw",
+        "linewidth",
+        "bins",
+        "fontsize",
+        "dpi",
+        "ax",
+        "color",
+        "pbar",
+        "ignore_errors",
+        "axis",
+        "inplace",
+        "index",
+        "ascending",
+        "keep",
+        "round",
+        "decimals",
+        "width",
+        "height",
+        "size",
+    }
+)
 _RESULT = re.compile(r"(?<![\w.])-?\d+\.\d+(?:[eE][-+]?\d+)?(?![\w.])")
 
 
@@ -50,8 +76,11 @@ def _label(cell) -> str:
 
 def choices_of(found: list[tuple[str, str, object]]) -> set[str]:
     """Literal settings as the report shows them: `LGBMRegressor(num_leaves=63)`, `dict(learning_rate=0.05)`."""
-    return {f"{callee}({name}={value!r})" for callee, name, value in found
-            if name not in _NOT_CHOICES and not (isinstance(value, str) and len(value) > 40)}
+    return {
+        f"{callee}({name}={value!r})"
+        for callee, name, value in found
+        if name not in _NOT_CHOICES and not (isinstance(value, str) and len(value) > 40)
+    }
 
 
 def results_of(text: str) -> set[str]:
@@ -77,7 +106,9 @@ def own_text(source: str, template: set[str]) -> str:
     return "\n".join(line for line in source.split("\n") if normalise_text(line) not in template).strip()
 
 
-def read_document(path: Path, key: str, origin: str, released: Notebook | None, template: set[str]) -> Document:
+def read_document(
+    path: Path, key: str, origin: str, released: Notebook | None, template: set[str]
+) -> Document:
     """A notebook's own code and text. Raises DocumentError when it is not a readable notebook."""
     try:
         notebook = Notebook.read(path, released=released)
@@ -121,4 +152,6 @@ def template_document(released: Notebook | None) -> Document:
         code_units.append((cell.index, cell.code, tokens))
         choices |= choices_of(found)
     text_units = [(c.index, c.source, text_tokens(c.source)) for c in released.markdown_cells]
-    return Document("template", "template", Tokens.build(code_units), Tokens.build(text_units), choices=choices)
+    return Document(
+        "template", "template", Tokens.build(code_units), Tokens.build(text_units), choices=choices
+    )

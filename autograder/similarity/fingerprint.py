@@ -57,7 +57,9 @@ def token_id(token: str) -> int:
     """A token's stable id (the same in every process: Python's own hash() of a str is not)."""
     found = _ids.get(token)
     if found is None:
-        found = _ids[token] = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+        found = _ids[token] = int.from_bytes(
+            hashlib.blake2b(token.encode(), digest_size=8).digest(), "little"
+        )
     return found
 
 
@@ -84,8 +86,14 @@ class Tokens:
             cell.extend([unit] * len(tokens))
             start.extend(a for _, a, _ in tokens)
             end.extend(b for _, _, b in tokens)
-        return cls(np.array(ids, dtype=np.uint64), np.array(cell, dtype=np.int32),
-                   np.array(start, dtype=np.int32), np.array(end, dtype=np.int32), cells, texts)
+        return cls(
+            np.array(ids, dtype=np.uint64),
+            np.array(cell, dtype=np.int32),
+            np.array(start, dtype=np.int32),
+            np.array(end, dtype=np.int32),
+            cells,
+            texts,
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -97,9 +105,9 @@ class Tokens:
             return np.zeros(0, dtype=np.uint64)
         hashes = np.zeros(n, dtype=np.uint64)
         for j in range(k):
-            hashes = hashes * _PRIME + self.ids[j:j + n]
+            hashes = hashes * _PRIME + self.ids[j : j + n]
         hashes &= _HIGH_BIT_OFF
-        hashes[self.cell[:n] != self.cell[k - 1:]] = SENTINEL
+        hashes[self.cell[:n] != self.cell[k - 1 :]] = SENTINEL
         return hashes
 
     def fingerprints(self, hashes: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +147,7 @@ def covered(positions: np.ndarray, k: int, length: int) -> np.ndarray:
 
 # --- code ---------------------------------------------------------------------------------------------
 
+
 def imported_names(code: str) -> set[str]:
     """Names an `import` brings in (modules, their parts, imported names and aliases): the library's
     vocabulary, kept as written."""
@@ -152,7 +161,8 @@ def imported_names(code: str) -> set[str]:
     return names
 
 
-_CODE = re.compile(r"""
+_CODE = re.compile(
+    r"""
     (?P<string>(?:[rRbBuUfF]{1,2})?(?:\'\'\'(?:\\.|[^\\])*?\'\'\'|\"\"\"(?:\\.|[^\\])*?\"\"\"
                |'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"))
    |(?P<comment>\#[^\n]*)
@@ -161,17 +171,24 @@ _CODE = re.compile(r"""
    |(?P<newline>\n)
    |(?P<continuation>\\\n)
    |(?P<op>\*\*=?|//=?|>>=?|<<=?|->|:=|\.\.\.|[-+*/%&|^@=<>!]=|[^\s\w])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
 
 
-def code_tokens(code: str, library: set[str]) -> tuple[list[tuple[str, int, int]], list[tuple[str, str, object]]]:
+def code_tokens(
+    code: str, library: set[str]
+) -> tuple[list[tuple[str, int, int]], list[tuple[str, str, object]]]:
     """(token, start, end) of one cell's code, normalised as the module docstring says; and the literal
     settings it passes: (callee, keyword, value) of `LGBMRegressor(num_leaves=63)` and ("dict", key,
     value) of `{"learning_rate": 0.05}`. One regular expression reads the code (a tenth of the time
     `tokenize` takes, and unfinished code is read as far as it goes)."""
-    raw = [(m.lastgroup, m.group(), m.start(), m.end()) for m in _CODE.finditer(code)
-           if m.lastgroup not in ("comment", "continuation")]
+    raw = [
+        (m.lastgroup, m.group(), m.start(), m.end())
+        for m in _CODE.finditer(code)
+        if m.lastgroup not in ("comment", "continuation")
+    ]
     out: list[tuple[str, int, int]] = []
     choices: list[tuple[str, str, object]] = []
     stack: list[tuple[str, str]] = []  # open brackets: (bracket, the name before it)
@@ -180,8 +197,14 @@ def code_tokens(code: str, library: set[str]) -> tuple[list[tuple[str, int, int]
         if kind == "name":
             before = raw[i - 1][1] if i else ""
             after = raw[i + 1][1] if i + 1 < n else ""
-            if (after == "=" and stack) or before == "." or text in library or text in _BUILTINS \
-                    or keyword.iskeyword(text) or keyword.issoftkeyword(text):
+            if (
+                (after == "=" and stack)
+                or before == "."
+                or text in library
+                or text in _BUILTINS
+                or keyword.iskeyword(text)
+                or keyword.issoftkeyword(text)
+            ):
                 out.append((text, a, b))
                 if after == "=" and stack and stack[-1][0] == "(":
                     value = _literal_at(raw, i + 2)
@@ -231,6 +254,7 @@ def _literal_at(raw: list, i: int):
 
 
 # --- text ---------------------------------------------------------------------------------------------
+
 
 def text_tokens(text: str) -> list[tuple[str, int, int]]:
     """(word, start, end) of a written answer, lower-cased."""

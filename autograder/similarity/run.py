@@ -57,11 +57,13 @@ def read_material(cohort: dict[str, Path], archive: dict[str, Path], released_pa
         try:
             released = Notebook.read(released_path)
         except NotebookError as error:
-            material.notes.append(f"the released notebook could not be read ({error}): nothing is "
-                                  "discounted as template")
+            material.notes.append(
+                f"the released notebook could not be read ({error}): nothing is discounted as template"
+            )
     else:
-        material.notes.append("no released notebook was found (run `autograder release`): nothing is "
-                              "discounted as template")
+        material.notes.append(
+            "no released notebook was found (run `autograder release`): nothing is discounted as template"
+        )
     material.template = template_document(released)
     lines = template_lines(released)
     for origin, notebooks in (("cohort", cohort), ("archive", archive)):
@@ -79,13 +81,23 @@ def _side(doc: Document) -> dict:
 
 
 def pair_entry(cohort: Cohort, pair: PairScore, threshold: float, evidence: bool) -> dict:
-    entry = {"a": _side(cohort.documents[pair.a]), "b": _side(cohort.documents[pair.b]),
-             "score": round(pair.score, 4), "flagged": pair.score >= threshold}
+    entry = {
+        "a": _side(cohort.documents[pair.a]),
+        "b": _side(cohort.documents[pair.b]),
+        "score": round(pair.score, 4),
+        "flagged": pair.score >= threshold,
+    }
     for kind in KINDS:
         side_a, side_b = pair.sides[kind.name]
-        entry[kind.name] = {"share_a": round(side_a.share, 4), "share_b": round(side_b.share, 4),
-                            "matched_a": side_a.matched, "matched_b": side_b.matched,
-                            "own_a": side_a.own, "own_b": side_b.own, "unit": kind.unit}
+        entry[kind.name] = {
+            "share_a": round(side_a.share, 4),
+            "share_b": round(side_b.share, 4),
+            "matched_a": side_a.matched,
+            "matched_b": side_b.matched,
+            "own_a": side_a.own,
+            "own_b": side_b.own,
+            "unit": kind.unit,
+        }
     if evidence:
         entry["passages"] = [p for kind in KINDS for p in cohort.passages(pair, kind)]
         entry.update(cohort.shared_choices(pair))
@@ -101,8 +113,13 @@ def compare(material: Material, threshold: float) -> dict:
     # score exactly the pairs whose estimate comes near the threshold, and enough others to show the
     # highest below it
     ranked = sorted(candidates, key=lambda pair: -candidates[pair])
-    pairs = cohort.all_pairs([pair for n, pair in enumerate(ranked)
-                              if candidates[pair] >= ESTIMATE_SHARE * threshold or n < 5 * UNFLAGGED_SHOWN])
+    pairs = cohort.all_pairs(
+        [
+            pair
+            for n, pair in enumerate(ranked)
+            if candidates[pair] >= ESTIMATE_SHARE * threshold or n < 5 * UNFLAGGED_SHOWN
+        ]
+    )
     scored = time.monotonic()
     shown, below = [], 0
     for pair in pairs:
@@ -113,7 +130,8 @@ def compare(material: Material, threshold: float) -> dict:
             below += 1
     return {
         "threshold": threshold,
-        "cohort": len(cohort.cohort), "archive": len(cohort.archive),
+        "cohort": len(cohort.cohort),
+        "archive": len(cohort.archive),
         "students": [d.key for d in cohort.documents if d.origin == "cohort"],
         "template": material.template is not None and len(material.template.code) > 0,
         "notes": material.notes,
@@ -122,10 +140,16 @@ def compare(material: Material, threshold: float) -> dict:
         "flagged": sum(1 for p in pairs if p.score >= threshold),
         "pairs": shown,
         "common": {kind.name: cohort.common_passages(kind) for kind in KINDS},
-        "settings": {kind.name: {"k": kind.k, "window": kind.window, "min_own": kind.min_own, "unit": kind.unit}
-                     for kind in KINDS},
-        "seconds": {"read": round(material.seconds, 3), "fingerprint": round(prepared - started, 3),
-                    "compare": round(scored - prepared, 3), "evidence": round(time.monotonic() - scored, 3)},
+        "settings": {
+            kind.name: {"k": kind.k, "window": kind.window, "min_own": kind.min_own, "unit": kind.unit}
+            for kind in KINDS
+        },
+        "seconds": {
+            "read": round(material.seconds, 3),
+            "fingerprint": round(prepared - started, 3),
+            "compare": round(scored - prepared, 3),
+            "evidence": round(time.monotonic() - scored, 3),
+        },
     }
 
 
@@ -158,9 +182,11 @@ def run_similarity(course, assignment: str | None = None, threshold: float | Non
     started = time.monotonic()
     cohort, notes = course_notebooks(course, assignment)
     if not cohort:
-        raise SimilarityError(f"No submitted notebook of {assignment} to compare in {course.root / SUBMITTED}"
-                              + (f" ({'; '.join(notes)})" if notes else "")
-                              + ": collect the submissions first (`autograder collect`).")
+        raise SimilarityError(
+            f"No submitted notebook of {assignment} to compare in {course.root / SUBMITTED}"
+            + (f" ({'; '.join(notes)})" if notes else "")
+            + ": collect the submissions first (`autograder collect`)."
+        )
     archive = archive_notebooks(course)
     released = find_released_notebook(course, assignment)
     chosen = course.config.similarity.threshold if threshold is None else threshold
@@ -171,14 +197,22 @@ def run_similarity(course, assignment: str | None = None, threshold: float | Non
     material = read_material(cohort, archive, released)
     material.notes[:0] = notes
     data = compare(material, chosen)
-    data.update({"inputs_key": key, "assignment": assignment, "archive_folders": list(course.config.similarity.archive),
-                 "generated": datetime.now().isoformat(timespec="seconds")})
+    data.update(
+        {
+            "inputs_key": key,
+            "assignment": assignment,
+            "archive_folders": list(course.config.similarity.archive),
+            "generated": datetime.now().isoformat(timespec="seconds"),
+        }
+    )
     data["seconds"]["total"] = round(time.monotonic() - started, 3)
     course.save_similarity(assignment, data)
     return data
 
 
-def inputs_key(cohort: dict[str, Path], archive: dict[str, Path], released: Path | None, threshold: float) -> str:
+def inputs_key(
+    cohort: dict[str, Path], archive: dict[str, Path], released: Path | None, threshold: float
+) -> str:
     """A hash of everything a comparison reads: the cohort's notebooks (their bytes), the archive's
     files (path, size and time: it may hold thousands), the release, the threshold and this package's
     code. The same key means the stored comparison stands."""

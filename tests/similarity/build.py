@@ -30,7 +30,13 @@ PACKAGED = REPO / "autograder" / "checks" / "released" / "research_challenge.ipy
 RELEASED = REPO / "release" / "research_challenge" / "research_challenge.ipynb"
 NOTEBOOK = "research_challenge.ipynb"
 SOLUTION_CELLS = ("explore_data", "featurise", "model", "analysis")
-ANSWERS = ("problem_statement", "data_preparation", "model_choice", "training_testing", "leaderboard_comparison")
+ANSWERS = (
+    "problem_statement",
+    "data_preparation",
+    "model_choice",
+    "training_testing",
+    "leaderboard_comparison",
+)
 STUB = "YOUR ANSWER HERE"
 CHANGES = ("rename", "comments", "prints", "reorder", "paraphrase", "rewrite")
 
@@ -48,14 +54,19 @@ def _source(cell) -> str:
 
 
 def _by_id(nb) -> dict:
-    return {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]
-            if c["metadata"].get("nbgrader", {}).get("grade_id")}
+    return {
+        c["metadata"].get("nbgrader", {}).get("grade_id"): c
+        for c in nb["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade_id")
+    }
 
 
 def _details(nb, name: str) -> None:
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and _source(cell).startswith("# Your details"):
-            cell["source"] = f'# Your details (used only to identify your submission)\nname = "{name}"\nstudent_id = "{name}"'
+            cell["source"] = (
+                f'# Your details (used only to identify your submission)\nname = "{name}"\nstudent_id = "{name}"'
+            )
 
 
 def _output(text: str) -> dict:
@@ -119,18 +130,67 @@ def template_only(name: str) -> dict:
 
 # --- the alterations --------------------------------------------------------------------------------
 
-KEEP_NAMES = {"featurise", "train_model", "predict", "task", "seed", "n_jobs", "target_column", "input_column",
-              "is_classification", "task_name", "all_features", "self", "np", "pd", "plt", "results_path"}
+KEEP_NAMES = {
+    "featurise",
+    "train_model",
+    "predict",
+    "task",
+    "seed",
+    "n_jobs",
+    "target_column",
+    "input_column",
+    "is_classification",
+    "task_name",
+    "all_features",
+    "self",
+    "np",
+    "pd",
+    "plt",
+    "results_path",
+}
 SYNONYMS = {
-    "because": "since", "use": "apply", "used": "applied", "uses": "applies", "chose": "picked",
-    "choose": "pick", "model": "approach", "models": "approaches", "features": "descriptors",
-    "feature": "descriptor", "materials": "compounds", "material": "compound", "predict": "estimate",
-    "large": "big", "small": "little", "fast": "quick", "quickly": "rapidly", "simple": "basic",
-    "clearly": "obviously", "much": "far", "many": "numerous", "shows": "reveals", "show": "reveal",
-    "important": "significant", "difficult": "tricky", "hard": "difficult", "error": "mistake",
-    "errors": "mistakes", "better": "superior", "worse": "inferior", "which": "that", "data": "dataset",
-    "checked": "verified", "picked": "selected", "good": "fine", "get": "obtain", "gives": "yields",
-    "method": "technique", "methods": "techniques", "also": "too", "each": "every", "help": "assist",
+    "because": "since",
+    "use": "apply",
+    "used": "applied",
+    "uses": "applies",
+    "chose": "picked",
+    "choose": "pick",
+    "model": "approach",
+    "models": "approaches",
+    "features": "descriptors",
+    "feature": "descriptor",
+    "materials": "compounds",
+    "material": "compound",
+    "predict": "estimate",
+    "large": "big",
+    "small": "little",
+    "fast": "quick",
+    "quickly": "rapidly",
+    "simple": "basic",
+    "clearly": "obviously",
+    "much": "far",
+    "many": "numerous",
+    "shows": "reveals",
+    "show": "reveal",
+    "important": "significant",
+    "difficult": "tricky",
+    "hard": "difficult",
+    "error": "mistake",
+    "errors": "mistakes",
+    "better": "superior",
+    "worse": "inferior",
+    "which": "that",
+    "data": "dataset",
+    "checked": "verified",
+    "picked": "selected",
+    "good": "fine",
+    "get": "obtain",
+    "gives": "yields",
+    "method": "technique",
+    "methods": "techniques",
+    "also": "too",
+    "each": "every",
+    "help": "assist",
 }
 COMMENT_WORDS = ["note:", "here we", "step:", "this part", "now", "next,", "below:"]
 
@@ -179,9 +239,13 @@ def _new_name(name: str, rng: random.Random) -> str:
 
 
 def _code_cells(nb) -> list[dict]:
-    return [c for c in nb["cells"] if c["cell_type"] == "code"
-            and not c["metadata"].get("nbgrader", {}).get("locked")
-            and "parameters" not in c["metadata"].get("tags", [])]
+    return [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        and not c["metadata"].get("nbgrader", {}).get("locked")
+        and "parameters" not in c["metadata"].get("tags", [])
+    ]
 
 
 def rename(nb, rng) -> None:
@@ -202,12 +266,16 @@ def comments(nb, rng) -> None:
                 if rng.random() < 0.3:
                     continue  # comment deleted
                 indent = line[: len(line) - len(stripped)]
-                line = f"{indent}# {rng.choice(COMMENT_WORDS)} " + " ".join(reversed(stripped[1:].split()[:6]))
+                line = f"{indent}# {rng.choice(COMMENT_WORDS)} " + " ".join(
+                    reversed(stripped[1:].split()[:6])
+                )
             elif "#" in line and not stripped.startswith(("'", '"')) and rng.random() < 0.5:
                 line = line.split("  #")[0]
             lines.append(line)
         if rng.random() < 0.6:
-            lines.insert(0, f"# {rng.choice(['my own code', 'part of my solution', 'written for this part'])}")
+            lines.insert(
+                0, f"# {rng.choice(['my own code', 'part of my solution', 'written for this part'])}"
+            )
         cell["source"] = "\n".join(lines)
 
 
@@ -221,7 +289,7 @@ def prints(nb, rng) -> None:
         lines = code.split("\n")
         for node in reversed(tree.body):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and rng.random() < 0.6:
-                lines.insert(node.end_lineno, f"print(\"{node.targets[0].id}:\", type({node.targets[0].id}))")
+                lines.insert(node.end_lineno, f'print("{node.targets[0].id}:", type({node.targets[0].id}))')
             if rng.random() < 0.5:
                 lines.insert(node.end_lineno, "")
         cell["source"] = "\n".join(lines)
@@ -269,8 +337,12 @@ def paraphrase(nb, rng) -> None:
             return word
         return replacement.capitalize() if word[0].isupper() else replacement
 
-    template = {line for cell in released()["cells"] if cell["cell_type"] == "markdown"
-                for line in _source(cell).split("\n")}
+    template = {
+        line
+        for cell in released()["cells"]
+        if cell["cell_type"] == "markdown"
+        for line in _source(cell).split("\n")
+    }
     for cell in nb["cells"]:
         if cell["cell_type"] != "markdown" or cell["metadata"].get("nbgrader", {}).get("locked"):
             continue
@@ -296,11 +368,15 @@ def rewrite(nb, work: str | None) -> None:
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name == name:
                 lines = code.split("\n")
-                cell["source"] = "\n".join(lines[:node.lineno - 1] + new.split("\n") + lines[node.end_lineno:])
+                cell["source"] = "\n".join(
+                    lines[: node.lineno - 1] + new.split("\n") + lines[node.end_lineno :]
+                )
                 return
 
 
-def altered(nb: dict, changes: tuple[str, ...], seed: int, work: str | None = None, name: str = "copy") -> dict:
+def altered(
+    nb: dict, changes: tuple[str, ...], seed: int, work: str | None = None, name: str = "copy"
+) -> dict:
     """A copy of `nb` with the given changes (in a fixed order: the rewrite first, renaming last but one)."""
     rng = random.Random(seed)
     nb = copy.deepcopy(nb)
@@ -333,7 +409,9 @@ def mixture(seed: int, pieces: dict[str, dict] | None = None) -> dict:
         if key in donor and key in cells:
             cells[key]["source"] = _source(donor[key])
     for cell in _code_cells(nb):
-        cell["source"] = re.sub(r"\b(\d{2,4})\b", lambda m: str(int(m.group(1)) + rng.randint(1, 9)), _source(cell))
+        cell["source"] = re.sub(
+            r"\b(\d{2,4})\b", lambda m: str(int(m.group(1)) + rng.randint(1, 9)), _source(cell)
+        )
     rename(nb, rng)
     _details(nb, f"mix{seed}")
     return nb
@@ -346,6 +424,7 @@ def save(nb: dict, path: Path) -> Path:
 
 
 # --- many different notebooks, for the speed runs ---------------------------------------------------
+
 
 def pools(pieces: dict[str, dict] | None = None) -> dict[str, list[str]]:
     """The statements of every work's solution cells (by cell) and the sentences of its answers (by
@@ -361,15 +440,18 @@ def pools(pieces: dict[str, dict] | None = None) -> dict[str, list[str]]:
             except SyntaxError:
                 continue
             for node in ast.walk(tree):
-                if isinstance(node, ast.stmt) and not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.For,
-                                                                         ast.If, ast.With, ast.While, ast.Try)):
+                if isinstance(node, ast.stmt) and not isinstance(
+                    node, (ast.FunctionDef, ast.ClassDef, ast.For, ast.If, ast.With, ast.While, ast.Try)
+                ):
                     segment = ast.get_source_segment(code, node)
                     if segment:
                         kind = "return" if isinstance(node, ast.Return) else key
                         out.setdefault(kind, []).append(segment)
         for key in ANSWERS:
             text = _source(cells[key]).split("\n\n", 1)[-1]
-            out.setdefault(key, []).extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) > 3)
+            out.setdefault(key, []).extend(
+                s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) > 3
+            )
     return out
 
 
@@ -381,15 +463,19 @@ def synthetic(seed: int, pool: dict[str, list[str]]) -> dict:
     cells = _by_id(nb)
 
     def numbers(text: str) -> str:
-        return re.sub(r"\b\d+(\.\d+)?\b", lambda m: str(round(rng.uniform(1, 500), rng.choice([0, 2, 3]))), text)
+        return re.sub(
+            r"\b\d+(\.\d+)?\b", lambda m: str(round(rng.uniform(1, 500), rng.choice([0, 2, 3]))), text
+        )
 
     for key in SOLUTION_CELLS:
         parts = []
         for n in range(rng.randint(1, 3)):
             body = [numbers(s) for s in rng.sample(pool[key], min(len(pool[key]), rng.randint(4, 9)))]
             body.append(rng.choice(pool["return"]))
-            parts.append(f"def step_{n}(data, options):\n" + "\n".join(
-                "\n".join("    " + line for line in statement.split("\n")) for statement in body))
+            parts.append(
+                f"def step_{n}(data, options):\n"
+                + "\n".join("\n".join("    " + line for line in statement.split("\n")) for statement in body)
+            )
         parts += [numbers(s) for s in rng.sample(pool[key], min(len(pool[key]), rng.randint(2, 6)))]
         cells[key]["source"] = "\n\n\n".join(parts)
     vocabulary = sorted({w for key in ANSWERS for sentence in pool[key] for w in sentence.split()})

@@ -14,12 +14,12 @@ def _work(**fields) -> dict:
 
 WORKS["magpie_forest"] = _work(
     challenge="B",
-    explore_data='''targets = task.df[target_column]
+    explore_data="""targets = task.df[target_column]
 print(targets.describe())
 print("metals (gap = 0):", (targets == 0).sum())
 targets.plot.hist(bins=40, log=True)
 plt.title("Experimental band gaps")
-plt.show()''',
+plt.show()""",
     featurise='''from matminer.featurizers.composition import ElementProperty
 from pymatgen.core import Composition
 
@@ -47,17 +47,20 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 def predict(model, features: pd.DataFrame):
     """Gaps cannot be negative."""
     return np.clip(model.predict(features), 0, None)''',
-    analysis='''errors = []
+    analysis="""errors = []
 for fold in task.folds:
     scores = task.results[f"fold_{fold}"].scores
     errors.append(scores["mae"])
 print("MAE of each fold:", [round(e, 3) for e in errors])
-print("spread between folds:", round(max(errors) - min(errors), 3))''',
-    rewritten=("predict", '''def predict(model, features: pd.DataFrame):
+print("spread between folds:", round(max(errors) - min(errors), 3))""",
+    rewritten=(
+        "predict",
+        '''def predict(model, features: pd.DataFrame):
     """Gaps cannot be negative."""
     raw = model.predict(features)
     raw[raw < 0] = 0.0
-    return raw'''),
+    return raw''',
+    ),
     problem_statement="""We predict the experimental band gap of a material from its chemical formula alone. Band gaps
 decide whether a compound can be used in a solar cell, an LED or a transparent conductor, and measuring
 them is slow, so a quick estimate from the composition helps to screen candidates. The task is hard
@@ -80,14 +83,14 @@ nearly the same model. The best models on the leaderboard, such as Darwin and MO
 
 WORKS["pymatgen_ridge"] = _work(
     challenge="B",
-    explore_data='''gap = task.df[target_column].astype(float)
+    explore_data="""gap = task.df[target_column].astype(float)
 summary = {"mean": gap.mean(), "median": gap.median(), "zeros": float((gap == 0).mean())}
 print(summary)
 fig, axes = plt.subplots(1, 2, figsize=(8, 3))
 axes[0].hist(gap, bins=30)
 axes[1].boxplot(gap)
-plt.tight_layout()''',
-    featurise='''from pymatgen.core import Composition, Element
+plt.tight_layout()""",
+    featurise="""from pymatgen.core import Composition, Element
 
 ATTRIBUTES = ["X", "atomic_radius", "row", "group", "Z"]
 
@@ -104,8 +107,8 @@ def describe(formula):
 
 def featurise(inputs: pd.Series) -> pd.DataFrame:
     names = [f"{stat}_{a}" for a in ATTRIBUTES for stat in ("avg", "range", "std")] + ["n_el"]
-    return pd.DataFrame([describe(f) for f in inputs], index=inputs.index, columns=names)''',
-    model='''from sklearn.linear_model import RidgeCV
+    return pd.DataFrame([describe(f) for f in inputs], index=inputs.index, columns=names)""",
+    model="""from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
@@ -120,15 +123,18 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 
 
 def predict(model, features: pd.DataFrame):
-    return model.predict(features.fillna(0.0))''',
-    analysis='''chosen = [task.results[f"fold_{f}"].scores["mae"] for f in task.folds]
+    return model.predict(features.fillna(0.0))""",
+    analysis="""chosen = [task.results[f"fold_{f}"].scores["mae"] for f in task.folds]
 table = pd.DataFrame({"fold": list(task.folds), "mae": chosen})
 print(table.to_string(index=False))
-print(f"mean {np.mean(chosen):.3f} eV")''',
-    rewritten=("predict", '''def predict(model, features: pd.DataFrame):
+print(f"mean {np.mean(chosen):.3f} eV")""",
+    rewritten=(
+        "predict",
+        """def predict(model, features: pd.DataFrame):
     cleaned = features.copy()
     cleaned[cleaned.isna()] = 0.0
-    return model.predict(cleaned)'''),
+    return model.predict(cleaned)""",
+    ),
     problem_statement="""The goal is a regression from a formula to the band gap measured in experiments. It matters
 because semiconductors for photovoltaics need gaps in a narrow window. Only the composition is known, not
 the crystal structure, which limits how well any model can do.""",
@@ -143,18 +149,22 @@ terms let it bend. It will not match tree ensembles, but it shows how far simple
 so the test fold is never used for tuning. The folds give similar errors, with one fold a bit worse.""",
     leaderboard_comparison="""My error is higher than the RF-SCM/Magpie baseline but much lower than the Dummy model. A
 linear model on 16 descriptors was not expected to reach the leaderboard's top.""",
-    declaration=["Yes, ChatGPT.", "Explaining what PolynomialFeatures does.",
-                 "It gave an outdated argument name once.", "I checked the documentation myself."],
+    declaration=[
+        "Yes, ChatGPT.",
+        "Explaining what PolynomialFeatures does.",
+        "It gave an outdated argument name once.",
+        "I checked the documentation myself.",
+    ],
 )
 
 WORKS["knn_orbitals"] = _work(
     challenge="B",
-    explore_data='''y = task.df[target_column]
+    explore_data="""y = task.df[target_column]
 print(len(y), "materials")
 print(y.quantile([0.1, 0.25, 0.5, 0.75, 0.9]))
 duplicates = task.df[input_column].duplicated().sum()
-print("repeated formulas:", duplicates)''',
-    featurise='''from matminer.featurizers.composition import Stoichiometry, ValenceOrbital
+print("repeated formulas:", duplicates)""",
+    featurise="""from matminer.featurizers.composition import Stoichiometry, ValenceOrbital
 from matminer.featurizers.conversions import StrToComposition
 
 converter = StrToComposition(target_col_id="comp")
@@ -165,8 +175,8 @@ def featurise(inputs: pd.Series) -> pd.DataFrame:
     frame = converter.featurize_dataframe(pd.DataFrame({"formula": inputs}), "formula", pbar=False)
     for featurizer in featurizers:
         frame = featurizer.featurize_dataframe(frame, "comp", ignore_errors=True, pbar=False)
-    return frame.drop(columns=["formula", "comp"]).fillna(0)''',
-    model='''from sklearn.model_selection import GridSearchCV, KFold
+    return frame.drop(columns=["formula", "comp"]).fillna(0)""",
+    model="""from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -183,19 +193,22 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 
 
 def predict(model, features: pd.DataFrame):
-    return model.predict(features)''',
-    analysis='''per_fold = pd.Series({f: task.results[f"fold_{f}"].scores["mae"] for f in task.folds})
+    return model.predict(features)""",
+    analysis="""per_fold = pd.Series({f: task.results[f"fold_{f}"].scores["mae"] for f in task.folds})
 per_fold.plot.bar(title="MAE per fold")
 plt.axhline(per_fold.mean(), color="k")
-plt.show()''',
-    rewritten=("train_model", '''def train_model(features: pd.DataFrame, targets: pd.Series):
+plt.show()""",
+    rewritten=(
+        "train_model",
+        """def train_model(features: pd.DataFrame, targets: pd.Series):
     best, best_score = None, -np.inf
     for k in [3, 5, 9, 15, 25]:
         candidate = make_pipeline(MinMaxScaler(), KNeighborsRegressor(n_neighbors=k, weights="distance"))
         score = cross_val_score(candidate, features, targets, cv=4, scoring="neg_mean_absolute_error").mean()
         if score > best_score:
             best, best_score = candidate, score
-    return best.fit(features, targets)'''),
+    return best.fit(features, targets)""",
+    ),
     problem_statement="""Can the band gap of a compound be guessed from its neighbours in composition space? That is
 the idea I test: materials with similar stoichiometry and similar valence electrons should have similar
 gaps. The difficulty is that the data set is small for a nearest-neighbour method and that many formulas
@@ -212,21 +225,25 @@ absolute error; the chosen k is printed for each fold and was 9 most of the time
 error of every fold and their mean.""",
     leaderboard_comparison="""The score is worse than RF-SCM/Magpie. The Dummy baseline is beaten. Neighbour methods are
 simply not competitive with boosted trees or graph networks on this task.""",
-    declaration=["I used Gemini.", "To debug an error with featurize_dataframe.",
-                 "It suggested dropping rows with errors, which I did not do.", "Every line was tested by me."],
+    declaration=[
+        "I used Gemini.",
+        "To debug an error with featurize_dataframe.",
+        "It suggested dropping rows with errors, which I did not do.",
+        "Every line was tested by me.",
+    ],
 )
 
 WORKS["structure_boosting"] = _work(
     challenge="A",
-    explore_data='''frequencies = task.df[target_column]
+    explore_data="""frequencies = task.df[target_column]
 print(frequencies.describe().round(1))
 sizes = task.df[input_column].map(len)
 print("sites per cell:", sizes.min(), "to", sizes.max())
 plt.scatter(sizes, frequencies, s=3)
 plt.xlabel("sites")
 plt.ylabel("last phonon peak")
-plt.show()''',
-    featurise='''from matminer.featurizers.structure import DensityFeatures, GlobalSymmetryFeatures
+plt.show()""",
+    featurise="""from matminer.featurizers.structure import DensityFeatures, GlobalSymmetryFeatures
 
 density = DensityFeatures()
 symmetry = GlobalSymmetryFeatures(desired_features=["spacegroup_num", "crystal_system_int"])
@@ -244,8 +261,8 @@ def featurise(inputs: pd.Series) -> pd.DataFrame:
         row.append(structure.volume / structure.num_sites)
         rows.append(row)
     columns = density.feature_labels() + symmetry.feature_labels() + ["lightest_mass", "volume_per_site"]
-    return pd.DataFrame(rows, columns=columns, index=inputs.index)''',
-    model='''from sklearn.ensemble import GradientBoostingRegressor
+    return pd.DataFrame(rows, columns=columns, index=inputs.index)""",
+    model="""from sklearn.ensemble import GradientBoostingRegressor
 
 
 def train_model(features: pd.DataFrame, targets: pd.Series):
@@ -256,17 +273,20 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 
 
 def predict(model, features: pd.DataFrame):
-    return model.predict(features)''',
-    analysis='''importance = pd.Series(0.0, index=all_features.columns)
+    return model.predict(features)""",
+    analysis="""importance = pd.Series(0.0, index=all_features.columns)
 train_inputs, train_targets = task.get_train_and_val_data(task.folds[0])
 booster = train_model(all_features.loc[train_inputs.index], train_targets)
 importance[:] = booster.feature_importances_
 print(importance.sort_values(ascending=False).head(6))
-print("trees used after early stopping:", booster.n_estimators_)''',
-    rewritten=("lightest_mass", '''def lightest_mass(structure):
+print("trees used after early stopping:", booster.n_estimators_)""",
+    rewritten=(
+        "lightest_mass",
+        """def lightest_mass(structure):
     masses = [float(s.specie.atomic_mass) for s in structure.sites]
     masses.sort()
-    return masses[0]'''),
+    return masses[0]""",
+    ),
     problem_statement="""The target is the frequency of the highest peak in the phonon density of states, predicted
 from the crystal structure. It relates to thermal conductivity and stability. A full phonon calculation
 takes days of DFT, so a model that reads it off the structure would save a great deal of computing.""",
@@ -281,17 +301,21 @@ simple with only 1,265 materials.""",
 improvement; the analysis prints how many trees were kept. Test folds are used only by the protocol.""",
     leaderboard_comparison="""The model beats RF-SCM/Magpie comfortably, which I attribute to the mass feature, but it is
 far from MegNet and the other graph networks, which see every bond.""",
-    declaration=["Yes, GitHub Copilot.", "Autocompleting matplotlib code.", "None that I noticed.",
-                 "I reviewed all completions."],
+    declaration=[
+        "Yes, GitHub Copilot.",
+        "Autocompleting matplotlib code.",
+        "None that I noticed.",
+        "I reviewed all completions.",
+    ],
 )
 
 WORKS["fraction_mlp"] = _work(
     challenge="C",
-    explore_data='''energy = task.df[target_column]
+    explore_data="""energy = task.df[target_column]
 print("formation energies from", energy.min(), "to", energy.max(), "eV/atom")
 counts = task.df[input_column].map(lambda s: s.composition.reduced_formula).value_counts()
 print("formulas seen more than once:", int((counts > 1).sum()))
-energy.hist(bins=60)''',
+energy.hist(bins=60)""",
     featurise='''from matminer.featurizers.composition import ElementFraction
 
 fractions = ElementFraction()
@@ -304,7 +328,7 @@ def featurise(inputs: pd.Series) -> pd.DataFrame:
     frame = frame.loc[:, frame.sum() > 0]
     frame["lattice_a"] = [s.lattice.a for s in inputs]
     return frame''',
-    model='''from sklearn.neural_network import MLPRegressor
+    model="""from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 
@@ -327,19 +351,22 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 
 
 def predict(model, features: pd.DataFrame):
-    return model.predict(features.reindex(columns=all_features.columns, fill_value=0))''',
-    analysis='''loss = []
+    return model.predict(features.reindex(columns=all_features.columns, fill_value=0))""",
+    analysis="""loss = []
 for fold in task.folds:
     loss.append(task.results[f"fold_{fold}"].scores["mae"])
 plt.plot(list(task.folds), loss, "o-")
 plt.ylabel("MAE (eV/atom)")
-plt.show()''',
-    rewritten=("featurise", '''def featurise(inputs: pd.Series) -> pd.DataFrame:
+plt.show()""",
+    rewritten=(
+        "featurise",
+        """def featurise(inputs: pd.Series) -> pd.DataFrame:
     rows = [dict(zip(fractions.feature_labels(), fractions.featurize(s.composition))) for s in inputs]
     frame = pd.DataFrame(rows, index=inputs.index)
     frame = frame[[c for c in frame.columns if frame[c].any()]]
     frame["lattice_a"] = [s.lattice.abc[0] for s in inputs]
-    return frame'''),
+    return frame""",
+    ),
     problem_statement="""For cubic perovskites ABX3 we predict the formation energy from the structure. Stable
 perovskites are sought for solar cells, catalysts and fuel cells, and the formation energy tells us which
 combinations of A, B and X are likely to exist.""",
@@ -359,12 +386,12 @@ errors three times lower, because swapped A and B sites look identical in my fea
 
 WORKS["oxidation_trees"] = _work(
     challenge="B",
-    explore_data='''values = np.asarray(task.df[target_column], dtype=float)
+    explore_data="""values = np.asarray(task.df[target_column], dtype=float)
 print("n =", values.size, "mean =", values.mean().round(2), "std =", values.std().round(2))
 print("share of zeros: %.2f" % np.mean(values == 0))
 plt.violinplot(values)
-plt.show()''',
-    featurise='''from matminer.featurizers.composition import OxidationStates, ElementProperty
+plt.show()""",
+    featurise="""from matminer.featurizers.composition import OxidationStates, ElementProperty
 from matminer.featurizers.conversions import CompositionToOxidComposition
 from pymatgen.core import Composition
 
@@ -378,8 +405,8 @@ def featurise(inputs: pd.Series) -> pd.DataFrame:
     frame = oxidiser.featurize_dataframe(frame, "composition", ignore_errors=True, pbar=False)
     frame = oxidation.featurize_dataframe(frame, "composition_oxid", ignore_errors=True, pbar=False)
     frame = deml.featurize_dataframe(frame, "composition", ignore_errors=True, pbar=False)
-    return frame.drop(columns=["composition", "composition_oxid"]).astype(float)''',
-    model='''from sklearn.ensemble import ExtraTreesRegressor
+    return frame.drop(columns=["composition", "composition_oxid"]).astype(float)""",
+    model="""from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.feature_selection import SelectKBest, f_regression
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
@@ -392,20 +419,23 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 
 
 def predict(model, features: pd.DataFrame):
-    return model.predict(features)''',
-    analysis='''truth = task.df[target_column]
+    return model.predict(features)""",
+    analysis="""truth = task.df[target_column]
 stored = {}
 for fold in task.folds:
     stored.update(dict(task.results[f"fold_{fold}"].data))
 predicted = pd.Series(stored)
 residual = predicted - truth.loc[predicted.index]
-print("worst ten:", residual.abs().nlargest(10).round(2).to_dict())''',
-    rewritten=("train_model", '''def train_model(features: pd.DataFrame, targets: pd.Series):
+print("worst ten:", residual.abs().nlargest(10).round(2).to_dict())""",
+    rewritten=(
+        "train_model",
+        """def train_model(features: pd.DataFrame, targets: pd.Series):
     steps = [SimpleImputer(strategy="most_frequent"), SelectKBest(f_regression, k=40),
              ExtraTreesRegressor(n_estimators=450, max_depth=22, min_samples_split=4, random_state=seed)]
     model = make_pipeline(*steps)
     model.fit(features, targets)
-    return model'''),
+    return model""",
+    ),
     problem_statement="""Band gaps are a property of electrons, and electrons follow oxidation states, so I ask how well
 oxidation-state chemistry alone explains the measured gaps of inorganic solids. It is a practical question
 for anyone screening semiconductors without crystal structures.""",
@@ -420,18 +450,22 @@ than a random forest and averaged over 450 trees just as accurate.""",
 features. I checked depth 12, 22 and unlimited on the first fold's training data with a hold-out split.""",
     leaderboard_comparison="""Slightly better than RF-SCM/Magpie, clearly worse than MODNet and Darwin, and far better than
 the Dummy.""",
-    declaration=["Yes (Claude).", "Summarising two papers on band gap prediction.",
-                 "The summary mixed up two papers.", "I read the papers myself afterwards."],
+    declaration=[
+        "Yes (Claude).",
+        "Summarising two papers on band gap prediction.",
+        "The summary mixed up two papers.",
+        "I read the papers myself afterwards.",
+    ],
 )
 
 WORKS["lasso_masses"] = _work(
     challenge="A",
-    explore_data='''phonon_peak = task.df[target_column]
+    explore_data="""phonon_peak = task.df[target_column]
 logs = np.log10(phonon_peak)
 print(logs.describe())
 plt.hist(logs, bins=35, color="grey")
-plt.xlabel("log10 peak frequency")''',
-    featurise='''from pymatgen.core.periodic_table import Element
+plt.xlabel("log10 peak frequency")""",
+    featurise="""from pymatgen.core.periodic_table import Element
 
 
 def cell_statistics(structure):
@@ -445,8 +479,8 @@ def cell_statistics(structure):
 
 def featurise(inputs: pd.Series) -> pd.DataFrame:
     labels = ["m_mean", "m_min", "m_var", "en_mean", "en_std", "cn_mean", "rho", "sites", "volume"]
-    return pd.DataFrame([cell_statistics(s) for s in inputs], columns=labels, index=inputs.index)''',
-    model='''from sklearn.linear_model import LassoCV
+    return pd.DataFrame([cell_statistics(s) for s in inputs], columns=labels, index=inputs.index)""",
+    model="""from sklearn.linear_model import LassoCV
 from sklearn.preprocessing import SplineTransformer
 from sklearn.pipeline import make_pipeline
 
@@ -458,16 +492,19 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 
 
 def predict(model, features: pd.DataFrame):
-    return np.exp(model.predict(features.fillna(features.median())))''',
-    analysis='''mae_values = np.array([task.results[f"fold_{i}"].scores["mae"] for i in task.folds])
+    return np.exp(model.predict(features.fillna(features.median())))""",
+    analysis="""mae_values = np.array([task.results[f"fold_{i}"].scores["mae"] for i in task.folds])
 print("MAE %.1f +- %.1f" % (mae_values.mean(), mae_values.std()))
-print("relative to the mean peak: %.1f %%" % (100 * mae_values.mean() / task.df[target_column].mean()))''',
-    rewritten=("cell_statistics", '''def cell_statistics(structure):
+print("relative to the mean peak: %.1f %%" % (100 * mae_values.mean() / task.df[target_column].mean()))""",
+    rewritten=(
+        "cell_statistics",
+        """def cell_statistics(structure):
     masses = [s.specie.atomic_mass for s in structure]
     chi = [Element(s.specie.symbol).X for s in structure]
     coordination = [len(n) for n in structure.get_all_neighbors(3.5)]
     return [np.mean(masses), np.min(masses), np.var(masses), np.nanmean(chi), np.nanstd(chi),
-            np.mean(coordination), structure.density, len(structure), structure.volume]'''),
+            np.mean(coordination), structure.density, len(structure), structure.volume]""",
+    ),
     problem_statement="""I want to know how much of the phonon peak position a sparse, interpretable model explains.
 The last phonon peak sets the scale of lattice vibrations and so the heat a crystal can carry; predicting
 it without density functional perturbation theory would speed up screening of thermal materials.""",
@@ -486,11 +523,11 @@ to compete with the leaders, but it is better than the Dummy.""",
 
 WORKS["glass_logistic"] = _work(
     challenge="D",
-    explore_data='''labels = task.df[target_column].astype(bool)
+    explore_data="""labels = task.df[target_column].astype(bool)
 print(labels.value_counts(normalize=True))
 elements = task.df[input_column].map(lambda f: len(Composition(f).elements))
-print(pd.crosstab(elements, labels))''',
-    featurise='''from matminer.featurizers.composition import ElementProperty, Miedema
+print(pd.crosstab(elements, labels))""",
+    featurise="""from matminer.featurizers.composition import ElementProperty, Miedema
 from pymatgen.core import Composition
 
 ELEMENT_STATS = ElementProperty(data_source="pymatgen", features=["X", "atomic_radius", "mendeleev_no"],
@@ -504,8 +541,8 @@ def featurise(inputs: pd.Series) -> pd.DataFrame:
     enthalpies = MIEDEMA.featurize_many(compositions, ignore_errors=True, pbar=False)
     table = np.hstack([np.array(stats, dtype=float), np.array(enthalpies, dtype=float)])
     names = ELEMENT_STATS.feature_labels() + MIEDEMA.feature_labels()
-    return pd.DataFrame(table, index=inputs.index, columns=names)''',
-    model='''from sklearn.impute import KNNImputer
+    return pd.DataFrame(table, index=inputs.index, columns=names)""",
+    model="""from sklearn.impute import KNNImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import QuantileTransformer
@@ -518,20 +555,23 @@ def train_model(features: pd.DataFrame, targets: pd.Series):
 
 
 def predict(model, features: pd.DataFrame):
-    return model.predict(features)''',
-    analysis='''from sklearn.metrics import confusion_matrix
+    return model.predict(features)""",
+    analysis="""from sklearn.metrics import confusion_matrix
 
 truth, guesses = [], []
 for fold in task.folds:
     recorded = task.results[f"fold_{fold}"].data
     guesses += [bool(v) for v in dict(recorded).values()]
     truth += list(task.df.loc[list(dict(recorded).keys()), target_column].astype(bool))
-print(confusion_matrix(truth, guesses))''',
-    rewritten=("train_model", '''def train_model(features: pd.DataFrame, targets: pd.Series):
+print(confusion_matrix(truth, guesses))""",
+    rewritten=(
+        "train_model",
+        """def train_model(features: pd.DataFrame, targets: pd.Series):
     steps = make_pipeline(KNNImputer(n_neighbors=7), QuantileTransformer(n_quantiles=200),
                           LogisticRegression(C=0.7, class_weight="balanced", max_iter=3000))
     steps.fit(features, np.asarray(targets, dtype=bool))
-    return steps'''),
+    return steps""",
+    ),
     problem_statement="""Which metallic alloys form glasses when cooled quickly? We classify compositions as glass
 formers or not. Metallic glasses are strong and corrosion resistant, but finding new ones by trial and
 error is slow; a classifier could narrow the search.""",
@@ -547,6 +587,10 @@ C was set to 0.7 after a small search on the first fold. The confusion matrix sh
 non-glasses predicted as glasses.""",
     leaderboard_comparison="""The leaderboard's ROC-AUC is computed by matbench from my True/False predictions, which makes it
 the balanced accuracy. Mine lands between the Dummy and RF-SCM/Magpie.""",
-    declaration=["Yes, ChatGPT.", "Checking the grammar of my answers.", "It changed a technical term once.",
-                 "I accepted only grammar fixes."],
+    declaration=[
+        "Yes, ChatGPT.",
+        "Checking the grammar of my answers.",
+        "It changed a technical term once.",
+        "I accepted only grammar fixes.",
+    ],
 )

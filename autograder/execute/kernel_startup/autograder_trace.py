@@ -114,6 +114,7 @@ def _autograder_trace_install():
                 original(self, *args, **kwargs)
                 if self.__dict__.get("df") is not None:
                     emit("task_load", task=task_name(self), autoload=True)
+
             return __init__
 
         def make_load(original):
@@ -121,25 +122,36 @@ def _autograder_trace_install():
                 result = original(self, *args, **kwargs)
                 emit("task_load", task=task_name(self))
                 return result
+
             return load
 
         def make_train(original):
             def get_train_and_val_data(self, *args, **kwargs):
                 arguments = bind(original, (self,) + args, kwargs)
                 task_state(self)["fold_calls"] += 1
-                emit("get_train_and_val_data", task=task_name(self), fold=arguments.get("fold_number"),
-                     as_type=arguments.get("as_type"))
+                emit(
+                    "get_train_and_val_data",
+                    task=task_name(self),
+                    fold=arguments.get("fold_number"),
+                    as_type=arguments.get("as_type"),
+                )
                 return original(self, *args, **kwargs)
+
             return get_train_and_val_data
 
         def make_test(original):
             def get_test_data(self, *args, **kwargs):
                 arguments = bind(original, (self,) + args, kwargs)
                 task_state(self)["fold_calls"] += 1
-                emit("get_test_data", task=task_name(self), fold=arguments.get("fold_number"),
-                     as_type=arguments.get("as_type"),
-                     include_target=bool(arguments.get("include_target", False)))
+                emit(
+                    "get_test_data",
+                    task=task_name(self),
+                    fold=arguments.get("fold_number"),
+                    as_type=arguments.get("as_type"),
+                    include_target=bool(arguments.get("include_target", False)),
+                )
                 return original(self, *args, **kwargs)
+
             return get_test_data
 
         def make_record(original):
@@ -154,8 +166,13 @@ def _autograder_trace_install():
                     n = len(arguments.get("predictions"))
                 except Exception:  # noqa: BLE001
                     n = None
-                fields = dict(task=task_name(self), fold=fold, n_predictions=n, already_recorded=already,
-                              with_uncertainty=arguments.get("std") is not None or arguments.get("ci") is not None)
+                fields = dict(
+                    task=task_name(self),
+                    fold=fold,
+                    n_predictions=n,
+                    already_recorded=already,
+                    with_uncertainty=arguments.get("std") is not None or arguments.get("ci") is not None,
+                )
                 try:
                     result = original(self, *args, **kwargs)
                 except BaseException as error:
@@ -163,14 +180,20 @@ def _autograder_trace_install():
                     raise
                 emit("record", **fields)
                 return result
+
             return record
 
-        for name, make in (("__init__", make_init), ("load", make_load),
-                           ("get_train_and_val_data", make_train), ("get_test_data", make_test),
-                           ("record", make_record)):
+        for name, make in (
+            ("__init__", make_init),
+            ("load", make_load),
+            ("get_train_and_val_data", make_train),
+            ("get_test_data", make_test),
+            ("record", make_record),
+        ):
             wrap(cls, name, make)
 
         if not isinstance(cls.__dict__.get("df"), property):
+
             def get_df(self):
                 try:
                     value = self.__dict__["df"]
@@ -206,8 +229,13 @@ def _autograder_trace_install():
                     names = list(self.tasks_map.keys())
                 except Exception:  # noqa: BLE001
                     names = None
-                emit("benchmark_init", subset=arguments.get("subset"), tasks=names,
-                     autoload=arguments.get("autoload"))
+                emit(
+                    "benchmark_init",
+                    subset=arguments.get("subset"),
+                    tasks=names,
+                    autoload=arguments.get("autoload"),
+                )
+
             return __init__
 
         def make_to_file(original):
@@ -223,6 +251,7 @@ def _autograder_trace_install():
                     pass
                 emit("to_file", path=str(path), sha256=digest)
                 return result
+
             return to_file
 
         wrap(cls, "__init__", make_init)
@@ -230,8 +259,10 @@ def _autograder_trace_install():
             # inherited from MSONable2File: give the benchmark its own wrapped copy
             inherited = getattr(cls, "to_file", None)
             if inherited is not None:
+
                 def to_file(self, *args, **kwargs):
                     return inherited(self, *args, **kwargs)
+
                 to_file.__name__ = "to_file"
                 to_file.__doc__ = inherited.__doc__
                 to_file.__signature__ = inspect.signature(inherited)
