@@ -182,14 +182,15 @@ def paired_overhead(course: Path, pairs: int) -> list[tuple[float, float]]:
     sys.modules.setdefault("rfc3987_syntax", None)
     import papermill
 
-    from autograder.batch import GradeOptions, engine_settings, plan
+    from autograder.batch import GradeOptions
+    from autograder.batch.planning import plan_each, prepare_batch
     from autograder.course.config import Course
     from autograder.execute.engine import execute_job
 
     the_course = Course.open(course)
-    settings, _, _ = engine_settings(the_course, GradeOptions(force=True))
-    _, decisions = plan(the_course, GradeOptions(force=True), settings)
-    job = next(item for kind, item in decisions.values() if kind == "execute")
+    batch_plan = prepare_batch(the_course, GradeOptions(force=True))
+    settings = batch_plan.settings
+    job = next(item for _, kind, item in plan_each(batch_plan) if kind == "execute")
     source = the_course.submitted_dir(job.student_id) / "research_challenge.ipynb"
     out = course / "paired"
     out.mkdir(exist_ok=True)

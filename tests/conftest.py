@@ -18,6 +18,14 @@ if not os.environ.get("MATMINER_DATA") and SHARED_DATA.is_dir():
 # nbgrader shells out to alembic: the interpreter's bin folder must be on PATH.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
+# Tests sit in folders named as the package's (tests/checks/, tests/batch/, ...); the *_support.py modules here
+# hold what several folders share, and a few tests reuse a neighbour's builders (from test_engine_intake import
+# ...): tests/ and each of its test folders are importable however pytest is started.
+TESTS = Path(__file__).resolve().parent
+for folder in [TESTS, *sorted(p for p in TESTS.iterdir() if p.is_dir() and any(p.glob("test_*.py")))]:
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
 COURSE_FILES = ("nbgrader_config.py", "autograder.toml")
 COURSE_DIRS = ("source", "release", "rubric")
 

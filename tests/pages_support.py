@@ -1,6 +1,6 @@
 """A graded cohort for the feedback-page and summary-page tests, and headless Chromium to open them.
 
-Four submissions graded for real (rubric_fixtures: real leaderboard predictions rescored, real
+Four submissions graded for real (grading_support: real leaderboard predictions rescored, real
 findings ids, real recordings) and reported by the report stage:
 
   ab1234  B  every criterion marked, on time                   -> final
@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rubric_fixtures import (
+from grading_support import (
     ASSIGNMENT,
     add_submission,
     executed_notebook,

@@ -5,7 +5,7 @@ students' checker is installed without the `grader` extra, so `autograder check 
 nbgrader; sanitise.py then takes these, which follow nbgrader 0.9's definitions: a cell is locked
 when it is a grade cell or marked locked, and never when it is a solution cell; its checksum is the
 MD5 of its source, type, grade/solution/locked flags, grade id and (grade cells) points. The restored
-cells and the checksums written back must be the grader's, so tests/test_selfcheck_install.py checks
+cells and the checksums written back must be the grader's, so tests/selfcheck/test_selfcheck_install.py checks
 that both agree on every cell of the assignment's source and released notebooks.
 """
 

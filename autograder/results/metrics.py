@@ -1,7 +1,7 @@
 """Scores recomputed by us from a submission's predictions and the ground truth.
 
 Matbench's own metrics (matbench 0.6 `data_ops.score_array`), written with numpy only so that the
-student self-check does not pay for importing scikit-learn (`tests/test_checks_scoring.py` checks
+student self-check does not pay for importing scikit-learn (`tests/checks/test_checks_scoring.py` checks
 every function against scikit-learn):
 
 * regression: mae, rmse, mape (entries with |y| <= 1e-5 masked), max_error;

@@ -15,7 +15,7 @@ another task, data missing, the challenge inferred from the task the code names)
 
 It installs without the instructor's stack (pyproject's core dependencies; the `grader` extra is the
 rest): nothing here imports nbgrader, Dask, matplotlib, pandas or matminer
-(tests/test_selfcheck_install.py).
+(tests/selfcheck/test_selfcheck_install.py).
 
 Exit status (`Report.exit_code`): 0 nothing fails; 1 the work fails a check; 2 the tool could not
 be used (a wrong path, a file that is not a notebook, the data set missing...). Tool errors are

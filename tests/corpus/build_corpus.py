@@ -9,7 +9,7 @@ allocated and the expected status of each check id. A status may depend on wheth
 protocol trace exists: {"with_trace": ..., "without_trace": ...}.
 
 The models are deliberately quick (a few element or geometry features, gradient-boosted trees)
-because tests/test_checks_corpus.py executes every case.
+because tests/checks/test_checks_corpus.py executes every case.
 """
 
 from __future__ import annotations
