@@ -7,6 +7,8 @@
     kernel_startup/  the IPython start-up file that traces the matbench API inside the kernel
     trace.py         reading and validating protocol_trace.jsonl (light: also used by the checks)
     environment.py   the course environment (requirements.txt): package versions, missing-package advice
+    diagnose.py      the findings of a run: budgets exceeded, kernel died, cell errors, network,
+                     missing files and modules, outputs cut, sanitising changes
     engine.py        prepare_job() and execute_job(): all of the above for one student; writes the
                      execution folder and its ExecutionRecord (autograder.layout), nothing else
 

@@ -1,6 +1,7 @@
 """Execute one submission: sanitise, run in the sandbox, record. Writes the submission's execution
 folder (autograder.layout): the executed notebook (the submitted name), the results file (if the run
-wrote it), the protocol trace, the log and the ExecutionRecord.
+wrote it), the protocol trace, the log and the ExecutionRecord. The record's status and reason are
+set here; its findings (what went wrong, and why) come from autograder.execute.diagnose.
 
 Split in two so that a batch can decide cheaply what to run and ship the rest anywhere:
 `prepare_job` (main process: intake check, allocation, sanitising, cache key) and `execute_job`
@@ -18,7 +19,6 @@ import errno
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.execute import sandbox as sb
+from autograder.execute.diagnose import BUDGET_ENAME, diagnose, error_cells, stopped_cell, student_index
 from autograder.execute.trace import read_trace
 from autograder.findings import make
 from autograder.layout import (
@@ -48,16 +49,12 @@ from autograder.layout import (
 from autograder.records import (
     COULD_NOT_RUN,
     EXECUTED,
-    FAIL,
     FAILED,
-    INFO,
     INTERRUPTED,
     MARKER,
     RUNNING,
-    WARN,
     CellRun,
     ExecutionRecord,
-    Finding,
 )
 
 RESULTS_KEEP_BYTES = 64 * 1024**2  # matbench results of the largest task are about 1 MB
@@ -70,16 +67,6 @@ THREAD_VARIABLES = (
     "LOKY_MAX_CPU_COUNT",
     "NUMBA_NUM_THREADS",
 )
-_NETWORK_HINTS = (
-    "Network is unreachable",
-    "Temporary failure in name resolution",
-    "Name or service not known",
-    "No address associated",
-    "Failed to establish a new connection",
-    "getaddrinfo failed",
-    "nodename nor servname",
-)
-_FS_HINTS = ("Read-only file system", "Permission denied", "No such file or directory: '/")
 
 
 @dataclass
@@ -522,7 +509,7 @@ def _execute(
             nb = nbformat.reads(result.notebook.decode("utf-8"), as_version=4)
         except Exception:  # noqa: BLE001 - a torn snapshot
             nb = None
-    findings: list[Finding] = []
+    cuts: list[dict] = []
     if nb is not None:
         from autograder.execute.outputs import bound_notebook  # with nbformat: only when a notebook ran
         from autograder.execute.sanitise import PAPERMILL_ERROR_TAG
@@ -532,8 +519,6 @@ def _execute(
             raise OSError(errno.ENOSPC, "No space left on device: the notebook's writes failed", str(work))
         record.cells = _cell_runs(nb, outcome, result)
         cuts = bound_notebook(nb, settings.max_cell_output, settings.max_notebook_output)
-        if cuts:
-            findings.append(_output_cut_finding(nb, cuts, settings))
         _write_private(work / job.notebook_name, nbformat.writes(nb).encode("utf-8"))
     trace_bytes = _read_private(home / ".autograder" / "trace" / TRACE_FILE, home)
     if trace_bytes is not None:
@@ -553,20 +538,18 @@ def _execute(
     record.status, record.reason = _status(job, record, outcome, result, nb)
     if record.reason and nb is None:
         record.environment["engine_error"] = outcome.get("exception") is not None or not result.outcome
-    findings += _findings(job, record, outcome, result, nb)
-    for finding in findings:
-        if finding.check_id == "execution.disk":
-            finding.details.update(written_mb=round(result.disk_bytes / 1024**2, 1), removed=cleared[:50])
-    if removed_links:
-        findings.append(
-            make(
-                "execution.links_removed",
-                WARN,
-                f"The notebook created links to files outside its folder ({', '.join(removed_links[:5])}); "
-                "they were removed before grading.",
-                details={"links": removed_links},
-            )
-        )
+    findings = diagnose(
+        record,
+        outcome,
+        result,
+        nb,
+        settings,
+        changes=job.changes,
+        declared_packages=job.declared_packages,
+        cuts=cuts,
+        removed_links=removed_links,
+        cleared=cleared,
+    )
     if record.trace_file:
         trace = read_trace(work / TRACE_FILE, nonce)
         if not trace.valid:
@@ -582,36 +565,12 @@ DISK_FULL_MARGIN = 16 * 1024**2  # free bytes below which "No space left on devi
 def _course_disk_full(work: Path, nb) -> bool:
     """A cell failed for want of space and the course's file system (the one the run wrote to) is full:
     the grading machine's problem, not the student's (their own over-writing is the disk limit's)."""
-    if not any("No space left on device" in v for _, _, v in _error_cells(nb)):
+    if not any("No space left on device" in v for _, _, v in error_cells(nb)):
         return False
     try:
         return shutil.disk_usage(work).free < DISK_FULL_MARGIN
     except OSError:
         return True
-
-
-def _output_cut_finding(nb, cuts: list[dict], settings: EngineSettings) -> Finding:
-    first = cuts[0]
-    cells = ", ".join(str(_student_index(nb, c["cell"]) + 1) for c in cuts[:8]) + (
-        " ..." if len(cuts) > 8 else ""
-    )
-    size = sb.format_size(first["bytes"]) if first["bytes"] >= 1024**2 else f"{first['bytes'] // 1024} KB"
-    lines = f" ({first['lines']:,} lines)" if first.get("lines") else ""
-    return make(
-        "execution.output_cut",
-        WARN,
-        f"The output of cell{'s' if len(cuts) > 1 else ''} {cells} was cut in the executed notebook: cell "
-        f"{_student_index(nb, first['cell']) + 1} printed {size}{lines}, and the grader keeps "
-        f"{sb.format_size(settings.max_cell_output)} per cell and {sb.format_size(settings.max_notebook_output)} "
-        "for the whole notebook. The start and the end of each output are kept, with a note where it was cut.",
-        advice="Print less: a summary, the first rows (`df.head()`), or progress every few hundred steps; "
-        "write long logs to a file instead.",
-        details={
-            "cuts": [{**c, "cell": _student_index(nb, c["cell"])} for c in cuts[:50]],
-            "max_cell_output": settings.max_cell_output,
-            "max_notebook_output": settings.max_notebook_output,
-        },
-    )
 
 
 def _describe_exit(code) -> str:
@@ -684,7 +643,7 @@ def _cell_runs(nb, outcome: dict, result: sb.SandboxResult) -> list[CellRun]:
                 grade_id=cell.metadata.get("nbgrader", {}).get("grade_id"),
                 duration=pm.get("duration"),
                 error=error,
-                number=None if injected else _student_index(nb, index) + 1,
+                number=None if injected else student_index(nb, index) + 1,
                 injected=injected,
             )
         )
@@ -695,29 +654,9 @@ def _minutes(seconds) -> str:
     return f"{seconds / 60:.0f} min" if seconds and seconds >= 120 else f"{seconds} s"
 
 
-BUDGET_ENAME = "Timeout"  # the error _cell_runs gives the cell the whole-notebook budget stopped
-
-
-def _stopped_cell(record: ExecutionRecord) -> CellRun | None:
-    """The cell the run was stopped in: the kernel killed, or the whole-notebook budget ran out
-    (not a cell that only hit the per-cell limit: the notebook went on after that one)."""
-    return (
-        next((c for c in record.cells if c.status == "killed"), None)
-        or next(
-            (
-                c
-                for c in record.cells
-                if c.status == "timeout" and (c.error or {}).get("ename") == BUDGET_ENAME
-            ),
-            None,
-        )
-        or next((c for c in record.cells if c.status in ("killed", "timeout")), None)
-    )
-
-
 def _not_run(nb, record: ExecutionRecord) -> str:
     """Which cells did not run, as the student numbers them ("cells 84 to 97")."""
-    pending = [_student_index(nb, c.index) + 1 for c in record.cells if c.status == "pending"]
+    pending = [student_index(nb, c.index) + 1 for c in record.cells if c.status == "pending"]
     if not pending:
         return "no cell after it was left"
     if len(pending) == 1:
@@ -729,8 +668,8 @@ def _status(
     job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb
 ) -> tuple[str, str]:
     settings = job.settings
-    stopped = _stopped_cell(record)
-    where = f" in cell {_student_index(nb, stopped.index) + 1}" if stopped else ""
+    stopped = stopped_cell(record)
+    where = f" in cell {student_index(nb, stopped.index) + 1}" if stopped else ""
     exception = outcome.get("exception") or {}
     if result.killed == "memory":
         return FAILED, (
@@ -750,7 +689,7 @@ def _status(
             f"whole notebook: the budget ran out{where}, and {_not_run(nb, record)}."
         )
     if exception.get("type") == "CellTimeoutError":
-        which = f"Cell {_student_index(nb, stopped.index) + 1}" if stopped else "A cell"
+        which = f"Cell {student_index(nb, stopped.index) + 1}" if stopped else "A cell"
         return FAILED, (
             f"{which} ran longer than {settings.cell_timeout} s (the time budget for one cell) and "
             "could not be interrupted; the notebook was stopped there and the cells after it did not run."
@@ -774,261 +713,8 @@ def _status(
         error = raised[0].error or {}
         more = f"; {len(raised)} cells raised an error in all" if len(raised) > 1 else ""
         return FAILED, (
-            f"Cell {_student_index(nb, raised[0].index) + 1} raised {error.get('ename')}: "
+            f"Cell {student_index(nb, raised[0].index) + 1} raised {error.get('ename')}: "
             f"{str(error.get('evalue'))[:200]}, and the notebook did not save its results "
             f"({settings.results_path}){more}."
         )
     return EXECUTED, ""
-
-
-def _failed_by_errors(record: ExecutionRecord, outcome: dict, result: sb.SandboxResult) -> bool:
-    """Failed only because cells raised (every cell ran): the execution.cell_errors finding says it all."""
-    return (
-        record.status == FAILED
-        and not result.killed
-        and not outcome.get("deadline_hit")
-        and not outcome.get("exception")
-        and not record.results_file
-        and any(c.status == "failed" for c in record.cells)
-    )
-
-
-def _student_index(nb, index: int) -> int:
-    """A cell's 0-based position as the student numbers it: papermill's injected-parameters cell, which the
-    grader adds after the parameters cell, is not counted (messages say "cell N" of the student's notebook)."""
-    if nb is None:
-        return index
-    from autograder.execute.sanitise import INJECTED_TAG
-
-    return index - sum(1 for cell in nb.cells[:index] if INJECTED_TAG in cell.metadata.get("tags", []))
-
-
-_NO_FILE = re.compile(r"No such file or directory: '([^'/][^']*)'")
-
-
-def _missing_file(ename: str, evalue: str) -> str | None:
-    """The relative path a FileNotFoundError names (a file the notebook expected beside it)."""
-    if ename not in ("FileNotFoundError", "OSError", "IOError"):
-        return None
-    match = _NO_FILE.search(evalue or "")
-    return match.group(1) if match else None
-
-
-def _error_cells(nb) -> list[tuple[int, str, str]]:
-    """(student's cell index, error name, error value) of every cell whose output is an error."""
-    found = []
-    if nb is None:
-        return found
-    for index, cell in enumerate(nb.cells):
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if output.get("output_type") == "error":
-                found.append(
-                    (_student_index(nb, index), output.get("ename", ""), str(output.get("evalue", "")))
-                )
-    return found
-
-
-def _renumbered(change: dict, nb) -> dict:
-    """A sanitising change with its cell numbers as the student numbers them."""
-    change = dict(change)
-    if change.get("cell") is not None:
-        change["cell"] = _student_index(nb, change["cell"])
-    if change.get("copies"):
-        change["copies"] = [_student_index(nb, c) for c in change["copies"]]
-    return change
-
-
-def _findings(
-    job: Job, record: ExecutionRecord, outcome: dict, result: sb.SandboxResult, nb
-) -> list[Finding]:
-    from autograder.execute.environment import install_findings, missing_module_findings
-
-    settings = job.settings
-    findings: list[Finding] = []
-    errors = _error_cells(nb)
-    stopped = _stopped_cell(record) if record.status == FAILED else None
-    if record.status == FAILED and not _failed_by_errors(record, outcome, result):
-        cell = stopped
-        check = (
-            "execution.memory"
-            if result.killed == "memory"
-            else "execution.disk"
-            if result.killed == "disk"
-            else "execution.notebook_timeout"
-            if (outcome.get("deadline_hit") or result.killed == "timeout")
-            else "execution.cell_timeout"
-            if (outcome.get("exception") or {}).get("type") == "CellTimeoutError"
-            else "execution.kernel_died"
-            if (outcome.get("exception") or {}).get("type") == "DeadKernelError"
-            else "execution.not_run"
-        )
-        advice = {
-            "execution.memory": "Use less memory: smaller feature sets, fewer models kept at once, float32, "
-            "or process the data in batches. Check your notebook's peak memory before submitting.",
-            "execution.disk": f"Write fewer and smaller files: keep {RESULTS_FILE} and small figures, and do not "
-            "save every model or copies of the data set.",
-            "execution.notebook_timeout": "Make the notebook faster: fewer hyper-parameter combinations, smaller "
-            "models, or fewer epochs; run it top to bottom and time it before submitting.",
-            "execution.cell_timeout": "A cell should not run for longer than the budget; look for a loop that never "
-            "ends or that waits for input.",
-            "execution.kernel_died": "Run the notebook from top to bottom in a fresh kernel and find the cell that "
-            "stops the kernel; remove calls such as os._exit or exit().",
-        }.get(check, "")
-        findings.append(
-            make(
-                check,
-                FAIL if check != "execution.not_run" else COULD_NOT_RUN,
-                record.reason,
-                advice=advice,
-                visibility=MARKER if check == "execution.not_run" else "student",
-                details={
-                    "cell": _student_index(nb, cell.index) if cell else None,
-                    "wall_seconds": record.wall_seconds,
-                    "peak_memory_mb": record.peak_memory_mb,
-                },
-            )
-        )
-    # cells that hit the per-cell limit and were interrupted while the notebook went on (also when the
-    # whole-notebook budget ran out later: both are said, each where it happened)
-    timeouts = [c for c in record.cells if c.status == "timeout" and c is not stopped]
-    for cell in timeouts:
-        findings.append(
-            make(
-                "execution.cell_timeout",
-                FAIL,
-                f"Cell {_student_index(nb, cell.index) + 1} ran longer than {settings.cell_timeout} s (the "
-                "time budget for one cell) and was interrupted; the cells after it still ran.",
-                advice="Make that cell faster, or look for a loop that never ends.",
-                details={"cell": _student_index(nb, cell.index)},
-            )
-        )
-    memory = [(i, e, v) for i, e, v in errors if e == "MemoryError"]
-    if result.oom_kills and record.status != FAILED:
-        findings.append(
-            make(
-                "execution.memory",
-                WARN,
-                f"A process the notebook started used more memory than the limit for one submission "
-                f"({sb.format_size(settings.memory_limit)}) and was stopped; the notebook went on.",
-                advice="Use fewer parallel workers (n_jobs) or less memory per worker.",
-                details={"processes_stopped": result.oom_kills},
-            )
-        )
-    if memory:
-        findings.append(
-            make(
-                "execution.memory",
-                FAIL,
-                f"Cell {memory[0][0] + 1} ran out of memory (the limit for one submission is "
-                f"{sb.format_size(settings.memory_limit)}).",
-                advice="Use less memory: smaller feature sets, float32, or batches.",
-                details={"cells": [i for i, _, _ in memory]},
-            )
-        )
-    network = [
-        (i, e, v)
-        for i, e, v in errors
-        if any(h in v for h in _NETWORK_HINTS)
-        or e in ("URLError", "ConnectionError", "gaierror", "MaxRetryError", "NewConnectionError")
-    ]
-    if network:
-        findings.append(
-            make(
-                "execution.network",
-                WARN,
-                f"Cell {network[0][0] + 1} tried to use the internet, which is not available when "
-                "notebooks are graded.",
-                advice="Load data from the course's data (the data_dir parameter / MATMINER_DATA) "
-                "and do not download anything while the notebook runs.",
-                details={"cells": [i for i, _, _ in network]},
-            )
-        )
-    filesystem = [(i, e, v) for i, e, v in errors if any(h in v for h in _FS_HINTS)]
-    if filesystem:
-        findings.append(
-            make(
-                "execution.filesystem",
-                WARN,
-                f"Cell {filesystem[0][0] + 1} tried to use a file outside the notebook's own folder; "
-                "when notebooks are graded only that folder (and the course data) can be used.",
-                advice="Use relative paths to files in the notebook's folder, and the data_dir "
-                "parameter for the Matbench data; do not use absolute paths of your computer.",
-                details={"cells": [i for i, _, _ in filesystem]},
-            )
-        )
-    missing = [
-        (i, e, v, name)
-        for i, e, v in errors
-        if (name := _missing_file(e, v)) and i not in {j for j, _, _ in filesystem}
-    ]
-    if missing:  # the first file not handed in (later reads of it fail for the same reason)
-        index, _, _, name = missing[0]
-        dataset = name.startswith("matbench_") or name.endswith((".json.gz", ".json.bz2"))
-        findings.append(
-            make(
-                "execution.missing_file",
-                FAIL,
-                f"Cell {index + 1} reads `{name}`, a file that was not handed in with the notebook, so "
-                "it failed when the grader ran it (the grader runs the notebook in a folder that holds "
-                "only what you submitted).",
-                advice=(
-                    "Load the Matbench data with matminer's `load_dataset(...)` or the Matbench "
-                    "task (`task.load()`): the grader provides every data set."
-                    if dataset
-                    else "Submit the file with the notebook, or make it in the notebook itself."
-                ),
-                details={"cells": [i for i, _, _, _ in missing], "files": sorted({n for *_, n in missing})},
-            )
-        )
-    # Any other error: the notebook does not run from top to bottom as the grader runs it.
-    explained = {i for i, _, _ in memory + network + filesystem} | {i for i, *_ in missing}
-    other = [(i, e, v) for i, e, v in errors if i not in explained and e != "ModuleNotFoundError"]
-    if other:
-        index, ename, evalue = other[0]
-        earlier = [
-            i
-            for i in sorted(explained | {i for i, e, _ in errors if e == "ModuleNotFoundError"})
-            if i < index
-        ]
-        cause = (
-            f" (it may follow from the error in cell {earlier[0] + 1}, explained above)" if earlier else ""
-        )
-        findings.append(
-            make(
-                "execution.cell_errors",
-                FAIL,
-                f"{len(other)} cell(s) raised an error when the grader ran the notebook from top to "
-                f"bottom; the first, cell {index + 1}, raised {ename}: {evalue[:200]}{cause}",
-                advice="Restart the kernel and run all cells, then fix the first error (later ones "
-                "often follow from it); `autograder check --execute` runs it as the grader does.",
-                details={"cells": [{"cell": i, "ename": e, "evalue": v[:300]} for i, e, v in other[:10]]},
-            )
-        )
-    findings += missing_module_findings(errors, job.declared_packages)
-    changes = [_renumbered(change, nb) for change in job.changes]
-    findings += install_findings(changes, job.declared_packages)
-    for change in changes:
-        kind = change.get("kind")
-        if kind in ("restored_locked_cell", "restored_deleted_cell"):
-            findings.append(
-                make(
-                    "sanitise.restored_cell",
-                    WARN,
-                    f"{change['message']} (cell {change['cell'] + 1})",
-                    advice="Do not edit or delete the locked cells: the grader always runs "
-                    "the instructor's version.",
-                    details={k: v for k, v in change.items() if k != "message"},
-                )
-            )
-        elif kind == "duplicate_grade_id":
-            copies = ", ".join(str(c + 1) for c in change.get("copies", []))
-            findings.append(
-                make(
-                    "sanitise.duplicate_cell",
-                    INFO,
-                    f"{change['message']} (cells {copies})",
-                    advice="Copying a locked cell is fine; change the copy, not the original.",
-                    details={k: v for k, v in change.items() if k != "message"},
-                )
-            )
-    return findings
