@@ -20,6 +20,7 @@ artefact. No other module spells a file name (a test greps for it).
     reports/<assignment>/moderation.html moderation_sample.csv         report: markers only
     autograded/.grade-<assignment>.lock                                one batch at a time
     autograded/.cache/   figures/<sha256>.png   pages/ gradebook/ plans/<assignment>/<student>.sha256
+                         features/<sha256>.pkl: featurisations computed once for the cohort
                          content-addressed: what a figure, a page or a gradebook entry was drawn
                          from, and the cache key each submitted notebook was sanitised to, so that a
                          re-grade redoes only what changed (delete it to redo all)
@@ -120,6 +121,9 @@ CACHE_DIR = (
     ".cache"  # autograded/.cache: content-addressed figures, and the keys of the pages and gradebook entries
 )
 FIGURE_CACHE, PAGE_KEYS, GRADEBOOK_KEYS, PLAN_KEYS = "figures", "pages", "gradebook", "plans"
+FEATURE_CACHE = (
+    "features"  # autograded/.cache/features: the cohort's featurisations (execute/feature_cache.py)
+)
 KEY_SUFFIX = ".sha256"
 SIMILARITY_FILE = "similarity.json"  # similarity: the cohort's pairs (markers only)
 SIMILARITY_PAGE = "similarity.html"
@@ -237,6 +241,11 @@ class CourseLayout:
     @property
     def cache_dir(self) -> Path:
         return self.root / AUTOGRADED / CACHE_DIR
+
+    @property
+    def feature_cache_dir(self) -> Path:
+        """The featurisations computed once for the cohort; delete it to compute them again."""
+        return self.cache_dir / FEATURE_CACHE
 
     @property
     def figure_cache_dir(self) -> Path:

@@ -45,6 +45,7 @@ import shutil
 import time
 
 from autograder.batch.faults import BatchInterrupted, BatchStop, DiskFull
+from autograder.batch.features import prepare_feature_cache
 from autograder.batch.options import (
     BatchError,
     BatchSummary,
@@ -123,6 +124,9 @@ def _grade(plan: BatchPlan, console, stop: BatchStop) -> BatchSummary:
     # a grading step that cannot start (the gradebook, say) is reported here, before hours of executions
     grading = GradeStage(plan, summary, console) if plan.options.run_grading else None
     after = AfterExecution(plan, summary, grading, stop, console)
+    featurised = prepare_feature_cache(plan, console)
+    if featurised is not None:
+        summary.featurised = featurised
     planned = PlannedExecutions(plan, stop)
     jobs = iter(planned)
     first = next(jobs, None)
@@ -158,6 +162,7 @@ def _grade(plan: BatchPlan, console, stop: BatchStop) -> BatchSummary:
     summary.wall_seconds = time.monotonic() - start
     # the executions start as soon as the first notebook is planned, so the first two are moments in the batch
     summary.phases = {
+        "featurised for the cohort": featurised.wall_seconds if featurised else 0.0,
         "all planned at": (planned.finished_at or start) - start,
         "all executed at": executed - start,
         "checks (within execute)": after.checks.seconds,

@@ -35,6 +35,7 @@ class GradeOptions:
     students: list[str] | None = None
     progress: bool = True
     run_grading: bool = True
+    feature_cache: bool = True  # --no-feature-cache: every notebook computes its own features
 
 
 @dataclass
@@ -59,6 +60,7 @@ class BatchSummary:
     grading_error: str = ""
     # seconds: when planning and the executions ended, then the checks' and the grading's durations
     phases: dict[str, float] = field(default_factory=dict)
+    featurised: object = None  # the cohort's featurisation cache (execute.feature_cache.Precomputed), if used
 
     statuses: dict[str, str] = field(default_factory=dict)  # student -> how far it came (stage_status)
     finding_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # student -> status -> count

@@ -17,6 +17,7 @@ from autograder.course.config import closest
 from autograder.course.data import dataset_file, missing_message
 from autograder.execute.engine import EngineSettings, key_parameters, prepare_job, sandbox_parameters
 from autograder.execute.environment import course_packages, fingerprint, requirements_path
+from autograder.execute.feature_cache import FeaturiserSpec, parse_precompute
 from autograder.execute.sanitise import load_reference
 from autograder.grade.marks import read_marks_csv
 from autograder.grade.marks_store import known_students
@@ -28,7 +29,7 @@ from autograder.intake import (
     record_intake_error,
     released_notebook_name,
 )
-from autograder.layout import ALLOCATION_FILE, SUBMITTED, read_cache_key, write_text_atomic
+from autograder.layout import ALLOCATION_FILE, CONFIG_FILE, SUBMITTED, read_cache_key, write_text_atomic
 from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, RUNNING, ExecutionRecord
 
 
@@ -133,6 +134,17 @@ class BatchPlan:
     )  # the tasks the executions need, present in settings.data_dir
 
 
+def configured_featurisers(course) -> list[FeaturiserSpec]:
+    """`[features] precompute` of autograder.toml, each name checked (prepare_batch calls this before the lock)."""
+    specs = []
+    for name in course.config.features.precompute:
+        try:
+            specs.append(parse_precompute(str(name)))
+        except ValueError as error:
+            raise BatchError(f"{course.root / CONFIG_FILE} [features] precompute: {error}.") from None
+    return specs
+
+
 def prepare_batch(course, options: GradeOptions) -> BatchPlan:
     """The batch's plan, every name typed and every file read checked in the order the instructor
     typed them: the assignment, the students, the rubric and the markers' marks, the sandbox and
@@ -148,6 +160,7 @@ def prepare_batch(course, options: GradeOptions) -> BatchPlan:
         for path in course.marks_csv_paths(assignment):
             read_marks_csv(path, rubric, known)
     settings, workers, warnings = engine_settings(course, options)
+    configured_featurisers(course)  # a mistyped [features] precompute name, before any featurising
     datasets = set()
     if not options.no_execute:  # a missing data set is the instructor's to fetch, before any execution
         datasets = {course.config.catalogue.get(allocation[s]).task for s in students if s in allocation}

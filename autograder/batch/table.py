@@ -17,6 +17,7 @@ def status_table(summary: BatchSummary):
         ("wall s", "right"),
         ("CPU s", "right"),
         ("peak MB", "right"),
+        ("features", "right"),  # entries read from the cohort's featurisation cache, and the CPU s saved
         ("findings", "left"),
         ("reason", "left"),
     ):
@@ -46,6 +47,7 @@ def status_table(summary: BatchSummary):
             _fmt(r.wall_seconds),
             _fmt(r.cpu_seconds),
             _fmt(r.peak_memory_mb, 0),
+            _features(r.environment.get("feature_cache")),
             findings,
             note[:160],
         )
@@ -54,3 +56,10 @@ def status_table(summary: BatchSummary):
 
 def _fmt(value, digits: int = 1) -> str:
     return "" if value is None else f"{value:.{digits}f}"
+
+
+def _features(used) -> str:
+    """ "1265 (74 s)": entries served from the cohort's featurisation cache and the CPU seconds saved."""
+    if not used or not used.get("served"):
+        return ""
+    return f"{used['served']} ({used.get('seconds_saved', 0):.0f} s)"

@@ -127,6 +127,11 @@ def grade(
     student: list[str] | None = typer.Option(
         None, "--student", metavar="ID", help="Only these students (repeatable)."
     ),
+    no_feature_cache: bool = typer.Option(
+        False,
+        "--no-feature-cache",
+        help="Every notebook computes its own features (no featurising once for the cohort).",
+    ),
     as_json: bool = JsonOption,
     quiet: bool = QuietOption,
     timings: bool = typer.Option(
@@ -166,6 +171,7 @@ def grade(
             allow_unsandboxed=allow_unsandboxed,
             students=student or None,
             progress=not (quiet or as_json),
+            feature_cache=not no_feature_cache,
         ),
     )
     console = Console(stderr=True, quiet=as_json and not sys.stderr.isatty())

@@ -137,6 +137,19 @@ class SimilaritySettings:
 
 
 @dataclass
+class FeatureSettings:
+    """The cohort's featurisation cache (autograder.execute.feature_cache).
+
+    cache: before a batch runs its notebooks, compute once the matminer featurisers that at least
+    two of a challenge's notebooks build, and let every sandboxed kernel read them (read-only);
+    precompute: featurisers to compute for every challenge of the batch anyway, as
+    "ElementProperty.magpie" (a preset) or "Stoichiometry" (the class's defaults)."""
+
+    cache: bool = True
+    precompute: list[str] = field(default_factory=list)
+
+
+@dataclass
 class CourseConfig:
     course_id: str = "MATE70026"
     course_name: str = "Machine Learning for Materials"
@@ -158,6 +171,7 @@ class CourseConfig:
     moderation: ModerationSettings = field(default_factory=ModerationSettings)
     feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
+    features: FeatureSettings = field(default_factory=FeatureSettings)
     rubric: str = ""  # path relative to the course root; default rubric/<assignment>.toml
     case_sensitive_ids: bool = False  # [course]: are AB123 and ab123 two students? (default: one)
 
@@ -268,6 +282,7 @@ def load_config(course_dir: Path) -> CourseConfig:
         ("moderation", config.moderation),
         ("feedback", config.feedback),
         ("similarity", config.similarity),
+        ("features", config.features),
     ):
         if section in data:
             _fill(target, data.pop(section), f"{path}: [{section}]")
@@ -278,7 +293,7 @@ def load_config(course_dir: Path) -> CourseConfig:
         raise ConfigError(
             f"{path}: unknown sections: {', '.join(data)}. "
             "Known: course, challenges, execution, intake, late, presentation, declaration, moderation, feedback, "
-            "similarity."
+            "similarity, features."
         )
     _ = config.catalogue  # validates the task names (UnknownTaskError lists the valid ones)
     return config

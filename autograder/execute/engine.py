@@ -79,6 +79,7 @@ class EngineSettings:
     seed: int = 2026
     use_bwrap: bool = True
     data_dir: str = ""  # host path of the matbench data cache
+    feature_cache: str = ""  # host path of the cohort's featurisations (shown read-only), "" for none
     kernel_name: str = "python3"
     results_path: str = RESULTS_FILE
     grace_seconds: float = 60.0  # beyond `timeout`, before the sandbox is killed from outside
@@ -264,6 +265,20 @@ def _data_binds(data_dir: str) -> dict[str, Path]:
         for p in sorted(Path(data_dir).glob("*.json.gz"))
         if p.is_file()
     }
+
+
+def _feature_binds(settings: EngineSettings) -> dict[str, Path]:
+    """The cohort's featurisation cache, read-only: no notebook can change what another one reads."""
+    if not settings.feature_cache or not settings.use_bwrap or not Path(settings.feature_cache).is_dir():
+        return {}
+    return {sb.SANDBOX_FEATURES: Path(settings.feature_cache).resolve()}
+
+
+def _feature_cache_inside(settings: EngineSettings) -> str:
+    """Where the kernel finds the featurisation cache ("" for none)."""
+    if not settings.feature_cache or not Path(settings.feature_cache).is_dir():
+        return ""
+    return sb.SANDBOX_FEATURES if settings.use_bwrap else str(Path(settings.feature_cache).resolve())
 
 
 def _clear(folder: Path) -> None:
@@ -465,7 +480,7 @@ def _execute(
         home_dir=home,
         inner_work_dir=inner_work,
         env=_sandbox_env(settings, inner_home, tmp),
-        readonly=_data_binds(settings.data_dir),
+        readonly={**_data_binds(settings.data_dir), **_feature_binds(settings)},
         memory_limit=settings.memory_limit,
         disk_limit=settings.disk_limit,
         hard_timeout=(settings.timeout + settings.grace_seconds) if settings.timeout else None,
@@ -481,6 +496,7 @@ def _execute(
         "nonce": nonce,
         "trace_path": trace_inner,
         "max_cell_output": settings.max_cell_output,
+        "feature_cache": _feature_cache_inside(settings),
     }
     with open(log_path, "w", encoding="utf-8") as log:
         log.write(
@@ -554,9 +570,26 @@ def _execute(
         trace = read_trace(work / TRACE_FILE, nonce)
         if not trace.valid:
             record.environment["trace_problem"] = trace.problem
+        served = feature_cache_use(trace.events)
+        if served:
+            record.environment["feature_cache"] = served
     record.findings = findings
     record.save(work / RESULT_FILE)
     return record
+
+
+def feature_cache_use(events: list[dict]) -> dict:
+    """What the kernel read from the cohort's featurisation cache: entries served, the CPU seconds their
+    computation took when the cache was filled, and each call it could not serve, with the reason."""
+    served = [e for e in events if e.get("event") == "feature_cache" and e.get("served")]
+    missed = [e for e in events if e.get("event") == "feature_cache" and not e.get("served")]
+    if not served and not missed:
+        return {}
+    return {
+        "served": sum(int(e.get("served") or 0) for e in served),
+        "seconds_saved": round(sum(float(e.get("seconds_saved") or 0) for e in served), 1),
+        "not_served": [f"{e.get('featuriser')}: {e.get('reason')}"[:200] for e in missed][:10],
+    }
 
 
 DISK_FULL_MARGIN = 16 * 1024**2  # free bytes below which "No space left on device" is the course disk's

@@ -98,7 +98,14 @@ def install_kernel_startup(spec: dict, nb) -> None:
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(
-            {"nonce": spec["nonce"], "trace_path": spec["trace_path"], "cells": code_cell_hashes(nb)}, handle
+            {
+                "nonce": spec["nonce"],
+                "trace_path": spec["trace_path"],
+                "cells": code_cell_hashes(nb),
+                "feature_cache": spec.get("feature_cache") or "",
+                "feature_module": str(Path(__file__).with_name("kernel_startup") / "autograder_features.py"),
+            },
+            handle,
         )
 
 

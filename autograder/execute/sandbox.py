@@ -42,6 +42,7 @@ from autograder.errors import UserError
 
 SANDBOX_HOME = "/home/student"  # the private home as the notebook sees it
 SANDBOX_DATA = "/data/matbench"  # the data cache as the notebook sees it
+SANDBOX_FEATURES = "/data/autograder-features"  # the cohort's featurisation cache, read-only
 SANDBOX_UID = 1000
 SAMPLE_SECONDS = 0.2
 DISK_EVERY = 5  # samples between two measures of what a run has written (once a second)

@@ -42,6 +42,19 @@ def _autograder_trace_install():
 
     emit("trace_start", nonce=config["nonce"])
 
+    # --- the cohort's featurisation cache (read-only; autograder_features.py says what is served) ---
+    features = None
+    if config.get("feature_cache") and config.get("feature_module"):
+        try:
+            import importlib.util
+
+            loaded = importlib.util.spec_from_file_location("_autograder_features", config["feature_module"])
+            features = importlib.util.module_from_spec(loaded)
+            loaded.loader.exec_module(features)  # kept out of sys.modules: the notebook cannot import it
+        except Exception as error:  # noqa: BLE001
+            features = None
+            emit("trace_error", module="autograder_features", error=repr(error)[:300])
+
     # --- which cell is running ------------------------------------------------------------------
     def pre_run_cell(info=None):
         try:
@@ -270,6 +283,12 @@ def _autograder_trace_install():
         wrap(cls, "to_file", make_to_file)
 
     def patch(name, module):
+        if name == "matminer.featurizers.base":
+            try:
+                features.install(module, config["feature_cache"], emit)
+            except Exception as error:  # noqa: BLE001
+                emit("trace_error", module=name, error=repr(error)[:300])
+            return
         try:
             matbench_dir = os.path.dirname(os.path.abspath(module.__file__))
             if name == "matbench.task" and hasattr(module, "MatbenchTask"):
@@ -279,9 +298,11 @@ def _autograder_trace_install():
         except Exception as error:  # noqa: BLE001
             emit("trace_error", module=name, error=repr(error)[:300])
 
+    watched = ("matbench.task", "matbench.bench") + (("matminer.featurizers.base",) if features else ())
+
     class Finder(importlib.abc.MetaPathFinder):
         def find_spec(self, fullname, path, target=None):
-            if fullname not in ("matbench.task", "matbench.bench"):
+            if fullname not in watched:
                 return None
             for finder in sys.meta_path:
                 if finder is self or not hasattr(finder, "find_spec"):
@@ -304,7 +325,7 @@ def _autograder_trace_install():
             return spec
 
     sys.meta_path.insert(0, Finder())
-    for name in ("matbench.task", "matbench.bench"):  # already imported (not expected; be safe)
+    for name in watched:  # already imported (not expected; be safe)
         if name in sys.modules:
             patch(name, sys.modules[name])
 
