@@ -403,10 +403,12 @@ class CourseLayout:
             return None
 
     def load_grade(self, student_id: str, assignment: str | None = None) -> dict | None:
+        """grade.json as JSON (as a record: autograder.grade.record.read_grade)."""
         return _load_json(self.grade_path(student_id, assignment))
 
     def load_grades(self, assignment: str | None = None) -> dict[str, dict]:
-        """Every grade.json of the assignment: student -> grade."""
+        """Every grade.json of the assignment, as JSON: student -> grade (as records:
+        autograder.grade.record.read_grades)."""
         base = self.root / AUTOGRADED
         grades = {}
         if base.is_dir():

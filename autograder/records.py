@@ -3,7 +3,7 @@
     intake  -> Submission          the student's files, when they were handed in
     execute -> ExecutionRecord      status, cells, budgets, the engine's own findings
     check   -> [Finding]            the checks' findings (and the one Score, autograder.results.score)
-    grade   -> grade                marks, caps, lateness, attention flags
+    grade   -> Grade                marks, caps, lateness, attention flags (autograder.grade.record)
     report  -> feedback pages, the cohort summary, exports (read the grade only)
 
 Every record is plain JSON so any stage can be re-run alone and a person can read it.

@@ -341,3 +341,41 @@ def test_registry_ids_are_unique_and_complete():
     from autograder.grade.rubric import known_finding_ids
 
     assert known_finding_ids() == findings.ids()
+
+
+# --- the grade record -----------------------------------------------------------------------------------
+
+
+def test_grade_json_is_read_and_written_through_the_grade_record():
+    """Outside the grade stage, a stored grade is a `Grade` (autograder.grade.record.read_grade,
+    read_grades, write_grade): no module reads grade.json as a dict by the layout's loaders."""
+    raw = []
+    for module, path in MODULES.items():
+        if module == "autograder.layout" or module.startswith("autograder.grade."):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("load_grade", "load_grades", "save_grade")
+            ):
+                raw.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.func.attr}")
+    assert raw == []
+
+
+def test_no_flag_name_is_spelled_outside_the_grade_record():
+    """The attention flags' names are declared once (autograder.grade.record); the report stage and
+    the commands use the names, never their own spelling of them."""
+    from autograder.grade.record import FLAGS
+
+    spelled = []
+    for module, path in MODULES.items():
+        if module == "autograder.grade.record":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = _docstrings(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in FLAGS and id(node) not in docs:
+                spelled.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.value!r}")
+    assert spelled == []

@@ -21,6 +21,7 @@ from autograder.execute.feature_cache import FeaturiserSpec, parse_precompute
 from autograder.execute.sanitise import load_reference
 from autograder.grade.marks import read_marks_csv
 from autograder.grade.marks_store import known_students
+from autograder.grade.record import read_grade
 from autograder.grade.rubric import Rubric, load_rubric
 from autograder.intake import (
     Submission,
@@ -108,8 +109,8 @@ def stage_status(course, student: str, assignment: str, record: ExecutionRecord 
         return (
             record.status
         )  # intake-error, running, failed (checked or not), or executed but not yet checked
-    grade = course.load_grade(student, assignment)
-    if grade is not None and grade.get("execution") == record.cache_key and grade.get("status") != "error":
+    grade = read_grade(course, student, assignment)
+    if grade is not None and grade.execution == record.cache_key and not grade.is_error:
         return GRADED
     return CHECKED
 

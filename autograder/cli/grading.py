@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from autograder.cli.app import CourseOption, JsonOption, QuietOption, _course, app, emit_json
+from autograder.grade.record import ERROR, FINAL
 from autograder.layout import MARKS_FILE
 
 # With more students than this, `grade` ends with the counts and the attention list instead of one
@@ -211,19 +212,22 @@ def grade(
 def grade_outcome(course, summary) -> dict:
     """What `grade` tells the instructor, from the batch summary and the grades it wrote (stable keys,
     documented in the README's `--json` table)."""
+    from autograder.grade.record import read_grades
+
     assignment = summary.assignment
-    grades = course.load_grades(assignment)
+    grades = read_grades(course, assignment)
     students = {}
     for student in sorted(summary.records):
-        record, grade = summary.records[student], grades.get(student) or {}
-        if grade and grade.get("execution") not in (None, record.cache_key):
-            grade = {}  # a grade of an earlier execution is not this run's
+        record, grade = summary.records[student], grades.get(student)
+        if grade is not None and grade.execution not in (None, record.cache_key):
+            grade = None  # a grade of an earlier execution is not this run's
         page = course.feedback_page(student, assignment)
         students[student] = {
             "run": summary.status(student),
-            "status": grade.get("status"),  # final | provisional | incomplete | error | None (not graded)
-            "mark": (grade.get("overall") or {}).get("mark"),
-            "attention": sorted({a["flag"] for a in grade.get("attention", []) if a.get("flag")}),
+            # final | provisional | incomplete | error | None (not graded)
+            "status": grade.status if grade is not None else None,
+            "mark": grade.overall.mark if grade is not None else None,
+            "attention": sorted(set(grade.flags)) if grade is not None else [],
             "reason": record.reason or None,
             "feedback_page": str(page) if page.is_file() else None,
         }
@@ -232,7 +236,7 @@ def grade_outcome(course, summary) -> dict:
         key = info["status"] or "not graded"
         counts[key] = counts.get(key, 0) + 1
     export_ready = sum(
-        1 for info in students.values() if info["status"] == "final" and info["mark"] is not None
+        1 for info in students.values() if info["status"] == FINAL and info["mark"] is not None
     )
     return {
         "assignment": assignment,
@@ -263,7 +267,7 @@ def _problem(info: dict, failed_run_flag: str) -> bool:
     among the attention flags), or no grade could be given."""
     return (
         info["run"] in ("failed", "intake-error", "interrupted", "running", "pending")
-        or info["status"] in (None, "error")
+        or info["status"] in (None, ERROR)
         or bool(info["reason"])
         or failed_run_flag in info["attention"]
     )
@@ -292,7 +296,7 @@ def _print_outcome(outcome: dict, quiet: bool, failed_run_flag: str) -> None:
             width = max(len(s) for s in attention)
             for student, info in attention.items():
                 typer.echo("  " + _line(student, info, width))
-    final = outcome["counts"].get("final", 0)
+    final = outcome["counts"].get(FINAL, 0)
     typer.echo(f"Feedback pages: {outcome['feedback_pages']}")
     if outcome["summary"]:
         typer.echo(f"Cohort summary: {outcome['summary']}")

@@ -97,12 +97,13 @@ def report(
 ):
     """Write the feedback pages and the cohort summary (reports/ASSIGNMENT/summary.html) from the stored
     grades. Exit status 1 if a page could not be written."""
+    from autograder.grade.record import read_grades
     from autograder.report.cohort import write_cohort_reports
     from autograder.report.export import ExportError
 
     the_course = _course(course)
     assignment = the_course.check_assignment(assignment)
-    if not the_course.load_grades(assignment):
+    if not read_grades(the_course, assignment):
         raise ExportError(
             f"No graded submissions of '{assignment}' in {the_course.root / AUTOGRADED}: run "
             f"`autograder grade {assignment}` first."

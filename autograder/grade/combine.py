@@ -14,45 +14,39 @@ the mark or overrides.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
+from typing import TYPE_CHECKING, Any
 
 from autograder.grade.lateness import Lateness, duration_text
 from autograder.grade.marks import CONFIRMED, SUGGESTED, ManualMark
+from autograder.grade.record import (
+    ABOVE_CAP,
+    CAP_OVERRIDDEN,
+    FINAL,
+    INCOMPLETE,
+    LATE_SUBMISSION,
+    NOTHING_TO_ACCEPT,
+    PROVISIONAL,
+    SUBMISSION_TIME_UNKNOWN,
+    AttentionFlag,
+    CriterionMark,
+    Grade,
+    Overall,
+)
 from autograder.grade.rubric import Rubric, round_half_up
 from autograder.records import COULD_NOT_RUN, FAIL, WARN, Finding
+
+if TYPE_CHECKING:
+    from autograder.course.config import LatePolicy
 
 # findings of the run itself (the engine's), never a consequence of the run's failure
 ENGINE_PREFIXES = ("execution.", "environment.", "sanitise.")
 
-FINAL, PROVISIONAL, INCOMPLETE = "final", "provisional", "incomplete"
 
-
-@dataclass
-class CriterionMark:
-    key: str
-    title: str
-    weight: float
-    mark: float | None = None  # the mark that counts (after caps); None = missing
-    source: str = ""  # FORMGRADER | CSV_SOURCE | SUGGESTED | CONFIRMED | "" (missing)
-    provisional: bool = True
-    suggested: float | None = None
-    manual: float | None = None
-    uncapped: float | None = None
-    caps: list[dict] = field(default_factory=list)  # {"cap", "rule", "check_id", "note"}
-    comment: str = ""  # the marker's comment (student-visible)
-    band: str = ""
-    band_label: str = ""
-    descriptor: str = ""
-    evidence: list[dict] = field(default_factory=list)  # {"check_id", "status", "effect", "marks"}
-    marker: str = ""  # who gave the mark that counts ("" = a suggestion, or not recorded)
-    override: str = ""  # the marker's reason for keeping their mark above an automatic cap
-    second_marks: list[dict] = field(default_factory=list)  # {"mark", "marker", "comment"} (moderation)
-
-
-def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | None, list[dict]]]:
+def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | None, list[dict[str, Any]]]]:
     """criterion -> (suggested mark or None, the findings that informed it)."""
     totals: dict[str, list[float]] = {c: [0.0, 0.0] for c in rubric.criteria}
-    evidence: dict[str, list[dict]] = {c: [] for c in rubric.criteria}
+    evidence: dict[str, list[dict[str, Any]]] = {c: [] for c in rubric.criteria}
     for rule in rubric.rules:
         for finding in findings:
             if not rule.matches(finding):
@@ -60,7 +54,7 @@ def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | 
             criterion = rule.criterion_of(finding)
             if criterion not in rubric.criteria:
                 continue
-            item = {
+            item: dict[str, Any] = {
                 "check_id": finding.check_id,
                 "status": finding.status,
                 "effect": rule.effect,
@@ -75,7 +69,7 @@ def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | 
             elif rule.effect == "limit":
                 item.update(limit=rule.limit, note=rule.note or finding.message)
             evidence[criterion].append(item)
-    suggestions = {}
+    suggestions: dict[str, tuple[float | None, list[dict[str, Any]]]] = {}
     for c, (weighted, weights) in totals.items():
         mark = round(weighted / weights, 1) if weights else None
         limits = [e["limit"] for e in evidence[c] if e["effect"] == "limit"]
@@ -87,8 +81,8 @@ def suggest(rubric: Rubric, findings: list[Finding]) -> dict[str, tuple[float | 
     return suggestions
 
 
-def caps_for(rubric: Rubric, findings: list[Finding]) -> dict[str, list[dict]]:
-    caps: dict[str, list[dict]] = {}
+def caps_for(rubric: Rubric, findings: list[Finding]) -> dict[str, list[dict[str, Any]]]:
+    caps: dict[str, list[dict[str, Any]]] = {}
     for rule in rubric.rules:
         if rule.effect != "cap":
             continue
@@ -105,7 +99,7 @@ def caps_for(rubric: Rubric, findings: list[Finding]) -> dict[str, list[dict]]:
     return caps
 
 
-def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
+def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[AttentionFlag]:
     """The instructor's "needs attention" items from rules with a flag (one per flag and check).
 
     When the run failed, a check that could not run for want of what the run would have written (a
@@ -121,7 +115,8 @@ def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
             and "error" not in (finding.details or {})
         )
 
-    flags, seen = [], set()
+    flags: list[AttentionFlag] = []
+    seen: set[tuple[str, str]] = set()
     for rule in rubric.rules:
         if not rule.flag:
             continue
@@ -130,21 +125,18 @@ def attention_flags(rubric: Rubric, findings: list[Finding]) -> list[dict]:
                 continue
             if rule.matches(finding) and (rule.flag, finding.check_id) not in seen:
                 seen.add((rule.flag, finding.check_id))
-                flags.append(
-                    {
-                        "flag": rule.flag,
-                        "check_id": finding.check_id,
-                        "status": finding.status,
-                        "message": finding.message,
-                    }
-                )
+                flags.append(AttentionFlag(rule.flag, finding.check_id, finding.status, finding.message))
     return flags
 
 
 def combine(
-    rubric: Rubric, findings: list[Finding], marks: dict[str, ManualMark], lateness: Lateness, late_policy
-) -> dict:
-    """The whole mark of one submission as a JSON-able dict (autograder.grade.grading adds the rest and writes it)."""
+    rubric: Rubric,
+    findings: list[Finding],
+    marks: dict[str, ManualMark],
+    lateness: Lateness,
+    late_policy: LatePolicy,
+) -> Grade:
+    """The whole mark of one submission (autograder.grade.grading adds the rest and writes it)."""
     suggestions = suggest(rubric, findings)
     caps = caps_for(rubric, findings)
     flags = attention_flags(rubric, findings)
@@ -163,13 +155,13 @@ def combine(
         if chosen is not None and chosen.accept_suggestion:
             if suggested is None:
                 flags.append(
-                    {
-                        "flag": "Nothing to accept",
-                        "check_id": "",
-                        "status": WARN,
-                        "message": f"{criterion.title}: 'accept' in {chosen.where}, but there is no "
+                    AttentionFlag(
+                        NOTHING_TO_ACCEPT,
+                        "",
+                        WARN,
+                        f"{criterion.title}: 'accept' in {chosen.where}, but there is no "
                         "suggested mark to accept.",
-                    }
+                    )
                 )
             else:
                 entry.mark, entry.manual, entry.source, entry.provisional = (
@@ -195,17 +187,17 @@ def combine(
             lowest = min(caps[criterion.key], key=lambda c: c["cap"])
             entry.caps = caps[criterion.key]
             marker_mark = entry.source not in (SUGGESTED, CONFIRMED)
-            if entry.mark > lowest["cap"] and marker_mark and chosen.override:
+            if entry.mark > lowest["cap"] and marker_mark and chosen is not None and chosen.override:
                 entry.override = chosen.override
                 flags.append(
-                    {
-                        "flag": "Cap overridden by the marker",
-                        "check_id": lowest["check_id"],
-                        "status": WARN,
-                        "message": f"{criterion.title}: the marker's {entry.mark:g} stands above the automatic "
+                    AttentionFlag(
+                        CAP_OVERRIDDEN,
+                        lowest["check_id"],
+                        WARN,
+                        f"{criterion.title}: the marker's {entry.mark:g} stands above the automatic "
                         f"cap of {lowest['cap']:g} ({lowest['check_id']}). Reason given: "
                         f"{chosen.override}",
-                    }
+                    )
                 )
             elif entry.mark > lowest["cap"]:
                 entry.uncapped = entry.mark
@@ -213,15 +205,15 @@ def combine(
                 if marker_mark:
                     entry.provisional = True
                     flags.append(
-                        {
-                            "flag": "Mark above an automatic cap",
-                            "check_id": lowest["check_id"],
-                            "status": WARN,
-                            "message": f"{criterion.title}: the marker gave {entry.uncapped:g}, above the cap of "
+                        AttentionFlag(
+                            ABOVE_CAP,
+                            lowest["check_id"],
+                            WARN,
+                            f"{criterion.title}: the marker gave {entry.uncapped:g}, above the cap of "
                             f"{lowest['cap']:g} ({lowest['note']}). The cap counts for now; lower the mark, "
                             "or keep it by writing 'override: <reason>' in the formgrader comment (or the "
                             "override column of the marks CSV).",
-                        }
+                        )
                     )
         band = rubric.band_for(entry.mark)
         if band:
@@ -237,56 +229,44 @@ def combine(
         if c.mark is not None and c.provisional
     ]
     if lateness.state == "unknown":
-        flags.append(
-            {"flag": "Submission time unknown", "check_id": "", "status": WARN, "message": lateness.rule}
-        )
+        flags.append(AttentionFlag(SUBMISSION_TIME_UNKNOWN, "", WARN, lateness.rule))
         provisional_parts.append("Lateness: the submission time is unknown")
     elif lateness.state == "late":
         flags.append(
-            {
-                "flag": "Late submission",
-                "check_id": "",
-                "status": WARN,
-                "message": f"Submitted {duration_text(lateness.hours_late)} after the deadline.",
-            }
+            AttentionFlag(
+                LATE_SUBMISSION,
+                "",
+                WARN,
+                f"Submitted {duration_text(lateness.hours_late)} after the deadline.",
+            )
         )
 
     marked = [c for c in criteria if c.mark is not None]
     marked_weight = sum(c.weight for c in marked)
     partial = (sum(c.weight * c.mark for c in marked) / marked_weight) if marked_weight else None
-    overall = {
-        "mark": None,
-        "exact": None,
-        "before_late": None,
-        "band": "",
-        "band_label": "",
-        "late_penalty": "",
-        "partial": round(partial, 2) if partial is not None else None,
-        "marked_weight": marked_weight,
-        "total_weight": rubric.total_weight,
-    }
+    overall = Overall(
+        partial=round(partial, 2) if partial is not None else None,
+        marked_weight=marked_weight,
+        total_weight=rubric.total_weight,
+    )
     if missing:
         status = INCOMPLETE
     else:
         exact = sum(c.weight * c.mark for c in criteria) / rubric.total_weight
         after, penalty = lateness.apply(exact, late_policy)
         mark = round_half_up(after)
-        band = rubric.band_for(mark)
-        overall.update(
-            mark=mark,
-            exact=round(after, 4),
-            before_late=round(exact, 4),
-            late_penalty=penalty,
-            band=band.key if band else "",
-            band_label=band.label if band else "",
-        )
+        overall_band = rubric.band_for(mark)
+        overall.mark, overall.exact, overall.before_late = mark, round(after, 4), round(exact, 4)
+        overall.late_penalty = penalty
+        overall.band = overall_band.key if overall_band else ""
+        overall.band_label = overall_band.label if overall_band else ""
         status = PROVISIONAL if provisional_parts else FINAL
-    return {
-        "status": status,
-        "overall": overall,
-        "criteria": [asdict(c) for c in criteria],
-        "missing": missing,
-        "provisional_parts": provisional_parts,
-        "lateness": asdict(lateness),
-        "attention": flags,
-    }
+    return Grade(
+        status=status,
+        overall=overall,
+        criteria=criteria,
+        missing=missing,
+        provisional_parts=provisional_parts,
+        lateness=replace(lateness),
+        attention=flags,
+    )

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
+from typing import Any
 
 from autograder.errors import UserError
 from autograder.grade.marks import (
@@ -51,7 +52,9 @@ from autograder.grade.marks import (
     join_comment,
     split_comment,
 )
+from autograder.grade.record import CAP_OVERRIDDEN, CriterionMark, Grade
 from autograder.grade.rubric import Rubric
+from autograder.records import ExecutionRecord
 
 log = logging.getLogger(__name__)
 
@@ -425,18 +428,27 @@ class GradebookBridge:
         self,
         student: str,
         assignment: str,
-        grade: dict,
+        grade: Grade,
         rubric: Rubric,
-        record=None,
+        record: ExecutionRecord | None = None,
         executed_notebook: Path | None = None,
-        submitted_at=None,
-    ) -> dict:
+        submitted_at: str | None = None,
+    ) -> dict[str, Any]:
         """Store one submission's results; returns what was written (for logs and tests)."""
         return self._retrying(
             lambda: self._record(student, assignment, grade, rubric, record, executed_notebook, submitted_at)
         )
 
-    def _record(self, student, assignment, grade, rubric, record, executed_notebook, submitted_at) -> dict:
+    def _record(
+        self,
+        student: str,
+        assignment: str,
+        grade: Grade,
+        rubric: Rubric,
+        record: ExecutionRecord | None,
+        executed_notebook: Path | None,
+        submitted_at: str | None,
+    ) -> dict[str, Any]:
         self.notebooks(assignment)  # raises GradebookError with advice when not released
         self._add_student(student)
         kwargs = {}
@@ -450,7 +462,6 @@ class GradebookBridge:
         self.gradebook.update_or_create_submission(assignment, student, **kwargs)
         executed = self._read_notebook(executed_notebook)
         run_status = {c.grade_id: c.status for c in (record.cells if record else []) if c.grade_id}
-        by_criterion = {c["key"]: c for c in grade.get("criteria", [])}
         written = {"tests": {}, "criteria": {}}
         for notebook in self.notebooks(assignment):
             masters = self._cells(notebook)
@@ -460,10 +471,10 @@ class GradebookBridge:
                     continue
                 criterion = rubric.formgrader_cells.get(grade_id)
                 if criterion is not None:
-                    entry = by_criterion.get(criterion, {})
-                    suggested = entry.get("suggested")
-                    if entry.get("caps") and suggested is not None:
-                        suggested = min(suggested, min(c["cap"] for c in entry["caps"]))
+                    entry = grade.criterion(criterion) or CriterionMark(criterion, "", 0.0)
+                    suggested = entry.suggested
+                    if entry.caps and suggested is not None:
+                        suggested = min(suggested, min(c["cap"] for c in entry.caps))
                     comment = self._find_comment(grade_id, notebook.name, assignment, student)
                     accepted = comment is not None and split_comment(comment.manual_comment).accept
                     # a suggestion is not a mark: only an accepted one counts in formgrader's total
@@ -499,15 +510,14 @@ class GradebookBridge:
         written["late_submission_penalty"] = self._record_late_penalty(assignment, student, grade)
         return written
 
-    def _record_late_penalty(self, assignment: str, student: str, grade: dict) -> float | None:
+    def _record_late_penalty(self, assignment: str, student: str, grade: Grade) -> float | None:
         """nbgrader's own late penalty (points off the notebook's score, shown by formgrader and
         `nbgrader export`): the same fraction of the nbgrader score as the course's late policy took off
         our mark. None (nbgrader's "no penalty") when on time, or while the mark is incomplete; it is
         set again at each re-grade, so grade again (`--no-execute`) after marking in formgrader."""
         from nbgrader.api import MissingEntry
 
-        overall = grade.get("overall") or {}
-        before, after = overall.get("before_late"), overall.get("exact")
+        before, after = grade.overall.before_late, grade.overall.exact
         penalty = None
         for notebook in self.notebooks(assignment):
             try:
@@ -553,31 +563,31 @@ class GradebookBridge:
         return score
 
     @staticmethod
-    def _criterion_comment(entry: dict, executed: dict | None, grade_id: str) -> str:
+    def _criterion_comment(entry: CriterionMark, executed: dict[str, Any] | None, grade_id: str) -> str:
         lines = []
-        if entry.get("suggested") is not None:
-            lines.append(f"Autograder suggestion: {entry['suggested']:g}/100 (provisional until you grade).")
+        if entry.suggested is not None:
+            lines.append(f"Autograder suggestion: {entry.suggested:g}/100 (provisional until you grade).")
         else:
             lines.append("Autograder: no suggested mark for this criterion; please grade it.")
-        for item in entry.get("evidence") or []:
+        for item in entry.evidence:
             if item.get("effect") == "limit":
                 lines.append(
                     f"Suggestion limited to {item['limit']:g} by rubric rule {item['rule']} "
                     f"({item['check_id']}): {item['note']} Your own mark is not limited."
                 )
-        for cap in entry.get("caps", []):
+        for cap in entry.caps:
             lines.append(
                 f"Capped at {cap['cap']:g} by rubric rule {cap['rule']} ({cap['check_id']}): {cap['note']}"
             )
-        if entry.get("caps"):
+        if entry.caps:
             lines.append(
                 "The cap is advice: to give a higher mark, add a line 'override: <your reason>' to your "
                 "comment (it is shown to the module leader, not to the student)."
             )
-        if entry.get("override"):
-            lines.append(f"Cap overridden by the marker: {entry['override']}")
-        if entry.get("evidence"):
-            shown = ", ".join(f"{e['check_id']} {e['status']}" for e in entry["evidence"][:12])
+        if entry.override:
+            lines.append(f"{CAP_OVERRIDDEN}: {entry.override}")
+        if entry.evidence:
+            shown = ", ".join(f"{e['check_id']} {e['status']}" for e in entry.evidence[:12])
             lines.append(f"Evidence: {shown}.")
         if executed is not None and grade_id in executed:
             from nbgrader.utils import compute_checksum
@@ -589,13 +599,11 @@ class GradebookBridge:
         return "\n".join(lines)
 
     @staticmethod
-    def _declaration_comment(grade: dict) -> str:
-        items = [
-            f for f in grade.get("findings", []) if str(f.get("check_id", "")).startswith("declaration.")
-        ]
+    def _declaration_comment(grade: Grade) -> str:
+        items = [f for f in grade.findings if f.check_id.startswith("declaration.")]
         if not items:
             return "Autograder: no declaration check result."
-        return "Autograder: " + "; ".join(f"{f['check_id']} {f['status']}: {f['message']}" for f in items[:8])
+        return "Autograder: " + "; ".join(f"{f.check_id} {f.status}: {f.message}" for f in items[:8])
 
 
 def _lock_holders(db_url: str) -> str:

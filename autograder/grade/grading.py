@@ -24,18 +24,28 @@ import json
 import logging
 import re
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from autograder.checks import load_check_findings
 from autograder.course.allocation import read_allocation
 from autograder.grade.combine import combine
 from autograder.grade.lateness import assess_lateness
+from autograder.grade.record import (
+    ERROR,
+    GRADEBOOK_NOT_READ,
+    AttentionFlag,
+    Grade,
+    RubricRef,
+    RunSummary,
+    write_grade,
+)
 from autograder.grade.recordings import find_recordings, presentation_findings
-from autograder.grade.rubric import load_rubric
+from autograder.grade.rubric import Rubric, load_rubric
 from autograder.layout import read_cache_key, write_text_atomic
-from autograder.records import FAILED, PENDING, ExecutionRecord, Finding
+from autograder.records import FAILED, PENDING, WARN, ExecutionRecord, Finding
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +132,7 @@ class CohortGrading:
                 bridge.close()
         return None
 
-    def grade(self, student: str) -> dict:
+    def grade(self, student: str) -> Grade:
         """Mark one submission and return its grade; a broken one records its error in grade.json
         and never stops the cohort."""
         try:
@@ -130,19 +140,19 @@ class CohortGrading:
                 self.course, self.assignment, student, self.rubric, self.allocation.get(student), self.bridge
             )
             self.result.graded.append(student)
-            self.result.statuses[student] = grade["status"]
+            self.result.statuses[student] = grade.status
         except Exception as error:
             log.exception("grading %s failed", student)
             self.result.errors[student] = f"{type(error).__name__}: {error}"
-            grade = {
-                "student_id": student,
-                "assignment": self.assignment,
-                "status": "error",
-                "error": f"{type(error).__name__}: {error}",
-                "traceback": traceback.format_exc(limit=6),
-                "generated_at": _now(),
-            }
-            self.course.save_grade(student, self.assignment, grade)
+            grade = Grade(
+                status=ERROR,
+                student_id=student,
+                assignment=self.assignment,
+                error=f"{type(error).__name__}: {error}",
+                traceback=traceback.format_exc(limit=6),
+                generated_at=_now(),
+            )
+            write_grade(self.course, student, self.assignment, grade)
         return grade
 
     def finish(self) -> CohortResult:
@@ -175,7 +185,9 @@ def submission_findings(course, student: str, assignment: str, record: Execution
     return list(record.findings) + load_check_findings(course, student, assignment)
 
 
-def grade_submission(course, assignment: str, student: str, rubric, letter: str | None, bridge=None) -> dict:
+def grade_submission(
+    course: Any, assignment: str, student: str, rubric: Rubric, letter: str | None, bridge: Any = None
+) -> Grade:
     """Mark one submission, write grade.json, update the gradebook; returns the grade."""
 
     record = load_record(course, student, assignment)
@@ -207,8 +219,8 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
             if first_error
             else (record.reason or "it did not run to the end").rstrip(".")
         )
-        for criterion in grade["criteria"]:
-            for cap in criterion["caps"]:
+        for criterion in grade.criteria:
+            for cap in criterion.caps:
                 if cap["check_id"].startswith("protocol."):
                     cap["note"] = (
                         f"The notebook's run failed ({because}), so the protocol could not be checked and "
@@ -242,46 +254,35 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
         )
         if text
     }
-    grade.update(
-        {
-            "student_id": student,
-            "assignment": assignment,
-            "challenge": challenge.letter if challenge else None,
-            "task": challenge.task if challenge else record.task,
-            "execution": record.cache_key,
-            "run": {
-                "status": record.status,
-                "reason": record.reason,
-                "wall_seconds": record.wall_seconds,
-                "cpu_seconds": record.cpu_seconds,
-                "peak_memory_mb": record.peak_memory_mb,
-                "sandbox": record.sandbox,
-                "submitted_at": record.submitted_at,
-                "notebook": record.notebook,
-                # numbered as the student counts their cells (from 1, papermill's injected cell not counted)
-                "cells_failed": [
-                    c.number or c.index + 1 for c in record.cells if c.status not in ("completed",)
-                ],
-                "first_error": first_error,
-            },
-            "results": score,
-            "results_error": results_error,
-            "presentation": talk_facts,
-            "comments": comments,
-            "findings": [asdict(f) for f in findings],
-            "rubric": {"title": rubric.title, "sha256": rubric.sha256},
-            "generated_at": _now(),
-        }
+    grade.student_id, grade.assignment = student, assignment
+    grade.challenge = challenge.letter if challenge else None
+    grade.task = challenge.task if challenge else record.task
+    grade.execution = record.cache_key
+    grade.run = RunSummary(
+        status=record.status,
+        reason=record.reason,
+        wall_seconds=record.wall_seconds,
+        cpu_seconds=record.cpu_seconds,
+        peak_memory_mb=record.peak_memory_mb,
+        sandbox=record.sandbox,
+        submitted_at=record.submitted_at,
+        notebook=record.notebook,
+        # numbered as the student counts their cells (from 1, papermill's injected cell not counted)
+        cells_failed=[c.number or c.index + 1 for c in record.cells if c.status not in ("completed",)],
+        first_error=first_error,
     )
+    grade.results, grade.results_error = score, results_error
+    grade.presentation, grade.comments = talk_facts, comments
+    grade.findings = list(findings)
+    grade.rubric = RubricRef(rubric.title, rubric.sha256)
+    grade.generated_at = _now()
     if gradebook_note:
-        grade["attention"].append(
-            {"flag": "Gradebook", "check_id": "", "status": "warn", "message": gradebook_note}
-        )
-    stored = course.load_grade(student, assignment)
-    if stored is not None and _grade_content(stored) == _grade_content(grade):
-        grade["generated_at"] = stored.get("generated_at", grade["generated_at"])  # unchanged: left as it is
+        grade.attention.append(AttentionFlag(GRADEBOOK_NOT_READ, "", WARN, gradebook_note))
+    stored = course.load_grade(student, assignment)  # as stored: a key it lacks or has besides is a change
+    if stored is not None and _grade_content(stored) == _grade_content(grade.to_json()):
+        grade.generated_at = stored.get("generated_at", grade.generated_at)  # unchanged: left as it is
     else:
-        course.save_grade(student, assignment, grade)
+        write_grade(course, student, assignment, grade)
 
     if bridge is not None:
         notebook = folder / record.notebook if record.notebook else None
@@ -293,7 +294,7 @@ def grade_submission(course, assignment: str, student: str, rubric, letter: str 
     return grade
 
 
-def _grade_content(grade: dict) -> str:
+def _grade_content(grade: dict[str, Any]) -> str:
     """A grade as stored, but for the moment it was made."""
     return json.dumps({k: v for k, v in grade.items() if k != "generated_at"}, sort_keys=True, default=str)
 
@@ -315,7 +316,7 @@ def _gradebook_code() -> str:
     return hashlib.sha256(Path(gradebook.__file__).read_bytes()).hexdigest()
 
 
-def _gradebook_key(course, grade: dict, rubric, folder: Path, notebook: Path | None) -> str:
+def _gradebook_key(course: Any, grade: Grade, rubric: Rubric, folder: Path, notebook: Path | None) -> str:
     """A hash of everything a gradebook entry is written from."""
     database = _stat(course.gradebook_path)
     try:
@@ -324,9 +325,9 @@ def _gradebook_key(course, grade: dict, rubric, folder: Path, notebook: Path | N
         identity = None
     blob = json.dumps(
         [
-            _grade_content(grade),
+            _grade_content(grade.to_json()),
             rubric.sha256,
-            _stat(course.result_path(grade["student_id"], grade["assignment"])),
+            _stat(course.result_path(grade.student_id, grade.assignment)),
             _stat(notebook),
             identity,
             database is not None,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.grade.record import FAILED_RUN_FLAG
 from autograder.layout import CONFIG_FILE
 from autograder.records import COULD_NOT_RUN, CRITERIA, FAIL, FINDING_STATUSES, INFO, PASS, WARN, Finding
 
@@ -43,7 +44,6 @@ DECLARATION_KEYS = ("formgrader_cell",)
 FEEDBACK_KEYS = ("formgrader_cell",)  # the cell whose formgrader comment is the marker's general feedback
 RULE_KEYS = ("findings", "status", "criterion", "effect", "cap", "limit", "marks", "weight", "flag", "note")
 EXPORT_KEYS = ("blackboard_column", "blackboard_column_id")
-FAILED_RUN_FLAG = "Failed run"  # a failed run's flag when no rule of the rubric names one
 
 
 class RubricError(UserError, ValueError):

@@ -15,7 +15,9 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from autograder.grade.record import Grade, read_grades
 from autograder.layout import read_cache_key, write_text_atomic
 from autograder.report import environment, figures, rendering_version
 from autograder.report.feedback import TEMPLATE, page_context
@@ -43,7 +45,12 @@ def page_key(context: dict) -> str:
 
 
 def write_feedback_page(
-    course, assignment: str, student: str, grade: dict | None, result: ReportResult | None = None, bands=None
+    course: Any,
+    assignment: str,
+    student: str,
+    grade: Grade | None,
+    result: ReportResult | None = None,
+    bands: Any = None,
 ) -> Path | None:
     """One student's page, written only when what it shows changed (None: no grade to show);
     `bands` as page_context takes them."""
@@ -66,7 +73,7 @@ def write_feedback_page(
 
 
 def write_page(
-    course, assignment: str, student: str, grade: dict | None, result: ReportResult, bands=None
+    course: Any, assignment: str, student: str, grade: Grade | None, result: ReportResult, bands: Any = None
 ) -> None:
     """One student's page; a page that cannot be drawn is recorded, never stops the cohort."""
 
@@ -87,7 +94,7 @@ def write_cohort_reports(
 
     assignment = assignment or course.assignment
     result = ReportResult()
-    grades = course.load_grades(assignment)
+    grades = read_grades(course, assignment)
     for student in students if students is not None else sorted(grades):
         write_page(course, assignment, student, grades.get(student), result)
     result.summary_path = write_summary(course, assignment, rubric)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.grade.record import FINAL, INCOMPLETE, LATE_SUBMISSION, PROVISIONAL, Grade, read_grades
 from autograder.grade.rubric import load_rubric
 from autograder.layout import MARKS_FILE, RELEASE, SOURCE, SUBMITTED, write_text_atomic
 
@@ -128,40 +129,39 @@ def blackboard_header(column: str, column_id: str) -> str:
     return f"{column} [Total Pts: 100 Score] |{column_id.strip()}" if column_id.strip() else column
 
 
-def feedback_text(grade: dict) -> str:
-    overall = grade.get("overall", {})
-    parts = [f"{c['title']} {c['mark']:g}" for c in grade.get("criteria", []) if c.get("mark") is not None]
-    text = f"Overall mark {overall.get('mark')} ({overall.get('band_label', '')})."
-    if grade.get("status") != "final":
+def feedback_text(grade: Grade) -> str:
+    overall = grade.overall
+    parts = [f"{c.title} {c.mark:g}" for c in grade.criteria if c.mark is not None]
+    text = f"Overall mark {overall.mark} ({overall.band_label})."
+    if grade.status != FINAL:
         text += " Provisional: not every part is confirmed by a marker yet."
-    if overall.get("late_penalty"):
-        text += f" Late submission: {overall['late_penalty']}."
+    if overall.late_penalty:
+        text += f" {LATE_SUBMISSION}: {overall.late_penalty}."
     return text + " " + "; ".join(parts) + ". Your feedback page explains each mark."
 
 
-def audit_columns(grade: dict) -> tuple[str, str, str]:
+def audit_columns(grade: Grade) -> tuple[str, str, str]:
     """(markers, overrides, capped) of one grade: "criterion: ..." items joined by "; "."""
-    criteria = grade.get("criteria", [])
-    markers = "; ".join(f"{c['key']}: {c['marker']}" for c in criteria if c.get("marker"))
+    criteria = grade.criteria
+    markers = "; ".join(f"{c.key}: {c.marker}" for c in criteria if c.marker)
     overrides = "; ".join(
-        f"{c['key']}: cap {min(x['cap'] for x in c['caps']):g} overridden, {c['override']}"
+        f"{c.key}: cap {min(x['cap'] for x in c.caps):g} overridden, {c.override}"
         for c in criteria
-        if c.get("override") and c.get("caps")
+        if c.override and c.caps
     )
     capped = "; ".join(
-        f"{c['key']}: {c['uncapped']:g} capped at {c['mark']:g}"
+        f"{c.key}: {c.uncapped:g} capped at {c.mark:g}"
         for c in criteria
-        if c.get("uncapped") is not None and c.get("mark") is not None
+        if c.uncapped is not None and c.mark is not None
     )
     return markers, overrides, capped
 
 
-def grading_notes(grade: dict) -> str:
-    lateness = grade.get("lateness", {})
-    flags = sorted({a["flag"] for a in grade.get("attention", [])})
-    note = f"autograder: status {grade.get('status')}; lateness {lateness.get('state', 'unknown')}"
-    if grade.get("overall", {}).get("exact") is not None:
-        note += f"; unrounded {grade['overall']['exact']:.2f}"
+def grading_notes(grade: Grade) -> str:
+    flags = sorted({a.flag for a in grade.attention})
+    note = f"autograder: status {grade.status}; lateness {grade.lateness.state}"
+    if grade.overall.exact is not None:
+        note += f"; unrounded {grade.overall.exact:.2f}"
     if flags:
         note += "; flags: " + ", ".join(flags)
     _, overrides, _ = audit_columns(grade)
@@ -192,7 +192,7 @@ def export_marks(
             f"Unknown export format '{fmt}'.{f' Did you mean {close[0]!r}?' if close else ''} "
             f"Formats: {', '.join(FORMATS)}."
         )
-    grades = course.load_grades(assignment)
+    grades = read_grades(course, assignment)
     if not grades:
         raise ExportError(
             f"No graded submissions of '{assignment}' in {course.root / 'autograded'}: "
@@ -220,13 +220,13 @@ def export_marks(
             ]
         )
         for student, grade in sorted(grades.items()):
-            status = grade.get("status")
-            mark = grade.get("overall", {}).get("mark")
-            exportable = status == "final" or (include_provisional and status == "provisional")
+            status = grade.status
+            mark = grade.overall.mark
+            exportable = status == FINAL or (include_provisional and status == PROVISIONAL)
             if not exportable or mark is None:
                 why = {
-                    "provisional": "provisional (suggested marks not confirmed)",
-                    "incomplete": "incomplete (parts not marked)",
+                    PROVISIONAL: "provisional (suggested marks not confirmed)",
+                    INCOMPLETE: "incomplete (parts not marked)",
                 }.get(status, f"status {status}")
                 result.left_out.append((student, why))
                 continue
@@ -267,19 +267,19 @@ def export_marks(
             ]
         )
         for student, grade in sorted(grades.items()):
-            overall = grade.get("overall", {})
-            marks = {c["key"]: c.get("mark") for c in grade.get("criteria", [])}
+            overall = grade.overall
+            marks = {c.key: c.mark for c in grade.criteria}
             writer.writerow(
                 [
                     student,
-                    grade.get("challenge") or "",
-                    grade.get("task") or "",
-                    grade.get("status", ""),
-                    "" if overall.get("mark") is None else overall["mark"],
-                    overall.get("band_label", ""),
-                    overall.get("late_penalty", ""),
+                    grade.challenge or "",
+                    grade.task or "",
+                    grade.status,
+                    "" if overall.mark is None else overall.mark,
+                    overall.band_label,
+                    overall.late_penalty,
                     *["" if marks.get(k) is None else f"{marks[k]:g}" for k in keys],
-                    "; ".join(grade.get("missing", [])),
+                    "; ".join(grade.missing),
                     *audit_columns(grade),
                 ]
             )

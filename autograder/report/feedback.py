@@ -19,14 +19,18 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import asdict
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from autograder.course.data import data_home
+from autograder.grade.marks import SUGGESTED
+from autograder.grade.record import Grade, read_grade
 from autograder.grade.rubric import load_rubric
 from autograder.layout import write_text_atomic
-from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, STUDENT, WARN
+from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, STUDENT, WARN, Finding
 from autograder.report import Scrubber, environment
 
 STATUS_ORDER = {FAIL: 0, WARN: 1, COULD_NOT_RUN: 2, INFO: 3, PASS: 4, NOT_APPLICABLE: 5}
@@ -54,27 +58,19 @@ DECLARATION_QUESTIONS = (
 )
 
 
-def student_findings(grade: dict) -> list[dict]:
+def student_findings(grade: Grade) -> list[Finding]:
     """Findings a student may see, worst first, grouped by criterion."""
-    visible = [
-        f
-        for f in grade.get("findings", [])
-        if f.get("visibility", STUDENT) == STUDENT and f.get("status") != NOT_APPLICABLE
-    ]
-    visible.sort(key=lambda f: (STATUS_ORDER.get(f["status"], 9), f["check_id"]))
+    visible = [f for f in grade.findings if f.visibility == STUDENT and f.status != NOT_APPLICABLE]
+    visible.sort(key=lambda f: (STATUS_ORDER.get(f.status, 9), f.check_id))
     return visible
 
 
-def declaration_view(grade: dict) -> dict:
+def declaration_view(grade: Grade) -> dict[str, Any]:
     """The LLM usage declaration as the checks found it (their details), for the page."""
-    items = [
-        f
-        for f in grade.get("findings", [])
-        if str(f.get("check_id", "")).startswith("declaration.") and f.get("visibility", STUDENT) == STUDENT
-    ]
-    answers: list[dict] = []
+    items = [f for f in grade.findings if f.check_id.startswith("declaration.") and f.visibility == STUDENT]
+    answers: list[dict[str, Any]] = []
     for finding in items:
-        details = finding.get("details") or {}
+        details = finding.details or {}
         for key in ("answers", "questions", "items"):
             value = details.get(key)
             if isinstance(value, dict):
@@ -122,8 +118,8 @@ def declaration_view(grade: dict) -> dict:
         answer["answer"] = str(answer["answer"] or "").strip()
     return {
         "answers": answers,
-        "findings": items,
-        "found": bool(items) and not all(f["status"] == FAIL and not answers for f in items),
+        "findings": [asdict(f) for f in items],
+        "found": bool(items) and not all(f.status == FAIL and not answers for f in items),
     }
 
 
@@ -179,7 +175,7 @@ def _next_band(mark: float, bands) -> object | None:
     return min(higher, key=lambda b: b.min) if higher else None
 
 
-def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
+def top_improvements(grade: Grade, bands: Any, n: int = 3) -> list[dict[str, Any]]:
     """The `n` things that would raise the mark most, from the student's own findings that need
     work (fail, then warn), each with what to do.
 
@@ -189,41 +185,39 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
     its criterion lacks nothing (fixing it lifts the cap). One item per criterion first, then the
     next best; findings of no weighted criterion come last. A criterion a marker has marked takes no
     to-do (fixing a finding no longer changes its mark) but for a finding that caps the marker's mark."""
-    entries = {c["key"]: c for c in grade.get("criteria") or []}
+    entries = {c.key: c for c in grade.criteria}
     informs: dict[str, list[str]] = {}
     for key, entry in entries.items():
-        for item in list(entry.get("evidence") or []) + list(entry.get("caps") or []):
+        for item in list(entry.evidence) + list(entry.caps):
             if item.get("check_id"):
                 informs.setdefault(item["check_id"], [])
                 if key not in informs[item["check_id"]]:
                     informs[item["check_id"]].append(key)
     candidates = []
     for finding in student_findings(grade):
-        if finding.get("status") not in SEVERITY:
+        if finding.status not in SEVERITY:
             continue
-        keys = informs.get(finding["check_id"]) or (
-            [finding.get("criterion")] if finding.get("criterion") in entries else []
-        )
+        keys = informs.get(finding.check_id) or ([finding.criterion] if finding.criterion in entries else [])
         # a criterion a marker has marked (or whose suggestion they accepted) is settled: no to-do about it,
         # unless this finding caps the marker's mark (fixing it still lifts the cap)
         keys = [
             key
             for key in keys
-            if entries[key].get("manual") is None
-            or any(c.get("check_id") == finding["check_id"] for c in entries[key].get("caps") or [])
+            if entries[key].manual is None
+            or any(c.get("check_id") == finding.check_id for c in entries[key].caps)
         ]
-        if not keys and finding.get("criterion") in entries:
+        if not keys and finding.criterion in entries:
             continue
-        best = None
+        best: dict[str, Any] | None = None
         for key in keys:
             entry = entries[key]
-            title, weight, mark = entry.get("title", key), float(entry.get("weight") or 0), entry.get("mark")
-            caps = [c for c in entry.get("caps") or [] if c.get("check_id") == finding["check_id"]]
-            if caps and entry.get("uncapped") is not None and not entry.get("override"):
+            title, weight, mark = entry.title or key, float(entry.weight or 0), entry.mark
+            caps = [c for c in entry.caps if c.get("check_id") == finding.check_id]
+            if caps and entry.uncapped is not None and not entry.override:
                 lacking = 0.0
                 why = (
-                    f"{title} ({weight:g} % of the mark) is capped at {entry['mark']:g} because of this; "
-                    f"without the cap it would be {entry['uncapped']:g}."
+                    f"{title} ({weight:g} % of the mark) is capped at {entry.mark:g} because of this; "
+                    f"without the cap it would be {entry.uncapped:g}."
                 )
             elif mark is None:
                 lacking, why = 10.0, f"{title} ({weight:g} % of the mark) is not marked yet."
@@ -238,28 +232,29 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
                         f"{title} ({weight:g} % of the mark) is at {mark:g}, {lacking:g} "
                         f"mark{'s' if lacking != 1 else ''} below {band.label} ({band.min})."
                     )
-            priority = weight * SEVERITY[finding["status"]] / (1.0 + lacking)
+            priority = weight * SEVERITY[finding.status] / (1.0 + lacking)
             if best is None or priority > best["priority"]:
                 best = {"criterion": key, "title": title, "weight": weight, "priority": priority, "why": why}
         if best is None:
             best = {
-                "criterion": finding.get("criterion", "general"),
+                "criterion": finding.criterion,
                 "weight": 0.0,
                 "priority": 0.0,
                 "why": "",
-                "title": CRITERION_TITLES.get(finding.get("criterion", "general"), "General"),
+                "title": CRITERION_TITLES.get(finding.criterion, "General"),
             }
         candidates.append(
             dict(
                 best,
-                check_id=finding["check_id"],
-                status=finding["status"],
-                message=finding.get("message", ""),
-                advice=finding.get("advice") or "See this finding below, under its criterion.",
+                check_id=finding.check_id,
+                status=finding.status,
+                message=finding.message,
+                advice=finding.advice or "See this finding below, under its criterion.",
             )
         )
     candidates.sort(key=lambda c: (-c["priority"], STATUS_ORDER.get(c["status"], 9), c["check_id"]))
-    chosen, criteria_seen = [], set()
+    chosen: list[dict[str, Any]] = []
+    criteria_seen: set[str] = set()
     for candidate in candidates:  # one per criterion first
         if candidate["criterion"] not in criteria_seen and len(chosen) < n:
             chosen.append(candidate)
@@ -270,18 +265,20 @@ def top_improvements(grade: dict, bands, n: int = 3) -> list[dict]:
     return sorted(chosen, key=lambda c: (-c["priority"], STATUS_ORDER.get(c["status"], 9), c["check_id"]))
 
 
-def suggestion_steps(grade: dict) -> dict[str, dict]:
+def suggestion_steps(grade: Grade) -> dict[str, dict[str, Any]]:
     """criterion -> how its suggested mark was reached: each finding the rubric's rules used, with
     the rule and the mark it gives; marker-only findings are named as such, without their text."""
-    findings = {f["check_id"]: f for f in grade.get("findings") or []}
-    out = {}
-    for entry in grade.get("criteria") or []:
-        if entry.get("suggested") is None:
+    findings = {f.check_id: f for f in grade.findings}
+    out: dict[str, dict[str, Any]] = {}
+    for entry in grade.criteria:
+        if entry.suggested is None:
             continue
-        steps, limits = [], []
-        for item in entry.get("evidence") or []:
-            finding = findings.get(item["check_id"], {})
-            visible = finding.get("visibility", STUDENT) == STUDENT
+        steps: list[dict[str, Any]] = []
+        limits: list[dict[str, Any]] = []
+        for item in entry.evidence:
+            finding = findings.get(item["check_id"])
+            visible = finding is None or finding.visibility == STUDENT
+            message = finding.message if finding is not None else ""
             if item.get("effect") == "limit" and item.get("limit") is not None:
                 limits.append(
                     {
@@ -297,16 +294,16 @@ def suggestion_steps(grade: dict) -> dict[str, dict]:
                     "rule": item.get("rule"),
                     "status": item.get("status"),
                     "marks": item["marks"],
-                    "message": finding.get("message", "") if visible else "A check your marker reviews.",
+                    "message": message if visible else "A check your marker reviews.",
                     "status_word": STATUS_WORDS.get(item.get("status"), item.get("status")),
                 }
             )
         limits.sort(key=lambda x: x["limit"])
-        out[entry["key"]] = {
-            "suggested": entry["suggested"],
+        out[entry.key] = {
+            "suggested": entry.suggested,
             "steps": steps,
             "limits": limits,
-            "counts": entry.get("provisional") and entry.get("source") == "suggested",
+            "counts": entry.provisional and entry.source == SUGGESTED,
         }
     return out
 
@@ -314,10 +311,10 @@ def suggestion_steps(grade: dict) -> dict[str, dict]:
 _ATTEMPTS = re.compile(r"(\d+) attempts; the latest \((?P<stamp>[^)]+)\) is graded")
 
 
-def submission_view(grade: dict, intake: dict | None) -> dict:
+def submission_view(grade: Grade, intake: dict[str, Any] | None) -> dict[str, Any]:
     """Which attempt was graded, when it came in, the deadline, and for a late one the penalty
     arithmetic (the weighted mark before, the policy's step, the mark after and its rounding)."""
-    lateness, overall = grade.get("lateness") or {}, grade.get("overall") or {}
+    lateness, overall = grade.lateness, grade.overall
     intake = intake or {}
     attempt = "the submission collected from nbgrader (it keeps your latest)"
     if intake.get("source") == "blackboard":
@@ -327,20 +324,20 @@ def submission_view(grade: dict, intake: dict | None) -> dict:
         if found:
             attempt = f"the latest of your {found.group(1)} attempts ({found.group('stamp')})"
     steps = []
-    if overall.get("late_penalty") and overall.get("before_late") is not None:
+    if overall.late_penalty and overall.before_late is not None:
         steps = [
-            f"Weighted mark of the criteria: {overall['before_late']:.1f}",
-            f"Late penalty: {overall['late_penalty']}",
-            f"After the penalty: {overall['exact']:.1f}, rounded to {overall['mark']}",
+            f"Weighted mark of the criteria: {overall.before_late:.1f}",
+            f"Late penalty: {overall.late_penalty}",
+            f"After the penalty: {overall.exact:.1f}, rounded to {overall.mark}",
         ]
     return {
         "attempt": attempt,
-        "submitted": _when(lateness.get("submitted_at") or (grade.get("run") or {}).get("submitted_at")),
-        "deadline": _when(lateness.get("deadline")),
-        "extension_hours": lateness.get("extension_hours") or 0,
-        "state": lateness.get("state", ""),
-        "hours_late": lateness.get("hours_late") or 0,
-        "rule": lateness.get("rule", ""),
+        "submitted": _when(lateness.submitted_at or grade.run.submitted_at),
+        "deadline": _when(lateness.deadline),
+        "extension_hours": lateness.extension_hours or 0,
+        "state": lateness.state,
+        "hours_late": lateness.hours_late or 0,
+        "rule": lateness.rule,
         "steps": steps,
     }
 
@@ -367,9 +364,16 @@ def rubric_bands(course):
 
 
 def build_context(
-    course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None, bands=None
-) -> dict:
-    results = grade.get("results")
+    course: Any,
+    assignment: str,
+    student: str,
+    grade: Grade,
+    challenge: Any,
+    arrays: dict[str, Any] | None,
+    bands: Any = None,
+) -> dict[str, Any]:
+    """What the template shows: plain JSON-able values (the scrubber walks them, the page key hashes them)."""
+    results = grade.results
     figures_out = submission_figures(challenge, results, arrays)
     reference = []
     if challenge is not None:
@@ -378,38 +382,38 @@ def build_context(
                 {"label": label, "algorithm": entry.algorithm, "mean": entry.mean, "std": entry.std}
             )
     findings = student_findings(grade)
-    groups: dict[str, list] = {}
+    groups: dict[str, list[Finding]] = {}
     for finding in findings:
-        groups.setdefault(finding.get("criterion", "general"), []).append(finding)
-    order = [c["key"] for c in grade.get("criteria", [])] + ["general"]
+        groups.setdefault(finding.criterion, []).append(finding)
+    order = [c.key for c in grade.criteria] + ["general"]
     grouped = [
         {
             "key": key,
             "title": CRITERION_TITLES.get(key, key),
-            "issues": [f for f in groups[key] if f["status"] in (FAIL, WARN, INFO)],
-            "unchecked": [f for f in groups[key] if f["status"] == COULD_NOT_RUN],
-            "passes": [f for f in groups[key] if f["status"] == PASS],
+            "issues": [asdict(f) for f in groups[key] if f.status in (FAIL, WARN, INFO)],
+            "unchecked": [asdict(f) for f in groups[key] if f.status == COULD_NOT_RUN],
+            "passes": [asdict(f) for f in groups[key] if f.status == PASS],
         }
         for key in order
         if key in groups
     ]
     config = course.config
-    run = dict(grade.get("run") or {})
-    run["cells_failed"] = [index + 1 for index in run.get("cells_failed") or []]  # cells counted from 1
+    run = asdict(grade.run)
+    run["cells_failed"] = [index + 1 for index in grade.run.cells_failed]  # cells counted from 1
     run.update(timeout=config.execution.timeout, memory_limit=config.execution.memory_limit)
     context = {
         "course_name": config.course_name,
         "course_id": config.course_id,
         "assignment": assignment,
-        "rubric_title": grade.get("rubric", {}).get("title", ""),
+        "rubric_title": grade.rubric.title,
         "student": student,
-        "grade": grade,
-        "overall": grade["overall"],
-        "status": grade["status"],
-        "criteria": grade["criteria"],
-        "missing": grade.get("missing", []),
-        "provisional_parts": grade.get("provisional_parts", []),
-        "lateness": grade.get("lateness", {}),
+        "grade": grade.to_json(),
+        "overall": asdict(grade.overall),
+        "status": grade.status,
+        "criteria": [asdict(c) for c in grade.criteria],
+        "missing": list(grade.missing),
+        "provisional_parts": list(grade.provisional_parts),
+        "lateness": asdict(grade.lateness),
         "challenge": (
             {
                 "letter": challenge.letter,
@@ -428,14 +432,14 @@ def build_context(
             else None
         ),
         "results": results,
-        "results_error": grade.get("results_error", ""),
+        "results_error": grade.results_error,
         "reference": reference,
         "figures": figures_out,
         "groups": grouped,
         "status_words": STATUS_WORDS,
         "declaration": declaration_view(grade),
-        "comments": grade.get("comments", {}),
-        "presentation": grade.get("presentation", {}),
+        "comments": dict(grade.comments),
+        "presentation": grade.presentation,
         "run": run,
         "improvements": top_improvements(grade, bands if bands is not None else rubric_bands(course)),
         "suggestions": suggestion_steps(grade),
@@ -453,30 +457,32 @@ TEMPLATE = "feedback.html.j2"
 
 
 def render_feedback(
-    course, assignment: str, student: str, grade: dict, challenge, arrays: dict | None
+    course: Any, assignment: str, student: str, grade: Grade, challenge: Any, arrays: dict[str, Any] | None
 ) -> str:
     context = build_context(course, assignment, student, grade, challenge, arrays)
     return environment().get_template(TEMPLATE).render(**context)
 
 
-def page_context(course, assignment: str, student: str, grade: dict | None = None, bands=None) -> dict | None:
+def page_context(
+    course: Any, assignment: str, student: str, grade: Grade | None = None, bands: Any = None
+) -> dict[str, Any] | None:
     """What one student's page shows, from their stored grade (given, or read from grade.json);
     None when there is no grade to show. `bands`: the rubric's, as the batch loaded it (None: the
     course's rubric)."""
-    grade = grade if grade is not None else course.load_grade(student, assignment)
-    if not grade or grade.get("status") == "error" or "overall" not in grade:
+    grade = grade if grade is not None else read_grade(course, student, assignment)
+    if grade is None or grade.is_error:
         return None
     challenge = None
-    if grade.get("challenge"):
+    if grade.challenge:
         try:
-            challenge = course.config.catalogue.get(grade["challenge"])
+            challenge = course.config.catalogue.get(grade.challenge)
         except ValueError:
             challenge = None
-    arrays = course.load_score_arrays(student, assignment) if grade.get("results") else None
+    arrays = course.load_score_arrays(student, assignment) if grade.results else None
     return build_context(course, assignment, student, grade, challenge, arrays, bands)
 
 
-def write_feedback(course, assignment: str, student: str, grade: dict | None = None) -> Path | None:
+def write_feedback(course: Any, assignment: str, student: str, grade: Grade | None = None) -> Path | None:
     """Write one student's page, drawn in full (autograder.report.cohort.write_page leaves a page
     whose content has not changed as it is); None when there is no grade to show."""
     context = page_context(course, assignment, student, grade)
@@ -486,7 +492,7 @@ def write_feedback(course, assignment: str, student: str, grade: dict | None = N
     return write_text_atomic(course.feedback_page(student, assignment), html)
 
 
-def notebook_link(course, assignment: str, student: str, grade: dict) -> str:
+def notebook_link(course: Any, assignment: str, student: str, grade: Grade) -> str:
     """The link from the page to the student's own executed cells (written when missing or older
     than the executed notebook), or "" when the run kept no notebook."""
     page = write_notebook_page(course, assignment, student, grade)
@@ -519,12 +525,12 @@ def _html_exporter():
     return exporter
 
 
-def write_notebook_page(course, assignment: str, student: str, grade: dict) -> Path | None:
+def write_notebook_page(course: Any, assignment: str, student: str, grade: Grade) -> Path | None:
     """feedback/<student>/<assignment>/notebook.html: the student's own cells as the grader ran them
     (nbconvert's HTML exporter; the student's HTML sanitised, no script runs; paths of the grading
     machine removed). Left as it is when newer than the executed notebook; None (and any old page
     removed) when the run kept no notebook."""
-    name = (grade.get("run") or {}).get("notebook")
+    name = grade.run.notebook
     source = course.autograded_dir(student, assignment) / name if name else None
     target = course.notebook_page(student, assignment)
     if source is None or not source.is_file():

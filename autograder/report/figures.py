@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from autograder.course.challenges import Challenge
+from autograder.grade.record import FINAL, PROVISIONAL
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -480,7 +481,7 @@ def histogram(values_by_kind: dict[str, list[float]], bands: list, title: str, x
     ax = figure.add_subplot()
     _style(ax)
     bins = np.arange(0, 105, 5)
-    colors = {"final": "#2563eb", "provisional": "#93c5fd"}
+    colors = {FINAL: "#2563eb", PROVISIONAL: "#93c5fd"}
     stacked = [values_by_kind.get(k, []) for k in colors]
     ax.hist(
         stacked, bins=bins, stacked=True, color=list(colors.values()), label=list(colors), edgecolor="white"

@@ -26,6 +26,10 @@ import math
 import random
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
+
+from autograder.grade.marks import SUGGESTED
+from autograder.grade.record import Grade
 
 FIRST, SECOND = "first", "second"
 OVERALL = "overall"
@@ -65,37 +69,37 @@ class SampleItem:
 # --- reading the stored grades -----------------------------------------------------------------------
 
 
-def rows_from_grades(grades: dict[str, dict]) -> list[MarkRow]:
+def rows_from_grades(grades: dict[str, Grade]) -> list[MarkRow]:
     """Every mark in the stored grades: each criterion's mark that counts (FIRST, with its marker)
     and the second markers' marks (SECOND), plus the overall mark (FIRST, criterion "overall",
     its marker when one marker gave every criterion)."""
     rows = []
     for student, grade in sorted(grades.items()):
-        if grade.get("status") == "error":
+        if grade.is_error:
             continue
-        challenge = grade.get("challenge") or ""
+        challenge = grade.challenge or ""
         markers = set()
-        for entry in grade.get("criteria") or []:
-            if entry.get("mark") is not None:
-                suggested = entry.get("source") == "suggested"
-                marker = "" if suggested else str(entry.get("marker") or "")
+        for entry in grade.criteria:
+            if entry.mark is not None:
+                suggested = entry.source == SUGGESTED
+                marker = "" if suggested else str(entry.marker or "")
                 markers.add(marker)
                 rows.append(
-                    MarkRow(student, challenge, entry["key"], float(entry["mark"]), marker, FIRST, suggested)
+                    MarkRow(student, challenge, entry.key, float(entry.mark), marker, FIRST, suggested)
                 )
-            for second in entry.get("second_marks") or []:
+            for second in entry.second_marks:
                 if second.get("mark") is not None:
                     rows.append(
                         MarkRow(
                             student,
                             challenge,
-                            entry["key"],
+                            entry.key,
                             float(second["mark"]),
                             str(second.get("marker") or ""),
                             SECOND,
                         )
                     )
-        overall = (grade.get("overall") or {}).get("mark")
+        overall = grade.overall.mark
         markers.discard("")
         if overall is not None:
             rows.append(
@@ -111,20 +115,19 @@ def rows_from_grades(grades: dict[str, dict]) -> list[MarkRow]:
     return rows
 
 
-def submissions_from_grades(grades: dict[str, dict]) -> list[SubmissionRow]:
+def submissions_from_grades(grades: dict[str, Grade]) -> list[SubmissionRow]:
     out = []
     for student, grade in sorted(grades.items()):
-        if grade.get("status") == "error":
+        if grade.is_error:
             continue
-        criteria = grade.get("criteria") or []
         out.append(
             SubmissionRow(
                 student,
-                grade.get("challenge") or "",
-                (grade.get("overall") or {}).get("mark"),
-                list(dict.fromkeys(a.get("flag", "") for a in grade.get("attention") or [] if a.get("flag"))),
-                [c["key"] for c in criteria if c.get("override")],
-                grade.get("status", ""),
+                grade.challenge or "",
+                grade.overall.mark,
+                grade.flags,
+                [c.key for c in grade.criteria if c.override],
+                grade.status,
             )
         )
     return out
@@ -403,7 +406,7 @@ def fairness(
 # --- for the page ------------------------------------------------------------------------------------
 
 
-def build_moderation(grades: dict[str, dict], rubric, settings) -> dict:
+def build_moderation(grades: dict[str, Grade], rubric: Any, settings: Any) -> dict[str, Any]:
     """What the moderation page shows, from the stored grades."""
     rows = rows_from_grades(grades)
     submissions = submissions_from_grades(grades)

@@ -17,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 
 from autograder.errors import UserError
+from autograder.grade.record import SIMILAR_WORK
 from autograder.layout import read_cache_key, write_text_atomic
 from autograder.report import environment, rendering_version
 from autograder.similarity import run_similarity
 
 CONTEXT_LINES = 2  # lines shown around a highlighted passage
-FLAG = "Similar work"
 
 
 @dataclass
@@ -156,7 +156,12 @@ def similarity_attention(course, assignment: str) -> list[dict]:
                 f"(score {pair['score']:.2f}, threshold {data.get('threshold')})."
             )
             items.append(
-                {"student": pair[me]["key"], "flag": FLAG, "message": message, "link": f"{link}#pair-{n}"}
+                {
+                    "student": pair[me]["key"],
+                    "flag": SIMILAR_WORK,
+                    "message": message,
+                    "link": f"{link}#pair-{n}",
+                }
             )
     return items
 

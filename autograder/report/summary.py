@@ -15,19 +15,32 @@ from __future__ import annotations
 
 import os
 import statistics
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from autograder.course.allocation import read_allocation
 from autograder.findings import label as finding_label
+from autograder.grade.record import (
+    ERROR,
+    FINAL,
+    GRADING_ERROR,
+    INCOMPLETE,
+    NO_SUBMISSION_GRADED,
+    PROVISIONAL,
+    AttentionFlag,
+    Grade,
+    read_grades,
+)
 from autograder.grade.rubric import load_rubric
 from autograder.layout import write_text_atomic
-from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, WARN
+from autograder.records import COULD_NOT_RUN, FAIL, FAILED, INFO, INTAKE_ERROR, NOT_APPLICABLE, PASS, WARN
 from autograder.report import environment
 from autograder.report.moderation import build_moderation
 from autograder.report.similarity import similarity_attention, similarity_link
 
-FAILED_RUNS = ("failed", "intake-error")
+FAILED_RUNS = (FAILED, INTAKE_ERROR)
 
 
 def _stats(values: list[float]) -> dict:
@@ -42,20 +55,20 @@ def _stats(values: list[float]) -> dict:
     }
 
 
-def run_failed(grade: dict) -> bool:
-    return (grade.get("run") or {}).get("status") in FAILED_RUNS
+def run_failed(grade: Grade) -> bool:
+    return grade.run.status in FAILED_RUNS
 
 
-def check_rates(grades: dict[str, dict]) -> dict:
+def check_rates(grades: dict[str, Grade]) -> dict[str, Any]:
     """Each check's outcomes across the cohort (every visibility: this page is for markers). The
     submissions whose run failed are left out of every check's counts and counted once instead."""
-    failed = sorted(s for s, g in grades.items() if g.get("status") != "error" and run_failed(g))
-    table: dict[str, dict] = {}
+    failed = sorted(s for s, g in grades.items() if not g.is_error and run_failed(g))
+    table: dict[str, dict[str, Any]] = {}
     for student, grade in sorted(grades.items()):
-        if grade.get("status") == "error" or student in failed:
+        if grade.is_error or student in failed:
             continue
-        for finding in grade.get("findings") or []:
-            check = finding.get("check_id", "")
+        for finding in grade.findings:
+            check = finding.check_id
             if not check or check.startswith("execution."):
                 continue
             row = table.setdefault(
@@ -63,7 +76,7 @@ def check_rates(grades: dict[str, dict]) -> dict:
                 {
                     "check_id": check,
                     "label": finding_label(check, check),
-                    "criterion": finding.get("criterion", ""),
+                    "criterion": finding.criterion,
                     PASS: 0,
                     WARN: 0,
                     FAIL: 0,
@@ -72,7 +85,7 @@ def check_rates(grades: dict[str, dict]) -> dict:
                     NOT_APPLICABLE: 0,
                 },
             )
-            row[finding.get("status", INFO)] = row.get(finding.get("status", INFO), 0) + 1
+            row[finding.status] = row.get(finding.status, 0) + 1
     rows = []
     for row in table.values():
         judged = row[PASS] + row[WARN] + row[FAIL]
@@ -83,16 +96,18 @@ def check_rates(grades: dict[str, dict]) -> dict:
     return {
         "rows": rows,
         "failed_runs": failed,
-        "n": sum(1 for s, g in grades.items() if g.get("status") != "error" and s not in failed),
+        "n": sum(1 for s, g in grades.items() if not g.is_error and s not in failed),
     }
 
 
-def group_attention(attention: list[dict], failed: set[str], failed_run_flag: str) -> list[dict]:
+def group_attention(
+    attention: list[dict[str, Any]], failed: set[str], failed_run_flag: str
+) -> list[dict[str, Any]]:
     """The attention list by student: one group each, its items in order. For a student whose run
     failed, the items that come from a check (which could not judge a run that did not finish)
     are folded into the one failed-run item (the rubric's `failed_run_flag`); items of their own
     (lateness, marks) stay."""
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for item in attention:
         groups.setdefault(item["student"], []).append(item)
     out = []
@@ -109,7 +124,9 @@ def group_attention(attention: list[dict], failed: set[str], failed_run_flag: st
     return out
 
 
-def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allocation=None) -> dict:
+def build_summary(
+    course: Any, assignment: str, rubric: Any, grades: dict[str, Grade], allocation: Any = None
+) -> dict[str, Any]:
     """The summary page's content; `allocation` as the batch read it (None: read allocation.csv)."""
     from autograder.report import figures
 
@@ -117,18 +134,18 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
     if allocation is None:
         allocation = read_allocation(course.allocation_path, catalogue, course.config.case_sensitive_ids)
     failed_run_flag = rubric.failed_run_flag
-    rows = []
-    attention = []
-    by_status = {"final": 0, "provisional": 0, "incomplete": 0, "error": 0}
+    rows: list[dict[str, Any]] = []
+    attention: list[dict[str, Any]] = []
+    by_status = {FINAL: 0, PROVISIONAL: 0, INCOMPLETE: 0, ERROR: 0}
     criteria = list(rubric.criteria.values())
-    marks_by_criterion = {c.key: [] for c in criteria}
-    overall = {"final": [], "provisional": []}
-    models_by_challenge: dict[str, list[dict]] = {}
+    marks_by_criterion: dict[str, list[float]] = {c.key: [] for c in criteria}
+    overall: dict[str, list[float]] = {FINAL: [], PROVISIONAL: []}
+    models_by_challenge: dict[str, list[dict[str, Any]]] = {}
     for student, grade in sorted(grades.items()):
-        status = grade.get("status", "error")
+        status = grade.status
         by_status[status] = by_status.get(status, 0) + 1
-        if status == "error":
-            attention.append({"student": student, "flag": "Grading error", "message": grade.get("error", "")})
+        if grade.is_error:
+            attention.append({"student": student, "flag": GRADING_ERROR, "message": grade.error})
             rows.append(
                 {
                     "student": student,
@@ -147,22 +164,21 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
                 }
             )
             continue
-        marks = {c["key"]: c for c in grade.get("criteria", [])}
-        for key, entry in marks.items():
-            if entry.get("mark") is not None and key in marks_by_criterion:
-                marks_by_criterion[key].append(entry["mark"])
-        mark = grade.get("overall", {}).get("mark")
+        for entry in grade.criteria:
+            if entry.mark is not None and entry.key in marks_by_criterion:
+                marks_by_criterion[entry.key].append(entry.mark)
+        marks = {c.key: asdict(c) for c in grade.criteria}  # the row's, for the page
+        mark = grade.overall.mark
         if mark is not None:
-            overall["final" if status == "final" else "provisional"].append(mark)
-        flags = grade.get("attention", [])
-        run = grade.get("run") or {}
-        if run.get("status") in FAILED_RUNS and not any(f["flag"] == failed_run_flag for f in flags):
-            flags = flags + [{"flag": failed_run_flag, "message": run.get("reason", "")}]
-        grouped: dict[str, list[dict]] = {}
+            overall[FINAL if status == FINAL else PROVISIONAL].append(mark)
+        flags = list(grade.attention)
+        if run_failed(grade) and not any(f.flag == failed_run_flag for f in flags):
+            flags.append(AttentionFlag(failed_run_flag, message=grade.run.reason))
+        grouped: dict[str, list[AttentionFlag]] = {}
         for flag in flags:  # one row per student and reason
-            grouped.setdefault(flag["flag"], []).append(flag)
+            grouped.setdefault(flag.flag, []).append(flag)
         for name, items in grouped.items():
-            messages = list(dict.fromkeys(m.get("message", "") for m in items if m.get("message")))
+            messages = list(dict.fromkeys(m.message for m in items if m.message))
             detail = " ".join(messages[:3]) + (
                 f" (and {len(messages) - 3} more)" if len(messages) > 3 else ""
             )
@@ -171,13 +187,13 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
                     "student": student,
                     "flag": name,
                     "message": detail,
-                    "from_check": any(m.get("check_id") for m in items),
+                    "from_check": any(m.check_id for m in items),
                 }
             )
         if run_failed(grade):
-            flags = [f for f in flags if f["flag"] == failed_run_flag or not f.get("check_id")]
-        results = grade.get("results") or {}
-        letter = grade.get("challenge") or allocation.get(student, "")
+            flags = [f for f in flags if f.flag == failed_run_flag or not f.check_id]
+        results = grade.results or {}
+        letter = grade.challenge or allocation.get(student, "")
         if letter and results.get("mean") is not None:
             models_by_challenge.setdefault(letter, []).append(
                 {
@@ -195,13 +211,13 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
                 "challenge": letter,
                 "marks": marks,
                 "overall": mark,
-                "partial": grade.get("overall", {}).get("partial"),
+                "partial": grade.overall.partial,
                 "score": results.get("mean"),
                 "std": results.get("std"),
                 "rank": results.get("rank"),
                 "metric": results.get("metric_label", ""),
                 "flags": len(flags),
-                "late": (grade.get("lateness") or {}).get("state") == "late",
+                "late": grade.lateness.state == "late",
                 "feedback": os.path.relpath(
                     course.feedback_page(student, assignment), course.reports_dir(assignment)
                 ),
@@ -213,7 +229,7 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
         attention.append(
             {
                 "student": student,
-                "flag": "No submission graded",
+                "flag": NO_SUBMISSION_GRADED,
                 "message": f"allocated challenge {allocation[student]} but nothing has been graded",
             }
         )
@@ -264,7 +280,7 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
             }
         )
     figs = {}
-    if overall["final"] or overall["provisional"]:
+    if overall[FINAL] or overall[PROVISIONAL]:
         figs["histogram"] = figures.histogram(overall, rubric.bands, "Overall marks", "overall mark")
     if any(marks_by_criterion.values()):
         figs["criteria"] = figures.criterion_marks_chart(
@@ -287,7 +303,7 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
             {"key": c.key, "title": c.title, "weight": c.weight, "stats": _stats(marks_by_criterion[c.key])}
             for c in criteria
         ],
-        "overall": _stats(overall["final"] + overall["provisional"]),
+        "overall": _stats(overall[FINAL] + overall[PROVISIONAL]),
         "by_status": by_status,
         "rows": rows,
         "attention": attention,
@@ -309,11 +325,11 @@ def build_summary(course, assignment: str, rubric, grades: dict[str, dict], allo
     }
 
 
-def submission_links(course, assignment: str, student: str, grade: dict) -> dict:
+def submission_links(course: Any, assignment: str, student: str, grade: Grade) -> dict[str, str]:
     """Links from the summary to a submission's executed notebook, its log and the student's own
     notebook page, relative to the summary (so the course folder can be moved); "" when absent."""
     here = course.reports_dir(assignment)
-    notebook = (grade.get("run") or {}).get("notebook")
+    notebook = grade.run.notebook
     candidates = {
         "notebook": course.autograded_dir(student, assignment) / notebook if notebook else None,
         "log": course.log_path(student, assignment),
@@ -325,11 +341,11 @@ def submission_links(course, assignment: str, student: str, grade: dict) -> dict
     }
 
 
-def write_summary(course, assignment: str, rubric=None, allocation=None) -> Path:
+def write_summary(course: Any, assignment: str, rubric: Any = None, allocation: Any = None) -> Path:
     """The summary, and beside it the moderation page and its sample CSV (the rubric and the
     allocation as the batch read them; None: read from the course)."""
     rubric = rubric or load_rubric(course.rubric_path)
-    grades = course.load_grades(assignment)
+    grades = read_grades(course, assignment)
     from autograder.report import figures  # as build_summary does: matplotlib only when a chart is drawn
 
     with figures.deferred(course.figure_cache_dir) as charts:  # a chart whose data did not change is kept
@@ -341,7 +357,7 @@ def write_summary(course, assignment: str, rubric=None, allocation=None) -> Path
     return path
 
 
-def write_moderation(course, assignment: str, rubric, grades: dict[str, dict]) -> Path:
+def write_moderation(course: Any, assignment: str, rubric: Any, grades: dict[str, Grade]) -> Path:
     """reports/<assignment>/moderation.html and the sample a second marker works from (CSV)."""
     view = build_moderation(grades, rubric, course.config.moderation)
     sample_path = write_text_atomic(course.moderation_sample_path(assignment), view["sample_csv"])
@@ -355,7 +371,7 @@ def write_moderation(course, assignment: str, rubric, grades: dict[str, dict]) -
             course_id=course.config.course_id,
             assignment=assignment,
             rubric_title=rubric.title,
-            n_marked=sum(1 for g in grades.values() if (g.get("overall") or {}).get("mark") is not None),
+            n_marked=sum(1 for g in grades.values() if g.overall.mark is not None),
             sample_link=os.path.relpath(sample_path, page.parent),
             sample_name=sample_path.name,
             summary_link=os.path.relpath(course.summary_page(assignment), page.parent),

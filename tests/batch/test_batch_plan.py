@@ -26,6 +26,7 @@ from autograder.cli import app
 from autograder.course import allocation as allocation_module
 from autograder.errors import UserError
 from autograder.grade import rubric as rubric_module
+from autograder.grade.record import Grade
 from autograder.grade.rubric import load_rubric
 from autograder.report.summary import build_summary
 
@@ -124,7 +125,9 @@ def test_a_renamed_failed_run_flag_still_folds_the_failed_run_in_the_summary(ren
             ],
         }
     }
-    summary = build_summary(renamed, ASSIGNMENT, rubric, grades)
+    summary = build_summary(
+        renamed, ASSIGNMENT, rubric, {student: Grade.from_json(stored) for student, stored in grades.items()}
+    )
     group = next(g for g in summary["attention_groups"] if g["student"] == CRASHED)
     assert [e["flag"] for e in group["entries"]] == [RENAMED]
     assert group["entries"][0]["folded"] == ["Protocol failure"]

@@ -168,6 +168,7 @@ def test_a_criterion_the_marker_has_marked_is_no_longer_a_thing_to_do():
 
     from test_feedback_page import KNOWN, RUBRIC, finding
 
+    from autograder.grade.record import Grade
     from autograder.report.feedback import top_improvements
 
     grade = json.loads(json.dumps(KNOWN))
@@ -182,13 +183,13 @@ def test_a_criterion_the_marker_has_marked_is_no_longer_a_thing_to_do():
     )
     presentation = next(c for c in grade["criteria"] if c["key"] == "presentation")
     presentation.update(mark=None)
-    assert [t["check_id"] for t in top_improvements(grade, RUBRIC.bands)] == [
+    assert [t["check_id"] for t in top_improvements(Grade.from_json(grade), RUBRIC.bands)] == [
         "protocol.test_ids",
         "protocol.preprocessing_leak",
         "presentation.length",
     ]
     presentation.update(mark=52, manual=52, source="formgrader")  # 8 below a 2:1: it would rank higher still
-    assert [t["check_id"] for t in top_improvements(grade, RUBRIC.bands)] == [
+    assert [t["check_id"] for t in top_improvements(Grade.from_json(grade), RUBRIC.bands)] == [
         "protocol.test_ids",
         "protocol.preprocessing_leak",
         "practice.baseline",

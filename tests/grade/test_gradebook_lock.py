@@ -15,6 +15,7 @@ from grading_support import ASSIGNMENT, add_submission, executed_notebook, good_
 from autograder.grade import gradebook
 from autograder.grade.gradebook import GradebookBridge, GradebookError
 from autograder.grade.grading import grade_cohort
+from autograder.grade.record import read_grade
 from autograder.grade.rubric import load_rubric
 
 STUDENT = "ab1234"
@@ -84,7 +85,7 @@ def test_a_batch_waits_for_a_marker_holding_the_lock_and_both_writes_stay(course
 def test_a_lock_that_is_never_released_names_its_holder(course, monkeypatch):
     monkeypatch.setattr(gradebook, "LOCK_RETRY_SECONDS", 6.0)
     holder = hold_lock(course, 30.0)
-    grade, rubric = course.load_grade(STUDENT, ASSIGNMENT), load_rubric(course.rubric_path)
+    grade, rubric = read_grade(course, STUDENT, ASSIGNMENT), load_rubric(course.rubric_path)
     try:
         locked = rf"stayed locked for 6 s \(open in: python[\d.]* pid {holder.pid}"
         with (

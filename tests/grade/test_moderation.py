@@ -12,6 +12,7 @@ from grading_support import REPO
 
 from autograder.course.config import ModerationSettings
 from autograder.grade.marks import CSV_COLUMNS
+from autograder.grade.record import Grade
 from autograder.grade.rubric import load_rubric
 from autograder.report.moderation import (
     FIRST,
@@ -270,6 +271,7 @@ def test_rows_and_the_page_data_from_stored_grades():
             "second_marks": [{"mark": 50, "marker": "Dr Bo"}],
         }
     )
+    grades = {student: Grade.from_json(stored) for student, stored in grades.items()}  # as read back
     rows = rows_from_grades(grades)
     assert MarkRow("ef3", "B", "presentation", 64, "", FIRST, suggested=True) in rows
     assert MarkRow("ab1", "A", "presentation", 58, "Dr Bo", SECOND) in rows

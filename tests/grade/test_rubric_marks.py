@@ -51,20 +51,18 @@ def on_time():
 
 
 def by_key(grade):
-    return {c["key"]: c for c in grade["criteria"]}
+    return {c.key: c for c in grade.criteria}
 
 
 def test_all_manual_marks_give_a_final_weighted_mark():
     grade = combine(RUBRIC, CODE_FINDINGS, csv(**MANUAL), on_time(), CAP)
     # (20*65 + 20*72 + 20*58 + 10*70 + 30*61) / 100 = 64.3
-    assert grade["status"] == "final"
-    assert grade["overall"]["exact"] == pytest.approx(64.3)
-    assert grade["overall"]["mark"] == 64 and grade["overall"]["band"] == "upper_second"
+    assert grade.status == "final"
+    assert grade.overall.exact == pytest.approx(64.3)
+    assert grade.overall.mark == 64 and grade.overall.band == "upper_second"
     code = by_key(grade)["code"]
-    assert (
-        code["mark"] == 70 and code["suggested"] == 68.5 and code["source"] == CSV_SOURCE
-    )  # manual overrides
-    assert not code["provisional"] and grade["missing"] == [] and grade["provisional_parts"] == []
+    assert code.mark == 70 and code.suggested == 68.5 and code.source == CSV_SOURCE  # manual overrides
+    assert not code.provisional and grade.missing == [] and grade.provisional_parts == []
 
 
 def test_criterion_without_manual_mark_is_provisional_with_the_suggestion():
@@ -72,11 +70,11 @@ def test_criterion_without_manual_mark_is_provisional_with_the_suggestion():
     del marks["code"]
     grade = combine(RUBRIC, CODE_FINDINGS, csv(**marks), on_time(), CAP)
     code = by_key(grade)["code"]
-    assert code["mark"] == 68.5 and code["provisional"] and code["source"] == "suggested"
+    assert code.mark == 68.5 and code.provisional and code.source == "suggested"
     # (1300 + 1440 + 1160 + 10*68.5 + 1830) / 100 = 64.15 -> 64, shown as provisional
-    assert grade["status"] == "provisional" and grade["overall"]["mark"] == 64
-    assert grade["overall"]["exact"] == pytest.approx(64.15)
-    assert any(part.startswith("Code: suggested") for part in grade["provisional_parts"])
+    assert grade.status == "provisional" and grade.overall.mark == 64
+    assert grade.overall.exact == pytest.approx(64.15)
+    assert any(part.startswith("Code: suggested") for part in grade.provisional_parts)
 
 
 def test_cells_that_failed_when_run_bring_the_code_suggestion_to_a_band_that_says_so():
@@ -93,9 +91,9 @@ def test_cells_that_failed_when_run_bring_the_code_suggestion_to_a_band_that_say
     del marks["code"]
     clean = by_key(combine(RUBRIC, passing, csv(**marks), on_time(), CAP))["code"]
     failed = by_key(combine(RUBRIC, passing + [errors], csv(**marks), on_time(), CAP))["code"]
-    assert clean["suggested"] == 72 and "Runs top to bottom without errors" in clean["descriptor"]
-    assert failed["suggested"] == pytest.approx(49.3) and failed["band"] == "third"
-    assert "Runs" not in failed["descriptor"] and "errors left" in failed["descriptor"]
+    assert clean.suggested == 72 and "Runs top to bottom without errors" in clean.descriptor
+    assert failed.suggested == pytest.approx(49.3) and failed.band == "third"
+    assert "Runs" not in failed.descriptor and "errors left" in failed.descriptor
 
 
 def test_a_part_with_no_mark_at_all_leaves_the_overall_mark_uncomputed():
@@ -103,23 +101,23 @@ def test_a_part_with_no_mark_at_all_leaves_the_overall_mark_uncomputed():
     del marks["presentation"]
     del marks["code"]
     grade = combine(RUBRIC, CODE_FINDINGS, csv(**marks), on_time(), CAP)
-    assert grade["status"] == "incomplete"
-    assert grade["overall"]["mark"] is None and grade["overall"]["exact"] is None
-    assert grade["missing"] == ["Presentation: no mark yet (awaiting the marker)"]
+    assert grade.status == "incomplete"
+    assert grade.overall.mark is None and grade.overall.exact is None
+    assert grade.missing == ["Presentation: no mark yet (awaiting the marker)"]
     # what is marked so far: (1300 + 1440 + 1160 + 685) / 70 = 65.5
-    assert grade["overall"]["partial"] == pytest.approx(65.5)
-    assert grade["overall"]["marked_weight"] == 70
+    assert grade.overall.partial == pytest.approx(65.5)
+    assert grade.overall.marked_weight == 70
 
 
 def test_a_protocol_failure_caps_training_and_testing_even_a_manual_mark():
     findings = CODE_FINDINGS + [f("protocol.test_tuning", "training_testing", FAIL, "tuned on the test fold")]
     grade = combine(RUBRIC, findings, csv(**MANUAL), on_time(), CAP)
     tt = by_key(grade)["training_testing"]
-    assert tt["mark"] == 39 and tt["uncapped"] == 58 and tt["caps"][0]["check_id"] == "protocol.test_tuning"
-    assert tt["band"] == "fail"
+    assert tt.mark == 39 and tt.uncapped == 58 and tt.caps[0]["check_id"] == "protocol.test_tuning"
+    assert tt.band == "fail"
     # (1300 + 1440 + 20*39 + 700 + 1830) / 100 = 60.5 -> rounded half up to 61 (not to even)
-    assert grade["overall"]["exact"] == pytest.approx(60.5) and grade["overall"]["mark"] == 61
-    assert {"Protocol failure"} <= {a["flag"] for a in grade["attention"]}
+    assert grade.overall.exact == pytest.approx(60.5) and grade.overall.mark == 61
+    assert {"Protocol failure"} <= {a.flag for a in grade.attention}
 
 
 def test_a_cap_does_not_raise_a_lower_mark_and_suggestions_are_capped_too():
@@ -130,15 +128,12 @@ def test_a_cap_does_not_raise_a_lower_mark_and_suggestions_are_capped_too():
     marks = dict(MANUAL)
     marks["training_testing"] = 35
     grade = combine(RUBRIC, findings, csv(**marks), on_time(), CAP)
-    assert (
-        by_key(grade)["training_testing"]["mark"] == 35
-        and by_key(grade)["training_testing"]["uncapped"] is None
-    )
+    assert by_key(grade)["training_testing"].mark == 35 and by_key(grade)["training_testing"].uncapped is None
     del marks["training_testing"]
     grade = combine(RUBRIC, findings, csv(**marks), on_time(), CAP)
     tt = by_key(grade)["training_testing"]
     # suggestion (30 + 65) / 2 = 47.5, capped at 39
-    assert tt["suggested"] == 47.5 and tt["mark"] == 39 and tt["provisional"]
+    assert tt.suggested == 47.5 and tt.mark == 39 and tt.provisional
 
 
 def test_a_marker_above_a_cap_is_asked_and_an_override_with_a_reason_stands():
@@ -148,11 +143,9 @@ def test_a_marker_above_a_cap_is_asked_and_an_override_with_a_reason_stands():
     marks = csv(**MANUAL)  # data_preparation 65, above the leak's cap of 49
     grade = combine(RUBRIC, CODE_FINDINGS + leak, marks, on_time(), CAP)
     dp = by_key(grade)["data_preparation"]
-    assert (
-        dp["mark"] == 49 and dp["uncapped"] == 65 and dp["provisional"] and grade["status"] == "provisional"
-    )
-    asked = [a for a in grade["attention"] if a["flag"] == "Mark above an automatic cap"]
-    assert asked and "override: <reason>" in asked[0]["message"]
+    assert dp.mark == 49 and dp.uncapped == 65 and dp.provisional and grade.status == "provisional"
+    asked = [a for a in grade.attention if a.flag == "Mark above an automatic cap"]
+    assert asked and "override: <reason>" in asked[0].message
 
     marks[
         "data_preparation"
@@ -160,12 +153,12 @@ def test_a_marker_above_a_cap_is_asked_and_an_override_with_a_reason_stands():
     marks["data_preparation"].marker = "JS"
     grade = combine(RUBRIC, CODE_FINDINGS + leak, marks, on_time(), CAP)
     dp = by_key(grade)["data_preparation"]
-    assert dp["mark"] == 65 and not dp["provisional"] and dp["override"].startswith("The scaler is refitted")
-    assert dp["marker"] == "JS" and dp["caps"][0]["cap"] == 49 and grade["status"] == "final"
-    overridden = [a for a in grade["attention"] if a["flag"] == "Cap overridden by the marker"]
-    assert overridden and "Reason given: The scaler is refitted" in overridden[0]["message"]
+    assert dp.mark == 65 and not dp.provisional and dp.override.startswith("The scaler is refitted")
+    assert dp.marker == "JS" and dp.caps[0]["cap"] == 49 and grade.status == "final"
+    overridden = [a for a in grade.attention if a.flag == "Cap overridden by the marker"]
+    assert overridden and "Reason given: The scaler is refitted" in overridden[0].message
     # (20*65 + 20*72 + 20*58 + 10*70 + 30*61) / 100 = 64.3: the marker's mark is in the overall
-    assert grade["overall"]["exact"] == pytest.approx(64.3)
+    assert grade.overall.exact == pytest.approx(64.3)
 
 
 def test_accept_confirms_the_suggested_mark():
@@ -173,8 +166,8 @@ def test_accept_confirms_the_suggested_mark():
     marks["code"] = ManualMark("code", None, "", CSV_SOURCE, "marks.csv", accept_suggestion=True)
     grade = combine(RUBRIC, CODE_FINDINGS, marks, on_time(), CAP)
     code = by_key(grade)["code"]
-    assert code["mark"] == 68.5 and code["source"] == "confirmed" and not code["provisional"]
-    assert grade["status"] == "final" and grade["overall"]["mark"] == 64
+    assert code.mark == 68.5 and code.source == "confirmed" and not code.provisional
+    assert grade.status == "final" and grade.overall.mark == 64
 
 
 @pytest.mark.parametrize(
@@ -193,11 +186,11 @@ def test_late_penalties(submitted, policy, expected_mark, state):
     lateness = assess_lateness(policy, DEADLINE, submitted)
     assert lateness.state == state
     grade = combine(RUBRIC, CODE_FINDINGS, csv(**MANUAL), lateness, policy)
-    assert grade["overall"]["before_late"] == pytest.approx(64.3)
-    assert grade["overall"]["mark"] == expected_mark
+    assert grade.overall.before_late == pytest.approx(64.3)
+    assert grade.overall.mark == expected_mark
     if state == "late" and policy.kind != "none":
-        assert grade["overall"]["late_penalty"]
-        assert any(a["flag"] == "Late submission" for a in grade["attention"])
+        assert grade.overall.late_penalty
+        assert any(a.flag == "Late submission" for a in grade.attention)
 
 
 def test_late_with_an_extension_and_timezones():
@@ -210,16 +203,16 @@ def test_late_with_an_extension_and_timezones():
 def test_unknown_submission_time_is_never_silently_on_time():
     lateness = assess_lateness(CAP, DEADLINE, None)
     grade = combine(RUBRIC, CODE_FINDINGS, csv(**MANUAL), lateness, CAP)
-    assert lateness.state == "unknown" and grade["status"] == "provisional"
-    assert "Lateness: the submission time is unknown" in grade["provisional_parts"]
+    assert lateness.state == "unknown" and grade.status == "provisional"
+    assert "Lateness: the submission time is unknown" in grade.provisional_parts
     assert assess_lateness(CAP, None, None).state == "no-deadline"
 
 
 def test_could_not_run_findings_suggest_nothing():
     findings = [f("code.lint", "code", COULD_NOT_RUN, "ruff not available")]
     grade = combine(RUBRIC, findings, {}, on_time(), CAP)
-    assert by_key(grade)["code"]["suggested"] is None and by_key(grade)["code"]["mark"] is None
-    assert any(a["flag"] == "A check could not run" for a in grade["attention"])
+    assert by_key(grade)["code"].suggested is None and by_key(grade)["code"].mark is None
+    assert any(a.flag == "A check could not run" for a in grade.attention)
 
 
 def test_a_failed_run_is_flagged_once_not_again_for_each_check_it_left_unrun():
@@ -228,13 +221,13 @@ def test_a_failed_run_is_flagged_once_not_again_for_each_check_it_left_unrun():
     broke = f(
         "code.lint", "code", COULD_NOT_RUN, "The check could not run.", details={"error": "KeyError: 'x'"}
     )
-    flags = [a["flag"] for a in combine(RUBRIC, [run, unrun], {}, on_time(), CAP)["attention"]]
+    flags = [a.flag for a in combine(RUBRIC, [run, unrun], {}, on_time(), CAP).attention]
     assert flags == ["Failed run"]
     # a check that broke is not the run's consequence: the marker still hears of it
-    flags = [a["flag"] for a in combine(RUBRIC, [run, unrun, broke], {}, on_time(), CAP)["attention"]]
+    flags = [a.flag for a in combine(RUBRIC, [run, unrun, broke], {}, on_time(), CAP).attention]
     assert sorted(flags) == ["A check could not run", "Failed run"]
     # without a failed run, a check that could not run is flagged as before
-    assert [a["flag"] for a in combine(RUBRIC, [unrun], {}, on_time(), CAP)["attention"]] == [
+    assert [a.flag for a in combine(RUBRIC, [unrun], {}, on_time(), CAP).attention] == [
         "A check could not run"
     ]
 
@@ -389,4 +382,4 @@ def test_missing_or_unreadable_recordings_are_flagged_for_the_marker(tmp_path):
     assert [(x.check_id, x.status) for x in findings] == [("presentation.recording", COULD_NOT_RUN)]
     assert "could not be read automatically" in findings[0].message
     grade = combine(RUBRIC, findings, {}, on_time(), CAP)
-    assert any(a["flag"] == "Recording missing or unreadable" for a in grade["attention"])
+    assert any(a.flag == "Recording missing or unreadable" for a in grade.attention)

@@ -9,6 +9,7 @@ import json
 import pytest
 from pages_support import ARTIFACTS, QUERY, browser, cohort, external, watch  # noqa: F401 (fixtures)
 
+from autograder.grade.record import Grade, read_grade
 from autograder.grade.rubric import load_rubric
 from autograder.report.feedback import top_improvements
 
@@ -90,7 +91,7 @@ KNOWN = {
 
 
 def test_the_three_top_improvements_of_a_known_set_of_findings():
-    top = top_improvements(KNOWN, RUBRIC.bands)
+    top = top_improvements(Grade.from_json(KNOWN), RUBRIC.bands)
     # priority = weight x severity (fail 2, warn 1) / (1 + marks to the next band; 0 for a cap):
     #   test_tuning 20*2/1 = 40 (and test_ids 40, same criterion: one per criterion first)
     #   preprocessing_leak 20*1/3 = 6.7; baseline 20*1/6 = 3.3; code.lint 10*2/11 = 1.8; declaration 0
@@ -114,7 +115,7 @@ def test_the_three_top_improvements_of_a_known_set_of_findings():
     few = dict(
         KNOWN, findings=[f for f in KNOWN["findings"] if f["criterion"] in ("training_testing", "general")]
     )
-    assert [t["check_id"] for t in top_improvements(few, RUBRIC.bands)] == [
+    assert [t["check_id"] for t in top_improvements(Grade.from_json(few), RUBRIC.bands)] == [
         "protocol.test_ids",
         "protocol.test_tuning",
         "declaration.present",
@@ -123,20 +124,22 @@ def test_the_three_top_improvements_of_a_known_set_of_findings():
     overridden = json.loads(json.dumps(KNOWN))
     overridden["criteria"][2].update(mark=62, uncapped=None, override="the tuning was inside the folds")
     # the two training findings now 20*2/(1 + 8 to a First) = 4.4, below the leak's 6.7
-    assert [t["check_id"] for t in top_improvements(overridden, RUBRIC.bands)] == [
+    assert [t["check_id"] for t in top_improvements(Grade.from_json(overridden), RUBRIC.bands)] == [
         "protocol.preprocessing_leak",
         "protocol.test_ids",
         "practice.baseline",
     ]
     assert (
-        top_improvements({"criteria": KNOWN["criteria"], "findings": KNOWN["findings"][-1:]}, RUBRIC.bands)
+        top_improvements(
+            Grade.from_json({"criteria": KNOWN["criteria"], "findings": KNOWN["findings"][-1:]}), RUBRIC.bands
+        )
         == []
     )
 
 
 def test_the_page_shows_them_first(cohort):  # noqa: F811
     course, _, _ = cohort
-    grade = course.load_grade("cd5678")
+    grade = read_grade(course, "cd5678")
     page = course.feedback_page("cd5678").read_text(encoding="utf-8")
     expected = [t["check_id"] for t in top_improvements(grade, RUBRIC.bands)]
     # every criterion is marked: only the cap on the marker's Training and testing (39) and the finding of no
@@ -184,9 +187,9 @@ def test_a_limit_on_the_suggestion_is_explained(cohort):  # noqa: F811
     from autograder.report.feedback import render_feedback, suggestion_steps
 
     course, _, _ = cohort
-    grade = course.load_grade("ef9012")
-    code = next(c for c in grade["criteria"] if c["key"] == "code")
-    code["evidence"].append(
+    grade = read_grade(course, "ef9012")
+    code = next(c for c in grade.criteria if c.key == "code")
+    code.evidence.append(
         {
             "check_id": "code.annotation",
             "status": "fail",
@@ -196,7 +199,7 @@ def test_a_limit_on_the_suggestion_is_explained(cohort):  # noqa: F811
             "note": "Nothing in the notebook explains your 40 lines of code.",
         }
     )
-    code["evidence"].append(
+    code.evidence.append(
         {
             "check_id": "protocol.plausibility",
             "status": "fail",
