@@ -157,7 +157,7 @@ def precompute(
         except Exception as error:  # noqa: BLE001 - a spec the library refuses: computed as written
             done.failed.append(f"{label}: {type(error).__name__}: {error}"[:300])
             continue
-        if module.read_entry(str(cache_dir), key) is not None:
+        if Path(module.entry_path(str(cache_dir), key)).is_file():  # written whole or not at all
             done.reused.append(label)
         else:
             parts = max(1, workers)
