@@ -21,8 +21,9 @@ guard. `spec` (the CheckSpec) builds the check's findings: `spec.finding(status,
 advice="", visibility=..., details=None)`; a check declared `visibility=MARKER` makes marker-only
 findings (could-not-run ones included) unless it says otherwise.
 
-`run_checks(ctx)` runs them all, in the order of the report; a check that raises becomes a
-COULD_NOT_RUN finding naming it, never a pass. `check_submission(course, student_id, assignment)`
+`run_checks(ctx)` runs them all, in the order of the report (the order in which autograder.findings
+declares their ids, whichever module declares a check); a check that raises becomes a COULD_NOT_RUN
+finding naming it, never a pass. `check_submission(course, student_id, assignment)`
 is what the grading engine calls after executing a submission.
 """
 
@@ -48,7 +49,7 @@ from autograder.checks.needs import (
     TRUTH,
     Need,
 )
-from autograder.findings import CHECKS, FindingKind, kind, make
+from autograder.findings import CHECKS, KINDS, FindingKind, kind, make
 from autograder.records import CHECKED, COULD_NOT_RUN, MARKER, STUDENT, Finding
 
 CheckFunction = Callable[["CheckContext", "CheckSpec"], list[Finding]]  # noqa: F821
@@ -137,13 +138,23 @@ def check(check_id: str, needs: tuple[Need, ...] = (), visibility: str = STUDENT
             raise ValueError(f"check {check_id} registered twice")
         doc = (function.__doc__ or "").strip().split("\n")[0]
         REGISTRY[check_id] = CheckSpec(declared, function, tuple(needs), visibility, doc)
+        _in_report_order(REGISTRY)
         return function
 
     return wrap
 
 
+def _in_report_order(checks: dict[str, CheckSpec]) -> None:
+    """Keep the registry in the report's order, the order in which the registry of findings
+    (autograder.findings) declares the ids, whichever module declares a check and whenever."""
+    position = {finding_id: n for n, finding_id in enumerate(KINDS)}
+    ordered = sorted(checks.items(), key=lambda item: position[item[0]])
+    checks.clear()
+    checks.update(ordered)
+
+
 def _load_all():
-    # Importing the modules declares their checks (in this order, which is the report order).
+    # Importing the modules declares their checks (autograder.checks.protocol imports its own).
     from autograder.checks import code, declaration, leaderboard, practice, protocol  # noqa: F401
 
 

@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from autograder.checks.analysis import NotebookAnalysis
-from autograder.checks.dataflow import DataFlow
+from autograder.checks.dataflow.interpreter import DataFlow
 from autograder.checks.notebook import Notebook, NotebookError, read_notebook
 from autograder.course.challenges import Catalogue, Challenge
 from autograder.layout import ALLOCATION_FILE, RESULTS_FILE, TRACE_FILE
@@ -323,8 +323,8 @@ class CheckContext:
 
     @cached_property
     def flow(self):
-        """Where the data go in the student's code (autograder.checks.dataflow.DataFlow); None when
-        the code cannot be read."""
+        """Where the data go in the student's code (autograder.checks.dataflow.interpreter.DataFlow);
+        None when the code cannot be read."""
         return DataFlow(self.analysis) if self.analysis is not None else None
 
     @property

@@ -813,7 +813,7 @@ print(mean_absolute_error(y_test, pipe.predict(X_test)))
 
 def test_code_the_analysis_gives_up_on_is_a_warning_not_a_pass(tmp_path, monkeypatch):
     """Past its budget the analysis stops; a scaler fitted in the code it did not reach is left to the marker."""
-    from autograder.checks.dataflow import DataFlow
+    from autograder.checks.dataflow.interpreter import DataFlow
 
     monkeypatch.setattr(DataFlow, "BUDGET", 40)  # the whole notebook takes about 60 steps
     path = tmp_path / "submission.ipynb"
