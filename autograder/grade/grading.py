@@ -270,6 +270,7 @@ def grade_submission(
         # numbered as the student counts their cells (from 1, papermill's injected cell not counted)
         cells_failed=[c.number or c.index + 1 for c in record.cells if c.status not in ("completed",)],
         first_error=first_error,
+        feature_cache=record.environment.get("feature_cache") or None,
     )
     grade.results, grade.results_error = score, results_error
     grade.presentation, grade.comments = talk_facts, comments

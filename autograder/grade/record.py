@@ -148,6 +148,9 @@ class RunSummary:
     notebook: str | None = None  # the executed notebook's file name in the execution folder
     cells_failed: list[int] = field(default_factory=list)  # as the student counts their cells
     first_error: dict[str, Any] | None = None  # {"cell", "ename", "evalue", "traceback"}
+    # what the kernel read from the cohort's featurisation cache ({"served", "seconds_saved", "not_served"});
+    # written only when it read something (grade.json of a run without the cache is as before)
+    feature_cache: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: JSON) -> RunSummary:
@@ -235,7 +238,7 @@ class Grade:
             "challenge": self.challenge,
             "task": self.task,
             "execution": self.execution,
-            "run": asdict(self.run),
+            "run": {k: v for k, v in asdict(self.run).items() if k != "feature_cache" or v},
             "results": self.results,
             "results_error": self.results_error,
             "presentation": self.presentation,

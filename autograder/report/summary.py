@@ -294,7 +294,18 @@ def build_summary(
     for group in attention_groups:  # a failed run counts once, not once per check it stopped
         for item in group["entries"]:
             flag_counts[item["flag"]] = flag_counts.get(item["flag"], 0) + 1
+    served = [
+        g.run.feature_cache
+        for g in grades.values()
+        if g.run.feature_cache and g.run.feature_cache.get("served")
+    ]
+    feature_cache = {
+        "submissions": len(served),
+        "entries": sum(int(u.get("served") or 0) for u in served),
+        "cpu_seconds_saved": round(sum(float(u.get("seconds_saved") or 0) for u in served)),
+    }
     return {
+        "feature_cache": feature_cache,
         "course_name": course.config.course_name,
         "course_id": course.config.course_id,
         "assignment": assignment,

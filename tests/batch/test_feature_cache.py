@@ -262,9 +262,7 @@ def test_a_cohort_reads_one_featurisation_and_a_hostile_notebook_changes_nothing
         execution={"cell_timeout": 300, "timeout": 600, "memory_limit": '"3G"'},
     )
     course = Course.open(course_dir)
-    summary = batch.grade(
-        course, batch.GradeOptions(progress=False, run_grading=False), console=Console(file=io.StringIO())
-    )
+    summary = batch.grade(course, batch.GradeOptions(progress=False), console=Console(file=io.StringIO()))
     assert summary.featurised is not None and summary.featurised.computed == [
         "ElementProperty.magpie on matbench_expt_gap"
     ]
@@ -284,6 +282,10 @@ def test_a_cohort_reads_one_featurisation_and_a_hostile_notebook_changes_nothing
         and "written" not in executed.split("attempts:")[1].split("\\n")[0]
     )
     assert _tree_digest(cache) == stored  # nothing the hostile notebook did reached the cache
+    # the markers' summary says what the cache saved; the students' pages say nothing of it
+    page = course.summary_page(ASSIGNMENT).read_text()
+    assert "Featurised once for the cohort: 2 submissions read 9208 feature rows" in page
+    assert "Featurised once" not in course.feedback_page("ann", ASSIGNMENT).read_text()
 
     with_cache = {s: _results(course, s) for s in records}
     again = batch.grade(
