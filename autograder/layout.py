@@ -20,7 +20,7 @@ artefact. No other module spells a file name (a test greps for it).
     reports/<assignment>/moderation.html moderation_sample.csv         report: markers only
     autograded/.grade-<assignment>.lock                                one batch at a time
     autograded/.cache/   figures/<sha256>.png   pages/ gradebook/ plans/<assignment>/<student>.sha256
-                         features/<sha256>.pkl: featurisations computed once for the cohort
+                         features/<task>/<sha256>.pkl: featurisations computed once for the cohort
                          content-addressed: what a figure, a page or a gradebook entry was drawn
                          from, and the cache key each submitted notebook was sanitised to, so that a
                          re-grade redoes only what changed (delete it to redo all)

@@ -274,11 +274,13 @@ def _feature_binds(settings: EngineSettings) -> dict[str, Path]:
     return {sb.SANDBOX_FEATURES: Path(settings.feature_cache).resolve()}
 
 
-def _feature_cache_inside(settings: EngineSettings) -> str:
-    """Where the kernel finds the featurisation cache ("" for none)."""
+def _feature_cache_inside(settings: EngineSettings, task: str) -> str:
+    """Where the kernel finds its task's featurisations ("" for none): one folder a task, since an entry
+    is named by the featuriser alone."""
     if not settings.feature_cache or not Path(settings.feature_cache).is_dir():
         return ""
-    return sb.SANDBOX_FEATURES if settings.use_bwrap else str(Path(settings.feature_cache).resolve())
+    root = sb.SANDBOX_FEATURES if settings.use_bwrap else str(Path(settings.feature_cache).resolve())
+    return f"{root}/{task}"
 
 
 def _clear(folder: Path) -> None:
@@ -496,7 +498,7 @@ def _execute(
         "nonce": nonce,
         "trace_path": trace_inner,
         "max_cell_output": settings.max_cell_output,
-        "feature_cache": _feature_cache_inside(settings),
+        "feature_cache": _feature_cache_inside(settings, job.task),
     }
     with open(log_path, "w", encoding="utf-8") as log:
         log.write(

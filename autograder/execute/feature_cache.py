@@ -143,7 +143,8 @@ class Precomputed:
 def precompute(
     cache_dir: Path, wanted: list[tuple[FeaturiserSpec, str]], data_dir: str, workers: int = 1, progress=None
 ) -> Precomputed:
-    """Compute every (featuriser, task) not yet in the cache, each split over `workers` processes.
+    """Compute every (featuriser, task) not yet in the cache (cache_dir/<task>/), each split over `workers`
+    processes.
     `progress(label, done, total)` is told as each entry finishes. A featuriser that cannot be built
     is reported, not raised: the notebooks then compute it as written."""
     module = features_module()
@@ -157,7 +158,8 @@ def precompute(
         except Exception as error:  # noqa: BLE001 - a spec the library refuses: computed as written
             done.failed.append(f"{label}: {type(error).__name__}: {error}"[:300])
             continue
-        if Path(module.entry_path(str(cache_dir), key)).is_file():  # written whole or not at all
+        task_dir = str(cache_dir / task)  # an entry is named by its featuriser: one folder a task
+        if Path(module.entry_path(task_dir, key)).is_file():  # written whole or not at all
             done.reused.append(label)
         else:
             parts = max(1, workers)
@@ -175,7 +177,7 @@ def precompute(
             except Exception as error:  # noqa: BLE001 - e.g. the data set missing: computed as written
                 done.failed.append(f"{label}: {type(error).__name__}: {error}"[:300])
                 continue
-            module.write_entry(str(cache_dir), key, label, rows, cpu)
+            module.write_entry(task_dir, key, label, rows, cpu)
             done.computed.append(label)
             done.cpu_seconds += cpu
         if progress is not None:

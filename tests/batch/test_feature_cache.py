@@ -162,6 +162,24 @@ def test_the_featurisers_a_notebook_builds_are_found_from_its_code():
     ]
 
 
+def test_one_featuriser_on_two_challenges_keeps_an_entry_for_each(tmp_path, shared_data):
+    """An entry is named by its featuriser: the cohort's challenges each have their own folder, so the
+    second challenge's precomputation neither finds the first's entry nor replaces it."""
+    from autograder.execute.feature_cache import precompute
+
+    spec = _spec("Stoichiometry", "", ())
+    tasks = ["matbench_phonons", "matbench_expt_gap"]
+    done = precompute(tmp_path, [(spec, task) for task in tasks], "", workers=1)
+    assert done.computed == [f"Stoichiometry() on {task}" for task in tasks] and done.reused == []
+    key = FEATURES.featuriser_key(spec.build())
+    for task in tasks:
+        entry = FEATURES.read_entry(str(tmp_path / task), key)
+        wanted = {FEATURES.input_key(v) for v in _inputs(task, spec.on_compositions, spec.on_formulas)}
+        assert entry is not None and set(entry["rows"]) == wanted, task
+    again = precompute(tmp_path, [(spec, task) for task in tasks], "", workers=1)
+    assert again.computed == [] and len(again.reused) == 2
+
+
 # --- a cohort through the sandbox -------------------------------------------------------------------
 
 MAGPIE_MANY = """\
