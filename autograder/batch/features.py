@@ -22,7 +22,7 @@ from autograder.checks.featurisers import featurisers_in
 from autograder.execute.engine import sandbox_parameters
 from autograder.execute.environment import course_packages, fingerprint, requirements_path
 from autograder.execute.feature_cache import FeaturiserSpec, Precomputed, precompute
-from autograder.intake import inspect_submission
+from autograder.intake import Submission, inspect_submission
 from autograder.records import EXECUTED, FAILED
 
 SHARED_BY = 2  # a featuriser is computed for the cohort when this many of a challenge's notebooks build it
@@ -32,15 +32,13 @@ def cache_enabled(plan: BatchPlan) -> bool:
     return plan.options.feature_cache and plan.course.config.features.cache and not plan.options.no_execute
 
 
-def _will_run(plan: BatchPlan, student: str, shared: str) -> bool:
-    """As planning.plan_each decides, without sanitising: the notebook is new, changed or forced."""
+def _will_run(plan: BatchPlan, student: str, sub: Submission, shared: str) -> bool:
+    """As planning.plan_each decides, without sanitising: the (readable) submission `sub` is new,
+    changed or forced."""
     course, assignment = plan.course, plan.assignment
     existing = course.load_record(student, assignment)
     if plan.options.force or existing is None or existing.status not in (EXECUTED, FAILED):
         return True
-    sub = inspect_submission(course, student, assignment)
-    if not sub.ok:
-        return False
     letter = plan.allocation.get(student)
     digest = preparation_digest(shared, sub.folder / sub.notebook, sandbox_parameters(plan.settings, letter))
     key = remembered_cache_key(course, student, assignment, digest)
@@ -58,10 +56,10 @@ def wanted_featurisers(plan: BatchPlan) -> list[tuple[FeaturiserSpec, str]]:
     tasks: list[str] = []
     for student in plan.students:
         letter = plan.allocation.get(student)
-        if letter is None or not _will_run(plan, student, shared):
+        if letter is None:
             continue
-        sub = inspect_submission(course, student, assignment)
-        if not sub.ok:
+        sub = inspect_submission(course, student, assignment)  # once: it reads the submission's folder
+        if not sub.ok or not _will_run(plan, student, sub, shared):
             continue
         try:
             cells = json.loads((sub.folder / sub.notebook).read_text(encoding="utf-8")).get("cells", [])
