@@ -4,7 +4,6 @@ laptop screen, screenshots kept in test-artifacts/; and a student's page holds n
 student, no marker-only finding and no path of the grading machine."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,21 +16,11 @@ from grading_support import (
     good_findings,
     make_course,
 )
+from pages_support import ARTIFACTS, browser, watch  # noqa: F401 - browser is a fixture
 
 from autograder.grade.grading import grade_cohort
 from autograder.report.cohort import write_cohort_reports
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 LAPTOP = {"width": 1366, "height": 768}
 
 MARKS = """student_id,criterion,mark,comment
@@ -99,24 +88,9 @@ def cohort(tmp_path_factory):
     return course, result, reports
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make system-packages` (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def open_page(browser, path: Path, shot: str) -> dict:
+def open_page(browser, path: Path, shot: str) -> dict:  # noqa: F811
     page = browser.new_page(viewport=LAPTOP)
-    errors, requests = [], []
-    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: requests.append(r.url))
+    seen = watch(page)
     page.goto(path.as_uri(), wait_until="load")
     charts = page.eval_on_selector_all(
         "figure.chart img",
@@ -128,7 +102,7 @@ def open_page(browser, path: Path, shot: str) -> dict:
     page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
     text = page.inner_text("body")
     page.close()
-    return {"errors": errors, "requests": requests, "charts": charts, "width": width, "text": text}
+    return {**seen, "charts": charts, "width": width, "text": text}
 
 
 def assert_clean(view, path):
@@ -139,7 +113,7 @@ def assert_clean(view, path):
     assert view["width"] <= LAPTOP["width"]  # no horizontal scrolling on a laptop
 
 
-def test_feedback_pages_in_chromium(cohort, browser):
+def test_feedback_pages_in_chromium(cohort, browser):  # noqa: F811
     course, _, _ = cohort
     expected = {
         "ab1234": {"chart-leaderboard", "chart-parity", "chart-seen-unseen"},
@@ -164,7 +138,7 @@ def test_feedback_pages_in_chromium(cohort, browser):
     assert "could not be scored" in failed and "no results file was written" in failed
 
 
-def test_summary_in_chromium(cohort, browser):
+def test_summary_in_chromium(cohort, browser):  # noqa: F811
     course, result, reports = cohort
     path = reports.summary_path
     assert path == course.root / "reports" / ASSIGNMENT / "summary.html"
