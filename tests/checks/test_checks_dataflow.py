@@ -45,6 +45,13 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_
 RF = """from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import mean_absolute_error
 """
+# a forest fitted on the training part and scored on the test part of the SPLIT
+RF_ON_THE_SPLIT = (
+    RF
+    + """model = RandomForestRegressor().fit(X_train, y_train)
+print(mean_absolute_error(y_test, model.predict(X_test)))
+"""
+)
 
 MATBENCH = """from matbench.bench import MatbenchBenchmark
 
@@ -251,10 +258,7 @@ y = data["gap expt"]
 X = MinMaxScaler().fit_transform(X)
 """,
         SPLIT,
-        RF
-        + """model = RandomForestRegressor().fit(X_train, y_train)
-print(mean_absolute_error(y_test, model.predict(X_test)))
-""",
+        RF_ON_THE_SPLIT,
     )
     assert found.status == "fail", found.message
     assert "MinMaxScaler" in found.message and 'read_csv("expt_gap.csv")' in found.message
@@ -272,10 +276,7 @@ X = StandardScaler().fit_transform(features.drop(columns=["target"]))
 y = features["target"]
 """,
         SPLIT,
-        RF
-        + """model = RandomForestRegressor().fit(X_train, y_train)
-print(mean_absolute_error(y_test, model.predict(X_test)))
-""",
+        RF_ON_THE_SPLIT,
     )
     assert found.status == "fail", found.message
     assert "split into training and test parts only later" in found.message
@@ -312,10 +313,7 @@ coords = PCA(n_components=2).fit_transform(X)
 plt.scatter(coords[:, 0], coords[:, 1], c=y, s=3)
 """,
         SPLIT,
-        RF
-        + """model = RandomForestRegressor().fit(X_train, y_train)
-print(mean_absolute_error(y_test, model.predict(X_test)))
-""",
+        RF_ON_THE_SPLIT,
     )
     assert found.status == "warn", found.message
     assert "PCA" in found.message
@@ -415,10 +413,7 @@ def scale_group(group):
 X_scaled = X.groupby(df["comp"].astype(str)).apply(scale_group)
 """,
         SPLIT.replace("train_test_split(X,", "train_test_split(X_scaled,"),
-        RF
-        + """model = RandomForestRegressor().fit(X_train, y_train)
-print(mean_absolute_error(y_test, model.predict(X_test)))
-""",
+        RF_ON_THE_SPLIT,
     )
     assert found.status == "warn", found.message
 
