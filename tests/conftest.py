@@ -49,25 +49,3 @@ def course_dir(tmp_path) -> Path:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, root / name)
     return root
-
-
-# The longest test files first (measured with --durations on 2 cores): `make test` hands each worker a
-# file at a time in collection order, so a long file collected last would run on alone at the end.
-LONGEST_FIRST = (
-    "end_to_end/test_demo.py",
-    "checks/test_checks_corpus.py",
-    "batch/test_feature_cache.py",
-    "selfcheck/test_selfcheck_reference.py",
-    "batch/test_batch_faults_signals.py",
-    "batch/test_engine_resume.py",
-    "batch/test_engine_cohort.py",
-    "batch/test_engine_batch.py",
-)
-
-
-def pytest_collection_modifyitems(items) -> None:
-    def rank(item) -> int:
-        path = Path(str(item.fspath)).relative_to(TESTS).as_posix()
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the tests of a file keep their order
