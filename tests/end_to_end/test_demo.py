@@ -2,7 +2,7 @@
 example students is graded through the real pipeline (sandboxed papermill runs on the offline data), and
 what it writes is what the README says it writes, with the verdicts each example student was made for.
 
-Slow: about two minutes on 2 cores."""
+Slow: about five minutes on 2 cores."""
 
 from __future__ import annotations
 
