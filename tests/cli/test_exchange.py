@@ -94,7 +94,10 @@ def _student_python(unix: bool) -> tuple[list[str], dict]:
         return [sys.executable], env
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    return [shutil.which(version, path=SYSTEM_PATH) or version], {**env, "PYTHONPATH": os.pathsep.join(sorted(paths))}
+    return [shutil.which(version, path=SYSTEM_PATH) or version], {
+        **env,
+        "PYTHONPATH": os.pathsep.join(sorted(paths)),
+    }
 
 
 def _executable_by_others(path: Path) -> bool:
