@@ -34,10 +34,18 @@ from pathlib import Path
 from autograder.course.allocation import STUDENT_ID
 from autograder.course.sizes import format_size, parse_size
 from autograder.errors import UserError
-from autograder.layout import CONFIG_FILE, SUBMISSION_FILE, SUBMITTED, TIMESTAMP_FILE, is_recording
+from autograder.layout import (
+    CONFIG_FILE,
+    SUBMISSION_FILE,
+    SUBMISSION_SECRET_FILE,
+    SUBMITTED,
+    TIMESTAMP_FILE,
+    is_recording,
+)
 from autograder.records import INTAKE_ERROR, ExecutionRecord, write_json_atomic
 
-IGNORED_NAMES = {TIMESTAMP_FILE, SUBMISSION_FILE, ".DS_Store", "Thumbs.db"}
+# nbgrader's own files of a submission (and the desktop's): never a file handed in
+IGNORED_NAMES = {TIMESTAMP_FILE, SUBMISSION_FILE, SUBMISSION_SECRET_FILE, ".DS_Store", "Thumbs.db"}
 _BB_FILE = re.compile(
     r"^(?P<prefix>.+?)_attempt_(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})"
     r"(?:(?P<receipt>\.txt)|_(?P<name>.+))$"

@@ -19,6 +19,14 @@ artefact. No other module spells a file name (a test greps for it).
     reports/<assignment>/similarity.json similarity.html               similarity: markers only
     reports/<assignment>/moderation.html moderation_sample.csv         report: markers only
     autograded/.grade-<assignment>.lock                                one batch at a time
+    submitted/<student>/<assignment>/submission_secret.txt             nbgrader's exchange: the key
+                                                                       of the submission's feedback
+
+nbgrader's exchange (its Exchange.root, `[course] exchange`), whose layout is nbgrader's:
+
+    <root>/<course_id>/outbound/<assignment>/      what students fetch (`autograder release --exchange`)
+    <root>/<course_id>/inbound/<student>+<assignment>+<timestamp>+<random>/   what they submit
+    <root>/<course_id>/feedback/<hash>.html        a student's page, named by their submission's secret
     autograded/.cache/   figures/<sha256>.png   pages/ gradebook/ plans/<assignment>/<student>.sha256
                          features/<task>/<sha256>.pkl: featurisations computed once for the cohort
                          content-addressed: what a figure, a page or a gradebook entry was drawn
@@ -75,6 +83,9 @@ SOURCE, RELEASE, SUBMITTED, AUTOGRADED, FEEDBACK, REPORTS, EXPORT = (
 
 # --- intake ------------------------------------------------------------------------------------------
 TIMESTAMP_FILE = "timestamp.txt"  # nbgrader's submission time
+# What `nbgrader submit` writes beside the notebook: the secret that names the submission's feedback
+# in the exchange (only the student who submitted holds it, in their nbgrader cache)
+SUBMISSION_SECRET_FILE = "submission_secret.txt"
 SUBMISSION_FILE = "submission.json"
 # Presentation recordings (and slides) handed in with a notebook: kept for the marker, never copied
 # into the sandbox; their length is checked when grading.
@@ -130,6 +141,28 @@ SIMILARITY_PAGE = "similarity.html"
 NOTEBOOK_PAGE = "notebook.html"  # report: the student's own cells as the grader ran them
 MODERATION_PAGE = "moderation.html"  # report: markers only
 MODERATION_SAMPLE_FILE = "moderation_sample.csv"  # the list a second marker works from
+
+# --- nbgrader's exchange (Exchange.root) -------------------------------------------------------------
+EXCHANGE_OUTBOUND, EXCHANGE_INBOUND, EXCHANGE_FEEDBACK = "outbound", "inbound", "feedback"
+EXCHANGE_PAGE_SUFFIX = ".html"  # a released page: <notebook name without .ipynb>.html, as nbgrader's
+
+
+def exchange_course_dir(root: Path | str, course_id: str) -> Path:
+    """<Exchange.root>/<course_id>: the course's folder in nbgrader's exchange."""
+    return Path(root) / course_id
+
+
+def exchange_outbound_dir(root: Path | str, course_id: str, assignment: str) -> Path:
+    return exchange_course_dir(root, course_id) / EXCHANGE_OUTBOUND / assignment
+
+
+def exchange_inbound_dir(root: Path | str, course_id: str) -> Path:
+    return exchange_course_dir(root, course_id) / EXCHANGE_INBOUND
+
+
+def exchange_feedback_dir(root: Path | str, course_id: str) -> Path:
+    return exchange_course_dir(root, course_id) / EXCHANGE_FEEDBACK
+
 
 # The grader's files of an execution folder: never taken from a submission.
 ENGINE_FILES = frozenset({RESULT_FILE, LOG_FILE, TRACE_FILE})
@@ -277,6 +310,15 @@ class CourseLayout:
 
     def submission_path(self, student_id: str, assignment: str | None = None) -> Path:
         return self.submitted_dir(student_id, assignment) / SUBMISSION_FILE
+
+    def submission_secret_path(self, student_id: str, assignment: str | None = None) -> Path:
+        """What `nbgrader submit` wrote with the submission (absent when it came another way)."""
+        return self.submitted_dir(student_id, assignment) / SUBMISSION_SECRET_FILE
+
+    def exchange_page(self, student_id: str, notebook: str, assignment: str | None = None) -> Path:
+        """feedback/<student>/<assignment>/<notebook>.html, where nbgrader's release_feedback takes a
+        page from (in a staging course folder: autograder.course.exchange)."""
+        return self.feedback_dir(student_id, assignment) / (Path(notebook).stem + EXCHANGE_PAGE_SUFFIX)
 
     def staging_dir(self, student_id: str, assignment: str | None = None) -> Path:
         return staging_dir(self.root, student_id, self._a(assignment))

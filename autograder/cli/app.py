@@ -30,6 +30,7 @@ TERM_ORDER = (
     "report",
     "similarity",
     "export",
+    "release-feedback",
     "demo",
 )
 
@@ -113,6 +114,13 @@ CourseOption = typer.Option(
 )
 JsonOption = typer.Option(False, "--json", help="Print the outcome as JSON (stable keys, see the README).")
 QuietOption = typer.Option(False, "--quiet", "-q", help="Print only problems.")
+ExchangeOption = typer.Option(
+    None,
+    "--exchange",
+    metavar="DIR",
+    help="nbgrader's exchange (its Exchange.root) to use (default: exchange under [course] in "
+    "autograder.toml, if set).",
+)
 
 
 def _course(course_dir: Path | None):

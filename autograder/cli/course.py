@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from autograder.cli.app import CourseOption, _course, app
+from autograder.cli.app import CourseOption, ExchangeOption, _course, app
 from autograder.errors import UserError
 from autograder.layout import ALLOCATION_FILE, CONFIG_FILE, EXAMPLE_ROSTER_FILE
 
@@ -45,15 +45,26 @@ def init(
 @app.command()
 def release(
     assignment: str | None = typer.Argument(None, help="Assignment (default: the course's)."),
+    exchange: Path | None = ExchangeOption,
     course: Path | None = CourseOption,
 ):
-    """Generate the student version (release/) from source/ with nbgrader."""
+    """Generate the student version (release/) from source/ with nbgrader; with an exchange (--exchange,
+    or [course] exchange), publish it there too for `nbgrader fetch_assignment`."""
+    from autograder.course.exchange import configured, exchange_for, publish_release
     from autograder.course.release import release as do_release
 
     the_course = _course(course)
     assignment = the_course.check_assignment(assignment)
+    # the exchange's settings (its folder, the course id) are checked before anything is written
+    target = exchange_for(the_course, exchange) if configured(the_course, exchange) else None
     for path in do_release(the_course, assignment):
         typer.echo(f"released {path}")
+    if target is not None:
+        outbound = publish_release(the_course, assignment, target)
+        typer.echo(
+            f"published to nbgrader's exchange: {outbound} ({len(list(outbound.iterdir()))} file(s); course "
+            f"'{target.course_id}': students run `nbgrader fetch_assignment {assignment}`)"
+        )
 
 
 @app.command()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from autograder.cli.app import CourseOption, JsonOption, QuietOption, _course, app, emit_json
+from autograder.cli.app import CourseOption, ExchangeOption, JsonOption, QuietOption, _course, app, emit_json
+from autograder.errors import UserError
 from autograder.grade.record import ERROR, FINAL
 from autograder.layout import MARKS_FILE
 
@@ -28,19 +29,34 @@ def collect(
     force: bool = typer.Option(
         False, "--force", help="Replace submissions already collected, even if newer."
     ),
+    exchange: Path | None = ExchangeOption,
     as_json: bool = JsonOption,
     quiet: bool = QuietOption,
     course: Path | None = CourseOption,
 ):
-    """Take in submissions (nbgrader's submitted/ folder, or a Blackboard zip) and check each can be graded."""
+    """Take in submissions (nbgrader's exchange with nbgrader collect, when one is given or configured;
+    nbgrader's submitted/ folder; or a Blackboard zip) and check each can be graded."""
+    from autograder.course.exchange import collect_inbound, configured, exchange_for
     from autograder.intake import collect_submitted, collect_zip, no_submissions
 
     the_course = _course(course)
     assignment = the_course.check_assignment(assignment)
     ignored: list[str] = []
+    from_exchange = None
+    if zip_file is not None and exchange is not None:
+        raise UserError("--zip and --exchange: collect from one of them at a time.")
     if zip_file is not None:
         subs, ignored = collect_zip(the_course, zip_file, assignment, force=force)
     else:
+        if configured(the_course, exchange):
+            target = exchange_for(the_course, exchange)
+            collected = collect_inbound(the_course, assignment, target)
+            from_exchange = {
+                "root": str(target.root),
+                "course_id": target.course_id,
+                "new": collected.new,
+                "replaced": collected.replaced,
+            }
         if not the_course.submitted_students(assignment):
             raise no_submissions(the_course, assignment)
         subs = collect_submitted(the_course, assignment)
@@ -49,6 +65,7 @@ def collect(
         emit_json(
             {
                 "assignment": assignment,
+                "exchange": from_exchange,
                 "ready": len(good),
                 "intake_errors": len(subs) - len(good),
                 "ignored": ignored,
@@ -68,6 +85,13 @@ def collect(
             }
         )
         return
+    if from_exchange is not None and not quiet:
+        typer.echo(
+            f"From nbgrader's exchange {from_exchange['root']} (course '{from_exchange['course_id']}'): "
+            f"{len(from_exchange['new'])} new, {len(from_exchange['replaced'])} replaced by a later submission"
+            + (f" ({', '.join(from_exchange['replaced'])})" if from_exchange["replaced"] else "")
+            + "."
+        )
     for sub in subs:
         if quiet and sub.ok:
             continue

@@ -1,4 +1,5 @@
-"""Marks out of the course: the VLE export and the cohort's pages (autograder/report/)."""
+"""Marks out of the course: the VLE export, the cohort's pages (autograder/report/) and the students'
+pages back through nbgrader's exchange."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from autograder.cli.app import CourseOption, JsonOption, _course, app, emit_json
+from autograder.cli.app import CourseOption, ExchangeOption, JsonOption, _course, app, emit_json
 from autograder.errors import UserError
 from autograder.layout import AUTOGRADED, FEEDBACK
 
@@ -127,3 +128,39 @@ def report(
     for student, error in sorted(result.errors.items()):
         typer.echo(f"  {student}: page not written ({error})", err=True)
     raise typer.Exit(1 if result.errors else 0)
+
+
+@app.command("release-feedback")
+def release_feedback(
+    assignment: str | None = typer.Argument(None, help="Assignment (default: the course's)."),
+    exchange: Path | None = ExchangeOption,
+    include_provisional: bool = typer.Option(
+        False,
+        "--include-provisional",
+        help="Also release the pages of provisional marks (suggestions not confirmed by a marker).",
+    ),
+    as_json: bool = JsonOption,
+    course: Path | None = CourseOption,
+):
+    """Put each student's feedback page (with their notebook as the grader ran it) in nbgrader's exchange,
+    where `nbgrader fetch_feedback` gets it: only final marks, unless --include-provisional; never a page
+    for markers (reports/). Who is left out, and why, is listed."""
+    from autograder.course.exchange import exchange_for
+    from autograder.report.feedback_release import release_feedback as do_release
+
+    the_course = _course(course)
+    assignment = the_course.check_assignment(assignment)
+    target = exchange_for(the_course, exchange)
+    result = do_release(the_course, assignment, target, include_provisional=include_provisional)
+    if as_json:
+        emit_json(result.to_json(assignment, target))
+    else:
+        typer.echo(
+            f"{len(result.released)} feedback page(s) released to {target.feedback_dir} "
+            f"({', '.join(sorted(result.released))}): students run `nbgrader fetch_feedback {assignment}`."
+        )
+    if result.left_out and not as_json:
+        typer.echo(
+            f"{len(result.left_out)} left out: " + ", ".join(f"{s} ({why})" for s, why in result.left_out),
+            err=True,
+        )

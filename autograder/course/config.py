@@ -173,6 +173,10 @@ class CourseConfig:
     similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
     features: FeatureSettings = field(default_factory=FeatureSettings)
     rubric: str = ""  # path relative to the course root; default rubric/<assignment>.toml
+    # [course] exchange: nbgrader's exchange (its Exchange.root; relative to the course root) that
+    # `release`, `collect` and `release-feedback` use; "" = none (autograder.course.exchange)
+    exchange: str = ""
+    course_id_given: bool = field(default=False, repr=False)  # course_id set in autograder.toml
     case_sensitive_ids: bool = False  # [course]: are AB123 and ab123 two students? (default: one)
 
     @property
@@ -253,7 +257,8 @@ def load_config(course_dir: Path) -> CourseConfig:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: {error}. Fix the TOML syntax there.") from error
     course = data.pop("course", {})
-    for key in ("course_id", "course_name", "assignment", "rubric"):
+    config.course_id_given = "course_id" in course
+    for key in ("course_id", "course_name", "assignment", "rubric", "exchange"):
         if key in course:
             setattr(config, key, str(course.pop(key)))
     if "deadline" in course:
@@ -361,6 +366,21 @@ class Course(CourseLayout):
     @property
     def gradebook_url(self) -> str:
         return f"sqlite:///{self.gradebook_path}"
+
+
+def nbgrader_course_settings(root: Path | str) -> dict:
+    """What the course's nbgrader_config.py sets under `CourseDirectory` (db_url, course_id...), as
+    nbgrader reads it; {} when there is no such file. A file that does not load is an error naming it."""
+    config_file = Path(root) / NBGRADER_CONFIG_FILE
+    if not config_file.exists():
+        return {}
+    from traitlets.config.loader import PyFileConfigLoader  # only the commands that talk to nbgrader
+
+    try:
+        config = PyFileConfigLoader(config_file.name, path=str(root)).load_config()
+    except Exception as error:  # a broken config is nbgrader's error to report; say where
+        raise ConfigError(f"{config_file} could not be read ({error}).") from error
+    return dict(config.get("CourseDirectory", {}))
 
 
 def closest(name: str, known, cutoff: float = 0.6) -> str:

@@ -42,6 +42,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+from autograder.course.config import ConfigError, nbgrader_course_settings
 from autograder.errors import UserError
 from autograder.grade.marks import (
     FIRST,
@@ -80,19 +81,14 @@ def nbgrader_settings(course) -> tuple[str, str]:
     """(db_url, course_id) as nbgrader sees them: from the course's nbgrader_config.py, with a
     relative SQLite path taken relative to the course root; defaults otherwise."""
     url, course_id = course.gradebook_url, course.config.course_id
-    config_file = Path(course.root) / "nbgrader_config.py"
-    if config_file.exists():
-        from traitlets.config.loader import PyFileConfigLoader
-
-        try:
-            config = PyFileConfigLoader(config_file.name, path=str(course.root)).load_config()
-        except Exception as error:  # a broken config is nbgrader's error to report; say where
-            raise GradebookError(f"{config_file} could not be read ({error}).") from error
-        directory = config.get("CourseDirectory", {})
-        if directory.get("db_url"):
-            url = str(directory["db_url"])
-        if directory.get("course_id"):
-            course_id = str(directory["course_id"])
+    try:
+        directory = nbgrader_course_settings(course.root)
+    except ConfigError as error:
+        raise GradebookError(str(error)) from error
+    if directory.get("db_url"):
+        url = str(directory["db_url"])
+    if directory.get("course_id"):
+        course_id = str(directory["course_id"])
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         url = prefix + str((Path(course.root) / url[len(prefix) :]).resolve())

@@ -99,6 +99,16 @@ def course(course_dir) -> Path:
         (["export", "--format", "plian"], "Unknown export format 'plian'. Did you mean 'plain'?"),
         (["collect", "homework9"], "Unknown assignment 'homework9'"),
         (["release", "research_challenge_2"], "Did you mean 'research_challenge'?"),
+        (["release-feedback"], "No exchange configured for {root}: give --exchange DIR"),
+        (
+            ["release-feedback", "--exchange", "/nonexistent/x"],
+            "No graded submissions of 'research_challenge'",
+        ),
+        (["collect", "--zip", "a.zip", "--exchange", "/nonexistent/x"], "--zip and --exchange"),
+        (
+            ["collect", "--exchange", "/nonexistent/x"],
+            "Course 'MATE70026' is not in the exchange /nonexistent/x",
+        ),
     ],
 )
 def test_a_typo_is_an_error_with_the_closest_name_and_nothing_written(course, args, message):
@@ -214,3 +224,22 @@ def test_grade_with_a_mistyped_marks_file_leaves_no_lock(course):
     done = run("grade", "--no-execute", "--course", str(course))
     assert done.returncode == 2 and "line 2" in done.stderr and "Did you mean 'ab1234'?" in done.stderr
     assert snapshot(course) == before
+
+
+def test_the_exchange_needs_one_course_id(course):
+    """nbgrader's course id, else autograder.toml's; two different ones, or none, stop before anything."""
+    config = course / "autograder.toml"
+    config.write_text(config.read_text().replace('course_id = "MATE70026"', 'course_id = "MATE99999"'))
+    before = snapshot(course)
+    done = run("release", "--exchange", str(course.parent / "exchange"), "--course", str(course))
+    assert done.returncode == 2 and "Two course ids" in done.stderr and "MATE99999" in done.stderr
+    config.write_text(config.read_text().replace('course_id = "MATE99999"\n', ""))
+    nbgrader = course / "nbgrader_config.py"
+    nbgrader.write_text(nbgrader.read_text().replace('c.CourseDirectory.course_id = "MATE70026"\n', ""))
+    before = snapshot(course)
+    done = run("collect", "--exchange", str(course.parent / "exchange"), "--course", str(course))
+    assert (
+        done.returncode == 2
+        and "No course id for nbgrader's exchange: set c.CourseDirectory.course_id" in done.stderr
+    )
+    assert snapshot(course) == before and not (course.parent / "exchange").exists()
