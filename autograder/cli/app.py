@@ -118,8 +118,8 @@ ExchangeOption = typer.Option(
     None,
     "--exchange",
     metavar="DIR",
-    help="nbgrader's exchange (its Exchange.root) to use (default: exchange under [course] in "
-    "autograder.toml, if set).",
+    help="nbgrader's exchange (its Exchange.root) to use (default: the course's `exchange = ...` under "
+    "[course], if set).",
 )
 
 
