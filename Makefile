@@ -1,6 +1,7 @@
 # Two entry points (see README):
 #   make demo   set everything up in .venv and run the demo course end to end
 #   make test   set everything up in .venv and run the tests
+#   make hub    a local JupyterHub with the course (an instructor, three students): README, "Try the term on a local hub"
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(abspath $(VENV))/bin
@@ -18,8 +19,13 @@ endif
 # serial run waits on kernels starting, sandboxes and subprocesses. PYTEST_ARGS="--durations=25" runs serially.
 TEST_WORKERS ?= 3
 PYTEST_ARGS ?= --durations=25 -n $(TEST_WORKERS) --dist loadfile
+# The local hub (`make hub`): its files under HUB_DIR, served on HUB_IP:HUB_PORT.
+HUB_DIR  ?= .hub
+HUB_IP   ?= 127.0.0.1
+HUB_PORT ?= 8000
+HUB_PROXY_VERSION := 5.3.0
 
-.PHONY: setup system-packages demo test test-all lint benchmarks clean
+.PHONY: setup system-packages demo test test-all lint benchmarks clean hub-setup hub
 
 $(VENV)/.installed: pyproject.toml source/research_challenge/requirements.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -48,6 +54,19 @@ setup: $(VENV)/.installed system-packages
 demo: setup
 	$(BIN)/autograder demo --course demo-course
 
+# JupyterHub (the `hub` extra) and its proxy (configurable-http-proxy, from npm, into the venv); only `make hub` needs them
+$(VENV)/.hub-installed: $(VENV)/.installed pyproject.toml
+	command -v npm >/dev/null || { echo "make hub needs node and npm (apt-get install nodejs npm)"; exit 2; }
+	$(BIN)/python -m pip install --quiet -e '.[grader,test,hub]'
+	npm install --silent --no-fund --no-audit --prefix $(VENV)/hub-proxy configurable-http-proxy@$(HUB_PROXY_VERSION)
+	touch $@
+
+hub-setup: setup $(VENV)/.hub-installed
+
+# Ctrl-C stops the hub, its proxy and every user's server
+hub: hub-setup
+	$(BIN)/python hub/run.py --dir $(HUB_DIR) --ip $(HUB_IP) --port $(HUB_PORT)
+
 # CI runs `make test`: everything but the few longest end-to-end runs (marked `extended`);
 # `make test-all` runs those too.
 test: setup lint
@@ -58,11 +77,11 @@ test-all: setup lint
 
 # the rule set is in pyproject.toml ([tool.ruff.lint]; [tool.mypy] is set up but not yet run here: `.venv/bin/mypy` lists what is left); `ruff format autograder tests` fixes the layout
 lint: setup
-	$(BIN)/ruff check autograder tests
-	$(BIN)/ruff format --check autograder tests
+	$(BIN)/ruff check autograder tests hub
+	$(BIN)/ruff format --check autograder tests hub
 
 benchmarks: setup
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) demo-course
+	rm -rf $(VENV) demo-course $(HUB_DIR)
