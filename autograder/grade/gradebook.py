@@ -185,7 +185,7 @@ class GradebookBridge:
         again after marks are stored."""
         self._cohort_assignment, self._cohort_marks = assignment, None
 
-    def _read_cohort_marks(self, assignment: str, rubric: Rubric) -> dict:
+    def _read_cohort_marks(self, assignment: str, rubric: Rubric) -> dict[str, Any]:
         from nbgrader.api import Assignment, Comment, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
         from sqlalchemy.orm import selectinload
 
@@ -528,7 +528,7 @@ class GradebookBridge:
         return penalty
 
     @staticmethod
-    def _read_notebook(path: Path | None) -> dict | None:
+    def _read_notebook(path: Path | None) -> dict[str, Any] | None:
         if path is None or not Path(path).is_file():
             return None
         import nbformat

@@ -366,7 +366,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IN_COUNTER = re.compile(r"(?:Cell In|Input In) ?\[(\d+)\]")
 
 
-def failed_cell(notebook_path, record: ExecutionRecord) -> dict | None:
+def failed_cell(notebook_path, record: ExecutionRecord) -> dict[str, Any] | None:
     """The first cell that raised when the grader ran the notebook: its number as the student counts it,
     the error, and the traceback's frames in the student's own code (papermill and library frames left
     out: the student can act only on their cell)."""

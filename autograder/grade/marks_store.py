@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from autograder.course.allocation import read_allocation
 from autograder.grade.marks import (
@@ -47,7 +48,7 @@ def known_students(course, assignment: str, allocation=None) -> KnownStudents:
     )
 
 
-def _stored_form(row: MarkRow) -> dict:
+def _stored_form(row: MarkRow) -> dict[str, Any]:
     return {
         "mark": row.mark,
         "comment": row.comment,

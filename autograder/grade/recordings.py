@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import struct
 from pathlib import Path
+from typing import Any
 
 from autograder.findings import make
 from autograder.layout import is_recording
@@ -39,7 +40,7 @@ def recording_duration(path: Path) -> float | None:
     return float(duration) if duration and duration > 0 and math.isfinite(duration) else None
 
 
-def presentation_findings(recordings: list[Path], settings) -> tuple[list[Finding], dict]:
+def presentation_findings(recordings: list[Path], settings) -> tuple[list[Finding], dict[str, Any]]:
     """Findings about the recording's presence and length, and facts for the reports (file names
     only, never paths)."""
     limit = settings.max_minutes * 60
