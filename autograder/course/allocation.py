@@ -94,7 +94,8 @@ def read_roster(path: Path, case_sensitive: bool = False) -> list[str]:
             f"{path} is empty; it needs a header line with student_id and one line per student."
         )
     column = _id_column(rows[0], path)
-    ids, seen = [], {}
+    ids: list[str] = []
+    seen: dict[str, tuple[str, int]] = {}
     for line_number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue  # blank lines are harmless
@@ -131,7 +132,8 @@ def read_allocation(path: Path, catalogue: Catalogue, case_sensitive: bool = Fal
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     if not rows or [h.strip().lower() for h in rows[0][:2]] != ["student_id", "challenge"]:
         raise RosterError(f"{path}, line 1: the header must be 'student_id,challenge'.")
-    allocation, lines = Allocation(case_sensitive=case_sensitive), {}
+    allocation = Allocation(case_sensitive=case_sensitive)
+    lines: dict[str, int] = {}
     for line_number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -143,7 +145,7 @@ def read_allocation(path: Path, catalogue: Catalogue, case_sensitive: bool = Fal
         if student in allocation:
             raise RosterError(
                 f"{path}, line {line_number}: student '{student}' is listed twice (first on line "
-                f"{lines[allocation.spelling(student)]}); keep one line per student."
+                f"{lines[allocation.spelling(student) or student]}); keep one line per student."
             )
         lines[student] = line_number
         try:
