@@ -19,12 +19,16 @@ import io
 import random
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, overload
 
 from autograder.course.challenges import Catalogue
 from autograder.errors import UserError
 from autograder.layout import write_text_atomic
+
+T = TypeVar("T")
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # used as a folder name, so no '/' or spaces
 ID_COLUMNS = ("student_id", "username", "user name", "id", "cid")
@@ -39,12 +43,14 @@ def id_key(student: str, case_sensitive: bool = False) -> str:
     return student if case_sensitive else student.casefold()
 
 
-class Allocation(dict):
+class Allocation(dict[str, str]):
     """student_id -> challenge letter, looked up by id_key (so `AB123` finds `ab123`), in the
     spelling of the file."""
 
-    def __init__(self, items=(), case_sensitive: bool = False):
-        super().__init__(items)
+    def __init__(
+        self, items: Mapping[str, str] | Iterable[tuple[str, str]] = (), case_sensitive: bool = False
+    ):
+        super().__init__(dict(items))
         self.case_sensitive = case_sensitive
         self._keys = {id_key(k, case_sensitive): k for k in self}
 
@@ -52,19 +58,25 @@ class Allocation(dict):
         """The id as the allocation spells it, or None."""
         return self._keys.get(id_key(student, self.case_sensitive))
 
-    def __setitem__(self, student, letter):
+    def __setitem__(self, student: str, letter: str) -> None:
         existing = self.spelling(student)
         super().__setitem__(existing if existing is not None else student, letter)
         self._keys.setdefault(id_key(student, self.case_sensitive), student)
 
-    def __getitem__(self, student):
+    def __getitem__(self, student: str) -> str:
         spelled = self.spelling(student)
         return super().__getitem__(student if spelled is None else spelled)
 
-    def __contains__(self, student) -> bool:
+    def __contains__(self, student: object) -> bool:
         return isinstance(student, str) and self.spelling(student) is not None
 
-    def get(self, student, default=None):
+    @overload
+    def get(self, student: str, default: None = None, /) -> str | None: ...
+    @overload
+    def get(self, student: str, default: str, /) -> str: ...
+    @overload
+    def get(self, student: str, default: T, /) -> str | T: ...
+    def get(self, student: str, default: object = None, /) -> object:
         return self[student] if student in self else default  # noqa: SIM401 - this is get()
 
 

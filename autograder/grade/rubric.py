@@ -230,7 +230,7 @@ def key_lines(text: str) -> dict[KeyPath, int]:
         if not stripped or stripped.startswith("#"):
             continue
         if stripped.startswith("[["):
-            path = _split_dotted(stripped[2 : stripped.find("]]")])
+            path: KeyPath = _split_dotted(stripped[2 : stripped.find("]]")])
             index = counts.get(path, 0)
             counts[path] = index + 1
             table = path + (index,)
