@@ -256,9 +256,8 @@ def combine(
     if missing:
         status = INCOMPLETE
     else:
-        exact = sum(
-            c.weight * c.mark for c in criteria if c.mark is not None
-        )  # none missing / rubric.total_weight
+        # every criterion has its mark here (none missing)
+        exact = sum(c.weight * c.mark for c in criteria if c.mark is not None) / rubric.total_weight
         after, penalty = lateness.apply(exact, late_policy)
         mark = round_half_up(after)
         overall_band = rubric.band_for(mark)
