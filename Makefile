@@ -75,10 +75,11 @@ test: setup lint
 test-all: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# the rule set is in pyproject.toml ([tool.ruff.lint]; [tool.mypy] is set up but not yet run here: `.venv/bin/mypy` lists what is left); `ruff format autograder tests` fixes the layout
+# the rule sets are in pyproject.toml ([tool.ruff.lint], [tool.mypy] with the folders not yet typed); `ruff format autograder tests` fixes the layout
 lint: setup
 	$(BIN)/ruff check autograder tests hub
 	$(BIN)/ruff format --check autograder tests hub
+	$(BIN)/mypy
 
 benchmarks: setup
 	$(BIN)/python benchmarks/run_all.py

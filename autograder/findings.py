@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
 from autograder.records import CRITERIA, STUDENT, Finding
 
@@ -54,7 +55,7 @@ class FindingKind:
         message: str,
         advice: str = "",
         visibility: str = STUDENT,
-        details: dict | None = None,
+        details: dict[str, Any] | None = None,
     ) -> Finding:
         return Finding(
             check_id=self.id,
@@ -215,9 +216,16 @@ def kind(finding_id: str) -> FindingKind:
         ) from None
 
 
-def make(finding_id: str, status: str, message: str, *args, **kwargs) -> Finding:
+def make(
+    finding_id: str,
+    status: str,
+    message: str,
+    advice: str = "",
+    visibility: str = STUDENT,
+    details: dict[str, Any] | None = None,
+) -> Finding:
     """A finding of a declared id (criterion from the registry); the rest as FindingKind.finding."""
-    return kind(finding_id).finding(status, message, *args, **kwargs)
+    return kind(finding_id).finding(status, message, advice, visibility, details)
 
 
 def ids(stage: str | None = None) -> frozenset[str]:

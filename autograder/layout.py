@@ -44,6 +44,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder.records import ExecutionRecord, write_json_atomic
 
@@ -258,10 +259,10 @@ class CourseLayout:
     def marks_import_log_path(self, assignment: str | None = None) -> Path:
         return self.root / MARKS_DIR / MARKS_IMPORT_LOG.format(assignment=self._a(assignment))
 
-    def load_marks_import_log(self, assignment: str | None = None) -> dict:
+    def load_marks_import_log(self, assignment: str | None = None) -> dict[str, Any]:
         return _load_json(self.marks_import_log_path(assignment)) or {}
 
-    def save_marks_import_log(self, assignment: str | None, data: dict) -> Path:
+    def save_marks_import_log(self, assignment: str | None, data: dict[str, Any]) -> Path:
         path = self.marks_import_log_path(assignment)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, data)
@@ -380,11 +381,11 @@ class CourseLayout:
     def similarity_page(self, assignment: str | None = None) -> Path:
         return self.reports_dir(assignment) / SIMILARITY_PAGE
 
-    def load_similarity(self, assignment: str | None = None) -> dict | None:
+    def load_similarity(self, assignment: str | None = None) -> dict[str, Any] | None:
         """The similarity stage's pairs (reports/<assignment>/similarity.json), or None."""
         return _load_json(self.similarity_path(assignment))
 
-    def save_similarity(self, assignment: str | None, data: dict) -> Path:
+    def save_similarity(self, assignment: str | None, data: dict[str, Any]) -> Path:
         path = self.similarity_path(assignment)
         write_json_atomic(path, data)
         return path
@@ -401,7 +402,7 @@ class CourseLayout:
     def log_path(self, student_id: str, assignment: str | None = None) -> Path:
         return self.autograded_dir(student_id, assignment) / LOG_FILE
 
-    def load_submission(self, student_id: str, assignment: str | None = None) -> dict | None:
+    def load_submission(self, student_id: str, assignment: str | None = None) -> dict[str, Any] | None:
         """What intake stored about a submission (attempts, notes), or None."""
         return _load_json(self.submission_path(student_id, assignment))
 
@@ -424,13 +425,13 @@ class CourseLayout:
         """The execution record, or None when there is none or it cannot be read."""
         return load_record(self.result_path(student_id, assignment))
 
-    def load_checks(self, student_id: str, assignment: str | None = None) -> dict | None:
+    def load_checks(self, student_id: str, assignment: str | None = None) -> dict[str, Any] | None:
         return _load_json(self.checks_path(student_id, assignment))
 
-    def load_score(self, student_id: str, assignment: str | None = None) -> dict | None:
+    def load_score(self, student_id: str, assignment: str | None = None) -> dict[str, Any] | None:
         return _load_json(self.score_path(student_id, assignment))
 
-    def load_score_arrays(self, student_id: str, assignment: str | None = None) -> dict | None:
+    def load_score_arrays(self, student_id: str, assignment: str | None = None) -> dict[str, Any] | None:
         """y_true, y_pred and seen (numpy arrays) of the stored Score, for the figures."""
         path = self.score_arrays_path(student_id, assignment)
         if not path.is_file():
@@ -444,11 +445,11 @@ class CourseLayout:
             _warn("unreadable %s: %s", path, error)
             return None
 
-    def load_grade(self, student_id: str, assignment: str | None = None) -> dict | None:
+    def load_grade(self, student_id: str, assignment: str | None = None) -> dict[str, Any] | None:
         """grade.json as JSON (as a record: autograder.grade.record.read_grade)."""
         return _load_json(self.grade_path(student_id, assignment))
 
-    def load_grades(self, assignment: str | None = None) -> dict[str, dict]:
+    def load_grades(self, assignment: str | None = None) -> dict[str, dict[str, Any]]:
         """Every grade.json of the assignment, as JSON: student -> grade (as records:
         autograder.grade.record.read_grades)."""
         base = self.root / AUTOGRADED
@@ -461,13 +462,17 @@ class CourseLayout:
         return grades
 
     # --- writers (atomic: a reader or a killed batch never sees half a file) ---------------------
-    def save_checks(self, student_id: str, assignment: str | None, data: dict) -> Path:
+    def save_checks(self, student_id: str, assignment: str | None, data: dict[str, Any]) -> Path:
         path = self.checks_path(student_id, assignment)
         write_json_atomic(path, data)
         return path
 
     def save_score(
-        self, student_id: str, assignment: str | None, data: dict | None, arrays: dict | None
+        self,
+        student_id: str,
+        assignment: str | None,
+        data: dict[str, Any] | None,
+        arrays: dict[str, Any] | None,
     ) -> None:
         """The Score, or its absence (None removes a stale one)."""
         path, arrays_path = (
@@ -484,13 +489,13 @@ class CourseLayout:
         else:
             arrays_path.unlink(missing_ok=True)
 
-    def save_grade(self, student_id: str, assignment: str | None, grade: dict) -> Path:
+    def save_grade(self, student_id: str, assignment: str | None, grade: dict[str, Any]) -> Path:
         path = self.grade_path(student_id, assignment)
         write_json_atomic(path, grade)
         return path
 
 
-def _warn(message: str, *args) -> None:
+def _warn(message: str, *args: object) -> None:
     import logging  # only when a file cannot be read: logging costs the self-check's start-up 8 ms
 
     logging.getLogger(__name__).warning(message, *args)
@@ -503,17 +508,18 @@ def load_record(path: Path) -> ExecutionRecord | None:
         return None
 
 
-def _load_json(path: Path) -> dict | None:
+def _load_json(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         _warn("unreadable %s: %s", path, error)
         return None
+    return data
 
 
-def write_arrays_atomic(path: Path, arrays: dict) -> None:
+def write_arrays_atomic(path: Path, arrays: dict[str, Any]) -> None:
     import numpy as np  # only the check stage stores arrays; the self-check never does
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 # --- findings (what a check says) ----------------------------------------------------------------
 
@@ -48,9 +49,9 @@ class Finding:
     message: str  # plain words a student understands
     advice: str = ""  # what to do next (empty when nothing to do)
     visibility: str = STUDENT
-    details: dict = field(default_factory=dict)  # JSON-able figures for reports
+    details: dict[str, Any] = field(default_factory=dict)  # JSON-able figures for reports
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.status not in FINDING_STATUSES:
             raise ValueError(f"{self.check_id}: unknown status {self.status!r}")
         if self.criterion not in CRITERIA:
@@ -59,7 +60,7 @@ class Finding:
             raise ValueError(f"{self.check_id}: unknown visibility {self.visibility!r}")
 
     @classmethod
-    def from_dict(cls, data: dict) -> Finding:
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -90,7 +91,7 @@ class CellRun:
     cell_id: str | None = None
     grade_id: str | None = None  # nbgrader grade_id, if the cell is an nbgrader cell
     duration: float | None = None
-    error: dict | None = None  # {"ename": ..., "evalue": ...}
+    error: dict[str, Any] | None = None  # {"ename": ..., "evalue": ...}
     number: int | None = (
         None  # the cell's number as the student counts it (papermill's injected cell not counted)
     )
@@ -118,14 +119,14 @@ class ExecutionRecord:
     wall_seconds: float | None = None
     cpu_seconds: float | None = None
     peak_memory_mb: float | None = None
-    sanitise: list[dict] = field(default_factory=list)  # what was changed before execution
-    parameters: dict = field(default_factory=dict)  # papermill parameters injected
+    sanitise: list[dict[str, Any]] = field(default_factory=list)  # what was changed before execution
+    parameters: dict[str, Any] = field(default_factory=dict)  # papermill parameters injected
     cache_key: str = ""  # hash of notebook content + parameters + environment
-    environment: dict = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ExecutionRecord:
+    def from_dict(cls, data: dict[str, Any]) -> ExecutionRecord:
         names = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["cells"] = [CellRun(**c) for c in kwargs.get("cells", [])]
@@ -136,14 +137,14 @@ class ExecutionRecord:
     def load(cls, path: Path) -> ExecutionRecord:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def save(self, path: Path) -> None:
         write_json_atomic(path, self.to_dict())
 
 
-def write_json_atomic(path: Path, data) -> None:
+def write_json_atomic(path: Path, data: object) -> None:
     """Write JSON so that a reader (or a killed batch) never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,7 @@ import sys
 
 # jsonschema (imported by nbformat) compiles an RFC 3987 grammar at import when rfc3987_syntax is
 # installed: 1.4 s here, for URI format checks notebook validation never makes (see run_one.py).
-sys.modules.setdefault("rfc3987_syntax", None)
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # None: "not importable"
 
 from autograder.nbgrader_import import skip_server_extensions
 
@@ -243,7 +243,7 @@ class AfterExecution:
         lists = {"done": summary.skipped, "stale": summary.stale, "missing": summary.not_executed}
         for student, (kind, item) in planned.decisions.items():
             if kind in ("intake", "unallocated", "done", "stale", "missing"):
-                if item is not None:
+                if isinstance(item, ExecutionRecord):  # or None (no stored execution)
                     summary.records[student] = item
                 lists.get(kind, []).append(student)
         for label, names, advice in (
@@ -258,7 +258,7 @@ class AfterExecution:
         for student, (kind, item) in planned.decisions.items():
             if self.stop.stopped:
                 break
-            if kind == "check":
+            if kind == "check" and isinstance(item, ExecutionRecord):  # a check's item: the stored execution
                 self.take(item)
                 summary.records[student] = item
                 summary.checked.append(student)

@@ -32,14 +32,14 @@ def cache_enabled(plan: BatchPlan) -> bool:
     return plan.options.feature_cache and plan.course.config.features.cache and not plan.options.no_execute
 
 
-def _will_run(plan: BatchPlan, student: str, sub: Submission, shared: str) -> bool:
+def _will_run(plan: BatchPlan, student: str, letter: str, sub: Submission, shared: str) -> bool:
     """As planning.plan_each decides, without sanitising: the (readable) submission `sub` is new,
     changed or forced."""
     course, assignment = plan.course, plan.assignment
     existing = course.load_record(student, assignment)
     if plan.options.force or existing is None or existing.status not in (EXECUTED, FAILED):
         return True
-    letter = plan.allocation.get(student)
+    assert sub.notebook is not None  # sub.ok: the submission has its notebook
     digest = preparation_digest(shared, sub.folder / sub.notebook, sandbox_parameters(plan.settings, letter))
     key = remembered_cache_key(course, student, assignment, digest)
     return key is None or not _current(existing, key)
@@ -59,8 +59,9 @@ def wanted_featurisers(plan: BatchPlan) -> list[tuple[FeaturiserSpec, str]]:
         if letter is None:
             continue
         sub = inspect_submission(course, student, assignment)  # once: it reads the submission's folder
-        if not sub.ok or not _will_run(plan, student, sub, shared):
+        if not sub.ok or not _will_run(plan, student, letter, sub, shared):
             continue
+        assert sub.notebook is not None  # sub.ok: the submission has its notebook
         try:
             cells = json.loads((sub.folder / sub.notebook).read_text(encoding="utf-8")).get("cells", [])
         except (OSError, ValueError, AttributeError):

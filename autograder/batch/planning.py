@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autograder.batch.options import BatchError, GradeOptions, engine_settings
 from autograder.course.allocation import Allocation, read_allocation
-from autograder.course.config import closest
+from autograder.course.config import Course, closest
 from autograder.course.data import dataset_file, missing_message
 from autograder.execute.engine import EngineSettings, key_parameters, prepare_job, sandbox_parameters
 from autograder.execute.environment import course_packages, fingerprint, requirements_path
@@ -47,7 +47,7 @@ def _preparing_code() -> bytes:
     """The code that turns a submitted notebook into its cache key: a change to it plans everything anew."""
     from autograder.execute import cell_identity, engine, sanitise
 
-    return b"".join(Path(module.__file__).read_bytes() for module in (cell_identity, engine, sanitise))
+    return b"".join(Path(str(module.__file__)).read_bytes() for module in (cell_identity, engine, sanitise))
 
 
 def cohort_digest(reference: Path | None, environment: dict):
@@ -121,7 +121,7 @@ class BatchPlan:
     taken (a typo or a missing file leaves no lock and no folder): the runner, the checks and the
     grading take it instead of reading the course's files again."""
 
-    course: object
+    course: Course
     options: GradeOptions
     assignment: str
     students: list[str]  # with a submission (those asked for), spelled as their submission folders
@@ -227,6 +227,7 @@ def plan_each(plan: BatchPlan):
         task = catalogue.get(letter).task
         existing = course.load_record(student, assignment)
         ran = existing is not None and existing.status in (EXECUTED, FAILED)
+        assert sub.notebook is not None  # sub.ok: the submission has its notebook
         digest = preparation_digest(shared, sub.folder / sub.notebook, sandbox_parameters(settings, letter))
         key = remembered_cache_key(course, student, assignment, digest)
 
@@ -263,7 +264,7 @@ def plan_each(plan: BatchPlan):
                 yield student, "missing", existing
         elif options.force or not same or not ran:
             yield student, "execute", job
-        elif checked_execution(course, student, assignment) != existing.cache_key:
+        elif existing is not None and checked_execution(course, student, assignment) != existing.cache_key:
             yield student, "check", existing
         else:
             yield student, "done", existing

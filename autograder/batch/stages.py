@@ -39,7 +39,8 @@ class GradeStage:
         course, assignment = plan.course, plan.assignment
         self.course, self.assignment, self.plan = course, assignment, plan
         self.summary, self.console = summary, console
-        self.seconds, self.graded = 0.0, set()
+        self.seconds = 0.0
+        self.graded: set[str] = set()
         self.reports = ReportResult()
         started = time.monotonic()
         self.cohort = None
@@ -64,7 +65,7 @@ class GradeStage:
             return
         started = time.monotonic()
         grade = self.cohort.grade(student)  # records its own per-student errors
-        write_page(self.course, self.assignment, student, grade, self.reports, self.plan.rubric.bands)
+        write_page(self.course, self.assignment, student, grade, self.reports, self.cohort.rubric.bands)
         self.graded.add(student)
         self.seconds += time.monotonic() - started
 

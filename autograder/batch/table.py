@@ -7,10 +7,11 @@ from autograder.records import CHECKED, EXECUTED, FAILED, GRADED, INTAKE_ERROR, 
 
 
 def status_table(summary: BatchSummary):
+    from rich.console import JustifyMethod
     from rich.table import Table
 
     table = Table(title=f"{summary.assignment}: {len(summary.records)} submission(s)", show_lines=False)
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("student", "left"),
         ("status", "left"),
         ("cells", "right"),
@@ -20,7 +21,8 @@ def status_table(summary: BatchSummary):
         ("features", "right"),  # entries read from the cohort's featurisation cache, and the CPU s saved
         ("findings", "left"),
         ("reason", "left"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     colours = {
         GRADED: "green",

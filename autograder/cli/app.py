@@ -59,7 +59,7 @@ class Command(TyperCommand):
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.params:
             if param.param_type_name == "argument":
-                name = param.metavar + ("..." if param.nargs != 1 else "")
+                name = (param.metavar or param.name or "") + ("..." if param.nargs != 1 else "")
                 pieces.append(name if param.required else f"[{name}]")
         return pieces
 

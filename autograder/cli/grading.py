@@ -219,6 +219,7 @@ def grade(
     else:
         if timings:
             Console(width=None if sys.stdout.isatty() else 160).print(status_table(summary))
+        assert plan.rubric is not None  # the grade command always grades
         _print_outcome(outcome, quiet, plan.rubric.failed_run_flag)
         # what the batch did, in one line (with --quiet too: it is the whole of a quiet run's good news)
         typer.echo(

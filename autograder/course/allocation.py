@@ -19,12 +19,16 @@ import io
 import random
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar, overload
 
 from autograder.course.challenges import Catalogue
 from autograder.errors import UserError
 from autograder.layout import write_text_atomic
+
+T = TypeVar("T")
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # used as a folder name, so no '/' or spaces
 ID_COLUMNS = ("student_id", "username", "user name", "id", "cid")
@@ -39,12 +43,14 @@ def id_key(student: str, case_sensitive: bool = False) -> str:
     return student if case_sensitive else student.casefold()
 
 
-class Allocation(dict):
+class Allocation(dict[str, str]):
     """student_id -> challenge letter, looked up by id_key (so `AB123` finds `ab123`), in the
     spelling of the file."""
 
-    def __init__(self, items=(), case_sensitive: bool = False):
-        super().__init__(items)
+    def __init__(
+        self, items: Mapping[str, str] | Iterable[tuple[str, str]] = (), case_sensitive: bool = False
+    ):
+        super().__init__(dict(items))
         self.case_sensitive = case_sensitive
         self._keys = {id_key(k, case_sensitive): k for k in self}
 
@@ -52,19 +58,25 @@ class Allocation(dict):
         """The id as the allocation spells it, or None."""
         return self._keys.get(id_key(student, self.case_sensitive))
 
-    def __setitem__(self, student, letter):
+    def __setitem__(self, student: str, letter: str) -> None:
         existing = self.spelling(student)
         super().__setitem__(existing if existing is not None else student, letter)
         self._keys.setdefault(id_key(student, self.case_sensitive), student)
 
-    def __getitem__(self, student):
+    def __getitem__(self, student: str) -> str:
         spelled = self.spelling(student)
         return super().__getitem__(student if spelled is None else spelled)
 
-    def __contains__(self, student) -> bool:
+    def __contains__(self, student: object) -> bool:
         return isinstance(student, str) and self.spelling(student) is not None
 
-    def get(self, student, default=None):
+    @overload
+    def get(self, student: str, default: None = None, /) -> str | None: ...
+    @overload
+    def get(self, student: str, default: str, /) -> str: ...
+    @overload
+    def get(self, student: str, default: T, /) -> str | T: ...
+    def get(self, student: str, default: object = None, /) -> object:
         return self[student] if student in self else default  # noqa: SIM401 - this is get()
 
 
@@ -94,7 +106,8 @@ def read_roster(path: Path, case_sensitive: bool = False) -> list[str]:
             f"{path} is empty; it needs a header line with student_id and one line per student."
         )
     column = _id_column(rows[0], path)
-    ids, seen = [], {}
+    ids: list[str] = []
+    seen: dict[str, tuple[str, int]] = {}
     for line_number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue  # blank lines are harmless
@@ -131,7 +144,8 @@ def read_allocation(path: Path, catalogue: Catalogue, case_sensitive: bool = Fal
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     if not rows or [h.strip().lower() for h in rows[0][:2]] != ["student_id", "challenge"]:
         raise RosterError(f"{path}, line 1: the header must be 'student_id,challenge'.")
-    allocation, lines = Allocation(case_sensitive=case_sensitive), {}
+    allocation = Allocation(case_sensitive=case_sensitive)
+    lines: dict[str, int] = {}
     for line_number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -143,7 +157,7 @@ def read_allocation(path: Path, catalogue: Catalogue, case_sensitive: bool = Fal
         if student in allocation:
             raise RosterError(
                 f"{path}, line {line_number}: student '{student}' is listed twice (first on line "
-                f"{lines[allocation.spelling(student)]}); keep one line per student."
+                f"{lines[allocation.spelling(student) or student]}); keep one line per student."
             )
         lines[student] = line_number
         try:

@@ -338,7 +338,8 @@ def verify(task: str) -> VerifyReport:
     path = dataset_path(task)
     if not path.exists():
         return VerifyReport(task, [missing_message(task)], [])
-    problems, facts = [], []
+    problems: list[str] = []
+    facts: list[str] = []
     raw = _read_split_json(path)
     columns = raw.get("columns", [])
     for column in (info["input_type"], info["target"]):

@@ -243,7 +243,11 @@ def combine(
 
     marked = [c for c in criteria if c.mark is not None]
     marked_weight = sum(c.weight for c in marked)
-    partial = (sum(c.weight * c.mark for c in marked) / marked_weight) if marked_weight else None
+    partial = (
+        (sum(c.weight * c.mark for c in marked if c.mark is not None) / marked_weight)
+        if marked_weight
+        else None
+    )
     overall = Overall(
         partial=round(partial, 2) if partial is not None else None,
         marked_weight=marked_weight,
@@ -252,7 +256,8 @@ def combine(
     if missing:
         status = INCOMPLETE
     else:
-        exact = sum(c.weight * c.mark for c in criteria) / rubric.total_weight
+        # every criterion has its mark here (none missing)
+        exact = sum(c.weight * c.mark for c in criteria if c.mark is not None) / rubric.total_weight
         after, penalty = lateness.apply(exact, late_policy)
         mark = round_half_up(after)
         overall_band = rubric.band_for(mark)

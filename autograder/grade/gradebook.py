@@ -36,11 +36,12 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from autograder.course.config import ConfigError, nbgrader_course_settings
 from autograder.errors import UserError
@@ -57,13 +58,20 @@ from autograder.grade.record import CAP_OVERRIDDEN, CriterionMark, Grade
 from autograder.grade.rubric import Rubric
 from autograder.records import ExecutionRecord
 
+if TYPE_CHECKING:
+    from autograder.course.config import Course
+
+T = TypeVar("T")
+# may_change(row, current): may a different mark already in the gradebook be replaced by this row?
+MayChange = Callable[[MarkRow, tuple[float | None, CommentParts]], bool]
+
 log = logging.getLogger(__name__)
 
 LOCK_RETRY_SECONDS = 60.0  # how long a locked gradebook is waited for before giving up
 
 
 @contextmanager
-def _quiet():
+def _quiet() -> Iterator[None]:
     """nbgrader 0.9's add_submission triggers SQLAlchemy 2 "not in session" warnings that are
     harmless (nbgrader adds the objects itself right after); keep them out of the user's terminal."""
     from sqlalchemy.exc import SAWarning
@@ -77,7 +85,7 @@ class GradebookError(UserError):
     """The gradebook cannot be used for this assignment; the message says what to do."""
 
 
-def nbgrader_settings(course) -> tuple[str, str]:
+def nbgrader_settings(course: Course) -> tuple[str, str]:
     """(db_url, course_id) as nbgrader sees them: from the course's nbgrader_config.py, with a
     relative SQLite path taken relative to the course root; defaults otherwise."""
     url, course_id = course.gradebook_url, course.config.course_id
@@ -106,32 +114,33 @@ class ManualGrades:
 class GradebookBridge:
     """One open gradebook for a grading batch (single writer). Use as a context manager."""
 
-    def __init__(self, db_url: str, course_id: str):
+    def __init__(self, db_url: str, course_id: str) -> None:
         from nbgrader.api import Gradebook
 
         self.db_url = db_url
-        self.gradebook = None
+        # nbgrader.api.Gradebook (nbgrader has no type hints); None until it is open
+        self.gradebook: Any = None
         self._cohort_assignment: str | None = None  # whose marks manual_grades reads for the whole cohort
         self._cohort_marks: dict[str, ManualGrades] | None = None  # student -> marks, as read (None: not yet)
         self.gradebook = self._retrying(lambda: Gradebook(db_url, course_id=course_id))
 
     @classmethod
-    def for_course(cls, course) -> GradebookBridge:
+    def for_course(cls, course: Course) -> GradebookBridge:
         return cls(*nbgrader_settings(course))
 
-    def __enter__(self):
+    def __enter__(self) -> GradebookBridge:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         if self.gradebook is not None:
             self.gradebook.close()
 
     # --- lookup -----------------------------------------------------------------------------
 
-    def notebooks(self, assignment: str) -> list:
+    def notebooks(self, assignment: str) -> list[Any]:  # nbgrader.api.Notebook
         from nbgrader.api import MissingEntry
 
         try:
@@ -147,11 +156,11 @@ class GradebookBridge:
             )
         return list(found.notebooks)
 
-    def _cells(self, notebook) -> dict[str, object]:
+    def _cells(self, notebook: Any) -> dict[str, Any]:
         """grade_id -> GradeCell/TaskCell of a master notebook."""
         return {cell.name: cell for cell in list(notebook.grade_cells) + list(notebook.task_cells)}
 
-    def _find_grade(self, cell, notebook, assignment: str, student: str):
+    def _find_grade(self, cell: str, notebook: str, assignment: str, student: str) -> Any:
         from nbgrader.api import MissingEntry
 
         try:
@@ -159,7 +168,7 @@ class GradebookBridge:
         except MissingEntry:
             return None
 
-    def _find_comment(self, cell, notebook, assignment: str, student: str):
+    def _find_comment(self, cell: str, notebook: str, assignment: str, student: str) -> Any:
         from nbgrader.api import MissingEntry
 
         try:
@@ -185,7 +194,7 @@ class GradebookBridge:
         again after marks are stored."""
         self._cohort_assignment, self._cohort_marks = assignment, None
 
-    def _read_cohort_marks(self, assignment: str, rubric: Rubric) -> dict:
+    def _read_cohort_marks(self, assignment: str, rubric: Rubric) -> dict[str, ManualGrades]:
         from nbgrader.api import Assignment, Comment, Grade, Notebook, SubmittedAssignment, SubmittedNotebook
         from sqlalchemy.orm import selectinload
 
@@ -214,7 +223,7 @@ class GradebookBridge:
             return ManualGrades({})
         return self._submission_grades(submission, rubric)
 
-    def _submission_grades(self, submission, rubric: Rubric) -> ManualGrades:
+    def _submission_grades(self, submission: Any, rubric: Rubric) -> ManualGrades:
         result = ManualGrades({})
         result.extension = submission.extension
         cells = rubric.formgrader_cells
@@ -258,7 +267,7 @@ class GradebookBridge:
     # --- the markers' marks from a spreadsheet ------------------------------------------------------
 
     def store_marks(
-        self, assignment: str, rubric: Rubric, rows: list[MarkRow], *, may_change: callable
+        self, assignment: str, rubric: Rubric, rows: list[MarkRow], *, may_change: MayChange
     ) -> dict[tuple[str, str], str]:
         """Write checked marks CSV rows into the gradebook, in one transaction: all of them or none.
         `may_change(row, current)` says whether a different mark already there may be replaced (the
@@ -299,7 +308,9 @@ class GradebookBridge:
             out[criterion] = (mark, split_comment(comment.manual_comment if comment is not None else ""))
         return out
 
-    def _store_marks(self, assignment, rubric, rows, may_change) -> dict[tuple[str, str], str]:
+    def _store_marks(
+        self, assignment: str, rubric: Rubric, rows: list[MarkRow], may_change: MayChange
+    ) -> dict[tuple[str, str], str]:
         notebooks = self.notebooks(assignment)
         if len(notebooks) != 1:
             raise GradebookError(
@@ -335,6 +346,7 @@ class GradebookBridge:
                     current = self.current_marks(assignment, rubric, student)
                     for row in sorted(student_rows, key=lambda r: r.role != FIRST):
                         cell = self._cell_of(rubric, row.criterion)
+                        assert cell is not None  # every row's cell is among the masters (checked above)
                         grade = self._find_grade(cell, notebook.name, assignment, student)
                         comment = self._find_comment(cell, notebook.name, assignment, student)
                         mark, parts = current.get(row.criterion, (None, CommentParts()))
@@ -356,13 +368,15 @@ class GradebookBridge:
                         else:
                             from autograder.grade.marks import SecondMark
 
+                            second_mark = row.mark
+                            assert second_mark is not None  # read_marks_csv: a second mark has a mark
                             others = [m for m in parts.second_marks if m.marker != row.marker]
                             new = CommentParts(
                                 parts.text,
                                 parts.marker,
                                 parts.override,
                                 parts.accept,
-                                others + [SecondMark(row.mark, row.marker, row.comment)],
+                                others + [SecondMark(second_mark, row.marker, row.comment)],
                             )
                         if comment is not None:
                             comment.manual_comment = join_comment(new) or None
@@ -378,7 +392,7 @@ class GradebookBridge:
 
     # --- a gradebook in use --------------------------------------------------------------------------
 
-    def _retrying(self, action):
+    def _retrying(self, action: Callable[[], T]) -> T:
         """Run `action` (reads and writes of the gradebook), again after a rollback while SQLite says
         the database is locked, for up to LOCK_RETRY_SECONDS."""
         from sqlalchemy.exc import OperationalError
@@ -458,7 +472,7 @@ class GradebookBridge:
         self.gradebook.update_or_create_submission(assignment, student, **kwargs)
         executed = self._read_notebook(executed_notebook)
         run_status = {c.grade_id: c.status for c in (record.cells if record else []) if c.grade_id}
-        written = {"tests": {}, "criteria": {}}
+        written: dict[str, Any] = {"tests": {}, "criteria": {}}
         for notebook in self.notebooks(assignment):
             masters = self._cells(notebook)
             for grade_id, master in masters.items():
@@ -528,7 +542,7 @@ class GradebookBridge:
         return penalty
 
     @staticmethod
-    def _read_notebook(path: Path | None) -> dict | None:
+    def _read_notebook(path: Path | None) -> dict[str, Any] | None:
         if path is None or not Path(path).is_file():
             return None
         import nbformat
@@ -538,7 +552,7 @@ class GradebookBridge:
         except Exception as error:  # an unreadable notebook: the tests score 0, recorded by the caller
             log.warning("could not read %s for the gradebook: %s", Path(path).name, error)
             return None
-        cells = {}
+        cells: dict[str, Any] = {}
         for cell in nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if grade_id:
@@ -546,7 +560,7 @@ class GradebookBridge:
         return cells
 
     @staticmethod
-    def _test_score(cell, status: str | None) -> float | None:
+    def _test_score(cell: Any, status: str | None) -> float | None:
         from nbgrader.utils import determine_grade, is_grade
 
         if not is_grade(cell):
@@ -555,7 +569,7 @@ class GradebookBridge:
             return 0.0
         if status is None and cell.get("execution_count") is None and not cell.get("outputs"):
             return 0.0  # never ran
-        score, _ = determine_grade(cell, log)
+        score: float | None = determine_grade(cell, log)[0]
         return score
 
     @staticmethod

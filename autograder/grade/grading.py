@@ -27,10 +27,10 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.checks import load_check_findings
-from autograder.course.allocation import read_allocation
+from autograder.course.allocation import Allocation, read_allocation
 from autograder.grade.combine import combine
 from autograder.grade.lateness import assess_lateness
 from autograder.grade.record import (
@@ -47,6 +47,11 @@ from autograder.grade.rubric import Rubric, load_rubric
 from autograder.layout import read_cache_key, write_text_atomic
 from autograder.records import FAILED, PENDING, WARN, ExecutionRecord, Finding
 
+if TYPE_CHECKING:
+    from autograder.course.config import Course
+    from autograder.grade.gradebook import GradebookBridge
+    from autograder.grade.marks_store import ImportResult
+
 log = logging.getLogger(__name__)
 
 
@@ -60,7 +65,7 @@ class CohortResult:
 
 
 def grade_cohort(
-    course,
+    course: Course,
     assignment: str | None = None,
     student_ids: list[str] | None = None,
     *,
@@ -84,8 +89,14 @@ class CohortGrading:
     executions are still running, so that the marks and feedback pages cost no extra wall time."""
 
     def __init__(
-        self, course, assignment: str, *, update_gradebook: bool = True, rubric=None, allocation=None
-    ):
+        self,
+        course: Course,
+        assignment: str,
+        *,
+        update_gradebook: bool = True,
+        rubric: Rubric | None = None,
+        allocation: Allocation | None = None,
+    ) -> None:
         """`rubric` and `allocation` as the batch read them (None: read from the course)."""
         self.course, self.assignment = course, assignment
         self.rubric = rubric or load_rubric(course.rubric_path)
@@ -98,8 +109,9 @@ class CohortGrading:
         )
         self.result = CohortResult(assignment)
         self.update_gradebook = update_gradebook
-        self._bridge, self._gradebook_tried = None, False
-        self.imported = []
+        self._bridge: GradebookBridge | None = None
+        self._gradebook_tried = False
+        self.imported: list[ImportResult] = []
         if update_gradebook and course.marks_csv_paths(assignment):
             # a changed marks CSV goes into the store before anyone is graded; a bad one stops here,
             # before anything is written (the message names its lines)
@@ -108,7 +120,7 @@ class CohortGrading:
             self.imported = import_course_marks(course, assignment, self.rubric, self.bridge, self.allocation)
 
     @property
-    def bridge(self):
+    def bridge(self) -> GradebookBridge | None:
         """The gradebook, opened when the first submission is graded: its 0.4 s of imports and database
         set-up then overlap the executions instead of delaying the first one."""
         if self.update_gradebook and not self._gradebook_tried:
@@ -116,7 +128,7 @@ class CohortGrading:
             self._bridge = self._open_gradebook()
         return self._bridge
 
-    def _open_gradebook(self):
+    def _open_gradebook(self) -> GradebookBridge | None:
         from autograder.grade.gradebook import GradebookBridge, GradebookError
 
         bridge = None
@@ -166,7 +178,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def load_record(course, student: str, assignment: str) -> ExecutionRecord:
+def load_record(course: Course, student: str, assignment: str) -> ExecutionRecord:
     """The execution record, or a pending one when the submission has not been run."""
     record = course.load_record(student, assignment)
     if record is None:
@@ -179,7 +191,9 @@ def load_record(course, student: str, assignment: str) -> ExecutionRecord:
     return record
 
 
-def submission_findings(course, student: str, assignment: str, record: ExecutionRecord) -> list[Finding]:
+def submission_findings(
+    course: Course, student: str, assignment: str, record: ExecutionRecord
+) -> list[Finding]:
     """The evidence of the earlier stages: the engine's findings and the checks' (stored apart)."""
 
     return list(record.findings) + load_check_findings(course, student, assignment)
@@ -236,7 +250,7 @@ def grade_submission(
         except ValueError:
             challenge = None
     score = course.load_score(student, assignment) if challenge is not None else None
-    if score is not None and score.get("task") != challenge.task:
+    if score is not None and challenge is not None and score.get("task") != challenge.task:
         score = None  # a Score of another task (the allocation changed since the checks ran)
     results_error = ""
     if challenge is not None and score is None:
@@ -300,7 +314,7 @@ def _grade_content(grade: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in grade.items() if k != "generated_at"}, sort_keys=True, default=str)
 
 
-def _stat(path: Path | None) -> list | None:
+def _stat(path: Path | None) -> list[int] | None:
     try:
         info = path.stat() if path is not None else None
     except OSError:
@@ -340,7 +354,7 @@ def _gradebook_key(course: Any, grade: Grade, rubric: Rubric, folder: Path, note
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _number_cells(record: ExecutionRecord, notebook_path) -> None:
+def _number_cells(record: ExecutionRecord, notebook_path: Path | None) -> None:
     """Give cell records written before they carried the student's numbering (`CellRun.number`) their
     number, from the executed notebook (papermill's injected cell not counted); only a record with a
     cell that did not complete needs it."""
@@ -366,12 +380,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _IN_COUNTER = re.compile(r"(?:Cell In|Input In) ?\[(\d+)\]")
 
 
-def failed_cell(notebook_path, record: ExecutionRecord) -> dict | None:
+def failed_cell(notebook_path: Path | None, record: ExecutionRecord) -> dict[str, Any] | None:
     """The first cell that raised when the grader ran the notebook: its number as the student counts it,
     the error, and the traceback's frames in the student's own code (papermill and library frames left
     out: the student can act only on their cell)."""
     first = next((c for c in record.cells if c.status == "failed" and c.error), None)
-    if first is None:
+    if first is None or first.error is None:
         return None
     found = {
         "cell": first.number or first.index + 1,
@@ -395,7 +409,7 @@ def failed_cell(notebook_path, record: ExecutionRecord) -> dict | None:
         if not c.injected and c.index < len(cells) and cells[c.index].get("execution_count") is not None
     }
 
-    def in_their_numbering(match: re.Match) -> str:
+    def in_their_numbering(match: re.Match[str]) -> str:
         number = numbers.get(int(match.group(1)))
         return f"Your cell {number}" if number else match.group(0)
 

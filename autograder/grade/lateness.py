@@ -7,9 +7,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autograder.course.config import LatePolicy
 
 
-def parse_time(value) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
     """An ISO time, nbgrader's "2026-03-11 14:59:01.123 UTC", or a datetime; None if absent."""
     if value is None or value == "":
         return None
@@ -24,9 +28,10 @@ def parse_time(value) -> datetime | None:
         from dateutil import parser
 
         try:
-            return parser.parse(text)
+            moment: datetime = parser.parse(text)
         except (ValueError, OverflowError):
             return None
+        return moment
 
 
 def _aware(moment: datetime) -> datetime:
@@ -44,7 +49,7 @@ class Lateness:
     policy: str = "none"
     rule: str = ""  # plain words: what the policy does to this submission
 
-    def apply(self, mark: float, late_policy) -> tuple[float, str]:
+    def apply(self, mark: float, late_policy: LatePolicy) -> tuple[float, str]:
         """The mark after the penalty, and what was done (empty when nothing)."""
         if self.state != "late" or late_policy.kind == "none":
             return mark, ""
@@ -82,7 +87,10 @@ def duration_text(hours: float) -> str:
 
 
 def assess_lateness(
-    late_policy, deadline: datetime | None, submitted_at, extension: timedelta | None = None
+    late_policy: LatePolicy,
+    deadline: datetime | None,
+    submitted_at: object,
+    extension: timedelta | None = None,
 ) -> Lateness:
     submitted = parse_time(submitted_at)
     extension_hours = extension.total_seconds() / 3600 if extension else 0.0
@@ -115,7 +123,7 @@ def assess_lateness(
     )
 
 
-def describe_policy(late_policy) -> str:
+def describe_policy(late_policy: LatePolicy) -> str:
     if late_policy.kind == "cap":
         return (
             f"Work up to {late_policy.grace_hours:g} h late is capped at {late_policy.cap_mark:g}; "

@@ -29,6 +29,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from autograder.course.allocation import Allocation
 from autograder.errors import UserError
@@ -160,7 +161,7 @@ class KnownStudents:
     allocated: Allocation  # student -> challenge letter
     submitted: set[str] = field(default_factory=set)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.allocated, Allocation):
             self.allocated = Allocation(self.allocated)
 
@@ -172,7 +173,7 @@ class KnownStudents:
         if student in self.allocated:
             return None
         everyone = sorted(set(self.allocated) | self.submitted)
-        if Allocation(dict.fromkeys(self.submitted), self.allocated.case_sensitive).spelling(student):
+        if Allocation(dict.fromkeys(self.submitted, ""), self.allocated.case_sensitive).spelling(student):
             return (
                 f"{student} has a submission but no challenge in the allocation; add them with "
                 "`autograder assign` first."
@@ -236,7 +237,7 @@ def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = 
             problems.append(f"{where}: {problem}")
             continue
         if students is not None:
-            student = students.spelling(student)
+            student = students.spelling(student) or student  # a known student: the allocation's spelling
         lowered = criterion_name.lower()
         criterion = rubric.resolve_criterion(criterion_name)
         if criterion is None and lowered in COMMENT_ONLY + ("llm_declaration", "overall"):
@@ -308,7 +309,7 @@ def read_marks_csv(path: Path, rubric: Rubric, students: KnownStudents | None = 
     return result
 
 
-def write_marks_csv(rows: list[MarkRow], stream) -> None:
+def write_marks_csv(rows: list[MarkRow], stream: TextIO) -> None:
     """The marks CSV that `read_marks_csv` reads back as `rows` (what `marks export` writes)."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

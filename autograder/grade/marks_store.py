@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from autograder.course.allocation import read_allocation
+from autograder.course.allocation import Allocation, read_allocation
 from autograder.grade.marks import (
     FIRST,
     SECOND,
@@ -24,6 +26,10 @@ from autograder.grade.marks import (
 )
 from autograder.grade.rubric import Rubric, load_rubric
 
+if TYPE_CHECKING:
+    from autograder.course.config import Course
+    from autograder.grade.gradebook import GradebookBridge
+
 
 @dataclass
 class ImportResult:
@@ -34,7 +40,7 @@ class ImportResult:
     skipped: bool = False  # the file had not changed since its last import
 
 
-def known_students(course, assignment: str, allocation=None) -> KnownStudents:
+def known_students(course: Course, assignment: str, allocation: Allocation | None = None) -> KnownStudents:
     """Who may have marks, with ids compared as the course says (the one check of every marks file:
     `marks import` and `grade` report the same problems); `allocation` as the batch read it (None:
     read allocation.csv)."""
@@ -47,7 +53,7 @@ def known_students(course, assignment: str, allocation=None) -> KnownStudents:
     )
 
 
-def _stored_form(row: MarkRow) -> dict:
+def _stored_form(row: MarkRow) -> dict[str, Any]:
     return {
         "mark": row.mark,
         "comment": row.comment,
@@ -58,7 +64,7 @@ def _stored_form(row: MarkRow) -> dict:
     }
 
 
-def _open_bridge(course, assignment: str):
+def _open_bridge(course: Course, assignment: str) -> GradebookBridge:
     from autograder.grade.gradebook import GradebookBridge, GradebookError
 
     try:
@@ -76,14 +82,14 @@ def _open_bridge(course, assignment: str):
 
 
 def import_marks(
-    course,
+    course: Course,
     assignment: str,
     path: Path,
     *,
     replace: bool = False,
     rubric: Rubric | None = None,
-    bridge=None,
-    allocation=None,
+    bridge: GradebookBridge | None = None,
+    allocation: Allocation | None = None,
 ) -> ImportResult:
     """Check a marks CSV as a whole and store it in the gradebook (all rows or none)."""
     path = Path(path)
@@ -159,7 +165,11 @@ def _digest(path: Path) -> str:
 
 
 def import_course_marks(
-    course, assignment: str, rubric: Rubric, bridge, allocation=None
+    course: Course,
+    assignment: str,
+    rubric: Rubric,
+    bridge: GradebookBridge | None,
+    allocation: Allocation | None = None,
 ) -> list[ImportResult]:
     """The course's marks CSVs (marks/<assignment>.csv, marks.csv), imported when they changed since
     their last import: what `autograder grade` does before it grades anyone."""
@@ -196,7 +206,7 @@ def import_course_marks(
     return results
 
 
-def stored_rows(course, assignment: str, rubric: Rubric | None = None) -> list[MarkRow]:
+def stored_rows(course: Course, assignment: str, rubric: Rubric | None = None) -> list[MarkRow]:
     """Every mark and comment the gradebook holds for the assignment, as marks CSV rows (what
     `marks export` writes: importing it again changes nothing)."""
     rubric = rubric or load_rubric(course.rubric_path)
@@ -205,7 +215,7 @@ def stored_rows(course, assignment: str, rubric: Rubric | None = None) -> list[M
     bridge = _open_bridge(course, assignment)
     try:
         for student in students:
-            current = bridge._retrying(lambda s=student: bridge.current_marks(assignment, rubric, s))
+            current = bridge._retrying(partial(bridge.current_marks, assignment, rubric, student))
             for criterion, (mark, parts) in current.items():
                 if mark is not None or parts.text or parts.accept or parts.override:
                     rows.append(

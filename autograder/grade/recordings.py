@@ -7,10 +7,14 @@ from __future__ import annotations
 import math
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from autograder.findings import make
 from autograder.layout import is_recording
 from autograder.records import COULD_NOT_RUN, FAIL, MARKER, PASS, STUDENT, WARN, Finding
+
+if TYPE_CHECKING:
+    from autograder.course.config import PresentationSettings
 
 
 def find_recordings(*folders: Path) -> list[Path]:
@@ -39,12 +43,18 @@ def recording_duration(path: Path) -> float | None:
     return float(duration) if duration and duration > 0 and math.isfinite(duration) else None
 
 
-def presentation_findings(recordings: list[Path], settings) -> tuple[list[Finding], dict]:
+def presentation_findings(
+    recordings: list[Path], settings: PresentationSettings
+) -> tuple[list[Finding], dict[str, Any]]:
     """Findings about the recording's presence and length, and facts for the reports (file names
     only, never paths)."""
     limit = settings.max_minutes * 60
     allowed = limit + settings.tolerance_seconds
-    facts = {"limit_seconds": limit, "tolerance_seconds": settings.tolerance_seconds, "recordings": []}
+    facts: dict[str, Any] = {
+        "limit_seconds": limit,
+        "tolerance_seconds": settings.tolerance_seconds,
+        "recordings": [],
+    }
     if not recordings:
         return [
             make(

@@ -21,11 +21,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from autograder.errors import UserError
 from autograder.grade.record import FAILED_RUN_FLAG
 from autograder.layout import CONFIG_FILE
 from autograder.records import COULD_NOT_RUN, CRITERIA, FAIL, FINDING_STATUSES, INFO, PASS, WARN, Finding
+
+if TYPE_CHECKING:
+    from autograder.course.config import Course
 
 EFFECTS = ("cap", "limit", "suggest", "info")
 DEFAULT_STATUSES = {
@@ -206,13 +210,17 @@ def _split_dotted(name: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def key_lines(text: str) -> dict[tuple, int]:
+# a key's path in the rubric: table and key names, and the index of an array-of-tables entry
+KeyPath = tuple[str | int, ...]
+
+
+def key_lines(text: str) -> dict[KeyPath, int]:
     """Line (1-based) of every table header and key, by its path: ("criteria", "code", "weight"),
     ("rules", 2, "cap"). Inline-table keys get the line of the inline table."""
-    lines: dict[tuple, int] = {}
-    table: tuple = ()
-    counts: dict[tuple, int] = {}
-    in_multiline = None
+    lines: dict[KeyPath, int] = {}
+    table: KeyPath = ()
+    counts: dict[KeyPath, int] = {}
+    in_multiline: str | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         stripped = raw.strip()
         if in_multiline:
@@ -222,7 +230,7 @@ def key_lines(text: str) -> dict[tuple, int]:
         if not stripped or stripped.startswith("#"):
             continue
         if stripped.startswith("[["):
-            path = _split_dotted(stripped[2 : stripped.find("]]")])
+            path: KeyPath = _split_dotted(stripped[2 : stripped.find("]]")])
             index = counts.get(path, 0)
             counts[path] = index + 1
             table = path + (index,)
@@ -248,10 +256,11 @@ def key_lines(text: str) -> dict[tuple, int]:
 
 
 class _Problems:
-    def __init__(self, path: Path | None, lines: dict[tuple, int]):
-        self.path, self.lines, self.items = path, lines, []
+    def __init__(self, path: Path | None, lines: dict[KeyPath, int]) -> None:
+        self.path, self.lines = path, lines
+        self.items: list[tuple[int, str]] = []
 
-    def line_of(self, key_path: tuple) -> int | None:
+    def line_of(self, key_path: KeyPath) -> int | None:
         key_path = tuple(key_path)
         while key_path:
             if key_path in self.lines:
@@ -259,19 +268,21 @@ class _Problems:
             key_path = key_path[:-1]
         return None
 
-    def add(self, key_path: tuple, message: str, line: int | None = None):
+    def add(self, key_path: KeyPath, message: str, line: int | None = None) -> None:
         line = line or self.line_of(key_path)
         where = f"{self.path or 'rubric'}" + (f", line {line}" if line else "")
         self.items.append((line or 0, f"{where}: {message}"))
 
-    def unknown_keys(self, table: dict, known: tuple[str, ...], key_path: tuple, what: str):
+    def unknown_keys(
+        self, table: dict[str, Any], known: tuple[str, ...], key_path: KeyPath, what: str
+    ) -> None:
         for key in table:
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
                 hint = f" Did you mean '{close[0]}'?" if close else f" Known keys: {', '.join(known)}."
                 self.add(key_path + (key,), f"unknown key '{key}' in {what}.{hint}")
 
-    def raise_if_any(self):
+    def raise_if_any(self) -> None:
         if self.items:
             ordered = [message for _, message in sorted(self.items, key=lambda item: item[0])]
             count = len(ordered)
@@ -279,7 +290,7 @@ class _Problems:
             raise RubricError(head + ":\n  " + "\n  ".join(ordered))
 
 
-def _number(value) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -334,7 +345,7 @@ def parse_rubric(text: str, path: Path | None = None, known_ids: frozenset[str] 
     )
 
 
-def _parse_bands(raw: dict, problems: _Problems) -> list[Band]:
+def _parse_bands(raw: dict[str, Any], problems: _Problems) -> list[Band]:
     if not raw:
         problems.add(("bands",), "no [bands.<name>] tables: the rubric needs its mark bands.")
         return []
@@ -378,7 +389,9 @@ def _parse_bands(raw: dict, problems: _Problems) -> list[Band]:
     return bands
 
 
-def _parse_criteria(raw: dict, band_keys: tuple[str, ...], problems: _Problems) -> dict[str, Criterion]:
+def _parse_criteria(
+    raw: dict[str, Any], band_keys: tuple[str, ...], problems: _Problems
+) -> dict[str, Criterion]:
     criteria: dict[str, Criterion] = {}
     if not raw:
         problems.add(("criteria",), "no [criteria.<name>] tables: the rubric needs its criteria.")
@@ -432,7 +445,7 @@ def _parse_criteria(raw: dict, band_keys: tuple[str, ...], problems: _Problems) 
 
 
 def _parse_rule(
-    index: int, raw, criteria: dict, known_ids: frozenset[str], problems: _Problems
+    index: int, raw: object, criteria: dict[str, Criterion], known_ids: frozenset[str], problems: _Problems
 ) -> Rule | None:
     here = ("rules", index)
     line = problems.line_of(here)
@@ -527,7 +540,9 @@ def _parse_rule(
     )
 
 
-def _check_finding_pattern(pattern: str, known_ids: frozenset[str], problems: _Problems, key_path: tuple):
+def _check_finding_pattern(
+    pattern: str, known_ids: frozenset[str], problems: _Problems, key_path: KeyPath
+) -> None:
     if pattern == "*":
         return
     if any(ch in pattern for ch in "*?["):
@@ -559,5 +574,5 @@ def load_rubric(path: Path, known_ids: frozenset[str] | None = None) -> Rubric:
     return parse_rubric(path.read_text(encoding="utf-8"), path=path, known_ids=known_ids)
 
 
-def load_course_rubric(course) -> Rubric:
+def load_course_rubric(course: Course) -> Rubric:
     return load_rubric(course.rubric_path)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
 from functools import lru_cache
@@ -28,7 +29,7 @@ from typing import Any
 from autograder.course.data import data_home
 from autograder.grade.marks import SUGGESTED
 from autograder.grade.record import Grade, read_grade
-from autograder.grade.rubric import load_rubric
+from autograder.grade.rubric import Band, load_rubric
 from autograder.layout import write_text_atomic
 from autograder.records import COULD_NOT_RUN, FAIL, INFO, NOT_APPLICABLE, PASS, STUDENT, WARN, Finding
 from autograder.report import Scrubber, environment
@@ -136,7 +137,7 @@ def submission_figures(challenge, results: dict | None, arrays: dict | None) -> 
     per-material arrays of that Score."""
     from autograder.report import figures
 
-    out = {}
+    out: dict[str, str] = {}
     if challenge is None or not results or results.get("mean") is None:
         return out
     out["leaderboard"] = figures.leaderboard_chart(
@@ -169,7 +170,7 @@ def submission_figures(challenge, results: dict | None, arrays: dict | None) -> 
 SEVERITY = {FAIL: 2.0, WARN: 1.0}
 
 
-def _next_band(mark: float, bands) -> object | None:
+def _next_band(mark: float, bands: Iterable[Band]) -> Band | None:
     whole = math.floor(mark + 0.5)
     higher = [b for b in bands if b.min > whole]
     return min(higher, key=lambda b: b.min) if higher else None
@@ -295,7 +296,7 @@ def suggestion_steps(grade: Grade) -> dict[str, dict[str, Any]]:
                     "status": item.get("status"),
                     "marks": item["marks"],
                     "message": message if visible else "A check your marker reviews.",
-                    "status_word": STATUS_WORDS.get(item.get("status"), item.get("status")),
+                    "status_word": STATUS_WORDS.get(str(item.get("status")), item.get("status")),
                 }
             )
         limits.sort(key=lambda x: x["limit"])

@@ -60,7 +60,8 @@ def one_file_page(page: str, notebook: str | None) -> str:
         f'<h2 id="{NOTEBOOK_SECTION}-title">Your notebook as the grader ran it</h2>\n{main.group(1)}</section>\n'
     )
     page = _NOTEBOOK_LINK.sub(f'href="#{NOTEBOOK_SECTION}"', page)
-    head = (_POLICY.search(notebook).group(0) + "\n" if _POLICY.search(notebook) else "") + (
+    policy = _POLICY.search(notebook)
+    head = (policy.group(0) + "\n" if policy else "") + (
         f"<style>{style.group(1)}</style>\n" if style else ""
     )
     page = page.replace("</head>", head + "</head>", 1)

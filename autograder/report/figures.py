@@ -26,7 +26,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -234,7 +234,7 @@ def _use_log(values: list[float]) -> bool:
 def leaderboard_chart(challenge: Challenge, models: list[dict], title: str = "") -> str:
     """The leaderboard entries (mean ± std) with the given models placed among them.
     models: [{"label", "mean", "std", "folds": [fold scores] (optional), "highlight": bool}]."""
-    entries = [
+    entries: list[dict[str, Any]] = [
         {
             "label": e.algorithm,
             "mean": e.mean,
@@ -480,7 +480,7 @@ def histogram(values_by_kind: dict[str, list[float]], bands: list, title: str, x
     _margins(figure, left=0.55, bottom=BELOW, top=TITLE)
     ax = figure.add_subplot()
     _style(ax)
-    bins = np.arange(0, 105, 5)
+    bins = list(range(0, 105, 5))
     colors = {FINAL: "#2563eb", PROVISIONAL: "#93c5fd"}
     stacked = [values_by_kind.get(k, []) for k in colors]
     ax.hist(

@@ -165,6 +165,8 @@ def moderation_sample(submissions: list[SubmissionRow], bands, settings) -> list
     reasons: dict[str, list[str]] = {s.student: [] for s in marked}
     fail, edges = lowest_band(bands), boundaries(bands)
     for sub in marked:
+        if sub.mark is None:  # none in `marked`
+            continue
         if band_of(sub.mark, bands) == fail:
             reasons[sub.student].append("fail")
         near = [b for b in edges if abs(sub.mark - b) <= settings.boundary_margin]
@@ -178,7 +180,7 @@ def moderation_sample(submissions: list[SubmissionRow], bands, settings) -> list
     for sub in marked:
         by_challenge.setdefault(sub.challenge, []).append(sub)
     for letter, members in sorted(by_challenge.items()):
-        ordered = sorted(members, key=lambda s: (-s.mark, s.student))
+        ordered = sorted(members, key=lambda s: (-(s.mark or 0.0), s.student))  # marked: every mark set
         count = min(settings.top_bottom, len(ordered))
         for sub in ordered[:count]:
             reasons[sub.student].append(f"top of challenge {letter or '?'}")
@@ -358,7 +360,7 @@ def fairness(
                 groups.setdefault(getattr(row, by), []).append(row.mark)
         table = {name: _describe(values) for name, values in sorted(groups.items())}
         tested = {name: values for name, values in sorted(groups.items()) if len(values) >= min_group}
-        entry = {
+        entry: dict[str, Any] = {
             "criterion": criterion,
             "by": by,
             "groups": table,
@@ -378,7 +380,10 @@ def fairness(
             out.append(entry)
             continue
         means = {name: statistics.fmean(values) for name, values in tested.items()}
-        entry["lowest"], entry["highest"] = min(means, key=means.get), max(means, key=means.get)
+        entry["lowest"], entry["highest"] = (
+            min(means, key=means.__getitem__),
+            max(means, key=means.__getitem__),
+        )
         entry["gap"] = means[entry["highest"]] - means[entry["lowest"]]
         within = sum(sum((v - means[n]) ** 2 for v in values) for n, values in tested.items())
         dof = sum(len(v) for v in tested.values()) - len(tested)
@@ -393,11 +398,11 @@ def fairness(
         result = f_oneway(*tested.values())
         entry["f"], entry["p"] = float(result.statistic), float(result.pvalue)
         out.append(entry)
-    tested = [e for e in out if e["p"] is not None]
-    if tested:
+    with_p = [e for e in out if e["p"] is not None]
+    if with_p:
         from scipy.stats import false_discovery_control
 
-        for entry, adjusted in zip(tested, false_discovery_control([e["p"] for e in tested])):
+        for entry, adjusted in zip(with_p, false_discovery_control([e["p"] for e in with_p])):
             entry["p_adjusted"] = float(adjusted)
             entry["flagged"] = entry["p_adjusted"] < alpha
     return out

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from autograder.errors import UserError
 from autograder.grade.record import SIMILAR_WORK
@@ -43,7 +44,8 @@ def highlighted(text: str, spans: list, context: int = CONTEXT_LINES) -> list[di
     for start, end in spans:
         for i in range(max(0, start), min(len(text), end)):
             marks[i] = True
-    lines, offset = [], 0
+    lines: list[dict[str, Any]] = []
+    offset = 0
     for number, line in enumerate(text.split("\n"), start=1):
         parts, current, flag = [], "", None
         for i, char in enumerate(line):
@@ -58,10 +60,11 @@ def highlighted(text: str, spans: list, context: int = CONTEXT_LINES) -> list[di
         offset += len(line) + 1
     keep = {i for i, line in enumerate(lines) if line["marked"]}
     keep = {j for i in keep for j in range(i - context, i + context + 1) if 0 <= j < len(lines)}
-    out, gap = [], False
-    for i, line in enumerate(lines):
+    out: list[dict[str, Any]] = []
+    gap = False
+    for i, row in enumerate(lines):
         if i in keep:
-            out.append(line)
+            out.append(row)
             gap = False
         elif not gap:
             out.append({"gap": True})

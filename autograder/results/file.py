@@ -22,6 +22,7 @@ import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -33,9 +34,9 @@ class ResultsFileError(Exception):
 @dataclass
 class FoldResult:
     fold: int
-    data: dict  # mbid -> prediction (as stored: float, bool, int, None, str...)
+    data: dict[str, Any]  # mbid -> prediction (as stored: float, bool, int, None, str...)
     parameters: object = None
-    scores: dict = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
     uncertainty: object = None
 
 
@@ -50,7 +51,7 @@ class TaskResult:
 @dataclass
 class ResultsFile:
     path: Path
-    raw: dict
+    raw: dict[str, Any]
     compressed: bool  # real gzip on disk
     sha256: str  # of the bytes on disk
     size: int
@@ -70,7 +71,7 @@ class ResultsFile:
         return matbench_hash(self.raw) == self.stored_hash
 
 
-def _immutify(d: dict) -> dict:
+def _immutify(d: dict[str, Any]) -> dict[str, Any]:
     """matbench.util.immutify_dictionary for JSON-loaded data: keys sorted at every dict level."""
     out = {}
     for key, value in d.items():
@@ -78,7 +79,7 @@ def _immutify(d: dict) -> dict:
     return dict(sorted(out.items(), key=lambda item: item[0]))
 
 
-def matbench_hash(raw: dict) -> str:
+def matbench_hash(raw: dict[str, Any]) -> str:
     """The hash matbench stores in `hash`: sha256 of json.dumps of the sorted dict without it."""
     body = {k: v for k, v in raw.items() if k != "hash"}
     return hashlib.sha256(json.dumps(_immutify(body)).encode("utf-8")).hexdigest()
@@ -150,7 +151,7 @@ def load_results(path: Path | str) -> ResultsFile:
     )
 
 
-def _parse_task(task: str, entry) -> TaskResult:
+def _parse_task(task: str, entry: object) -> TaskResult:
     result = TaskResult(task=task, folds={})
     if not isinstance(entry, dict):
         result.problems.append(f"the entry of {task} is not an object")
@@ -176,11 +177,12 @@ def _parse_task(task: str, entry) -> TaskResult:
         for required in ("scores", "parameters"):
             if required not in fold_entry:
                 result.problems.append(f"{task} {key} has no '{required}'")
+        scores = fold_entry.get("scores")
         result.folds[int(number)] = FoldResult(
             fold=int(number),
             data=data,
             parameters=fold_entry.get("parameters"),
-            scores=fold_entry.get("scores") if isinstance(fold_entry.get("scores"), dict) else {},
+            scores=scores if isinstance(scores, dict) else {},
             uncertainty=fold_entry.get("uncertainty"),
         )
     return result
@@ -188,12 +190,12 @@ def _parse_task(task: str, entry) -> TaskResult:
 
 def build_results_dict(
     task: str,
-    fold_predictions: dict[int, dict],
-    scores: dict[int, dict] | None = None,
-    user_metadata: dict | None = None,
+    fold_predictions: dict[int, dict[str, Any]],
+    scores: dict[int, dict[str, Any]] | None = None,
+    user_metadata: dict[str, Any] | None = None,
     datestamp: str = "2026.01.01 12:00.00.000000",
-    parameters: dict | None = None,
-) -> dict:
+    parameters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A results object in matbench's layout with a valid hash (for tests and for converting the
     leaderboard's prediction files)."""
     results = {}
@@ -225,7 +227,7 @@ def build_results_dict(
     return raw
 
 
-def write_results(path: Path | str, raw: dict, compress: bool = False) -> Path:
+def write_results(path: Path | str, raw: dict[str, Any], compress: bool = False) -> Path:
     path = Path(path)
     blob = json.dumps(raw).encode("utf-8")
     path.write_bytes(gzip.compress(blob) if compress else blob)

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 CLF_THRESH = 0.5
 MAPE_THRESHOLD = 1e-5
@@ -28,7 +29,7 @@ REGRESSION_METRICS = ("mae", "rmse", "mape", "max_error")
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "rocauc")
 
 
-def regression_scores(y_true, y_pred) -> dict[str, float]:
+def regression_scores(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     y_true = np.asarray(y_true, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float)
     err = y_pred - y_true
@@ -42,7 +43,7 @@ def regression_scores(y_true, y_pred) -> dict[str, float]:
     }
 
 
-def roc_auc(y_true, score) -> float:
+def roc_auc(y_true: ArrayLike, score: ArrayLike) -> float:
     """Area under the ROC curve = Mann-Whitney U / (n_pos * n_neg), ties counted half.
     NaN when only one class is present."""
     y_true = np.asarray(y_true, dtype=bool)
@@ -64,7 +65,7 @@ def roc_auc(y_true, score) -> float:
     return float(u / (n_pos * n_neg))
 
 
-def labels_of(y_pred) -> np.ndarray:
+def labels_of(y_pred: ArrayLike) -> np.ndarray:
     """Labels as matbench makes them: bools as they are, probabilities `> 0.5`."""
     arr = np.asarray(y_pred)
     if arr.dtype == bool:
@@ -72,7 +73,7 @@ def labels_of(y_pred) -> np.ndarray:
     return arr.astype(float) > CLF_THRESH
 
 
-def classification_scores(y_true, y_pred) -> dict[str, float]:
+def classification_scores(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     """Matbench's four classification metrics, plus `rocauc_proba` when the predictions are
     probabilities (floats) rather than labels."""
     y_true = np.asarray(y_true, dtype=bool)
@@ -97,7 +98,7 @@ def classification_scores(y_true, y_pred) -> dict[str, float]:
     return scores
 
 
-def task_scores(task_type: str, y_true, y_pred) -> dict[str, float]:
+def task_scores(task_type: str, y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     if task_type == "classification":
         return classification_scores(y_true, y_pred)
     return regression_scores(y_true, y_pred)
@@ -111,15 +112,15 @@ class Summary:
     max: float
 
     @classmethod
-    def of(cls, values) -> Summary:
+    def of(cls, values: ArrayLike) -> Summary:
         arr = np.asarray(values, dtype=float)
         return cls(float(np.mean(arr)), float(np.std(arr)), float(np.min(arr)), float(np.max(arr)))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, float]:
         return {"mean": self.mean, "std": self.std, "min": self.min, "max": self.max}
 
 
-def format_score(value, digits: int = 4) -> str:
+def format_score(value: float | None, digits: int = 4) -> str:
     """A score as the checks and the self-check write it: 4 decimals (2 from 100 up), "n/a" for none."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"

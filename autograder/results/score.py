@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autograder.course.data import load_ground_truth
-from autograder.results.file import ResultsFileError, load_results
+from autograder.course.data import GroundTruth, load_ground_truth
+from autograder.results.file import ResultsFileError, TaskResult, load_results
 from autograder.results.metrics import Summary, labels_of, roc_auc, task_scores
+
+if TYPE_CHECKING:
+    from autograder.course.challenges import Challenge
 
 SCHEMA = 1  # of score.json
 
@@ -56,8 +61,10 @@ class Score:
     n_entries: int = 0
     mad_ratio: float | None = None
     is_probability: bool = False
-    seen_unseen: dict = field(default_factory=dict)
-    arrays: dict | None = None  # y_true, y_pred, seen over every scored prediction (not in score.json)
+    seen_unseen: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, Any] | None = (
+        None  # y_true, y_pred, seen over every scored prediction (not in score.json)
+    )
 
     # --- views ---------------------------------------------------------------------------------
     @property
@@ -96,7 +103,7 @@ class Score:
         return self.summary.get(name)
 
     # --- score.json ----------------------------------------------------------------------------
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
             "task": self.task,
@@ -131,11 +138,11 @@ class Score:
             "seen_unseen": self.seen_unseen,
         }
 
-    def arrays_to_save(self) -> dict | None:
+    def arrays_to_save(self) -> dict[str, Any] | None:
         return self.arrays if self.arrays and len(self.arrays.get("y_true", ())) else None
 
 
-def _as_float(value) -> float:
+def _as_float(value: Any) -> float:  # any stored prediction: a number, text, None, a list...
     if isinstance(value, bool):
         return float(value)
     try:
@@ -144,7 +151,9 @@ def _as_float(value) -> float:
         return math.nan
 
 
-def score_predictions(challenge, fold_predictions: dict[int, dict[str, object]], truth) -> Score:
+def score_predictions(
+    challenge: Challenge, fold_predictions: dict[int, dict[str, object]], truth: GroundTruth
+) -> Score:
     """Rescore `fold -> {mbid: prediction}` for `challenge` (autograder.course.challenges.Challenge)
     against `truth` (autograder.course.data.GroundTruth)."""
     clf = challenge.is_classification
@@ -210,20 +219,22 @@ def score_predictions(challenge, fold_predictions: dict[int, dict[str, object]],
     return score
 
 
-def seen_chemistry(truth) -> np.ndarray:
+def seen_chemistry(truth: GroundTruth) -> np.ndarray:
     """For every row: is its chemical system among the training materials of its own test fold
     (some material of another fold has it)? Counted once for all folds."""
     systems, codes = np.unique(np.asarray(truth.chemsys, dtype=object).astype(str), return_inverse=True)
     n_folds = truth.n_folds
     total = np.bincount(codes, minlength=len(systems))
     in_own_fold = np.bincount(codes * n_folds + truth.test_fold, minlength=len(systems) * n_folds)
-    return total[codes] > in_own_fold[codes * n_folds + truth.test_fold]
+    return np.asarray(total[codes] > in_own_fold[codes * n_folds + truth.test_fold])
 
 
-def seen_unseen_errors(challenge, y_true, y_pred, seen) -> dict:
+def seen_unseen_errors(
+    challenge: Challenge, y_true: np.ndarray, y_pred: np.ndarray, seen: np.ndarray
+) -> dict[str, Any]:
     """The task's own metric on test materials whose chemical system appears in their fold's
     training data (seen: interpolation) and on those whose system does not (unseen: extrapolation)."""
-    out = {"measure": challenge.metric_label, "metric": challenge.metric}
+    out: dict[str, Any] = {"measure": challenge.metric_label, "metric": challenge.metric}
     total = len(seen)
     for name, mask in (("seen", seen), ("unseen", ~seen)):
         n = int(mask.sum())
@@ -239,12 +250,14 @@ def seen_unseen_errors(challenge, y_true, y_pred, seen) -> dict:
     return out
 
 
-def fold_predictions_of(task_result) -> dict[int, dict[str, object]]:
+def fold_predictions_of(task_result: TaskResult) -> dict[int, dict[str, object]]:
     """fold -> {mbid: prediction} of one task of a results file (autograder.results.file)."""
     return {fold: result.data for fold, result in task_result.folds.items() if isinstance(result.data, dict)}
 
 
-def score_results_file(challenge, results_path, truth=None) -> Score:
+def score_results_file(
+    challenge: Challenge, results_path: Path | str, truth: GroundTruth | None = None
+) -> Score:
     """The Score of a results file for `challenge` (raises ResultsFileError when it holds nothing to
     score for that task)."""
     results = load_results(results_path)

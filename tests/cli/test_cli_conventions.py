@@ -14,6 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from cli_support import run_autograder
 
 import autograder
 from autograder.cli.app import TERM_ORDER
@@ -31,15 +32,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "autograder", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "120"},
-        timeout=300,
-        check=False,
-    )
+    return run_autograder(*args, cwd=cwd, columns=120, timeout=300)
 
 
 def test_version_is_the_package_metadata():
@@ -156,14 +149,7 @@ def test_collect_with_nothing_submitted_says_where_it_looked(course_dir):
 
 def test_grade_with_a_missing_data_set_leaves_no_lock(course, tmp_path):
     before = snapshot(course)
-    done = subprocess.run(
-        [sys.executable, "-m", "autograder", "grade", "--course", str(course)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MATMINER_DATA": str(tmp_path)},
-        timeout=300,
-        check=False,
-    )
+    done = run_autograder("grade", "--course", str(course), env={"MATMINER_DATA": str(tmp_path)}, timeout=300)
     assert done.returncode == 2 and "matbench_expt_gap" in done.stderr
     assert snapshot(course) == before
 

@@ -4,11 +4,10 @@ file the course reads never, `-o -` writes to standard output, writes are atomic
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
+from cli_support import run_autograder
 from grading_support import ASSIGNMENT, add_submission, good_findings, make_course
 
 from autograder.grade.grading import grade_cohort
@@ -30,13 +29,7 @@ def course(tmp_path_factory):
 
 
 def run(course, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "autograder", *args, "--course", str(course.root)],
-        capture_output=True,
-        timeout=300,
-        env=os.environ,
-        check=False,
-    )
+    return run_autograder(*args, "--course", str(course.root), timeout=300, text=False)
 
 
 def test_export_never_overwrites_without_force_and_never_a_course_file(course):
@@ -66,14 +59,7 @@ def test_export_never_overwrites_without_force_and_never_a_course_file(course):
         assert refused.returncode == 2, name
         assert b"which the course reads: an export never writes there" in refused.stderr
         assert target.read_bytes() == before
-    relative = subprocess.run(
-        [sys.executable, "-m", "autograder", "export", "--output", "marks.csv"],
-        cwd=course.root,
-        capture_output=True,
-        env=os.environ,
-        timeout=300,
-        check=False,
-    )
+    relative = run_autograder("export", "--output", "marks.csv", cwd=course.root, timeout=300, text=False)
     assert relative.returncode == 2 and (course.root / "marks.csv").read_text() == MARKS  # README step 7
     assert not [p for p in (course.root / "export").iterdir() if p.name.startswith(".")]  # no temporary left
 

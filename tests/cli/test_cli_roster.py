@@ -4,24 +4,17 @@ names them and changes nothing without --force."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
+
+from cli_support import run_autograder
 
 from autograder.course.allocation import read_allocation
 from autograder.course.challenges import Catalogue
 
 
 def assign(course: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "autograder", "assign", *args, "--course", str(course)],
-        capture_output=True,
-        text=True,
-        env=os.environ,
-        timeout=120,
-        check=False,
-    )
+    return run_autograder("assign", *args, "--course", str(course), timeout=120)
 
 
 def roster(path: Path, ids: list[str]) -> Path:

@@ -5,14 +5,13 @@ instructor. Executes one real notebook (slow)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
+from cli_support import run_autograder
 
 from autograder.course.config import Course
 from autograder.course.init import skeleton_files
@@ -24,15 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def autograder(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "autograder", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "160"},
-        timeout=1500,
-        check=False,
-    )
+    return run_autograder(*args, cwd=cwd, timeout=1500)
 
 
 def test_the_package_course_is_the_repository_course():

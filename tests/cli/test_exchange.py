@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from cli_support import run_autograder
 from engine_support import make_course, quick_notebook
 
 from autograder.course.config import Course
@@ -36,15 +37,7 @@ pytestmark = [
 
 
 def autograder(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "autograder", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "160"},
-        timeout=600,
-        check=False,
-    )
+    return run_autograder(*args, cwd=cwd, timeout=600)
 
 
 class Student:
